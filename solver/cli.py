@@ -1,0 +1,111 @@
+"""The `solver` command: parse options, call one library function, print."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import SolverError
+
+EPILOG = "Exit status: 0 success (check: correct), 1 check: incorrect, 2 invalid input or answer."
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except SolverError as error:
+        print(f"solver: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="solver", description="Worked solutions and answer checking for deep-learning homework.",
+        epilog=EPILOG)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    kinds = commands.add_parser("kinds", help="list the problem kinds, their fields and answers")
+    kinds.set_defaults(run=run_kinds)
+
+    solve = commands.add_parser("solve", help="solve a problem file and print the derivations",
+                                epilog=EPILOG)
+    solve.add_argument("file", help="a problem file (YAML), e.g. problems/cpen455-hw2.yaml")
+    solve.add_argument("--problem", metavar="ID", help="only this problem")
+    solve.add_argument("--format", default="md", choices=("md", "latex", "text", "json"),
+                       help="output format (default: md)")
+    solve.add_argument("--output", metavar="DIR", help="write FILE-stem.EXT into DIR instead of printing")
+    solve.set_defaults(run=run_solve)
+
+    check = commands.add_parser("check", help="check one answer to one problem", epilog=EPILOG)
+    check.add_argument("file", help="the problem file")
+    check.add_argument("target", metavar="ID[:ANSWER]",
+                       help="problem id, optionally with the answer name (default: its first answer)")
+    check.add_argument("text", help='the answer, e.g. "[[1,2],[3,4]]", "3x3", "397,184"')
+    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.set_defaults(run=run_check)
+    return parser
+
+
+def run_kinds(args) -> int:
+    import dataclasses
+    from .kinds import KINDS
+    for name, kind in KINDS.items():
+        print(f"{name}: {kind.SUMMARY}")
+        print("  given:")
+        for f in dataclasses.fields(kind.Given):
+            print(f"    {f.name:<18} {f.metadata['doc']}")
+        print("  answers:")
+        for answer, doc in kind.ANSWERS.items():
+            print(f"    {answer:<18} {doc}")
+    return 0
+
+
+def run_solve(args) -> int:
+    from .render import EXTENSIONS, render
+    from .solve import solve_file
+    pset, solutions = solve_file(args.file, args.problem)
+    text = render(pset, solutions, args.format)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    stem = Path(args.file).stem + (f"-{args.problem}" if args.problem else "")
+    target = write_atomically(Path(args.output), f"{stem}.{EXTENSIONS[args.format]}", text)
+    print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
+def run_check(args) -> int:
+    from .check import check_file
+    verdict = check_file(args.file, args.target, args.text)
+    if args.json:
+        print(json.dumps({"problem": verdict.problem, "answer": verdict.answer,
+                          "verdict": verdict.verdict, "score": verdict.score,
+                          "feedback": verdict.feedback, "mistake": verdict.mistake,
+                          "wrong_cells": verdict.wrong_cells}))
+    else:
+        print(f"{verdict.verdict} (score {verdict.score:.2f}): {verdict.feedback}")
+    return verdict.exit_code
+
+
+def write_atomically(folder: Path, name: str, text: str) -> Path:
+    """Write to a temporary file in `folder`, then rename: never a half-written file."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, folder / name)
+    except OSError as error:
+        raise SolverError(f"cannot write to {folder}: {error.strerror or error}") from None
+    return folder / name
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Readers for the `given:` fields of a problem, shared by every kind.
+
+A kind declares its inputs as a frozen dataclass whose fields carry a reader
+(`metadata["read"]`). Each reader turns the YAML value into a typed value or
+raises FieldError saying what would be valid. `read_given` applies them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import FieldError
+
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}\Z")
+MAX_CELLS = 10_000
+MAX_SIZE = 10**9
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A per-axis parameter: (h, w). `scalar` remembers it was given as one value."""
+    h: Any
+    w: Any
+    scalar: bool = False
+
+    def __iter__(self):
+        return iter((self.h, self.w))
+
+    def __getitem__(self, axis):
+        return (self.h, self.w)[axis]
+
+    def map(self, f) -> Pair:
+        return Pair(f(self.h), f(self.w), self.scalar)
+
+    @property
+    def symbolic(self) -> bool:
+        return not all(isinstance(v, int) for v in self)
+
+
+def given_field(read: Callable, default=dataclasses.MISSING, doc: str = ""):
+    """A dataclass field with its reader and a one-line description."""
+    return dataclasses.field(default=default, metadata={"read": read, "doc": doc})
+
+
+def read_given(cls, raw: Any, kind: str):
+    """Build the kind's dataclass from the YAML mapping, field by field."""
+    if not isinstance(raw, dict):
+        raise FieldError("given", f"must be a mapping of field names to values for kind "
+                                  f"`{kind}`; it takes {field_list(cls)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name in raw:
+        if name not in fields:
+            raise FieldError(str(name), f"is not a field of kind `{kind}`; it takes {field_list(cls)}")
+    values = {}
+    for name, f in fields.items():
+        if name in raw:
+            values[name] = f.metadata["read"](name, raw[name])
+        elif f.default is dataclasses.MISSING:
+            raise FieldError(name, f"is required for kind `{kind}`: {f.metadata['doc']}")
+    return cls(**values)
+
+
+def field_list(cls) -> str:
+    return ", ".join(f.name for f in dataclasses.fields(cls))
+
+
+# ---- readers -------------------------------------------------------------
+
+def integer(minimum: int, what: str):
+    def read(name, value):
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_SIZE:
+            raise FieldError(name, f"must be {what}, got {value!r}")
+        return value
+    return read
+
+
+def boolean(name, value):
+    if not isinstance(value, bool):
+        raise FieldError(name, f"must be true or false, got {value!r}")
+    return value
+
+
+def choice(*options):
+    def read(name, value):
+        if value not in options:
+            raise FieldError(name, f"must be one of {', '.join(map(str, options))}; got {value!r}")
+        return value
+    return read
+
+
+def number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise FieldError(name, f"must be a number, got {value!r}")
+    return value
+
+
+def text(name, value):
+    if not isinstance(value, str):
+        raise FieldError(name, f"must be text, got {value!r}")
+    return value
+
+
+def optional(read):
+    """None (YAML `null` or absent) stays None; anything else goes to `read`."""
+    def read_optional(name, value):
+        return None if value is None else read(name, value)
+    return read_optional
+
+
+def pair(minimum: int, allow_symbol: bool):
+    """An int, a [h, w] pair, or (for sizes) a symbol name like H."""
+    what = f"an integer >= {minimum}, or a pair [h, w] of them"
+    if allow_symbol:
+        what += ", or a symbol name such as H"
+
+    def one(name, value):
+        if allow_symbol and isinstance(value, str) and IDENTIFIER.match(value):
+            return size_symbol(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_SIZE:
+            raise FieldError(name, f"must be {what}; got {value!r}")
+        return value
+
+    def read(name, value):
+        if isinstance(value, (list, tuple)):
+            if len(value) != 2:
+                raise FieldError(name, f"must be {what}; a list must have exactly 2 entries, got {len(value)}")
+            return Pair(one(name, value[0]), one(name, value[1]))
+        v = one(name, value)
+        return Pair(v, v, scalar=True)
+    return read
+
+
+def size_symbol(name: str):
+    """A size letter: a positive integer symbol (so floor(H - 1) simplifies)."""
+    import sympy
+    return sympy.Symbol(name, integer=True, positive=True)
+
+
+def array(ndims: tuple[int, ...], what: str):
+    """A rectangular nested list of numbers with one of the allowed ranks."""
+    def read(name, value):
+        shape = nested_shape(name, value)
+        if len(shape) not in ndims:
+            raise FieldError(name, f"must be {what}; got {len(shape)} dimension(s)")
+        if 0 in shape:
+            raise FieldError(name, f"must be {what}; it has an empty dimension")
+        arr = np.array(value, dtype=object)
+        if arr.size > MAX_CELLS:
+            raise FieldError(name, f"has {arr.size} entries; at most {MAX_CELLS} are supported")
+        for cell in arr.flat:
+            if isinstance(cell, bool) or not isinstance(cell, (int, float)) or cell != cell:
+                raise FieldError(name, f"must contain only numbers; found {cell!r}")
+        return arr
+    return read
+
+
+def nested_shape(name, value, path=()):
+    """Shape of a nested list, or a FieldError naming the first ragged row."""
+    if not isinstance(value, (list, tuple)):
+        return ()
+    if len(value) > MAX_CELLS:
+        raise FieldError(name, f"is too large ({len(value)} entries along one axis)")
+    shapes = [nested_shape(name, item, path + (i,)) for i, item in enumerate(value)]
+    for i, s in enumerate(shapes):
+        if s != shapes[0]:
+            where = "".join(f"[{j}]" for j in path)
+            raise FieldError(name, f"is not rectangular: {name}{where}[{i}] has shape "
+                                   f"{_shape_text(s)} but {name}{where}[0] has shape {_shape_text(shapes[0])}")
+    return (len(value),) + (shapes[0] if shapes else ())
+
+
+def _shape_text(shape) -> str:
+    return "×".join(map(str, shape)) if shape else "a single number"

@@ -1,0 +1,13 @@
+"""The kinds of problem, by name. Adding a kind adds one line here."""
+from ..errors import FieldError
+from . import conv2d
+
+KINDS = {
+    "conv2d": conv2d,
+}
+
+
+def get_kind(name):
+    if name not in KINDS:
+        raise FieldError("kind", f"unknown kind {name!r}; the kinds are {', '.join(KINDS)}")
+    return KINDS[name]

@@ -1,0 +1,120 @@
+"""Pieces the convolution family shares: readers, padding, windows, activation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import FieldError
+from ..fields import Pair, pair
+from ..formula import Symbol
+from ..model import Step
+
+MAX_SHOWN_CELLS = 50      # larger outputs show a few windows and the rule
+WINDOWS_SHOWN_WHEN_LARGE = 4
+
+
+@dataclass
+class Mistake:
+    """A named common error: `answers(given)` re-solves with that one thing changed.
+
+    It returns the answers the mistake changes, or {} where it does not apply.
+    """
+    name: str
+    feedback: str
+    answers: Callable[[Any], dict]
+
+
+def read_padding(name, value):
+    """An int, an (h, w) pair, or PyTorch's strings 'same' / 'valid'."""
+    if value in ("same", "valid"):
+        return value
+    try:
+        return pair(0, True)(name, value)
+    except FieldError:
+        raise FieldError(name, "must be an integer >= 0, a pair [h, w] of them, a symbol "
+                               f"name, 'same' or 'valid'; got {value!r}") from None
+
+
+def read_bias(name, value):
+    """One number, or a list with one number per output channel."""
+    values = value if isinstance(value, list) else [value]
+    if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+        raise FieldError(name, f"must be a number or a list of numbers (one per output channel); got {value!r}")
+    return tuple(values)
+
+
+def padding_amounts(padding, k, d, axis) -> tuple:
+    """(begin, end) padding on one axis; 'same' puts the odd extra at the end."""
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":
+        total = d * (k - 1)
+        return total // 2, total - total // 2
+    return padding[axis], padding[axis]
+
+
+def as_channels(x: np.ndarray) -> np.ndarray:
+    """H×W becomes 1×H×W so one code path serves both."""
+    return x[None] if x.ndim == 2 else x
+
+
+def pad(x: np.ndarray, pads, fill=0) -> np.ndarray:
+    """Pad the last two axes of a C×H×W object array by ((top, bottom), (left, right))."""
+    (top, bottom), (left, right) = pads
+    c, h, w = x.shape
+    out = np.full((c, h + top + bottom, w + left + right), fill, dtype=object)
+    out[:, top:top + h, left:left + w] = x
+    return out
+
+
+def exact(x):
+    """Turn whole floats into ints so 2.0 shows as 2; leave the rest."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 2**53:
+        return int(x)
+    if isinstance(x, Fraction) and x.denominator == 1:
+        return x.numerator
+    return x
+
+
+def exact_array(a: np.ndarray) -> np.ndarray:
+    out = np.empty(a.shape, dtype=object)
+    for index, v in np.ndenumerate(a):
+        out[index] = exact(v)
+    return out
+
+
+def shown_cells(shape) -> tuple[list, bool]:
+    """The output cells a derivation shows one by one, and whether that is all."""
+    cells = list(np.ndindex(*shape))
+    if len(cells) <= MAX_SHOWN_CELLS:
+        return cells, True
+    return cells[:WINDOWS_SHOWN_WHEN_LARGE], False
+
+
+def activation_step(output: np.ndarray, activation, label: str):
+    """ReLU as a follow-up step: max(0, y) cell by cell."""
+    if activation is None:
+        return None, output
+    relu = np.empty(output.shape, dtype=object)
+    for index, v in np.ndenumerate(output):
+        relu[index] = v if v > 0 else 0
+    step = Step("ReLU", f"ReLU(z) = max(0, z) is applied to every cell of {label}: negative "
+                        "cells become 0, the others stay.",
+                [[Symbol(f"ReLU({label})", rf"\operatorname{{ReLU}}({label})"), relu]])
+    return step, relu
+
+
+def squeeze_output(y: np.ndarray, input_ndim: int) -> np.ndarray:
+    """A 2-D problem (one channel in, one out) answers a 2-D matrix."""
+    return y[0] if input_ndim == 2 and y.shape[0] == 1 else y
+
+
+def check_not_symbolic_with_matrices(given, names):
+    for name in names:
+        value = getattr(given, name)
+        if isinstance(value, Pair) and value.symbolic:
+            raise FieldError(name, "must be a number when `input` is a matrix; symbols are for "
+                                   "size-only problems (input_size, kernel_size)")

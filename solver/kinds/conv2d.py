@@ -1,0 +1,339 @@
+"""conv2d: PyTorch's Conv2d (cross-correlation) by hand, or its output size."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import FieldError
+from ..fields import Pair, array, boolean, choice, given_field, integer, optional, pair, read_given
+from ..formula import Symbol
+from ..model import Answer, Solution, Step
+from ..sizes import Axis, conv_length, general_conv_derivation
+from .common import (Mistake, activation_step, as_channels, check_not_symbolic_with_matrices,
+                     exact_array, pad, padding_amounts, read_bias, read_padding, shown_cells,
+                     squeeze_output)
+
+NAME = "conv2d"
+SUMMARY = "2-D convolution as PyTorch computes it (cross-correlation), or its output size"
+ANSWERS = {
+    "output": "the output matrix (H_out×W_out) or tensor (O×H_out×W_out); needs input and kernel",
+    "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
+}
+ONE = Pair(1, 1, scalar=True)
+
+
+@dataclass(frozen=True)
+class Given:
+    input: Any = given_field(optional(array((2, 3), "an H×W matrix or a C×H×W tensor")), None,
+                             "the input matrix (H×W) or tensor (C×H×W)")
+    kernel: Any = given_field(optional(array((2, 3, 4), "a Kh×Kw matrix or an O×(C/groups)×Kh×Kw tensor")),
+                              None, "the kernel: Kh×Kw, (C/groups)×Kh×Kw, or O×(C/groups)×Kh×Kw")
+    bias: Any = given_field(optional(read_bias), None, "one number per output channel")
+    input_size: Any = given_field(optional(pair(1, True)), None, "H, or [H, W], for size-only problems")
+    kernel_size: Any = given_field(optional(pair(1, True)), None, "K, or [Kh, Kw], for size-only problems")
+    stride: Pair = given_field(pair(1, True), ONE, "step between windows (default 1)")
+    padding: Any = given_field(read_padding, Pair(0, 0, True), "zeros added on each side, 'same' or 'valid'")
+    dilation: Pair = given_field(pair(1, True), ONE, "spacing between kernel taps (default 1)")
+    groups: int = given_field(integer(1, "a positive integer"), 1, "channel groups (default 1)")
+    flip: bool = given_field(boolean, False, "true: flip the kernel (true convolution)")
+    activation: Any = given_field(optional(choice("relu")), None, "relu: apply ReLU to the output")
+
+
+def read(raw) -> Given:
+    given = read_given(Given, raw, NAME)
+    validate(given)
+    return given
+
+
+# ---- the geometry ---------------------------------------------------------
+
+def input_hw(given):
+    if given.input is not None:
+        return Pair(*given.input.shape[-2:])
+    return given.input_size
+
+
+def kernel_hw(given):
+    if given.kernel is not None:
+        return Pair(*given.kernel.shape[-2:])
+    return given.kernel_size
+
+
+def axes(given) -> list[Axis]:
+    n, k = input_hw(given), kernel_hw(given)
+    result = []
+    for a in range(2):
+        before, after = padding_amounts(given.padding, k[a], given.dilation[a], a)
+        result.append(Axis(n=n[a], k=k[a], s=given.stride[a], d=given.dilation[a],
+                           before=before, after=after))
+    return result
+
+
+def kernel_tensor(given) -> np.ndarray:
+    """The kernel as O×(C/groups)×Kh×Kw, flipped for a true convolution."""
+    w = given.kernel
+    w = w[None, None] if w.ndim == 2 else (w[None] if w.ndim == 3 else w)
+    return w[..., ::-1, ::-1] if given.flip else w
+
+
+def validate(given: Given):
+    has_matrices = given.input is not None or given.kernel is not None
+    if has_matrices and (given.input is None or given.kernel is None):
+        missing = "kernel" if given.input is not None else "input"
+        raise FieldError(missing, "is needed too: give both `input` and `kernel`, or neither and "
+                                  "`input_size` with `kernel_size`")
+    if has_matrices:
+        for name in ("input_size", "kernel_size"):
+            if getattr(given, name) is not None:
+                raise FieldError(name, "must not be given with `input`/`kernel`: their shapes are the sizes")
+        check_not_symbolic_with_matrices(given, ("stride", "padding", "dilation"))
+        validate_channels(given)
+    else:
+        for name in ("input_size", "kernel_size"):
+            if getattr(given, name) is None:
+                raise FieldError(name, "is required: give `input` and `kernel` matrices, or "
+                                       "`input_size` and `kernel_size`")
+        validate_symbols(given)
+    if given.padding == "same" and tuple(given.stride) != (1, 1):
+        raise FieldError("padding", "'same' requires stride 1 (as in PyTorch)")
+    validate_fits(given)
+
+
+def validate_channels(given):
+    x, w = as_channels(given.input), kernel_tensor(given)
+    c, o, g = x.shape[0], w.shape[0], given.groups
+    if given.kernel.ndim == 2 and c != 1:
+        raise FieldError("kernel", f"must be O×{c}×Kh×Kw (or {c}×Kh×Kw) for a {c}-channel input")
+    if c % g or o % g:
+        raise FieldError("groups", f"must divide the input channels ({c}) and output channels ({o})")
+    if w.shape[1] != c // g:
+        raise FieldError("kernel", f"has {w.shape[1]} input channels; with {c} input channels and "
+                                   f"groups={g} it needs {c // g}")
+    if given.bias is not None and len(given.bias) != o:
+        raise FieldError("bias", f"has {len(given.bias)} values; it needs one per output channel ({o})")
+
+
+def validate_symbols(given):
+    symbolic = [name for name in ("input_size", "kernel_size", "stride", "padding", "dilation")
+                if isinstance(getattr(given, name), Pair) and getattr(given, name).symbolic]
+    for name in symbolic:
+        value = getattr(given, name)
+        if not value.scalar:
+            raise FieldError(name, "must be one value (not a pair) when it is a symbol")
+    if symbolic and given.padding == "same":
+        raise FieldError("padding", "'same' needs numbers; write the padding as a symbol, e.g. P")
+
+
+def validate_fits(given):
+    for a, axis in enumerate(axes(given)):
+        if any(not isinstance(v, int) for v in (axis.n, axis.k, axis.d, axis.before)):
+            continue
+        span = axis.d * (axis.k - 1) + 1
+        padded = axis.n + axis.before + axis.after
+        if span > padded:
+            field = "kernel" if given.kernel is not None else "kernel_size"
+            raise FieldError(field, f"spans {span} {'rows' if a == 0 else 'columns'} "
+                                    f"(dilation included) but the padded input has only {padded}; "
+                                    "the kernel must fit inside the padded input")
+
+
+# ---- solving --------------------------------------------------------------
+
+def output_size(given, rounding="floor"):
+    """Sizes per axis and their derivation lines."""
+    return [conv_length(axis, rounding) for axis in axes(given)]
+
+
+def correlate(given) -> np.ndarray:
+    """O×H_out×W_out output, exact for integer inputs (object arrays)."""
+    x, w = as_channels(given.input), kernel_tensor(given)
+    ax = axes(given)
+    xp = pad(x, [(a.before, a.after) for a in ax])
+    (ho, _), (wo, _) = output_size(given)
+    o_count, cg = w.shape[0], w.shape[1]
+    y = np.zeros((o_count, ho, wo), dtype=object)
+    for o in range(o_count):
+        group = o // (o_count // given.groups)
+        for c in range(cg):
+            for a in range(w.shape[2]):
+                for b in range(w.shape[3]):
+                    rows = slice(a * ax[0].d, a * ax[0].d + ax[0].s * (ho - 1) + 1, ax[0].s)
+                    cols = slice(b * ax[1].d, b * ax[1].d + ax[1].s * (wo - 1) + 1, ax[1].s)
+                    y[o] = y[o] + xp[group * cg + c, rows, cols] * w[o, c, a, b]
+        if given.bias is not None:
+            y[o] = y[o] + given.bias[o]
+    return exact_array(y)
+
+
+def window(given, xp, w, o, i, j):
+    """The input entries output cell (o, i, j) sees, channel by channel."""
+    ax = axes(given)
+    cg = w.shape[1]
+    group = o // (w.shape[0] // given.groups)
+    rows = slice(i * ax[0].s, i * ax[0].s + ax[0].d * (w.shape[2] - 1) + 1, ax[0].d)
+    cols = slice(j * ax[1].s, j * ax[1].s + ax[1].d * (w.shape[3] - 1) + 1, ax[1].d)
+    return xp[group * cg:(group + 1) * cg, rows, cols]
+
+
+def solve(given: Given) -> Solution:
+    sizes = output_size(given)
+    steps = size_steps(given, sizes)
+    answers = {}
+    if given.input is not None:
+        y = correlate(given)
+        steps = matrix_steps(given, y) + steps + window_steps(given, y)
+        result = squeeze_output(y, given.input.ndim)
+        relu, result = activation_step(result, given.activation, "Y")
+        steps += [relu] if relu else []
+        answers["output"] = Answer("output", "matrix", result, "Y")
+    answers["output_size"] = size_answer(given, sizes)
+    return Solution(NAME, given, steps, answers)
+
+
+def size_answer(given, sizes) -> Answer:
+    (h, _), (w, _) = sizes
+    h_axis, w_axis = axes(given)
+    one = given.input is None and given.input_size.scalar and h_axis == w_axis
+    if one:
+        kind = "integer" if isinstance(h, int) else "expression"
+        return Answer("output_size", kind, h, r"H_{\text{out}}")
+    return Answer("output_size", "shape", (h, w), r"H_{\text{out}} \times W_{\text{out}}")
+
+
+CONVENTION = ("As in PyTorch, the convolution is a cross-correlation: the kernel slides over the "
+              "input without being flipped, and each output cell is the sum of the products of a "
+              "window with the kernel. Rows and columns are numbered from 0.")
+TRUE_CONVOLUTION = ("This problem asks for a true convolution: the kernel is first rotated by "
+                    "180° (flipped in both directions), then slid over the input as a cross-correlation.")
+
+
+def matrix_steps(given, y) -> list[Step]:
+    steps = [Step("Convention", TRUE_CONVOLUTION if given.flip else CONVENTION)]
+    if given.flip:
+        steps.append(Step("Flipped kernel", "Rotate the kernel by 180°.",
+                          [[Symbol("W'"), kernel_tensor(given)[0, 0] if given.kernel.ndim == 2
+                            else kernel_tensor(given)]]))
+    ax = axes(given)
+    if any(a.before or a.after for a in ax):
+        xp = pad(as_channels(given.input), [(a.before, a.after) for a in ax])
+        shown = xp[0] if given.input.ndim == 2 else xp
+        steps.append(Step("Padding", f"Add {describe_padding(ax)} of zeros around the input.",
+                          [[Symbol("X_p", r"X_{\text{pad}}"), shown]]))
+    if any(a.d > 1 for a in ax):
+        dilated = dilate(kernel_tensor(given)[0, 0], ax[0].d, ax[1].d)
+        k_eff = Symbol("D") * (Symbol("K") - 1) + 1
+        lines = [[Symbol("K_e", r"K_{\text{eff}}"), k_eff, k_eff.substitute(ax[0].values()),
+                  ax[0].d * (ax[0].k - 1) + 1]]
+        if dilated.size <= 100:
+            lines.append([Symbol("W_d", r"W_{\text{dilated}}"), dilated])
+        steps.append(Step("Dilation", "With dilation D the kernel taps are D apart: the kernel acts like "
+                          "a larger kernel with zeros between its entries, D(K - 1) + 1 wide.", lines))
+    return steps
+
+
+def describe_padding(ax) -> str:
+    (top, bottom), (left, right) = (ax[0].before, ax[0].after), (ax[1].before, ax[1].after)
+    if top == bottom == left == right:
+        return f"{top} row{'s' if top != 1 else ''} and column{'s' if top != 1 else ''}"
+    return f"{top} row(s) at the top, {bottom} at the bottom, {left} column(s) at the left and {right} at the right"
+
+
+def dilate(k: np.ndarray, dh: int, dw: int) -> np.ndarray:
+    out = np.zeros((dh * (k.shape[0] - 1) + 1, dw * (k.shape[1] - 1) + 1), dtype=object)
+    out[::dh, ::dw] = k
+    return out
+
+
+def size_steps(given, sizes) -> list[Step]:
+    ax = axes(given)
+    steps = []
+    if any(not isinstance(v, int) for a in ax for v in (a.n, a.k, a.s, a.d, a.before)):
+        steps += general_conv_derivation()
+    same = ax[0] == ax[1]
+    names = [r"H_{\text{out}}"] if same else [r"H_{\text{out}}", r"W_{\text{out}}"]
+    lines = [[Symbol(name)] + lines for name, (_, lines) in zip(names, sizes)]
+    if same and given.input is not None:
+        lines[0].insert(1, Symbol("W_o", r"W_{\text{out}}"))
+    text = ("PyTorch's output size, per axis, with input length H, padding P, dilation D, "
+            "kernel size K and stride S:")
+    if given.padding == "same":
+        text += " padding 'same' pads D(K - 1) in total, the odd one at the end."
+    steps.append(Step("Output size", text, lines))
+    return steps
+
+
+def window_steps(given, y) -> list[Step]:
+    x = as_channels(given.input)
+    ax = axes(given)
+    xp, w = pad(x, [(a.before, a.after) for a in ax]), kernel_tensor(given)
+    cells, complete = shown_cells(y.shape)
+    shown = []
+    for o, i, j in cells:
+        win = window(given, xp, w, o, i, j)
+        terms = [(win[c, a, b], w[o, c, a, b]) for c in range(win.shape[0])
+                 for a in range(win.shape[1]) for b in range(win.shape[2])]
+        single = win.shape[0] == 1
+        shown.append({"index": (o, i, j) if y.shape[0] > 1 else (i, j),
+                      "window": win[0] if single else win, "kernel": w[o, 0] if single else w[o],
+                      "terms": terms, "row_length": w.shape[3],
+                      "bias": None if given.bias is None else given.bias[o], "value": y[o, i, j]})
+    text = ("Each output cell Y[i, j] is the sum, over the window whose top-left corner is at "
+            f"row {ax[0].s}·i and column {ax[1].s}·j of the padded input, of each entry times the "
+            "kernel entry over it" + (", plus the bias." if given.bias is not None else "."))
+    if not complete:
+        text += (f" The output has {y.size} cells; the first {len(cells)} are shown in full and "
+                 "the others follow the same rule.")
+    result = squeeze_output(y, given.input.ndim)
+    return [Step("Window by window", text, layout="conv2d.windows", data={"cells": shown}),
+            Step("Result", "", [[Symbol("Y"), result]])]
+
+
+# ---- mistakes -------------------------------------------------------------
+
+def _resolve(given, **changes):
+    """Answers with some givens changed, or {} where that is not a valid problem."""
+    try:
+        changed = dataclasses.replace(given, **changes)
+        validate(changed)
+        return {name: a.value for name, a in solve(changed).answers.items()}
+    except (FieldError, ZeroDivisionError):
+        return {}
+
+
+def _sizes_with(given, **axis_changes):
+    try:
+        sizes = [conv_length(dataclasses.replace(axis, **{k: f(axis) for k, f in axis_changes.items()}))
+                 for axis in axes(given)]
+    except (ValueError, ZeroDivisionError):
+        return {}
+    return {"output_size": size_answer(given, sizes).value}
+
+
+def _rounded(given, rounding):
+    return {"output_size": size_answer(given, output_size(given, rounding)).value}
+
+
+MISTAKES = [
+    Mistake("kernel_flipped", "This is the result with the kernel flipped: PyTorch's conv2d is a "
+            "cross-correlation and does not flip the kernel (or, if the problem asks for a true "
+            "convolution, the flip was left out).",
+            lambda g: _resolve(g, flip=not g.flip) if g.kernel is not None else {}),
+    Mistake("padding_forgotten", "This is the result without padding: the input must first be "
+            "padded with zeros on every side.",
+            lambda g: _resolve(g, padding=Pair(0, 0, True))),
+    Mistake("stride_ignored", "This is the result with stride 1: the window must move by the "
+            "stride, not one cell at a time.",
+            lambda g: _resolve(g, stride=ONE)),
+    Mistake("ceil_instead_of_floor", "The size was rounded up: the output size uses the floor, "
+            "since a window that does not fit is not taken.",
+            lambda g: _rounded(g, "ceil")),
+    Mistake("floor_dropped", "The floor is missing: the number of window positions is a whole "
+            "number, the floor of (H + 2P - D(K - 1) - 1)/S, plus 1.",
+            lambda g: _rounded(g, "exact")),
+    Mistake("dilation_as_k_times_d", "The dilated kernel was taken as K·D wide; dilation D spans "
+            "D(K - 1) + 1 entries.",
+            lambda g: _sizes_with(g, k=lambda a: a.k * a.d, d=lambda a: 1)),
+]

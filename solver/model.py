@@ -1,0 +1,53 @@
+"""The plain data every output is made from: steps, answers, solutions.
+
+A step holds values (numbers, arrays, formula trees, sympy objects), never
+pre-rendered markup, so one solution renders to LaTeX, Markdown, text and JSON.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# How an answer is compared with a student's (see solver/check.py).
+ANSWER_TYPES = ("integer", "rational", "real", "shape", "matrix", "expression")
+
+
+@dataclass
+class Step:
+    """One stage of a derivation.
+
+    `math` is a list of display lines; each line is a list of values shown
+    joined by "=" (formula, substitution, arithmetic, result). `layout` names a
+    kind-specific template macro ("conv2d.windows") that renders `data`.
+    """
+    title: str
+    text: str = ""
+    math: list[list[Any]] = field(default_factory=list)
+    layout: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    substeps: list[Step] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    """A named, typed result. `type` is one of ANSWER_TYPES.
+
+    integer: int; rational: fractions.Fraction or int; real: float or an exact
+    sympy number; shape: tuple of ints; matrix: numpy array whose cells are
+    int, Fraction, float or exact sympy numbers; expression: sympy expression.
+    """
+    name: str
+    type: str
+    value: Any
+    label: str = ""          # how the derivation names it, e.g. "Y" or "H_out"
+
+
+@dataclass
+class Solution:
+    kind: str
+    given: Any
+    steps: list[Step]
+    answers: dict[str, Answer]
+
+    def first_answer(self) -> Answer:
+        return next(iter(self.answers.values()))

@@ -1,0 +1,163 @@
+"""Render solutions as LaTeX, Markdown, terminal text or JSON.
+
+LaTeX and Markdown come from Jinja templates; text is the Markdown with its
+math turned into Unicode by pylatexenc; JSON follows DESIGN.md. Both template
+sets use ((* *)) and ((( ))) as delimiters: LaTeX math (in either format) is
+full of braces that Jinja's {{ }} and {% %} would clash with.
+"""
+from __future__ import annotations
+
+import json
+import re
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from .formula import Formula, number_tex
+
+FORMATS = ("md", "latex", "text", "json")
+EXTENSIONS = {"md": "md", "latex": "tex", "text": "txt", "json": "json"}
+
+
+def templates_dir() -> Path:
+    """Templates ship inside the wheel (solver/templates) and live at the repo top."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "templates"
+    return packaged if packaged.is_dir() else here.parent / "templates"
+
+
+@lru_cache(maxsize=None)
+def environment(folder: str) -> jinja2.Environment:
+    root = templates_dir()
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([root / folder, root / "common"]),
+        block_start_string="((*", block_end_string="*))",
+        variable_start_string="(((", variable_end_string=")))",
+        comment_start_string="((=", comment_end_string="=))",
+        undefined=jinja2.StrictUndefined, autoescape=False,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(tex=tex, products=products,
+                       prose=escape_latex if folder == "latex" else escape_markdown)
+    return env
+
+
+def render(pset, solutions, fmt: str) -> str:
+    """The whole problem set with worked solutions, in one format."""
+    if fmt == "json":
+        return json.dumps(to_json(pset, solutions), indent=2, ensure_ascii=False) + "\n"
+    folder = "latex" if fmt == "latex" else "markdown"
+    text = environment(folder).get_template("sheet.j2").render(
+        pset=pset, items=list(zip(pset.problems, solutions)))
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return markdown_to_text(text) if fmt == "text" else text
+
+
+# ---- values to LaTeX -------------------------------------------------------
+
+def tex(value) -> str:
+    """LaTeX math for any value a step or answer holds."""
+    if isinstance(value, np.ndarray):
+        return array_tex(value)
+    if isinstance(value, tuple):
+        return r" \times ".join(tex(v) for v in value)
+    if isinstance(value, list):
+        return r",\ ".join(tex(v) for v in value)
+    return number_tex(value)
+
+
+def array_tex(a: np.ndarray) -> str:
+    if a.ndim == 0:
+        return tex(a.item())
+    if a.ndim == 1:
+        return r"\begin{bmatrix} " + " & ".join(tex(v) for v in a) + r" \end{bmatrix}"
+    if a.ndim == 2:
+        rows = (" & ".join(tex(v) for v in row) for row in a)
+        return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+    return r"\left(" + r",\ ".join(array_tex(sub) for sub in a) + r"\right)"
+
+
+def products(terms, per_row: int) -> list[str]:
+    """`x \\cdot w` terms of a window sum, `per_row` to a display row."""
+    def factor(v):
+        t = tex(v)
+        return rf"\left({t}\right)" if t.startswith("-") else t
+    parts = [rf"{factor(x)} \cdot {factor(w)}" for x, w in terms]
+    return [" + ".join(parts[i:i + per_row]) for i in range(0, len(parts), per_row)]
+
+
+# ---- prose ----------------------------------------------------------------
+
+def escape_latex(s: str) -> str:
+    """Instructors' text printed literally: %, _, &, #, \\input{...} and all."""
+    from pylatexenc.latexencode import unicode_to_latex
+    return unicode_to_latex(str(s), non_ascii_only=False, unknown_char_warning=False)
+
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|$])")
+
+
+def escape_markdown(s: str) -> str:
+    return MARKDOWN_SPECIAL.sub(r"\\\1", str(s))
+
+
+MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
+
+
+def markdown_to_text(md: str) -> str:
+    """Markdown with every $...$ and $$...$$ turned into readable Unicode."""
+    converter = text_converter()
+
+    def replace(match):
+        display, inline = match.groups()
+        body = converter.latex_to_text(display or inline).strip()
+        if display is not None:
+            return "\n".join("    " + line.strip() for line in body.splitlines() if line.strip())
+        return body
+    return MATH_SPAN.sub(replace, md)
+
+
+@lru_cache(maxsize=1)
+def text_converter():
+    from pylatexenc import latex2text
+
+    def fraction(node, l2t):
+        top, bottom = (l2t.nodelist_to_text([arg]).strip() for arg in node.nodeargd.argnlist[-2:])
+        wrap = lambda s: s if re.fullmatch(r"-?[\w.]+", s) else f"({s})"  # noqa: E731
+        return f"{wrap(top)}/{wrap(bottom)}"
+
+    context = latex2text.get_default_latex_context_db().filter_context(keep_categories=None)
+    context.add_context_category("solver", prepend=True, macros=[
+        latex2text.MacroTextSpec("frac", simplify_repl=fraction),
+        latex2text.MacroTextSpec("dfrac", simplify_repl=fraction),
+        latex2text.MacroTextSpec("left", ""), latex2text.MacroTextSpec("right", ""),
+        latex2text.MacroTextSpec("operatorname", "%s"),
+    ])
+    return latex2text.LatexNodes2Text(latex_context=context, math_mode="text")
+
+
+# ---- JSON -----------------------------------------------------------------
+
+def to_json(pset, solutions) -> dict:
+    return {"title": pset.title, "problems": [
+        {"id": p.id, "kind": p.kind,
+         "answers": {a.name: {"type": a.type, "value": json_value(a.value), "latex": tex(a.value)}
+                     for a in s.answers.values()}}
+        for p, s in zip(pset.problems, solutions)]}
+
+
+def json_value(v):
+    """ints stay ints; exact rationals and expressions become strings sympy reads."""
+    if isinstance(v, np.ndarray):
+        return [json_value(x) for x in v]
+    if isinstance(v, (tuple, list)):
+        return [json_value(x) for x in v]
+    if isinstance(v, bool) or isinstance(v, (int, float)):
+        return v
+    if isinstance(v, Fraction):
+        return str(v)
+    if isinstance(v, Formula):
+        return json_value(v.value())
+    return str(v)

@@ -1,0 +1,136 @@
+"""Output-size formulas of convolution, pooling and transposed convolution.
+
+Each function computes one axis and returns the display lines that derive it
+(formula, numbers substituted, arithmetic, result), so the derivation and the
+answer come from one computation. Values may be ints or sympy symbols.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .formula import Number, Symbol, ceil, floor
+from .model import Step
+
+N, K, S, D, P, OP = (Symbol("H"), Symbol("K"), Symbol("S"), Symbol("D"), Symbol("P"),
+                     Symbol("P_{\\text{out}}"))
+P_BEFORE, P_AFTER = Symbol("P_b", r"P_{\text{begin}}"), Symbol("P_e", r"P_{\text{end}}")
+ROUNDINGS = {"floor": floor, "ceil": ceil, "exact": lambda x: x}
+AXES = (("H", "height", "top", "bottom"), ("W", "width", "left", "right"))
+
+
+@dataclass
+class Axis:
+    """One axis of a size computation: its inputs and the size it gives."""
+    n: object            # input length
+    k: object            # kernel length
+    s: object = 1        # stride
+    d: object = 1        # dilation
+    before: object = 0   # padding at the start (top/left)
+    after: object = 0    # padding at the end (bottom/right)
+    output_padding: object = 0
+
+    @property
+    def symmetric(self):
+        return self.before == self.after
+
+    def values(self):
+        values = {"H": self.n, "K": self.k, "S": self.s, "D": self.d, "P_{\\text{out}}": self.output_padding}
+        if self.symmetric:
+            values["P"] = self.before
+        else:
+            values.update(P_b=self.before, P_e=self.after)
+        return values
+
+
+def _padding_term(axis: Axis):
+    return 2 * P if axis.symmetric else P_BEFORE + P_AFTER
+
+
+def conv_formula(axis: Axis, rounding: str = "floor"):
+    """floor((H + 2P - D(K-1) - 1)/S) + 1, PyTorch's Conv2d/MaxPool2d size."""
+    inner = (N + _padding_term(axis) - D * (K - 1) - 1) / S
+    return ROUNDINGS[rounding](inner) + 1
+
+
+def conv_length(axis: Axis, rounding: str = "floor"):
+    """The size and its derivation lines for one axis."""
+    formula = conv_formula(axis, rounding)
+    substituted = formula.substitute(axis.values())
+    numerator = axis.n + axis.before + axis.after - axis.d * (axis.k - 1) - 1
+    size = _simplify(substituted.value())
+    partial = ROUNDINGS[rounding](Number(numerator) / Number(axis.s)) + 1
+    return size, distinct([formula, substituted, partial, Number(size)])
+
+
+def pool_ceil_length(axis: Axis):
+    """ceil_mode: ceil instead of floor, then drop a last window that would
+    start in the end padding (PyTorch's rule, so every window sees the input)."""
+    size, lines = conv_length(axis, "ceil")
+    note = ""
+    if isinstance(size, int) and (size - 1) * axis.s >= axis.n + axis.before:
+        note = (f"The last window would start at {(size - 1) * axis.s}, inside the end padding "
+                f"(index >= H + P = {axis.n + axis.before}), so PyTorch drops it: {size} - 1 = {size - 1}.")
+        size -= 1
+        lines.append(Number(size))
+    return size, lines, note
+
+
+def transposed_formula(axis: Axis):
+    """(H - 1)S - 2P + D(K - 1) + P_out + 1, PyTorch's ConvTranspose2d size."""
+    return (N - 1) * S - 2 * P + D * (K - 1) + OP + 1
+
+
+def transposed_length(axis: Axis):
+    formula = transposed_formula(axis)
+    substituted = formula.substitute(axis.values())
+    size = _simplify(substituted.value())
+    return size, distinct([formula, substituted, Number(size)])
+
+
+def output_padding_needed(axis: Axis, target):
+    """P_out = target - ((H - 1)S - 2P + D(K - 1) + 1): what reaches `target`."""
+    base = (N - 1) * S - 2 * P + D * (K - 1) + 1
+    formula = Symbol("T", r"H_{\text{target}}") - base
+    values = dict(axis.values(), T=target)
+    substituted = formula.substitute(values)
+    return _simplify(substituted.value()), [formula, substituted, Number(_simplify(substituted.value()))]
+
+
+def general_conv_derivation() -> list[Step]:
+    """Why the size is floor((H + 2P - D(K-1) - 1)/S) + 1, step by step."""
+    keff = D * (K - 1) + 1
+    return [
+        Step("Padded input", "Padding adds P rows at the top and P at the bottom.",
+             [[Symbol("H_p", r"H_{\text{pad}}"), N + 2 * P]]),
+        Step("Effective kernel",
+             "Dilation D leaves D - 1 gaps between neighbouring kernel taps, so K taps span "
+             "D(K - 1) + 1 rows.",
+             [[Symbol("K_e", r"K_{\text{eff}}"), keff]]),
+        Step("Window positions",
+             "A window may start at row 0, 1, ..., up to the last row where it still fits inside "
+             "the padded input, that is H_pad - K_eff.",
+             [[Symbol("L", r"\text{last start}"), N + 2 * P - keff, N + 2 * P - D * (K - 1) - 1]]),
+        Step("Counting strides",
+             "Starting at 0 and moving S rows at a time, the windows that fit are those whose start "
+             "is a multiple of S no larger than the last start. Their number is the floor of "
+             "(last start)/S, plus 1 for the window at 0. The floor is there because a partial "
+             "step that would leave the padded input is not taken.",
+             [[Symbol("H_o", r"H_{\text{out}}"), conv_formula(Axis(0, 0))]]),
+    ]
+
+
+def distinct(lines):
+    """Drop a line that prints the same as the one before it."""
+    kept = [lines[0]]
+    for line in lines[1:]:
+        if line.tex() != kept[-1].tex():
+            kept.append(line)
+    return kept
+
+
+def _simplify(x):
+    """sympy simplification for symbolic sizes; ints pass through untouched."""
+    if isinstance(x, int):
+        return x
+    import sympy
+    return sympy.simplify(x)
