@@ -29,9 +29,14 @@ def templates_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "templates"
 
 
+PROSE = {"latex": lambda s: escape_latex(s), "md": lambda s: escape_markdown(s), "text": str}
+
+
 @lru_cache(maxsize=None)
-def environment(folder: str) -> jinja2.Environment:
+def environment(fmt: str) -> jinja2.Environment:
+    """Jinja for one format; text uses the Markdown templates with plain prose."""
     root = templates_dir()
+    folder = "latex" if fmt == "latex" else "markdown"
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([root / folder, root / "common"]),
         block_start_string="((*", block_end_string="*))",
@@ -39,8 +44,7 @@ def environment(folder: str) -> jinja2.Environment:
         comment_start_string="((=", comment_end_string="=))",
         undefined=jinja2.StrictUndefined, autoescape=False,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(tex=tex, products=products,
-                       prose=escape_latex if folder == "latex" else escape_markdown)
+    env.filters.update(tex=tex, products=products, prose=PROSE[fmt])
     return env
 
 
@@ -48,8 +52,7 @@ def render(pset, solutions, fmt: str) -> str:
     """The whole problem set with worked solutions, in one format."""
     if fmt == "json":
         return json.dumps(to_json(pset, solutions), indent=2, ensure_ascii=False) + "\n"
-    folder = "latex" if fmt == "latex" else "markdown"
-    text = environment(folder).get_template("sheet.j2").render(
+    text = environment(fmt).get_template("sheet.j2").render(
         pset=pset, items=list(zip(pset.problems, solutions)))
     text = re.sub(r"\n{3,}", "\n\n", text)
     return markdown_to_text(text) if fmt == "text" else text
@@ -123,8 +126,8 @@ def markdown_to_text(md: str) -> str:
 def text_converter():
     from pylatexenc import latex2text
 
-    def fraction(node, l2t):
-        top, bottom = (l2t.nodelist_to_text([arg]).strip() for arg in node.nodeargd.argnlist[-2:])
+    def fraction(node, l2tobj):
+        top, bottom = (l2tobj.nodelist_to_text([arg]).strip() for arg in node.nodeargd.argnlist[-2:])
         wrap = lambda s: s if re.fullmatch(r"-?[\w.]+", s) else f"({s})"  # noqa: E731
         return f"{wrap(top)}/{wrap(bottom)}"
 
@@ -133,7 +136,6 @@ def text_converter():
         latex2text.MacroTextSpec("frac", simplify_repl=fraction),
         latex2text.MacroTextSpec("dfrac", simplify_repl=fraction),
         latex2text.MacroTextSpec("left", ""), latex2text.MacroTextSpec("right", ""),
-        latex2text.MacroTextSpec("operatorname", "%s"),
     ])
     return latex2text.LatexNodes2Text(latex_context=context, math_mode="text")
 

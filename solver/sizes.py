@@ -59,6 +59,8 @@ def conv_length(axis: Axis, rounding: str = "floor"):
     numerator = axis.n + axis.before + axis.after - axis.d * (axis.k - 1) - 1
     size = _simplify(substituted.value())
     partial = ROUNDINGS[rounding](Number(numerator) / Number(axis.s)) + 1
+    if not isinstance(size, int):
+        return size, distinct([formula, substituted, Number(size)])
     return size, distinct([formula, substituted, partial, Number(size)])
 
 
@@ -70,6 +72,7 @@ def pool_ceil_length(axis: Axis):
     if isinstance(size, int) and (size - 1) * axis.s >= axis.n + axis.before:
         note = (f"The last window would start at {(size - 1) * axis.s}, inside the end padding "
                 f"(index >= H + P = {axis.n + axis.before}), so PyTorch drops it: {size} - 1 = {size - 1}.")
+        lines.append(Number(size) - 1)
         size -= 1
         lines.append(Number(size))
     return size, lines, note

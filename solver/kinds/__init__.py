@@ -1,9 +1,11 @@
 """The kinds of problem, by name. Adding a kind adds one line here."""
 from ..errors import FieldError
-from . import conv2d
+from . import conv2d, conv_transpose2d, pool2d
 
 KINDS = {
     "conv2d": conv2d,
+    "pool2d": pool2d,
+    "conv_transpose2d": conv_transpose2d,
 }
 
 

@@ -103,7 +103,7 @@ def activation_step(output: np.ndarray, activation, label: str):
         relu[index] = v if v > 0 else 0
     step = Step("ReLU", f"ReLU(z) = max(0, z) is applied to every cell of {label}: negative "
                         "cells become 0, the others stay.",
-                [[Symbol(f"ReLU({label})", rf"\operatorname{{ReLU}}({label})"), relu]])
+                [[Symbol(f"ReLU({label})", rf"\mathrm{{ReLU}}({label})"), relu]])
     return step, relu
 
 

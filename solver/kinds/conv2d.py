@@ -25,7 +25,7 @@ ANSWERS = {
 ONE = Pair(1, 1, scalar=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Given:
     input: Any = given_field(optional(array((2, 3), "an H×W matrix or a C×H×W tensor")), None,
                              "the input matrix (H×W) or tensor (C×H×W)")

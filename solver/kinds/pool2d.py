@@ -1,0 +1,283 @@
+"""pool2d: PyTorch's MaxPool2d, AvgPool2d and LPPool2d by hand, or their output size."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..errors import FieldError
+from ..fields import (Pair, array, boolean, choice, given_field, integer, number, optional, pair,
+                      read_given)
+from ..formula import Symbol
+from ..model import Answer, Solution, Step
+from ..sizes import Axis, conv_length, pool_ceil_length
+from .common import (Mistake, activation_step, as_channels, check_not_symbolic_with_matrices,
+                     exact, shown_cells, squeeze_output)
+
+NAME = "pool2d"
+SUMMARY = "max, average or LP pooling as PyTorch computes it, or its output size"
+ANSWERS = {
+    "output": "the pooled matrix or C×H_out×W_out tensor; needs input",
+    "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
+}
+ONE = Pair(1, 1, scalar=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Given:
+    input: Any = given_field(optional(array((2, 3), "an H×W matrix or a C×H×W tensor")), None,
+                             "the input matrix (H×W) or tensor (C×H×W)")
+    input_size: Any = given_field(optional(pair(1, True)), None, "H, or [H, W], for size-only problems")
+    mode: str = given_field(choice("max", "avg", "lp"), "max", "max, avg or lp (default max)")
+    kernel_size: Pair = given_field(pair(1, True), dataclasses.MISSING, "the window size K or [Kh, Kw]")
+    stride: Any = given_field(optional(pair(1, True)), None, "step between windows (default: kernel_size)")
+    padding: Pair = given_field(pair(0, True), Pair(0, 0, True), "padding on each side (default 0)")
+    dilation: Pair = given_field(pair(1, True), ONE, "spacing of window taps, max only (default 1)")
+    ceil_mode: bool = given_field(boolean, False, "round the size up (PyTorch's ceil_mode)")
+    count_include_pad: bool = given_field(boolean, True, "avg: count padding zeros in the divisor (default true)")
+    divisor_override: Any = given_field(optional(integer(1, "a positive integer")), None,
+                                        "avg: divide by this instead")
+    norm_type: Any = given_field(optional(number), None, "lp: the power p (e.g. 2)")
+    activation: Any = given_field(optional(choice("relu")), None, "relu: apply ReLU to the output")
+
+
+def read(raw) -> Given:
+    given = read_given(Given, raw, NAME)
+    validate(given)
+    return given
+
+
+def stride_of(given) -> Pair:
+    return given.stride if given.stride is not None else given.kernel_size
+
+
+def input_hw(given):
+    return Pair(*given.input.shape[-2:]) if given.input is not None else given.input_size
+
+
+def axes(given) -> list[Axis]:
+    n, k, s = input_hw(given), given.kernel_size, stride_of(given)
+    return [Axis(n=n[a], k=k[a], s=s[a], d=given.dilation[a], before=given.padding[a],
+                 after=given.padding[a]) for a in range(2)]
+
+
+def validate(given: Given):
+    if (given.input is None) == (given.input_size is None):
+        raise FieldError("input", "give either `input` (a matrix) or `input_size`, not both or neither")
+    if given.input is not None:
+        check_not_symbolic_with_matrices(given, ("kernel_size", "stride", "padding", "dilation"))
+    if given.mode != "max" and tuple(given.dilation) != (1, 1):
+        raise FieldError("dilation", f"is only for max pooling (PyTorch's {given.mode} pooling has none)")
+    if given.mode == "lp":
+        if given.norm_type is None or given.norm_type <= 0:
+            raise FieldError("norm_type", "is required for mode lp and must be positive (e.g. 2)")
+        if tuple(given.padding) != (0, 0) or given.ceil_mode:
+            raise FieldError("padding" if given.ceil_mode is False else "ceil_mode",
+                             "LP pooling takes no padding and no ceil_mode here")
+    elif given.norm_type is not None:
+        raise FieldError("norm_type", "is only for mode lp")
+    if given.mode != "avg":
+        for name in ("divisor_override",):
+            if getattr(given, name) is not None:
+                raise FieldError(name, "is only for mode avg")
+    for a, axis in enumerate(axes(given)):
+        if any(not isinstance(v, int) for v in (axis.n, axis.k, axis.s, axis.d, axis.before)):
+            continue
+        span = axis.d * (axis.k - 1) + 1
+        if 2 * axis.before > span:
+            raise FieldError("padding", f"is {axis.before} but may be at most half the window "
+                                        f"({span}), as PyTorch requires")
+        if span > axis.n + 2 * axis.before:
+            raise FieldError("kernel_size", f"spans {span} but the padded input has only "
+                                            f"{axis.n + 2 * axis.before} {'rows' if a == 0 else 'columns'}")
+
+
+# ---- solving --------------------------------------------------------------
+
+def output_size(given):
+    """Sizes per axis, their derivation lines, and any ceil_mode note."""
+    result = []
+    for axis in axes(given):
+        if given.ceil_mode:
+            result.append(pool_ceil_length(axis))
+        else:
+            result.append(conv_length(axis) + ("",))
+    return result
+
+
+def window_cells(given, axis_list, c, i, j):
+    """Index ranges (rows, cols) of window (i, j) in the padded frame, and its clipped bounds."""
+    ranges = []
+    for axis, o in zip(axis_list, (i, j)):
+        start = o * axis.s - axis.before
+        ranges.append([start + t * axis.d for t in range(axis.k)])
+    return ranges
+
+
+def pool_cell(given, x, axis_list, c, i, j):
+    """One output cell: its value and what the derivation shows for it."""
+    rows, cols = window_cells(given, axis_list, c, i, j)
+    (h, w) = x.shape[1:]
+    inside = lambda r, q: 0 <= r < h and 0 <= q < w  # noqa: E731
+    pad_value = float("-inf") if given.mode == "max" else 0
+    window = np.array([[x[c, r, q] if inside(r, q) else pad_value for q in cols if q < w + axis_list[1].after]
+                       for r in rows if r < h + axis_list[0].after], dtype=object)
+    values = [x[c, r, q] for r in rows for q in cols if inside(r, q)]
+    if given.mode == "max":
+        return max(values), {"window": window, "op": "max"}
+    if given.mode == "avg":
+        divisor = avg_divisor(given, axis_list, rows, cols, h, w)
+        total = sum(values)
+        return exact(Fraction(total) / divisor if not isinstance(total, float) else total / divisor), \
+            {"window": window, "op": "avg", "divisor": divisor, "total": total}
+    p = given.norm_type
+    total = sum(v ** p for v in values)
+    if total < 0:
+        raise FieldError("input", f"window ({i}, {j}) has a negative sum of x^{p}; its {p}-th root is not real")
+    return lp_root(total, p), {"window": window, "op": "lp", "p": exact(p), "total": exact(total)}
+
+
+def avg_divisor(given, axis_list, rows, cols, h, w) -> int:
+    """PyTorch's AvgPool2d divisor: override, or the window clipped to the
+    padded input (count_include_pad) or to the input itself."""
+    if given.divisor_override is not None:
+        return given.divisor_override
+    (ah, aw) = axis_list
+    if given.count_include_pad:
+        clip = lambda idx, n, a: [t for t in idx if t < n + a.before]  # noqa: E731
+    else:
+        clip = lambda idx, n, a: [t for t in idx if 0 <= t < n]  # noqa: E731
+    return len(clip(rows, h, ah)) * len(clip(cols, w, aw))
+
+
+def lp_root(total, p):
+    """(sum x^p)^(1/p): an exact radical for integer data and integer p."""
+    if isinstance(total, int) and float(p).is_integer():
+        import sympy
+        root = sympy.root(sympy.Integer(total), int(p))
+        return int(root) if root.is_Integer else root
+    return float(total) ** (1.0 / p)
+
+
+def pooled(given) -> tuple[np.ndarray, list]:
+    x = as_channels(given.input)
+    sizes = output_size(given)
+    ax = axes(given)
+    (ho, wo) = sizes[0][0], sizes[1][0]
+    y = np.empty((x.shape[0], ho, wo), dtype=object)
+    details = {}
+    for c, i, j in np.ndindex(*y.shape):
+        y[c, i, j], details[(c, i, j)] = pool_cell(given, x, ax, c, i, j)
+    return y, details
+
+
+def solve(given: Given) -> Solution:
+    sizes = output_size(given)
+    steps = [size_step(given, sizes)]
+    if given.input is not None:
+        y, details = pooled(given)
+        steps = [Step("Convention", convention(given))] + steps + window_steps(given, y, details)
+        result = squeeze_output(y, given.input.ndim)
+        relu, result = activation_step(result, given.activation, "Y")
+        steps += [relu] if relu else []
+        answers = {"output": Answer("output", "matrix", result, "Y")}
+    else:
+        answers = {}
+    answers["output_size"] = size_answer(given, sizes)
+    return Solution(NAME, given, steps, answers)
+
+
+def size_answer(given, sizes) -> Answer:
+    (h, *_), (w, *_) = sizes
+    h_axis, w_axis = axes(given)
+    if given.input is None and given.input_size.scalar and h_axis == w_axis:
+        return Answer("output_size", "integer" if isinstance(h, int) else "expression", h, r"H_{\text{out}}")
+    return Answer("output_size", "shape", (h, w), r"H_{\text{out}} \times W_{\text{out}}")
+
+
+def convention(given) -> str:
+    s = stride_of(given)
+    text = {"max": "Max pooling takes the largest entry of each window; padding counts as -∞, "
+                   "so it never wins.",
+            "avg": "Average pooling divides the sum of each window by its divisor. ",
+            "lp": f"LP pooling with p = {exact(given.norm_type)} takes (Σ x^p)^(1/p) over each window."}[given.mode]
+    if given.mode == "avg":
+        if given.divisor_override is not None:
+            text += f"Here the divisor is fixed at {given.divisor_override} (divisor_override)."
+        elif given.count_include_pad:
+            text += ("As in PyTorch's default (count_include_pad=True), padding zeros count in the "
+                     "divisor, which is the window clipped to the padded input.")
+        else:
+            text += "With count_include_pad=False only the input cells in the window count in the divisor."
+    if given.stride is None:
+        text += f" The stride defaults to the kernel size, {s.h}×{s.w}: windows do not overlap."
+    return text + " Rows and columns are numbered from 0."
+
+
+def size_step(given, sizes) -> Step:
+    ax = axes(given)
+    same = ax[0] == ax[1]
+    names = [r"H_{\text{out}}"] if same else [r"H_{\text{out}}", r"W_{\text{out}}"]
+    lines = [[Symbol(name)] + lines for name, (_, lines, _) in zip(names, sizes)]
+    notes = " ".join(dict.fromkeys(note for _, _, note in sizes if note))
+    text = "The output size per axis, as for a convolution (H input, P padding, D dilation, K window, S stride)"
+    text += (": in ceil_mode the division is rounded up." if given.ceil_mode else ":")
+    return Step("Output size", (text + " " + notes).strip(), lines)
+
+
+def window_steps(given, y, details) -> list[Step]:
+    cells, complete = shown_cells(y.shape)
+    shown = []
+    for c, i, j in cells:
+        d = details[(c, i, j)]
+        shown.append(dict(d, index=(c, i, j) if y.shape[0] > 1 else (i, j), value=y[c, i, j],
+                          entries=[v for v in d["window"].flat if v != float("-inf")]))
+    text = "Each output cell pools one window of the input."
+    if not complete:
+        text += (f" The output has {y.size} cells; the first {len(cells)} are shown and the others "
+                 "follow the same rule.")
+    return [Step("Window by window", text, layout="pool2d.windows", data={"cells": shown}),
+            Step("Result", "", [[Symbol("Y"), squeeze_output(y, given.input.ndim)]])]
+
+
+# ---- mistakes -------------------------------------------------------------
+
+def _resolve(given, **changes):
+    try:
+        changed = dataclasses.replace(given, **changes)
+        validate(changed)
+        return {name: a.value for name, a in solve(changed).answers.items()}
+    except (FieldError, ZeroDivisionError):
+        return {}
+
+
+def _floor_dropped(given):
+    sizes = [conv_length(axis, "exact") + ("",) for axis in axes(given)]
+    return {"output_size": size_answer(given, sizes).value}
+
+
+MISTAKES = [
+    Mistake("padding_forgotten", "This is the result without the padding.",
+            lambda g: _resolve(g, padding=Pair(0, 0, True)) if tuple(g.padding) != (0, 0) else {}),
+    Mistake("stride_ignored", "The windows moved one cell at a time: pooling's stride defaults "
+            "to the kernel size, so windows do not overlap unless a stride is given.",
+            lambda g: _resolve(g, stride=ONE)),
+    Mistake("ceil_instead_of_floor", "The size was rounded up: without ceil_mode PyTorch rounds down.",
+            lambda g: _resolve(g, ceil_mode=True) if not g.ceil_mode else {}),
+    Mistake("floor_instead_of_ceil", "The size was rounded down: with ceil_mode PyTorch rounds up "
+            "(dropping only a window that would start in the padding).",
+            lambda g: _resolve(g, ceil_mode=False) if g.ceil_mode else {}),
+    Mistake("floor_dropped", "The floor is missing: the number of windows is a whole number.",
+            _floor_dropped),
+    Mistake("avg_wrong_divisor_padding", "The divisor is wrong: count_include_pad decides whether "
+            "padding cells count in an average window's divisor.",
+            lambda g: _resolve(g, count_include_pad=not g.count_include_pad)
+            if g.mode == "avg" and g.divisor_override is None else {}),
+    Mistake("avg_divisor_full_window", "Every window was divided by K·K; PyTorch divides a window "
+            "that hangs over the edge by the cells it covers.",
+            lambda g: _resolve(g, divisor_override=g.kernel_size.h * g.kernel_size.w)
+            if g.mode == "avg" and g.divisor_override is None and g.input is not None else {}),
+]
