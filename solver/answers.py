@@ -15,27 +15,31 @@ sympy, no backtracking regular expressions). Grammar, in EBNF:
     root     = "\sqrt" "{" scalar "}" | "sqrt" "(" scalar ")"
              | "√" ( "(" scalar ")" | decimal ) ;
     decimal  = ( int [ "." digits ] | "." digits ) [ ( "e" | "E" ) [ sign ] digits ] ;
-    int      = digits { group_sep digit digit digit } ;
-    group_sep = "," | "{,}" | "\," | " " | "_" ;  (* one kind per number; groups follow
-                                                  a first group of 1 to 3 digits *)
+    int      = digits { group_sep digit digit digit } ;   (* first group: 1 to 3 digits *)
+    group_sep = "," | " " | "{,}" | "\," | "_" ;        (* one kind per number *)
 
     (* shape *)
     shape    = ( "(" | "[" ) dim { "," dim } [ "," ] ( ")" | "]" )
              | dim { times dim } | dim { "," dim } ;
+    dim      = int ;   (* positive *)
     times    = "x" | "X" | "×" | "*" | "\times" | "by" ;
 
     (* matrix; every cell is a scalar *)
     matrix   = latex | "\left" open latex "\right" close | block | grid ;
+    open     = "[" | "(" ;  close = the matching "]" or ")" ;
     block    = open ( block { [ "," | ";" ] block } | grid ) close ;
     grid     = row { ( ";" | line break ) row } [ ";" | line break ] ;
     row      = scalar { ( "," | spaces ) scalar } ;
     latex    = "\begin{" env "}" [ "{" colspec "}" ] lrow { "\\" lrow } [ "\\" ] "\end{" env "}" ;
     lrow     = scalar { "&" scalar } ;
+    env      = "bmatrix" | "pmatrix" | "matrix" | "vmatrix" | "Vmatrix" | "Bmatrix"
+             | "smallmatrix" | "array" (* with a colspec *) ;
 
 White space may appear between tokens, except inside the cells of a `row`,
-where a space separates cells; for the same reason a `row` cell only groups
-digits with "{,}", "\," or "_". A bracketed single-row grid is 1-D ("[1, 2]"),
-an unbracketed one is 2-D ("1 2" is 1x2).
+where a space separates cells; for the same reason a `row` cell, and a shape
+dimension, groups digits only with "{,}", "\," or "_" (a shape in `times`
+form also with ","). A bracketed single-row grid is 1-D ("[1, 2]"), an
+unbracketed one is 2-D ("1 2" is 1x2), and so is every LaTeX matrix.
 
 Numbers stay exact (int, Fraction) unless written with a decimal point or an
 exponent (float) or under a square root (float).
@@ -59,12 +63,13 @@ _MAX_BITS = 4096          # exact numerators and denominators: keeps Fraction ar
 _QUOTE_WIDTH = 60         # characters of the answer quoted in an error message
 
 _DIGITS = frozenset("0123456789")
-_ALL_GROUPS = (",", "{,}", "\\,", " ", "_")
-_TIGHT_GROUPS = ("{,}", "\\,", "_")            # where "," and " " separate cells
-_SHAPE_GROUPS = ("{,}", "\\,", "_")            # where "," separates dimensions and a space
-                                                # may be a forgotten "x": "100 128" is no 100128
+# Digit-group separators. "," and " " also separate cells and dimensions, so they group
+# digits only where they cannot: "100 128" is no shape of 100128.
+_SAFE_GROUPS = ("{,}", "\\,", "_")
+_ALL_GROUPS = (",", " ", *_SAFE_GROUPS)
 _SIGNS = {"+": False, "-": True, "\u2212": True}   # sign -> is negative
 _FRACTIONS = ("\\frac", "\\dfrac", "\\tfrac")
+_ROOT_STARTS = ("\\", "s", "\u221a")          # of "\sqrt", "sqrt" and "√"
 _TIMES = ("\u00d7", "*", "\\times", "x", "X", "by")
 _CLOSERS = {"(": ")", "[": "]"}
 _WRAPPERS = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}   # "$$" is tried before "$"
@@ -80,12 +85,12 @@ class _Style(NamedTuple):
 
 
 _LOOSE = _Style(_ALL_GROUPS, True)       # a whole answer, a LaTeX cell, a \frac or \sqrt argument
-_TIGHT = _Style(_TIGHT_GROUPS, False)    # a cell of a row separated by spaces or commas
+_TIGHT = _Style(_SAFE_GROUPS, False)    # a cell of a row separated by spaces or commas
 
 
 class _Num(NamedTuple):
-    """A number as read: exact until a square root makes it a float."""
-    value: Fraction | float
+    """A number as read: exact (int, Fraction) until a square root makes it a float."""
+    value: int | Fraction | float
     decimal: bool = False     # written with "." or an exponent, so the answer is a float
 
 
@@ -129,8 +134,8 @@ class _Parser:
         number = self._scalar(_LOOSE)
         self._end()
         value = number.value
-        if (isinstance(value, float) and value.is_integer()
-                or isinstance(value, Fraction) and value.denominator == 1):
+        whole = value.is_integer() if isinstance(value, float) else value.denominator == 1
+        if whole:
             return int(value)
         raise InvalidAnswer(f"expected an integer, but {_quote(self.text)} is not a whole number")
 
@@ -143,7 +148,7 @@ class _Parser:
         closer = _CLOSERS.get(self._char())
         # Commas group digits only where they cannot separate dimensions: "1,000 x 3".
         times = closer is None and any(word in self.text for word in _TIMES)
-        groups = (",", *_SHAPE_GROUPS) if times else _SHAPE_GROUPS
+        groups = (",", *_SAFE_GROUPS) if times else _SAFE_GROUPS
         if closer:
             self.pos += 1
             self._skip_ws()
@@ -198,7 +203,7 @@ class _Parser:
 
     def _factor(self, style: _Style) -> _Num:
         start = self.pos
-        if self._take_any(_FRACTIONS):
+        if self._char() == "\\" and self._take_any(_FRACTIONS):
             with self._nested(start):
                 top = self._enclosed("{", "}")
                 self._skip_ws()
@@ -220,6 +225,8 @@ class _Parser:
 
     def _root(self) -> _Num | None:
         """A square root starting here, or None if none does."""
+        if self._char() not in _ROOT_STARTS:      # the common case, decided quickly
+            return None
         start = self.pos
         if self._take("\\sqrt"):
             brackets = "{}"
@@ -256,30 +263,30 @@ class _Parser:
         exponent = self._exponent()
         scale = (exponent or 0) - len(fraction)
         mantissa = int(whole + fraction)
-        value = Fraction(mantissa * 10 ** scale) if scale >= 0 else Fraction(mantissa, 10 ** -scale)
+        value = mantissa * 10 ** scale if scale >= 0 else Fraction(mantissa, 10 ** -scale)
         return _Num(self._exact(value, start), bool(fraction) or exponent is not None)
 
     def _exponent(self) -> int | None:
         """The exponent of "1e-3" if one starts here (the "e" is left alone otherwise)."""
         if self._char() not in ("e", "E"):
             return None
-        sign = 1 if self._char(1) in _SIGNS else 0
-        if self._char(1 + sign) not in _DIGITS:
+        sign = self._char(1) if self._char(1) in _SIGNS else ""
+        if self._char(1 + len(sign)) not in _DIGITS:
             return None
-        negative = sign and _SIGNS[self._char(1)]
-        self.pos += 1 + sign
+        self.pos += 1 + len(sign)
         start = self.pos
         exponent = int(self._digit_run())
         if exponent > MAX_EXPONENT:
             self._fail(f"expected an exponent between -{MAX_EXPONENT} and {MAX_EXPONENT}", start)
-        return -exponent if negative else exponent
+        return -exponent if _SIGNS.get(sign) else exponent
 
     def _grouped_digits(self, groups: tuple[str, ...]) -> str:
         """Digits such as "397,184": groups of three after a first group of one to three."""
         start = self.pos
         digits = self._digit_run()
-        separator = next((s for s in groups if self._group_follows(s)), None) \
-            if len(digits) <= 3 else None
+        separator = None
+        if len(digits) <= 3:
+            separator = next((s for s in groups if self._group_follows(s)), None)
         while separator and len(digits) <= MAX_DIGITS and self._group_follows(separator):
             self.pos += len(separator) + 3
             digits += self.text[self.pos - 3:self.pos]
@@ -312,14 +319,14 @@ class _Parser:
             self._fail("expected a non-zero denominator", pos)
         if isinstance(a, float):
             return _Num(self._float(a / b, pos))
-        return _Num(self._exact(a / b, pos), top.decimal or bottom.decimal)
+        return _Num(self._exact(Fraction(a, b), pos), top.decimal or bottom.decimal)
 
-    def _exact(self, value: Fraction, pos: int) -> Fraction:
+    def _exact(self, value: int | Fraction, pos: int) -> int | Fraction:
         if max(value.numerator.bit_length(), value.denominator.bit_length()) > _MAX_BITS:
             self._fail("expected a number of at most about 1200 digits", pos)
         return value
 
-    def _float(self, value: Fraction | float, pos: int) -> float:
+    def _float(self, value: int | Fraction | float, pos: int) -> float:
         try:
             result = float(value)
         except OverflowError:
@@ -523,7 +530,7 @@ class _Parser:
     def _char(self, ahead: int = 0) -> str:
         """The character `ahead` places on, or "" past the end."""
         i = self.pos + ahead
-        return self.text[i] if i < len(self.text) else ""
+        return self.text[i:i + 1]
 
     def _skip_ws(self) -> None:
         while self._char().isspace():
@@ -532,7 +539,7 @@ class _Parser:
     def _skip_spaces(self) -> bool:
         """Skip white space other than line breaks; says whether there was any."""
         start = self.pos
-        while self._char().isspace() and self._char() not in _LINE_BREAKS:
+        while (char := self._char()).isspace() and char not in _LINE_BREAKS:
             self.pos += 1
         return self.pos > start
 

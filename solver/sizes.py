@@ -6,7 +6,7 @@ answer come from one computation. Values may be ints or sympy symbols.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .formula import Number, Symbol, ceil, floor
 from .model import Step
@@ -28,6 +28,7 @@ class Axis:
     before: object = 0   # padding at the start (top/left)
     after: object = 0    # padding at the end (bottom/right)
     output_padding: object = 0
+    letter: str = field(default="H", compare=False)   # how the input length is written
 
     @property
     def symmetric(self):
@@ -48,7 +49,7 @@ def _padding_term(axis: Axis):
 
 def conv_formula(axis: Axis, rounding: str = "floor"):
     """floor((H + 2P - D(K-1) - 1)/S) + 1, PyTorch's Conv2d/MaxPool2d size."""
-    inner = (N + _padding_term(axis) - D * (K - 1) - 1) / S
+    inner = (Symbol("H", axis.letter) + _padding_term(axis) - D * (K - 1) - 1) / S
     return ROUNDINGS[rounding](inner) + 1
 
 
@@ -80,7 +81,7 @@ def pool_ceil_length(axis: Axis):
 
 def transposed_formula(axis: Axis):
     """(H - 1)S - 2P + D(K - 1) + P_out + 1, PyTorch's ConvTranspose2d size."""
-    return (N - 1) * S - 2 * P + D * (K - 1) + OP + 1
+    return (Symbol("H", axis.letter) - 1) * S - 2 * P + D * (K - 1) + OP + 1
 
 
 def transposed_length(axis: Axis):
@@ -92,7 +93,7 @@ def transposed_length(axis: Axis):
 
 def output_padding_needed(axis: Axis, target):
     """P_out = target - ((H - 1)S - 2P + D(K - 1) + 1): what reaches `target`."""
-    base = (N - 1) * S - 2 * P + D * (K - 1) + 1
+    base = (Symbol("H", axis.letter) - 1) * S - 2 * P + D * (K - 1) + 1
     formula = Symbol("T", r"H_{\text{target}}") - base
     values = dict(axis.values(), T=target)
     substituted = formula.substitute(values)

@@ -68,7 +68,7 @@ def axes(given) -> list[Axis]:
     for a in range(2):
         before, after = padding_amounts(given.padding, k[a], given.dilation[a], a)
         result.append(Axis(n=n[a], k=k[a], s=given.stride[a], d=given.dilation[a],
-                           before=before, after=after))
+                           before=before, after=after, letter="HW"[a]))
     return result
 
 

@@ -77,7 +77,8 @@ def axes(given, output_padding=None) -> list[Axis]:
     op = output_padding if output_padding is not None else (
         given.output_padding if given.output_padding is not None else ZERO)
     return [Axis(n=n[a], k=k[a], s=given.stride[a], d=given.dilation[a], before=given.padding[a],
-                 after=given.padding[a], output_padding=op[a]) for a in range(2)]
+                 after=given.padding[a], output_padding=op[a], letter="HW"[a])
+            for a in range(2)]
 
 
 def needed_padding(given):

@@ -61,7 +61,7 @@ def input_hw(given):
 def axes(given) -> list[Axis]:
     n, k, s = input_hw(given), given.kernel_size, stride_of(given)
     return [Axis(n=n[a], k=k[a], s=s[a], d=given.dilation[a], before=given.padding[a],
-                 after=given.padding[a]) for a in range(2)]
+                 after=given.padding[a], letter="HW"[a]) for a in range(2)]
 
 
 def validate(given: Given):
