@@ -113,6 +113,30 @@ def parse_answer(text: str, answer_type: str):
     return _READERS[answer_type](_Parser(text))
 
 
+def format_answer(value, answer_type: str) -> str:
+    """The text a student would type for `value`; parse_answer reads it back."""
+    if answer_type == "shape":
+        return " x ".join(str(v) for v in value)
+    if answer_type == "matrix":
+        return _nested(value)
+    if answer_type == "expression":
+        raise InvalidAnswer("checking formula answers is not supported yet")
+    return _cell_text(value)
+
+
+def _nested(value) -> str:
+    if hasattr(value, "ndim") and value.ndim > 0 or isinstance(value, list):
+        return "[" + ", ".join(_nested(v) for v in value) + "]"
+    return _cell_text(value)
+
+
+def _cell_text(x) -> str:
+    """Exact ints and Fractions as written; anything else (sympy radicals) as a decimal."""
+    if isinstance(x, (int, Fraction, float)):
+        return format_number(x)
+    return repr(float(x))
+
+
 def format_number(x) -> str:
     """12 -> "12", Fraction(3, 2) -> "3/2", 0.1 -> "0.1", 2.0 -> "2.0"."""
     if isinstance(x, float):

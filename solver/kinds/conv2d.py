@@ -309,11 +309,16 @@ def _sizes_with(given, **axis_changes):
                  for axis in axes(given)]
     except (ValueError, ZeroDivisionError):
         return {}
+    if any(isinstance(size, int) and size < 1 for size, _ in sizes):
+        return {}
     return {"output_size": size_answer(given, sizes).value}
 
 
 def _rounded(given, rounding):
-    return {"output_size": size_answer(given, output_size(given, rounding)).value}
+    size = size_answer(given, output_size(given, rounding)).value
+    if rounding == "exact" and isinstance(size, tuple):
+        return {}                  # a fractional shape is not something a student writes
+    return {"output_size": size}
 
 
 MISTAKES = [

@@ -299,6 +299,8 @@ def _variant(given, padding_side="crop", extra_side="end", k_times_d=False):
     if padding_side == "add":
         ax = [dataclasses.replace(a, before=-a.before, after=-a.after) for a in ax]
     sizes = [transposed_length(a) for a in ax]
+    if any(isinstance(size, int) and size < 1 for size, _ in sizes):
+        return {}
     answers = {"output_size": size_answer(given, sizes).value}
     if given.input is not None and not k_times_d:
         y = with_bias(given, crop(given, scatter(given), op, padding_side, extra_side))

@@ -256,7 +256,8 @@ def _resolve(given, **changes):
 
 def _floor_dropped(given):
     sizes = [conv_length(axis, "exact") + ("",) for axis in axes(given)]
-    return {"output_size": size_answer(given, sizes).value}
+    size = size_answer(given, sizes).value
+    return {} if isinstance(size, tuple) else {"output_size": size}
 
 
 MISTAKES = [
