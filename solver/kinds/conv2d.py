@@ -12,7 +12,7 @@ from ..fields import Pair, array, boolean, choice, given_field, integer, optiona
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, general_conv_derivation
-from .common import (Mistake, activation_step, as_channels, check_not_symbolic_with_matrices,
+from .common import (Mistake, resolve_changed, activation_step, as_channels, check_not_symbolic_with_matrices,
                      exact_array, pad, padding_amounts, read_bias, read_padding, shown_cells,
                      squeeze_output)
 
@@ -294,13 +294,7 @@ def window_steps(given, y) -> list[Step]:
 # ---- mistakes -------------------------------------------------------------
 
 def _resolve(given, **changes):
-    """Answers with some givens changed, or {} where that is not a valid problem."""
-    try:
-        changed = dataclasses.replace(given, **changes)
-        validate(changed)
-        return {name: a.value for name, a in solve(changed).answers.items()}
-    except (FieldError, ZeroDivisionError):
-        return {}
+    return resolve_changed(validate, solve, given, **changes)
 
 
 def _sizes_with(given, **axis_changes):

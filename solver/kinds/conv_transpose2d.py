@@ -13,7 +13,7 @@ from ..fields import Pair, array, choice, given_field, integer, optional, pair, 
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, output_padding_needed, transposed_length
-from .common import (Mistake, activation_step, as_channels, check_not_symbolic_with_matrices,
+from .common import (Mistake, resolve_changed, activation_step, as_channels, check_not_symbolic_with_matrices,
                      exact_array, read_bias, shown_cells, squeeze_output)
 
 NAME = "conv_transpose2d"
@@ -282,12 +282,7 @@ def scatter_steps(given, canvas, y, op) -> list[Step]:
 # ---- mistakes -------------------------------------------------------------
 
 def _resolve(given, **changes):
-    try:
-        changed = dataclasses.replace(given, **changes)
-        validate(changed)
-        return {name: a.value for name, a in solve(changed).answers.items()}
-    except (FieldError, ZeroDivisionError):
-        return {}
+    return resolve_changed(validate, solve, given, **changes)
 
 
 def _variant(given, padding_side="crop", extra_side="end", k_times_d=False):

@@ -14,7 +14,7 @@ from ..fields import (Pair, array, boolean, choice, given_field, integer, number
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, pool_ceil_length
-from .common import (Mistake, activation_step, as_channels, check_not_symbolic_with_matrices,
+from .common import (Mistake, resolve_changed, activation_step, as_channels, check_not_symbolic_with_matrices,
                      exact, shown_cells, squeeze_output)
 
 NAME = "pool2d"
@@ -86,13 +86,14 @@ def validate(given: Given):
     for a, axis in enumerate(axes(given)):
         if any(not isinstance(v, int) for v in (axis.n, axis.k, axis.s, axis.d, axis.before)):
             continue
-        span = axis.d * (axis.k - 1) + 1
-        if 2 * axis.before > span:
-            raise FieldError("padding", f"is {axis.before} but may be at most half the window "
-                                        f"({span}), as PyTorch requires")
-        if span > axis.n + 2 * axis.before:
-            raise FieldError("kernel_size", f"spans {span} but the padded input has only "
-                                            f"{axis.n + 2 * axis.before} {'rows' if a == 0 else 'columns'}")
+        if 2 * axis.before > axis.k:
+            raise FieldError("padding", f"is {axis.before} but may be at most half the kernel size "
+                                        f"({axis.k}), as PyTorch requires")
+        size = (pool_ceil_length(axis) if given.ceil_mode else conv_length(axis))[0]
+        if size < 1:
+            raise FieldError("kernel_size", f"spans {axis.d * (axis.k - 1) + 1} but the padded input has "
+                                            f"only {axis.n + 2 * axis.before} {'rows' if a == 0 else 'columns'}: "
+                                            "no window fits")
 
 
 # ---- solving --------------------------------------------------------------
@@ -126,8 +127,8 @@ def pool_cell(given, x, axis_list, c, i, j):
     window = np.array([[x[c, r, q] if inside(r, q) else pad_value for q in cols if q < w + axis_list[1].after]
                        for r in rows if r < h + axis_list[0].after], dtype=object)
     values = [x[c, r, q] for r in rows for q in cols if inside(r, q)]
-    if given.mode == "max":
-        return max(values), {"window": window, "op": "max"}
+    if given.mode == "max":       # a window over padding only gives -inf, as in PyTorch
+        return max(values, default=float("-inf")), {"window": window, "op": "max"}
     if given.mode == "avg":
         divisor = avg_divisor(given, axis_list, rows, cols, h, w)
         total = sum(values)
@@ -246,12 +247,7 @@ def window_steps(given, y, details) -> list[Step]:
 # ---- mistakes -------------------------------------------------------------
 
 def _resolve(given, **changes):
-    try:
-        changed = dataclasses.replace(given, **changes)
-        validate(changed)
-        return {name: a.value for name, a in solve(changed).answers.items()}
-    except (FieldError, ZeroDivisionError):
-        return {}
+    return resolve_changed(validate, solve, given, **changes)
 
 
 def _floor_dropped(given):
