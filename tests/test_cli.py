@@ -100,3 +100,24 @@ def test_check_does_not_import_sympy_for_numeric_answers():
     import sys
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True).stdout
     assert out.split() == ["correct", "False"]
+
+
+def test_runs_outside_the_repo_with_packaged_templates(tmp_path):
+    """From another folder Python imports the installed package: in CI a wheel,
+    whose templates must have shipped inside it."""
+    result = run_solver("solve", ROOT / "problems" / "comp433-a3.yaml", "--format", "latex", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "\\documentclass" in result.stdout
+
+
+def test_large_problem_shows_first_windows_and_the_rule(tmp_path):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    matrix = rng.integers(-5, 6, size=(30, 30)).tolist()
+    path = tmp_path / "large.yaml"
+    path.write_text(f"title: Large\nproblems:\n  - id: big\n    kind: conv2d\n    given:\n"
+                    f"      input: {matrix}\n      kernel: [[1, 0, -1], [2, 0, -2], [1, 0, -1]]\n      padding: 1\n")
+    out = run_solver("solve", path, "--format", "md").stdout
+    assert out.count(r"\odot") == 4 and "900 cells; the first 4 are shown" in out
+    data = json.loads(run_solver("solve", path, "--format", "json").stdout)
+    assert np.array(data["problems"][0]["answers"]["output"]["value"]).shape == (30, 30)
