@@ -41,6 +41,9 @@ class Pair:
         return not all(isinstance(v, int) for v in self)
 
 
+ONE, ZERO = Pair(1, 1, scalar=True), Pair(0, 0, scalar=True)
+
+
 def given_field(read: Callable, default=dataclasses.MISSING, doc: str = ""):
     """A dataclass field with its reader and a one-line description."""
     return dataclasses.field(default=default, metadata={"read": read, "doc": doc})

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import FieldError
 from ..fields import Pair, pair
 from ..formula import Symbol
-from ..model import Step
+from ..model import Answer, Step
 
 MAX_SHOWN_CELLS = 50      # larger outputs show a few windows and the rule
 WINDOWS_SHOWN_WHEN_LARGE = 4
@@ -36,6 +36,15 @@ def resolve_changed(validate, solve, given, **changes) -> dict:
         return {name: a.value for name, a in solve(changed).answers.items()}
     except (FieldError, ZeroDivisionError):
         return {}
+
+
+def size_answer(given, sizes, axis_pair) -> Answer:
+    """output_size: one value (or formula) where the problem gives one square
+    size, else the shape [H_out, W_out]. `sizes` holds (size, lines, ...) per axis."""
+    (h, *_), (w, *_) = sizes
+    if given.input is None and given.input_size.scalar and axis_pair[0] == axis_pair[1]:
+        return Answer("output_size", "integer" if isinstance(h, int) else "expression", h, r"H_{\text{out}}")
+    return Answer("output_size", "shape", (h, w), r"H_{\text{out}} \times W_{\text{out}}")
 
 
 def read_padding(name, value):

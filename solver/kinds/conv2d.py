@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import FieldError
-from ..fields import Pair, array, boolean, choice, given_field, integer, optional, pair, read_given
+from ..fields import ONE, ZERO, Pair, array, boolean, choice, given_field, integer, optional, pair, read_given
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, general_conv_derivation
-from .common import (Mistake, resolve_changed, activation_step, as_channels, check_not_symbolic_with_matrices,
+from .common import (Mistake, activation_step, resolve_changed, size_answer as common_size_answer,
+                     as_channels, check_not_symbolic_with_matrices,
                      exact_array, pad, padding_amounts, read_bias, read_padding, shown_cells,
                      squeeze_output)
 
@@ -22,7 +23,6 @@ ANSWERS = {
     "output": "the output matrix (H_out×W_out) or tensor (O×H_out×W_out); needs input and kernel",
     "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
 }
-ONE = Pair(1, 1, scalar=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,7 +35,7 @@ class Given:
     input_size: Any = given_field(optional(pair(1, True)), None, "H, or [H, W], for size-only problems")
     kernel_size: Any = given_field(optional(pair(1, True)), None, "K, or [Kh, Kw], for size-only problems")
     stride: Pair = given_field(pair(1, True), ONE, "step between windows (default 1)")
-    padding: Any = given_field(read_padding, Pair(0, 0, True), "zeros added on each side, 'same' or 'valid'")
+    padding: Any = given_field(read_padding, ZERO, "zeros added on each side, 'same' or 'valid'")
     dilation: Pair = given_field(pair(1, True), ONE, "spacing between kernel taps (default 1)")
     groups: int = given_field(integer(1, "a positive integer"), 1, "channel groups (default 1)")
     flip: bool = given_field(boolean, False, "true: flip the kernel (true convolution)")
@@ -194,13 +194,7 @@ def solve(given: Given) -> Solution:
 
 
 def size_answer(given, sizes) -> Answer:
-    (h, _), (w, _) = sizes
-    h_axis, w_axis = axes(given)
-    one = given.input is None and given.input_size.scalar and h_axis == w_axis
-    if one:
-        kind = "integer" if isinstance(h, int) else "expression"
-        return Answer("output_size", kind, h, r"H_{\text{out}}")
-    return Answer("output_size", "shape", (h, w), r"H_{\text{out}} \times W_{\text{out}}")
+    return common_size_answer(given, sizes, axes(given))
 
 
 CONVENTION = ("As in PyTorch, the convolution is a cross-correlation: the kernel slides over the "
@@ -322,7 +316,7 @@ MISTAKES = [
             lambda g: _resolve(g, flip=not g.flip) if g.kernel is not None else {}),
     Mistake("padding_forgotten", "This is the result without padding: the input must first be "
             "padded with zeros on every side.",
-            lambda g: _resolve(g, padding=Pair(0, 0, True))),
+            lambda g: _resolve(g, padding=ZERO)),
     Mistake("stride_ignored", "This is the result with stride 1: the window must move by the "
             "stride, not one cell at a time.",
             lambda g: _resolve(g, stride=ONE)),

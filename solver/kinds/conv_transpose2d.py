@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import FieldError
-from ..fields import Pair, array, choice, given_field, integer, optional, pair, read_given
+from ..fields import ONE, ZERO, Pair, array, choice, given_field, integer, optional, pair, read_given
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, output_padding_needed, transposed_length
-from .common import (Mistake, resolve_changed, activation_step, as_channels, check_not_symbolic_with_matrices,
+from .common import (Mistake, activation_step, resolve_changed, size_answer as common_size_answer,
+                     as_channels, check_not_symbolic_with_matrices,
                      exact_array, read_bias, shown_cells, squeeze_output)
 
 NAME = "conv_transpose2d"
@@ -23,7 +24,6 @@ ANSWERS = {
     "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
     "output_padding": "the output_padding that reaches target_size; needs target_size",
 }
-ONE, ZERO = Pair(1, 1, scalar=True), Pair(0, 0, scalar=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,11 +201,7 @@ def solve(given: Given) -> Solution:
 
 
 def size_answer(given, sizes) -> Answer:
-    (h, _), (w, _) = sizes
-    h_axis, w_axis = axes(given, output_padding_of(given))
-    if given.input is None and given.input_size.scalar and h_axis == w_axis:
-        return Answer("output_size", "integer" if isinstance(h, int) else "expression", h, r"H_{\text{out}}")
-    return Answer("output_size", "shape", (h, w), r"H_{\text{out}} \times W_{\text{out}}")
+    return common_size_answer(given, sizes, axes(given, output_padding_of(given)))
 
 
 def padding_answer(given, op) -> Answer:

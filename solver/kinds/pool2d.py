@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import FieldError
-from ..fields import (Pair, array, boolean, choice, given_field, integer, number, optional, pair,
+from ..fields import (ONE, ZERO, Pair, array, boolean, choice, given_field, integer, number, optional, pair,
                       read_given)
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, pool_ceil_length
-from .common import (Mistake, resolve_changed, activation_step, as_channels, check_not_symbolic_with_matrices,
+from .common import (Mistake, activation_step, resolve_changed, size_answer as common_size_answer,
+                     as_channels, check_not_symbolic_with_matrices,
                      exact, shown_cells, squeeze_output)
 
 NAME = "pool2d"
@@ -23,7 +24,6 @@ ANSWERS = {
     "output": "the pooled matrix or C×H_out×W_out tensor; needs input",
     "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
 }
-ONE = Pair(1, 1, scalar=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +34,7 @@ class Given:
     mode: str = given_field(choice("max", "avg", "lp"), "max", "max, avg or lp (default max)")
     kernel_size: Pair = given_field(pair(1, True), dataclasses.MISSING, "the window size K or [Kh, Kw]")
     stride: Any = given_field(optional(pair(1, True)), None, "step between windows (default: kernel_size)")
-    padding: Pair = given_field(pair(0, True), Pair(0, 0, True), "padding on each side (default 0)")
+    padding: Pair = given_field(pair(0, True), ZERO, "padding on each side (default 0)")
     dilation: Pair = given_field(pair(1, True), ONE, "spacing of window taps, max only (default 1)")
     ceil_mode: bool = given_field(boolean, False, "round the size up (PyTorch's ceil_mode)")
     count_include_pad: bool = given_field(boolean, True, "avg: count padding zeros in the divisor (default true)")
@@ -192,11 +192,7 @@ def solve(given: Given) -> Solution:
 
 
 def size_answer(given, sizes) -> Answer:
-    (h, *_), (w, *_) = sizes
-    h_axis, w_axis = axes(given)
-    if given.input is None and given.input_size.scalar and h_axis == w_axis:
-        return Answer("output_size", "integer" if isinstance(h, int) else "expression", h, r"H_{\text{out}}")
-    return Answer("output_size", "shape", (h, w), r"H_{\text{out}} \times W_{\text{out}}")
+    return common_size_answer(given, sizes, axes(given))
 
 
 def convention(given) -> str:
@@ -258,7 +254,7 @@ def _floor_dropped(given):
 
 MISTAKES = [
     Mistake("padding_forgotten", "This is the result without the padding.",
-            lambda g: _resolve(g, padding=Pair(0, 0, True)) if tuple(g.padding) != (0, 0) else {}),
+            lambda g: _resolve(g, padding=ZERO) if tuple(g.padding) != (0, 0) else {}),
     Mistake("stride_ignored", "The windows moved one cell at a time: pooling's stride defaults "
             "to the kernel size, so windows do not overlap unless a stride is given.",
             lambda g: _resolve(g, stride=ONE)),
