@@ -94,15 +94,19 @@ class _Num(NamedTuple):
     decimal: bool = False     # written with "." or an exponent, so the answer is a float
 
 
-def parse_answer(text: str, answer_type: str):
-    """Read `text` as a value of `answer_type` ("integer", "rational", "real", "shape", "matrix").
+def parse_answer(text: str, answer_type: str, names=()):
+    """Read `text` as a value of `answer_type` ("integer", "rational", "real", "shape",
+    "matrix", "expression").
 
     integer -> int; rational, real -> int, Fraction or float; shape -> tuple of
-    positive ints; matrix -> numpy array of dtype object (1-D, 2-D or 3-D).
+    positive ints; matrix -> numpy array of dtype object (1-D, 2-D or 3-D);
+    expression -> sympy expression whose words are split into `names` (the
+    expected answer's symbols, see solver.expressions.parse_expression).
     Raises InvalidAnswer with one sentence saying what was expected where.
     """
     if answer_type == "expression":
-        raise InvalidAnswer("checking formula answers is not supported yet")
+        from .expressions import parse_expression    # here: only formulas need sympy
+        return parse_expression(text, names)
     if answer_type not in _READERS:
         raise ValueError(f"unknown answer type {answer_type!r}")
     if len(text) > MAX_TEXT:      # before looking at any character
@@ -115,12 +119,15 @@ def parse_answer(text: str, answer_type: str):
 
 def format_answer(value, answer_type: str) -> str:
     """The text a student would type for `value`; parse_answer reads it back."""
+    if answer_type == "table":
+        from .tables import format_table
+        return format_table(value)
     if answer_type == "shape":
         return " x ".join(str(v) for v in value)
     if answer_type == "matrix":
         return _nested(value)
     if answer_type == "expression":
-        raise InvalidAnswer("checking formula answers is not supported yet")
+        return str(value)         # sympy's plain text: **, floor(...), ceiling(...), Max(...)
     return _cell_text(value)
 
 

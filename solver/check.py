@@ -10,6 +10,7 @@ from .answers import parse_answer
 from .errors import InvalidAnswer, UsageError
 from .kinds import get_kind
 from .problems import load
+from .tables import all_right, judge_rows, read_table
 
 RTOL, ATOL = 1e-3, 1e-6      # decimals students round: 0.2034 for 0.2033947
 MAX_NAMED_CELLS = 10
@@ -24,6 +25,7 @@ class Verdict:
     feedback: str
     mistake: str | None = None
     wrong_cells: list[list[int]] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)      # a table's rows: score, wrong columns
 
     @property
     def exit_code(self) -> int:
@@ -44,36 +46,76 @@ def check_file(path, spec: str, text: str) -> Verdict:
 
 
 def check_value(problem_id, answer, text, mistakes, given) -> Verdict:
+    if answer.type == "table":
+        return check_table(problem_id, answer, text, mistakes, given)
+    names = answer.value.free_symbols if answer.type == "expression" else ()
     try:
-        student = parse_answer(text, answer.type)
+        student = parse_answer(text, answer.type, names=names)
     except InvalidAnswer as error:
         return Verdict(problem_id, answer.name, "invalid", 0.0, f"Could not read the answer: {error}")
     score, wrong, detail = compare(answer.type, student, answer.value)
     if score == 1.0:
         return Verdict(problem_id, answer.name, "correct", 1.0, "Correct.")
-    mistake = diagnose(answer, student, mistakes, given)
-    feedback = detail
-    if mistake is not None:
-        feedback = f"{detail} Likely mistake: {mistake.feedback}".strip()
-    return Verdict(problem_id, answer.name, "incorrect", score, feedback or "Incorrect.",
-                   mistake.name if mistake else None, [list(i) for i in wrong])
+    found = diagnose(given, mistakes, {answer.name: (answer.type, student, answer.value)})
+    return Verdict(problem_id, answer.name, "incorrect", score, with_mistake(detail, found),
+                   found[0].name if found else None, [list(i) for i in wrong])
 
 
-def diagnose(answer, student, mistakes, given):
-    """The first mistake whose re-solved answer is the student's."""
+def diagnose(given, mistakes, cells):
+    """The first (mistake, where) whose re-solved answers give the student's
+    values. `cells` maps answer names to (type, student value, right value)."""
     for mistake in mistakes:
-        value = mistake.answers(given).get(answer.name)
-        if value is None or compare(answer.type, value, answer.value)[0] == 1.0:
-            continue                      # not applicable, or changes nothing here
-        if compare(answer.type, student, value)[0] == 1.0:
-            return mistake
+        for where, answers in mistake.cases(given):
+            values = [answers.get(name) for name in cells]
+            if any(v is None for v in values) or all(compare(t, v, right)[0] == 1.0
+                                     for (t, _, right), v in zip(cells.values(), values)):
+                continue                  # not applicable, or changes nothing here
+            if all(compare(t, student, v)[0] == 1.0 for (t, student, _), v in zip(cells.values(), values)):
+                return mistake, where
     return None
+
+
+def with_mistake(detail: str, found) -> str:
+    if found is None:
+        return detail or "Incorrect."
+    mistake, where = found
+    return f"{detail} Likely mistake{f' ({where})' if where else ''}: {mistake.feedback}".strip()
+
+
+def check_table(problem_id, answer, text, mistakes, given) -> Verdict:
+    """Every row of a table answer; a row after a wrong one is judged from it."""
+    table = answer.value
+    try:
+        rows = read_table(text, table)
+    except InvalidAnswer as error:
+        return Verdict(problem_id, answer.name, "invalid", 0.0, f"Could not read the table: {error}")
+    results = judge_rows(table, rows, compare)
+    score = sum(r.score for r in results) / len(results)
+    rows_json = [r.as_json() for r in results]
+    if all_right(table, rows, compare):
+        return Verdict(problem_id, answer.name, "correct", 1.0, "Correct.", rows=rows_json)
+    # The first row that differs from the right values has wrong cells: a row after
+    # a right one is judged against the right values.
+    first = next(r for r in results if r.wrong)
+    position, cells = next((p, c) for p, c in rows if table.labels[p] == first.label)
+    wrong = first.wrong
+    found = diagnose(given, mistakes, {f"{c}[{first.label}]": (table.columns[c], cells[c], table.rows[position][c])
+                                       for c in wrong})
+    detail = (f"Row {first.label} is the first wrong row ({', '.join(wrong)}). Later rows are judged "
+              "from your own previous row, so that error counts once.")
+    wrong_cells = [[p, list(table.columns).index(c)] for p, r in zip((p for p, _ in rows), results) for c in r.wrong]
+    return Verdict(problem_id, answer.name, "incorrect", score, with_mistake(detail, found),
+                   found[0].name if found else None, wrong_cells, rows_json)
 
 
 def compare(kind: str, student, expected) -> tuple[float, list, str]:
     """(score in [0, 1], wrong cell indices, a sentence on what differs)."""
     if kind == "matrix":
         return compare_matrices(student, expected)
+    if kind == "expression":
+        from .expressions import equivalent     # here: only formulas need sympy
+        same, detail = equivalent(student, expected)
+        return (1.0, [], "") if same else (0.0, [], detail)
     if kind == "shape":
         s, e = tuple(student), tuple(expected)
         if s == e:

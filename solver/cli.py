@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .errors import SolverError
 
+MAX_ANSWER_BYTES = 1_000_000    # more is cut; the answer grammar rejects it as too long
 EPILOG = "Exit status: 0 success (check: correct), 1 check: incorrect, 2 invalid input or answer."
 
 
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="the problem file")
     check.add_argument("target", metavar="ID[:ANSWER]",
                        help="problem id, optionally with the answer name (default: its first answer)")
-    check.add_argument("text", help='the answer, e.g. "[[1,2],[3,4]]", "3x3", "397,184"')
+    check.add_argument("text", help='the answer, e.g. "[[1,2],[3,4]]", "3x3", "397,184"; '
+                       '@FILE reads it from a file (a table as CSV or JSON), - from standard input')
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(run=run_check)
     return parser
@@ -83,15 +85,28 @@ def run_solve(args) -> int:
 
 def run_check(args) -> int:
     from .check import check_file
-    verdict = check_file(args.file, args.target, args.text)
+    verdict = check_file(args.file, args.target, answer_text(args.text))
     if args.json:
         print(json.dumps({"problem": verdict.problem, "answer": verdict.answer,
                           "verdict": verdict.verdict, "score": verdict.score,
                           "feedback": verdict.feedback, "mistake": verdict.mistake,
-                          "wrong_cells": verdict.wrong_cells}))
+                          "wrong_cells": verdict.wrong_cells, "rows": verdict.rows}))
     else:
         print(f"{verdict.verdict} (score {verdict.score:.2f}): {verdict.feedback}")
     return verdict.exit_code
+
+
+def answer_text(text: str) -> str:
+    """The answer itself, or the contents of @FILE, or standard input for -."""
+    if text == "-":
+        return sys.stdin.read(MAX_ANSWER_BYTES + 1)
+    if not text.startswith("@"):
+        return text
+    try:
+        with open(text[1:], encoding="utf-8") as source:
+            return source.read(MAX_ANSWER_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as error:
+        raise SolverError(f"cannot read the answer file {text[1:]}: {getattr(error, 'strerror', None) or error}") from None
 
 
 def write_atomically(folder: Path, name: str, text: str) -> Path:

@@ -227,7 +227,7 @@ def number_tex(x) -> str:
     if isinstance(x, bool):
         return r"\text{%s}" % ("true" if x else "false")
     if isinstance(x, int):
-        return str(x)
+        return f"{x:,}".replace(",", "{,}") if abs(x) >= 10_000 else str(x)
     if isinstance(x, Fraction):
         sign = "-" if x < 0 else ""
         return rf"{sign}\frac{{{abs(x.numerator)}}}{{{x.denominator}}}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # How an answer is compared with a student's (see solver/check.py).
-ANSWER_TYPES = ("integer", "rational", "real", "shape", "matrix", "expression")
+ANSWER_TYPES = ("integer", "rational", "real", "shape", "matrix", "expression", "table")
 
 
 @dataclass
@@ -34,12 +34,14 @@ class Answer:
 
     integer: int; rational: fractions.Fraction or int; real: float or an exact
     sympy number; shape: tuple of ints; matrix: numpy array whose cells are
-    int, Fraction, float or exact sympy numbers; expression: sympy expression.
+    int, Fraction, float or exact sympy numbers; expression: sympy expression;
+    table: solver.tables.Table, rows of named cells of the types above.
     """
     name: str
     type: str
     value: Any
     label: str = ""          # how the derivation names it, e.g. "Y" or "H_out"
+    detail: bool = False     # a part (one layer's count, a table): on a sheet only when asked for
 
 
 @dataclass

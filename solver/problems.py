@@ -1,6 +1,7 @@
 """Problem files: read the YAML, validate every problem, name what is wrong."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from .errors import ProblemError, SolverError
 
 SET_KEYS = ("title", "course", "term", "instructions", "problems")
 PROBLEM_KEYS = ("id", "kind", "statement", "given", "ask", "vary")
+INDEXED = re.compile(r"\[\d+\]\Z")      # params[3] is an answer NAME[i]
 MAX_FILE_BYTES = 2_000_000
 
 
@@ -118,7 +120,7 @@ def _read_problem(pid: str, raw: dict) -> Problem:
         if not isinstance(ask, list) or not all(isinstance(a, str) for a in ask):
             raise ProblemError("must be a list of answer names", field="ask")
         for name in ask:
-            if name not in kind.ANSWERS:
+            if name not in kind.ANSWERS and INDEXED.sub("[i]", name) not in kind.ANSWERS:
                 raise ProblemError(f"`{name}` is not an answer of kind `{kind.NAME}`; "
                                    f"its answers are {', '.join(kind.ANSWERS)}", field="ask")
     vary = raw.get("vary")

@@ -17,6 +17,7 @@ import jinja2
 import numpy as np
 
 from .formula import Formula, number_tex
+from .tables import Table
 
 FORMATS = ("md", "latex", "text", "json")
 EXTENSIONS = {"md": "md", "latex": "tex", "text": "txt", "json": "json"}
@@ -44,7 +45,7 @@ def environment(fmt: str) -> jinja2.Environment:
         comment_start_string="((=", comment_end_string="=))",
         undefined=jinja2.StrictUndefined, autoescape=False,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(tex=tex, products=products, prose=PROSE[fmt])
+    env.filters.update(tex=tex, products=products, prose=PROSE[fmt], inline_math=lambda s: f"${s}$")
     return env
 
 
@@ -162,4 +163,7 @@ def json_value(v):
         return str(v)
     if isinstance(v, Formula):
         return json_value(v.value())
+    if isinstance(v, Table):
+        return [dict(layer=label, **{k: json_value(x) for k, x in row.items()})
+                for label, row in zip(v.labels, v.rows)]
     return str(v)

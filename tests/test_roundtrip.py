@@ -36,16 +36,18 @@ def test_own_answer_is_correct(kind, problem, answer):
 @pytest.mark.parametrize("kind, problem, answer", CASES)
 def test_each_mistake_is_diagnosed(kind, problem, answer):
     for mistake in kind.MISTAKES:
-        value = mistake.answers(problem.given).get(answer.name)
-        if value is None or compare(answer.type, value, answer.value)[0] == 1.0:
-            continue
-        text = format_answer(value, answer.type)
-        verdict = check_value(problem.id, answer, text, kind.MISTAKES, problem.given)
-        assert verdict.verdict == "incorrect" and verdict.score < 1.0
-        named = next(m for m in kind.MISTAKES if m.name == verdict.mistake)
-        # Two mistakes can give the same answer; the one named must give this one.
-        assert compare(answer.type, named.answers(problem.given)[answer.name], value)[0] == 1.0
-        assert named.feedback in verdict.feedback
+        for _, answers in mistake.cases(problem.given):
+            value = answers.get(answer.name)
+            if value is None or compare(answer.type, value, answer.value)[0] == 1.0:
+                continue
+            text = format_answer(value, answer.type)
+            verdict = check_value(problem.id, answer, text, kind.MISTAKES, problem.given)
+            assert verdict.verdict == "incorrect" and verdict.score < 1.0
+            named = next(m for m in kind.MISTAKES if m.name == verdict.mistake)
+            # Two mistakes (or places) can give the same answer; the one named must give this one.
+            assert any(compare(answer.type, found[answer.name], value)[0] == 1.0
+                       for _, found in named.cases(problem.given) if answer.name in found)
+            assert named.feedback in verdict.feedback
 
 
 @pytest.mark.parametrize("kind, problem, answer", CASES)

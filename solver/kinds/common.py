@@ -21,11 +21,18 @@ WINDOWS_SHOWN_WHEN_LARGE = 4
 class Mistake:
     """A named common error: `answers(given)` re-solves with that one thing changed.
 
-    It returns the answers the mistake changes, or {} where it does not apply.
+    It returns the answers the mistake changes, or {} where it does not apply;
+    or a list of (where, answers) when it can be made in several places.
     """
     name: str
     feedback: str
-    answers: Callable[[Any], dict]
+    answers: Callable[[Any], dict | list]
+
+    def cases(self, given) -> list[tuple[str, dict]]:
+        """[(where, answers)]: one case, or one per place the mistake can be made
+        (a network's padding forgotten in layer 1, or in layer 3, ...)."""
+        found = self.answers(given)
+        return found if isinstance(found, list) else [("", found)]
 
 
 def resolve_changed(validate, solve, given, **changes) -> dict:

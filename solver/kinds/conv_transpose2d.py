@@ -181,9 +181,14 @@ def with_bias(given, y) -> np.ndarray:
     return exact_array(y)
 
 
+def output_size(given):
+    """Sizes per axis and their derivation lines."""
+    return [transposed_length(axis) for axis in axes(given, output_padding_of(given))]
+
+
 def solve(given: Given) -> Solution:
     op = output_padding_of(given)
-    sizes = [transposed_length(axis) for axis in axes(given, op)]
+    sizes = output_size(given)
     steps = padding_steps(given) + [size_step(given, sizes)]
     answers = {}
     if given.input is not None:

@@ -1,0 +1,797 @@
+r"""Read a student's formula as a sympy expression, and decide whether two formulas agree.
+
+The text is untrusted: it never reaches eval, exec, sympify or sympy's parsers.
+A tokenizer and a precedence-climbing parser build the sympy objects
+themselves, under bounds on length, nesting, operations, digits, the size of
+numbers and the time spent. Grammar, in EBNF:
+
+    answer   = [ wrapper ] sum [ "." ] [ closer of the wrapper ] [ "." ] ;
+    wrapper  = "$$" | "$" | "\[" | "\(" ;
+    sum      = product { ( "+" | "-" ) product } ;
+    product  = signed { [ "*" | "/" | "\cdot" | "\times" | "\div" ] signed } ;  (* none: implicit *)
+    signed   = ( "+" | "-" ) signed | power ;       (* -x^2 is -(x^2) *)
+    power    = atom [ ( "^" | "**" ) signed ] ;     (* right-associative: 2^3^2 is 2^9 *)
+    atom     = number | word [ call ] | group | "|" sum "|" | "\lvert" sum "\rvert"
+             | frac | root | "\lfloor" sum "\rfloor" | "\lceil" sum "\rceil"
+             | function call ;
+    group    = "(" sum ")" | "[" sum "]" | "{" sum "}" | "\{" sum "\}" ;
+    call     = group-like brackets around sum { "," sum } ;
+    frac     = ( "\frac" | "\dfrac" | "\tfrac" | "\cfrac" ) "{" sum "}" "{" sum "}" ;
+    root     = "\sqrt" [ "[" sum "]" ] ( "{" sum "}" | atom ) ;
+    function = "\max" | "\min" | "\exp" | "\log" | "\ln" | "\tanh" | "\sigma" (the sigmoid)
+             | a word spelling floor, ceil, ceiling, max, Max, min, Min, sqrt, exp, log,
+               ln, tanh, abs, Abs or sigmoid (also inside \operatorname{...}) ;
+    word     = letter { letter } [ digits ] [ "_" ( "{" subscript "}" | letters-and-digits ) ] ;
+    number   = digits [ "." digits ] [ ( "e" | "E" ) [ sign ] digits ] ;
+
+Letters are ASCII letters, Greek letters (`\alpha`, `α`) and `\text{...}`.
+`\left`, `\right`, `\big...` and LaTeX spacing are ignored; `−`, `×`, `·`,
+`⌊⌋`, `⌈⌉` and `√` read as their LaTeX meaning. A product with no operator
+has the precedence of `*`: `1/2x` is x/2.
+
+A word is split into symbols: at each place the longest name of the expected
+answer that fits is taken (`Hp`, `H_in`), else a function name that runs to
+the end of the word and is called (`Kfloor(x)`), else one letter with any
+subscript that follows it (`NCK` is N·C·K, `NH_{in}` is N·H_in). Subscripts
+get one spelling: `H_{\text{in}}`, `H_{in}` and `H_in` are all "H_in".
+"""
+from __future__ import annotations
+
+import math
+import random
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import NamedTuple, NoReturn
+
+import mpmath
+import sympy
+
+from .answers import MAX_DIGITS, _Parser, _quote
+from .errors import InvalidAnswer
+from .fields import size_symbol
+
+MAX_TEXT = 2000           # characters in a formula
+MAX_DEPTH = 40            # nested brackets, signs, exponents and function calls
+MAX_NODES = 500           # numbers, symbols and operations in a formula
+MAX_EXPONENT = 1000       # |n| in x^n for a number n
+MAX_BITS = 1000           # numerators and denominators of the numbers in a formula (~300 digits)
+PARSE_SECONDS = 0.5
+
+POINTS = 40               # random points an equivalence is tested at
+MIN_AGREEING = 10         # points with a defined expected value that prove an equivalence
+SEED = 455
+SIMPLIFY_SECONDS = 0.3
+EXPAND_SECONDS = 0.1
+SAMPLING_SECONDS = 1.0
+MAX_VALUE_BITS = 100_000  # a value at a point larger than 2^this is taken as undefined
+DIGITS = 40               # working precision where a value is not rational
+SMALL, LARGE = 12, 1000   # symbols are drawn from 1..SMALL, every fourth point from 1..LARGE
+
+_GREEK = frozenset(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu "
+    "xi pi rho varrho sigma tau upsilon phi varphi chi psi omega "
+    "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split())
+_UNICODE_GREEK = dict(zip("αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΥΦΨΩ",
+                          "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi "
+                          "pi rho sigma tau upsilon phi chi psi omega "
+                          "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split()))
+_UNICODE = {"\u2212": ("op", "-"), "\u2013": ("op", "-"), "\u00d7": ("op", "*"),
+            "\u00b7": ("op", "*"), "\u22c5": ("op", "*"), "\u2217": ("op", "*"),
+            "\u00f7": ("op", "/"), "\u230a": ("command", "lfloor"), "\u230b": ("command", "rfloor"),
+            "\u2308": ("command", "lceil"), "\u2309": ("command", "rceil"),
+            "\u221a": ("command", "sqrt"),
+            **{char: ("letter", name) for char, name in _UNICODE_GREEK.items()}}
+_OPS = ("**", "$$", "+", "-", "*", "/", "^", "_", "(", ")", "[", "]", "{", "}", "|", ",", ".", "$")
+_IGNORED_COMMANDS = frozenset(
+    "left right big Big bigg Bigg bigl bigr Bigl Bigr biggl biggr Biggl Biggr middle "
+    "displaystyle textstyle quad qquad , ; : ! \\ ".split(" ")) | {" "}
+_ESCAPED = {"{": "\\{", "}": "\\}", "[": "\\[", "]": "\\]", "(": "\\(", ")": "\\)"}
+_TEXT_COMMANDS = frozenset("text textrm textit mathrm mathit mathsf operatorname".split())
+_COMMANDS = frozenset("frac dfrac tfrac cfrac sqrt lfloor rfloor lceil rceil lvert rvert vert "
+                      "cdot times div ast max min exp log ln tanh".split())
+
+_MULTIPLY = ("*", "cdot", "times", "ast")   # operators, and commands (named without their backslash)
+_DIVIDE = ("/", "div")
+_CLOSERS = {"(": ")", "[": "]", "{": "}", "\\{": "\\}"}
+_WRAPPERS = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
+_SUM, _PRODUCT, _SIGNED, _POWER = 1, 2, 3, 4      # binding strength of the operators
+
+
+def _sigmoid(x):
+    return 1 / (1 + sympy.exp(-x))
+
+
+# name -> (fewest arguments, most arguments, sympy builder)
+_FUNCTIONS = {
+    "floor": (1, 1, sympy.floor), "ceil": (1, 1, sympy.ceiling), "ceiling": (1, 1, sympy.ceiling),
+    "max": (1, 20, sympy.Max), "Max": (1, 20, sympy.Max),
+    "min": (1, 20, sympy.Min), "Min": (1, 20, sympy.Min),
+    "sqrt": (1, 1, sympy.sqrt), "exp": (1, 1, sympy.exp), "log": (1, 2, sympy.log),
+    "ln": (1, 1, sympy.log), "tanh": (1, 1, sympy.tanh), "abs": (1, 1, sympy.Abs),
+    "Abs": (1, 1, sympy.Abs), "sigmoid": (1, 1, _sigmoid), "sigma": (1, 1, _sigmoid),
+}
+_CONSTANTS = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E}
+
+
+def parse_expression(text: str, names=()) -> sympy.Expr:
+    """Read `text` (plain text or LaTeX) as a sympy expression.
+
+    `names` are the expected answer's symbols (sympy Symbols, reused so that
+    == works) or their names (made as positive integer size symbols); a word
+    is split into them first. Other letters become positive integer symbols.
+    Raises InvalidAnswer with one sentence saying where the text fails.
+    """
+    if len(text) > MAX_TEXT:      # before looking at any character
+        raise InvalidAnswer(f"expected a formula of at most {MAX_TEXT} characters, got {len(text)}")
+    if not text.strip():
+        raise InvalidAnswer("expected a formula, got empty text")
+    symbols = {}
+    for name in names:
+        symbol = size_symbol(name) if isinstance(name, str) else name
+        symbols[symbol.name] = symbol
+    try:
+        with _time_limit(PARSE_SECONDS):
+            return _ExpressionParser(text, symbols).answer()
+    except _Timeout:
+        raise InvalidAnswer(f"expected a formula that takes less than {PARSE_SECONDS} s to read, "
+                            f"in {_quote(text)}") from None
+
+
+def equivalent(student, expected, *, points: int = POINTS, seed: int = SEED) -> tuple[bool, str]:
+    """Do two formulas agree wherever the expected one is defined? (verdict, feedback sentence).
+
+    A ladder: the same after sympy's own rewriting or `expand`; else a
+    counterexample among random points (exact arithmetic, so a difference is
+    proof); else equal at enough points; else `simplify(a - b) == 0` within a
+    time budget, for the rare formula defined at too few sampled points.
+    Simplification comes last because it takes up to 0.2 s to give up on two
+    formulas that differ, and a diagnosis compares a dozen of them.
+    """
+    student, expected = _as_expr(student), _as_expr(expected)
+    if _same_form(student, expected):
+        return True, ""
+    agreeing, difference = _sample(student, expected, points, seed)
+    unknown = sorted(s.name for s in student.free_symbols - expected.free_symbols)
+    if difference:
+        note = f" It uses {', '.join(unknown)}, which the problem does not name." if unknown else ""
+        return False, difference + note
+    if agreeing >= MIN_AGREEING or _simplifies_to_zero(student - expected):
+        return True, ""
+    return False, "The formula could not be shown equal to the expected one."
+
+
+# --- tokens ------------------------------------------------------------------
+
+class _Token(NamedTuple):
+    kind: str      # number, letter, text, command, op, end
+    text: str      # the number, letter or Greek name, \text content, command name, operator
+    start: int
+    end: int
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        char = text[pos]
+        if char.isspace() or char == "~":
+            pos += 1
+        elif char.isdigit():
+            end = _number_end(text, pos)
+            tokens.append(_Token("number", text[pos:end], pos, end))
+            pos = end
+        elif char.isascii() and char.isalpha():
+            tokens.append(_Token("letter", char, pos, pos + 1))
+            pos += 1
+        elif char == "\\":
+            token, pos = _command(text, pos)
+            if token:
+                tokens.append(token)
+        elif char in _UNICODE:
+            tokens.append(_Token(*_UNICODE[char], pos, pos + 1))
+            pos += 1
+        else:
+            op = next((op for op in _OPS if text.startswith(op, pos)), None)
+            if op is None:
+                _fail(text, "expected a number, a letter, an operator or a bracket", pos)
+            tokens.append(_Token("op", op, pos, pos + len(op)))
+            pos += len(op)
+    tokens.append(_Token("end", "", len(text), len(text)))
+    return tokens
+
+
+def _number_end(text: str, pos: int) -> int:
+    """Where the number starting at `pos` ends: digits, a decimal part, an exponent."""
+    end = _digits_end(text, pos)
+    if text[end:end + 1] == "." and text[end + 1:end + 2].isdigit():
+        end = _digits_end(text, end + 1)
+    mark = end + 1 + (text[end + 1:end + 2] in ("+", "-"))
+    if text[end:end + 1] in ("e", "E") and text[mark:mark + 1].isdigit():
+        end = _digits_end(text, mark)
+    return end
+
+
+def _digits_end(text: str, pos: int) -> int:
+    end = pos
+    # Stop one past the limit: a million nines is refused without reading them all.
+    while end < len(text) and text[end].isdigit() and end - pos <= MAX_DIGITS:
+        end += 1
+    if end - pos > MAX_DIGITS:
+        _fail(text, f"expected at most {MAX_DIGITS} digits", pos)
+    return end
+
+
+def _command(text: str, pos: int) -> tuple[_Token | None, int]:
+    """The token of the LaTeX command at `pos` (None for spacing and sizing) and where it ends."""
+    end = pos + 1
+    while end < len(text) and text[end].isascii() and text[end].isalpha():
+        end += 1
+    if end == pos + 1:       # a one-character command: \, \{ \[
+        end = min(pos + 2, len(text))
+    name = text[pos + 1:end]
+    if name in _IGNORED_COMMANDS:
+        return None, end
+    if name in _ESCAPED:
+        return _Token("op", _ESCAPED[name], pos, end), end
+    if name in _GREEK:
+        return _Token("letter", name, pos, end), end
+    if name in _COMMANDS:
+        return _Token("command", name, pos, end), end
+    if name in _TEXT_COMMANDS:
+        return _text_command(text, pos, end)
+    _fail(text, "expected a LaTeX command of formulas such as \\frac, \\sqrt or \\lfloor", pos)
+
+
+def _text_command(text: str, pos: int, end: int) -> tuple[_Token, int]:
+    r"""\text{in}: letters and digits in braces, read as one word."""
+    while end < len(text) and text[end].isspace():
+        end += 1
+    close = text.find("}", end)
+    content = text[end + 1:close].replace(" ", "")
+    if text[end:end + 1] != "{" or close < 0 or not content.isascii() or not content.isalnum():
+        _fail(text, "expected letters or digits in braces after \\" + text[pos + 1:end].strip(), pos)
+    return _Token("text", content, pos, close + 1), close + 1
+
+
+# --- parser ------------------------------------------------------------------
+
+class _Unit(NamedTuple):
+    """A piece of a word, and whether a symbol may start at it."""
+    text: str
+    cut: str       # "hard": a new symbol starts here; "soft": only a whole name may end before it;
+    #                "none": glued to what precedes (a subscript to its letter)
+    kind: str = "letters"     # letters, digits or subscript
+
+
+class _ExpressionParser:
+    def __init__(self, text: str, symbols: dict):
+        self.text = text
+        self.tokens = _tokens(text)
+        self.i = 0
+        self.symbols = symbols
+        self.words = sorted({*symbols, "pi"}, key=len, reverse=True)   # longest first
+        self.pending: list = []     # the rest of a word's symbols: "NCK" hands out N, then C, K
+        self.depth = self.nodes = self.bars = 0
+        self.deadline = time.perf_counter() + PARSE_SECONDS
+
+    def answer(self) -> sympy.Expr:
+        closer = _WRAPPERS.get(self._peek().text) if self._peek().kind == "op" else None
+        if closer:
+            self._next()
+        value = self._expression(_SUM)
+        self._take(".")                 # a full stop: "... + 1."
+        if closer:
+            self._expect(closer)
+            self._take(".")
+        if self._peek().kind != "end":
+            self._fail("expected an operator or the end of the formula", self._peek().start)
+        if value.has(sympy.zoo, sympy.oo, sympy.nan, sympy.I):
+            self._fail("expected a formula with a finite real value (no division by zero)", 0)
+        return value
+
+    # --- operators --------------------------------------------------------
+
+    def _expression(self, strength: int):
+        """Precedence climbing: operands joined by operators at least this strong."""
+        with self._nested(self._peek().start):
+            value = self._operand()
+            while True:
+                token = self._peek()
+                operator = self._operator(token)
+                if operator is None or operator[0] < strength:
+                    return value
+                binding, explicit, combine = operator
+                if explicit:
+                    self._next()
+                right = self._expression(binding + (binding != _POWER))   # ^ is right-associative
+                value = self._node(combine(self, value, right, token.start), token.start)
+
+    def _operator(self, token: _Token):
+        """(strength, written, combine) of the operator at `token`, or None."""
+        if self.pending:             # the rest of a word: NCK^2 is N·C·K^2
+            return _PRODUCT, False, lambda _, a, b, pos: a * b
+        if token.kind == "op" and token.text in ("+", "-"):
+            sign = 1 if token.text == "+" else -1
+            return _SUM, True, lambda _, a, b, pos: a + sign * b
+        if token.text in _MULTIPLY and token.kind in ("op", "command"):
+            return _PRODUCT, True, lambda _, a, b, pos: a * b
+        if token.text in _DIVIDE and token.kind in ("op", "command"):
+            return _PRODUCT, True, _ExpressionParser._divide
+        if token.kind == "op" and token.text in ("^", "**"):
+            return _POWER, True, _ExpressionParser._power
+        if self._starts_atom(token):
+            return _PRODUCT, False, lambda _, a, b, pos: a * b
+        return None
+
+    def _starts_atom(self, token: _Token) -> bool:
+        if self.pending or token.kind in ("number", "letter", "text"):
+            return True
+        if token.text in ("|", "vert"):
+            return not self.bars     # inside |...| a bar closes: |x||y| is |x|·|y|
+        if token.kind == "command":
+            return token.text not in ("rfloor", "rceil", "rvert", "cdot", "times", "div", "ast")
+        return token.kind == "op" and token.text in _CLOSERS
+
+    def _operand(self):
+        token = self._peek()
+        if token.kind == "op" and token.text in ("+", "-"):
+            self._next()
+            value = self._expression(_SIGNED)
+            return self._node(-value if token.text == "-" else value, token.start)
+        return self._atom()
+
+    def _divide(self, top, bottom, pos: int):
+        if bottom == 0:
+            self._fail("expected a non-zero denominator", pos)
+        return top / bottom
+
+    def _power(self, base, exponent, pos: int):
+        if exponent.is_Number:
+            if abs(exponent) > MAX_EXPONENT:
+                self._fail(f"expected an exponent between -{MAX_EXPONENT} and {MAX_EXPONENT}", pos)
+            if base.is_Rational and abs(exponent) * _bits(base) > MAX_BITS:
+                self._fail(f"expected a power of at most {MAX_BITS} bits (about 300 digits)", pos)
+            if base == 0 and exponent < 0:
+                self._fail("expected a non-zero base under a negative exponent", pos)
+        return sympy.Pow(base, exponent)
+
+    # --- atoms ------------------------------------------------------------
+
+    def _atom(self):
+        if self.pending:
+            return self.pending.pop(0)
+        token = self._next()
+        if token.kind == "number":
+            return self._node(self._number(token), token.start)
+        if token.kind in ("letter", "text"):
+            return self._word(token)
+        if token.kind == "op" and token.text in _CLOSERS:
+            return self._group(token)
+        if token.text in ("|", "lvert", "vert"):
+            return self._bars(token)
+        if token.kind == "command":
+            return self._command_atom(token)
+        self._fail("expected a number, a letter, a function or an opening bracket", token.start)
+
+    def _group(self, opening: _Token):
+        value = self._expression(_SUM)
+        self._expect(_CLOSERS[opening.text], opening)
+        return value
+
+    def _bars(self, opening: _Token):
+        self.bars += 1
+        value = self._expression(_SUM)
+        self._expect("rvert" if opening.text == "lvert" else opening.text, opening)
+        self.bars -= 1
+        return self._node(sympy.Abs(value), opening.start)
+
+    def _command_atom(self, token: _Token):
+        name, pos = token.text, token.start
+        if name in ("frac", "dfrac", "tfrac", "cfrac"):
+            top = self._braced()
+            bottom_pos = self._peek().start
+            return self._node(self._divide(top, self._braced(), bottom_pos), pos)
+        if name == "sqrt":
+            return self._root(pos)
+        if name in ("lfloor", "lceil"):
+            value = self._expression(_SUM)
+            self._expect("r" + name[1:], token)
+            return self._node((sympy.floor if name == "lfloor" else sympy.ceiling)(value), pos)
+        if name in _FUNCTIONS:       # \max, \exp, \log, \ln, \tanh
+            return self._call(name, token)
+        self._fail("expected a number, a letter, a function or an opening bracket", pos)
+
+    def _braced(self):
+        opening = self._peek()
+        self._expect("{")
+        return self._group(opening)
+
+    def _root(self, pos: int):
+        degree = sympy.Integer(2)
+        if self._peek().text == "[":
+            degree = self._group(self._next())
+        if self._peek().text == "{":
+            radicand = self._braced()
+        else:
+            with self._nested(pos):
+                radicand = self._atom()
+        if degree == 0:
+            self._fail("expected a non-zero root degree", pos)
+        return self._node(self._power(radicand, 1 / degree, pos), pos)
+
+    def _call(self, name: str, token: _Token):
+        """`name(a, b, ...)`: the arguments in any brackets."""
+        opening = self._next()
+        if opening.kind != "op" or opening.text not in _CLOSERS:
+            self._fail(f'expected "(" after {name}', opening.start)
+        fewest, most, build = _FUNCTIONS[name]
+        with self._nested(opening.start):
+            arguments = [self._expression(_SUM)]
+            while self._take(","):
+                arguments.append(self._expression(_SUM))
+        self._expect(_CLOSERS[opening.text], opening)
+        if not fewest <= len(arguments) <= most:
+            count = f"{fewest}" if fewest == most else f"{fewest} to {most}"
+            self._fail(f"expected {count} argument(s) to {name}, got {len(arguments)}", token.start)
+        if name in ("log", "ln") and arguments[0] == 0:
+            self._fail("expected a logarithm of a non-zero value", token.start)
+        return self._node(build(*arguments), token.start)
+
+    # --- words ------------------------------------------------------------
+
+    def _word(self, first: _Token):
+        """Letters, digits and a subscript written together: one or more symbols, maybe a call."""
+        units, last = [_Unit(first.text, "hard")], first
+        while (token := self._peek()).start == last.end and (
+                token.kind in ("letter", "text") or token.kind == "number" and token.text.isdigit()):
+            units.append(_Unit(token.text, "hard", "digits" if token.kind == "number" else "letters"))
+            last = self._next()
+        if self._take("_"):
+            units += self._subscript()
+        call = self._peek().kind == "op" and self._peek().text in _CLOSERS
+        factors = []
+        for text, what in self._pieces(units, call):
+            if what == "function":
+                factors.append(self._call(text, first))
+            elif what == "number":
+                factors.append(self._node(sympy.Integer(text), first.start))
+            else:
+                factors.append(self._node(self._symbol(text), first.start))
+        self.pending = factors[1:]
+        return factors[0]
+
+    def _subscript(self) -> list[_Unit]:
+        r"""The units of "_{in}", "_{\text{in}}", "_1" or "_in", the first glued to the letter before."""
+        opening = self._peek()
+        if self._take("{"):
+            parts = []
+            while not self._take("}"):
+                token = self._next()
+                if not _in_subscript(token, braced=True):
+                    self._fail('expected letters or digits, then "}", in the subscript', token.start)
+                parts.append(token.text)
+            if not parts:
+                self._fail("expected letters or digits in the subscript", opening.start)
+            return [_Unit("_" + "".join(parts), "none", "subscript")]
+        tokens = [self._next()]
+        if not _in_subscript(tokens[0], braced=False):
+            self._fail('expected letters or digits after "_"', tokens[0].start)
+        while self._peek().start == tokens[-1].end and _in_subscript(self._peek(), braced=False):
+            tokens.append(self._next())
+        # "H_in" is H_in; a name may still end inside it ("W_1x" is W_1·x when W_1 and x are names).
+        chars = "".join(t.text for t in tokens)
+        return [_Unit("_" + chars[0], "none", "subscript"),
+                *(_Unit(c, "soft", "subscript") for c in chars[1:])]
+
+    def _pieces(self, units: list[_Unit], call: bool) -> list[tuple[str, str]]:
+        """Split a word into (text, "name" | "number" | "function") pieces, left to right."""
+        offsets = [0]
+        for unit in units:
+            offsets.append(offsets[-1] + len(unit.text))
+        word = "".join(unit.text for unit in units)
+        cuts = {offsets[k]: k for k, unit in enumerate(units) if unit.cut != "none"}
+        cuts[len(word)] = len(units)
+        pieces, k = [], 0
+        while k < len(units):
+            start = offsets[k]
+            rest = word[start:]
+            if call and rest in _FUNCTIONS and rest not in self.symbols and all(
+                    u.kind == "letters" for u in units[k:]):
+                pieces.append((rest, "function"))
+                break
+            match = next((w for w in self.words if word.startswith(w, start) and start + len(w) in cuts), None)
+            if match:
+                end = cuts[start + len(match)]
+            else:
+                end = next((j for j in range(k + 1, len(units)) if units[j].cut == "hard"), len(units))
+            piece = word[start:offsets[end]]
+            pieces.append((piece, "number" if piece.isdigit() else "name"))
+            k = end
+        return pieces
+
+    def _number(self, token: _Token):
+        """A literal, exactly: "0.25" is 1/4, "1e-3" is 1/1000."""
+        mantissa, _, exponent = token.text.lower().partition("e")
+        whole, _, fraction = mantissa.partition(".")
+        scale = int(exponent or 0) - len(fraction)
+        if abs(scale) > MAX_EXPONENT:
+            self._fail(f"expected a decimal exponent between -{MAX_EXPONENT} and {MAX_EXPONENT}", token.start)
+        return sympy.Integer(int(whole + fraction)) * sympy.Integer(10) ** scale
+
+    def _symbol(self, name: str):
+        if name in self.symbols:
+            return self.symbols[name]
+        if name in _CONSTANTS:
+            return _CONSTANTS[name]
+        self.symbols[name] = size_symbol(name)
+        return self.symbols[name]
+
+    # --- bounds and tokens ------------------------------------------------
+
+    def _node(self, value, pos: int):
+        """Count one more operation and keep numbers small."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self._fail(f"expected at most {MAX_NODES} numbers, letters and operations", pos)
+        if value.is_Rational and _bits(value) > MAX_BITS:
+            self._fail(f"expected numbers of at most {MAX_BITS} bits (about 300 digits)", pos)
+        if value.is_number and not value.is_Rational and not value.has(sympy.zoo, sympy.nan, sympy.I):
+            size = value.evalf(15)
+            if size.is_Number and abs(size) > 2 ** MAX_BITS:
+                self._fail(f"expected numbers below 2^{MAX_BITS} (about 10^300)", pos)
+        return value
+
+    @contextmanager
+    def _nested(self, pos: int):
+        # No try/finally: any error ends the whole parse.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self._fail(f"expected at most {MAX_DEPTH} levels of nesting", pos)
+        yield
+        self.depth -= 1
+
+    def _peek(self) -> _Token:
+        return self.tokens[self.i]
+
+    def _next(self) -> _Token:
+        if time.perf_counter() > self.deadline:
+            self._fail(f"expected a formula that takes less than {PARSE_SECONDS} s to read", self._peek().start)
+        token = self.tokens[self.i]
+        self.i = min(self.i + 1, len(self.tokens) - 1)
+        return token
+
+    def _take(self, text: str) -> bool:
+        if self._peek().kind in ("op", "command") and self._peek().text == text:
+            self._next()
+            return True
+        return False
+
+    def _expect(self, text: str, opening: _Token | None = None) -> None:
+        if not self._take(text):
+            shown = "\\" + text if text.isalpha() else text
+            match = f" to close the \"{self.text[opening.start:opening.end]}\" of column {opening.start + 1}" \
+                if opening else ""
+            self._fail(f'expected "{shown}"{match}', self._peek().start)
+
+    def _fail(self, message: str, pos: int) -> NoReturn:
+        _fail(self.text, message, pos)
+
+
+def _bits(value) -> int:
+    return max(int(value.p).bit_length(), int(value.q).bit_length())
+
+
+def _fail(text: str, message: str, pos: int) -> NoReturn:
+    # Word and locate the error as answers.py does for numbers.
+    _Parser(text)._fail(message, pos)
+
+
+# --- equivalence -------------------------------------------------------------
+
+class _Timeout(BaseException):
+    """The time budget ran out (a BaseException: sympy's own `except Exception` must not swallow it)."""
+
+
+class _Undefined(Exception):
+    """A formula has no finite real value at a point."""
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Raise _Timeout in the block after `seconds`; yields whether a timer is set (it needs
+    SIGALRM and the main thread, so elsewhere the caller skips what it cannot bound)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+
+    def expire(signum, frame):
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _as_expr(value):
+    """A trusted answer value (sympy expression, int or Fraction) as a sympy expression."""
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    if isinstance(value, int):
+        return sympy.Integer(value)
+    return value
+
+
+def _same_form(a, b) -> bool:
+    if a == b or a - b == 0:
+        return True
+    try:
+        with _time_limit(EXPAND_SECONDS) as timed:
+            return timed and sympy.expand(a - b) == 0
+    except _Timeout:
+        return False
+
+
+def _simplifies_to_zero(difference) -> bool:
+    try:
+        with _time_limit(SIMPLIFY_SECONDS) as timed:
+            return timed and sympy.simplify(difference) == 0
+    except _Timeout:
+        return False
+
+
+def _sample(student, expected, points: int, seed: int) -> tuple[int, str]:
+    """(points where both agree, a sentence on the first point where they differ or "")."""
+    symbols = sorted(student.free_symbols | expected.free_symbols, key=lambda s: s.name)
+    rng = random.Random(seed)
+    deadline = time.perf_counter() + SAMPLING_SECONDS
+    agreeing = 0
+    with mpmath.workdps(DIGITS):
+        for index in range(points if symbols else 1):
+            point = {s: _draw(s, rng, wide=index % 4 == 3) for s in symbols}
+            try:
+                target = _value(expected, point)
+            except _Undefined:
+                continue
+            try:
+                value = _value(student, point)
+            except _Undefined:
+                return agreeing, f"At {_point_text(point)} this formula has no finite value, but the expected one has."
+            if not _same(value, target):
+                return agreeing, (f"At {_point_text(point)} this formula gives {_value_text(value)}, "
+                                  f"which is not the expected value.")
+            agreeing += 1
+            if time.perf_counter() > deadline:
+                break
+    return agreeing, ""
+
+
+def _draw(symbol, rng: random.Random, wide: bool) -> Fraction:
+    """A random admissible value: a positive integer for a size symbol."""
+    value = Fraction(rng.randint(1, LARGE if wide else SMALL))
+    if not symbol.is_integer:
+        value /= rng.randint(1, SMALL)
+    if not symbol.is_nonnegative and rng.randrange(2):
+        value = -value
+    return value
+
+
+def _point_text(point: dict) -> str:
+    return ", ".join(f"{s.name} = {v}" for s, v in point.items())
+
+
+def _value_text(value) -> str:
+    return str(value) if isinstance(value, Fraction) else mpmath.nstr(value, 8)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return a == b
+    a, b = _mpf(a), _mpf(b)
+    return abs(a - b) <= mpmath.mpf(10) ** (10 - DIGITS) * max(1, abs(b))
+
+
+def _value(expr, point: dict):
+    """`expr` at `point`: a Fraction while exact, an mpf past a transcendental function."""
+    if expr.is_Symbol:
+        return point[expr]
+    if expr.is_Rational:
+        return Fraction(int(expr.p), int(expr.q))
+    rule = _RULES.get(expr.func)
+    if rule is None:
+        return _sympy_value(expr, point)
+    return rule(*(_value(arg, point) for arg in expr.args))
+
+
+def _sympy_value(expr, point: dict):
+    """Whatever the rules do not cover (pi, E, other functions), evaluated by sympy."""
+    exact = {s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items()}
+    value = expr.xreplace(exact).evalf(DIGITS)
+    if value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    if value.is_Float:
+        return _finite(mpmath.mpf(value._mpf_))
+    raise _Undefined
+
+
+def _mpf(x):
+    return mpmath.mpf(x.numerator) / x.denominator if isinstance(x, Fraction) else x
+
+
+def _finite(x):
+    if not mpmath.isfinite(x) or x and mpmath.mag(x) > MAX_VALUE_BITS:
+        raise _Undefined
+    return x
+
+
+def _exact_or_mpf(values) -> list:
+    """Fractions stay exact until one value is an mpf."""
+    return list(values) if all(isinstance(v, Fraction) for v in values) else [_mpf(v) for v in values]
+
+
+def _sum(*values):
+    return _finite_value(sum(_exact_or_mpf(values)))
+
+
+def _product(*values):
+    return _finite_value(math.prod(_exact_or_mpf(values)))
+
+
+def _finite_value(x):
+    if isinstance(x, Fraction):
+        if max(x.numerator.bit_length(), x.denominator.bit_length()) > MAX_VALUE_BITS:
+            raise _Undefined
+        return x
+    return _finite(x)
+
+
+def _power_value(base, exponent):
+    if isinstance(base, Fraction) and isinstance(exponent, Fraction) and exponent.denominator == 1:
+        if base == 0 and exponent < 0:
+            raise _Undefined
+        size = max(base.numerator.bit_length(), base.denominator.bit_length()) - 1
+        if abs(exponent) * size > MAX_VALUE_BITS:
+            raise _Undefined
+        return base ** int(exponent)
+    base, exponent = _mpf(base), _mpf(exponent)
+    if base < 0 or base == 0 and exponent <= 0:      # complex or undefined
+        raise _Undefined
+    return _finite(mpmath.power(base, exponent))
+
+
+def _floor(x) -> Fraction:
+    return Fraction(math.floor(x) if isinstance(x, Fraction) else int(mpmath.floor(x)))
+
+
+def _ceiling(x) -> Fraction:
+    return Fraction(math.ceil(x) if isinstance(x, Fraction) else int(mpmath.ceil(x)))
+
+
+def _log(x):
+    if x <= 0:
+        raise _Undefined
+    return mpmath.log(_mpf(x))
+
+
+def _exp(x):
+    return _finite(mpmath.exp(_mpf(x)))
+
+
+_RULES = {
+    sympy.Add: _sum, sympy.Mul: _product, sympy.Pow: _power_value,
+    sympy.floor: _floor, sympy.ceiling: _ceiling, sympy.Abs: abs,
+    sympy.Max: lambda *values: max(_exact_or_mpf(values)),
+    sympy.Min: lambda *values: min(_exact_or_mpf(values)),
+    sympy.exp: _exp, sympy.log: _log, sympy.tanh: lambda x: mpmath.tanh(_mpf(x)),
+}
+
+
+def _in_subscript(token: _Token, braced: bool) -> bool:
+    """May `token` be part of a subscript? Braces also allow a sign: h_{t-1}."""
+    return (token.kind in ("letter", "text") or token.kind == "number" and token.text.isdigit()
+            or braced and token.kind == "op" and token.text in ("+", "-"))

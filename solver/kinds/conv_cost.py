@@ -1,0 +1,491 @@
+"""conv_cost: parameters, multiplications and additions of standard, grouped,
+depthwise, pointwise and depthwise-separable convolution, compared.
+
+Every count is a formula tree in the letters B, C, N, g, m, K, H_out, W_out;
+the derivation prints it, then with the problem's values put in, then its
+value. The answers are those values, so the two cannot disagree. A mistake
+re-counts under `Rules` with one rule changed.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from ..errors import FieldError
+from ..fields import IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given, size_symbol
+from ..formula import Formula, Fraction_, Number, Product, Symbol
+from ..model import Answer, Solution, Step
+from ..sizes import Axis, conv_length, distinct
+from .common import Mistake, padding_amounts, read_padding
+
+NAME = "conv_cost"
+SUMMARY = ("parameters, multiplications and additions of standard, grouped, depthwise, pointwise "
+           "and depthwise-separable convolution, compared")
+
+VARIANTS = {
+    "standard": "a K×K convolution from C to N channels (groups 1)",
+    "grouped": "the same with `groups` g; only when groups is given and is not 1",
+    "depthwise": "K×K with groups C and C·m outputs (m = depth_multiplier)",
+    "pointwise": "a 1×1 convolution from C·m to N channels",
+    "separable": "depthwise then pointwise",
+}
+COUNTS = {
+    "params": "weights plus biases",
+    "params_without_bias": "weights",
+    "mults": "multiplications (= MACs; needs input_size)",
+    "adds": "additions (needs input_size)",
+}
+COUNT_WORDS = {"params": "params", "params_without_bias": "params without bias",
+               "mults": "multiplications", "adds": "additions"}
+OPERATIONS = ("mults", "adds")
+ANSWERS = {f"{variant}_{count}": f"{what} of {desc}"
+           for variant, desc in VARIANTS.items() for count, what in COUNTS.items()}
+ANSWERS.update(params_ratio="separable params / standard params, simplified",
+               mults_ratio="separable mults / standard mults, simplified (needs input_size)")
+
+
+def count_or_symbol(name, value):
+    """A positive whole number (channels, groups, batch) or a symbol name like C."""
+    if isinstance(value, str) and IDENTIFIER.match(value):
+        return size_symbol(value)
+    return integer(1, "an integer >= 1 or a symbol name such as C")(name, value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Given:
+    in_channels: Any = given_field(count_or_symbol, dataclasses.MISSING, "input channels C")
+    out_channels: Any = given_field(count_or_symbol, dataclasses.MISSING, "output channels (filters) N")
+    kernel_size: Pair = given_field(pair(1, True), dataclasses.MISSING, "K, or [Kh, Kw]")
+    input_size: Any = given_field(optional(pair(1, True)), None,
+                                  "H, or [H, W]; needed for multiplications and additions")
+    stride: Pair = given_field(pair(1, True), ONE, "step between windows (default 1)")
+    padding: Any = given_field(read_padding, ZERO, "zeros added on each side, 'same' or 'valid' (default 0)")
+    groups: Any = given_field(count_or_symbol, 1, "groups g of the grouped convolution (default 1: none)")
+    depth_multiplier: Any = given_field(count_or_symbol, 1, "filters per channel m of the depthwise step (default 1)")
+    batch_size: Any = given_field(count_or_symbol, 1, "inputs in the batch B (default 1)")
+    bias: bool = given_field(boolean, True, "every filter has a bias (default true, as in PyTorch)")
+
+
+def read(raw) -> Given:
+    given = read_given(Given, raw, NAME)
+    validate(given)
+    return given
+
+
+def validate(given: Given):
+    check_groups_divide(given)
+    if given.padding == "same" and tuple(given.stride) != (1, 1):
+        raise FieldError("padding", "'same' requires stride 1 (as in PyTorch)")
+    if given.input_size is not None and given.padding != "same":
+        check_kernel_fits(given)
+
+
+def check_groups_divide(given):
+    g = given.groups
+    channels = {"in_channels": given.in_channels, "out_channels": given.out_channels}
+    undivided = [f"{name} ({c})" for name, c in channels.items()
+                 if isinstance(g, int) and isinstance(c, int) and c % g]
+    if undivided:
+        raise FieldError("groups", f"is {g}, which must divide in_channels ({given.in_channels}) and "
+                                   f"out_channels ({given.out_channels}); it does not divide "
+                                   f"{' or '.join(undivided)}")
+
+
+def check_kernel_fits(given):
+    for a, axis in enumerate(axes(given)):
+        if all(isinstance(v, int) for v in (axis.n, axis.k, axis.s, axis.before)):
+            if conv_length(axis)[0] < 1:
+                raise FieldError("kernel_size", f"is {axis.k} but the padded input has only "
+                                                f"{axis.n + 2 * axis.before} {'rows' if a == 0 else 'columns'}; "
+                                                "the kernel must fit inside the padded input")
+
+
+# ---- output size ----------------------------------------------------------
+
+H_OUT, W_OUT = Symbol("H_o", r"H_{\text{out}}"), Symbol("W_o", r"W_{\text{out}}")
+
+
+def axes(given) -> list[Axis]:
+    result = []
+    for a in range(2):
+        before, after = padding_amounts(given.padding, given.kernel_size[a], 1, a)
+        result.append(Axis(n=given.input_size[a], k=given.kernel_size[a], s=given.stride[a],
+                           before=before, after=after, letter="HW"[a]))
+    return result
+
+
+def output_sizes(given) -> list[tuple[Any, list]]:
+    """(size, derivation lines) per axis; 'same' with stride 1 keeps the input size."""
+    if given.padding == "same":
+        return [(n, distinct([Symbol(letter), Number(n)])) for n, letter in zip(given.input_size, "HW")]
+    return [conv_length(axis) for axis in axes(given)]
+
+
+def square_output(given) -> bool:
+    """Both axes give the same size by the same computation: show one line."""
+    if given.padding == "same":
+        return given.input_size.h == given.input_size.w
+    height, width = axes(given)
+    return height == width
+
+
+def size_step(given, sizes) -> Step:
+    if given.padding == "same":
+        text = "Padding 'same' with stride 1 keeps the input size."
+    else:
+        text = ("PyTorch's output size per axis (input length H, padding P, kernel size K, stride S, "
+                "dilation D = 1). Padding and stride change only this size: they change the "
+                "operation counts, never the parameter counts.")
+    if square_output(given):
+        return Step("Output size", text, [[H_OUT, W_OUT] + sizes[0][1]])
+    return Step("Output size", text, [[name] + lines for name, (_, lines) in zip((H_OUT, W_OUT), sizes)])
+
+
+# ---- formulas -------------------------------------------------------------
+
+class Power(Formula):
+    """A number squared, 3^2: what K^2 becomes when K is put in."""
+    precedence = 100
+
+    def __init__(self, base):
+        self.base = base
+
+    def tex(self):
+        return self.base.tex() + "^2"
+
+    def substitute(self, values):
+        return self
+
+    def value(self):
+        return self.base.value() * self.base.value()
+
+
+class Squared(Symbol):
+    """K^2 for a square kernel, written next to other letters like a letter.
+
+    Put in a number, it becomes 3^2; put in a symbol, it stays a letter
+    (so the line does not repeat) but now has a value.
+    """
+
+    def __init__(self, name, base=None):
+        super().__init__(name, f"{name}^2")
+        self.base = base
+
+    def substitute(self, values):
+        if self.name not in values:
+            return self
+        value = values[self.name]
+        return Power(Number(value)) if isinstance(value, int) else Squared(str(value), value)
+
+    def value(self):
+        if self.base is None:
+            return super().value()
+        return self.base ** 2
+
+
+class Share(Fraction_):
+    """C/g written (C/g) in a product, so "N(C/g)K^2" does not read as C/(gK^2) as text."""
+    precedence = 15
+
+    def substitute(self, values):
+        return Share(self.numerator.substitute(values), self.denominator.substitute(values))
+
+
+B, C, N, G, M = Symbol("B"), Symbol("C"), Symbol("N"), Symbol("g"), Symbol("m")
+K, KH, KW = Squared("K"), Symbol("K_h"), Symbol("K_w")
+
+
+def times(*factors) -> Formula:
+    """The product of the factors that are not left out (None) or 1."""
+    kept = [f for f in factors if f is not None and not (isinstance(f, Number) and f.x == 1)]
+    return Number(1) if not kept else kept[0] if len(kept) == 1 else Product(kept)
+
+
+def shown(letter, value):
+    """A letter whose value is 1 (a batch of one, depth multiplier 1) is left out."""
+    return None if value == 1 else letter
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One convolution of the comparison, in letters."""
+    name: str
+    intro: str
+    filters: Formula            # output channels: one filter each
+    depth: Formula              # channels each filter sees (C_in/groups)
+    c_in: Formula               # the layer's input channels (what a wrong depth ignores groups for)
+    area: Formula | None        # taps per channel; None for 1×1
+    sum_text: str               # the products summed in one output element, in words
+
+
+def layers(given) -> dict[str, Layer]:
+    square = given.kernel_size.scalar
+    area, k = (K, "K×K") if square else (times(KH, KW), "K_h×K_w")
+    taps = "K·K" if square else "K_h·K_w"
+    m = shown(M, given.depth_multiplier)
+    cm, cm_text = times(C, m), "C·m" if m else "C"
+    result = {"standard": Layer(
+        "standard", f"Each of the N filters is C×{k}, one {k} slice per input channel.",
+        N, C, C, area, f"C·{taps}")}
+    if has_groups(given):
+        result["grouped"] = Layer(
+            "grouped", f"The C input channels and the N filters are split into g groups; "
+            f"each of the N/g filters of a group sees only the C/g channels of its group, so it is (C/g)×{k}, "
+            f"and there are g·(N/g) = N filters: g times fewer weights than the standard convolution.",
+            N, Share(C, G), C, area, f"(C/g)·{taps}")
+    result["depthwise"] = Layer(
+        "depthwise", f"Groups = C, so every input channel gets its own "
+        f"{'m filters' if m else 'filter'} of depth 1, each {k}: {cm_text} output channels.",
+        cm, Number(1), C, area, taps)
+    result["pointwise"] = Layer(
+        "pointwise", f"A 1×1 convolution from the {cm_text} depthwise outputs to N "
+        f"channels, with stride 1 and no padding, so it keeps the size H_out×W_out: each of the N "
+        f"filters is {'(C·m)' if m else 'C'}×1×1.", N, cm, cm, None, cm_text)
+    return result
+
+
+def has_groups(given) -> bool:
+    return given.groups != 1
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How counting is done. Rules() is the convention; each mistake changes one rule."""
+    depth: str = "grouped"          # "ungrouped": C_in per filter; "one": depth 1 (in_channels ignored)
+    bias_per_filter: bool = True    # False: one bias per layer
+    adds_minus_one: bool = True     # False: n products summed with n additions
+    mults_per_mac: int = 1          # 2: FLOPs (two per multiply-add) given as multiplications
+    output_size: bool = True        # False: operations counted over the input size
+
+    def kernel_depth(self, layer):
+        return {"grouped": layer.depth, "ungrouped": layer.c_in, "one": Number(1)}[self.depth]
+
+
+def layer_formulas(layer, given, rules) -> dict[str, Formula]:
+    """params, params_without_bias and (with an input size) mults and adds, in letters."""
+    products = times(rules.kernel_depth(layer), layer.area)
+    weights = times(layer.filters, products)
+    biases = layer.filters if rules.bias_per_filter else Number(1)
+    formulas = {"params": weights + biases if given.bias else weights, "params_without_bias": weights}
+    if given.input_size is not None:
+        elements = times(shown(B, given.batch_size), layer.filters, H_OUT, W_OUT)
+        additions = products - 1 if rules.adds_minus_one else products
+        formulas["mults"] = times(Number(rules.mults_per_mac), elements, products)
+        formulas["adds"] = times(elements, additions + 1 if given.bias else additions)
+    return formulas
+
+
+def all_formulas(given, rules) -> dict[str, dict[str, Formula]]:
+    """Per variant, per count; the separable one is the sum of its two steps."""
+    formulas = {name: layer_formulas(layer, given, rules) for name, layer in layers(given).items()}
+    depthwise, pointwise = formulas["depthwise"], formulas["pointwise"]
+    formulas["separable"] = {count: depthwise[count] + pointwise[count] for count in depthwise}
+    return formulas
+
+
+def letter_values(given, sizes_used) -> dict:
+    values = {"B": given.batch_size, "C": given.in_channels, "N": given.out_channels, "g": given.groups,
+              "m": given.depth_multiplier, "K": given.kernel_size.h, "K_h": given.kernel_size.h,
+              "K_w": given.kernel_size.w}
+    if sizes_used is not None:
+        values.update(H_o=sizes_used[0], W_o=sizes_used[1])
+    return values
+
+
+def sizes_counted(given, rules):
+    """The H_out, W_out the operations are counted over (None without an input size)."""
+    if given.input_size is None:
+        return None
+    return tuple(given.input_size) if not rules.output_size else tuple(s for s, _ in output_sizes(given))
+
+
+# ---- values ---------------------------------------------------------------
+
+def ratio(a, b):
+    """a/b exactly: a Fraction for numbers, the simplest sympy form for formulas."""
+    if isinstance(a, int) and isinstance(b, int):
+        return Fraction(a, b)
+    import sympy
+    cancelled = sympy.cancel(a / b)
+    return min([sympy.expand(cancelled), sympy.factor(cancelled), cancelled], key=sympy.count_ops)
+
+
+def tidy(value):
+    """A symbolic product with its common factors pulled together; sums stay
+    sums (depthwise + pointwise reads better than one factored polynomial)."""
+    if isinstance(value, int) or value.is_Add:
+        return value
+    import sympy
+    return sympy.factor_terms(value)
+
+
+def shown_values(letters) -> dict:
+    """The letters the derivation puts values in for: numbers and plain symbols.
+    A size like floor((H + 2P - 3)/S) + 1 stays H_out until the result."""
+    return {name: v for name, v in letters.items() if isinstance(v, int) or v.is_Symbol}
+
+
+def counted(given, rules) -> dict[str, Any]:
+    """Every answer's value under `rules`."""
+    values = letter_values(given, sizes_counted(given, rules))
+    result = {f"{variant}_{count}": tidy(formula.substitute(values).value())
+              for variant, per_count in all_formulas(given, rules).items()
+              for count, formula in per_count.items()}
+    result["params_ratio"] = ratio(result["separable_params"], result["standard_params"])
+    if given.input_size is not None:
+        result["mults_ratio"] = ratio(result["separable_mults"], result["standard_mults"])
+    return result
+
+
+def answer_order(values) -> list[str]:
+    order = [f"{v}_{c}" for v in VARIANTS for c in COUNTS] + ["params_ratio", "mults_ratio"]
+    return [name for name in order if name in values]
+
+
+def make_answer(name, value) -> Answer:
+    if name.endswith("_ratio"):
+        kind = "rational" if isinstance(value, Fraction) else "expression"
+        label = rf"\frac{{\text{{separable {name.split('_')[0]}}}}}{{\text{{standard {name.split('_')[0]}}}}}"
+    else:
+        kind = "integer" if isinstance(value, int) else "expression"
+        variant, count = name.split("_", 1)
+        label = rf"\text{{{variant} {COUNT_WORDS[count]}}}"
+    return Answer(name, kind, value, label)
+
+
+# ---- the derivation -------------------------------------------------------
+
+LINE_LABELS = {"params_without_bias": r"\text{weights}", "params": r"\text{params}",
+               "mults": r"\text{mults}", "adds": r"\text{adds}"}
+
+
+def derivation_lines(formula, values, result) -> list:
+    return distinct([formula, formula.substitute(values), Number(result)])
+
+
+def convention_step(given) -> Step:
+    text = ("Take a convolution from C_in to C_out channels with g groups and a K_h×K_w kernel. "
+            "Each filter sees C_in/g channels, so the layer has C_out · (C_in/g) · K_h · K_w weights "
+            "and, with a bias, one bias per filter: C_out biases. Each output element is a sum of "
+            "(C_in/g) · K_h · K_w products, so it takes that many multiplications and one fewer "
+            "additions, plus one addition for the bias. Totals multiply by the number of output "
+            "elements, B · C_out · H_out · W_out. Padding zeros are multiplied like any other entry, "
+            "as PyTorch does. A MAC is one multiply-add, so the MACs equal the multiplications; "
+            "FLOPs = 2 · MACs.")
+    if given.input_size is None:
+        text += (" No input size is given, so only parameters are counted: they depend on neither "
+                 "the input size nor the padding or stride.")
+    elif given.batch_size == 1:
+        text += " There is one input (B = 1), so B is left out of the formulas."
+    if not given.bias:
+        text += " The layers have no bias here, so the parameters are the weights."
+    return Step("Counting convention", text)
+
+
+def variant_step(layer, given, formulas, values, answers) -> Step:
+    text = layer.intro
+    if given.input_size is not None:
+        n = layer.sum_text
+        text += (f" Each output element is a sum of {n} products: {n} multiplications and {n} - 1 "
+                 f"additions{', plus 1 addition for the bias' if given.bias else ''}.")
+    return Step(f"{layer.name.capitalize()} convolution", text,
+                count_lines(layer.name, given, formulas, values, answers))
+
+
+def count_lines(variant, given, formulas, values, answers) -> list:
+    names = ["params_without_bias"] + (["params"] if given.bias else []) + \
+        [c for c in OPERATIONS if c in formulas]
+    # Without a bias the weights are the params: the one line says so.
+    label = dict(LINE_LABELS, params_without_bias=LINE_LABELS["params_without_bias" if given.bias else "params"])
+    return [[Symbol(name, label[name])] + derivation_lines(formulas[name], values, answers[f"{variant}_{name}"].value)
+            for name in names]
+
+
+def separable_step(given, formulas, values, answers) -> Step:
+    text = ("The depthwise convolution followed by the pointwise one. "
+            "Like the standard convolution it maps C channels to N channels of size H_out×W_out; "
+            "each of its counts is the depthwise count plus the pointwise count.")
+    return Step("Depthwise-separable convolution", text, count_lines("separable", given, formulas, values, answers))
+
+
+def comparison_step(given, answers) -> Step:
+    counts = ["params"] + [c for c in OPERATIONS if given.input_size is not None]
+    rows = [{"name": variant, "counts": [answers[f"{variant}_{c}"].value for c in counts]}
+            for variant in VARIANTS if f"{variant}_params" in answers]
+    return Step("Comparison", "The five variants side by side (params include the biases when there are any).",
+                layout="conv_cost.table", data={"columns": [COUNT_WORDS[c] for c in counts], "rows": rows})
+
+
+def ratio_step(given, formulas, values, answers) -> Step:
+    counts = ["params"] + (["mults"] if given.input_size is not None else [])
+    ratios = [answers[f"{count}_ratio"] for count in counts]
+    lines = [[Symbol(r.name, r.label)] + derivation_lines(
+        Fraction_(formulas["separable"][count], formulas["standard"][count]), values, r.value)
+        for count, r in zip(counts, ratios)]
+    text = "The separable convolution over the standard one."
+    if all(r.type == "rational" for r in ratios):
+        shares = [f"{float(r.value):.1%} of its {COUNT_WORDS[c]}" for c, r in zip(counts, ratios)]
+        text += f" The separable convolution has {' and '.join(shares)}."
+    return Step("Ratios", text, lines)
+
+
+def solve(given: Given) -> Solution:
+    rules = Rules()
+    values = counted(given, rules)
+    answers = {name: make_answer(name, values[name]) for name in answer_order(values)}
+    formulas = all_formulas(given, rules)
+    letters = shown_values(letter_values(given, sizes_counted(given, rules)))
+    steps = [convention_step(given)]
+    if given.input_size is not None:
+        steps.append(size_step(given, output_sizes(given)))
+    steps += [variant_step(layer, given, formulas[name], letters, answers) for name, layer in layers(given).items()]
+    steps += [separable_step(given, formulas["separable"], letters, answers),
+              comparison_step(given, answers), ratio_step(given, formulas, letters, answers)]
+    return Solution(NAME, given, steps, answers)
+
+
+# ---- mistakes -------------------------------------------------------------
+
+def differences(right, wrong) -> dict:
+    return {name: value for name, value in wrong.items() if value != right[name]}
+
+
+def under(**rule):
+    """A mistake's answers: the counts under Rules with one rule changed."""
+    return lambda given: differences(counted(given, Rules()), counted(given, Rules(**rule)))
+
+
+def bias_forgotten(given) -> dict:
+    if not given.bias:
+        return {}
+    return differences(counted(given, Rules()), counted(dataclasses.replace(given, bias=False), Rules()))
+
+
+MISTAKES = [
+    Mistake("bias_forgotten", "The biases are missing: every filter has a bias (PyTorch's default), so "
+            "a layer has one bias per output channel, and each output element takes one more addition.",
+            bias_forgotten),
+    Mistake("bias_per_layer", "The bias was counted once per layer; every filter (output channel) has "
+            "its own bias, so a layer has as many biases as output channels.",
+            under(bias_per_filter=False)),
+    Mistake("in_channels_ignored", "The kernel depth is missing: a filter spans every input channel it "
+            "sees (C, or C/g with g groups), so it has C·K·K weights and makes C·K·K multiplications "
+            "per output element, not K·K.",
+            under(depth="one")),
+    Mistake("groups_not_dividing_depth", "With g groups each filter sees only C/g input channels, so "
+            "its depth is C/g (1 for a depthwise convolution): the weights and multiplications are "
+            "g times fewer than N·C·K·K.",
+            under(depth="ungrouped")),
+    Mistake("adds_minus_one_forgotten", "Summing n products takes n - 1 additions, not n: each output "
+            "element needs (C/g)·K·K - 1 additions, plus one for the bias.",
+            under(adds_minus_one=False)),
+    Mistake("flops_as_mults", "This is twice the number of multiplications: it counts FLOPs, 2 per "
+            "multiply-add (PyTorch's FLOP counter convention). A MAC is one multiply-add, so the "
+            "multiplications equal the MACs.",
+            under(mults_per_mac=2)),
+    Mistake("output_size_ignored", "The operations were counted over the input size H×W; there is one "
+            "output element per window position, H_out×W_out, which padding and stride change.",
+            under(output_size=False)),
+]

@@ -1,0 +1,408 @@
+"""The layers a `network` problem lists: their fields, output shapes and counts.
+
+Shapes are per example: (C, H, W) for feature maps, (F,) for vectors. Spatial
+sizes, their derivation lines and their validity rules come from the conv2d,
+pool2d and conv_transpose2d kinds, so a layer inside a network and the same
+layer as a problem of its own always agree.
+
+Counting convention (stated in the derivation): a convolution output element
+takes (C_in/g)·K_h·K_w multiplications and one addition fewer, plus one for the
+bias; a linear output takes F_in multiplications and F_in - 1 additions plus
+the bias; padding zeros are multiplied like any entry. Average pooling adds
+its window and scales once; max pooling, activations, dropout and flatten do
+no arithmetic. Batch norm, at inference, is one scale and one shift per value.
+MACs are the multiply-adds of convolutions and linear layers, FLOPs = 2 MACs
+(PyTorch's FLOP counter).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from ..errors import FieldError
+from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, number, optional, pair, read_given
+from ..formula import Formula, Number, Symbol
+from . import conv2d, conv_transpose2d, pool2d
+from .common import read_padding
+
+UNKNOWN = "?"
+B, CI, CO, G = Symbol("B"), Symbol("Ci", r"C_{\text{in}}"), Symbol("Co", r"C_{\text{out}}"), Symbol("g")
+C, H, W = Symbol("C"), Symbol("H"), Symbol("W")
+HO, WO = Symbol("Ho", r"H_{\text{out}}"), Symbol("Wo", r"W_{\text{out}}")
+KH, KW = Symbol("Kh", "K_h"), Symbol("Kw", "K_w")
+FI, FO = Symbol("Fi", r"F_{\text{in}}"), Symbol("Fo", r"F_{\text{out}}")
+BIAS = Symbol("b")
+
+
+@dataclass
+class Computed:
+    """One layer worked out on one input shape. Counts of operations are per
+    example; `network` multiplies them by the batch."""
+    output_shape: tuple
+    weights: int = 0
+    biases: int = 0
+    mults: int = 0
+    adds: int = 0
+    macs: int = 0
+    inferred: dict = field(default_factory=dict)     # field given as ? -> its value
+    size_lines: list = field(default_factory=list)   # display lines for H_out (and W_out)
+    count_lines: list = field(default_factory=list)  # (name, formula, values) per count
+    note: str = ""
+
+    @property
+    def neurons(self) -> int:
+        return product(self.output_shape)
+
+
+def product(values) -> int:
+    result = 1
+    for v in values:
+        result *= v
+    return result
+
+
+def channels_field(what):
+    """An int; '?' when the problem asks for it; absent when it goes without saying.
+    Either of the last two is inferred from the layer's input."""
+    def read(name, value):
+        if value == UNKNOWN:
+            return UNKNOWN
+        return integer(1, f"a positive integer or '?' ({what})")(name, value)
+    return given_field(optional(read), None, f"{what}: a number, ? to ask for it, or absent")
+
+
+def numeric_pair(minimum):
+    return pair(minimum, False)
+
+
+def inferred_channels(name, given, actual):
+    """The value a `?` channel field stands for, or an error when a given one
+    disagrees with the input."""
+    if given == UNKNOWN:
+        return {name: actual}
+    if given is not None and given != actual:
+        raise FieldError(name, f"is {given}, but the input to this layer has {actual}")
+    return {}
+
+
+class Layer:
+    """Base of the layer types: a frozen dataclass read from the layer's mapping."""
+    TYPE = ""
+    SUMMARY = ""
+
+    def compute(self, shape: tuple) -> Computed:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.TYPE
+
+
+def needs_map(layer, shape):
+    if len(shape) != 3:
+        raise FieldError("type", f"{layer.TYPE} needs a C×H×W input, but its input is a vector of "
+                                 f"{shape[0]} features (after a flatten or linear layer)")
+
+
+def sizes_and_lines(sizes):
+    """[(size, lines, ...)] per axis from a kind -> (Ho, Wo), display lines."""
+    (ho, h_lines, *_), (wo, w_lines, *_) = sizes
+    lines = [[HO] + h_lines]
+    if h_lines[-1].tex() != w_lines[-1].tex() or h_lines[1].tex() != w_lines[1].tex():
+        lines.append([WO] + w_lines)
+    else:
+        lines[0].insert(1, WO)
+    return ho, wo, lines
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv2d(Layer):
+    TYPE = "conv2d"
+    SUMMARY = "convolution: out_channels, kernel_size, stride, padding, dilation, groups, bias, in_channels"
+    out_channels: int = given_field(integer(1, "a positive integer"), dataclasses.MISSING, "number of filters")
+    in_channels: Any = channels_field("the input's channels")
+    kernel_size: Pair = given_field(numeric_pair(1), dataclasses.MISSING, "K or [Kh, Kw]")
+    stride: Pair = given_field(numeric_pair(1), ONE, "default 1")
+    padding: Any = given_field(read_padding, ZERO, "int, [h, w], same or valid (default 0)")
+    dilation: Pair = given_field(numeric_pair(1), ONE, "default 1")
+    groups: int = given_field(integer(1, "a positive integer"), 1, "default 1")
+    bias: bool = given_field(boolean, True, "default true")
+
+    def describe(self):
+        kh, kw = self.kernel_size
+        return f"conv {kh}×{kw}, {self.out_channels}"
+
+    def compute(self, shape):
+        needs_map(self, shape)
+        c, h, w = shape
+        if isinstance(self.padding, Pair) and any(not isinstance(v, int) for v in self.padding):
+            raise FieldError("padding", "must be a number in a network")
+        inferred = inferred_channels("in_channels", self.in_channels, c)
+        g = self.groups
+        if c % g or self.out_channels % g:
+            raise FieldError("groups", f"is {g}, which must divide the input channels ({c}) and "
+                                       f"out_channels ({self.out_channels})")
+        given = conv2d.Given(input_size=Pair(h, w), kernel_size=self.kernel_size, stride=self.stride,
+                             padding=self.padding, dilation=self.dilation)
+        conv2d.validate(given)
+        ho, wo, lines = sizes_and_lines(conv2d.output_size(given))
+        kh, kw = self.kernel_size
+        depth = CI / G if g > 1 else CI
+        volume = (c // g) * kh * kw
+        values = dict(Ci=c, g=g, Kh=kh, Kw=kw, Co=self.out_channels, Ho=ho, Wo=wo, b=int(self.bias))
+        outputs = self.out_channels * ho * wo
+        return Computed(
+            (self.out_channels, ho, wo), weights=self.out_channels * volume,
+            biases=self.out_channels * self.bias, mults=outputs * volume,
+            adds=outputs * (volume - 1 + self.bias), macs=outputs * volume, inferred=inferred,
+            size_lines=lines,
+            count_lines=[("weights", CO * depth * KH * KW, values),
+                         ("biases", CO * BIAS, values),
+                         ("mults", CO * HO * WO * (depth * KH * KW), values),
+                         ("adds", CO * HO * WO * (depth * KH * KW - 1 + BIAS), values)])
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvTranspose2d(Layer):
+    TYPE = "conv_transpose2d"
+    SUMMARY = "transposed convolution: out_channels, kernel_size, stride, padding, output_padding, ..."
+    out_channels: int = given_field(integer(1, "a positive integer"), dataclasses.MISSING, "output channels")
+    in_channels: Any = channels_field("the input's channels")
+    kernel_size: Pair = given_field(numeric_pair(1), dataclasses.MISSING, "K or [Kh, Kw]")
+    stride: Pair = given_field(numeric_pair(1), ONE, "default 1")
+    padding: Pair = given_field(numeric_pair(0), ZERO, "cropped from every side (default 0)")
+    output_padding: Pair = given_field(numeric_pair(0), ZERO, "rows/columns added at the end (default 0)")
+    dilation: Pair = given_field(numeric_pair(1), ONE, "default 1")
+    groups: int = given_field(integer(1, "a positive integer"), 1, "default 1")
+    bias: bool = given_field(boolean, True, "default true")
+
+    def describe(self):
+        kh, kw = self.kernel_size
+        return f"conv^T {kh}×{kw}, {self.out_channels}"
+
+    def compute(self, shape):
+        needs_map(self, shape)
+        c, h, w = shape
+        inferred = inferred_channels("in_channels", self.in_channels, c)
+        g = self.groups
+        if c % g or self.out_channels % g:
+            raise FieldError("groups", f"is {g}, which must divide the input channels ({c}) and "
+                                       f"out_channels ({self.out_channels})")
+        given = conv_transpose2d.Given(input_size=Pair(h, w), kernel_size=self.kernel_size,
+                                       stride=self.stride, padding=self.padding,
+                                       output_padding=self.output_padding, dilation=self.dilation)
+        conv_transpose2d.validate(given)
+        ho, wo, lines = sizes_and_lines(conv_transpose2d.output_size(given))
+        kh, kw = self.kernel_size
+        per_input = (self.out_channels // g) * kh * kw
+        kept_h, reached_h = landing_counts(given.input_size.h, kh, self.stride.h, self.dilation.h,
+                                           self.padding.h, ho)
+        kept_w, reached_w = landing_counts(w, kw, self.stride.w, self.dilation.w, self.padding.w, wo)
+        kept, reached = kept_h * kept_w * (c // g), reached_h * reached_w
+        values = dict(Ci=c, g=g, Kh=kh, Kw=kw, Co=self.out_channels, H=h, W=w, b=int(self.bias),
+                      N=kept, R=reached)
+        kept_sym, reached_sym = Symbol("N", r"N_{\text{kept}}"), Symbol("R", r"N_{\text{reached}}")
+        share = CO / G if g > 1 else CO
+        return Computed(
+            (self.out_channels, ho, wo), weights=c * per_input, biases=self.out_channels * self.bias,
+            mults=c * h * w * per_input,
+            adds=self.out_channels * (kept - reached + self.bias * reached),
+            macs=c * h * w * per_input, inferred=inferred, size_lines=lines,
+            count_lines=[("weights", CI * share * KH * KW, values), ("biases", CO * BIAS, values),
+                         ("mults", CI * H * W * (share * KH * KW), values),
+                         ("adds", CO * (kept_sym - reached_sym + BIAS * reached_sym), values)],
+            note=("Every input value is multiplied by every kernel weight it meets. An output "
+                  "cell that receives n products needs n - 1 additions (plus one for the bias); "
+                  f"per output channel, N_kept = {kept} products land inside the cropped output "
+                  f"and reach N_reached = {reached} cells."))
+
+
+def landing_counts(n, k, s, d, p, size) -> tuple[int, int]:
+    """On one axis of a transposed convolution: how many (input, tap) products
+    land inside the cropped output, and how many output positions get any."""
+    hits = [0] * size
+    for i in range(n):
+        for t in range(k):
+            position = i * s + t * d - p
+            if 0 <= position < size:
+                hits[position] += 1
+    return sum(hits), sum(1 for x in hits if x)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaxPool2d(Layer):
+    TYPE = "maxpool2d"
+    SUMMARY = "max pooling: kernel_size, stride (default kernel_size), padding, dilation, ceil_mode"
+    MODE = "max"
+    kernel_size: Pair = given_field(numeric_pair(1), dataclasses.MISSING, "K or [Kh, Kw]")
+    stride: Any = given_field(optional(numeric_pair(1)), None, "default: kernel_size")
+    padding: Pair = given_field(numeric_pair(0), ZERO, "default 0")
+    dilation: Pair = given_field(numeric_pair(1), ONE, "default 1 (max only)")
+    ceil_mode: bool = given_field(boolean, False, "default false")
+
+    def describe(self):
+        kh, kw = self.kernel_size
+        return f"{self.MODE} pool {kh}×{kw}"
+
+    def compute(self, shape):
+        needs_map(self, shape)
+        c, h, w = shape
+        given = pool2d.Given(input_size=Pair(h, w), mode=self.MODE, kernel_size=self.kernel_size,
+                             stride=self.stride, padding=self.padding, dilation=self.dilation,
+                             ceil_mode=self.ceil_mode)
+        pool2d.validate(given)
+        sizes = pool2d.output_size(given)
+        ho, wo, lines = sizes_and_lines(sizes)
+        note = " ".join(n for *_, n in sizes if n)
+        return Computed((c, ho, wo), size_lines=lines, note=note, count_lines=self.count_lines(c, ho, wo))
+
+    def count_lines(self, c, ho, wo):
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class AvgPool2d(MaxPool2d):
+    TYPE = "avgpool2d"
+    SUMMARY = "average pooling: kernel_size, stride (default kernel_size), padding, ceil_mode"
+    MODE = "avg"
+
+    def compute(self, shape):
+        result = super().compute(shape)
+        c, ho, wo = result.output_shape
+        kh, kw = self.kernel_size
+        result.mults, result.adds = c * ho * wo, c * ho * wo * (kh * kw - 1)
+        return result
+
+    def count_lines(self, c, ho, wo):
+        kh, kw = self.kernel_size
+        values = dict(C=c, Ho=ho, Wo=wo, Kh=kh, Kw=kw)
+        return [("mults", C * HO * WO, values), ("adds", C * HO * WO * (KH * KW - 1), values)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchNorm2d(Layer):
+    TYPE = "batchnorm2d"
+    SUMMARY = "batch normalization per channel: num_features, affine"
+    num_features: Any = channels_field("the input's channels")
+    affine: bool = given_field(boolean, True, "learnable scale γ and shift β (default true)")
+
+    def describe(self):
+        return "batch norm"
+
+    def compute(self, shape):
+        needs_map(self, shape)
+        c, h, w = shape
+        inferred = inferred_channels("num_features", self.num_features, c)
+        values = dict(C=c, H=h, W=w)
+        return Computed(shape, weights=c * self.affine, biases=c * self.affine, mults=c * h * w,
+                        adds=c * h * w, inferred=inferred,
+                        count_lines=[("weights", C, values), ("biases", C, values),
+                                     ("mults", C * H * W, values), ("adds", C * H * W, values)]
+                        if self.affine else [("mults", C * H * W, values), ("adds", C * H * W, values)],
+                        note="γ (a weight) and β (a bias) per channel; the running mean and variance "
+                             "are statistics, not parameters." if self.affine else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Linear(Layer):
+    TYPE = "linear"
+    SUMMARY = "fully connected: out_features, bias, in_features"
+    out_features: int = given_field(integer(1, "a positive integer"), dataclasses.MISSING, "outputs")
+    in_features: Any = channels_field("the input's features")
+    bias: bool = given_field(boolean, True, "default true")
+
+    def describe(self):
+        return f"linear {self.out_features}"
+
+    def compute(self, shape):
+        if len(shape) != 1:
+            raise FieldError("type", f"linear needs a vector input, but its input is "
+                                     f"{'×'.join(map(str, shape))}: put a flatten layer before it")
+        (f,) = shape
+        inferred = inferred_channels("in_features", self.in_features, f)
+        o = self.out_features
+        values = dict(Fi=f, Fo=o, b=int(self.bias))
+        return Computed((o,), weights=o * f, biases=o * self.bias, mults=o * f,
+                        adds=o * (f - 1 + self.bias), macs=o * f, inferred=inferred,
+                        count_lines=[("weights", FO * FI, values), ("biases", FO * BIAS, values),
+                                     ("mults", FO * FI, values), ("adds", FO * (FI - 1 + BIAS), values)])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Flatten(Layer):
+    TYPE = "flatten"
+    SUMMARY = "C×H×W to one vector of C·H·W features"
+
+    def compute(self, shape):
+        if len(shape) == 1:
+            return Computed(shape)
+        c, h, w = shape
+        formula = C * H * W
+        return Computed((c * h * w,), size_lines=[[Symbol("F")] + distinct_lines(formula, dict(C=c, H=h, W=w))])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dropout(Layer):
+    TYPE = "dropout"
+    SUMMARY = "dropout: p (no parameters; the identity at inference)"
+    p: float = given_field(number, 0.5, "drop probability (default 0.5)")
+
+    def compute(self, shape):
+        if not 0 <= self.p < 1:
+            raise FieldError("p", f"must be at least 0 and below 1, got {self.p}")
+        return Computed(shape)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Activation(Layer):
+    """Element-wise: same shape, no parameters, not counted as arithmetic."""
+    TYPE = "activation"
+
+    def compute(self, shape):
+        return Computed(shape)
+
+
+def activation(name):
+    return dataclasses.make_dataclass(name, [], bases=(Activation,), frozen=True, kw_only=True,
+                                      namespace={"TYPE": name, "SUMMARY": f"element-wise {name}"})
+
+
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "softplus")
+LAYER_TYPES = {cls.TYPE: cls for cls in (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, BatchNorm2d,
+                                         Linear, Flatten, Dropout)}
+LAYER_TYPES.update({name: activation(name) for name in ACTIVATIONS})
+COMMON_KEYS = ("type", "name", "repeat")
+
+
+def distinct_lines(formula: Formula, values: dict) -> list:
+    """formula, numbers substituted, result; without repeats."""
+    substituted = formula.substitute(values)
+    lines = [formula, substituted, Number(substituted.value())]
+    kept = [lines[0]]
+    for line in lines[1:]:
+        if line.tex() != kept[-1].tex():
+            kept.append(line)
+    return kept
+
+
+def read_layer(raw) -> tuple[Layer, str | None, int]:
+    """One `layers:` entry -> (layer, its display name or None, repeat count)."""
+    if not isinstance(raw, dict) or "type" not in raw:
+        raise FieldError("type", f"each layer must be a mapping with a `type`: one of {', '.join(LAYER_TYPES)}")
+    kind = raw["type"]
+    if kind not in LAYER_TYPES:
+        raise FieldError("type", f"unknown layer type {kind!r}; the types are {', '.join(LAYER_TYPES)}")
+    name = raw.get("name")
+    if name is not None and not isinstance(name, (str, int)):
+        raise FieldError("name", f"must be text, got {name!r}")
+    repeat = integer(1, "a positive integer")("repeat", raw.get("repeat", 1))
+    fields = {k: v for k, v in raw.items() if k not in COMMON_KEYS}
+    return read_given(LAYER_TYPES[kind], fields, f"layer type {kind}"), (str(name) if name is not None else None), repeat
+
+
+@lru_cache(maxsize=4096)
+def compute(layer: Layer, shape: tuple) -> Computed:
+    """Memoized: a mistake re-solved layer by layer meets the same layers again.
+    Callers must not change the result."""
+    return layer.compute(shape)

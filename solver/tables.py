@@ -1,0 +1,160 @@
+"""Table answers: many rows of named cells, checked at once, row by row.
+
+A student's table is CSV (a header row naming the columns) or JSON (a list of
+objects, or {"rows": [...]}). A `layer` column numbers the rows; without it
+they are taken in order. Each cell is read by its column's answer type with
+the same grammar as a single answer. A row is judged from the student's own
+row before it where the table knows how (`carry`), so one early error is
+counted once, not in every later row.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from .answers import MAX_TEXT, format_answer, parse_answer
+from .errors import InvalidAnswer
+
+ROW_KEYS = ("layer", "row")
+MAX_ROWS = 5000
+
+
+@dataclass
+class Table:
+    columns: dict[str, str]                  # column name -> answer type
+    rows: list[dict]                         # the right values, row by row
+    labels: list[str]                        # what the `layer` column calls each row
+    carry: Callable | None = None            # (row number from 1, student's row before) -> expected row
+
+    def expected(self, position: int, previous: dict | None) -> dict:
+        if self.carry is None or previous is None:
+            return self.rows[position]
+        return self.carry(position + 1, previous)
+
+
+@dataclass
+class RowResult:
+    label: str
+    score: float
+    wrong: list[str]
+    carried: bool            # judged from the student's previous row, which was wrong
+
+    def as_json(self) -> dict:
+        return {"row": self.label, "score": self.score, "wrong": self.wrong,
+                "judged_from_previous_row": self.carried}
+
+
+def format_table(table: Table) -> str:
+    """The table as the CSV a student would write; read_table reads it back."""
+    lines = [",".join(("layer",) + tuple(table.columns))]
+    for label, row in zip(table.labels, table.rows):
+        lines.append(",".join([label] + [format_answer(row[c], t) for c, t in table.columns.items()]))
+    return "\n".join(lines) + "\n"
+
+
+def read_table(text: str, table: Table) -> list[tuple[int, dict]]:
+    """[(row position, {column: value})], sorted by position; InvalidAnswer if unreadable."""
+    if len(text) > MAX_TEXT:
+        raise InvalidAnswer(f"expected a table of at most {MAX_TEXT} characters, got {len(text)}")
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidAnswer("expected a table (CSV with a header row, or JSON rows), got empty text")
+    raw_rows = _json_rows(stripped) if stripped[0] in "[{" else _csv_rows(stripped)
+    if len(raw_rows) > MAX_ROWS:
+        raise InvalidAnswer(f"the table has {len(raw_rows)} rows; at most {MAX_ROWS} are read")
+    rows, seen = [], set()
+    for order, raw in enumerate(raw_rows):
+        position = _position(raw, order, table)
+        if position in seen:
+            raise InvalidAnswer(f"row {table.labels[position]} appears twice")
+        seen.add(position)
+        rows.append((position, _cells(raw, table, table.labels[position])))
+    return sorted(rows, key=lambda r: r[0])
+
+
+def _json_rows(text):
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise InvalidAnswer(f"the table is not valid JSON ({str(error)[:80]})") from None
+    if isinstance(data, dict) and isinstance(data.get("rows"), list):
+        data = data["rows"]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InvalidAnswer('a JSON table must be a list of objects, or {"rows": [...]}')
+    return [{str(k): _json_cell(v) for k, v in row.items()} for row in data]
+
+
+def _json_cell(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None or isinstance(value, dict):
+        raise InvalidAnswer(f"a table cell must be a number, a shape or text, got {json.dumps(value)[:40]}")
+    return json.dumps(value)
+
+
+def _csv_rows(text):
+    lines = text.splitlines()
+    delimiter = "\t" if "\t" in lines[0] else ";" if ";" in lines[0] else ","
+    records = [r for r in csv.reader(lines, delimiter=delimiter) if any(cell.strip() for cell in r)]
+    header = [h.strip() for h in records[0]]
+    if len(records) < 2:
+        raise InvalidAnswer("a CSV table needs a header row naming the columns and at least one row")
+    rows = []
+    for number, record in enumerate(records[1:], start=2):
+        if len(record) != len(header):
+            raise InvalidAnswer(f"CSV line {number} has {len(record)} cells but the header has {len(header)}")
+        rows.append({h: cell.strip() for h, cell in zip(header, record)})
+    return rows
+
+
+def _position(raw, order, table) -> int:
+    key = next((k for k in ROW_KEYS if k in raw), None)
+    if key is None:
+        if order >= len(table.labels):
+            raise InvalidAnswer(f"the table has more rows than the {len(table.labels)} expected")
+        return order
+    label = raw[key].strip()
+    if label not in table.labels:
+        raise InvalidAnswer(f"there is no row {label!r}; rows are numbered {table.labels[0]} "
+                            f"to {table.labels[-1]}")
+    return table.labels.index(label)
+
+
+def _cells(raw, table, label) -> dict:
+    cells = {}
+    for column, text in raw.items():
+        if column in ROW_KEYS:
+            continue
+        if column not in table.columns:
+            raise InvalidAnswer(f"unknown column {column!r}; the columns are layer, "
+                                f"{', '.join(table.columns)}")
+        if text == "":
+            continue                       # a blank cell is not judged
+        try:
+            cells[column] = parse_answer(text, table.columns[column])
+        except InvalidAnswer as error:
+            raise InvalidAnswer(f"row {label}, column {column}: {error}") from None
+    return cells
+
+
+def judge_rows(table: Table, rows, compare) -> list[RowResult]:
+    """Each row against the right values, or against what follows from the
+    student's previous row when that row was wrong (carried forward)."""
+    given = dict(rows)
+    results = []
+    for position, cells in rows:
+        truth = table.rows[position]
+        previous = given.get(position - 1)
+        expected = table.expected(position, previous) if previous else truth
+        wrong = [c for c, v in cells.items() if compare(table.columns[c], v, expected[c])[0] < 1.0]
+        carried = any(compare(table.columns[c], expected[c], truth[c])[0] < 1.0 for c in cells)
+        score = 1.0 - len(wrong) / len(cells) if cells else 1.0
+        results.append(RowResult(table.labels[position], score, wrong, carried))
+    return results
+
+
+def all_right(table: Table, rows, compare) -> bool:
+    """Every cell equals the right value (no carried credit)."""
+    return all(compare(table.columns[c], v, table.rows[p][c])[0] == 1.0 for p, cells in rows for c, v in cells.items())
