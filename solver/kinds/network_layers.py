@@ -73,6 +73,16 @@ def channels_field(what):
     return given_field(optional(read), None, f"{what}: a number, ? to ask for it, or absent")
 
 
+def chosen_count(what):
+    """out_channels, out_features: the layer's own choice, so never inferred."""
+    def read(name, value):
+        if value == UNKNOWN:
+            raise FieldError(name, f"cannot be ?: {what} is the layer's own choice, not implied by its "
+                                   "input; give a positive integer")
+        return integer(1, "a positive integer")(name, value)
+    return given_field(read, dataclasses.MISSING, what)
+
+
 def numeric_pair(minimum):
     return pair(minimum, False)
 
@@ -120,7 +130,7 @@ def sizes_and_lines(sizes):
 class Conv2d(Layer):
     TYPE = "conv2d"
     SUMMARY = "convolution: out_channels, kernel_size, stride, padding, dilation, groups, bias, in_channels"
-    out_channels: int = given_field(integer(1, "a positive integer"), dataclasses.MISSING, "number of filters")
+    out_channels: int = chosen_count("the number of filters")
     in_channels: Any = channels_field("the input's channels")
     kernel_size: Pair = given_field(numeric_pair(1), dataclasses.MISSING, "K or [Kh, Kw]")
     stride: Pair = given_field(numeric_pair(1), ONE, "default 1")
@@ -167,7 +177,7 @@ class Conv2d(Layer):
 class ConvTranspose2d(Layer):
     TYPE = "conv_transpose2d"
     SUMMARY = "transposed convolution: out_channels, kernel_size, stride, padding, output_padding, ..."
-    out_channels: int = given_field(integer(1, "a positive integer"), dataclasses.MISSING, "output channels")
+    out_channels: int = chosen_count("the number of output channels")
     in_channels: Any = channels_field("the input's channels")
     kernel_size: Pair = given_field(numeric_pair(1), dataclasses.MISSING, "K or [Kh, Kw]")
     stride: Pair = given_field(numeric_pair(1), ONE, "default 1")
@@ -308,7 +318,7 @@ class BatchNorm2d(Layer):
 class Linear(Layer):
     TYPE = "linear"
     SUMMARY = "fully connected: out_features, bias, in_features"
-    out_features: int = given_field(integer(1, "a positive integer"), dataclasses.MISSING, "outputs")
+    out_features: int = chosen_count("the number of outputs")
     in_features: Any = channels_field("the input's features")
     bias: bool = given_field(boolean, True, "default true")
 

@@ -1,0 +1,206 @@
+"""The network kind through the CLI: bad networks, per-layer answers, whole tables
+checked row by row with the student's errors carried forward, and the mistakes.
+
+Expected values here are worked out by hand in the comments (the shapes and
+counts of the CPEN 455 network follow from the size formula and the counting
+rules); the torch oracle for random networks is tests/test_network_oracle.py.
+"""
+import json
+import textwrap
+
+import pytest
+
+from conftest import ROOT, run_solver
+from solver.kinds import network
+
+CPEN = ROOT / "problems" / "cpen455-hw2.yaml"
+
+
+def network_file(tmp_path, layers_yaml, extra=""):
+    layers = textwrap.indent(textwrap.dedent(layers_yaml), " " * 8)
+    path = tmp_path / "net.yaml"
+    path.write_text(f"title: T\nproblems:\n  - id: \"n1\"\n    kind: network\n    given:\n"
+                    f"      input_shape: 3x8x8\n{extra}      layers:\n{layers}")
+    return path
+
+
+BAD = [
+    # 8 - 5 + 1 = 4, then 4 - 5 + 1 = 0: the second layer's kernel does not fit
+    ("- {type: conv2d, out_channels: 4, kernel_size: 5}\n- {type: conv2d, out_channels: 4, kernel_size: 5}\n",
+     "layers[2].kernel_size", "padded input has only 4"),
+    ("- {type: conv2d, out_channels: 4, kernel_size: 3}\n- {type: linear, out_features: 10}\n",
+     "layers[2].type", "flatten"),
+    ("- {type: conv2d, out_channels: \"?\", kernel_size: 3}\n", "layers[1].out_channels", "cannot be ?"),
+    ("- {type: flatten}\n- {type: batchnorm2d, num_features: \"?\"}\n", "layers[2].type", "C×H×W input"),
+    ("- {type: conv2d, out_channels: 4, kernel_size: 3, groups: 2}\n", "layers[1].groups", "must divide"),
+    ("- {type: conv2d, in_channels: 4, out_channels: 4, kernel_size: 3}\n", "layers[1].in_channels",
+     "input to this layer has 3"),
+    ("- {type: conv2d, out_channels: 4, kernel_size: 3, padding: 2}\n- {type: maxpool2d, kernel_size: 2, padding: 2}\n",
+     "layers[2].padding", "at most half"),
+    ("- {type: conv_transpose2d, out_channels: 2, kernel_size: 2, padding: 5}\n", "layers[1].padding", "crops more"),
+    ("- {type: convolution, out_channels: 4}\n", "layers[1].type", "conv2d"),
+    ("- {type: conv2d, out_channels: 4, kernel_size: 3, strides: 2}\n", "layers[1].strides", "not a field"),
+    ("- {type: relu, repeat: 0}\n", "layers[1].repeat", "positive integer"),
+]
+
+
+@pytest.mark.parametrize("layers, field, words", BAD)
+def test_bad_network_names_problem_layer_and_field(tmp_path, layers, field, words):
+    path = network_file(tmp_path, layers)
+    result = run_solver("solve", path)
+    assert result.returncode == 2 and result.stdout == ""
+    message = result.stderr
+    assert "Traceback" not in message and message.count("\n") == 1, message
+    assert str(path) in message and 'problem "n1"' in message and f"`{field}`" in message, message
+    assert words in message, message
+
+
+def test_bad_input_shape(tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text("title: T\nproblems:\n  - id: n1\n    kind: network\n    given:\n"
+                    "      input_shape: 3x0x8\n      layers: [{type: relu}]\n")
+    result = run_solver("solve", path)
+    assert result.returncode == 2 and "`input_shape`" in result.stderr and "three positive integers" in result.stderr
+
+
+def test_kinds_lists_the_per_layer_answers():
+    result = run_solver("kinds")
+    section = result.stdout.split("network:")[1]
+    for name in ("output_shape[i]", "params[i]", "macs[i]", "flops", "in_channels[i]", "table"):
+        assert name in section
+
+
+# The CPEN 455 network, by hand: 3×512×512, batch 100.
+# conv 5×5 s2 p2, 128: floor((512 + 4 - 5)/2) + 1 = 256; weights 128·3·25 = 9600, +128 biases
+# conv 5×5 s2 p2, 64:  floor((256 + 4 - 5)/2) + 1 = 128; weights 64·128·25 = 204,800, +64
+# conv 3×3 s2 p1, 32:  floor((128 + 2 - 3)/2) + 1 = 64;  weights 32·64·9 = 18,432, +32
+# conv 1×1, 16: 64; weights 16·32 = 512, +16;  avg pool 2: 32;  flatten 16·32·32 = 16,384
+# linear 10: 163,840 weights, +10.  Without bias 397,184; with bias 397,434.
+@pytest.mark.parametrize("target, text, code", [
+    ("2.1:in_channels[2]", "128", 0), ("2.1:in_channels[4]", "32", 0),
+    ("2.2:output_shape[3]", "100x32x64x64", 0), ("2.2:output_shape[3]", "100x16x64x64", 1),
+    ("2.2:output_shape[7]", "(100, 10)", 0), ("2.3:params_without_bias", "397,184", 0),
+    ("2.4:params", "397434", 0), ("2.4:params[7]", "163,850", 0), ("2.4:params[5]", "0", 0),
+    ("2.4:params[9]", "1", 2),
+])
+def test_per_layer_answers(target, text, code):
+    result = run_solver("check", CPEN, target, text)
+    assert result.returncode == code, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("target, text, mistake", [
+    ("2.4:params", "397,184", "bias_forgotten"),
+    # one bias per layer: 397,184 weights + 5 layers with a bias
+    ("2.4:params", "397,189", "bias_per_layer"),
+    ("2.4:params[2]", "1664", "in_channels_ignored"),          # 64·1·25 + 64
+    # padding forgotten in layer 1: floor((512 - 5)/2) + 1 = 254
+    ("2.2:output_shape[1]", "100x128x254x254", "padding_forgotten"),
+    ("2.2:output_shape[1]", "100x256x256x128", "layout_swapped"),
+    # stride forgotten in layer 3: 128 + 2 - 3 + 1 = 128
+    ("2.2:output_shape[3]", "100x32x128x128", "stride_forgotten"),
+])
+def test_mistakes_are_named(target, text, mistake):
+    result = run_solver("check", CPEN, target, text, "--json")
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 1 and verdict["mistake"] == mistake, verdict
+
+
+def test_padding_forgotten_names_the_layer():
+    verdict = json.loads(run_solver("check", CPEN, "2.2:output_shape[2]", "100x64x126x126", "--json").stdout)
+    # padding left out in layer 2 only: floor((256 - 5)/2) + 1 = 126; left out in layer 1
+    # instead, 254 would give floor((254 + 4 - 5)/2) + 1 = 127
+    assert verdict["mistake"] == "padding_forgotten" and "in layer 2" in verdict["feedback"]
+
+
+TABLE_RIGHT = """layer,output_shape,params
+1,100x128x256x256,9728
+2,100x64x128x128,204864
+3,100x32x64x64,18464
+4,100x16x64x64,528
+5,100x16x32x32,0
+6,100x16384,0
+7,100x10,163850
+"""
+# Row 2 forgets its padding: floor((256 - 5)/2) + 1 = 126. Rows 3 on follow from it:
+# floor((126 + 2 - 3)/2) + 1 = 63, 63, floor(63/2) = 31, 16·31·31 = 15,376 -> 153,770 params.
+TABLE_CARRIED = """layer,output_shape,params
+1,100x128x256x256,9728
+2,100x64x126x126,204864
+3,100x32x63x63,18464
+4,100x16x63x63,528
+5,100x16x31x31,0
+6,100x15376,0
+7,100x10,153770
+"""
+
+
+def check_table(tmp_path, text, *extra):
+    path = tmp_path / "answer.csv"
+    path.write_text(text)
+    result = run_solver("check", CPEN, "2.2:table", f"@{path}", "--json", *extra)
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_whole_table_correct(tmp_path):
+    code, verdict = check_table(tmp_path, TABLE_RIGHT)
+    assert code == 0 and verdict["score"] == 1.0 and len(verdict["rows"]) == 7
+
+
+def test_table_error_is_carried_forward(tmp_path):
+    code, verdict = check_table(tmp_path, TABLE_CARRIED)
+    assert code == 1 and verdict["mistake"] == "padding_forgotten"
+    assert "Row 2 is the first wrong row" in verdict["feedback"] and "in layer 2" in verdict["feedback"]
+    scores = {row["row"]: row["score"] for row in verdict["rows"]}
+    assert scores["2"] == 0.5 and all(scores[r] == 1.0 for r in "134567")
+    assert [row["judged_from_previous_row"] for row in verdict["rows"]] == [False, False, True, True, True, True, True]
+    assert verdict["score"] == pytest.approx(6.5 / 7)
+
+
+def test_table_as_json_rows_from_stdin():
+    rows = [{"layer": 1, "output_shape": [100, 128, 256, 256], "params": 9728},
+            {"layer": 2, "output_shape": "100x64x128x128", "params": 999}]
+    result = run_solver_stdin(json.dumps(rows), "check", CPEN, "2.2:table", "-", "--json")
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 1 and [r["score"] for r in verdict["rows"]] == [1.0, 0.5]
+    assert verdict["rows"][1]["wrong"] == ["params"]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("layer,shape\n1,3x3\n", "unknown column 'shape'"),
+    ("layer,params\n9,1\n", "no row '9'"),
+    ("layer,params\n1,1\n1,2\n", "appears twice"),
+    ("layer,params\n1,abc\n", "row 1, column params"),
+    ('[{"layer": 1, "params": {"a": 1}}]', "a table cell must be"),
+    ("[" * 100_000, "not valid JSON"),
+])
+def test_unreadable_tables_are_invalid(tmp_path, text, words):
+    code, verdict = check_table(tmp_path, text)
+    assert code == 2 and verdict["verdict"] == "invalid" and words in verdict["feedback"], verdict
+
+
+def run_solver_stdin(stdin, *args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "solver", *map(str, args)], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_runs_of_identical_layers_share_a_row():
+    result = run_solver("solve", ROOT / "problems" / "csci5922-ps3.yaml", "--problem", "Q4-table")
+    assert result.returncode == 0
+    assert "| 6–104 |" in result.stdout and "Layers 7–104 are identical to layer 6" in result.stdout
+    assert result.stdout.count("### ") < 20        # not 104 layer sections
+
+
+def test_inferred_channels_say_why():
+    result = run_solver("solve", CPEN, "--problem", "2.1")
+    assert "The in\\_channels marked ? is 128: a kernel spans every channel of its input, " \
+           "and layer 1's output has 128 channels." in result.stdout
+
+
+def test_hwc_layout_reads_and_writes_height_first():
+    given = network.read({"input_shape": "64x64x3", "layout": "hwc",
+                          "layers": [{"type": "conv2d", "out_channels": 32, "kernel_size": 3, "padding": 1}]})
+    answers = network.solve(given).answers
+    # (64 + 2 - 3) + 1 = 64 rows and columns, 32 channels; 32·3·9 + 32 = 896
+    assert answers["output_shape"].value == (64, 64, 32) and answers["params"].value == 896
