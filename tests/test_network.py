@@ -98,11 +98,20 @@ def test_per_layer_answers(target, text, code):
     ("2.2:output_shape[1]", "100x256x256x128", "layout_swapped"),
     # stride forgotten in layer 3: 128 + 2 - 3 + 1 = 128
     ("2.2:output_shape[3]", "100x32x128x128", "stride_forgotten"),
+    ("2.4:params[3]", "2432", "image_channels_everywhere"),   # 32·3·9 + 32
+    # the linear layer's MACs, 100·10·16,384 = 16,384,000, given as FLOPs
+    ("2.4:macs[7]", "32,768,000", "macs_flops_swapped"),
 ])
 def test_mistakes_are_named(target, text, mistake):
     result = run_solver("check", CPEN, target, text, "--json")
     verdict = json.loads(result.stdout)
     assert result.returncode == 1 and verdict["mistake"] == mistake, verdict
+
+
+def test_flatten_before_pooling():
+    # Q3: conv2 gives 30×30×16, pooled 15×15×16 = 3600; before pooling 30·30·16 = 14,400
+    result = run_solver("check", ROOT / "problems" / "comp433-a3.yaml", "Q3:neurons[4]", "14400", "--json")
+    assert json.loads(result.stdout)["mistake"] == "flatten_before_pooling"
 
 
 def test_padding_forgotten_names_the_layer():

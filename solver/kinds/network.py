@@ -458,26 +458,29 @@ def _kernel_depth(given, depth_of):
     return found
 
 
+def _pools_before_flatten(layers) -> set[int]:
+    """The pooling layers a flatten follows (with only activations or dropout between)."""
+    pools, pending = set(), []
+    for entry in layers:
+        if isinstance(entry.layer, nl.MaxPool2d):        # average pooling too
+            pending.append(entry.number)
+        elif isinstance(entry.layer, nl.Flatten):
+            pools.update(pending)
+        if not isinstance(entry.layer, (nl.MaxPool2d, nl.Activation, nl.Dropout)):
+            pending = []
+    return pools
+
+
 def _flatten_before_pooling(given):
-    """The flattened size taken from the shape before the pooling layers in front of it."""
-    layers = given.layers
-    skipped = {e.number for i, e in enumerate(layers)
-               if isinstance(e.layer, nl.MaxPool2d)
-               and any(isinstance(later.layer, nl.Flatten) and all(isinstance(m.layer, (nl.MaxPool2d, nl.Activation, nl.Dropout))
-                                                                   for m in layers[i + 1:later.number - 1])
-                       for later in layers[i + 1:])}
+    """The flattened size taken from the shape before the pooling in front of it."""
+    skipped = _pools_before_flatten(given.layers)
     if not skipped:
         return {}
-    keep = {}
 
     def change(entry, layer, shape):
-        if entry.number in skipped:
-            keep[entry.number] = shape
-            return nl.Dropout(p=0.0), shape
-        return layer, shape
+        return (nl.Activation() if entry.number in skipped else layer), shape
     found = _reanalyzed(given, change)
-    return {name: v for name, v in found.items() if not name.startswith("output_shape[")
-            or int(name[13:-1]) not in skipped}
+    return {name: v for name, v in found.items() if name.partition("[")[2][:-1] not in map(str, skipped)}
 
 
 def _layout_swapped(given):
