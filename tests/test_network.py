@@ -98,7 +98,7 @@ def test_per_layer_answers(target, text, code):
     ("2.2:output_shape[1]", "100x256x256x128", "layout_swapped"),
     # stride forgotten in layer 3: 128 + 2 - 3 + 1 = 128
     ("2.2:output_shape[3]", "100x32x128x128", "stride_forgotten"),
-    ("2.4:params[3]", "2432", "image_channels_everywhere"),   # 32·3·9 + 32
+    ("2.4:params[3]", "896", "image_channels_everywhere"),   # 32·3·9 + 32
     # the linear layer's MACs, 100·10·16,384 = 16,384,000, given as FLOPs
     ("2.4:macs[7]", "32,768,000", "macs_flops_swapped"),
 ])

@@ -14,7 +14,8 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import FieldError
-from ..fields import IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given, size_symbol
+from ..fields import (IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given,
+                      size_symbol)
 from ..formula import Formula, Fraction_, Number, Product, Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, distinct
@@ -25,22 +26,18 @@ SUMMARY = ("parameters, multiplications and additions of standard, grouped, dept
            "and depthwise-separable convolution, compared")
 
 VARIANTS = {
-    "standard": "a K×K convolution from C to N channels (groups 1)",
-    "grouped": "the same with `groups` g; only when groups is given and is not 1",
-    "depthwise": "K×K with groups C and C·m outputs (m = depth_multiplier)",
-    "pointwise": "a 1×1 convolution from C·m to N channels",
-    "separable": "depthwise then pointwise",
+    "standard": "the standard convolution (K×K, C to N channels)",
+    "grouped": "the grouped convolution (groups g); only when groups is not 1",
+    "depthwise": "the depthwise convolution (K×K, groups C, C·m outputs, m = depth_multiplier)",
+    "pointwise": "the pointwise convolution (1×1, C·m to N channels)",
+    "separable": "the depthwise-separable convolution (depthwise then pointwise)",
 }
-COUNTS = {
-    "params": "weights plus biases",
-    "params_without_bias": "weights",
-    "mults": "multiplications (= MACs; needs input_size)",
-    "adds": "additions (needs input_size)",
-}
+COUNTS = {"params": "weights + biases", "params_without_bias": "weights",
+          "mults": "multiplications (= MACs)", "adds": "additions"}
 COUNT_WORDS = {"params": "params", "params_without_bias": "params without bias",
                "mults": "multiplications", "adds": "additions"}
 OPERATIONS = ("mults", "adds")
-ANSWERS = {f"{variant}_{count}": f"{what} of {desc}"
+ANSWERS = {f"{variant}_{count}": f"{what} of {desc}" + ("; needs input_size" if count in OPERATIONS else "")
            for variant, desc in VARIANTS.items() for count, what in COUNTS.items()}
 ANSWERS.update(params_ratio="separable params / standard params, simplified",
                mults_ratio="separable mults / standard mults, simplified (needs input_size)")
@@ -63,7 +60,8 @@ class Given:
     stride: Pair = given_field(pair(1, True), ONE, "step between windows (default 1)")
     padding: Any = given_field(read_padding, ZERO, "zeros added on each side, 'same' or 'valid' (default 0)")
     groups: Any = given_field(count_or_symbol, 1, "groups g of the grouped convolution (default 1: none)")
-    depth_multiplier: Any = given_field(count_or_symbol, 1, "filters per channel m of the depthwise step (default 1)")
+    depth_multiplier: Any = given_field(count_or_symbol, 1,
+                                        "filters per channel m of the depthwise step (default 1)")
     batch_size: Any = given_field(count_or_symbol, 1, "inputs in the batch B (default 1)")
     bias: bool = given_field(boolean, True, "every filter has a bias (default true, as in PyTorch)")
 
@@ -97,8 +95,8 @@ def check_kernel_fits(given):
     for a, axis in enumerate(axes(given)):
         if all(isinstance(v, int) for v in (axis.n, axis.k, axis.s, axis.before)):
             if conv_length(axis)[0] < 1:
-                raise FieldError("kernel_size", f"is {axis.k} but the padded input has only "
-                                                f"{axis.n + 2 * axis.before} {'rows' if a == 0 else 'columns'}; "
+                padded, lines = axis.n + 2 * axis.before, "rows" if a == 0 else "columns"
+                raise FieldError("kernel_size", f"is {axis.k} but the padded input has only {padded} {lines}; "
                                                 "the kernel must fit inside the padded input")
 
 
@@ -231,12 +229,12 @@ def layers(given) -> dict[str, Layer]:
         N, C, C, area, f"C·{taps}")}
     if has_groups(given):
         result["grouped"] = Layer(
-            "grouped", f"The C input channels and the N filters are split into g groups; "
-            f"each of the N/g filters of a group sees only the C/g channels of its group, so it is (C/g)×{k}, "
-            f"and there are g·(N/g) = N filters: g times fewer weights than the standard convolution.",
+            "grouped", f"The C input channels and the N filters are split into g groups; each of the "
+            f"N/g filters of a group sees only the C/g channels of its group, so it is (C/g)×{k}, and "
+            f"there are g·(N/g) = N filters: g times fewer weights than the standard convolution.",
             N, Share(C, G), C, area, f"(C/g)·{taps}")
     result["depthwise"] = Layer(
-        "depthwise", f"Groups = C, so every input channel gets its own "
+        "depthwise", f"With groups = C, every input channel gets its own "
         f"{'m filters' if m else 'filter'} of depth 1, each {k}: {cm_text} output channels.",
         cm, Number(1), C, area, taps)
     result["pointwise"] = Layer(
@@ -399,22 +397,23 @@ def count_lines(variant, given, formulas, values, answers) -> list:
         [c for c in OPERATIONS if c in formulas]
     # Without a bias the weights are the params: the one line says so.
     label = dict(LINE_LABELS, params_without_bias=LINE_LABELS["params_without_bias" if given.bias else "params"])
-    return [[Symbol(name, label[name])] + derivation_lines(formulas[name], values, answers[f"{variant}_{name}"].value)
-            for name in names]
+    return [[Symbol(name, label[name])]
+            + derivation_lines(formulas[name], values, answers[f"{variant}_{name}"].value) for name in names]
 
 
 def separable_step(given, formulas, values, answers) -> Step:
     text = ("The depthwise convolution followed by the pointwise one. "
             "Like the standard convolution it maps C channels to N channels of size H_out×W_out; "
             "each of its counts is the depthwise count plus the pointwise count.")
-    return Step("Depthwise-separable convolution", text, count_lines("separable", given, formulas, values, answers))
+    return Step("Depthwise-separable convolution", text,
+                count_lines("separable", given, formulas, values, answers))
 
 
 def comparison_step(given, answers) -> Step:
     counts = ["params"] + [c for c in OPERATIONS if given.input_size is not None]
     rows = [{"name": variant, "counts": [answers[f"{variant}_{c}"].value for c in counts]}
             for variant in VARIANTS if f"{variant}_params" in answers]
-    return Step("Comparison", "The five variants side by side (params include the biases when there are any).",
+    return Step("Comparison", "The variants side by side (params include the biases when there are any).",
                 layout="conv_cost.table", data={"columns": [COUNT_WORDS[c] for c in counts], "rows": rows})
 
 
@@ -426,8 +425,8 @@ def ratio_step(given, formulas, values, answers) -> Step:
         for count, r in zip(counts, ratios)]
     text = "The separable convolution over the standard one."
     if all(r.type == "rational" for r in ratios):
-        shares = [f"{float(r.value):.1%} of its {COUNT_WORDS[c]}" for c, r in zip(counts, ratios)]
-        text += f" The separable convolution has {' and '.join(shares)}."
+        shares = [f"{float(r.value):.1%} of the {COUNT_WORDS[c]}" for c, r in zip(counts, ratios)]
+        text += f" The separable convolution needs {' and '.join(shares)} of the standard one."
     return Step("Ratios", text, lines)
 
 
@@ -440,7 +439,8 @@ def solve(given: Given) -> Solution:
     steps = [convention_step(given)]
     if given.input_size is not None:
         steps.append(size_step(given, output_sizes(given)))
-    steps += [variant_step(layer, given, formulas[name], letters, answers) for name, layer in layers(given).items()]
+    steps += [variant_step(layer, given, formulas[name], letters, answers)
+              for name, layer in layers(given).items()]
     steps += [separable_step(given, formulas["separable"], letters, answers),
               comparison_step(given, answers), ratio_step(given, formulas, letters, answers)]
     return Solution(NAME, given, steps, answers)
