@@ -26,3 +26,12 @@ def require_program(name):
             pytest.fail(f"{name} is not installed; CI must install it (see .ci/run)")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def assert_bad_input(result, path, problem, field, words):
+    """Exit 2, nothing on stdout, one paragraph naming file, problem, field and the words."""
+    message = result.stderr
+    assert result.returncode == 2 and result.stdout == "", message
+    assert "Traceback" not in message and message.count("\n") == 1, message
+    assert str(path) in message and f'problem "{problem}"' in message and f"`{field}`" in message, message
+    assert words in message, message

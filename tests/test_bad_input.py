@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 
-from conftest import run_solver
+from conftest import assert_bad_input, run_solver
 
 CONV = "kind: conv2d\n    given:\n"
 
@@ -38,13 +38,7 @@ CASES = [
 @pytest.mark.parametrize("kind, given, field, words", CASES)
 def test_bad_given_names_file_problem_and_field(tmp_path, kind, given, field, words):
     path = one_problem(tmp_path, given, kind)
-    result = run_solver("solve", path)
-    assert result.returncode == 2, result.stderr
-    message = result.stderr
-    assert "Traceback" not in message and result.stdout == ""
-    assert str(path) in message and 'problem "p1"' in message and f"`{field}`" in message, message
-    assert words in message, message
-    assert message.count("\n") == 1, "one paragraph"
+    assert_bad_input(run_solver("solve", path), path, "p1", field, words)
 
 
 def test_unknown_kind_lists_the_kinds(tmp_path):

@@ -26,7 +26,7 @@ from fractions import Fraction  # noqa: E402
 
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from conftest import ROOT, run_solver  # noqa: E402
+from conftest import assert_bad_input, ROOT, run_solver  # noqa: E402
 from solver.answers import format_answer  # noqa: E402
 from solver.check import check_value, compare  # noqa: E402
 from solver.errors import FieldError  # noqa: E402
@@ -299,12 +299,7 @@ def test_bad_input_is_one_paragraph_naming_file_problem_and_field(tmp_path, give
     path = tmp_path / "costs.yaml"
     body = textwrap.indent(given, " " * 6)
     path.write_text(f'title: T\nproblems:\n  - id: "c1"\n    kind: conv_cost\n    given:\n{body}')
-    result = run_solver("solve", path)
-    assert result.returncode == 2 and result.stdout == ""
-    message = result.stderr
-    assert "Traceback" not in message and message.count("\n") == 1, message
-    assert str(path) in message and 'problem "c1"' in message and f"`{field}`" in message, message
-    assert words in message, message
+    assert_bad_input(run_solver("solve", path), path, "c1", field, words)
 
 
 # ---- the shipped problems -------------------------------------------------

@@ -15,7 +15,7 @@ import random  # noqa: E402
 import re  # noqa: E402
 import textwrap  # noqa: E402
 
-from conftest import ROOT, run_solver  # noqa: E402
+from conftest import assert_bad_input, ROOT, run_solver  # noqa: E402
 
 from solver.errors import FieldError  # noqa: E402
 from solver.kinds import layers_to_size as kind  # noqa: E402
@@ -234,12 +234,7 @@ def problem_file(tmp_path, given_yaml):
 ])
 def test_bad_input_is_one_paragraph(tmp_path, given, field, words):
     path = problem_file(tmp_path, given)
-    result = run_solver("solve", path)
-    assert result.returncode == 2 and result.stdout == ""
-    message = result.stderr
-    assert "Traceback" not in message and message.count("\n") == 1, message
-    assert str(path) in message and 'problem "s1"' in message and f"`{field}`" in message, message
-    assert words in message, message
+    assert_bad_input(run_solver("solve", path), path, "s1", field, words)
 
 
 # ---- the rendered derivation ----------------------------------------------

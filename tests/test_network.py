@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, run_solver
+from conftest import assert_bad_input, ROOT, run_solver
 from solver.kinds import network
 
 CPEN = ROOT / "problems" / "cpen455-hw2.yaml"
@@ -47,12 +47,7 @@ BAD = [
 @pytest.mark.parametrize("layers, field, words", BAD)
 def test_bad_network_names_problem_layer_and_field(tmp_path, layers, field, words):
     path = network_file(tmp_path, layers)
-    result = run_solver("solve", path)
-    assert result.returncode == 2 and result.stdout == ""
-    message = result.stderr
-    assert "Traceback" not in message and message.count("\n") == 1, message
-    assert str(path) in message and 'problem "n1"' in message and f"`{field}`" in message, message
-    assert words in message, message
+    assert_bad_input(run_solver("solve", path), path, "n1", field, words)
 
 
 def test_bad_input_shape(tmp_path):
