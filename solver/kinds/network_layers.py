@@ -359,8 +359,8 @@ class Dropout(Layer):
     p: float = given_field(number, 0.5, "drop probability (default 0.5)")
 
     def compute(self, shape):
-        if not 0 <= self.p < 1:
-            raise FieldError("p", f"must be at least 0 and below 1, got {self.p}")
+        if not 0 <= self.p <= 1:
+            raise FieldError("p", f"must be between 0 and 1, got {self.p}")
         return Computed(shape)
 
 
