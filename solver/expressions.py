@@ -49,7 +49,7 @@ from typing import NamedTuple, NoReturn
 import mpmath
 import sympy
 
-from .answers import MAX_DIGITS, _Parser, _quote
+from .answers import MAX_DIGITS, _Parser
 from .errors import InvalidAnswer
 from .fields import size_symbol
 
@@ -58,6 +58,7 @@ MAX_DEPTH = 40            # nested brackets, signs, exponents and function calls
 MAX_NODES = 500           # numbers, symbols and operations in a formula
 MAX_EXPONENT = 1000       # |n| in x^n for a number n
 MAX_BITS = 1000           # numerators and denominators of the numbers in a formula (~300 digits)
+MAX_IRRATIONAL = 10**30   # |x| for x = e^40, sqrt(2)·10^20: rounding it needs precision of its size
 PARSE_SECONDS = 0.5
 
 POINTS = 40               # random points an equivalence is tested at
@@ -70,6 +71,7 @@ MAX_VALUE_BITS = 100_000  # a value at a point larger than 2^this is taken as un
 DIGITS = 40               # working precision where a value is not rational
 SMALL, LARGE = 12, 1000   # symbols are drawn from 1..SMALL, every fourth point from 1..LARGE
 
+_DIGITS = frozenset("0123456789")     # not str.isdigit, which takes "²" too
 _GREEK = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu "
     "xi pi rho varrho sigma tau upsilon phi varphi chi psi omega "
@@ -132,16 +134,18 @@ def parse_expression(text: str, names=()) -> sympy.Expr:
     for name in names:
         symbol = size_symbol(name) if isinstance(name, str) else name
         symbols[symbol.name] = symbol
+    parser = _ExpressionParser(text, symbols)
     try:
         with _time_limit(PARSE_SECONDS):
-            return _ExpressionParser(text, symbols).answer()
+            return parser.answer()
     except _Timeout:
-        raise InvalidAnswer(f"expected a formula that takes less than {PARSE_SECONDS} s to read, "
-                            f"in {_quote(text)}") from None
+        parser.fail_here(f"expected a formula that takes less than {PARSE_SECONDS} s to read")
+    except (ArithmeticError, RecursionError):      # sympy gave up on a number: floor(e^40 - ...)
+        parser.fail_here("expected numbers that can be evaluated")
 
 
 def equivalent(student, expected, *, points: int = POINTS, seed: int = SEED) -> tuple[bool, str]:
-    """Do two formulas agree wherever the expected one is defined? (verdict, feedback sentence).
+    """Do two formulas agree wherever both are defined? (verdict, feedback sentence).
 
     A ladder: the same after sympy's own rewriting or `expand`; else a
     counterexample among random points (exact arithmetic, so a difference is
@@ -178,7 +182,7 @@ def _tokens(text: str) -> list[_Token]:
         char = text[pos]
         if char.isspace() or char == "~":
             pos += 1
-        elif char.isdigit():
+        elif char in _DIGITS:
             end = _number_end(text, pos)
             tokens.append(_Token("number", text[pos:end], pos, end))
             pos = end
@@ -205,10 +209,10 @@ def _tokens(text: str) -> list[_Token]:
 def _number_end(text: str, pos: int) -> int:
     """Where the number starting at `pos` ends: digits, a decimal part, an exponent."""
     end = _digits_end(text, pos)
-    if text[end:end + 1] == "." and text[end + 1:end + 2].isdigit():
+    if text[end:end + 1] == "." and text[end + 1:end + 2] in _DIGITS:
         end = _digits_end(text, end + 1)
     mark = end + 1 + (text[end + 1:end + 2] in ("+", "-"))
-    if text[end:end + 1] in ("e", "E") and text[mark:mark + 1].isdigit():
+    if text[end:end + 1] in ("e", "E") and text[mark:mark + 1] in _DIGITS:
         end = _digits_end(text, mark)
     return end
 
@@ -216,7 +220,7 @@ def _number_end(text: str, pos: int) -> int:
 def _digits_end(text: str, pos: int) -> int:
     end = pos
     # Stop one past the limit: a million nines is refused without reading them all.
-    while end < len(text) and text[end].isdigit() and end - pos <= MAX_DIGITS:
+    while end < len(text) and text[end] in _DIGITS and end - pos <= MAX_DIGITS:
         end += 1
     if end - pos > MAX_DIGITS:
         _fail(text, f"expected at most {MAX_DIGITS} digits", pos)
@@ -262,7 +266,7 @@ class _Unit(NamedTuple):
     text: str
     cut: str       # "hard": a new symbol starts here; "soft": only a whole name may end before it;
     #                "none": glued to what precedes (a subscript to its letter)
-    kind: str = "letters"     # letters, digits or subscript
+    kind: str = "letters"     # letters, greek, digits or subscript
 
 
 class _ExpressionParser:
@@ -287,8 +291,6 @@ class _ExpressionParser:
             self._take(".")
         if self._peek().kind != "end":
             self._fail("expected an operator or the end of the formula", self._peek().start)
-        if value.has(sympy.zoo, sympy.oo, sympy.nan, sympy.I):
-            self._fail("expected a formula with a finite real value (no division by zero)", 0)
         return value
 
     # --- operators --------------------------------------------------------
@@ -306,27 +308,26 @@ class _ExpressionParser:
                 if explicit:
                     self._next()
                 right = self._expression(binding + (binding != _POWER))   # ^ is right-associative
-                value = self._node(combine(self, value, right, token.start), token.start)
+                value = self._node(combine(value, right, token.start), token.start)
 
     def _operator(self, token: _Token):
-        """(strength, written, combine) of the operator at `token`, or None."""
+        """(strength, written, combine(a, b, pos)) of the operator at `token`, or None."""
         if self.pending:             # the rest of a word: NCK^2 is N·C·K^2
-            return _PRODUCT, False, lambda _, a, b, pos: a * b
+            return _PRODUCT, False, _multiply
         if token.kind == "op" and token.text in ("+", "-"):
-            sign = 1 if token.text == "+" else -1
-            return _SUM, True, lambda _, a, b, pos: a + sign * b
+            return _SUM, True, _add if token.text == "+" else _subtract
         if token.text in _MULTIPLY and token.kind in ("op", "command"):
-            return _PRODUCT, True, lambda _, a, b, pos: a * b
+            return _PRODUCT, True, _multiply
         if token.text in _DIVIDE and token.kind in ("op", "command"):
-            return _PRODUCT, True, _ExpressionParser._divide
+            return _PRODUCT, True, self._divide
         if token.kind == "op" and token.text in ("^", "**"):
-            return _POWER, True, _ExpressionParser._power
+            return _POWER, True, self._power
         if self._starts_atom(token):
-            return _PRODUCT, False, lambda _, a, b, pos: a * b
+            return _PRODUCT, False, _multiply
         return None
 
     def _starts_atom(self, token: _Token) -> bool:
-        if self.pending or token.kind in ("number", "letter", "text"):
+        if token.kind in ("number", "letter", "text"):
             return True
         if token.text in ("|", "vert"):
             return not self.bars     # inside |...| a bar closes: |x||y| is |x|·|y|
@@ -376,16 +377,22 @@ class _ExpressionParser:
         self._fail("expected a number, a letter, a function or an opening bracket", token.start)
 
     def _group(self, opening: _Token):
-        value = self._expression(_SUM)
-        self._expect(_CLOSERS[opening.text], opening)
-        return value
+        return self._enclosed(opening, _CLOSERS[opening.text])[0]
 
     def _bars(self, opening: _Token):
-        self.bars += 1
-        value = self._expression(_SUM)
-        self._expect("rvert" if opening.text == "lvert" else opening.text, opening)
-        self.bars -= 1
-        return self._node(sympy.Abs(value), opening.start)
+        closer = "rvert" if opening.text == "lvert" else opening.text
+        return self._node(sympy.Abs(self._enclosed(opening, closer, bars=1)[0]), opening.start)
+
+    def _enclosed(self, opening: _Token, closer: str, *, bars: int = 0, many: bool = False) -> list:
+        """The sums up to `closer`, separated by commas if `many`. Inside brackets a bar
+        opens a new |...| whatever surrounds them: |(a |b|)| is fine."""
+        outer, self.bars = self.bars, bars
+        values = [self._expression(_SUM)]
+        while many and self._take(","):
+            values.append(self._expression(_SUM))
+        self._expect(closer, opening)
+        self.bars = outer
+        return values
 
     def _command_atom(self, token: _Token):
         name, pos = token.text, token.start
@@ -396,8 +403,7 @@ class _ExpressionParser:
         if name == "sqrt":
             return self._root(pos)
         if name in ("lfloor", "lceil"):
-            value = self._expression(_SUM)
-            self._expect("r" + name[1:], token)
+            value = self._enclosed(token, "r" + name[1:])[0]
             return self._node((sympy.floor if name == "lfloor" else sympy.ceiling)(value), pos)
         if name in _FUNCTIONS:       # \max, \exp, \log, \ln, \tanh
             return self._call(name, token)
@@ -427,26 +433,25 @@ class _ExpressionParser:
         if opening.kind != "op" or opening.text not in _CLOSERS:
             self._fail(f'expected "(" after {name}', opening.start)
         fewest, most, build = _FUNCTIONS[name]
-        with self._nested(opening.start):
-            arguments = [self._expression(_SUM)]
-            while self._take(","):
-                arguments.append(self._expression(_SUM))
-        self._expect(_CLOSERS[opening.text], opening)
+        arguments = self._enclosed(opening, _CLOSERS[opening.text], many=True)
         if not fewest <= len(arguments) <= most:
             count = f"{fewest}" if fewest == most else f"{fewest} to {most}"
             self._fail(f"expected {count} argument(s) to {name}, got {len(arguments)}", token.start)
         if name in ("log", "ln") and arguments[0] == 0:
             self._fail("expected a logarithm of a non-zero value", token.start)
-        return self._node(build(*arguments), token.start)
+        try:
+            return self._node(build(*arguments), token.start)
+        except ValueError:       # Max and Min refuse what they cannot order
+            self._fail(f"expected arguments to {name} that can be compared", token.start)
 
     # --- words ------------------------------------------------------------
 
     def _word(self, first: _Token):
         """Letters, digits and a subscript written together: one or more symbols, maybe a call."""
-        units, last = [_Unit(first.text, "hard")], first
+        units, last = [_word_unit(first)], first
         while (token := self._peek()).start == last.end and (
                 token.kind in ("letter", "text") or token.kind == "number" and token.text.isdigit()):
-            units.append(_Unit(token.text, "hard", "digits" if token.kind == "number" else "letters"))
+            units.append(_word_unit(token))
             last = self._next()
         if self._take("_"):
             units += self._subscript()
@@ -497,10 +502,13 @@ class _ExpressionParser:
         while k < len(units):
             start = offsets[k]
             rest = word[start:]
-            if call and rest in _FUNCTIONS and rest not in self.symbols and all(
-                    u.kind == "letters" for u in units[k:]):
-                pieces.append((rest, "function"))
-                break
+            if rest in _FUNCTIONS and rest not in self.symbols and all(
+                    u.kind in ("letters", "greek") for u in units[k:]):
+                if call:
+                    pieces.append((rest, "function"))
+                    break
+                if all(u.kind == "letters" for u in units[k:]):     # \sigma alone is a letter
+                    self._fail(f'expected "(" after {rest}', self._peek().start)
             match = next((w for w in self.words if word.startswith(w, start) and start + len(w) in cuts), None)
             if match:
                 end = cuts[start + len(match)]
@@ -535,12 +543,14 @@ class _ExpressionParser:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             self._fail(f"expected at most {MAX_NODES} numbers, letters and operations", pos)
+        if value.has(sympy.I, sympy.zoo, sympy.nan):      # sqrt(-1), 1/0 once evaluated
+            self._fail("expected a formula with a finite real value", pos)
         if value.is_Rational and _bits(value) > MAX_BITS:
             self._fail(f"expected numbers of at most {MAX_BITS} bits (about 300 digits)", pos)
-        if value.is_number and not value.is_Rational and not value.has(sympy.zoo, sympy.nan, sympy.I):
+        if value.is_number and not value.is_Rational:
             size = value.evalf(15)
-            if size.is_Number and abs(size) > 2 ** MAX_BITS:
-                self._fail(f"expected numbers below 2^{MAX_BITS} (about 10^300)", pos)
+            if size.is_Number and abs(size) > MAX_IRRATIONAL:
+                self._fail("expected numbers below 10^30 where they are not rational", pos)
         return value
 
     @contextmanager
@@ -556,8 +566,8 @@ class _ExpressionParser:
         return self.tokens[self.i]
 
     def _next(self) -> _Token:
-        if time.perf_counter() > self.deadline:
-            self._fail(f"expected a formula that takes less than {PARSE_SECONDS} s to read", self._peek().start)
+        if time.perf_counter() > self.deadline:     # where no alarm can interrupt (not the main thread)
+            self.fail_here(f"expected a formula that takes less than {PARSE_SECONDS} s to read")
         token = self.tokens[self.i]
         self.i = min(self.i + 1, len(self.tokens) - 1)
         return token
@@ -577,6 +587,22 @@ class _ExpressionParser:
 
     def _fail(self, message: str, pos: int) -> NoReturn:
         _fail(self.text, message, pos)
+
+    def fail_here(self, message: str) -> NoReturn:
+        """Fail at the token being read."""
+        self._fail(message, self._peek().start)
+
+
+def _add(a, b, pos):
+    return a + b
+
+
+def _subtract(a, b, pos):
+    return a - b
+
+
+def _multiply(a, b, pos):
+    return a * b
 
 
 def _bits(value) -> int:
@@ -655,13 +681,9 @@ def _sample(student, expected, points: int, seed: int) -> tuple[int, str]:
         for index in range(points if symbols else 1):
             point = {s: _draw(s, rng, wide=index % 4 == 3) for s in symbols}
             try:
-                target = _value(expected, point)
-            except _Undefined:
+                target, value = _value(expected, point), _value(student, point)
+            except _Undefined:       # also the student's: (H^2 - K^2)/(H - K) is H + K
                 continue
-            try:
-                value = _value(student, point)
-            except _Undefined:
-                return agreeing, f"At {_point_text(point)} this formula has no finite value, but the expected one has."
             if not _same(value, target):
                 return agreeing, (f"At {_point_text(point)} this formula gives {_value_text(value)}, "
                                   f"which is not the expected value.")
@@ -789,6 +811,11 @@ _RULES = {
     sympy.Min: lambda *values: min(_exact_or_mpf(values)),
     sympy.exp: _exp, sympy.log: _log, sympy.tanh: lambda x: mpmath.tanh(_mpf(x)),
 }
+
+
+def _word_unit(token: _Token) -> _Unit:
+    kind = {"number": "digits", "text": "letters"}.get(token.kind, "greek" if len(token.text) > 1 else "letters")
+    return _Unit(token.text, "hard", kind)
 
 
 def _in_subscript(token: _Token, braced: bool) -> bool:
