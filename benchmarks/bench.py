@@ -6,8 +6,11 @@ Targets (issue 2): `solver check` on a matrix answer <= 0.25 s per process;
 `solver solve --format latex` of every file in problems/ <= 2 s in all.
 Issue 3: solving and rendering a 120-layer network <= 1 s per process.
 Issue 4: `solver check` on a formula answer <= 1 s per process.
+Issue 5: `solver grade` of 10,000 numeric and matrix answers <= 10 s in one process.
 """
 import argparse
+import csv
+import random
 import statistics
 import subprocess
 import sys
@@ -19,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLVER = [sys.executable, "-m", "solver"]
 MATRIX_CHECK = ["check", "problems/comp433-a3.yaml", "Q1c",
                 "[[3,5,9,10,6],[5,7,9,8,3],[6,7,9,10,7],[9,8,5,8,6],[8,7,3,7,3]]"]
+GRADED = "problems/comp433-a3.yaml"          # convolution matrices and network counts
 FORMULA_CHECK = ["check", "problems/cpen455-hw2.yaml", "4.2",
                  r"\left\lfloor \frac{H + 2P - D(K-1) - 1}{S} \right\rfloor + 1"]
 
@@ -40,6 +44,53 @@ def deep_network(folder: Path, layers: int = 120) -> str:
                     "      input_shape: 3x64x64\n      batch_size: 32\n      layers:\n"
                     + "".join(f"        - {row}\n" for row in rows))
     return str(path)
+
+
+def answers_csv(folder: Path, rows: int = 10_000) -> str:
+    """A CSV of `rows` answers to GRADED, half to its matrix answers and half to its
+    numeric ones, made by the solver itself: 60% right, 20% a mistake's answer, 10%
+    wrong in a way no mistake explains (every mistake is tried), 10% unreadable."""
+    sys.path.insert(0, str(ROOT))           # this repository's solver, not an installed one
+    from solver.answers import format_answer
+    from solver.kinds import get_kind
+    from solver.problems import load
+    rng = random.Random(5)
+    pools = {"matrix": [], "number": []}
+    for problem in load(ROOT / GRADED).problems:
+        kind = get_kind(problem.kind)
+        cases = [answers for m in kind.MISTAKES for _, answers in m.cases(problem.given)]
+        for answer in kind.solve(problem.given).answers.values():
+            if answer.type in ("integer", "rational", "real", "shape", "matrix"):
+                wrong = [format_answer(c[answer.name], answer.type) for c in cases if answer.name in c]
+                pools["matrix" if answer.type == "matrix" else "number"].append((problem.id, answer, wrong))
+    path = folder / "answers.csv"
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["student", "problem", "answer", "text"])
+        for row in range(rows):
+            problem_id, answer, wrong = rng.choice(pools["matrix" if row % 2 else "number"])
+            roll = rng.random()
+            if roll < 0.6 or (roll < 0.8 and not wrong):
+                text = format_answer(answer.value, answer.type)
+            elif roll < 0.8:
+                text = rng.choice(wrong)
+            elif roll < 0.9:
+                text = format_answer(off_by_one(answer.value, answer.type), answer.type)
+            else:
+                text = "seven-ish ("
+            writer.writerow([f"student{row % 250}", problem_id, answer.name, text])
+    return str(path)
+
+
+def off_by_one(value, answer_type):
+    """The value with one number (the first cell, the first dimension) one larger."""
+    if answer_type == "matrix":
+        value = value.copy()
+        value.flat[0] += 1
+        return value
+    if answer_type == "shape":
+        return (value[0] + 1, *value[1:])
+    return value + 1
 
 
 def seconds(args) -> float:
@@ -74,6 +125,11 @@ def main():
         network = median_of(runs, lambda: seconds(["solve", deep, "--format", "latex"]))
     print(f"solver solve --format latex, a 120-layer network, median of {runs} processes: "
           f"{network:.3f} s  (target <= 1 s)")
+    with tempfile.TemporaryDirectory() as folder:
+        answers = answers_csv(Path(folder))
+        grade = seconds(["grade", GRADED, answers, "--output", str(Path(folder) / "grades.csv")])
+    print(f"solver grade, 10,000 numeric and matrix answers to {GRADED}, one process: "
+          f"{grade:.3f} s  (target <= 10 s)")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 
-from .errors import SolverError
+from .errors import SolverError, UsageError
 
 MAX_ANSWER_BYTES = 1_000_000    # more is cut; the answer grammar rejects it as too long
 EPILOG = "Exit status: 0 success (check: correct), 1 check: incorrect, 2 invalid input or answer."
@@ -55,6 +56,39 @@ def build_parser() -> argparse.ArgumentParser:
                        '@FILE reads it from a file (a table as CSV or JSON), - from standard input')
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(run=run_check)
+
+    sheet = commands.add_parser("sheet", help="a whole problem set as one document: worked solutions, "
+                                "answer key or problem sheet, optionally as a PDF", epilog=EPILOG)
+    sheet.add_argument("file", help="a problem file (YAML), e.g. problems/cpen455-hw2.yaml")
+    modes = sheet.add_mutually_exclusive_group()
+    modes.add_argument("--solutions", dest="mode", action="store_const", const="solutions",
+                       help="statements and full worked derivations (the default)")
+    modes.add_argument("--key", dest="mode", action="store_const", const="key",
+                       help="statements and final answers only, for graders")
+    modes.add_argument("--problems", dest="mode", action="store_const", const="problems",
+                       help="statements and givens with room for the answers, for students")
+    sheet.add_argument("--format", default="latex", choices=("latex", "md"),
+                       help="output format (default: latex)")
+    sheet.add_argument("--pdf", action="store_true",
+                       help="compile the LaTeX with latexmk or pdflatex and write FILE-stem-MODE.pdf")
+    sheet.add_argument("--output", metavar="DIR", help="write FILE-stem-MODE.EXT into DIR instead of "
+                       "printing (with --pdf: default output/)")
+    sheet.set_defaults(run=run_sheet, mode="solutions")
+
+    grade = commands.add_parser("grade", help="check a CSV of many students' answers: verdicts, "
+                                "scores, per-student totals", epilog="Exit status: 0 graded (wrong "
+                                "answers included), 2 bad input (nothing is written).")
+    grade.add_argument("file", help="the problem file")
+    grade.add_argument("answers", metavar="ANSWERS.csv", help="columns student, problem, answer (its "
+                       "name; empty for the problem's first), text, and optionally variant")
+    grade.add_argument("--output", metavar="FILE", help="write the graded CSV to FILE instead of printing it")
+    grade.set_defaults(run=run_grade)
+
+    selftest = commands.add_parser("selftest", help="check that every problem's own answers, mistakes "
+                                   "and garbage are judged right", epilog="Exit status: 0 all checks "
+                                   "pass, 1 a check failed, 2 bad input.")
+    selftest.add_argument("files", nargs="*", metavar="FILE", help="problem files (default: problems/*.yaml)")
+    selftest.set_defaults(run=run_selftest)
     return parser
 
 
@@ -86,6 +120,25 @@ def run_solve(args) -> int:
     return 0
 
 
+def run_sheet(args) -> int:
+    from .render import EXTENSIONS
+    from .sheets import build_sheet, compile_pdf, sheet_stem
+    if args.pdf and args.format != "latex":
+        raise UsageError("--pdf compiles the LaTeX sheet; leave out --format md")
+    text = build_sheet(args.file, args.mode, args.format)
+    stem = sheet_stem(args.file, args.mode)
+    if args.pdf:
+        pdf = compile_pdf(text, stem, progress=lambda message: print(message, file=sys.stderr))
+        target = write_atomically(Path(args.output or "output"), f"{stem}.pdf", pdf)
+    elif args.output is None:
+        sys.stdout.write(text)
+        return 0
+    else:
+        target = write_atomically(Path(args.output), f"{stem}.{EXTENSIONS[args.format]}", text)
+    print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
 def run_check(args) -> int:
     from .check import check_file
     verdict = check_file(args.file, args.target, answer_text(args.text))
@@ -97,6 +150,24 @@ def run_check(args) -> int:
     else:
         print(f"{verdict.verdict} (score {verdict.score:.2f}): {verdict.feedback}")
     return verdict.exit_code
+
+
+def run_grade(args) -> int:
+    from .grading import grade_file
+    grades = grade_file(args.file, args.answers, progress=lambda message: print(message, file=sys.stderr))
+    if args.output is None:
+        sys.stdout.write(grades.csv())
+    else:
+        output = Path(args.output)
+        print(f"wrote {write_atomically(output.parent, output.name, grades.csv())}", file=sys.stderr)
+    print(grades.summary(), file=sys.stderr)
+    return 0
+
+
+def run_selftest(args) -> int:
+    from .selftest import selftest
+    failures = selftest(args.files, sys.stdout, progress=lambda message: print(message, file=sys.stderr))
+    return 1 if failures else 0
 
 
 def answer_text(text: str) -> str:
@@ -112,15 +183,18 @@ def answer_text(text: str) -> str:
         raise SolverError(f"cannot read the answer file {text[1:]}: {getattr(error, 'strerror', None) or error}") from None
 
 
-def write_atomically(folder: Path, name: str, text: str) -> Path:
-    """Write to a temporary file in `folder`, then rename: never a half-written file."""
+def write_atomically(folder: Path, name: str, data: str | bytes) -> Path:
+    """Write to a temporary file in `folder`, then rename: never a half-written file.
+    Text is written as UTF-8."""
+    temp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        with open(temp, "xb") as out:       # open(), unlike mkstemp, gives the umask's permissions
+            out.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(temp, folder / name)
     except OSError as error:
+        with contextlib.suppress(OSError):      # a half-written temporary file, if any
+            temp.unlink()
         raise SolverError(f"cannot write to {folder}: {error.strerror or error}") from None
     return folder / name
 

@@ -53,3 +53,8 @@ class Solution:
 
     def first_answer(self) -> Answer:
         return next(iter(self.answers.values()))
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows a Solution as its worked steps and answers."""
+        from .render import render_solution
+        return render_solution(self, "md")

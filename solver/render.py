@@ -7,11 +7,13 @@ full of braces that Jinja's {{ }} and {% %} would clash with.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import jinja2
 import numpy as np
@@ -21,6 +23,8 @@ from .tables import Table
 
 FORMATS = ("md", "latex", "text", "json")
 EXTENSIONS = {"md": "md", "latex": "tex", "text": "txt", "json": "json"}
+# What a sheet shows (see templates/common/problem.j2), and the subtitle that says so.
+SHEET_TITLES = {"solutions": "Worked solutions", "key": "Answer key", "problems": "Problems"}
 
 
 def templates_dir() -> Path:
@@ -45,18 +49,53 @@ def environment(fmt: str) -> jinja2.Environment:
         comment_start_string="((=", comment_end_string="=))",
         undefined=jinja2.StrictUndefined, autoescape=False,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(tex=tex, products=products, prose=PROSE[fmt], inline_math=lambda s: f"${s}$")
+    env.filters.update(tex=tex, products=products, prose=PROSE[fmt], inline_math=lambda s: f"${s}$",
+                       asked=asked, arrays=given_arrays)
     return env
 
 
-def render(pset, solutions, fmt: str) -> str:
-    """The whole problem set with worked solutions, in one format."""
+def render(pset, solutions, fmt: str, mode: str = "solutions") -> str:
+    """The whole problem set in one format; `mode` (a SHEET_TITLES key) says what each problem shows."""
     if fmt == "json":
         return json.dumps(to_json(pset, solutions), indent=2, ensure_ascii=False) + "\n"
     text = environment(fmt).get_template("sheet.j2").render(
-        pset=pset, items=list(zip(pset.problems, solutions)))
+        pset=pset, items=list(zip(pset.problems, solutions)), mode=mode, sheet_title=SHEET_TITLES[mode])
+    return finish(text, fmt)
+
+
+def render_solution(solution, fmt: str = "md") -> str:
+    """One solution on its own (steps and answers, no statement), as a notebook shows it."""
+    return finish(str(environment(fmt).get_template("problem.j2").module.worked(solution)), fmt)
+
+
+def finish(text: str, fmt: str) -> str:
     text = re.sub(r"\n{3,}", "\n\n", text)
     return markdown_to_text(text) if fmt == "text" else text
+
+
+class Labelled(NamedTuple):
+    label: str
+    value: Any
+    source: str | None = None     # the id of the earlier problem whose answer this is
+
+
+def asked(solution, ask) -> list:
+    """The answers a sheet shows: those the problem asks for, else all but the details."""
+    return [a for a in solution.answers.values()
+            if (a.name in ask if ask is not None else not a.detail)]
+
+
+def given_arrays(given, earlier=()) -> list[Labelled]:
+    """The matrices a problem gives, named by their fields: a statement cannot show them.
+
+    One that is the answer of an `earlier` (problem, solution) names that problem
+    as its source: a problem sheet must not print it.
+    """
+    def source(value):
+        return next((problem.id for problem, solution in earlier for answer in solution.answers.values()
+                     if isinstance(answer.value, np.ndarray) and np.array_equal(answer.value, value)), None)
+    return [Labelled(rf"\text{{{f.name.replace('_', ' ')}}}", value, source(value))
+            for f in dataclasses.fields(given) if isinstance(value := getattr(given, f.name), np.ndarray)]
 
 
 # ---- values to LaTeX -------------------------------------------------------
@@ -96,8 +135,18 @@ def products(terms, per_row: int) -> list[str]:
 
 def escape_latex(s: str) -> str:
     """Instructors' text printed literally: %, _, &, #, \\input{...} and all."""
-    from pylatexenc.latexencode import unicode_to_latex
-    return unicode_to_latex(str(s), non_ascii_only=False, unknown_char_warning=False)
+    return latex_encoder().unicode_to_latex(str(s))
+
+
+@lru_cache(maxsize=1)
+def latex_encoder():
+    """pylatexenc's encoder, with × and · from the math fonts: pylatexenc's text-companion
+    glyphs are bitmaps in a basic TeX install, and PDF text tools read them as other letters."""
+    from pylatexenc import latexencode as enc
+    math_signs = enc.UnicodeToLatexConversionRule(enc.RULE_DICT, {
+        ord("×"): r"\ensuremath{\times}", ord("·"): r"\ensuremath{\cdot}"})
+    return enc.UnicodeToLatexEncoder(conversion_rules=[math_signs, "defaults"],
+                                     non_ascii_only=False, unknown_char_warning=False)
 
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|$])")

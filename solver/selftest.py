@@ -1,0 +1,192 @@
+"""Selftest: every problem's own answers check as correct, every mistake's answer
+is diagnosed as a mistake that gives that very answer, and garbage is invalid.
+
+One line per problem with counts, then the full details of each failure. A
+failure is also a check that raises: the selftest is where a kind's bugs show.
+Variants are not tested: they do not exist yet.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+from .answers import format_answer
+from .check import check_value, compare
+from .errors import UsageError
+from .grading import Solved, counted, solve_once
+from .problems import Problem, load
+
+# Unbalanced on purpose: "seven-ish" alone reads as a formula (s·e·v·e·n − i·s·h).
+GARBAGE = "seven-ish ("
+QUOTED_TEXT = 200            # characters of a checked answer a failure report quotes
+COLUMNS = ("file", "problem", "answers", "correct", "mistakes", "garbage", "result")
+
+
+@dataclass
+class Count:
+    passed: int = 0
+    total: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.passed}/{self.total}"
+
+
+@dataclass
+class Failure:
+    answer: str
+    check: str           # "own answer", "mistake NAME (where)" or "garbage"
+    text: str            # the answer text that was checked
+    outcome: str         # what happened instead of what should have
+
+    def describe(self, file: str, problem: str) -> str:
+        text = self.text if len(self.text) <= QUOTED_TEXT else self.text[:QUOTED_TEXT] + "…"
+        answer = f" answer {self.answer!r}" if self.answer else ""
+        checked = f"  checked: {text!r}\n" if text else ""
+        return f"FAIL {file} problem {problem!r}{answer}, {self.check}:\n{checked}  {self.outcome}"
+
+
+@dataclass
+class Report:
+    file: str
+    problem: str
+    answers: int = 0
+    correct: Count = field(default_factory=Count)
+    mistakes: Count = field(default_factory=Count)
+    garbage: Count = field(default_factory=Count)
+    failures: list[Failure] = field(default_factory=list)
+
+    def row(self) -> tuple:
+        result = f"{counted(len(self.failures), 'failure')}" if self.failures else "ok"
+        return (self.file, self.problem, self.answers, self.correct, self.mistakes, self.garbage, result)
+
+
+def selftest_problem(problem: Problem, kind=None, file: str = "") -> Report:
+    """Check every answer of one problem; `kind` defaults to the problem's own."""
+    report = Report(str(file), problem.id)
+    try:
+        solved = solve_once(problem, kind)
+        for answer in solved.solution.answers.values():
+            report.answers += 1
+            check_answer(report, solved, answer)
+    except Exception as error:          # a kind's bug is a failure to report, not a crash
+        report.failures.append(Failure("", "solving, or listing the mistakes' answers", "", raised(error)))
+    return report
+
+
+def check_answer(report: Report, solved: Solved, answer):
+    own = format_answer(answer.value, answer.type)
+    attempt(report, report.correct, answer.name, "own answer", own,
+            lambda: own_answer_outcome(solved, answer, own))
+    for label, value, text in mistake_answers(solved, answer):
+        attempt(report, report.mistakes, answer.name, label, text,
+                lambda: mistake_outcome(solved, answer, value, text))
+    attempt(report, report.garbage, answer.name, "garbage", GARBAGE,
+            lambda: garbage_outcome(solved, answer))
+
+
+def attempt(report: Report, count: Count, answer: str, label: str, text: str, outcome: Callable):
+    """Run one check; `outcome()` is None when it passes, else what went wrong."""
+    count.total += 1
+    try:
+        found = outcome()
+    except Exception as error:
+        found = raised(error)
+    if found is None:
+        count.passed += 1
+    else:
+        report.failures.append(Failure(answer, label, text, found))
+
+
+def raised(error: Exception) -> str:
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    return f"raised {type(error).__name__}: {error} (at {where.filename}:{where.lineno})"
+
+
+def check(solved: Solved, answer, text: str):
+    return check_value(solved.problem.id, answer, text, solved.mistakes, solved.problem.given)
+
+
+def own_answer_outcome(solved, answer, text) -> str | None:
+    verdict = check(solved, answer, text)
+    if verdict.verdict == "correct" and verdict.score == 1.0:
+        return None
+    return f"expected correct with score 1, got {verdict.verdict} (score {verdict.score}): {verdict.feedback}"
+
+
+def mistake_answers(solved: Solved, answer):
+    """(label, value, text) for each different wrong answer the mistakes give, labelled
+    by the first mistake that gives it. A mistake that changes nothing here is skipped."""
+    seen = set()
+    for mistake in solved.mistakes:
+        for where, answers in mistake.cases(solved.problem.given):
+            value = answers.get(answer.name)
+            if value is None or same(answer.type, value, answer.value):
+                continue
+            text = format_answer(value, answer.type)
+            if text not in seen:
+                seen.add(text)
+                yield f"mistake {mistake.name}" + (f" ({where})" if where else ""), value, text
+
+
+def mistake_outcome(solved, answer, value, text) -> str | None:
+    """Incorrect, and the mistake named gives this very answer (two mistakes may
+    give the same one), with its feedback shown."""
+    verdict = check(solved, answer, text)
+    if verdict.verdict != "incorrect" or verdict.score >= 1.0:
+        return f"expected incorrect, got {verdict.verdict} (score {verdict.score}): {verdict.feedback}"
+    named = next((m for m in solved.mistakes if m.name == verdict.mistake), None)
+    if named is None:
+        return f"incorrect, but no mistake was named: {verdict.feedback}"
+    if not any(answer.name in found and same(answer.type, found[answer.name], value)
+               for _, found in named.cases(solved.problem.given)):
+        return f"diagnosed as {named.name}, which does not give this answer: {verdict.feedback}"
+    if named.feedback not in verdict.feedback:
+        return f"diagnosed as {named.name}, but its feedback is not shown: {verdict.feedback}"
+    return None
+
+
+def garbage_outcome(solved, answer) -> str | None:
+    verdict = check(solved, answer, GARBAGE)
+    if verdict.verdict == "invalid" and verdict.exit_code == 2:
+        return None
+    return f"expected invalid, got {verdict.verdict}: {verdict.feedback}"
+
+
+def same(answer_type: str, a, b) -> bool:
+    return compare(answer_type, a, b)[0] == 1.0
+
+
+def selftest(files, out: TextIO, progress: Callable[[str], None] = lambda message: None) -> int:
+    """Selftest every problem of `files` (default: problems/*.yaml), print the table
+    and the failures to `out`; the number of failures."""
+    paths = [Path(f) for f in files] or default_files()
+    widths = (max(len(str(p)) for p in paths), 12, 7, 9, 9, 9, 0)
+    print(table_line(COLUMNS, widths), file=out, flush=True)
+    reports = []
+    for path in paths:
+        pset = load(path)
+        progress(f"selftest: {path}, {len(pset.problems)} problems")
+        for problem in pset.problems:
+            reports.append(selftest_problem(problem, file=str(path)))
+            print(table_line(reports[-1].row(), widths), file=out, flush=True)
+    failures = [f.describe(r.file, r.problem) for r in reports for f in r.failures]
+    checks = sum(c.total for r in reports for c in (r.correct, r.mistakes, r.garbage))
+    summary = (f"{counted(len(reports), 'problem')}, {counted(sum(r.answers for r in reports), 'answer')}, "
+               f"{counted(checks, 'check')}: {counted(len(failures), 'failure')}")
+    print("\n".join(["", *failures, summary]), file=out)
+    return len(failures)
+
+
+def table_line(cells, widths) -> str:
+    return "  ".join(f"{cell!s:<{width}}" for cell, width in zip(cells, widths)).rstrip()
+
+
+def default_files() -> list[Path]:
+    """problems/*.yaml here, else the repository's own."""
+    for folder in (Path("problems"), Path(__file__).resolve().parent.parent / "problems"):
+        found = sorted(folder.glob("*.yaml"))
+        if found:
+            return found
+    raise UsageError("no problem files given, and no problems/*.yaml here; name the files to test")

@@ -1,0 +1,66 @@
+"""`solver selftest`: passes on every shipped file; a broken kind's failures are reported."""
+from fractions import Fraction
+from types import SimpleNamespace
+
+from solver import cli
+from solver.kinds import KINDS
+from solver.kinds.common import Mistake
+from solver.model import Answer, Solution
+from solver.problems import Problem, load
+from solver.selftest import selftest_problem
+
+from conftest import PROBLEM_FILES, run_solver
+
+# A kind small enough to judge by hand: given n, its one answer is 2n.
+FORGOT_TO_DOUBLE = Mistake("forgot_to_double", "n was not doubled.", lambda n: {"count": n})
+# Broken: an integer answer cannot be 2n + 1/2, so its text reads as invalid, not as incorrect.
+HALF_TOO_MANY = Mistake("half_too_many", "A half too many.", lambda n: {"count": Fraction(4 * n + 1, 2)})
+CRASHES = Mistake("crashes", "Never shown.", lambda n: {"count": 1 // 0})
+
+
+def doubling_kind(*mistakes):
+    def solve(n):
+        return Solution("doubling", n, [], {"count": Answer("count", "integer", 2 * n)})
+    return SimpleNamespace(NAME="doubling", SUMMARY="2n", ANSWERS={"count": "2n"},
+                           read=lambda raw: raw["n"], solve=solve, MISTAKES=list(mistakes))
+
+
+def test_every_shipped_file_passes():
+    result = run_solver("selftest")
+    problems = sum(len(load(path).problems) for path in PROBLEM_FILES)
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[-1].startswith(f"{problems} problems") and lines[-1].endswith(": 0 failures")
+    assert len(lines) == 1 + problems + 2        # header, a line per problem, a blank, the summary
+    assert "Traceback" not in result.stderr
+
+
+def test_a_sound_kind_passes():
+    report = selftest_problem(Problem("p", "doubling", 6), doubling_kind(FORGOT_TO_DOUBLE))
+    assert report.failures == []
+    assert (report.answers, str(report.correct), str(report.mistakes), str(report.garbage)) == (1, "1/1", "1/1", "1/1")
+
+
+def test_a_mistake_whose_answer_is_unreadable_is_a_failure():
+    report = selftest_problem(Problem("p", "doubling", 6), doubling_kind(FORGOT_TO_DOUBLE, HALF_TOO_MANY))
+    assert str(report.mistakes) == "1/2"
+    [failure] = report.failures
+    assert (failure.answer, failure.check, failure.text) == ("count", "mistake half_too_many", "25/2")
+    assert failure.outcome.startswith("expected incorrect, got invalid")
+    assert "mistake half_too_many" in failure.describe("hw.yaml", "p")
+
+
+def test_a_mistake_that_raises_is_a_failure_not_a_crash():
+    report = selftest_problem(Problem("p", "doubling", 6), doubling_kind(CRASHES))
+    [failure] = report.failures
+    assert "raised ZeroDivisionError" in failure.outcome
+
+
+def test_cli_reports_the_failure_and_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(KINDS, "doubling", doubling_kind(FORGOT_TO_DOUBLE, HALF_TOO_MANY))
+    path = tmp_path / "doubling.yaml"
+    path.write_text("title: Doubling\nproblems:\n  - id: twice\n    kind: doubling\n    given: {n: 6}\n")
+    assert cli.main(["selftest", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL {path} problem 'twice' answer 'count', mistake half_too_many" in out
+    assert out.rstrip().endswith("1 failure")
