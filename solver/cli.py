@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_kinds(args) -> int:
     import dataclasses
-    from .kinds import KINDS
-    for name, kind in KINDS.items():
+    from .kinds import all_kinds
+    for name, kind in all_kinds().items():
         print(f"{name}: {kind.SUMMARY}")
         print("  given:")
         for f in dataclasses.fields(kind.Given):

@@ -1,4 +1,5 @@
 """`solver selftest`: passes on every shipped file; a broken kind's failures are reported."""
+import sys
 from fractions import Fraction
 from types import SimpleNamespace
 
@@ -57,7 +58,8 @@ def test_a_mistake_that_raises_is_a_failure_not_a_crash():
 
 
 def test_cli_reports_the_failure_and_exits_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(KINDS, "doubling", doubling_kind(FORGOT_TO_DOUBLE, HALF_TOO_MANY))
+    monkeypatch.setitem(KINDS, "doubling", "doubling")
+    monkeypatch.setitem(sys.modules, "solver.kinds.doubling", doubling_kind(FORGOT_TO_DOUBLE, HALF_TOO_MANY))
     path = tmp_path / "doubling.yaml"
     path.write_text("title: Doubling\nproblems:\n  - id: twice\n    kind: doubling\n    given: {n: 6}\n")
     assert cli.main(["selftest", str(path)]) == 1

@@ -1,18 +1,27 @@
-"""The kinds of problem, by name. Adding a kind adds one line here."""
-from ..errors import FieldError
-from . import conv2d, conv_cost, conv_transpose2d, layers_to_size, network, pool2d
+"""The kinds of problem, by name. Adding a kind adds one line here.
 
-KINDS = {
-    "conv2d": conv2d,
-    "pool2d": pool2d,
-    "conv_transpose2d": conv_transpose2d,
-    "conv_cost": conv_cost,
-    "layers_to_size": layers_to_size,
-    "network": network,
+A kind's module is imported the first time it is asked for, so checking a
+conv2d answer does not pay for importing every other kind.
+"""
+from importlib import import_module
+
+from ..errors import FieldError
+
+KINDS = {                      # kind name -> its module in this package
+    "conv2d": "conv2d",
+    "pool2d": "pool2d",
+    "conv_transpose2d": "conv_transpose2d",
+    "conv_cost": "conv_cost",
+    "layers_to_size": "layers_to_size",
+    "network": "network",
 }
 
 
 def get_kind(name):
     if name not in KINDS:
         raise FieldError("kind", f"unknown kind {name!r}; the kinds are {', '.join(KINDS)}")
-    return KINDS[name]
+    return import_module(f"{__name__}.{KINDS[name]}")
+
+
+def all_kinds() -> dict:
+    return {name: get_kind(name) for name in KINDS}
