@@ -48,10 +48,20 @@ def environment(fmt: str) -> jinja2.Environment:
         variable_start_string="(((", variable_end_string=")))",
         comment_start_string="((=", comment_end_string="=))",
         undefined=jinja2.StrictUndefined, autoescape=False,
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        bytecode_cache=template_cache())
     env.filters.update(tex=tex, products=products, prose=PROSE[fmt], inline_math=lambda s: f"${s}$",
                        asked=asked, arrays=given_arrays)
     return env
+
+
+def template_cache():
+    """Compiled templates kept between runs (a tenth of a second per run), in Jinja's
+    private per-user temporary folder; none where that cannot be made."""
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
 
 
 def render(pset, solutions, fmt: str, mode: str = "solutions") -> str:
