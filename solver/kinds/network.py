@@ -24,23 +24,23 @@ from .common import Mistake
 NAME = "network"
 SUMMARY = "a network's layer-by-layer output shapes, neurons, parameters and operation counts"
 COUNTS = {
-    "neurons": "output values of a layer, per example (the network's: those of its conv and linear layers)",
+    "neurons": "output values per example (in total: those of the conv and linear layers)",
     "weights": "weights (kernel and matrix entries, batch-norm scales)",
     "biases": "biases (one per filter or output; batch-norm shifts)",
-    "params": "weights + biases",
-    "params_without_bias": "the parameters without the biases",
+    "params": "parameters: weights + biases",
+    "params_without_bias": "parameters without the biases",
     "mults": "multiplications, for the whole batch",
     "adds": "additions, for the whole batch",
     "macs": "multiply-accumulates of conv and linear layers, for the whole batch",
-    "flops": "2 × MACs (PyTorch's FLOP counter)",
+    "flops": "FLOPs, 2 × MACs (PyTorch's FLOP counter)",
 }
 PER_LAYER = ("output_shape",) + tuple(COUNTS)
 INFERRED = ("in_channels", "in_features", "num_features")
 ANSWERS = {
     "output_shape": "the last layer's output shape (with the batch when batch_size is given)",
-    **{name: f"total {doc}" for name, doc in COUNTS.items()},
+    **{name: f"the network's {doc}" for name, doc in COUNTS.items()},
     "output_shape[i]": "layer i's output shape; layers are counted from 1, a repeat as its copies",
-    **{f"{name}[i]": f"layer i's {name}" for name in COUNTS},
+    **{f"{name}[i]": f"layer i's {doc.split(' (')[0]}" for name, doc in COUNTS.items()},
     **{f"{name}[i]": f"the {name} of layer i, where the problem gives it as ?" for name in INFERRED},
     "table": "every layer's row at once: check a CSV or JSON table (layer, output_shape, params, ...)",
 }
@@ -94,7 +94,8 @@ class Given:
     batch_size: Any = given_field(optional(integer(1, "a positive integer")), None,
                                   "examples per batch; shapes and operation counts then include it")
     layers: tuple = given_field(read_layers, dataclasses.MISSING,
-                                "the layers in order: each {type: ..., its fields; name, repeat}")
+                                "the layers in order, each {type: ..., its fields, optional name and "
+                                "repeat: n}; types: " + nl.describe_types())
 
 
 def read(raw) -> Given:

@@ -385,6 +385,12 @@ LAYER_TYPES.update({name: activation(name) for name in ACTIVATIONS})
 COMMON_KEYS = ("type", "name", "repeat")
 
 
+def describe_types() -> str:
+    """The layer types, with their fields where they have any (for `solver kinds`)."""
+    return "; ".join(f"{name} ({cls.SUMMARY})" if dataclasses.fields(cls) else name
+                     for name, cls in LAYER_TYPES.items())
+
+
 def distinct_lines(formula: Formula, values: dict) -> list:
     """formula, numbers substituted, result; without repeats."""
     substituted = formula.substitute(values)
