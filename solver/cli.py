@@ -75,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "printing (with --pdf: default output/)")
     sheet.set_defaults(run=run_sheet, mode="solutions")
 
+    variants = commands.add_parser("variants", help="randomized versions of a problem set, one per student: "
+                                   "problem files, solutions, keys and one CSV answer key", epilog=EPILOG)
+    variants.add_argument("file", help="a problem file (YAML); each problem's `vary` says what changes")
+    variants.add_argument("--count", metavar="N", type=int, required=True, help="how many variants")
+    variants.add_argument("--seed", metavar="S", type=seed, required=True,
+                          help="a whole number >= 0: the same seed gives the same variants (keep it for grading)")
+    variants.add_argument("--format", default="latex", choices=("latex", "md"),
+                          help="format of the sheets (default: latex)")
+    variants.add_argument("--output", metavar="DIR", default="output",
+                          help="write into DIR/FILE-stem-variants/ (default: output)")
+    variants.set_defaults(run=run_variants)
+
     grade = commands.add_parser("grade", help="check a CSV of many students' answers: verdicts, "
                                 "scores, per-student totals", epilog="Exit status: 0 graded (wrong "
                                 "answers included), 2 bad input (nothing is written).")
@@ -82,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("answers", metavar="ANSWERS.csv", help="columns student, problem, answer (its "
                        "name; empty for the problem's first), text, and optionally variant")
     grade.add_argument("--output", metavar="FILE", help="write the graded CSV to FILE instead of printing it")
+    grade.add_argument("--seed", metavar="S", type=seed, help="with --count: the ones given to `solver variants`, "
+                       "to grade rows with a variant number against that variant")
+    grade.add_argument("--count", metavar="N", type=int, help="how many variants `solver variants` made")
     grade.set_defaults(run=run_grade)
 
     selftest = commands.add_parser("selftest", help="check that every problem's own answers, mistakes "
@@ -152,9 +167,20 @@ def run_check(args) -> int:
     return verdict.exit_code
 
 
+def run_variants(args) -> int:
+    from .variants import write_variants
+    target = write_variants(args.file, args.count, args.seed, args.output, args.format,
+                            progress=lambda message: print(message, file=sys.stderr))
+    print(f"wrote {args.count} variants to {target}", file=sys.stderr)
+    return 0
+
+
 def run_grade(args) -> int:
     from .grading import grade_file
-    grades = grade_file(args.file, args.answers, progress=lambda message: print(message, file=sys.stderr))
+    if (args.seed is None) != (args.count is None):
+        raise UsageError("--seed and --count go together: give the ones you gave `solver variants`")
+    grades = grade_file(args.file, args.answers, progress=lambda message: print(message, file=sys.stderr),
+                        seed=args.seed, count=args.count)
     if args.output is None:
         sys.stdout.write(grades.csv())
     else:
@@ -168,6 +194,13 @@ def run_selftest(args) -> int:
     from .selftest import selftest
     failures = selftest(args.files, sys.stdout, progress=lambda message: print(message, file=sys.stderr))
     return 1 if failures else 0
+
+
+def seed(text: str) -> int:
+    """A seed for numpy's random generator: a whole number >= 0."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return int(text)
 
 
 def answer_text(text: str) -> str:

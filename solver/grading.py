@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Callable
 
 from .check import Verdict, check_value
-from .errors import ProblemError, SolverError
+from .errors import ProblemError, SolverError, UsageError
 from .kinds import get_kind
 from .model import Solution
 from .problems import Problem, ProblemSet, load
+from .variants import Variant, Variants
 
 REQUIRED_COLUMNS = ("student", "problem", "answer", "text")
 VARIANT_COLUMN = "variant"
@@ -119,12 +120,17 @@ class Grades:
         return "\n".join(lines)
 
 
-def grade_file(problem_path, answers_path, progress: Callable[[str], None] | None = None) -> Grades:
-    """Grade every row of `answers_path` against the problems of `problem_path`.
-    Bad input (a file that cannot be read, missing columns) raises SolverError;
-    a bad row (unknown problem or answer, unreadable text) is graded invalid."""
+def grade_file(problem_path, answers_path, progress: Callable[[str], None] | None = None,
+               seed: int | None = None, count: int | None = None) -> Grades:
+    """Grade every row of `answers_path` against the problems of `problem_path`;
+    a row with a variant number against that variant of `solver variants
+    --seed SEED --count COUNT`. Bad input (a file that cannot be read, missing
+    columns) raises SolverError; a bad row (unknown problem or answer, unreadable
+    text, a variant out of range) is graded invalid."""
+    if count is not None and count < 1:
+        raise UsageError(f"--count must be at least 1; got {count}")
     header, records = read_answers(Path(answers_path))
-    grader = Grader(load(problem_path))
+    grader = Grader(load(problem_path), seed, count)
     column = {name.strip().lower(): i for i, name in reversed(list(enumerate(header)))}
     grades = Grades(str(problem_path), header + list(ADDED_COLUMNS), [], {}, {})
     for number, cells in enumerate(records, start=1):
@@ -144,11 +150,14 @@ def grade_file(problem_path, answers_path, progress: Callable[[str], None] | Non
 
 
 class Grader:
-    """Checks rows against one problem set, solving each problem the first time it is asked."""
+    """Checks rows against one problem set, or its variants, solving each problem
+    (and making each variant) the first time it is asked."""
 
-    def __init__(self, pset: ProblemSet):
-        self.pset = pset
-        self.solved: dict[str, Solved] = {}
+    def __init__(self, pset: ProblemSet, seed: int | None = None, count: int | None = None):
+        self.pset, self.seed, self.count = pset, seed, count
+        self.solved: dict[tuple, Solved] = {}         # (variant number or None, problem id) -> Solved
+        self.variants: Variants | None = None
+        self.made: dict[int, Variant] = {}
 
     def grade(self, cell: dict, extra_cells: int) -> Verdict:
         problem_id, answer_name = cell["problem"].strip(), cell["answer"].strip()
@@ -161,10 +170,11 @@ class Grader:
                            "quote a text that contains commas.")
         if not cell["student"].strip():
             return invalid("The student cell is empty.")
-        if cell.get(VARIANT_COLUMN, "").strip():
-            return invalid("Variants are not supported yet: leave the variant cell empty to grade "
-                           f"against {self.pset.path}.")
-        solved = self.solved_problem(problem_id)
+        variant = cell.get(VARIANT_COLUMN, "").strip()
+        refused = variant and self.refused_variant(variant)
+        if refused:
+            return invalid(refused)
+        solved = self.solved_problem(problem_id, int(variant) if variant else None)
         if solved is None:
             return invalid(f'{self.pset.path} has no problem "{problem_id}"; its problems are: '
                            f"{', '.join(p.id for p in self.pset.problems)}.")
@@ -175,16 +185,44 @@ class Grader:
         answer = answers[answer_name] if answer_name else solved.solution.first_answer()
         return check_value(problem_id, answer, cell["text"], solved.mistakes, solved.problem.given)
 
-    def solved_problem(self, problem_id: str) -> Solved | None:
-        if problem_id not in self.solved:
-            problem = next((p for p in self.pset.problems if p.id == problem_id), None)
-            if problem is None:
+    def refused_variant(self, text: str) -> str | None:
+        """Why a variant cell cannot be graded, or None."""
+        if self.count is None:
+            return (f"The row is for variant {text}, but no --seed was given: grade with the --seed and "
+                    "--count you gave `solver variants`.")
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= self.count:
+            return f"Variant {text!r} is out of range: the variants are 1 to {self.count}."
+        return None
+
+    def solved_problem(self, problem_id: str, number: int | None = None) -> Solved | None:
+        """The problem of that id, of variant `number` (None: the file's own)."""
+        key = (number, problem_id)
+        if key not in self.solved:
+            pset = self.pset if number is None else self.variant(number).pset
+            index = next((i for i, p in enumerate(pset.problems) if p.id == problem_id), None)
+            if index is None:
                 return None
-            try:
-                self.solved[problem_id] = solve_once(problem)
-            except ProblemError as error:
-                raise error.located(file=self.pset.path, problem=problem_id) from None
-        return self.solved[problem_id]
+            self.solved[key] = self.solve(index, number)
+        return self.solved[key]
+
+    def solve(self, index: int, number: int | None) -> Solved:
+        if number is not None:
+            variant = self.variant(number)
+            problem = variant.pset.problems[index]
+            mistakes = remembered(get_kind(problem.kind).MISTAKES, problem.given)
+            return Solved(problem, variant.solutions[index], mistakes)
+        problem = self.pset.problems[index]
+        try:
+            return solve_once(problem)
+        except ProblemError as error:
+            raise error.located(file=self.pset.path, problem=problem.id) from None
+
+    def variant(self, number: int) -> Variant:
+        if self.variants is None:
+            self.variants = Variants(self.pset.path, self.seed)
+        if number not in self.made:
+            self.made[number] = self.variants.make(number)
+        return self.made[number]
 
 
 def read_answers(path: Path) -> tuple[list[str], list[list[str]]]:

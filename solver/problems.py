@@ -50,7 +50,7 @@ def load(path, only: str | None = None) -> ProblemSet:
     elsewhere in the file does not make it import sympy.
     """
     path = Path(path)
-    data = _read_yaml(path)
+    data = read_yaml(path)
     problems_raw = data.get("problems")
     if not isinstance(problems_raw, list) or not problems_raw:
         raise ProblemError("`problems` must be a non-empty list of problems", file=path)
@@ -73,7 +73,8 @@ def load(path, only: str | None = None) -> ProblemSet:
     return pset
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml(path: Path) -> dict:
+    """The file's YAML mapping, as written (before any problem is validated)."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise ProblemError(f"is larger than {MAX_FILE_BYTES} bytes; split the problem set", file=path)
@@ -124,8 +125,9 @@ def _read_problem(pid: str, raw: dict) -> Problem:
                 raise ProblemError(f"`{name}` is not an answer of kind `{kind.NAME}`; "
                                    f"its answers are {', '.join(kind.ANSWERS)}", field="ask")
     vary = raw.get("vary")
-    if vary is not None and not isinstance(vary, dict):
-        raise ProblemError("must be a mapping from given fields to ranges or choices", field="vary")
+    if vary is not None:
+        from .variants import read_vary
+        vary = read_vary(kind, raw.get("given", {}), vary)
     return Problem(id=pid, kind=kind.NAME, given=given, statement=_text(None, "statement", raw.get("statement", "")),
                    ask=ask, vary=vary)
 

@@ -3,10 +3,12 @@ is diagnosed as a mistake that gives that very answer, and garbage is invalid.
 
 One line per problem with counts, then the full details of each failure. A
 failure is also a check that raises: the selftest is where a kind's bugs show.
-Variants are not tested: they do not exist yet.
+A problem that varies (solver/variants.py) is checked in a few variants too,
+counted in its line.
 """
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +19,14 @@ from .check import check_value, compare
 from .errors import UsageError
 from .grading import Solved, counted, solve_once
 from .problems import Problem, load
+from .variants import Variant, Variants
 
 # Unbalanced on purpose: "seven-ish" alone reads as a formula (s·e·v·e·n − i·s·h).
 GARBAGE = "seven-ish ("
 QUOTED_TEXT = 200            # characters of a checked answer a failure report quotes
-COLUMNS = ("file", "problem", "answers", "correct", "mistakes", "garbage", "result")
+COLUMNS = ("file", "problem", "answers", "variants", "correct", "mistakes", "garbage", "result")
+VARIANTS_CHECKED = 3         # of each problem that varies
+VARIANT_SEED = 0
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Report:
     file: str
     problem: str
     answers: int = 0
+    variants: int = 0
     correct: Count = field(default_factory=Count)
     mistakes: Count = field(default_factory=Count)
     garbage: Count = field(default_factory=Count)
@@ -59,7 +65,17 @@ class Report:
 
     def row(self) -> tuple:
         result = f"{counted(len(self.failures), 'failure')}" if self.failures else "ok"
-        return (self.file, self.problem, self.answers, self.correct, self.mistakes, self.garbage, result)
+        return (self.file, self.problem, self.answers, self.variants, self.correct, self.mistakes,
+                self.garbage, result)
+
+    def absorb(self, other: Report, label: str):
+        """Count the checks of a variant of this problem in this report; its failures say which."""
+        self.variants += 1
+        for mine, theirs in ((self.correct, other.correct), (self.mistakes, other.mistakes),
+                             (self.garbage, other.garbage)):
+            mine.passed += theirs.passed
+            mine.total += theirs.total
+        self.failures += [dataclasses.replace(f, check=f"{label}, {f.check}") for f in other.failures]
 
 
 def selftest_problem(problem: Problem, kind=None, file: str = "") -> Report:
@@ -162,21 +178,40 @@ def selftest(files, out: TextIO, progress: Callable[[str], None] = lambda messag
     """Selftest every problem of `files` (default: problems/*.yaml), print the table
     and the failures to `out`; the number of failures."""
     paths = [Path(f) for f in files] or default_files()
-    widths = (max(len(str(p)) for p in paths), 12, 7, 9, 9, 9, 0)
+    widths = (max(len(str(p)) for p in paths), 12, 7, 8, 9, 9, 9, 0)
     print(table_line(COLUMNS, widths), file=out, flush=True)
     reports = []
     for path in paths:
         pset = load(path)
         progress(f"selftest: {path}, {len(pset.problems)} problems")
-        for problem in pset.problems:
+        variants, made, failed = made_variants(path)
+        for index, problem in enumerate(pset.problems):
             reports.append(selftest_problem(problem, file=str(path)))
+            if variants and variants.plans[index]:
+                for variant in made:
+                    reports[-1].absorb(selftest_problem(variant.pset.problems[index], file=str(path)),
+                                       f"variant {variant.number}")
             print(table_line(reports[-1].row(), widths), file=out, flush=True)
+        if failed:
+            reports.append(failed)
+            print(table_line(failed.row(), widths), file=out, flush=True)
     failures = [f.describe(r.file, r.problem) for r in reports for f in r.failures]
     checks = sum(c.total for r in reports for c in (r.correct, r.mistakes, r.garbage))
     summary = (f"{counted(len(reports), 'problem')}, {counted(sum(r.answers for r in reports), 'answer')}, "
                f"{counted(checks, 'check')}: {counted(len(failures), 'failure')}")
     print("\n".join(["", *failures, summary]), file=out)
     return len(failures)
+
+
+def made_variants(path) -> tuple[Variants | None, list[Variant], Report | None]:
+    """The file's first few variants, or a report of the error that stopped making them."""
+    try:
+        variants = Variants(path, VARIANT_SEED)
+        return variants, [variants.make(n) for n in range(1, VARIANTS_CHECKED + 1)], None
+    except Exception as error:
+        report = Report(str(path), "(variants)")
+        report.failures.append(Failure("", f"making {VARIANTS_CHECKED} variants", "", raised(error)))
+        return None, [], report
 
 
 def table_line(cells, widths) -> str:

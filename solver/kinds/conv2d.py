@@ -23,6 +23,8 @@ ANSWERS = {
     "output": "the output matrix (H_out×W_out) or tensor (O×H_out×W_out); needs input and kernel",
     "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
 }
+# Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
+VARY = {"input": {}, "kernel": {}}
 
 
 @dataclass(frozen=True, kw_only=True)

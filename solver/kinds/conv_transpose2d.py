@@ -24,6 +24,8 @@ ANSWERS = {
     "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
     "output_padding": "the output_padding that reaches target_size; needs target_size",
 }
+# Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
+VARY = {"input": {}, "kernel": {}}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,6 +24,8 @@ ANSWERS = {
     "output": "the pooled matrix or C×H_out×W_out tensor; needs input",
     "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
 }
+# Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
+VARY = {"input": {}}
 
 
 @dataclass(frozen=True, kw_only=True)

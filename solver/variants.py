@@ -1,0 +1,326 @@
+"""Variants: randomized versions of a problem set, one per student.
+
+A problem's `vary` (or, where it has none, its kind's `VARY`) maps given fields
+to a list of choices, or to a range `{min: a, max: b}` of whole numbers; for a
+list value (a matrix, a pair) every number in it is redrawn in the range and the
+shape kept. A bound left out is the smallest (largest) number of the original
+value. A kind's default varies only the fields a problem gives as numbers, so a
+symbolic problem stays as it is; `vary: {}` keeps a problem as it is.
+
+Problem j (from 0) of variant i (from 1) draws from numpy's
+`default_rng([seed, i, j])`: a seed gives byte-identical files on every machine,
+and grading can remake variant i alone. Within a variant a story stays true:
+- the same original value varied the same way gets the same draw (parts a to e
+  all convolve "the image X");
+- a given matrix that is an earlier problem's answer in the file ("pool the
+  output of part (b)") becomes that problem's answer in the variant.
+Each draw is validated and solved by its kind; a draw the kind refuses is drawn
+again, at most MAX_DRAWS times.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import os
+import secrets
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import yaml
+
+from .errors import FieldError, ProblemError, SolverError, UsageError
+from .fields import MAX_SIZE
+from .kinds import get_kind
+from .kinds.common import exact
+from .model import Solution
+from .problems import Problem, ProblemSet, read_yaml
+from .solve import solve_file
+
+MAX_DRAWS = 100              # per problem and variant, before giving up on a `vary`
+MAX_COUNT = 10_000           # variants in one run
+SHEETS = ("solutions", "key")
+KEY_COLUMNS = ("variant", "problem", "answer", "text")
+PROGRESS_EVERY = 20          # variants between progress messages
+RANGE = ("min", "max")
+SPEC_FORM = "a list of choices, or a range {min: a, max: b} of whole numbers"
+
+
+# ---- reading `vary` ----------------------------------------------------------
+
+def read_vary(kind, given: dict, vary) -> dict:
+    """A problem's `vary`, checked against its kind's fields and its given values."""
+    if not isinstance(vary, dict):
+        raise ProblemError(f"must be a mapping from given fields to {SPEC_FORM}", field="vary")
+    fields = [f.name for f in dataclasses.fields(kind.Given)]
+    for name, spec in vary.items():
+        if name not in fields:
+            raise ProblemError(f"`{name}` is not a given field of kind `{kind.NAME}`; it takes "
+                               f"{', '.join(fields)}", field=f"vary.{name}")
+        resolved(name, spec, given.get(name))
+    return vary
+
+
+def resolved(name: str, spec, original):
+    """The spec as drawn: its list of choices, or the range (low, high) with the
+    bounds left out taken from the original value."""
+    where = f"vary.{name}"
+    if isinstance(spec, list):
+        if not spec:
+            raise ProblemError("is an empty list; list at least one choice", field=where)
+        return spec
+    if not isinstance(spec, dict) or not set(spec) <= set(RANGE):
+        raise ProblemError(f"must be {SPEC_FORM}; got {spec!r}", field=where)
+    numbers = numbers_in(original)
+    defaults = (math.floor(min(numbers)), math.ceil(max(numbers))) if numbers else (None, None)
+    low, high = (spec.get(bound, default) for bound, default in zip(RANGE, defaults))
+    for bound, value in zip(RANGE, (low, high)):
+        if value is None:
+            raise ProblemError(f"needs `{bound}`: the given value has no numbers to take it from", field=where)
+        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_SIZE:
+            raise ProblemError(f"`{bound}` must be a whole number between -{MAX_SIZE} and {MAX_SIZE}; "
+                               f"got {value!r}", field=where)
+    if low > high:
+        raise ProblemError(f"has min {low} larger than max {high}", field=where)
+    return low, high
+
+
+def numbers_in(value) -> list:
+    """The numbers of a number or nested list; [] if anything else is in it."""
+    if isinstance(value, list):
+        found = [numbers_in(item) for item in value]
+        return [x for part in found for x in part] if all(found) else []
+    return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+def kind_default(kind, given: dict) -> dict:
+    """The kind's VARY, for the fields this problem gives as numbers only."""
+    return {name: spec for name, spec in getattr(kind, "VARY", {}).items() if numbers_in(given.get(name))}
+
+
+# ---- drawing -------------------------------------------------------------------
+
+def draw(rng: np.random.Generator, spec, original):
+    """One value: a choice, or a whole number in the range (every number of a list)."""
+    if isinstance(spec, list):
+        return spec[int(rng.integers(len(spec)))]
+    low, high = spec
+    return redrawn(original, lambda: int(rng.integers(low, high, endpoint=True)))
+
+
+def redrawn(value, number: Callable[[], int]):
+    if isinstance(value, list):
+        return [redrawn(item, number) for item in value]
+    return number()
+
+
+def plain(value):
+    """An answer as YAML can hold it: nested lists of ints (floats where not whole)."""
+    if isinstance(value, np.ndarray):
+        return [plain(item) for item in value]
+    value = exact(value)
+    return value if isinstance(value, int) else float(value)
+
+
+@dataclass
+class Plan:
+    """How one problem varies: drawn fields, and fields that are earlier answers."""
+    specs: dict[str, Any]              # field -> choices or (low, high)
+    chained: dict[str, tuple]          # field -> (index of the earlier problem, answer name)
+
+    def __bool__(self) -> bool:
+        return bool(self.specs or self.chained)
+
+
+@dataclass
+class Variant:
+    number: int
+    data: dict                  # the problem file's YAML mapping
+    pset: ProblemSet
+    solutions: list[Solution]
+
+
+class Variants:
+    """The variants of one problem file for one seed; `make(i)` is variant i."""
+
+    def __init__(self, path, seed: int):
+        self.path, self.seed = Path(path), seed
+        self.pset, self.solutions = solve_file(self.path)
+        self.data = read_yaml(self.path)
+        self.givens = [raw.get("given", {}) for raw in self.data["problems"]]
+        self.plans: list[Plan] = []
+        for index, problem in enumerate(self.pset.problems):
+            self.plans.append(self.plan(index, problem))
+
+    def plan(self, index: int, problem: Problem) -> Plan:
+        given = self.givens[index]
+        vary = problem.vary if problem.vary is not None else kind_default(get_kind(problem.kind), given)
+        chained = {name: source for name, source in self.earlier_answers(index, problem.given).items()
+                   if self.plans[source[0]]}
+        specs = {name: resolved(name, spec, given.get(name)) for name, spec in vary.items() if name not in chained}
+        return Plan(specs, chained)
+
+    def earlier_answers(self, index: int, given) -> dict[str, tuple]:
+        """Given matrices that are the answer of an earlier problem (the nearest one)."""
+        found = {}
+        if not dataclasses.is_dataclass(given):
+            return found
+        for f in dataclasses.fields(given):
+            value = getattr(given, f.name)
+            if not isinstance(value, np.ndarray):
+                continue
+            found[f.name] = next(((k, answer.name) for k in reversed(range(index))
+                                  for answer in self.solutions[k].answers.values()
+                                  if isinstance(answer.value, np.ndarray) and answer.value.shape == value.shape
+                                  and np.array_equal(answer.value, value)), None)
+        return {name: source for name, source in found.items() if source is not None}
+
+    def make(self, number: int) -> Variant:
+        memo: dict = {}          # (field, original, spec) -> the value drawn for it in this variant
+        problems, solutions, raws = [], [], []
+        for index, (problem, raw) in enumerate(zip(self.pset.problems, self.data["problems"])):
+            if self.plans[index]:
+                given, problem, solution = self.draw_problem(number, index, memo, solutions)
+                raw = {**raw, "given": given}
+            else:
+                solution = self.solutions[index]
+            problems.append(problem)
+            solutions.append(solution)
+            raws.append({key: value for key, value in raw.items() if key != "vary"})
+        title = f"{self.pset.title} — variant {number}" if self.pset.title else f"Variant {number}"
+        data = {"title": title, **{k: v for k, v in self.data.items() if k not in ("title", "problems")},
+                "problems": raws}
+        return Variant(number, data, dataclasses.replace(self.pset, title=title, problems=problems), solutions)
+
+    def draw_problem(self, number: int, index: int, memo: dict, solutions: list):
+        """(raw given, Problem, Solution) of one problem in one variant."""
+        plan, problem, original = self.plans[index], self.pset.problems[index], self.givens[index]
+        kind = get_kind(problem.kind)
+        rng = np.random.default_rng([self.seed, number, index])
+        chained = {name: plain(solutions[k].answers[answer].value) for name, (k, answer) in plan.chained.items()}
+        keys = {name: (name, repr(original.get(name)), repr(spec)) for name, spec in plan.specs.items()}
+        refusal = None
+        for attempt in range(MAX_DRAWS):
+            drawn = {name: memo[keys[name]] if attempt == 0 and keys[name] in memo
+                     else draw(rng, spec, original.get(name)) for name, spec in plan.specs.items()}
+            given = {**original, **chained, **drawn}
+            try:
+                validated = kind.read(given)
+                solution = kind.solve(validated)
+            except FieldError as error:
+                refusal = error
+                continue
+            for name, value in drawn.items():
+                memo.setdefault(keys[name], value)
+            return given, dataclasses.replace(problem, given=validated, vary=None), solution
+        raise ProblemError(f"no valid variant in {MAX_DRAWS} draws: the kind refused every one "
+                           f"(the last because `{refusal.field}` {refusal.detail}); give the problem a `vary` "
+                           "whose draws fit (`vary: {}` keeps it as it is)", file=self.path, problem=problem.id,
+                           field="vary")
+
+
+# ---- writing -------------------------------------------------------------------
+
+class _Dumper(yaml.SafeDumper):
+    """Plain YAML: a given shared by several problems is written out each time."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+def _text(dumper, text: str):
+    """Prose as an instructor writes it: folded (>) if one paragraph, literal (|) if several lines."""
+    lines = text.rstrip("\n").count("\n")
+    style = None if "\n" not in text else (">" if lines == 0 else "|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def variant_yaml(variant: Variant, source: Path, seed: int) -> str:
+    header = f"# Variant {variant.number} of {source.name}, made by `solver variants --seed {seed}`.\n"
+    return header + yaml.dump(variant.data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                              default_flow_style=None, width=100)
+
+
+def key_rows(variant: Variant) -> list[list]:
+    """The answers each sheet shows, as a student would type them."""
+    from .answers import format_answer
+    from .render import asked
+    return [[variant.number, problem.id, answer.name, format_answer(answer.value, answer.type)]
+            for problem, solution in zip(variant.pset.problems, variant.solutions)
+            for answer in asked(solution, problem.ask)]
+
+
+def write_variants(path, count: int, seed: int, output="output", fmt: str = "latex",
+                   progress: Callable[[str], None] = lambda message: None) -> Path:
+    """Write `count` variants of the problem file at `path` into OUTPUT/STEM-variants/:
+    each one's problem file, solutions and key sheets, and one CSV answer key.
+    The folder is filled beside its place and then moved in: a failure leaves the
+    previous one, if any, as it was."""
+    from .render import EXTENSIONS, render
+    from .sheets import sheet_stem
+    if not 1 <= count <= MAX_COUNT:
+        raise UsageError(f"--count must be from 1 to {MAX_COUNT}; got {count}")
+    path = Path(path)
+    variants = Variants(path, seed)
+    target = Path(output) / f"{path.stem}-variants"
+    key = io.StringIO()
+    writer = csv.writer(key, lineterminator="\n")
+    writer.writerow(KEY_COLUMNS)
+    with staged(target) as folder:
+        for number in range(1, count + 1):
+            variant = variants.make(number)
+            name = f"{path.stem}-v{number:0{len(str(count))}d}"
+            write_text(folder / f"{name}.yaml", variant_yaml(variant, path, seed))
+            for mode in SHEETS:
+                write_text(folder / f"{sheet_stem(name, mode)}.{EXTENSIONS[fmt]}",
+                           render(variant.pset, variant.solutions, fmt, mode))
+            writer.writerows(key_rows(variant))
+            if number % PROGRESS_EVERY == 0:
+                progress(f"variants: {number} of {count}")
+        write_text(folder / f"{path.stem}-variants-key.csv", key.getvalue())
+    return target
+
+
+def write_text(path: Path, text: str):
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write(text)
+
+
+@contextmanager
+def staged(target: Path):
+    """A new folder that takes `target`'s place once the body has filled it."""
+    if target.exists() and not target.is_dir():
+        raise SolverError(f"cannot write the variants to {target}: it exists and is not a folder")
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp.mkdir()                   # mkdir, unlike mkdtemp, gives the umask's permissions
+        yield temp
+        replace_folder(temp, target)
+    except OSError as error:
+        raise SolverError(f"cannot write to {target.parent}: {error.strerror or error}") from None
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def replace_folder(new: Path, target: Path):
+    """Rename `new` to `target`; an older `target` is moved aside first, then removed."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    old = target.with_name(f".{target.name}.{secrets.token_hex(6)}.old")
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except OSError:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

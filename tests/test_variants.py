@@ -1,0 +1,327 @@
+"""`solver variants`: randomized versions of a problem set, deterministic and valid,
+and grading by variant."""
+import csv
+import io
+import os
+import sys
+from fractions import Fraction
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+
+from solver import cli
+from solver.check import check_file
+from solver.kinds import KINDS
+from solver.kinds.common import Mistake
+from solver.model import Answer, Solution
+from solver.problems import load
+from solver.solve import solve_file
+from solver.variants import write_variants
+
+from conftest import PROBLEM_FILES, ROOT, assert_bad_input, run_solver
+
+COMP433 = ROOT / "problems" / "comp433-a3.yaml"
+DSGA = ROOT / "problems" / "dsga1008-hw2.yaml"
+
+
+def tree(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def variant_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*-v*.yaml"))
+
+
+def givens(path: Path) -> dict:
+    """Problem id -> its `given` mapping, as written in the file."""
+    return {str(p["id"]): p["given"] for p in yaml.safe_load(path.read_text(encoding="utf-8"))["problems"]}
+
+
+def key_rows(folder: Path) -> list[dict]:
+    [key] = folder.glob("*-variants-key.csv")
+    return list(csv.DictReader(io.StringIO(key.read_text(encoding="utf-8"))))
+
+
+def cross_correlation(x, k, stride=1):
+    """By definition: each output cell is a window times the kernel, summed (no padding)."""
+    x, k = np.array(x), np.array(k)
+    (h, w), (kh, kw) = x.shape, k.shape
+    return np.array([[(x[i:i + kh, j:j + kw] * k).sum() for j in range(0, w - kw + 1, stride)]
+                     for i in range(0, h - kh + 1, stride)])
+
+
+def matrix_text(m) -> str:
+    return "[" + ", ".join("[" + ", ".join(str(int(v)) for v in row) + "]" for row in m) + "]"
+
+
+def write_problems(path: Path, problems: str) -> Path:
+    path.write_text("title: Test\nproblems:\n" + problems, encoding="utf-8")
+    return path
+
+
+SMALL_CONV = """\
+  - id: "p1"
+    kind: conv2d
+    given:
+      input: [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+      kernel: [[1, 0], [0, -1]]
+"""
+
+
+# ---- determinism -------------------------------------------------------------
+
+def test_same_seed_gives_byte_identical_files_and_another_seed_others(tmp_path):
+    runs = {}
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):         # fresh processes: hash() salts differ
+        result = run_solver("variants", COMP433, "--count", 3, "--seed", seed, "--output", tmp_path / name)
+        assert result.returncode == 0 and result.stdout == "", result.stderr
+        runs[name] = tree(tmp_path / name / "comp433-a3-variants")
+    assert runs["a"] == runs["b"]
+    names = {str(p) for p in runs["a"]}
+    assert names == {f"comp433-a3-v{i}{suffix}" for i in (1, 2, 3)
+                     for suffix in (".yaml", "-solutions.tex", "-key.tex")} | {"comp433-a3-variants-key.csv"}
+    assert runs["a"].keys() == runs["c"].keys()
+    assert all(runs["a"][name] != runs["c"][name] for name in map(Path, names) if name.suffix == ".yaml")
+
+
+def test_variant_i_does_not_depend_on_how_many_are_made(tmp_path):
+    few = write_variants(COMP433, 2, 9, tmp_path / "few")
+    many = write_variants(COMP433, 12, 9, tmp_path / "many")
+    assert (few / "comp433-a3-v2.yaml").read_text() == (many / "comp433-a3-v02.yaml").read_text()
+
+
+# ---- validity ------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", PROBLEM_FILES, ids=lambda p: p.stem)
+def test_every_variant_solves_and_its_key_checks_as_correct(tmp_path, path):
+    folder = write_variants(path, 2, 2024, tmp_path)
+    files = variant_files(folder)
+    assert len(files) == 2
+    rows = key_rows(folder)
+    original = load(path)
+    for number, file in enumerate(files, start=1):
+        pset, _ = solve_file(file)
+        assert [p.id for p in pset.problems] == [p.id for p in original.problems]
+        assert pset.title == f"{original.title} — variant {number}"
+        mine = [r for r in rows if r["variant"] == str(number)]
+        assert {r["problem"] for r in mine} == {p.id for p in original.problems}
+        for row in mine:
+            verdict = check_file(file, f"{row['problem']}:{row['answer']}", row["text"])
+            assert verdict.verdict == "correct", (file.name, row, verdict.feedback)
+
+
+def test_matrices_are_redrawn_within_their_range_and_the_rest_is_kept(tmp_path):
+    folder = write_variants(COMP433, 4, 1, tmp_path)
+    original = givens(COMP433)
+    for file in variant_files(folder):
+        varied = givens(file)
+        for pid in ("Q2", "Q3", "Q4"):                   # no matrices: as they were
+            assert varied[pid] == original[pid]
+        for pid, given in varied.items():
+            for field in ("input", "kernel") if pid != "Q5c" else ():      # Q5c: Q5b's answer (below)
+                if field in given:
+                    old, new = np.array(original[pid][field]), np.array(given[field])
+                    assert new.shape == old.shape and old.min() <= new.min() and new.max() <= old.max()
+            assert {k: v for k, v in given.items() if k not in ("input", "kernel")} == \
+                   {k: v for k, v in original[pid].items() if k not in ("input", "kernel")}
+    firsts = [givens(f)["Q1a"]["kernel"] for f in variant_files(folder)]
+    assert any(k != original["Q1a"]["kernel"] for k in firsts) and len({str(k) for k in firsts}) > 1
+
+
+def test_a_story_stays_true_within_a_variant(tmp_path):
+    """Parts that share X and F share them in each variant, and a problem given an
+    earlier part's answer gets that part's answer in the variant."""
+    for file in variant_files(write_variants(COMP433, 3, 77, tmp_path / "comp")):
+        g = givens(file)
+        assert all(g[pid]["input"] == g["Q1a"]["input"] for pid in ("Q1b", "Q1c", "Q1d", "Q1e"))
+        assert all(g[pid]["kernel"] == g["Q1a"]["kernel"] for pid in ("Q1b", "Q1c", "Q1e"))
+        assert g["Q5b"]["input"] == g["Q5a"]["input"] and g["Q5b"]["kernel"] == g["Q5a"]["kernel"]
+        relu = np.maximum(cross_correlation(g["Q5b"]["input"], g["Q5b"]["kernel"]), 0)
+        assert np.array_equal(np.array(g["Q5c"]["input"]), relu)
+    for file in variant_files(write_variants(DSGA, 3, 77, tmp_path / "dsga")):
+        g = givens(file)
+        assert np.array_equal(np.array(g["2c"]["input"]), cross_correlation(g["1c"]["input"], g["1c"]["kernel"]))
+
+
+@pytest.mark.torch
+def test_variants_agree_with_torch(tmp_path):
+    if os.environ.get("CI") == "true":
+        import torch  # noqa: F401  (CI must have the oracle)
+    else:
+        pytest.importorskip("torch")
+    from test_shipped_oracle import torch_output
+    from solver.kinds import get_kind
+    checked = 0
+    for path in PROBLEM_FILES:
+        for file in variant_files(write_variants(path, 3, 31, tmp_path / path.stem)):
+            for problem in load(file).problems:
+                if getattr(problem.given, "input", None) is None:
+                    continue
+                ours = np.asarray(get_kind(problem.kind).solve(problem.given).answers["output"].value)
+                expected = torch_output(problem.kind, problem.given)
+                ours = np.array([float(v) for v in ours.flat]).reshape(expected.shape)
+                assert np.allclose(ours, expected, rtol=1e-12, atol=1e-12), (file.name, problem.id)
+                checked += 1
+    assert checked >= 12 * 3
+
+
+def test_a_problems_own_vary_replaces_the_kinds_default(tmp_path):
+    path = write_problems(tmp_path / "set.yaml", SMALL_CONV + """\
+    vary:
+      stride: [1, 2]
+      input: {min: -3, max: 3}
+  - id: "p2"
+    kind: conv2d
+    given:
+      input: [[1, 2], [3, 4]]
+      kernel: [[1]]
+    vary: {}
+""")
+    folder = write_variants(path, 30, 3, tmp_path / "out")
+    seen_strides = set()
+    for file in variant_files(folder):
+        g = givens(file)
+        seen_strides.add(g["p1"]["stride"])
+        assert np.array(g["p1"]["input"]).shape == (3, 3)
+        assert all(-3 <= v <= 3 for row in g["p1"]["input"] for v in row)
+        assert g["p1"]["kernel"] == [[1, 0], [0, -1]]           # not in its vary: kept
+        assert g["p2"] == {"input": [[1, 2], [3, 4]], "kernel": [[1]]}   # vary: {} keeps it
+        assert "vary" not in file.read_text()
+    assert seen_strides == {1, 2}
+
+
+def test_draws_the_kind_refuses_are_drawn_again(tmp_path):
+    """A 3×3 input and kernel sizes 1 to 9: only sizes up to 3 fit."""
+    path = write_problems(tmp_path / "set.yaml", """\
+  - id: "p"
+    kind: pool2d
+    given: {input: [[1, 2, 3], [4, 5, 6], [7, 8, 9]], kernel_size: 2}
+    vary: {kernel_size: {min: 1, max: 9}}
+""")
+    sizes = {givens(f)["p"]["kernel_size"] for f in variant_files(write_variants(path, 40, 0, tmp_path / "out"))}
+    assert sizes == {1, 2, 3}
+
+
+# ---- bad input -----------------------------------------------------------------
+
+@pytest.mark.parametrize("vary, field, words", [
+    ("{kernel_siz: [1, 2]}", "vary.kernel_siz", "is not a given field of kind `conv2d`"),
+    ("{stride: {min: 3, max: 1}}", "vary.stride", "min 3 larger than max 1"),
+    ("{stride: {min: 1, max: 2.5}}", "vary.stride", "must be a whole number"),
+    ("{stride: {low: 1, high: 2}}", "vary.stride", "a list of choices, or a range {min: a, max: b}"),
+    ("{stride: []}", "vary.stride", "list at least one choice"),
+    ("{stride: {max: 3}}", "vary.stride", "needs `min`"),
+    ("[stride]", "vary", "must be a mapping"),
+])
+def test_a_bad_vary_is_one_clear_paragraph(tmp_path, vary, field, words):
+    path = write_problems(tmp_path / "bad.yaml", SMALL_CONV + f"    vary: {vary}\n")
+    result = run_solver("variants", path, "--count", 2, "--seed", 1, "--output", tmp_path / "out")
+    assert_bad_input(result, path, "p1", field, words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_vary_no_draw_of_which_is_valid_names_the_problem_and_keeps_the_old_set(tmp_path):
+    path = write_problems(tmp_path / "set.yaml", SMALL_CONV)
+    out = tmp_path / "out"
+    assert write_variants(path, 2, 1, out) == out / "set-variants"
+    before = tree(out)
+    write_problems(path, SMALL_CONV + "    vary: {kernel_size: [7, 8]}\n")      # never fits 3×3
+    result = run_solver("variants", path, "--count", 2, "--seed", 1, "--output", out)
+    assert_bad_input(result, path, "p1", "vary", "no valid variant in 100 draws")
+    assert tree(out) == before and [p.name for p in out.iterdir()] == ["set-variants"]
+
+
+def test_a_new_set_replaces_the_old_one_whole(tmp_path):
+    write_variants(COMP433, 3, 1, tmp_path)
+    folder = write_variants(COMP433, 2, 1, tmp_path)
+    assert len(variant_files(folder)) == 2 and [p.name for p in tmp_path.iterdir()] == ["comp433-a3-variants"]
+    assert {r["variant"] for r in key_rows(folder)} == {"1", "2"}
+
+
+def test_unwritable_output_and_bad_options(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be\n")
+    result = run_solver("variants", COMP433, "--count", 2, "--seed", 1, "--output", blocker / "out")
+    assert result.returncode == 2 and "cannot write" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
+    for options in (["--count", "0", "--seed", "1"], ["--count", "2", "--seed", "-1"], ["--count", "2"]):
+        result = run_solver("variants", COMP433, *options, "--output", tmp_path / "out")
+        assert result.returncode == 2 and "Traceback" not in result.stderr, options
+    assert not (tmp_path / "out").exists()
+
+
+def test_markdown_sheets_and_progress(tmp_path):
+    result = run_solver("variants", DSGA, "--count", 20, "--seed", 3, "--format", "md", "--output", tmp_path)
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "dsga1008-hw2-variants"
+    assert (folder / "dsga1008-hw2-v07-key.md").exists() and (folder / "dsga1008-hw2-v20-solutions.md").exists()
+    assert "variants: 20 of 20" in result.stderr and f"wrote 20 variants to {folder}" in result.stderr
+
+
+# ---- grading by variant ----------------------------------------------------------
+
+def test_grading_checks_each_row_against_its_variant(tmp_path):
+    run_solver("variants", COMP433, "--count", 3, "--seed", 11, "--output", tmp_path)
+    folder = tmp_path / "comp433-a3-variants"
+    right = {n: cross_correlation(givens(folder / f"comp433-a3-v{n}.yaml")["Q1a"]["input"],
+                                  givens(folder / f"comp433-a3-v{n}.yaml")["Q1a"]["kernel"]) for n in (1, 2)}
+    assert not np.array_equal(right[1], right[2])
+    q1a = givens(COMP433)["Q1a"]
+    rows = [["ann", "Q1a", "output", matrix_text(right[2]), "2"],
+            ["bob", "Q1a", "output", matrix_text(right[1]), "2"],
+            ["cy", "Q1a", "output", matrix_text(right[2]), "99"],
+            ["cy", "Q1a", "output", matrix_text(right[2]), "0"],
+            ["cy", "Q1a", "output", matrix_text(right[2]), "two"],
+            ["dan", "Q1a", "output", matrix_text(cross_correlation(q1a["input"], q1a["kernel"])), ""],
+            ["dan", "Q1a", "output", matrix_text(right[1]), "1"]]
+    answers = tmp_path / "answers.csv"
+    with open(answers, "w", newline="") as out:
+        csv.writer(out).writerows([["student", "problem", "answer", "text", "variant"], *rows])
+
+    result = run_solver("grade", COMP433, answers, "--seed", 11, "--count", 3)
+    assert result.returncode == 0, result.stderr
+    graded = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["verdict"] for r in graded[:len(rows)]] == ["correct", "incorrect", "invalid", "invalid",
+                                                          "invalid", "correct", "correct"]
+    assert all("out of range" in r["feedback"] and "1 to 3" in r["feedback"] for r in graded[2:5])
+
+    without_seed = run_solver("grade", COMP433, answers)
+    assert without_seed.returncode == 0
+    graded = list(csv.DictReader(io.StringIO(without_seed.stdout)))
+    assert [r["verdict"] for r in graded[:len(rows)]] == ["invalid"] * 5 + ["correct", "invalid"]
+    assert "--seed" in graded[0]["feedback"]
+
+    half = run_solver("grade", COMP433, answers, "--seed", 11)
+    assert half.returncode == 2 and "--seed and --count go together" in half.stderr
+
+
+# ---- selftest ----------------------------------------------------------------------
+
+def test_selftest_checks_a_few_variants_of_each_problem_that_varies():
+    result = run_solver("selftest")
+    assert result.returncode == 0, result.stdout
+    rows = {tuple(line.split()[:2]): line.split() for line in result.stdout.splitlines()[1:] if line.strip()}
+    assert rows[("problems/comp433-a3.yaml", "Q1a")][3] == "3"       # the variants column
+    assert rows[("problems/comp433-a3.yaml", "Q5c")][3] == "3"       # an earlier answer, varied with it
+    assert rows[("problems/cpen455-hw2.yaml", "3.1")][3] == "0"      # symbolic: not varied
+
+
+HALF_TOO_MANY = Mistake("half_too_many", "A half too many.", lambda n: {"count": Fraction(4 * n + 1, 2)})
+
+
+def test_selftest_names_the_variant_of_a_failure(tmp_path, monkeypatch, capsys):
+    """A kind whose mistake's answer cannot be read as an integer fails in every variant."""
+    def solve(n):
+        return Solution("doubling", n, [], {"count": Answer("count", "integer", 2 * n)})
+    kind = SimpleNamespace(NAME="doubling", SUMMARY="2n", ANSWERS={"count": "2n"}, VARY={"n": {"min": 1, "max": 9}},
+                           read=lambda raw: raw["n"], solve=solve, MISTAKES=[HALF_TOO_MANY])
+    monkeypatch.setitem(KINDS, "doubling", "doubling")
+    monkeypatch.setitem(sys.modules, "solver.kinds.doubling", kind)
+    path = write_problems(tmp_path / "doubling.yaml", "  - id: twice\n    kind: doubling\n    given: {n: 6}\n")
+    assert cli.main(["selftest", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL {path} problem 'twice' answer 'count', variant 3, mistake half_too_many" in out
+    assert out.rstrip().endswith("4 failures")
