@@ -151,7 +151,25 @@ def format_number(x) -> str:
     return str(x)
 
 
-class _Parser:
+class NestingLimit:
+    """A parser's bound on nesting: `with self._nested(pos):` around each level.
+    Subclasses set `max_depth` and provide `_fail(message, pos)`."""
+    max_depth: int
+    depth = 0
+
+    @contextmanager
+    def _nested(self, pos: int):
+        # No try/finally: any error ends the whole parse.
+        self.depth += 1
+        if self.depth > self.max_depth:
+            self._fail(f"expected at most {self.max_depth} levels of nesting", pos)
+        yield
+        self.depth -= 1
+
+
+class _Parser(NestingLimit):
+    max_depth = MAX_DEPTH
+
     def __init__(self, text: str):
         self.text = text
         self.pos = 0
@@ -548,15 +566,6 @@ class _Parser:
             self._skip_ws()
         if self.pos < len(self.text):
             self._fail("expected end of answer", self.pos)
-
-    @contextmanager
-    def _nested(self, pos: int):
-        # No try/finally: any error ends the whole parse.
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            self._fail(f"expected at most {MAX_DEPTH} levels of nesting", pos)
-        yield
-        self.depth -= 1
 
     def _char(self, ahead: int = 0) -> str:
         """The character `ahead` places on, or "" past the end."""

@@ -49,7 +49,7 @@ from typing import NamedTuple, NoReturn
 import mpmath
 import sympy
 
-from .answers import MAX_DIGITS, _Parser
+from .answers import MAX_DIGITS, NestingLimit, _Parser
 from .errors import InvalidAnswer
 from .fields import size_symbol
 
@@ -269,7 +269,8 @@ class _Unit(NamedTuple):
     kind: str = "letters"     # letters, greek, digits or subscript
 
 
-class _ExpressionParser:
+class _ExpressionParser(NestingLimit):
+    max_depth = MAX_DEPTH
     def __init__(self, text: str, symbols: dict):
         self.text = text
         self.tokens = _tokens(text)
@@ -552,15 +553,6 @@ class _ExpressionParser:
             if size.is_Number and abs(size) > MAX_IRRATIONAL:
                 self._fail("expected numbers below 10^30 where they are not rational", pos)
         return value
-
-    @contextmanager
-    def _nested(self, pos: int):
-        # No try/finally: any error ends the whole parse.
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            self._fail(f"expected at most {MAX_DEPTH} levels of nesting", pos)
-        yield
-        self.depth -= 1
 
     def _peek(self) -> _Token:
         return self.tokens[self.i]
