@@ -109,6 +109,15 @@ class Layer:
         return self.TYPE
 
 
+def check_groups(layer, channels) -> int:
+    """A (transposed) convolution's groups must divide its input and output channels."""
+    g = layer.groups
+    if channels % g or layer.out_channels % g:
+        raise FieldError("groups", f"is {g}, which must divide the input channels ({channels}) and "
+                                   f"out_channels ({layer.out_channels})")
+    return g
+
+
 def needs_map(layer, shape):
     if len(shape) != 3:
         raise FieldError("type", f"{layer.TYPE} needs a C×H×W input, but its input is a vector of "
@@ -149,10 +158,7 @@ class Conv2d(Layer):
         if isinstance(self.padding, Pair) and any(not isinstance(v, int) for v in self.padding):
             raise FieldError("padding", "must be a number in a network")
         inferred = inferred_channels("in_channels", self.in_channels, c)
-        g = self.groups
-        if c % g or self.out_channels % g:
-            raise FieldError("groups", f"is {g}, which must divide the input channels ({c}) and "
-                                       f"out_channels ({self.out_channels})")
+        g = check_groups(self, c)
         given = conv2d.Given(input_size=Pair(h, w), kernel_size=self.kernel_size, stride=self.stride,
                              padding=self.padding, dilation=self.dilation)
         conv2d.validate(given)
@@ -195,10 +201,7 @@ class ConvTranspose2d(Layer):
         needs_map(self, shape)
         c, h, w = shape
         inferred = inferred_channels("in_channels", self.in_channels, c)
-        g = self.groups
-        if c % g or self.out_channels % g:
-            raise FieldError("groups", f"is {g}, which must divide the input channels ({c}) and "
-                                       f"out_channels ({self.out_channels})")
+        g = check_groups(self, c)
         given = conv_transpose2d.Given(input_size=Pair(h, w), kernel_size=self.kernel_size,
                                        stride=self.stride, padding=self.padding,
                                        output_padding=self.output_padding, dilation=self.dilation)
