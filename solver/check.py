@@ -41,8 +41,15 @@ def check_file(path, spec: str, text: str) -> Verdict:
     if answer_name and answer_name not in solution.answers:
         raise UsageError(f'{path}, problem "{problem_id}": no answer named `{answer_name}`; '
                          f"its answers are {', '.join(solution.answers)}")
+    if not solution.answers:
+        raise UsageError(f'{path}, problem "{problem_id}": {nothing_to_check(problem.kind)}')
     answer = solution.answers[answer_name] if answer_name else solution.first_answer()
     return check_value(problem_id, answer, text, kind.MISTAKES, problem.given)
+
+
+def nothing_to_check(kind: str) -> str:
+    return (f"problems of kind `{kind}` have no answer to check; the model answer is on the solution "
+            "sheet and the answer key")
 
 
 def check_value(problem_id, answer, text, mistakes, given) -> Verdict:

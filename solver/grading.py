@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .check import Verdict, check_value
+from .check import Verdict, check_value, nothing_to_check
 from .errors import ProblemError, SolverError, UsageError
 from .kinds import get_kind
 from .model import Solution
@@ -179,6 +179,8 @@ class Grader:
             return invalid(f'{self.pset.path} has no problem "{problem_id}"; its problems are: '
                            f"{', '.join(p.id for p in self.pset.problems)}.")
         answers = solved.solution.answers
+        if not answers:
+            return invalid(f'Problem "{problem_id}": {nothing_to_check(solved.problem.kind)}.')
         if answer_name and answer_name not in answers:
             return invalid(f'Problem "{problem_id}" has no answer named `{answer_name}`; '
                            f"its answers are {listed(answers)}.")

@@ -14,6 +14,7 @@ KINDS = {                      # kind name -> its module in this package
     "conv_cost": "conv_cost",
     "layers_to_size": "layers_to_size",
     "network": "network",
+    "essay": "essay",
 }
 
 
