@@ -40,6 +40,12 @@ def shown_answers(path):
             for p in data["problems"]}
 
 
+def model_answers(path):
+    """{problem id: model answer} of the essay problems."""
+    return {str(p["id"]): p["given"]["model_answer"] for p in yaml.safe_load(path.read_text())["problems"]
+            if p["kind"] == "essay"}
+
+
 @pytest.mark.parametrize("fmt", ["md", "latex"])
 @pytest.mark.parametrize("path", PROBLEM_FILES, ids=lambda p: p.name)
 def test_every_file_builds_all_three_sheets(path, fmt):
@@ -54,13 +60,18 @@ def test_every_file_builds_all_three_sheets(path, fmt):
     assert not STEP_HEADING[fmt].search(text["key"]), "the key shows no derivation"
     assert not STEP_HEADING[fmt].search(text["problems"])
     assert len(text["key"]) < len(text["solutions"])
+    essays = model_answers(path)
     for problem, answers in shown_answers(path).items():
-        assert answers, problem
+        assert answers or problem in essays, problem
         for name, answer in answers.items():
             shown = f"&= {answer['latex']}"       # `label &= value`, as the Answer section shows it
             assert shown in text["solutions"] and shown in text["key"], (problem, name)
             assert shown not in text["problems"], (problem, name)
     assert ANSWER_HEADING[fmt] in text["key"] and ANSWER_HEADING[fmt] not in text["problems"]
+    for words in essays.values():
+        first = words.split()[:6]       # as escaping leaves it, and before any line break
+        assert all(word in text["key"] and word in text["solutions"] for word in first)
+        assert not all(word in text["problems"] for word in first)
 
 
 def test_problem_sheet_names_an_earlier_answer_instead_of_printing_it(tmp_path):
