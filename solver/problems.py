@@ -13,6 +13,7 @@ from .errors import ProblemError, SolverError
 SET_KEYS = ("title", "course", "term", "instructions", "problems")
 PROBLEM_KEYS = ("id", "kind", "statement", "given", "ask", "vary")
 INDEXED = re.compile(r"\[\d+\]\Z")      # params[3] is an answer NAME[i]
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")   # {{ field }} in a statement
 MAX_FILE_BYTES = 2_000_000
 
 
@@ -128,8 +129,34 @@ def _read_problem(pid: str, raw: dict) -> Problem:
     if vary is not None:
         from .variants import read_vary
         vary = read_vary(kind, raw.get("given", {}), vary)
-    return Problem(id=pid, kind=kind.NAME, given=given, statement=_text(None, "statement", raw.get("statement", "")),
-                   ask=ask, vary=vary)
+    statement = fill_statement(_text(None, "statement", raw.get("statement", "")), raw.get("given", {}))
+    return Problem(id=pid, kind=kind.NAME, given=given, statement=statement, ask=ask, vary=vary)
+
+
+def fill_statement(statement: str, given: dict) -> str:
+    """The statement with each `{{ field }}` replaced by that given's value, so a
+    variant's statement tells its own numbers."""
+    def value(match):
+        name = match.group(1)
+        if name not in given:
+            raise ProblemError(f"`{match.group(0)}` names no field this problem gives; it gives "
+                               f"{', '.join(given) or 'none'}", field="statement")
+        return shown_value(given[name], name)
+    return PLACEHOLDER.sub(value, statement)
+
+
+def statement_fields(statement) -> set[str]:
+    """The given fields a statement shows with `{{ field }}`."""
+    return set(PLACEHOLDER.findall(str(statement or "")))
+
+
+def shown_value(value, name: str) -> str:
+    """A number or a symbol as written; a list of them as a size (3×224×224)."""
+    items = value if isinstance(value, list) else [value]
+    if items and all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in items):
+        return "×".join(str(v) for v in items)
+    raise ProblemError(f"`{{{{ {name} }}}}` can show a number, a symbol or a list of them; `{name}` is "
+                       f"{value!r} (matrices are printed on the sheet: refer to them by name)", field="statement")
 
 
 def _text(path, key, value) -> str:

@@ -4,8 +4,10 @@ A problem's `vary` (or, where it has none, its kind's `VARY`) maps given fields
 to a list of choices, or to a range `{min: a, max: b}` of whole numbers; for a
 list value (a matrix, a pair) every number in it is redrawn in the range and the
 shape kept. A bound left out is the smallest (largest) number of the original
-value. A kind's default varies only the fields a problem gives as numbers, so a
-symbolic problem stays as it is; `vary: {}` keeps a problem as it is.
+value. A kind's default varies only the fields a problem gives as numbers and
+shows the student (a matrix, or a field its statement shows as `{{ field }}`),
+so a symbolic problem stays as it is and no number the prose tells is changed
+behind it; `vary: {}` keeps a problem as it is.
 
 Problem j (from 0) of variant i (from 1) draws from numpy's
 `default_rng([seed, i, j])`: a seed gives byte-identical files on every machine,
@@ -39,7 +41,7 @@ from .fields import MAX_SIZE
 from .kinds import get_kind
 from .kinds.common import exact
 from .model import Solution
-from .problems import Problem, ProblemSet, read_yaml
+from .problems import Problem, ProblemSet, read_yaml, statement_fields
 from .solve import solve_file
 
 MAX_DRAWS = 100              # per problem and variant, before giving up on a `vary`
@@ -98,9 +100,17 @@ def numbers_in(value) -> list:
     return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
 
 
-def kind_default(kind, given: dict) -> dict:
-    """The kind's VARY, for the fields this problem gives as numbers only."""
-    return {name: spec for name, spec in getattr(kind, "VARY", {}).items() if numbers_in(given.get(name))}
+def kind_default(kind, given: dict, statement: str = "") -> dict:
+    """The kind's VARY, for the fields this problem gives as numbers and shows the
+    student: a matrix (printed on every sheet) or a field its statement shows as
+    `{{ field }}`. A number only the prose tells is never changed behind it."""
+    shown = statement_fields(statement)
+    return {name: spec for name, spec in getattr(kind, "VARY", {}).items()
+            if numbers_in(value := given.get(name)) and (is_matrix(value) or name in shown)}
+
+
+def is_matrix(value) -> bool:
+    return isinstance(value, list) and any(isinstance(row, list) for row in value)
 
 
 # ---- drawing -------------------------------------------------------------------
@@ -159,7 +169,8 @@ class Variants:
 
     def plan(self, index: int, problem: Problem) -> Plan:
         given = self.givens[index]
-        vary = problem.vary if problem.vary is not None else kind_default(get_kind(problem.kind), given)
+        statement = self.data["problems"][index].get("statement")
+        vary = problem.vary if problem.vary is not None else kind_default(get_kind(problem.kind), given, statement)
         chained = {name: source for name, source in self.earlier_answers(index, problem.given).items()
                    if self.plans[source[0]]}
         specs = {name: resolved(name, spec, given.get(name)) for name, spec in vary.items() if name not in chained}

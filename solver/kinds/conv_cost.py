@@ -41,6 +41,18 @@ ANSWERS = {f"{variant}_{count}": f"{what} of {desc}" + ("; needs input_size" if 
            for variant, desc in VARIANTS.items() for count, what in COUNTS.items()}
 ANSWERS.update(params_ratio="separable params / standard params, simplified",
                mults_ratio="separable mults / standard mults, simplified (needs input_size)")
+# Where a problem gives no `vary`, a variant redraws these fields, but only those the
+# statement shows as {{ field }} (solver/variants.py); a draw the kind refuses is redrawn.
+VARY = {
+    "in_channels": [3, 8, 16, 32, 64, 128],
+    "out_channels": [8, 16, 32, 64, 128, 256],
+    "kernel_size": [1, 3, 5, 7],
+    "input_size": [7, 14, 28, 32, 56, 64, 112, 224],
+    "stride": [1, 2],
+    "groups": [2, 4, 8],
+    "depth_multiplier": [1, 2, 4],
+    "batch_size": [1, 8, 16, 32, 64],
+}
 
 
 def count_or_symbol(name, value):

@@ -20,6 +20,16 @@ ANSWERS = {
     "layers": "the number of layers L whose output size is target_size",
     "params": "parameters (weights and biases) of the whole stack; needs in_channels and out_channels",
 }
+# Where a problem gives no `vary`, a variant redraws these fields, but only those the
+# statement shows as {{ field }} (solver/variants.py); a draw the kind refuses is redrawn.
+VARY = {
+    "input_size": [32, 48, 64, 96, 128, 160, 224, 256],
+    "target_size": {"min": 1, "max": 32},
+    "kernel_size": [3, 5, 7],
+    "stride": [1, 2],
+    "padding": [0, 1],
+    "in_channels": [1, 3],
+}
 
 SQUARE = " (one number: the sizes are square)"
 

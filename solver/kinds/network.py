@@ -44,6 +44,9 @@ ANSWERS = {
     **{f"{name}[i]": f"the {name} of layer i, where the problem gives it as ?" for name in INFERRED},
     "table": "every layer's row at once: check a CSV or JSON table (layer, output_shape, params, ...)",
 }
+# Where a problem gives no `vary`, a variant redraws these fields, but only those the
+# statement shows as {{ field }} (solver/variants.py); a draw the kind refuses is redrawn.
+VARY = {"batch_size": [1, 8, 16, 32, 64, 100, 128, 256]}
 LAYOUT_NAMES = {"chw": "C×H×W", "hwc": "H×W×C"}
 IDENTICAL_RUN = 3            # this many identical layers in a row share one table row
 MAX_LAYERS = 2000
