@@ -9,9 +9,9 @@ shows the student (a matrix, or a field its statement shows as `{{ field }}`),
 so a symbolic problem stays as it is and no number the prose tells is changed
 behind it; `vary: {}` keeps a problem as it is.
 
-Problem j (from 0) of variant i (from 1) draws from numpy's
-`default_rng([seed, i, j])`: a seed gives byte-identical files on every machine,
-and grading can remake variant i alone. Within a variant a story stays true:
+Problem j (from 0) of variant i (from 1) draws from PCG64 seeded with
+`SeedSequence([seed, i, j])` (see Draws): a seed gives byte-identical files on
+every machine and NumPy version, and grading can remake variant i alone. Within a variant a story stays true:
 - the same original value varied the same way gets the same draw (parts a to e
   all convolve "the image X");
 - a given matrix that is an earlier problem's answer in the file ("pool the
@@ -115,12 +115,30 @@ def is_matrix(value) -> bool:
 
 # ---- drawing -------------------------------------------------------------------
 
-def draw(rng: np.random.Generator, spec, original):
+class Draws:
+    """Whole numbers drawn from PCG64's raw stream for a key. NumPy keeps a bit
+    generator's stream and SeedSequence the same across versions, but not the
+    streams of Generator methods, so variants are made again identically (to grade
+    them) on any NumPy."""
+
+    def __init__(self, key: list[int]):
+        self.bits = np.random.PCG64(np.random.SeedSequence(key))
+
+    def integer(self, low: int, high: int) -> int:
+        """Uniform in [low, high]: rejection keeps the modulo unbiased."""
+        span = high - low + 1
+        limit = 2**64 - 2**64 % span
+        while (raw := int(self.bits.random_raw())) >= limit:
+            pass
+        return low + raw % span
+
+
+def draw(draws: Draws, spec, original):
     """One value: a choice, or a whole number in the range (every number of a list)."""
     if isinstance(spec, list):
-        return spec[int(rng.integers(len(spec)))]
+        return spec[draws.integer(0, len(spec) - 1)]
     low, high = spec
-    return redrawn(original, lambda: int(rng.integers(low, high, endpoint=True)))
+    return redrawn(original, lambda: draws.integer(low, high))
 
 
 def redrawn(value, number: Callable[[], int]):
@@ -212,13 +230,13 @@ class Variants:
         """(raw given, Problem, Solution) of one problem in one variant."""
         plan, problem, original = self.plans[index], self.pset.problems[index], self.givens[index]
         kind = get_kind(problem.kind)
-        rng = np.random.default_rng([self.seed, number, index])
+        draws = Draws([self.seed, number, index])
         chained = {name: plain(solutions[k].answers[answer].value) for name, (k, answer) in plan.chained.items()}
         keys = {name: (name, repr(original.get(name)), repr(spec)) for name, spec in plan.specs.items()}
         refusal = None
         for attempt in range(MAX_DRAWS):
             drawn = {name: memo[keys[name]] if attempt == 0 and keys[name] in memo
-                     else draw(rng, spec, original.get(name)) for name, spec in plan.specs.items()}
+                     else draw(draws, spec, original.get(name)) for name, spec in plan.specs.items()}
             given = {**original, **chained, **drawn}
             try:
                 validated = kind.read(given)

@@ -24,6 +24,7 @@ from solver.variants import write_variants
 from conftest import PROBLEM_FILES, ROOT, assert_bad_input, run_solver
 
 COMP433 = ROOT / "problems" / "comp433-a3.yaml"
+CONV_FAMILY = ("conv2d", "pool2d", "conv_transpose2d")
 DSGA = ROOT / "problems" / "dsga1008-hw2.yaml"
 
 
@@ -117,11 +118,14 @@ def test_every_variant_solves_and_its_key_checks_as_correct(tmp_path, path):
 def test_matrices_are_redrawn_within_their_range_and_the_rest_is_kept(tmp_path):
     folder = write_variants(COMP433, 4, 1, tmp_path)
     original = givens(COMP433)
+    kinds = {str(p["id"]): p["kind"] for p in yaml.safe_load(COMP433.read_text(encoding="utf-8"))["problems"]}
     for file in variant_files(folder):
         varied = givens(file)
         for pid in ("Q2", "Q3", "Q4"):                   # no matrices: as they were
             assert varied[pid] == original[pid]
         for pid, given in varied.items():
+            if kinds[pid] not in CONV_FAMILY:
+                continue
             for field in ("input", "kernel") if pid != "Q5c" else ():      # Q5c: Q5b's answer (below)
                 if field in given:
                     old, new = np.array(original[pid][field]), np.array(given[field])
@@ -159,7 +163,7 @@ def test_variants_agree_with_torch(tmp_path):
     for path in PROBLEM_FILES:
         for file in variant_files(write_variants(path, 3, 31, tmp_path / path.stem)):
             for problem in load(file).problems:
-                if getattr(problem.given, "input", None) is None:
+                if problem.kind not in CONV_FAMILY or getattr(problem.given, "input", None) is None:
                     continue
                 ours = np.asarray(get_kind(problem.kind).solve(problem.given).answers["output"].value)
                 expected = torch_output(problem.kind, problem.given)
@@ -321,7 +325,8 @@ def test_selftest_names_the_variant_of_a_failure(tmp_path, monkeypatch, capsys):
                            read=lambda raw: raw["n"], solve=solve, MISTAKES=[HALF_TOO_MANY])
     monkeypatch.setitem(KINDS, "doubling", "doubling")
     monkeypatch.setitem(sys.modules, "solver.kinds.doubling", kind)
-    path = write_problems(tmp_path / "doubling.yaml", "  - id: twice\n    kind: doubling\n    given: {n: 6}\n")
+    path = write_problems(tmp_path / "doubling.yaml", "  - id: twice\n    kind: doubling\n    statement: Double {{ n }}.\n"
+                                                          "    given: {n: 6}\n")
     assert cli.main(["selftest", str(path)]) == 1
     out = capsys.readouterr().out
     assert f"FAIL {path} problem 'twice' answer 'count', variant 3, mistake half_too_many" in out
@@ -377,3 +382,12 @@ def test_a_statement_naming_no_given_is_one_clear_paragraph(tmp_path, statement,
 def test_a_statement_cannot_show_a_matrix_inline(tmp_path):
     path = write_problems(tmp_path / "bad.yaml", SMALL_CONV.replace('kind: conv2d\n', 'kind: conv2d\n    statement: "X is {{ input }}"\n'))
     assert_bad_input(run_solver("solve", path), path, "p1", "statement", "matrices are printed on the sheet")
+
+
+def test_draws_are_uniform_within_their_bounds_and_fixed_by_their_key():
+    from solver.variants import Draws
+    first, again, other = Draws([7, 1, 0]), Draws([7, 1, 0]), Draws([7, 2, 0])
+    values = [first.integer(-2, 3) for _ in range(6000)]
+    assert values == [again.integer(-2, 3) for _ in range(6000)]
+    assert values != [other.integer(-2, 3) for _ in range(6000)]
+    assert all(850 < values.count(v) < 1150 for v in range(-2, 4))      # 1000 expected each
