@@ -100,17 +100,20 @@ def numbers_in(value) -> list:
     return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
 
 
-def kind_default(kind, given: dict, statement: str = "") -> dict:
-    """The kind's VARY, for the fields this problem gives as numbers and shows the
-    student: a matrix (printed on every sheet) or a field its statement shows as
-    `{{ field }}`. A number only the prose tells is never changed behind it."""
-    shown = statement_fields(statement)
+def kind_default(kind, given: dict, shown: set[str]) -> dict:
+    """The kind's VARY, for the fields this problem gives as numbers and `shown`
+    to the student. A number only the prose tells is never changed behind it."""
     return {name: spec for name, spec in getattr(kind, "VARY", {}).items()
-            if numbers_in(value := given.get(name)) and (is_matrix(value) or name in shown)}
+            if name in shown and numbers_in(given.get(name))}
 
 
-def is_matrix(value) -> bool:
-    return isinstance(value, list) and any(isinstance(row, list) for row in value)
+def shown_fields(problem: Problem, statement) -> set[str]:
+    """The fields a student sees: the arrays every sheet prints (render.given_arrays)
+    and the fields the statement shows as `{{ field }}`."""
+    given = problem.given
+    arrays = {f.name for f in dataclasses.fields(given) if isinstance(getattr(given, f.name), np.ndarray)} \
+        if dataclasses.is_dataclass(given) else set()
+    return arrays | statement_fields(statement)
 
 
 # ---- drawing -------------------------------------------------------------------
@@ -187,8 +190,8 @@ class Variants:
 
     def plan(self, index: int, problem: Problem) -> Plan:
         given = self.givens[index]
-        statement = self.data["problems"][index].get("statement")
-        vary = problem.vary if problem.vary is not None else kind_default(get_kind(problem.kind), given, statement)
+        shown = shown_fields(problem, self.data["problems"][index].get("statement"))
+        vary = problem.vary if problem.vary is not None else kind_default(get_kind(problem.kind), given, shown)
         chained = {name: source for name, source in self.earlier_answers(index, problem.given).items()
                    if self.plans[source[0]]}
         specs = {name: resolved(name, spec, given.get(name)) for name, spec in vary.items() if name not in chained}
