@@ -35,6 +35,10 @@ sympy, no backtracking regular expressions). Grammar, in EBNF:
     env      = "bmatrix" | "pmatrix" | "matrix" | "vmatrix" | "Vmatrix" | "Bmatrix"
              | "smallmatrix" | "array" (* with a colspec *) ;
 
+    (* boolean; the words in any case *)
+    boolean  = word | "\text" "{" word "}" ;
+    word     = "yes" | "no" | "true" | "false" | "1" | "0" ;
+
 White space may appear between tokens, except inside the cells of a `row`,
 where a space separates cells; for the same reason a `row` cell, and a shape
 dimension, groups digits only with "{,}", "\," or "_" (a shape in `times`
@@ -58,7 +62,7 @@ MAX_DIGITS = 60           # digits in one integer literal (or one decimal's frac
 MAX_EXPONENT = 400        # |e| in 1.5e-3
 MAX_DEPTH = 8             # nested brackets, fractions and roots
 MAX_CELLS = 100_000       # entries in a matrix
-MAX_DIMENSIONS = 3
+MAX_DIMENSIONS = 4
 _MAX_BITS = 4096          # exact numerators and denominators: keeps Fraction arithmetic cheap
 _QUOTE_WIDTH = 60         # characters of the answer quoted in an error message
 
@@ -76,6 +80,7 @@ _WRAPPERS = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}   # "$$" is tried
 _ENVIRONMENTS = frozenset({"matrix", "bmatrix", "pmatrix", "vmatrix", "Vmatrix", "Bmatrix",
                            "smallmatrix", "array"})
 _LINE_BREAKS = ("\n", "\r")
+_BOOLEANS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 
 
 class _Style(NamedTuple):
@@ -96,10 +101,11 @@ class _Num(NamedTuple):
 
 def parse_answer(text: str, answer_type: str, names=()):
     """Read `text` as a value of `answer_type` ("integer", "rational", "real", "shape",
-    "matrix", "expression").
+    "matrix", "expression", "boolean").
 
     integer -> int; rational, real -> int, Fraction or float; shape -> tuple of
-    positive ints; matrix -> numpy array of dtype object (1-D, 2-D or 3-D);
+    positive ints; matrix -> numpy array of dtype object (1-D to 4-D);
+    boolean -> bool;
     expression -> sympy expression whose words are split into `names` (the
     expected answer's symbols, see solver.expressions.parse_expression).
     Raises InvalidAnswer with one sentence saying what was expected where.
@@ -128,6 +134,8 @@ def format_answer(value, answer_type: str) -> str:
         return _nested(value)
     if answer_type == "expression":
         return str(value)         # sympy's plain text: **, floor(...), ceiling(...), Max(...)
+    if answer_type == "boolean":
+        return "yes" if value else "no"
     return _cell_text(value)
 
 
@@ -177,7 +185,7 @@ class _Parser(NestingLimit):
         self.cells: list = []
         self.closer = self._open_wrapper()
 
-    # --- the five answer types -------------------------------------------
+    # --- the answer types -------------------------------------------------
 
     def integer(self) -> int:
         number = self._scalar(_LOOSE)
@@ -219,6 +227,24 @@ class _Parser(NestingLimit):
         shape = self._matrix_shape()
         self._end()
         return _array(self.cells, shape)
+
+    def boolean(self) -> bool:
+        braced = self._take("\\text")
+        if braced:
+            self._skip_ws()
+            self._expect("{")
+            self._skip_ws()
+        start = self.pos
+        while _is_word(self._char()):
+            self.pos += 1
+        value = _BOOLEANS.get(self.text[start:self.pos].lower())
+        if value is None:
+            self._fail("expected yes or no (or true/false, 1/0)", start)
+        if braced:
+            self._skip_ws()
+            self._expect("}")
+        self._end()
+        return value
 
     # --- scalars ----------------------------------------------------------
 
@@ -626,7 +652,7 @@ class _Parser(NestingLimit):
 
 
 _READERS = {"integer": _Parser.integer, "rational": _Parser.real, "real": _Parser.real,
-            "shape": _Parser.shape, "matrix": _Parser.matrix}
+            "shape": _Parser.shape, "matrix": _Parser.matrix, "boolean": _Parser.boolean}
 
 
 def _array(cells: list, shape: tuple[int, ...]):

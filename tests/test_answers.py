@@ -279,7 +279,7 @@ def test_ragged_matrix(text, message):
     ("[1,,2]", "expected a number at column 4"),
     ("[1, [2]]", "expected a number"),
     ("1 2;;3 4", "expected a number"),
-    ("[[[[1]]]]", "expected a matrix of at most 3 dimensions"),
+    ("[[[[[1]]]]]", "expected a matrix of at most 4 dimensions"),
     (r"\begin{bmatrix} 1 & 2 \end{pmatrix}", 'expected "{bmatrix}"'),
     (r"\begin{tabular} 1 \end{tabular}", "expected a matrix environment"),
     (r"\begin{bmatrix} 1 & & 2 \end{bmatrix}", "expected a number"),

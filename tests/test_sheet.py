@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import numpy as np
 import pytest
 import yaml
 
@@ -191,9 +192,9 @@ def assert_answer_printed(section, answer, where):
         assert integers(section)[value] >= 1, where
     elif kind == "shape":
         assert "×".join(map(str, value)) in re.sub(r"\s", "", section), where
-    elif kind == "matrix" and all(isinstance(v, int) for row in value for v in row):
+    elif kind == "matrix" and all(isinstance(v, int) for v in np.ravel(value).tolist()):
         # pdftotext reads a matrix in no fixed order: every entry, as often as it occurs
-        assert not Counter(v for row in value for v in row) - integers(section), where
+        assert not Counter(np.ravel(value).tolist()) - integers(section), where
 
 
 @pytest.mark.tex

@@ -14,6 +14,8 @@ KINDS = {                      # kind name -> its module in this package
     "conv_cost": "conv_cost",
     "layers_to_size": "layers_to_size",
     "network": "network",
+    "conv_design": "conv_design",
+    "mlp_jacobian": "mlp_jacobian",
     "essay": "essay",
 }
 
