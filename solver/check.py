@@ -128,6 +128,8 @@ def compare(kind: str, student, expected) -> tuple[float, list, str]:
         if s == e:
             return 1.0, [], ""
         return 0.0, [], f"The shape {'×'.join(map(str, s))} is not the expected one."
+    if kind == "boolean":
+        return (1.0, [], "") if student == expected else (0.0, [], "The yes/no answer is not correct.")
     return (1.0, [], "") if same_number(student, expected) else (0.0, [], "The value is not correct.")
 
 

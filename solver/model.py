@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # How an answer is compared with a student's (see solver/check.py).
-ANSWER_TYPES = ("integer", "rational", "real", "shape", "matrix", "expression", "table")
+ANSWER_TYPES = ("integer", "rational", "real", "shape", "matrix", "expression", "table", "boolean")
 
 
 @dataclass
@@ -35,7 +35,8 @@ class Answer:
     integer: int; rational: fractions.Fraction or int; real: float or an exact
     sympy number; shape: tuple of ints; matrix: numpy array whose cells are
     int, Fraction, float or exact sympy numbers; expression: sympy expression;
-    table: solver.tables.Table, rows of named cells of the types above.
+    table: solver.tables.Table, rows of named cells of the types above;
+    boolean: bool (a yes/no answer, such as whether a network implements a target).
     """
     name: str
     type: str

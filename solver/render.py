@@ -112,6 +112,8 @@ def given_arrays(given, earlier=()) -> list[Labelled]:
 
 def tex(value) -> str:
     """LaTeX math for any value a step or answer holds."""
+    if isinstance(value, bool):
+        return r"\text{yes}" if value else r"\text{no}"
     if isinstance(value, np.ndarray):
         return array_tex(value)
     if isinstance(value, tuple):
@@ -150,11 +152,13 @@ def escape_latex(s: str) -> str:
 
 @lru_cache(maxsize=1)
 def latex_encoder():
-    """pylatexenc's encoder, with × and · from the math fonts: pylatexenc's text-companion
-    glyphs are bitmaps in a basic TeX install, and PDF text tools read them as other letters."""
+    """pylatexenc's encoder, with × · | < > from the math fonts: pylatexenc's text-companion
+    glyphs are bitmaps in a basic TeX install, and PDF text tools read them as other letters
+    (| < > in the default OT1 text font print as — ¡ ¿)."""
     from pylatexenc import latexencode as enc
     math_signs = enc.UnicodeToLatexConversionRule(enc.RULE_DICT, {
-        ord("×"): r"\ensuremath{\times}", ord("·"): r"\ensuremath{\cdot}"})
+        ord("×"): r"\ensuremath{\times}", ord("·"): r"\ensuremath{\cdot}",
+        ord("|"): r"\ensuremath{|}", ord("<"): r"\ensuremath{<}", ord(">"): r"\ensuremath{>}"})
     return enc.UnicodeToLatexEncoder(conversion_rules=[math_signs, "defaults"],
                                      non_ascii_only=False, unknown_char_warning=False)
 

@@ -11,11 +11,16 @@ KINDS = {                      # kind name -> its module in this package
     "conv2d": "conv2d",
     "pool2d": "pool2d",
     "conv_transpose2d": "conv_transpose2d",
+    "conv2d_backward": "conv2d_backward",
+    "conv_design": "conv_design",
     "conv_cost": "conv_cost",
     "layers_to_size": "layers_to_size",
     "network": "network",
-    "conv_design": "conv_design",
+    "batchnorm": "batchnorm",
+    "mlp": "mlp",
     "mlp_jacobian": "mlp_jacobian",
+    "rnn": "rnn",
+    "attention": "attention",
     "essay": "essay",
 }
 

@@ -149,11 +149,15 @@ def output_size(given, rounding="floor"):
     return [conv_length(axis, rounding) for axis in axes(given)]
 
 
+def padded_input(given) -> np.ndarray:
+    """The input as C×H×W with its padding zeros."""
+    return pad(as_channels(given.input), [(a.before, a.after) for a in axes(given)])
+
+
 def correlate(given) -> np.ndarray:
     """O×H_out×W_out output, exact for integer inputs (object arrays)."""
-    x, w = as_channels(given.input), kernel_tensor(given)
+    xp, w = padded_input(given), kernel_tensor(given)
     ax = axes(given)
-    xp = pad(x, [(a.before, a.after) for a in ax])
     (ho, _), (wo, _) = output_size(given)
     o_count, cg = w.shape[0], w.shape[1]
     y = np.zeros((o_count, ho, wo), dtype=object)
@@ -214,7 +218,7 @@ def matrix_steps(given, y) -> list[Step]:
                             else kernel_tensor(given)]]))
     ax = axes(given)
     if any(a.before or a.after for a in ax):
-        xp = pad(as_channels(given.input), [(a.before, a.after) for a in ax])
+        xp = padded_input(given)
         shown = xp[0] if given.input.ndim == 2 else xp
         steps.append(Step("Padding", f"Add {describe_padding(ax)} of zeros around the input.",
                           [[Symbol("X_p", r"X_{\text{pad}}"), shown]]))
@@ -238,8 +242,9 @@ def describe_padding(ax) -> str:
 
 
 def dilate(k: np.ndarray, dh: int, dw: int) -> np.ndarray:
-    out = np.zeros((dh * (k.shape[0] - 1) + 1, dw * (k.shape[1] - 1) + 1), dtype=object)
-    out[::dh, ::dw] = k
+    """Entries dh rows and dw columns apart (zeros between), on the last two axes."""
+    out = np.zeros(k.shape[:-2] + (dh * (k.shape[-2] - 1) + 1, dw * (k.shape[-1] - 1) + 1), dtype=object)
+    out[..., ::dh, ::dw] = k
     return out
 
 
@@ -261,10 +266,10 @@ def size_steps(given, sizes) -> list[Step]:
     return steps
 
 
-def window_steps(given, y) -> list[Step]:
-    x = as_channels(given.input)
-    ax = axes(given)
-    xp, w = pad(x, [(a.before, a.after) for a in ax]), kernel_tensor(given)
+def window_cells(given, y) -> tuple[list[dict], bool]:
+    """The cells of y (O×H_out×W_out) a derivation shows, as the conv2d.windows layout
+    takes them (window, kernel, products, value), and whether that is all of them."""
+    xp, w = padded_input(given), kernel_tensor(given)
     cells, complete = shown_cells(y.shape)
     shown = []
     for o, i, j in cells:
@@ -276,11 +281,17 @@ def window_steps(given, y) -> list[Step]:
                       "window": win[0] if single else win, "kernel": w[o, 0] if single else w[o],
                       "terms": terms, "row_length": w.shape[3],
                       "bias": None if given.bias is None else given.bias[o], "value": y[o, i, j]})
+    return shown, complete
+
+
+def window_steps(given, y) -> list[Step]:
+    ax = axes(given)
+    shown, complete = window_cells(given, y)
     text = ("Each output cell Y[i, j] is the sum, over the window whose top-left corner is at "
             f"row {ax[0].s}·i and column {ax[1].s}·j of the padded input, of each entry times the "
             "kernel entry over it" + (", plus the bias." if given.bias is not None else "."))
     if not complete:
-        text += (f" The output has {y.size} cells; the first {len(cells)} are shown in full and "
+        text += (f" The output has {y.size} cells; the first {len(shown)} are shown in full and "
                  "the others follow the same rule.")
     result = squeeze_output(y, given.input.ndim)
     return [Step("Window by window", text, layout="conv2d.windows", data={"cells": shown}),

@@ -1,0 +1,531 @@
+r"""batchnorm: batch normalization's means and variances over the axes a problem
+chooses, as formulas with explicit sums and as numbers, and its output.
+
+Conventions (PyTorch's; the derivation states them):
+- The input X is B×C×H×W. Indices b, c, h, w run from 1, in the formulas, the
+  derivation and the answers `output[i]`.
+- `statistics` chooses the axes a mean runs over; the other axes index the means:
+  all (one μ over every entry), channel (μ[c] over b, h, w: BatchNorm2d in
+  training mode), position (μ[h, w] over b, c), feature (μ[c, h, w] over b:
+  BatchNorm1d on the C·H·W features of each sample, flattened).
+- The variance is the biased one, divided by the count N, as BatchNorm
+  normalizes with it; PyTorch's running_var stores the unbiased one (N − 1),
+  which `unbiased: true` asks for instead.
+- x̂ = (x − μ)/√(σ² + ε) and y = γ·x̂ + β, γ and β one number or one per
+  statistic (default 1 and 0, PyTorch's initial values). `std` is σ = √σ², without ε.
+- Integer inputs give exact means and variances (fractions), σ a radical
+  (sympy, imported only then), and an exact output where ε, γ and β are exact;
+  a decimal anywhere makes the rest decimals.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..errors import FieldError
+from ..fields import array, boolean, choice, given_field, number, optional, read_given
+from ..formula import Formula, Fraction_, Number, Product, Sum, Symbol, divide
+from ..model import Answer, Solution, Step
+from ..sizes import distinct
+from .common import Mistake, exact, exact_array, shown_cells
+from .conv_cost import count_or_symbol
+
+NAME = "batchnorm"
+SUMMARY = ("batch normalization: means and variances over the chosen axes (all, per channel, per "
+           "position, per feature), as formulas with sums and as numbers, and the output with γ, β")
+ANSWERS = {
+    "mean": "μ, one per statistic, in the statistics' shape; needs input",
+    "variance": "σ², divided by N (biased, as BatchNorm normalizes), by N − 1 with unbiased; needs input",
+    "std": "σ = √σ², without ε; needs input",
+    "output[i]": "sample i (from 1) of the output y = γ·x̂ + β, a C×H×W tensor; needs input",
+    "count": "N, the number of values each statistic averages (B·C·H·W, B·H·W, B·C or B)",
+    "statistics_count": "the number of means (1, C, H·W or C·H·W)",
+    "statistics_shape": "the shape of μ and σ: 1 (all), C, H×W or C×H×W; needs numeric sizes",
+}
+# Where a problem gives no `vary`: each tensor redrawn within its own range (solver/variants.py).
+VARY = {"input": {}, "gamma": {}, "beta": {}}
+
+AXES = "bchw"                 # index letters of X[b, c, h, w]; the sizes are their capitals
+STATISTICS = {                # choice -> the axes that index the statistics (the others are averaged)
+    "all": "",
+    "channel": "c",
+    "position": "hw",
+    "feature": "chw",
+}
+DESCRIPTIONS = {
+    "all": "one mean and one variance over every entry of the batch",
+    "channel": "one mean and variance per channel c, over b, h and w, as PyTorch's BatchNorm2d in training mode",
+    "position": "one mean and variance per spatial position (h, w), over b and c",
+    "feature": ("one mean and variance per feature (c, h, w), over the batch b alone, as PyTorch's "
+                "BatchNorm1d on each sample's C·H·W features flattened"),
+}
+MAX_TERMS = 12                # a longer sum shows its first and last terms around "⋯"
+
+
+def read_eps(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise FieldError(name, f"must be a number >= 0 (PyTorch's default is 1e-5); got {value!r}")
+    return value
+
+
+def read_shape(name, value):
+    if not isinstance(value, list) or len(value) != 4:
+        raise FieldError(name, f"must be a list [B, C, H, W] of 4 positive integers or symbol names; got {value!r}")
+    return tuple(count_or_symbol(name, v) for v in value)
+
+
+def read_affine(name, value):
+    """γ or β: one number, or a nested list with the statistics' shape."""
+    if isinstance(value, list):
+        return array((1, 2, 3), "a number or a nested list with the statistics' shape")(name, value)
+    return number(name, value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Given:
+    input: Any = given_field(optional(array((4,), "a B×C×H×W tensor")), None,
+                             "the B×C×H×W input tensor X; without it the problem asks for the formulas")
+    input_shape: Any = given_field(optional(read_shape), None,
+                                   "[B, C, H, W] as numbers or symbol names, for problems without input")
+    statistics: str = given_field(choice(*STATISTICS), "channel",
+                                  "the axes that index μ and σ: all (one of each), channel (μ[c], "
+                                  "BatchNorm2d; the default), position (μ[h, w]) or feature (μ[c, h, w], "
+                                  "BatchNorm1d on the flattened features)")
+    eps: Any = given_field(read_eps, 1e-5, "ε added to the variance under the root (default 1e-5; 0 is "
+                                           "allowed for exact hand work, though PyTorch's layers refuse it)")
+    gamma: Any = given_field(read_affine, 1, "the scale γ: one number or one per statistic (default 1)")
+    beta: Any = given_field(read_affine, 0, "the shift β: one number or one per statistic (default 0)")
+    unbiased: bool = given_field(boolean, False, "divide the variance by N − 1 (PyTorch's running_var) "
+                                                 "instead of N (what BatchNorm normalizes with; default)")
+
+
+def read(raw) -> Given:
+    given = read_given(Given, raw, NAME)
+    validate(given)
+    return given
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How the numbers are computed; a mistake changes one rule."""
+    statistics: str
+    unbiased: bool
+    eps: Any
+    divide_by: str = "std"          # "variance": the centred input divided by σ² + ε (a mistake)
+
+
+def rules_of(given) -> Rules:
+    return Rules(given.statistics, given.unbiased, given.eps)
+
+
+# ---- sizes ------------------------------------------------------------------
+
+def sizes(given) -> tuple:
+    """(B, C, H, W): numbers, or sympy symbols in a general problem."""
+    return given.input.shape if given.input is not None else given.input_shape
+
+
+def size_values(given) -> dict:
+    return dict(zip("BCHW", sizes(given)))
+
+
+def product(letters: str) -> Formula:
+    """B·H·W as a formula; 1 for no letters."""
+    return Product([Symbol(c) for c in letters]) if len(letters) > 1 else (
+        Symbol(letters) if letters else Number(1))
+
+
+def averaged(statistics) -> str:
+    return "".join(a for a in AXES if a not in STATISTICS[statistics])
+
+
+def count_formula(statistics) -> Formula:
+    return product(averaged(statistics).upper())
+
+
+def statistics_count_formula(statistics) -> Formula:
+    return product(STATISTICS[statistics].upper())
+
+
+def statistics_shape(given, statistics) -> tuple:
+    size = size_values(given)
+    return tuple(size[a.upper()] for a in STATISTICS[statistics]) or (1,)
+
+
+def numeric_sizes(given) -> bool:
+    return all(isinstance(n, int) for n in sizes(given))
+
+
+# ---- validation -------------------------------------------------------------
+
+def validate(given: Given):
+    if (given.input is None) == (given.input_shape is None):
+        raise FieldError("input", "give either `input` (a B×C×H×W tensor) or `input_shape` ([B, C, H, W]), "
+                                  "not both or neither")
+    if numeric_sizes(given) and evaluate(given, count_formula(given.statistics)) == 1:
+        field = "input" if given.input is not None else "input_shape"
+        raise FieldError(field, f"gives each statistic a single value with statistics '{given.statistics}' "
+                                "(N = 1); each needs at least 2, as PyTorch requires in training")
+    if given.input is None:
+        for name, default in (("gamma", 1), ("beta", 0)):
+            if not np.array_equal(getattr(given, name), default):
+                raise FieldError(name, "needs `input`: without a tensor the problem is the general formulas, "
+                                       "where γ and β stay letters")
+        return
+    shape = statistics_shape(given, given.statistics)
+    for name in ("gamma", "beta"):
+        value = getattr(given, name)
+        if isinstance(value, np.ndarray) and value.shape != shape:
+            raise FieldError(name, f"has shape {shape_text(value.shape)}; with statistics "
+                                   f"'{given.statistics}' it must be one number or have the statistics' shape "
+                                   f"{shape_text(shape)}")
+    for stat in statistics(given.input, rules_of(given)):
+        if stat.variance == 0 and given.eps == 0:
+            where = stat_index_text(stat.index, given.statistics)
+            raise FieldError("eps", f"is 0, but the statistic μ{where} has variance 0, so the normalization "
+                                    "would divide by 0; give eps > 0")
+
+
+def shape_text(shape) -> str:
+    return "×".join(map(str, shape))
+
+
+def evaluate(given, formula: Formula):
+    """A size formula at the problem's sizes: a number, or a sympy expression in its letters."""
+    return formula.substitute(size_values(given)).value()
+
+
+# ---- the numbers --------------------------------------------------------------
+
+@dataclass
+class Statistic:
+    index: tuple           # where it sits in the statistics' array (from 0)
+    cells: list            # the input indices it averages
+    mean: Any
+    variance: Any
+    std: Any
+
+
+def statistic_index(cell, statistics) -> tuple:
+    return tuple(cell[AXES.index(a)] for a in STATISTICS[statistics]) or (0,)
+
+
+def statistics(x: np.ndarray, rules: Rules) -> list[Statistic]:
+    """One Statistic per mean, in the order of the statistics' array."""
+    groups: dict[tuple, list] = {}
+    for cell in np.ndindex(*x.shape):
+        groups.setdefault(statistic_index(cell, rules.statistics), []).append(cell)
+    found = []
+    for index, cells in groups.items():
+        values = [x[cell] for cell in cells]
+        mean = divide(sum(values), len(values))
+        variance = divide(sum((v - mean) ** 2 for v in values), len(values) - rules.unbiased)
+        found.append(Statistic(index, cells, exact(mean), exact(variance), square_root(variance)))
+    return found
+
+
+def square_root(q):
+    """√q: a whole number or fraction where it is one, else a sympy radical; a float stays a float."""
+    if isinstance(q, float):
+        return math.sqrt(q)
+    q = Fraction(q)
+    top, bottom = math.isqrt(q.numerator), math.isqrt(q.denominator)
+    if top * top == q.numerator and bottom * bottom == q.denominator:
+        return exact(Fraction(top, bottom))
+    import sympy
+    return sympy.sqrt(sympy.Rational(q.numerator, q.denominator))
+
+
+def affine(value, index):
+    """γ or β for the statistic at `index`: the one number, or its entry."""
+    return exact(value[index]) if isinstance(value, np.ndarray) else value
+
+
+def output_cell(x, stat: Statistic, gamma, beta, rules: Rules):
+    """γ·(x − μ)/√(σ² + ε) + β: exact unless a decimal is involved."""
+    spread = stat.variance + rules.eps
+    denominator = square_root(spread) if rules.divide_by == "std" else spread
+    centred = x - stat.mean
+    if any(isinstance(v, float) for v in (centred, denominator, gamma, beta)):
+        return float(gamma) * float(centred) / float(denominator) + float(beta)
+    if isinstance(denominator, (int, Fraction)):
+        return exact(gamma * divide(centred, denominator) + beta)
+    import sympy
+    return gamma * sympy.Rational(centred) / denominator + beta
+
+
+def normalized(given, stats: list[Statistic], rules: Rules) -> np.ndarray:
+    """The output tensor; γ and β are indexed by the problem's statistics, whatever `rules` says."""
+    x = given.input
+    by_cell = {cell: stat for stat in stats for cell in stat.cells}
+    y = np.empty(x.shape, dtype=object)
+    for cell in np.ndindex(*x.shape):
+        own = statistic_index(cell, given.statistics)
+        y[cell] = output_cell(x[cell], by_cell[cell], affine(given.gamma, own), affine(given.beta, own), rules)
+    return y
+
+
+def statistics_array(given, stats, rules, field) -> np.ndarray:
+    values = np.empty(statistics_shape(given, rules.statistics), dtype=object)
+    for stat in stats:
+        values[stat.index] = getattr(stat, field)
+    return values
+
+
+def computed(given, rules: Rules) -> dict[str, Answer]:
+    """Every answer under `rules`; ZeroDivisionError where they divide by 0."""
+    answers = {
+        "count": size_answer(given, "count", count_formula(rules.statistics), "N"),
+        "statistics_count": size_answer(given, "statistics_count", statistics_count_formula(rules.statistics), "M"),
+    }
+    if numeric_sizes(given):
+        answers["statistics_shape"] = Answer("statistics_shape", "shape", statistics_shape(given, rules.statistics),
+                                             r"\text{shape of } \mu")
+    if given.input is None:
+        return answers
+    stats = statistics(given.input, rules)
+    numbers = {name: Answer(name, "matrix", statistics_array(given, stats, rules, name), label)
+               for name, label in (("mean", r"\mu"), ("variance", r"\sigma^2"), ("std", r"\sigma"))}
+    y = normalized(given, stats, rules)
+    for b in range(y.shape[0]):
+        name = f"output[{b + 1}]"
+        numbers[name] = Answer(name, "matrix", exact_array(y[b]), rf"Y[{b + 1}]")
+    return numbers | answers
+
+
+def size_answer(given, name, formula, label) -> Answer:
+    """A count: an integer, or a formula (even the constant 1) where the sizes are letters."""
+    value = evaluate(given, formula)
+    if numeric_sizes(given):
+        return Answer(name, "integer", value, label)
+    import sympy
+    return Answer(name, "expression", sympy.Integer(value) if isinstance(value, int) else value, label)
+
+
+# ---- the derivation -------------------------------------------------------------
+
+class Average(Formula):
+    r"""\frac{1}{N} \sum_{b=1}^{B} ... body: a mean written with its sums."""
+    precedence = 20
+
+    def __init__(self, divisor: Formula, indices: str, body: Formula):
+        self.divisor, self.indices, self.body = divisor, indices, body
+
+    def tex(self):
+        sums = " ".join(rf"\sum_{{{i}=1}}^{{{i.upper()}}}" for i in self.indices)
+        return rf"\frac{{1}}{{{self.divisor.tex()}}} {sums} {self.body.tex()}"
+
+
+class Square(Formula):
+    precedence = 100
+
+    def __init__(self, base: Formula):
+        self.base = base
+
+    def tex(self):
+        return rf"\left({self.base.tex()}\right)^{{2}}"
+
+
+class Root(Formula):
+    precedence = 100
+
+    def __init__(self, radicand: Formula):
+        self.radicand = radicand
+
+    def tex(self):
+        return rf"\sqrt{{{self.radicand.tex()}}}"
+
+
+GREEK = {"mu": r"\mu", "var": r"\sigma^2", "std": r"\sigma", "gamma": r"\gamma", "beta": r"\beta",
+         "X": "X", "xhat": r"\hat{x}", "Y": "Y"}
+
+
+def indexed(name: str, letters: str) -> Symbol:
+    """μ[c], X[b, c, h, w]: a letter and its index letters."""
+    return Symbol(name, GREEK[name] + (f"[{', '.join(letters)}]" if letters else ""))
+
+
+def stat_label(name: str, index: tuple, statistics: str) -> str:
+    """How a derivation names one statistic, from 1: μ[2], μ[1, 2]; μ when there is one."""
+    return GREEK[name] + stat_index_text(index, statistics)
+
+
+def stat_index_text(index: tuple, statistics: str) -> str:
+    return f"[{', '.join(str(i + 1) for i in index)}]" if STATISTICS[statistics] else ""
+
+
+def minus(a, b) -> Formula:
+    return Number(a) - Number(b)
+
+
+def plus(a: Formula, b) -> Formula:
+    """a + b, written a - |b| for a negative number b."""
+    return a - Number(-b) if b < 0 else a + Number(b)
+
+
+def solve(given: Given) -> Solution:
+    rules = rules_of(given)
+    answers = computed(given, rules)
+    steps = [Step("Convention", convention(given)), count_step(given), formula_step(given)]
+    if given.input is not None:
+        stats = statistics(given.input, rules)
+        steps += [mean_step(given, stats), variance_step(given, stats),
+                  output_step(given, stats, answers), result_step(given, answers)]
+    return Solution(NAME, given, steps, answers)
+
+
+def convention(given) -> str:
+    text = (f"The statistics here are {DESCRIPTIONS[given.statistics]}. Indices b, c, h, w run from 1. "
+            "Each variance is the mean squared distance from its mean, ")
+    if given.unbiased:
+        text += ("divided here by N − 1 (the unbiased variance, which PyTorch keeps in running_var; "
+                 "BatchNorm itself normalizes with the biased one, divided by N). ")
+    else:
+        text += ("divided by the count N (the biased variance, which BatchNorm normalizes with; "
+                 "PyTorch's running_var keeps the unbiased one, divided by N − 1). ")
+    return text + ("The normalization adds ε to the variance under the square root; the standard "
+                   "deviation σ = √σ² does not include it. Then γ scales and β shifts each entry.")
+
+
+def count_step(given) -> Step:
+    values = size_values(given)
+    lines = []
+    letters = all(str(size) == letter for letter, size in values.items())   # B, C, H, W themselves
+    for name, formula in (("N", count_formula(given.statistics)), ("M", statistics_count_formula(given.statistics))):
+        substituted = formula.substitute(values)
+        shown = [formula] if letters else [formula, substituted, Number(substituted.value())]
+        lines.append([Symbol(name)] + distinct(shown))
+    kept = STATISTICS[given.statistics].upper()
+    shape = f"μ and σ have shape {'×'.join(kept)}" if kept else "μ and σ are single numbers"
+    return Step("Counts", "Each statistic averages N values, the entries that share its index; there are "
+                          f"M statistics: {shape}.", lines)
+
+
+def formula_step(given) -> Step:
+    kept, summed = STATISTICS[given.statistics], averaged(given.statistics)
+    n = count_formula(given.statistics)
+    x, mu, var = indexed("X", AXES), indexed("mu", kept), indexed("var", kept)
+    divisor = n - 1 if given.unbiased else n
+    normalized_x = (x - mu) / Root(var + Symbol("epsilon", r"\epsilon"))
+    lines = [[mu, Average(n, summed, x)],
+             [var, Average(divisor, summed, Square(x - mu))],
+             [indexed("std", kept), Root(var)],
+             [indexed("xhat", AXES), normalized_x],
+             [indexed("Y", AXES), indexed("gamma", kept) * indexed("xhat", AXES) + indexed("beta", kept)]]
+    axes = "the axis" if len(summed) == 1 else "the axes"
+    indexing = f"the statistics are indexed by {', '.join(kept)}" if kept else "there is one of each"
+    return Step("Formulas", f"The sums run over {', '.join(summed)}, {axes} the statistics average; {indexing}.",
+                lines)
+
+
+def shown_statistics(given, stats) -> tuple[list[Statistic], str]:
+    cells, complete = shown_cells(statistics_shape(given, given.statistics))
+    note = "" if complete else (f" There are {len(stats)} statistics; the first {len(cells)} are shown "
+                                "and the others follow the same rule.")
+    return stats[:len(cells)], note
+
+
+def terms(formulas: list[Formula]) -> Formula:
+    """A sum of the terms, or of its first and last ones around ⋯ when it is long."""
+    if len(formulas) > MAX_TERMS:
+        formulas = formulas[:3] + [Symbol("...", r"\cdots")] + formulas[-1:]
+    return Sum(formulas)
+
+
+def mean_step(given, stats) -> Step:
+    shown, note = shown_statistics(given, stats)
+    lines = []
+    for stat in shown:
+        values = [given.input[cell] for cell in stat.cells]
+        n = len(values)
+        lines.append([Symbol("mu", stat_label("mu", stat.index, given.statistics))]
+                     + distinct([Fraction_(terms([Number(v) for v in values]), Number(n)),
+                                 Fraction_(Number(exact(sum(values))), Number(n)), Number(stat.mean)]))
+    return Step("Means", "Each mean is the sum of its N values divided by N." + note, lines)
+
+
+def variance_step(given, stats) -> Step:
+    shown, note = shown_statistics(given, stats)
+    lines = []
+    for stat in shown:
+        values = [given.input[cell] for cell in stat.cells]
+        divisor = len(values) - given.unbiased
+        squares = [Square(minus(v, stat.mean)) for v in values]
+        total = exact(sum((v - stat.mean) ** 2 for v in values))
+        lines.append([Symbol("var", stat_label("var", stat.index, given.statistics))]
+                     + distinct([Fraction_(terms(squares), Number(divisor)), Fraction_(Number(total), Number(divisor)),
+                                 Number(stat.variance)]))
+        lines.append([Symbol("std", stat_label("std", stat.index, given.statistics))]
+                     + distinct([Root(Number(stat.variance)), Number(stat.std)]))
+    divisor = "N − 1" if given.unbiased else "N"
+    return Step("Variances and standard deviations",
+                f"Each variance is the sum of the squared distances from the mean divided by {divisor}; "
+                "σ is its square root." + note, lines)
+
+
+def output_step(given, stats, answers) -> Step:
+    by_cell = {cell: stat for stat in stats for cell in stat.cells}
+    x = given.input
+    cells, complete = shown_cells(x.shape)
+    lines = []
+    for cell in cells:
+        stat = by_cell[cell]
+        gamma, beta = affine(given.gamma, stat.index), affine(given.beta, stat.index)
+        spread = Number(stat.variance) + Number(given.eps) if given.eps else Number(stat.variance)
+        formula = minus(x[cell], stat.mean) / Root(spread)
+        formula = formula if gamma == 1 else Number(gamma) * formula
+        formula = formula if beta == 0 else plus(formula, beta)
+        value = answers[f"output[{cell[0] + 1}]"].value[cell[1:]]
+        lines.append([Symbol("Y", f"Y[{', '.join(str(i + 1) for i in cell)}]"), formula, Number(value)])
+    text = f"Each entry is centred by its mean, divided by √(σ² + ε) with ε = {exact(given.eps)}"
+    text += (", then scaled by γ and shifted by β of its statistic." if has_affine(given) else
+             " (γ = 1 and β = 0 leave it as it is).")
+    if not complete:
+        text += (f" The output has {x.size} entries; the first {len(cells)} are shown and the others "
+                 "follow the same rule.")
+    return Step("Normalized output", text, lines)
+
+
+def has_affine(given) -> bool:
+    return not (np.array_equal(given.gamma, 1) and np.array_equal(given.beta, 0))
+
+
+def result_step(given, answers) -> Step:
+    names = ["mean", "variance", "std"] + [f"output[{b + 1}]" for b in range(given.input.shape[0])]
+    return Step("Result", "The statistics in their shape, and the output sample by sample.",
+                [[Symbol(name, answers[name].label), answers[name].value] for name in names])
+
+
+# ---- mistakes -------------------------------------------------------------
+
+def mistaken(given, **changes) -> dict:
+    """The answers with one rule changed, or {} where that divides by 0."""
+    try:
+        return {name: a.value for name, a in computed(given, dataclasses.replace(rules_of(given), **changes)).items()}
+    except ZeroDivisionError:
+        return {}
+
+
+def other_axes(given) -> list[tuple[str, dict]]:
+    return [(f"{other} statistics instead of {given.statistics}", mistaken(given, statistics=other))
+            for other in STATISTICS if other != given.statistics]
+
+
+MISTAKES = [
+    Mistake("unbiased_variance", "The variance was divided by the wrong count: BatchNorm normalizes with "
+            "the biased variance, divided by N; N − 1 gives the unbiased variance of PyTorch's running_var, "
+            "which only a problem that says `unbiased` asks for.",
+            lambda g: mistaken(g, unbiased=not g.unbiased)),
+    Mistake("eps_forgotten", "ε was left out: the normalization divides by √(σ² + ε).",
+            lambda g: mistaken(g, eps=0) if g.eps else {}),
+    Mistake("wrong_axes", "The statistics were taken over the wrong axes: check which indices the mean keeps "
+            "and which it sums over.", other_axes),
+    Mistake("variance_for_std", "The centred input was divided by the variance σ² + ε; it is divided by the "
+            "standard deviation √(σ² + ε).",
+            lambda g: mistaken(g, divide_by="variance")),
+]

@@ -1,0 +1,1117 @@
+"""rnn: a recurrent network run over a sequence, its loss, its gradients by
+backpropagation through time (BPTT), and one gradient-descent step.
+
+Conventions (the derivation states them):
+- a_t = W_in x_t + W_hh h_{t-1} + b and h_t = f(a_t) for t = 1..L, with f the
+  identity (`activation: linear`, the default) or tanh; y_t = W_hy h_t + b_y,
+  or y_t = h_t where no W_hy is given. h_0 defaults to zeros.
+- Losses: mse_last ½‖y_L − target‖² (the default), mse_all ½Σ_t‖y_t − target_t‖²,
+  sum_last Σ_i y_L,i, sum_all Σ_t Σ_i y_t,i. An mse problem without a target is
+  a forward pass only.
+- BPTT: δ_t = ∂ℓ/∂h_t and g_t = ∂ℓ/∂a_t = δ_t ⊙ f'(a_t) (1 − h_t² for tanh);
+  δ_L = W_hyᵀ ∂ℓ/∂y_L and δ_{t−1} = W_hyᵀ ∂ℓ/∂y_{t−1} + W_hhᵀ g_t (the first
+  term only where the loss reads y_{t−1}). ∂ℓ/∂W_in = Σ_t g_t x_tᵀ,
+  ∂ℓ/∂W_hh = Σ_t g_t h_{t−1}ᵀ, ∂ℓ/∂b = Σ_t g_t, ∂ℓ/∂h_0 = W_hhᵀ g_1,
+  ∂ℓ/∂W_hy = Σ_t ∂ℓ/∂y_t h_tᵀ, ∂ℓ/∂b_y = Σ_t ∂ℓ/∂y_t. One step: w − η ∂ℓ/∂w.
+- Vectors are columns; a quantity with one entry is a scalar; each gradient has
+  the shape its field was given in.
+- Numbers are exact: a decimal is the fraction it spells (0.3 is 3/10), so
+  y = 0.01248 is exact; tanh makes floats.
+- Symbols (`w_in`, `x_1`, `h_0`, `y_r`) are real sympy symbols, the ones a
+  student's `w_{in}`, `x_1`, `h_0`, `y_r` parse to. They need the scalar,
+  linear RNN: h_t is unrolled first, h_t = w_hh^t h_0 + Σ_s w_hh^{t−s}(w_in x_s + b),
+  and the gradients are its derivatives (closed forms). tanh takes numbers
+  only: its closed forms nest tanh L deep.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..errors import FieldError
+from ..fields import MAX_CELLS, choice, given_field, nested_shape, optional, read_given
+from ..formula import Formula, Negative, Number, Product, Sum, Symbol, number_tex
+from ..model import Answer, Solution, Step
+from .common import Mistake, exact
+
+NAME = "rnn"
+SUMMARY = ("a recurrent network over a sequence: forward pass, loss, gradients by backpropagation "
+           "through time, one gradient-descent step")
+LOSSES = ("mse_last", "mse_all", "sum_last", "sum_all")
+WEIGHTS = ("w_in", "w_hh", "w_hy")
+ANSWERS = {
+    "h": "every hidden state h_1..h_L (a list, or one row per step); numeric problems",
+    "y": "the last output y_L (h_L where no w_hy is given)",
+    "loss": "the loss ℓ; needs a target for the mse losses",
+    "grad_w_in": "∂ℓ/∂w_in",
+    "grad_w_hh": "∂ℓ/∂w_hh",
+    "grad_b": "∂ℓ/∂b, where b is given",
+    "grad_w_hy": "∂ℓ/∂w_hy, where w_hy is given",
+    "grad_b_y": "∂ℓ/∂b_y, where b_y is given",
+    "grad_h0": "∂ℓ/∂h_0",
+    "updated_w_in": "w_in − η ∂ℓ/∂w_in, with a learning_rate",
+    "updated_w_hh": "w_hh − η ∂ℓ/∂w_hh, with a learning_rate",
+    "updated_w_hy": "w_hy − η ∂ℓ/∂w_hy, with a learning_rate and w_hy",
+    "h[i]": "the hidden state h_i, steps counted from 1 (a formula where the problem has symbols)",
+}
+# Where a problem gives no `vary`: each number redrawn within its field's range (solver/variants.py).
+VARY = {name: {} for name in ("x", "h0", "w_in", "w_hh", "b", "w_hy", "b_y", "target")}
+MAX_STEPS = 50
+MAX_SYMBOLIC_STEPS = 6     # the unrolled closed forms grow as L²
+MAX_DECIMALS = 20          # an exact value with more decimals is shown as a fraction
+SYMBOL_NAME = re.compile(r"[A-Za-z]+[0-9]*(_[A-Za-z0-9]+)?\Z")    # what a student's w_{in}, x_1 parse to
+MAX_NAME = 16
+
+
+# ---- reading ----------------------------------------------------------------
+
+def real_symbol(name: str):
+    """A real symbol: the checker draws nonzero rationals of either sign for it."""
+    import sympy
+    return sympy.Symbol(name, real=True)
+
+
+def is_symbolic(value) -> bool:
+    return not isinstance(value, (int, float, Fraction))
+
+
+def read_cell(name, value):
+    if isinstance(value, str) and SYMBOL_NAME.match(value) and len(value) <= MAX_NAME:
+        return real_symbol(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise FieldError(name, "must hold numbers, or symbol names such as w_in, x_1 or y_r; "
+                               f"found {value!r}")
+    return value
+
+
+def read_tensor(name, value):
+    """A number or symbol name, a list of them, or a matrix of numbers (a list of equal rows)."""
+    if not isinstance(value, list):
+        return read_cell(name, value)
+    shape = nested_shape(name, value)
+    if len(shape) > 2 or 0 in shape:
+        raise FieldError(name, "must be a number, a symbol, a non-empty list or a matrix (a list of "
+                               f"equal rows); got {'an empty list' if 0 in shape else f'{len(shape)} dimensions'}")
+    if math.prod(shape) > MAX_CELLS:
+        raise FieldError(name, f"has {math.prod(shape)} entries; at most {MAX_CELLS} are supported")
+    cells = [read_cell(name, v) for v in np.array(value, dtype=object).flat]
+    if len(shape) == 2 and any(is_symbolic(c) for c in cells):
+        raise FieldError(name, "symbols need scalars: a matrix must hold numbers")
+    out = np.empty(shape, dtype=object)
+    out.flat[:] = cells
+    return out
+
+
+def read_sequence(name, value):
+    if not isinstance(value, list):
+        raise FieldError(name, "must be a list with one entry per time step: numbers or symbols "
+                               "(x_1, x_2, ...), or one row of numbers per step for vector inputs")
+    return read_tensor(name, value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Given:
+    x: Any = given_field(read_sequence, doc="the sequence x_1..x_L: numbers or symbols, or one row per step")
+    h0: Any = given_field(optional(read_tensor), None, "the initial state h_0 (default zeros)")
+    w_in: Any = given_field(read_tensor, doc="input weights: a number or symbol, or an n×d matrix")
+    w_hh: Any = given_field(read_tensor, doc="recurrent weights: a number or symbol, or an n×n matrix")
+    b: Any = given_field(optional(read_tensor), None, "hidden bias, one per hidden unit (default none)")
+    w_hy: Any = given_field(optional(read_tensor), None, "output weights, m×n (default none: y_t = h_t)")
+    b_y: Any = given_field(optional(read_tensor), None, "output bias, one per output (needs w_hy)")
+    activation: str = given_field(choice("linear", "tanh"), "linear", "linear (default) or tanh")
+    target: Any = given_field(optional(read_tensor), None,
+                              "the target of y_L, or one per step for mse_all (mse losses)")
+    loss: str = given_field(choice(*LOSSES), "mse_last", "mse_last (default), mse_all, sum_last or sum_all")
+    learning_rate: Any = given_field(optional(read_cell), None, "η for one gradient-descent step")
+
+
+def read(raw) -> Given:
+    given = read_given(Given, raw, NAME)
+    validate(given)
+    return given
+
+
+def validate(given: Given):
+    model(given)
+
+
+# ---- the model in column form -------------------------------------------------
+
+@dataclass
+class Model:
+    """The problem as exact numbers (or sympy): vectors (k,), matrices (r, c)."""
+    xs: list                 # x_1..x_L
+    h0: np.ndarray
+    w_in: np.ndarray
+    w_hh: np.ndarray
+    b: np.ndarray | None
+    w_hy: np.ndarray | None
+    b_y: np.ndarray | None
+    targets: dict            # step -> target of y_t, for the steps the loss reads
+    tanh: bool
+    loss: str | None         # None: a forward pass only
+    lr: Any
+    symbolic: bool
+    shapes: dict             # answer name -> the shape it is given in (() for a scalar)
+
+    @property
+    def steps(self) -> int:
+        return len(self.xs)
+
+    @property
+    def loss_steps(self) -> list[int]:
+        if self.loss is None:
+            return []
+        return list(range(1, self.steps + 1)) if self.loss.endswith("_all") else [self.steps]
+
+    @property
+    def scalar(self) -> bool:
+        """One input, one hidden unit, one output."""
+        return all(a.size == 1 for a in (self.w_in, self.w_hh, self.w_hy) if a is not None)
+
+    def zeros(self) -> np.ndarray:
+        return np.zeros(self.w_hh.shape[0], dtype=object)
+
+
+def model(g: Given) -> Model:
+    x = g.x if g.x.ndim == 2 else g.x[:, None]
+    steps, d = x.shape
+    n = hidden_size(g.w_hh)
+    fields = fitted(g, n, d)
+    m = n if g.w_hy is None else fields["w_hy"].shape[0]
+    targets = read_targets(g, steps, m)
+    loss = g.loss if targets is not None or g.loss.startswith("sum") else None
+    if g.learning_rate is not None and loss is None:
+        raise FieldError("learning_rate", "needs a loss to descend: give a target (mse losses) or "
+                                          "use loss sum_last or sum_all")
+    named = symbolic_fields(g)
+    check_sizes(g, steps, named, max(n, d, m))
+    convert = sympy_number if named else exact_number
+
+    def cast(a):
+        return None if a is None else np.vectorize(convert, otypes=[object])(a)
+    return Model(xs=list(cast(x)), h0=cast(fields["h0"]), w_in=cast(fields["w_in"]), w_hh=cast(fields["w_hh"]),
+                 b=cast(fields["b"]), w_hy=cast(fields["w_hy"]), b_y=cast(fields["b_y"]),
+                 targets={t: cast(v) for t, v in (targets or {}).items()}, tanh=g.activation == "tanh",
+                 loss=loss, lr=None if g.learning_rate is None else convert(g.learning_rate),
+                 symbolic=bool(named), shapes=answer_shapes(g, n, m, bool(named)))
+
+
+def fitted(g: Given, n: int, d: int) -> dict:
+    """The weights, biases and h_0 in column form (h_0 zeros where not given)."""
+    found = {"w_in": fit("w_in", g.w_in, (n, d), f"hidden size {n} × input size {d}"),
+             "w_hh": fit("w_hh", g.w_hh, (n, n), "square"),
+             "h0": np.zeros(n, dtype=object) if g.h0 is None else fit("h0", g.h0, (n,), f"one per hidden unit, {n}"),
+             "b": None if g.b is None else fit("b", g.b, (n,), f"one per hidden unit, {n}"),
+             "w_hy": None if g.w_hy is None else output_weights(g.w_hy, n)}
+    if g.b_y is not None and g.w_hy is None:
+        raise FieldError("b_y", "needs w_hy: without output weights y_t = h_t has no output bias")
+    m = n if g.w_hy is None else found["w_hy"].shape[0]
+    found["b_y"] = None if g.b_y is None else fit("b_y", g.b_y, (m,), f"one per output, {m}")
+    return found
+
+
+def answer_shapes(g: Given, n: int, m: int, symbolic: bool) -> dict:
+    """Each answer in the shape its field was given in; a 1×1 matrix of symbols is a formula."""
+    shapes = {f"grad_{name}": np.shape(getattr(g, name)) for name in ("w_in", "w_hh", "b", "w_hy", "b_y")}
+    shapes.update(grad_h0=np.shape(g.h0) if g.h0 is not None else squeezed((n,)),
+                  y=squeezed((m,)), state=squeezed((n,)))
+    return dict.fromkeys(shapes, ()) if symbolic else shapes
+
+
+def hidden_size(w_hh) -> int:
+    shape = np.shape(w_hh)
+    if shape == ():
+        return 1
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise FieldError("w_hh", f"must be a number or a square n×n matrix (n hidden units); got {words(shape)}")
+    return shape[0]
+
+
+def output_weights(w_hy, n) -> np.ndarray:
+    """m×n; one row (m = 1), or one column (n = 1), may be written as a list, one weight as a number."""
+    shape = np.shape(w_hy)
+    rows = shape[0] if len(shape) == 2 or (len(shape) == 1 and n == 1) else 1
+    return fit("w_hy", w_hy, (rows, n), f"outputs × hidden size {n}")
+
+
+def read_targets(g, steps, m) -> dict | None:
+    if g.loss.startswith("sum"):
+        if g.target is not None:
+            raise FieldError("target", f"is not used by loss {g.loss}, which sums the outputs; remove it, "
+                                       "or use mse_last or mse_all")
+        return None
+    if g.target is None:
+        return None
+    if g.loss == "mse_last":
+        return {steps: fit("target", g.target, (m,), f"one entry per output of y_L, {m}")}
+    rows = fit("target", g.target, (steps, m), f"one target per step ({steps}) and output ({m})")
+    return {t: rows[t - 1] for t in range(1, steps + 1)}
+
+
+def fit(name, value, shape, what) -> np.ndarray:
+    """`value` as an array of `shape`; size-1 axes may be left out (a number for 1×1, a list for n×1)."""
+    actual = np.shape(value)
+    if actual != shape and (len(actual) >= len(shape) or squeezed(actual) != squeezed(shape)):
+        raise FieldError(name, f"must be {words(shape)} ({what}); got {words(actual)}")
+    return np.array(value, dtype=object).reshape(shape)
+
+
+def squeezed(shape) -> tuple:
+    return tuple(k for k in shape if k != 1)
+
+
+def words(shape) -> str:
+    if not squeezed(shape):
+        return "a single number"
+    if len(shape) == 1:
+        return f"a list of {shape[0]} numbers"
+    return f"a {shape[0]}×{shape[1]} matrix" + (" (or a list)" if len(squeezed(shape)) == 1 else "")
+
+
+def symbolic_fields(g) -> list[str]:
+    """The given fields that hold a symbol."""
+    found = []
+    for f in dataclasses.fields(g):
+        value = getattr(g, f.name)
+        if value is None or isinstance(value, str):
+            continue
+        cells = value.flat if isinstance(value, np.ndarray) else [value]
+        if any(is_symbolic(v) for v in cells):
+            found.append(f.name)
+    return found
+
+
+def check_sizes(g, steps, named, widest):
+    if steps > MAX_STEPS:
+        raise FieldError("x", f"has {steps} steps; at most {MAX_STEPS} are supported")
+    if not named:
+        return
+    if g.activation == "tanh":
+        raise FieldError("activation", "tanh needs numbers: with symbols the RNN must be linear "
+                                       "(a closed form would nest tanh L deep)")
+    if widest > 1:
+        raise FieldError(named[0], "symbols need a scalar RNN (one input, one hidden unit, one output); "
+                                "with vectors or matrices give numbers")
+    if steps > MAX_SYMBOLIC_STEPS:
+        raise FieldError("x", f"has {steps} steps; with symbols at most {MAX_SYMBOLIC_STEPS} are supported")
+
+
+def exact_number(v):
+    """A decimal is the fraction it spells: 0.3 is 3/10, not the float nearest it."""
+    return exact(Fraction(repr(v))) if isinstance(v, float) else v
+
+
+def sympy_number(v):
+    import sympy
+    v = exact_number(v)
+    return sympy.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) else sympy.sympify(v)
+
+
+# ---- forward, loss, backward --------------------------------------------------
+
+@dataclass
+class Forward:
+    a: list      # a_t at index t (index 0 unused)
+    h: list      # h_0..h_L
+    y: list      # y_t at index t (index 0 unused)
+
+
+def forward(m: Model, h0=None) -> Forward:
+    a, h, y = [None], [m.h0 if h0 is None else h0], [None]
+    for x in m.xs:
+        pre = m.w_in @ x + m.w_hh @ h[-1] + (0 if m.b is None else m.b)
+        if m.symbolic:
+            import sympy
+            pre = np.array([sympy.expand(v) for v in pre], dtype=object)
+        a.append(pre)
+        h.append(np.array([math.tanh(v) for v in pre], dtype=object) if m.tanh else pre)
+        y.append(output(m, h[-1]))
+    return Forward(a, h, y)
+
+
+def output(m: Model, h):
+    if m.w_hy is None:
+        return h
+    return m.w_hy @ h + (0 if m.b_y is None else m.b_y)
+
+
+def output_grads(m: Model, fw: Forward) -> dict:
+    """∂ℓ/∂y_t for the steps the loss reads."""
+    if m.loss.startswith("mse"):
+        return {t: fw.y[t] - m.targets[t] for t in m.loss_steps}
+    return {t: np.ones(len(fw.y[t]), dtype=object) for t in m.loss_steps}
+
+
+def loss_value(m: Model, fw: Forward, factor=Fraction(1, 2)):
+    if m.loss.startswith("sum"):
+        return sum(sum(fw.y[t]) for t in m.loss_steps)
+    return factor * sum(sum(v * v for v in fw.y[t] - m.targets[t]) for t in m.loss_steps)
+
+
+def slope(m: Model, fw: Forward, t):
+    """f'(a_t): 1 − h_t² for tanh, 1 for the linear RNN."""
+    return np.array([1 - v * v for v in fw.h[t]], dtype=object) if m.tanh else 1
+
+
+@dataclass
+class Backward:
+    dy: dict     # step -> ∂ℓ/∂y_t
+    delta: list  # δ_t at index t
+    g: list      # g_t at index t
+    terms: dict  # gradient name -> [(step, term)] whose sum is the gradient
+
+    @property
+    def grads(self) -> dict:
+        return {name: sum(v for _, v in terms) for name, terms in self.terms.items()}
+
+
+def backward(m: Model, fw: Forward, dy=None, *, chain=True, transposed=True, derivative=True,
+             extra_power=False, local=None) -> Backward:
+    """BPTT. The flags make a mistake's version: no chain through h_{t−1}, W_hh not
+    transposed, f' left out, one power of W_hh too many; `local` is the forward
+    pass whose states the weight gradients multiply (h_0 left out of them)."""
+    dy = output_grads(m, fw) if dy is None else dy
+    local = local or fw
+    back = m.w_hh.T if transposed else m.w_hh
+    steps, zero = m.steps, m.zeros()
+    delta, g = [None] * (steps + 1), [None] * (steps + 2)
+    for t in range(steps, 0, -1):
+        own = m.w_hy.T @ dy[t] if m.w_hy is not None and t in dy else dy.get(t, zero)
+        delta[t] = own + (back @ g[t + 1] if chain and t < steps else zero)
+        g[t] = delta[t] * slope(m, fw, t) if derivative else delta[t]
+    if extra_power:
+        g = [None] + [back @ v for v in g[1:steps + 1]]
+    every = range(1, steps + 1)
+    terms = {"grad_w_in": [(t, np.outer(g[t], m.xs[t - 1])) for t in every],
+             "grad_w_hh": [(t, np.outer(g[t], local.h[t - 1])) for t in every]}
+    if m.b is not None:
+        terms["grad_b"] = [(t, g[t]) for t in every]
+    terms["grad_h0"] = [(1, back @ g[1])]
+    if m.w_hy is not None:
+        terms["grad_w_hy"] = [(t, np.outer(v, local.h[t])) for t, v in dy.items()]
+    if m.b_y is not None:
+        terms["grad_b_y"] = list(dy.items())
+    return Backward(dy, delta, g, terms)
+
+
+# ---- the unrolled closed forms (scalar, linear) ------------------------------------
+
+def unrolled_state(m: Model, t) -> list[tuple]:
+    """h_t = w_hh^t h_0 + Σ_s w_hh^{t−s}(w_in x_s + b), term by term. Each term is
+    w_hh^k · θ · c for its own parameter θ (h_0, w_in or b): (label, k, θ's gradient name, θ, c)."""
+    w, h0 = m.w_hh.flat[0], m.h0[0]
+    terms = [("h_0", t, "grad_h0", h0, 1)]
+    terms += [(f"x_{s}", t - s, "grad_w_in", m.w_in.flat[0], m.xs[s - 1][0]) for s in range(1, t + 1)]
+    if m.b is not None:
+        terms += [(f"b (step {s})", t - s, "grad_b", m.b[0], 1) for s in range(1, t + 1)]
+    return [(label, k, own, theta, c, w) for label, k, own, theta, c in terms]
+
+
+def unrolled_derivatives(m: Model, t) -> dict[str, list]:
+    """∂h_t/∂θ of the unrolled h_t, term by term: ∂(w^k θ c)/∂θ = w^k c, ∂/∂w_hh = k w^(k−1) θ c."""
+    found = {"grad_w_in": [], "grad_w_hh": [], "grad_h0": []} | ({"grad_b": []} if m.b is not None else {})
+    for label, k, own, theta, c, w in unrolled_state(m, t):
+        found[own].append((label, w ** k * c))
+        if k:
+            found["grad_w_hh"].append((label, k * w ** (k - 1) * theta * c))
+    return found
+
+
+def state_errors(m: Model, dy: dict) -> dict:
+    """∂ℓ/∂h_t through y_t alone: w_hy ∂ℓ/∂y_t (scalars)."""
+    weight = 1 if m.w_hy is None else m.w_hy.flat[0]
+    return {t: weight * v[0] for t, v in dy.items()}
+
+
+def closed_forms(m: Model, fw: Forward, dy: dict) -> dict:
+    """Every gradient as Σ_t (∂ℓ/∂h_t through y_t)·∂h_t/∂θ of the unrolled h_t."""
+    errors = state_errors(m, dy)
+    grads = {}
+    for t, error in errors.items():
+        for name, terms in unrolled_derivatives(m, t).items():
+            grads[name] = grads.get(name, 0) + error * total(terms)
+    if m.w_hy is not None:
+        grads["grad_w_hy"] = sum(v[0] * fw.h[t][0] for t, v in dy.items())
+    if m.b_y is not None:
+        grads["grad_b_y"] = sum(v[0] for v in dy.values())
+    return grads
+
+
+def unrolled_terms(m: Model, dy: dict) -> dict:
+    """gradient name -> [(which term, its value)]: a closed form's terms, as a student writes them."""
+    found = {}
+    for t, error in state_errors(m, dy).items():
+        for name, terms in unrolled_derivatives(m, t).items():
+            found.setdefault(name, []).extend((f"the {label} term of ∂h_{t}/∂{name[5:]}", error * v)
+                                              for label, v in terms)
+    if m.w_hy is not None:
+        found["grad_w_hy"] = [(f"the {label} term of h_{t}", v[0] * w ** k * theta * c) for t, v in dy.items()
+                              for label, k, _, theta, c, w in unrolled_state(m, t)]
+    return found
+
+
+def total(terms) -> Any:
+    if terms and not isinstance(terms[0][1], (int, Fraction, float)):
+        import sympy
+        return sympy.Add(*(v for _, v in terms))
+    return sum(v for _, v in terms)
+
+
+# ---- answers --------------------------------------------------------------------
+
+def shaped(value, shape):
+    """An internal column-form value in the shape its field was given in; a size-1 value is a scalar."""
+    array = np.asarray(value, dtype=object).reshape(shape)
+    return exact(array.item()) if shape == () else exact_array(array)
+
+
+def exact_array(a):
+    out = np.empty(a.shape, dtype=object)
+    for index, v in np.ndenumerate(a):
+        out[index] = exact(v)
+    return out
+
+
+def answer_values(m: Model, fw: Forward, grads: dict | None) -> dict:
+    """Every answer's value, from one forward pass and one set of gradients."""
+    state = m.shapes["state"]
+    values = {}
+    if not m.symbolic:
+        values["h"] = exact_array(np.array([fw.h[t] if state else fw.h[t][0]
+                                            for t in range(1, m.steps + 1)], dtype=object))
+    values["y"] = shaped(fw.y[m.steps], m.shapes["y"])
+    if grads is not None:
+        values["loss"] = exact(loss_value(m, fw))
+        values.update({name: shaped(v, m.shapes[name]) for name, v in grads.items()})
+        if m.lr is not None:
+            values.update(updated(m, values))
+    values.update({f"h[{t}]": shaped(fw.h[t], state) for t in range(1, m.steps + 1)})
+    if m.symbolic:           # a formula even where it is a number, as ∂ℓ/∂b_y = 1 of a sum
+        import sympy
+        values = {name: sympy.sympify(v) for name, v in values.items()}
+    return values
+
+
+def updated(m: Model, values: dict, sign=-1) -> dict:
+    """One gradient-descent step (sign −1; +1 is the step taken uphill)."""
+    found = {}
+    for name in WEIGHTS:
+        weight = getattr(m, name)
+        if weight is not None:
+            step = np.asarray(values[f"grad_{name}"], dtype=object).reshape(weight.shape)
+            found[f"updated_{name}"] = shaped(weight + sign * m.lr * step, m.shapes[f"grad_{name}"])
+    return found
+
+
+def results(m: Model, fw: Forward | None = None) -> dict:
+    """The right answers: BPTT's numbers, or the closed forms where there are symbols."""
+    fw = fw or forward(m)
+    if m.loss is None:
+        return answer_values(m, fw, None)
+    dy = output_grads(m, fw)
+    grads = closed_forms(m, fw, dy) if m.symbolic else backward(m, fw, dy).grads
+    return answer_values(m, fw, grads)
+
+
+def answer_type(value) -> str:
+    if isinstance(value, np.ndarray):
+        return "matrix"
+    if isinstance(value, float):
+        return "real"
+    return "rational" if isinstance(value, (int, Fraction)) else "expression"
+
+
+LABELS = {"h": r"h_1, \dots, h_L", "y": "y_L", "loss": r"\ell",
+          "grad_w_in": r"\frac{\partial \ell}{\partial w_{\text{in}}}",
+          "grad_w_hh": r"\frac{\partial \ell}{\partial w_{\text{hh}}}",
+          "grad_b": r"\frac{\partial \ell}{\partial b}",
+          "grad_w_hy": r"\frac{\partial \ell}{\partial w_{\text{hy}}}",
+          "grad_b_y": r"\frac{\partial \ell}{\partial b_y}",
+          "grad_h0": r"\frac{\partial \ell}{\partial h_0}",
+          "updated_w_in": r"w_{\text{in}}'", "updated_w_hh": r"w_{\text{hh}}'", "updated_w_hy": r"w_{\text{hy}}'"}
+
+
+def solve(given: Given) -> Solution:
+    m = model(given)
+    fw = forward(m)
+    values = results(m, fw)
+    answers = {name: Answer(name, answer_type(v), v, answer_label(m, name), detail=name.startswith("h["))
+               for name, v in values.items()}
+    return Solution(NAME, given, derivation(m, fw, values), answers)
+
+
+def answer_label(m: Model, name) -> str:
+    """The answer's name in the derivation's letters: W for a matrix, y_3 for y_L."""
+    if name.startswith("h["):
+        return f"h_{{{name[2:-1]}}}"
+    weight = getattr(m, name.split("_", 1)[1], None) if name.startswith(("grad_w", "updated_w")) else None
+    label = LABELS[name].replace("y_L", f"y_{{{m.steps}}}")
+    return label.replace("w_{", "W_{") if weight is not None and weight.size > 1 else label
+
+
+# ---- how the derivation shows values --------------------------------------------
+
+class Value(Number):
+    """A number, vector (a column, or a row when transposed) or matrix put into a formula.
+    Exact values with a short decimal expansion show as decimals: 0.06, not 3/50. A
+    Number, so that symbols and matrices are written side by side in a product."""
+
+    def __init__(self, v, row: bool = False):
+        self.x, self.row = v, row
+        self.precedence = value_precedence(v)
+
+    def tex(self):
+        v = self.x
+        if isinstance(v, np.ndarray):
+            cells = [[cell_tex(c) for c in r] for r in v] if v.ndim == 2 else (
+                [[cell_tex(c) for c in v]] if self.row else [[cell_tex(c)] for c in v])
+            return r"\begin{bmatrix} " + r" \\ ".join(" & ".join(r) for r in cells) + r" \end{bmatrix}"
+        return cell_tex(v)
+
+
+def value_precedence(v) -> int:
+    if isinstance(v, np.ndarray):
+        return 100
+    if isinstance(v, (int, Fraction, float)):
+        return 5 if v < 0 else 100          # a negative number is bracketed in any sum or product
+    if v.is_Add or v.could_extract_minus_sign():
+        return 10
+    return 20 if v.is_Mul or v.is_Pow else 100
+
+
+def cell_tex(v) -> str:
+    if isinstance(v, (int, Fraction)):
+        return decimal_text(Fraction(v)) or number_tex(v)
+    return number_tex(v + 0.0 if isinstance(v, float) else v)    # + 0.0: no "-0"
+
+
+def decimal_text(q: Fraction) -> str | None:
+    """The exact decimal of q where it terminates within MAX_DECIMALS digits, else None."""
+    rest, places = q.denominator, 0
+    for prime in (2, 5):
+        count = 0
+        while rest % prime == 0:
+            rest, count = rest // prime, count + 1
+        places = max(places, count)
+    if rest != 1 or places > MAX_DECIMALS:
+        return None
+    digits = str(abs(q.numerator) * 10 ** places // q.denominator).rjust(places + 1, "0")
+    text = f"{digits[:-places]}.{digits[-places:]}" if places else digits
+    return ("-" if q < 0 else "") + text
+
+
+def bracketed(node: Formula, below: int) -> str:
+    return rf"\left({node.tex()}\right)" if node.precedence < below else node.tex()
+
+
+class Squared(Formula):
+    """z², shown only."""
+    precedence = 30
+
+    def __init__(self, operand):
+        self.operand = operand
+
+    def tex(self):
+        return bracketed(self.operand, 100) + "^{2}"
+
+
+class Tanh(Formula):
+    """tanh(z), shown only."""
+
+    def __init__(self, operand):
+        self.operand = operand
+
+    def tex(self):
+        return rf"\tanh\left({self.operand.tex()}\right)"
+
+
+class Hadamard(Formula):
+    """a ⊙ b, entry by entry; shown only."""
+    precedence = 20
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def tex(self):
+        return bracketed(self.a, 20) + r" \odot " + bracketed(self.b, 20)
+
+
+# ---- the derivation ------------------------------------------------------------------
+
+class Notation:
+    """Letters and values of one problem: a formula is built twice, with `letter(name, t)`
+    leaves and with `value(name, t)` leaves (the numbers, or symbols, put in)."""
+    BASE = {"w_in": r"{w}_{\text{in}}", "w_hh": r"{w}_{\text{hh}}", "w_hy": r"{w}_{\text{hy}}",
+            "b": "b", "b_y": "b_y", "x": "x", "h": "h", "a": "a", "y": "y", "g": "g",
+            "delta": r"\delta", "eta": r"\eta", "target": "y^{*}",
+            "dy": r"\frac{\partial \ell}{\partial y_{%s}}"}
+
+    def __init__(self, m: Model, fw: Forward, bw: Backward | None = None):
+        self.m, self.fw, self.bw = m, fw, bw
+
+    def raw(self, name, t=None):
+        m, fw, bw = self.m, self.fw, self.bw
+        found = {"x": lambda: m.xs[t - 1], "h": lambda: fw.h[t], "a": lambda: fw.a[t],
+                 "y": lambda: fw.y[t], "target": lambda: m.targets[t], "dy": lambda: bw.dy[t],
+                 "delta": lambda: bw.delta[t], "g": lambda: bw.g[t], "eta": lambda: m.lr}
+        return found[name]() if name in found else getattr(m, name)
+
+    def shown(self, name, t=None, transposed=False):
+        """The value as the derivation writes it: a scalar where it has one entry."""
+        v = self.raw(name, t)
+        if isinstance(v, np.ndarray) and v.size == 1:
+            return v.flat[0]
+        return v.T if transposed and isinstance(v, np.ndarray) and v.ndim == 2 else v
+
+    def value(self, name, t=None, transposed=False):
+        v = self.shown(name, t, transposed)
+        return Value(v, row=transposed)
+
+    def letter(self, name, t=None, transposed=False):
+        base = self.BASE["delta" if name == "g" and not self.m.tanh else name]    # linear: g_t is δ_t
+        tex = base.replace("{w}", "W" if name in WEIGHTS and getattr(self.m, name).size > 1 else "w")
+        if name == "dy":
+            tex = tex % t
+        elif name == "target" and self.m.loss == "mse_all":
+            tex += f"_{{{t}}}"
+        elif t is not None and name != "target":
+            tex = f"{tex}_{{{t}}}"
+        if transposed and np.size(self.raw(name, t)) > 1:
+            tex += r"^{\top}"
+        return Symbol(f"{name}{t or ''}{'T' if transposed else ''}", tex)
+
+
+def tidy(line) -> list:
+    """A display line without a value repeating the one before it."""
+    out = [line[0]]
+    for item in line[1:]:
+        if item.tex() != out[-1].tex():
+            out.append(item)
+    return out
+
+
+def plus(terms) -> Formula:
+    return terms[0] if len(terms) == 1 else Sum(terms)
+
+
+def times(factors) -> Formula:
+    return factors[0] if len(factors) == 1 else Product(factors)
+
+
+def sum_line(n: Notation, head, products, result) -> list:
+    """head = Σ products: the letters, the values put in, each product worked out, the result.
+    `products` holds ([(name, t, transposed), ...], the product's value) pairs."""
+    letters = plus([times([n.letter(*spec) for spec in specs]) for specs, _ in products])
+    values = plus([times([n.value(*spec) for spec in specs]) for specs, _ in products])
+    worked = plus([Value(scalar_or(v)) for _, v in products])
+    if n.m.symbolic:         # each product is already as simple as it gets
+        return tidy([head, letters, values, Value(scalar_or(result))])
+    return tidy([head, letters, values, worked, Value(scalar_or(result))])
+
+
+def scalar_or(v):
+    return v.flat[0] if isinstance(v, np.ndarray) and v.size == 1 else v
+
+
+def derivation(m: Model, fw: Forward, values: dict) -> list[Step]:
+    n = Notation(m, fw)
+    steps = [model_step(m, n), forward_step(m, n)]
+    if m.w_hy is not None:
+        steps.append(output_step(m, n))
+    if m.loss is None:
+        return steps
+    steps.append(loss_step(m, n))
+    dy = output_grads(m, fw)
+    n.bw = backward(m, fw, dy)
+    steps += symbolic_gradient_steps(m, n, values) if m.symbolic else bptt_steps(m, n, values)
+    if m.lr is not None:
+        steps.append(update_step(m, n, values))
+    return steps
+
+
+def model_step(m: Model, n: Notation) -> Step:
+    pre = Sum([n.letter("w_in") * n.letter("x", "t"), n.letter("w_hh") * n.letter("h", "t-1")]
+              + ([n.letter("b")] if m.b is not None else []))
+    lines = [[n.letter("a", "t"), pre], [n.letter("h", "t"), Tanh(n.letter("a", "t"))]] if m.tanh \
+        else [[n.letter("h", "t"), pre]]
+    if m.w_hy is not None:
+        lines.append([n.letter("y", "t"), plus([n.letter("w_hy") * n.letter("h", "t")]
+                                               + ([n.letter("b_y")] if m.b_y is not None else []))])
+    if m.loss is not None:
+        lines.append([Symbol("l", r"\ell"), loss_letters(m, n)])
+    activation = "tanh" if m.tanh else "no activation (a linear RNN)"
+    sentences = [f"The RNN reads x_1, ..., x_{m.steps} one step at a time, with {activation}; h_0 is "
+                 "the initial state.",
+                 "" if m.w_hy is not None else "There are no output weights: the output y_t is h_t.",
+                 loss_text(m), "" if m.scalar else "Vectors are columns."]
+    return Step("The model", " ".join(s for s in sentences if s), lines)
+
+
+def loss_text(m: Model) -> str:
+    return {None: "", "mse_last": "The loss compares the last output with the target y*.",
+            "mse_all": "The loss compares every output y_t with its target y*_t.",
+            "sum_last": "The loss is the sum of the last output's entries.",
+            "sum_all": "The loss is the sum of every output's entries."}[m.loss]
+
+
+def loss_letters(m: Model, n: Notation):
+    steps = m.loss_steps
+    if m.loss.startswith("sum"):
+        if len(steps) == 1 and np.size(n.raw("y", steps[0])) == 1:
+            return n.letter("y", steps[0])
+        return Symbol("sum", r"\sum_{t=1}^{%d} \sum_i y_{t,i}" % m.steps if len(steps) > 1
+                      else r"\sum_i y_{%d,i}" % steps[0])
+    if m.shapes["y"] == ():
+        squares = plus([Squared(n.letter("y", t) - n.letter("target", t)) for t in steps])
+        return Number(Fraction(1, 2)) * squares
+    norm = r"\left\lVert y_{%s} - y^{*}%s \right\rVert^{2}"
+    if len(steps) == 1:
+        return Symbol("mse", r"\frac{1}{2}" + norm % (steps[0], ""))
+    return Symbol("mse", r"\frac{1}{2} \sum_{t=1}^{%d} " % m.steps + norm % ("t", "_{t}"))
+
+
+def forward_step(m: Model, n: Notation) -> Step:
+    lines = []
+    for t in range(1, m.steps + 1):
+        head = n.letter("a" if m.tanh else "h", t)
+        products = [([("w_in",), ("x", t)], m.w_in @ m.xs[t - 1]),
+                    ([("w_hh",), ("h", t - 1)], m.w_hh @ n.fw.h[t - 1])]
+        if m.b is not None:
+            products.append(([("b",)], m.b))
+        lines.append(sum_line(n, head, products, n.fw.a[t]))
+        if m.tanh:
+            lines.append(tidy([n.letter("h", t), Tanh(n.letter("a", t)), Tanh(n.value("a", t)),
+                               n.value("h", t)]))
+    if m.symbolic:
+        text = ("Each step feeds the state before it back in. Putting each h_{t-1} into the next "
+                "step unrolls the recurrence: h_t written with h_0 and the inputs alone, "
+                "h_t = w_hh^t h_0 + Σ_s w_hh^(t−s) (w_in x_s" + (" + b" if m.b is not None else "") + ").")
+    else:
+        text = ("One step at a time: the input term" + (", the recurrent term and the bias"
+                if m.b is not None else " and the recurrent term") + " are added" +
+                (", then tanh is applied entry by entry." if m.tanh else "."))
+    return Step("Forward pass", text, lines)
+
+
+def output_step(m: Model, n: Notation) -> Step:
+    lines = []
+    for t in (m.loss_steps or [m.steps]):
+        products = [([("w_hy",), ("h", t)], m.w_hy @ n.fw.h[t])]
+        if m.b_y is not None:
+            products.append(([("b_y",)], m.b_y))
+        lines.append(sum_line(n, n.letter("y", t), products, n.fw.y[t]))
+    return Step("Output", "The output weights map the state to the output.", lines)
+
+
+def loss_step(m: Model, n: Notation) -> Step:
+    steps = m.loss_steps
+    loss = loss_value(m, n.fw)
+    head = Symbol("l", r"\ell")
+    if m.loss.startswith("sum"):
+        entries = [Value(v) for t in steps for v in n.fw.y[t]]
+        return Step("Loss", "The loss adds up the entries of the outputs it reads.",
+                    [tidy([head, loss_letters(m, n), plus(entries), Value(loss)])])
+    pairs = [(y, tg) for t in steps for y, tg in zip(n.fw.y[t], m.targets[t])]
+    half = Number(Fraction(1, 2))
+    put_in = half * plus([Squared(Value(y) - Value(tg)) for y, tg in pairs])
+    worked = half * plus([Squared(Value(y - tg)) for y, tg in pairs])
+    return Step("Loss", "Half the squared difference between output and target" +
+                (", summed over the steps." if len(steps) > 1 else "."),
+                [tidy([head, loss_letters(m, n), put_in, worked, Value(loss)])])
+
+
+def bptt_steps(m: Model, n: Notation, values: dict) -> list[Step]:
+    bw = n.bw
+    lines = [dy_line(m, n, t) for t in m.loss_steps]
+    steps = [Step("Error at the outputs", "∂ℓ/∂y_t for each output the loss reads" +
+                  (": y_t − y*_t." if m.loss.startswith("mse") else ": every entry counts once, so 1."),
+                  lines)]
+    lines = []
+    for t in range(m.steps, 0, -1):
+        products = []
+        if t in bw.dy:
+            products.append(([("w_hy", None, True), ("dy", t)] if m.w_hy is not None else [("dy", t)],
+                             m.w_hy.T @ bw.dy[t] if m.w_hy is not None else bw.dy[t]))
+        if t < m.steps:
+            products.append(([("w_hh", None, True), ("g", t + 1)], m.w_hh.T @ bw.g[t + 1]))
+        lines.append(sum_line(n, n.letter("delta", t), products, bw.delta[t]))
+        if m.tanh:
+            one_minus = Sum([Number(1), Negative(Squared(n.letter("h", t)))])
+            lines.append(tidy([n.letter("g", t), Hadamard(n.letter("delta", t), one_minus),
+                               Hadamard(n.value("delta", t), Value(scalar_or(slope(m, n.fw, t)))),
+                               n.value("g", t)]))
+    lines.append(sum_line(n, Symbol("dh0", r"\frac{\partial \ell}{\partial h_{0}}"),
+                          [([("w_hh", None, True), ("g", 1)], bw.terms["grad_h0"][0][1])], bw.terms["grad_h0"][0][1]))
+    text = ("Backpropagation through time, from the last step back: δ_t = ∂ℓ/∂h_t collects the error "
+            "from y_t (through W_hy^T" + ("" if m.w_hy is not None else ", here the identity") +
+            ") and from step t + 1 (through W_hh^T). " +
+            ("g_t = ∂ℓ/∂a_t = δ_t ⊙ (1 − h_t²), since tanh'(a) = 1 − tanh(a)²." if m.tanh else
+             "With no activation g_t = ∂ℓ/∂a_t is δ_t itself, so the formulas below write δ for g."))
+    steps.append(Step("Backpropagation through time", text, lines))
+    steps.append(Step("Gradients", "Each weight is used at every step, so its gradient is a sum over "
+                                   "the steps: the error at the step times what the weight multiplied there.",
+                      [gradient_line(m, n, name) for name in bw.terms if name != "grad_h0"]))
+    return steps
+
+
+def dy_line(m: Model, n: Notation, t) -> list:
+    head = n.letter("dy", t)
+    if m.loss.startswith("sum"):
+        return [head, n.value("dy", t)]
+    return tidy([head, n.letter("y", t) - n.letter("target", t), n.value("y", t) - n.value("target", t),
+                 n.value("dy", t)])
+
+
+GRADIENT_FACTORS = {"grad_w_in": ("g", "x"), "grad_w_hh": ("g", "h-1"), "grad_b": ("g", None),
+                    "grad_w_hy": ("dy", "h"), "grad_b_y": ("dy", None)}
+
+
+def gradient_line(m: Model, n: Notation, name) -> list:
+    error, other = GRADIENT_FACTORS[name]
+    products = []
+    for t, term in reversed(n.bw.terms[name]):
+        specs = [(error, t)]
+        if other is not None:
+            specs.append(("h", t - 1, True) if other == "h-1" else (other, t, True))
+        products.append((specs, term))
+    return sum_line(n, Symbol(name, answer_label(m, name)), products, n.bw.grads[name])
+
+
+def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
+    dy = n.bw.dy
+    chain = []
+    for t in m.loss_steps:
+        chain.append(dy_line(m, n, t))
+        if m.w_hy is not None:
+            chain.append(tidy([state_error_letter(t), n.letter("w_hy") * n.letter("dy", t),
+                               short_error(m, n, t)]))
+    output = (" = w_hy h_t" + (" + b_y" if m.b_y is not None else "")) if m.w_hy is not None else " = h_t"
+    steps = [Step("Chain rule at the outputs", f"The loss reaches h_t through y_t{output}. Below, y_t "
+                  "stands for its unrolled form above until the last line.", chain)]
+    lines = [[derivative_letter(t, name), Value(total(terms))]
+             for t in m.loss_steps for name, terms in unrolled_derivatives(m, t).items()]
+    steps.append(Step("Derivatives of the unrolled state",
+                      "Differentiate the unrolled h_t term by term: a power w_hh^k brings down k, "
+                      "and h_0 enters h_t only through w_hh^t h_0.", lines))
+    lines = []
+    for name in (k for k in values if k.startswith("grad_")):
+        if name in ("grad_w_hy", "grad_b_y"):
+            letters = [times([n.letter("dy", t)] + ([n.letter("h", t)] if name == "grad_w_hy" else []))
+                       for t in dy]
+            put_in = [times([output_error(m, n, t)] + ([n.value("h", t)] if name == "grad_w_hy" else []))
+                      for t in dy]
+        else:
+            letters = [state_error_letter(t) * derivative_letter(t, name) for t in m.loss_steps]
+            put_in = [short_error(m, n, t) * Value(total(unrolled_derivatives(m, t)[name]))
+                      for t in m.loss_steps]
+        lines.append(tidy([Symbol(name, answer_label(m, name)), plus(letters), plus(put_in), Value(values[name])]))
+    steps.append(Step("Gradients", "The chain rule through the unrolled states; writing y_t out gives "
+                                   "each gradient in the given symbols alone.", lines))
+    return steps
+
+
+def state_error_letter(t) -> Symbol:
+    return Symbol(f"dh{t}", r"\frac{\partial \ell}{\partial h_{%d}}" % t)
+
+
+def derivative_letter(t, name) -> Symbol:
+    return Symbol(f"d{t}{name}", r"\frac{\partial h_{%d}}{\partial %s}" % (t, PARAMETER_TEX[name]))
+
+
+def output_error(m: Model, n: Notation, t) -> Formula:
+    """∂ℓ/∂y_t with y_t as a letter: y_t − y*_t, or 1 for a sum."""
+    if m.loss.startswith("sum"):
+        return Number(1)
+    return n.letter("y", t) - n.value("target", t)
+
+
+def short_error(m: Model, n: Notation, t) -> Formula:
+    """∂ℓ/∂h_t through y_t, with y_t as a letter: w_hy (y_t − y*_t)."""
+    error = output_error(m, n, t)
+    return error if m.w_hy is None else (n.value("w_hy") if m.loss.startswith("sum") else n.value("w_hy") * error)
+
+
+PARAMETER_TEX = {"grad_w_in": r"w_{\text{in}}", "grad_w_hh": r"w_{\text{hh}}", "grad_b": "b", "grad_h0": "h_0"}
+
+
+def update_step(m: Model, n: Notation, values: dict) -> Step:
+    lines = []
+    for name in WEIGHTS:
+        if getattr(m, name) is None:
+            continue
+        grad = np.asarray(values[f"grad_{name}"], dtype=object)
+        grad_shown = scalar_or(grad.reshape(getattr(m, name).shape))
+        gradient = Symbol(name, answer_label(m, f"grad_{name}"))
+        letters = n.letter(name) - n.letter("eta") * gradient
+        put_in = n.value(name) - n.value("eta") * Value(grad_shown)
+        worked = n.value(name) - Value(scalar_or(m.lr * grad.reshape(getattr(m, name).shape)))
+        lines.append(tidy([Symbol(f"new {name}", answer_label(m, f"updated_{name}")), letters, put_in, worked,
+                           Value(values[f"updated_{name}"])]))
+    return Step("Gradient-descent step", "Each weight moves against its gradient, scaled by the "
+                                         "learning rate η.", lines)
+
+
+# ---- mistakes -------------------------------------------------------------------
+
+def _with_model(answers, forward_only=False):
+    """A mistake's answers(given): {} where it does not apply. Most need a loss;
+    `forward_only` ones change the forward pass and apply without one."""
+    def run(given):
+        try:
+            m = model(given)
+        except (FieldError, ZeroDivisionError):
+            return {}
+        return diagnosable(m, answers(m)) if m.loss is not None or forward_only else {}
+    return run
+
+
+def diagnosable(m: Model, found: dict) -> dict:
+    """A symbolic mistake's answers that differ from the right ones, in the right one's symbols.
+    An unchanged formula written otherwise (BPTT's nesting, not the closed form) would cost the
+    checker an expansion to set aside; a letter the right answer lacks, the checker reads as
+    another symbol, so it could never match."""
+    if not m.symbolic or not found:
+        return found
+    right = results(m)
+    point = {s: (-1) ** i * Fraction(2 * i + 3, i + 7) for i, s in
+             enumerate(sorted(set().union(*(v.free_symbols for v in right.values())), key=str))}
+    return {name: v for name, v in found.items()
+            if name in right and v.free_symbols <= right[name].free_symbols
+            and v.xreplace(point) != right[name].xreplace(point)}
+
+
+def _backward_with(**flags):
+    def answers(m):
+        fw = forward(m)
+        return answer_values(m, fw, backward(m, fw, **flags).grads)
+    return answers
+
+
+def _dy_scaled(factor):
+    def answers(m):
+        if not m.loss.startswith("mse"):
+            return {}
+        fw = forward(m)
+        dy = {t: factor * v for t, v in output_grads(m, fw).items()}
+        values = answer_values(m, fw, backward(m, fw, dy).grads)
+        return {**values, "loss": exact(loss_value(m, fw, Fraction(abs(factor), 2)))}
+    return answers
+
+
+def _h0_forgotten(m):
+    if all(v == 0 for v in m.h0):
+        return {}
+    return results(dataclasses.replace(m, h0=m.zeros()))
+
+
+def _bias_forgotten(m):
+    if all(v == 0 for a in (m.b, m.b_y) if a is not None for v in a):
+        return {}
+    return results(dataclasses.replace(m, b=None, b_y=None))
+
+
+def _h0_term_dropped(m):
+    if m.tanh or all(v == 0 for v in m.h0):
+        return {}
+    fw = forward(m)
+    return answer_values(m, fw, backward(m, fw, local=forward(m, h0=m.zeros())).grads)
+
+
+def _linear_only(answers):
+    return lambda m: {} if m.tanh else answers(m)
+
+
+def _term_sign_flipped(given):
+    """One case per term of each gradient's sum (over the steps, and over the unrolled
+    closed form's terms) with that term's sign flipped."""
+    try:
+        m = model(given)
+    except (FieldError, ZeroDivisionError):
+        return []
+    if m.loss is None:
+        return []
+    fw = forward(m)
+    dy = output_grads(m, fw)
+    bw = backward(m, fw, dy)
+    grads = closed_forms(m, fw, dy) if m.symbolic else bw.grads
+    decompositions = [{name: [(f"the t = {t} term of the sum over the steps", v) for t, v in terms]
+                       for name, terms in bw.terms.items()}]
+    if m.scalar and not m.tanh and m.steps <= MAX_SYMBOLIC_STEPS:
+        decompositions.append(unrolled_terms(m, dy))
+    cases = []
+    for terms_of in decompositions:
+        for name, terms in terms_of.items():
+            for where, term in (terms if len(terms) > 1 else []):
+                if not np.any(np.asarray(term, dtype=object) != 0):
+                    continue
+                term = term if isinstance(grads[name], np.ndarray) else scalar_or(term)
+                flipped = answer_values(m, fw, {**grads, name: grads[name] - 2 * term})
+                wanted = (name, f"updated_{name[5:]}")
+                cases.append((where, {k: v for k, v in flipped.items() if k in wanted}))
+    return cases
+
+
+def _update_uphill(m):
+    if m.lr is None:
+        return {}
+    values = results(m)
+    return updated(m, values, sign=+1)
+
+
+def _w_hh_not_transposed(m):
+    if m.w_hh.size == 1 or (m.w_hh == m.w_hh.T).all():
+        return {}
+    return _backward_with(transposed=False)(m)
+
+
+def _gradients_transposed(m):
+    values = results(m)
+    found = {}
+    for name in WEIGHTS:
+        grad = values.get(f"grad_{name}")
+        if isinstance(grad, np.ndarray) and grad.ndim == 2 and grad.shape[0] == grad.shape[1] \
+                and not (grad == grad.T).all():
+            found[f"grad_{name}"] = grad.T
+    if found and m.lr is not None:
+        found.update({k: v for k, v in updated(m, {**values, **found}).items() if f"grad_{k[8:]}" in found})
+    return found
+
+
+MISTAKES = [
+    Mistake("h0_forgotten", "This is the result with h_0 left out (taken as 0): the first step is "
+            "h_1 = w_in x_1 + w_hh h_0 + b, and h_0 is given.", _with_model(_h0_forgotten, True)),
+    Mistake("bias_forgotten", "This is the result without the bias: it is added at every step.",
+            _with_model(_bias_forgotten, True)),
+    Mistake("tanh_forgotten", "This is the linear RNN's result: tanh is applied to a_t at every step.",
+            _with_model(lambda m: results(dataclasses.replace(m, tanh=False)) if m.tanh else {}, True)),
+    Mistake("update_added", "The gradient step was added: gradient descent subtracts it, "
+            "w − η ∂ℓ/∂w, to go downhill.", _with_model(_update_uphill)),
+    Mistake("error_sign_flipped", "Every gradient has the wrong sign: ∂ℓ/∂y = y − y*, not y* − y.",
+            _with_model(_dy_scaled(-1))),
+    Mistake("half_forgotten", "This is twice the answer: the ½ in ½(y − y*)² cancels the 2 of the "
+            "derivative, so ∂ℓ/∂y = y − y*.", _with_model(_dy_scaled(2))),
+    Mistake("chain_through_time_forgotten", "Only the last step's term is there: h_t also depends on "
+            "the weights through h_{t-1}, so the error flows back through every earlier step "
+            "(δ_{t-1} gets W_hh^T δ_t).", _with_model(_backward_with(chain=False))),
+    Mistake("w_hh_power_off_by_one", "Every power of w_hh is one too high: x_t reaches h_L through "
+            "L − t recurrent steps, so it is multiplied by w_hh^(L−t), and h_0 by w_hh^L.",
+            _with_model(_linear_only(_backward_with(extra_power=True)))),
+    Mistake("h0_term_dropped", "The h_0 term is missing: unrolled, h_t = w_hh^t h_0 + ..., and that "
+            "term has a derivative too (t w_hh^(t−1) h_0 with respect to w_hh).",
+            _with_model(_h0_term_dropped)),
+    Mistake("term_sign_flipped", "One term of the sum has the wrong sign.", _term_sign_flipped),
+    Mistake("tanh_derivative_forgotten", "The derivative of tanh is missing: backpropagating through "
+            "h_t = tanh(a_t) multiplies by 1 − h_t².",
+            _with_model(lambda m: _backward_with(derivative=False)(m) if m.tanh else {})),
+    Mistake("w_hh_not_transposed", "The error was sent back through W_hh instead of its transpose: "
+            "δ_{t-1} gets W_hh^T g_t.", _with_model(_w_hh_not_transposed)),
+    Mistake("gradient_transposed", "This gradient is transposed: ∂ℓ/∂W = Σ_t g_t x_t^T has one row "
+            "per output of W (g_t times the transposed input).", _with_model(_gradients_transposed)),
+]
