@@ -10,7 +10,9 @@ arithmetic, or with sympy's when a leaf is a sympy object.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from fractions import Fraction
+from functools import lru_cache
 
 
 class Formula:
@@ -235,6 +237,12 @@ def number_tex(x) -> str:
         return format_float(x)
     if isinstance(x, Formula):
         return x.tex()
+    return sympy_tex(x) if isinstance(x, Hashable) else sympy_tex.__wrapped__(x)   # a mutable Matrix is not
+
+
+@lru_cache(maxsize=4096)
+def sympy_tex(x) -> str:
+    """sympy's LaTeX, remembered: a sheet, its key and its variants print the same formulas again."""
     import sympy
     return sympy.latex(x)
 

@@ -145,6 +145,7 @@ def products(terms, per_row: int) -> list[str]:
 
 # ---- prose ----------------------------------------------------------------
 
+@lru_cache(maxsize=4096)           # statements and step texts recur in every variant and sheet
 def escape_latex(s: str) -> str:
     """Instructors' text printed literally: %, _, &, #, \\input{...} and all."""
     return latex_encoder().unicode_to_latex(str(s))
