@@ -329,13 +329,19 @@ def score_formula(result: Attention, i: int, j: int) -> Formula:
     return Number(score)
 
 
-def score_step(given, result) -> Step:
+def shown_pairs(given) -> tuple[list[tuple[int, int]], str]:
+    """The (query i, key j) pairs a step works out, and the sentence saying what it leaves out."""
     n = len(given.x)
     rows = asked_rows(given, n)
     cells, complete = shown_cells((len(rows), n))
+    return [(rows[r], j) for r, j in cells], more_cells(complete, len(rows) * n, len(cells))
+
+
+def score_step(given, result) -> Step:
+    n = len(given.x)
+    pairs, more = shown_pairs(given)
     lines = []
-    for r, j in cells:
-        i = rows[r]
+    for i, j in pairs:
         products = Sum([Product([Number(a), Number(b)]) for a, b in zip(result.queries[i], result.keys[j])])
         name = pair(i + 1, j + 1, n)
         line = [Symbol(f"e_{name}", f"e_{{{name}}}"), result.scaling.formula(products)]
@@ -348,7 +354,7 @@ def score_step(given, result) -> Step:
               "with d_k" if result.scaling.root is not None else f"times the given scale {given.scale}")
     text = (f"Score e_ij compares query i with key j: their dot product q_i·k_j, {scaled}. Row i holds "
             "query i against every key j.")
-    return Step("Scores", text + more_cells(complete, len(rows) * n, len(cells)), lines)
+    return Step("Scores", text + more, lines)
 
 
 def more_cells(complete: bool, total: int, shown: int) -> str:
@@ -357,11 +363,9 @@ def more_cells(complete: bool, total: int, shown: int) -> str:
 
 def softmax_step(given, result) -> Step:
     n = len(given.x)
-    rows = asked_rows(given, n)
-    cells, complete = shown_cells((len(rows), n))
+    pairs, more = shown_pairs(given)
     lines = []
-    for r, j in cells:
-        i = rows[r]
+    for i, j in pairs:
         name = pair(i + 1, j + 1, n)
         weight = Symbol(f"alpha_{name}", rf"\alpha_{{{name}}}")
         if not result.allowed[i, j]:
@@ -373,7 +377,7 @@ def softmax_step(given, result) -> Step:
     lines.append([Symbol("A", answer.label), answer.value])
     text = ("The softmax runs over the keys of each query: α_ij = exp(e_ij) / Σ_m exp(e_im), "
             "so the weights of each row are positive and sum to 1.")
-    return Step("Softmax", text + more_cells(complete, len(rows) * n, len(cells)), lines)
+    return Step("Softmax", text + more, lines)
 
 
 def output_step(given, result) -> Step:
