@@ -6,7 +6,9 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .errors import SolverError, UsageError
@@ -19,7 +21,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        with sigterm_exits():
+            return args.run(args)
     except SolverError as error:
         print(f"solver: error: {error}", file=sys.stderr)
         return 2
@@ -216,9 +219,27 @@ def answer_text(text: str) -> str:
         raise SolverError(f"cannot read the answer file {text[1:]}: {getattr(error, 'strerror', None) or error}") from None
 
 
+@contextlib.contextmanager
+def sigterm_exits():
+    """SIGTERM (`kill`, a job scheduler's stop) ends the command as Ctrl-C does: by an
+    exception, so that every `finally` removes its temporary files. Exit status 143."""
+    if threading.current_thread() is not threading.main_thread():    # only it may set handlers
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def write_atomically(folder: Path, name: str, data: str | bytes) -> Path:
-    """Write to a temporary file in `folder`, then rename: never a half-written file.
-    Text is written as UTF-8."""
+    """Write to a temporary file in `folder`, then rename: never a half-written file,
+    and no temporary file left, whatever stops the write. Text is written as UTF-8."""
     temp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -226,9 +247,10 @@ def write_atomically(folder: Path, name: str, data: str | bytes) -> Path:
             out.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(temp, folder / name)
     except OSError as error:
-        with contextlib.suppress(OSError):      # a half-written temporary file, if any
-            temp.unlink()
         raise SolverError(f"cannot write to {folder}: {error.strerror or error}") from None
+    finally:
+        with contextlib.suppress(OSError):      # gone once renamed
+            temp.unlink()
     return folder / name
 
 

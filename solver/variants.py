@@ -28,6 +28,7 @@ import math
 import os
 import secrets
 import shutil
+import signal
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -336,11 +337,26 @@ def staged(target: Path):
         target.parent.mkdir(parents=True, exist_ok=True)
         temp.mkdir()                   # mkdir, unlike mkdtemp, gives the umask's permissions
         yield temp
-        replace_folder(temp, target)
+        with signals_held():
+            replace_folder(temp, target)
     except OSError as error:
         raise SolverError(f"cannot write to {target.parent}: {error.strerror or error}") from None
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@contextmanager
+def signals_held():
+    """Ctrl-C and SIGTERM wait for the end of the block: a swap of folders is never
+    left half done (the old folder moved aside, the new one not yet in its place)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def replace_folder(new: Path, target: Path):

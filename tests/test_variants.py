@@ -3,7 +3,10 @@ and grading by variant."""
 import csv
 import io
 import os
+import signal
+import subprocess
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
@@ -391,3 +394,24 @@ def test_draws_are_uniform_within_their_bounds_and_fixed_by_their_key():
     assert values == [again.integer(-2, 3) for _ in range(6000)]
     assert values != [other.integer(-2, 3) for _ in range(6000)]
     assert all(850 < values.count(v) < 1150 for v in range(-2, 4))      # 1000 expected each
+
+
+# ---- stopped by a signal ---------------------------------------------------------
+
+@pytest.mark.parametrize("stop, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_a_stopped_run_leaves_no_temporary_folder_and_no_partial_output(tmp_path, stop, status):
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "solver", "variants", COMP433, "--count", "2000",
+                                "--seed", "1", "--output", out], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(out.glob(".comp433-a3-variants.*.tmp/*.yaml")):      # it has started writing
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == status and "Traceback" not in stderr, stderr
+    assert list(out.iterdir()) == []
