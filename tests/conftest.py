@@ -1,4 +1,5 @@
 """Shared test helpers: run the CLI as a user would, and CI's no-skip rule."""
+import importlib
 import os
 import shutil
 import subprocess
@@ -26,6 +27,49 @@ def require_program(name):
             pytest.fail(f"{name} is not installed; CI must install it (see .ci/run)")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def require_module(name):
+    """Import `name`, or skip the test without it on a user's machine; in CI its
+    absence is a failure."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        if IN_CI:
+            pytest.fail(f"{name} cannot be imported ({error}); CI must install it (see .ci/run)")
+        pytest.skip(f"{name} is not installed")
+
+
+def optional_module(name):
+    """`name` imported, or a stand-in where it is not installed: then each test that
+    uses it skips alone (fails in CI), and the other tests of its module still run."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return Missing(name)
+
+
+class Missing:
+    """A module that cannot be imported. Looking up a name on it gives another stand-in
+    (so `ACTIVATIONS = {"relu": torch.relu}` still loads); calling one, as every use of
+    torch does, imports the module for real by require_module, which skips the test."""
+
+    def __init__(self, module: str, path: tuple = ()):
+        self._module, self._path = module, path
+
+    def __getattr__(self, name):
+        if name.startswith("__"):            # protocols (copy, pickle, inspect) find nothing here
+            raise AttributeError(name)
+        return Missing(self._module, self._path + (name,))
+
+    def __call__(self, *args, **kwargs):
+        value = require_module(self._module)
+        for name in self._path:
+            value = getattr(value, name)
+        return value(*args, **kwargs)
+
+    def __repr__(self):
+        return ".".join((self._module, *self._path)) + " (not installed)"
 
 
 def assert_bad_input(result, path, problem, field, words):

@@ -3,29 +3,22 @@
 Every expected value comes from torch, from arithmetic written out below, or
 from an identity; none is copied from the solver's output.
 """
-import os
+import math
+import random
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch  # CI must have the oracle: fail loudly, never skip
-else:
-    torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+from conftest import ROOT, assert_bad_input, optional_module, run_solver
+from solver.check import check_value
+from solver.kinds import attention
 
-import math  # noqa: E402
-import random  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
-from fractions import Fraction  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from conftest import ROOT, assert_bad_input, run_solver  # noqa: E402
-
-from solver.check import check_value  # noqa: E402
-from solver.kinds import attention  # noqa: E402
+torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
+F = optional_module("torch.nn.functional")
 
 CASES = 60
 

@@ -7,30 +7,23 @@ addition it makes on tiny cases, and from the definition written out here on
 larger ones. Mistakes are checked against counts derived by hand below.
 Nothing expected is copied from solver output.
 """
-import os
+import itertools
+import random
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
 
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch  # CI must have the oracle: fail loudly, never skip
-else:
-    torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+from conftest import ROOT, assert_bad_input, optional_module, run_solver
+from solver.answers import format_answer
+from solver.check import check_value, compare
+from solver.errors import FieldError
+from solver.kinds import conv_cost
 
-import itertools  # noqa: E402
-import random  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
-from fractions import Fraction  # noqa: E402
-
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-from conftest import assert_bad_input, ROOT, run_solver  # noqa: E402
-from solver.answers import format_answer  # noqa: E402
-from solver.check import check_value, compare  # noqa: E402
-from solver.errors import FieldError  # noqa: E402
-from solver.kinds import conv_cost  # noqa: E402
+torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
+FlopCounterMode = optional_module("torch.utils.flop_counter").FlopCounterMode
 
 VARIANTS = ("standard", "grouped", "depthwise", "pointwise", "separable")
 COUNTS = ("params", "params_without_bias", "mults", "adds")

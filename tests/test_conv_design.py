@@ -8,22 +8,17 @@ for grayscale, and, for random targets, a convolution with a known random kernel
 under-determined problems are derived by hand below. Nothing expected is copied
 from solver output.
 """
-import os
 import textwrap
 
 import numpy as np
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch  # CI must have the oracle: fail loudly, never skip
-else:
-    torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+from conftest import ROOT, assert_bad_input, optional_module, run_solver
+from solver.check import check_file
+from solver.errors import FieldError
+from solver.kinds import conv_design
 
-from conftest import ROOT, assert_bad_input, run_solver  # noqa: E402
-from solver.check import check_file  # noqa: E402
-from solver.errors import FieldError  # noqa: E402
-from solver.kinds import conv_design  # noqa: E402
+torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 
 HW4 = ROOT / "problems" / "mathdnn-hw4.yaml"
 RNG = np.random.default_rng(2024)

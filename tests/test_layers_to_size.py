@@ -1,25 +1,18 @@
 """layers_to_size against PyTorch: real stacks of torch.nn.Conv2d run on zero
 tensors give the sizes and the parameter counts; nothing is copied from solver
 output. Random cases use fixed seeds, so a failure names a seed that reproduces it."""
-import os
+import random
+import re
+import textwrap
 
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch  # CI must have the oracle: fail loudly, never skip
-else:
-    torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+from conftest import ROOT, assert_bad_input, optional_module, run_solver
+from solver.errors import FieldError
+from solver.kinds import layers_to_size as kind
+from solver.problems import load
 
-import random  # noqa: E402
-import re  # noqa: E402
-import textwrap  # noqa: E402
-
-from conftest import assert_bad_input, ROOT, run_solver  # noqa: E402
-
-from solver.errors import FieldError  # noqa: E402
-from solver.kinds import layers_to_size as kind  # noqa: E402
-from solver.problems import load  # noqa: E402
+torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 
 PS3 = ROOT / "problems" / "csci5922-ps3.yaml"
 

@@ -7,32 +7,25 @@ non-separability certificate is checked as equal averages of the two classes),
 or from known counts: of the 2^(2^n) truth tables of n inputs, 4, 14 and 104 are
 linearly separable for n = 1, 2, 3 (OEIS A000609).
 """
-import os
+import itertools
+import json
+import random
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch  # CI must have the oracle: fail loudly, never skip
-else:
-    torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+from conftest import ROOT, assert_bad_input, optional_module, run_solver
+from solver.answers import format_answer, parse_answer
+from solver.check import check_file, compare
+from solver.errors import InvalidAnswer
+from solver.kinds import mlp
+from solver.render import render_solution, tex
 
-import itertools  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
-from fractions import Fraction  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from conftest import ROOT, assert_bad_input, run_solver  # noqa: E402
-from solver.answers import format_answer, parse_answer  # noqa: E402
-from solver.check import check_file, compare  # noqa: E402
-from solver.errors import InvalidAnswer  # noqa: E402
-from solver.kinds import mlp  # noqa: E402
-from solver.render import render_solution, tex  # noqa: E402
+torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 
 CPEN = "problems/cpen455-hw2.yaml"
 CORNERS = [[0, 0], [0, 1], [1, 0], [1, 1]]

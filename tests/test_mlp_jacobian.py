@@ -8,29 +8,22 @@ network for a forgotten σ', σ's Jacobian at y_l for σ' taken at the activatio
 the local Jacobians multiplied in reverse), or against a derivation by hand.
 Nothing expected is copied from solver output.
 """
-import os
+import random
+import subprocess
+import sys
+import textwrap
 
+import numpy as np
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch  # CI must have the oracle: fail loudly, never skip
-else:
-    torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+from conftest import ROOT, assert_bad_input, optional_module, run_solver
+from solver.answers import format_answer
+from solver.check import check_value, compare
+from solver.errors import FieldError
+from solver.kinds import mlp_jacobian as mj
 
-import random  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
-
-import numpy as np  # noqa: E402
-from torch.autograd.functional import jacobian  # noqa: E402
-
-from conftest import ROOT, assert_bad_input, run_solver  # noqa: E402
-from solver.answers import format_answer  # noqa: E402
-from solver.check import check_value, compare  # noqa: E402
-from solver.errors import FieldError  # noqa: E402
-from solver.kinds import mlp_jacobian as mj  # noqa: E402
+torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
+jacobian = optional_module("torch.autograd.functional").jacobian
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "identity": lambda z: z}
 SEEDS = range(120)

@@ -18,27 +18,21 @@ agree. Two differences are by design: an output with a size 0 counts as
 refused (see EmptyOutput), and a linear layer on a 4-D input is never drawn
 (torch applies it to the last axis; the solver asks for a flatten first).
 """
-import os
+import functools
+import random
+import warnings
+from dataclasses import dataclass
 
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch  # CI must have the oracle: fail loudly, never skip
-else:
-    torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+from conftest import optional_module
+from solver.errors import FieldError
+from solver.kinds import network
 
-import functools  # noqa: E402
-import random  # noqa: E402
-import warnings  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-from solver.errors import FieldError  # noqa: E402
-from solver.kinds import network  # noqa: E402
+torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
+F = optional_module("torch.nn.functional")
+nn = optional_module("torch.nn")
+FlopCounterMode = optional_module("torch.utils.flop_counter").FlopCounterMode
 
 SEEDS = range(150)
 MAX_DRAWS = 200                    # redraws per seed until torch accepts a network

@@ -9,27 +9,21 @@ Rule for invalid draws: when torch refuses a configuration (RuntimeError),
 the solver must refuse it too, with a FieldError; when torch accepts it, the
 solver must accept it and agree.
 """
-import os
+import functools
+import numbers
+import random
+import warnings
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch  # CI must have the oracle: fail loudly, never skip
-else:
-    torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.torch
+from conftest import optional_module
+from solver.errors import FieldError
+from solver.kinds import conv2d, conv_transpose2d, pool2d
 
-import functools  # noqa: E402
-import numbers  # noqa: E402
-import random  # noqa: E402
-import warnings  # noqa: E402
-from fractions import Fraction  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from solver.errors import FieldError  # noqa: E402
-from solver.kinds import conv2d, conv_transpose2d, pool2d  # noqa: E402
+torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
+F = optional_module("torch.nn.functional")
 
 MAX_DRAWS = 200  # redraws per seed until torch accepts a configuration
 

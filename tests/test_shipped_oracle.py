@@ -1,21 +1,14 @@
 """Every matrix problem shipped in problems/ agrees with PyTorch: where a seed
 writeup's answer differs from ours, this is the proof that ours is right."""
-import os
-
 import numpy as np
 import pytest
 
 from solver.kinds import get_kind
 from solver.problems import load
+from conftest import PROBLEM_FILES, optional_module
 
-from conftest import PROBLEM_FILES
-
-if os.environ.get("CI") == "true":
-    import torch  # CI must have the oracle
-else:
-    torch = pytest.importorskip("torch")
-F = torch.nn.functional
-pytestmark = pytest.mark.torch
+torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
+F = optional_module("torch.nn.functional")
 
 
 def tensor(a):
