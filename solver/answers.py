@@ -51,6 +51,7 @@ exponent (float) or under a square root (float).
 from __future__ import annotations
 
 import math
+import numbers
 from contextlib import contextmanager
 from fractions import Fraction
 from typing import NamedTuple, NoReturn
@@ -137,6 +138,23 @@ def format_answer(value, answer_type: str) -> str:
     if answer_type == "boolean":
         return "yes" if value else "no"
     return _cell_text(value)
+
+
+def format_rounded(value, answer_type: str, sig_figs: int) -> str:
+    """As format_answer, with every number that is not exact (a float, a radical) to
+    `sig_figs` significant figures, as a student asked for that precision types it;
+    integers and fractions stay exact."""
+    if answer_type in ("real", "rational", "matrix"):
+        value = _rounded(value, sig_figs)
+    return format_answer(value, answer_type)
+
+
+def _rounded(value, sig_figs: int):
+    if hasattr(value, "ndim") and value.ndim > 0:
+        return [_rounded(v, sig_figs) for v in value]
+    if isinstance(value, numbers.Rational):
+        return value
+    return float(f"{float(value):.{sig_figs}g}")
 
 
 def _nested(value) -> str:

@@ -1,19 +1,25 @@
 """Variants: randomized versions of a problem set, one per student.
 
 A problem's `vary` (or, where it has none, its kind's `VARY`) maps given fields
-to a list of choices, or to a range `{min: a, max: b}` of whole numbers; for a
-list value (a matrix, a pair) every number in it is redrawn in the range and the
-shape kept. A bound left out is the smallest (largest) number of the original
-value. A kind's default varies only the fields a problem gives as numbers and
-shows the student (a matrix, or a field its statement shows as `{{ field }}`),
-so a symbolic problem stays as it is and no number the prose tells is changed
-behind it; `vary: {}` keeps a problem as it is.
+to a list of choices, or to a range `{min: a, max: b}`; for a list value (a
+matrix, a pair) every number in it is redrawn in the range and the shape kept.
+Numbers are drawn with the decimals the original value is written with (0.3:
+tenths), and a bound left out is the original's smallest (largest) number
+rounded down (up) to one decimal fewer (0.3 gives 0 to 1; whole numbers stay).
+A drawn value stays a meaningful problem: no 0 in a field that has none, no row
+of zeros (a zero vector, token or weight row) in a field that has none.
+
+A kind's default varies only the fields a problem gives as numbers and shows the
+student (a matrix, or a field its statement shows as `{{ field }}`), and never a
+value the prose writes out: a symbolic problem stays as it is and no number the
+prose tells is contradicted; `vary: {}` keeps a problem as it is.
 
 Problem j (from 0) of variant i (from 1) draws from PCG64 seeded with
 `SeedSequence([seed, i, j])` (see Draws): a seed gives byte-identical files on
 every machine and NumPy version, and grading can remake variant i alone. Within a variant a story stays true:
-- the same original value varied the same way gets the same draw (parts a to e
-  all convolve "the image X");
+- a value several problems give the same field (parts a to e all convolve "the
+  image X"; 1a, 1b and 1c use the same target) is drawn once and used by all of
+  them, if one of them varies it; the first problem that varies it says how;
 - a given matrix that is an earlier problem's answer in the file ("pool the
   output of part (b)") becomes that problem's answer in the variant.
 Each draw is validated and solved by its kind; a draw the kind refuses is drawn
@@ -26,23 +32,27 @@ import dataclasses
 import io
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import yaml
 
+from .check import RTOL
 from .errors import FieldError, ProblemError, SolverError, UsageError
 from .fields import MAX_SIZE
 from .kinds import get_kind
 from .kinds.common import exact
 from .model import Solution
-from .problems import Problem, ProblemSet, read_yaml, statement_fields
+from .problems import PLACEHOLDER, Problem, ProblemSet, read_yaml, statement_fields
 from .solve import solve_file
 
 MAX_DRAWS = 100              # per problem and variant, before giving up on a `vary`
@@ -50,8 +60,13 @@ MAX_COUNT = 10_000           # variants in one run
 SHEETS = ("solutions", "key")
 KEY_COLUMNS = ("variant", "problem", "answer", "text")
 PROGRESS_EVERY = 20          # variants between progress messages
+# Rounding to n significant figures errs by at most 5·10^-n relatively: the key's
+# decimals have the fewest figures the checker's tolerance accepts.
+KEY_SIG_FIGS = next(n for n in range(1, 18) if 5 * 10.0**-n <= RTOL)
+MAX_PLACES = 6               # decimals a drawn number has at most
 RANGE = ("min", "max")
-SPEC_FORM = "a list of choices, or a range {min: a, max: b} of whole numbers"
+SPEC_FORM = "a list of choices, or a range {min: a, max: b}"
+PROSE_NUMBER = re.compile(r"(?<![\w^{.\-])-?\d+(?:\.\d+)?")   # not after a letter: x_1, W1, h_{t-1}
 
 
 # ---- reading `vary` ----------------------------------------------------------
@@ -69,9 +84,33 @@ def read_vary(kind, given: dict, vary) -> dict:
     return vary
 
 
+@dataclass(frozen=True)
+class Range:
+    """The numbers low/10^places to high/10^places: whole numbers, or decimals
+    written to `places` decimals as the problem writes its own."""
+    low: int
+    high: int
+    places: int
+
+    def number(self, draws: Draws, nonzero: bool):
+        """One number of the range; never 0 if `nonzero`, unless 0 is all it holds."""
+        if nonzero and self.low <= 0 <= self.high and self.low < self.high:
+            k = draws.integer(self.low, self.high - 1)
+            k += k >= 0                       # 0 is left out: the numbers above it move down one
+        else:
+            k = draws.integer(self.low, self.high)
+        return k if self.places == 0 else float(Fraction(k, 10**self.places))
+
+    @property
+    def only_zero(self) -> bool:
+        return self.low == self.high == 0
+
+
 def resolved(name: str, spec, original):
-    """The spec as drawn: its list of choices, or the range (low, high) with the
-    bounds left out taken from the original value."""
+    """The spec as drawn: its list of choices, or a Range. Numbers are drawn to the
+    decimals the original value is written with; a bound left out is the original's
+    smallest (largest) number, rounded down (up) to one decimal fewer: 0.3 gives
+    0 to 1, 0.15 gives 0.1 to 0.2, whole numbers stay as they are."""
     where = f"vary.{name}"
     if isinstance(spec, list):
         if not spec:
@@ -80,17 +119,36 @@ def resolved(name: str, spec, original):
     if not isinstance(spec, dict) or not set(spec) <= set(RANGE):
         raise ProblemError(f"must be {SPEC_FORM}; got {spec!r}", field=where)
     numbers = numbers_in(original)
-    defaults = (math.floor(min(numbers)), math.ceil(max(numbers))) if numbers else (None, None)
-    low, high = (spec.get(bound, default) for bound, default in zip(RANGE, defaults))
-    for bound, value in zip(RANGE, (low, high)):
-        if value is None:
-            raise ProblemError(f"needs `{bound}`: the given value has no numbers to take it from", field=where)
-        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_SIZE:
-            raise ProblemError(f"`{bound}` must be a whole number between -{MAX_SIZE} and {MAX_SIZE}; "
-                               f"got {value!r}", field=where)
+    places = max(map(decimals, numbers), default=0)
+    unit = Fraction(1, 10**max(places - 1, 0))
+    exact = [exact_number(x) for x in numbers]
+    defaults = (math.floor(min(exact) / unit) * unit, math.ceil(max(exact) / unit) * unit) \
+        if numbers else (None, None)
+    bounds = [spec.get(bound, default) for bound, default in zip(RANGE, defaults)]
+    low, high = (in_steps(value, places, bound, where) for bound, value in zip(RANGE, bounds))
     if low > high:
-        raise ProblemError(f"has min {low} larger than max {high}", field=where)
-    return low, high
+        raise ProblemError(f"has min {written(bounds[0])} larger than max {written(bounds[1])}", field=where)
+    return Range(low, high, places)
+
+
+def in_steps(value, places: int, bound: str, where: str) -> int:
+    """A bound as a whole number of steps of 10^-places."""
+    if value is None:
+        raise ProblemError(f"needs `{bound}`: the given value has no numbers to take it from", field=where)
+    number = isinstance(value, (int, float, Fraction)) and not isinstance(value, bool) \
+        and math.isfinite(value) and abs(value) <= MAX_SIZE
+    steps = exact_number(value) * 10**places if number else None
+    if steps is None or steps.denominator != 1:
+        form = "a whole number" if places == 0 else f"a number with at most {places} decimals, as the given value,"
+        raise ProblemError(f"`{bound}` must be {form} between -{MAX_SIZE} and {MAX_SIZE}; got {value!r}",
+                           field=where)
+    return int(steps)
+
+
+def written(x) -> str:
+    """A bound as the problem would write it: 1, 0.3 (not 3/10)."""
+    x = exact_number(x)
+    return str(x) if x.denominator == 1 else str(float(x))
 
 
 def numbers_in(value) -> list:
@@ -101,11 +159,17 @@ def numbers_in(value) -> list:
     return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
 
 
-def kind_default(kind, given: dict, shown: set[str]) -> dict:
-    """The kind's VARY, for the fields this problem gives as numbers and `shown`
-    to the student. A number only the prose tells is never changed behind it."""
-    return {name: spec for name, spec in getattr(kind, "VARY", {}).items()
-            if name in shown and numbers_in(given.get(name))}
+def exact_number(x) -> Fraction:
+    """A YAML number as written: 0.3 is 3/10, not the float nearest it."""
+    return Fraction(repr(x)) if isinstance(x, float) else Fraction(x)
+
+
+def decimals(x) -> int:
+    """Decimals a number is written with: none for an int, at least one for a float
+    (2.0), at most MAX_PLACES (a 1e-20 is drawn to MAX_PLACES decimals)."""
+    if not isinstance(x, float):
+        return 0
+    return min(MAX_PLACES, max(1, -Decimal(repr(x)).as_tuple().exponent))
 
 
 def shown_fields(problem: Problem, statement) -> set[str]:
@@ -115,6 +179,28 @@ def shown_fields(problem: Problem, statement) -> set[str]:
     arrays = {f.name for f in dataclasses.fields(given) if isinstance(getattr(given, f.name), np.ndarray)} \
         if dataclasses.is_dataclass(given) else set()
     return arrays | statement_fields(statement)
+
+
+def has_zero_row(value) -> bool:
+    """Whether a nested list has a row (a list of numbers) of zeros only."""
+    if not isinstance(value, list):
+        return False
+    if value and not any(isinstance(item, list) for item in value):
+        return not any(value)
+    return any(has_zero_row(item) for item in value)
+
+
+def prose_numbers(statement) -> list[Fraction]:
+    """The numbers a statement writes outside `{{ }}`, in order (not the 1 of x_1 or W1)."""
+    text = PLACEHOLDER.sub(" ", str(statement or "")).replace("\u2212", "-")
+    return [Fraction(number) for number in PROSE_NUMBER.findall(text)]
+
+
+def states(prose: list[Fraction], value) -> bool:
+    """Whether the prose writes `value`: its numbers, in order, one after another."""
+    wanted = [exact_number(x) for x in numbers_in(value)]
+    n = len(wanted)
+    return n > 0 and any(prose[i:i + n] == wanted for i in range(len(prose) - n + 1))
 
 
 # ---- drawing -------------------------------------------------------------------
@@ -138,17 +224,24 @@ class Draws:
 
 
 def draw(draws: Draws, spec, original):
-    """One value: a choice, or a whole number in the range (every number of a list)."""
+    """One value: a choice, or new numbers in the range in the original's shape. A
+    value stays a meaningful problem: no 0 in a field that has none, and no row of
+    zeros (an all-zero vector, token or weight row) in a field that has none."""
     if isinstance(spec, list):
         return spec[draws.integer(0, len(spec) - 1)]
-    low, high = spec
-    return redrawn(original, lambda: draws.integer(low, high))
+    nonzero = 0 not in numbers_in(original)
+    zero_rows = has_zero_row(original) or spec.only_zero
+    return redrawn(original, lambda: spec.number(draws, nonzero), zero_rows)
 
 
-def redrawn(value, number: Callable[[], int]):
-    if isinstance(value, list):
-        return [redrawn(item, number) for item in value]
-    return number()
+def redrawn(value, number: Callable[[], Any], zero_rows: bool):
+    if not isinstance(value, list):
+        return number()
+    if value and not any(isinstance(item, list) for item in value):      # a row of numbers
+        while not any(row := [number() for _ in value]) and not zero_rows:
+            pass
+        return row
+    return [redrawn(item, number, zero_rows) for item in value]
 
 
 def plain(value):
@@ -162,11 +255,21 @@ def plain(value):
 @dataclass
 class Plan:
     """How one problem varies: drawn fields, and fields that are earlier answers."""
-    specs: dict[str, Any]              # field -> choices or (low, high)
+    specs: dict[str, Any]              # field -> choices or Range
     chained: dict[str, tuple]          # field -> (index of the earlier problem, answer name)
 
     def __bool__(self) -> bool:
         return bool(self.specs or self.chained)
+
+
+@dataclass
+class Wish:
+    """What one problem would vary: its own `vary` (explicit) or its kind's default,
+    and which fields its student sees and its prose writes out."""
+    specs: dict[str, Any]
+    explicit: bool
+    shown: set[str]
+    stated: set[str]
 
 
 @dataclass
@@ -185,17 +288,53 @@ class Variants:
         self.pset, self.solutions = solve_file(self.path)
         self.data = read_yaml(self.path)
         self.givens = [raw.get("given", {}) for raw in self.data["problems"]]
+        wishes = [self.wish(index, problem) for index, problem in enumerate(self.pset.problems)]
+        shared = self.shared_specs(wishes)
         self.plans: list[Plan] = []
         for index, problem in enumerate(self.pset.problems):
-            self.plans.append(self.plan(index, problem))
+            self.plans.append(self.plan(index, problem, wishes[index], shared))
 
-    def plan(self, index: int, problem: Problem) -> Plan:
+    def wish(self, index: int, problem: Problem) -> Wish:
+        given, statement = self.givens[index], self.data["problems"][index].get("statement")
+        prose = prose_numbers(statement)
+        stated = {name for name, value in given.items() if states(prose, value)}
+        shown = shown_fields(problem, statement)
+        if problem.vary is not None:
+            return Wish(problem.vary, True, shown, stated)
+        default = {name: spec for name, spec in getattr(get_kind(problem.kind), "VARY", {}).items()
+                   if numbers_in(given.get(name))}
+        return Wish(default, False, shown, stated)
+
+    def key(self, index: int, name: str) -> tuple:
+        """A given value as the whole file shares it: every problem that gives this
+        field this value (parts a to c with the same target) varies it the same way."""
+        return name, repr(self.givens[index].get(name))
+
+    def shared_specs(self, wishes: list[Wish]) -> dict[tuple, Any]:
+        """Shared value -> how it varies, for the values that vary: those a problem's
+        own `vary` names (the first such problem decides how), and those a kind varies
+        by default that a student sees in some problem and no problem's prose writes
+        out (its numbers would contradict the prose)."""
+        holders: dict[tuple, list[int]] = {}
+        for index, given in enumerate(self.givens):
+            for name in given:
+                holders.setdefault(self.key(index, name), []).append(index)
+        explicit, default = {}, {}
+        for index, wish in enumerate(wishes):
+            for name, spec in wish.specs.items():
+                (explicit if wish.explicit else default).setdefault(self.key(index, name), spec)
+        seen = {key for key, indexes in holders.items()
+                if any(key[0] in wishes[i].shown for i in indexes)
+                and not any(key[0] in wishes[i].stated for i in indexes)}
+        return {**{key: spec for key, spec in default.items() if key in seen}, **explicit}
+
+    def plan(self, index: int, problem: Problem, wish: Wish, shared: dict) -> Plan:
         given = self.givens[index]
-        shown = shown_fields(problem, self.data["problems"][index].get("statement"))
-        vary = problem.vary if problem.vary is not None else kind_default(get_kind(problem.kind), given, shown)
         chained = {name: source for name, source in self.earlier_answers(index, problem.given).items()
                    if self.plans[source[0]]}
-        specs = {name: resolved(name, spec, given.get(name)) for name, spec in vary.items() if name not in chained}
+        specs = {name: resolved(name, shared[self.key(index, name)], given.get(name)) for name in wish.specs
+                 if name not in chained and self.key(index, name) in shared
+                 and (wish.explicit or name not in wish.stated)}
         return Plan(specs, chained)
 
     def earlier_answers(self, index: int, given) -> dict[str, tuple]:
@@ -214,7 +353,7 @@ class Variants:
         return {name: source for name, source in found.items() if source is not None}
 
     def make(self, number: int) -> Variant:
-        memo: dict = {}          # (field, original, spec) -> the value drawn for it in this variant
+        memo: dict = {}          # shared value's key -> the value drawn for it in this variant
         problems, solutions, raws = [], [], []
         for index, (problem, raw) in enumerate(zip(self.pset.problems, self.data["problems"])):
             if self.plans[index]:
@@ -231,15 +370,17 @@ class Variants:
         return Variant(number, data, dataclasses.replace(self.pset, title=title, problems=problems), solutions)
 
     def draw_problem(self, number: int, index: int, memo: dict, solutions: list):
-        """(raw given, Problem, Solution) of one problem in one variant."""
+        """(raw given, Problem, Solution) of one problem in one variant. A value an
+        earlier problem drew is kept while the kind accepts the rest redrawn (half
+        the draws); then everything is drawn again."""
         plan, problem, original = self.plans[index], self.pset.problems[index], self.givens[index]
         kind = get_kind(problem.kind)
         draws = Draws([self.seed, number, index])
         chained = {name: plain(solutions[k].answers[answer].value) for name, (k, answer) in plan.chained.items()}
-        keys = {name: (name, repr(original.get(name)), repr(spec)) for name, spec in plan.specs.items()}
+        keys = {name: self.key(index, name) for name in plan.specs}
         refusal = None
         for attempt in range(MAX_DRAWS):
-            drawn = {name: memo[keys[name]] if attempt == 0 and keys[name] in memo
+            drawn = {name: memo[keys[name]] if attempt < MAX_DRAWS // 2 and keys[name] in memo
                      else draw(draws, spec, original.get(name)) for name, spec in plan.specs.items()}
             given = {**original, **chained, **drawn}
             try:
@@ -283,10 +424,11 @@ def variant_yaml(variant: Variant, source: Path, seed: int) -> str:
 
 
 def key_rows(variant: Variant) -> list[list]:
-    """The answers each sheet shows, as a student would type them."""
-    from .answers import format_answer
+    """The answers each sheet shows, as a student would type them: exact where exact,
+    decimals to the significant figures the checker asks for."""
+    from .answers import format_rounded
     from .render import asked
-    return [[variant.number, problem.id, answer.name, format_answer(answer.value, answer.type)]
+    return [[variant.number, problem.id, answer.name, format_rounded(answer.value, answer.type, KEY_SIG_FIGS)]
             for problem, solution in zip(variant.pset.problems, variant.solutions)
             for answer in asked(solution, problem.ask)]
 

@@ -2,6 +2,7 @@
 and grading by variant."""
 import csv
 import io
+import re
 import signal
 import subprocess
 import sys
@@ -409,3 +410,226 @@ def test_a_stopped_run_leaves_no_temporary_folder_and_no_partial_output(tmp_path
         process.kill()
     assert process.returncode == status and "Traceback" not in stderr, stderr
     assert list(out.iterdir()) == []
+
+
+# ---- a default variant stays a meaningful problem -------------------------------
+
+EVERY_KIND = """\
+  - id: conv
+    kind: conv2d
+    given: {input: [[1, 2, 3], [4, 5, 6], [7, 8, 9]], kernel: [[1, -1], [2, 1]]}
+  - id: pool
+    kind: pool2d
+    given: {input: [[0, 0, 0], [1, 2, 3], [4, 5, 6]], kernel_size: 2, stride: 1}
+  - id: transposed
+    kind: conv_transpose2d
+    given: {input: [[1, 2], [3, 4]], kernel: [[1, 0], [0, 1]]}
+  - id: backward
+    kind: conv2d_backward
+    given: {input: [[1, 0, 2], [3, 1, 0], [2, 2, 1]], kernel: [[2, 1], [1, 3]], upstream: [[1, 0], [0, 1]]}
+  - id: norm
+    kind: batchnorm
+    given: {input: [[[[1, 2]], [[3, 5]]], [[[4, 0]], [[2, 2]]]], gamma: [0.5, 1.5], beta: [0.1, -0.2]}
+  - id: rnn
+    kind: rnn
+    statement: "A tanh RNN: h_0 = {{ h0 }}, w_in = {{ w_in }}, w_hh = {{ w_hh }}, w_hy = {{ w_hy }}, y_r = {{ target }}."
+    given: {x: [0.3, -0.2, 0.5], h0: 0.1, w_in: 0.3, w_hh: 0.3, w_hy: 0.7, activation: tanh, target: 0.5}
+  - id: attention
+    kind: attention
+    given:
+      x: [[0.5, -1.0], [1.5, 0.25], [1.0, 2.0]]
+      w_q: [[0.5, 1.0], [-1.0, 0.5]]
+      w_k: [[1.0, 0.0], [0.5, -0.5]]
+      w_v: [[1.0, 2.0], [0.0, 1.0]]
+  - id: mlp
+    kind: mlp
+    given:
+      inputs: [[0, 0], [0, 1], [1, 0], [1, 1]]
+      target: [0, 1, 1, 1]
+  - id: jacobian
+    kind: mlp_jacobian
+    given:
+      input: [2, -1]
+      layers:
+        - {weight: [[1, -1], [0, 1]], bias: [1, 1], activation: tanh}
+        - {weight: [[2, 1]], bias: [0]}
+  - id: design
+    kind: conv_design
+    statement: "On a {{ input_size }}×{{ input_size }} image, find the kernel of the forward difference."
+    given: {in_channels: 1, out_channels: 1, kernel_size: 2, input_size: 5, target: "X[i+1, j] - X[i, j]"}
+  - id: cost
+    kind: conv_cost
+    statement: "{{ in_channels }} to {{ out_channels }} channels, {{ kernel_size }}×{{ kernel_size }} kernels."
+    given: {in_channels: 16, out_channels: 32, kernel_size: 3}
+  - id: stack
+    kind: layers_to_size
+    statement: "{{ kernel_size }}×{{ kernel_size }} convolutions shrink {{ input_size }} to {{ target_size }}."
+    given: {input_size: 64, target_size: 8, kernel_size: 3}
+  - id: network
+    kind: network
+    statement: "A batch of {{ batch_size }} images."
+    given: {input_shape: 3x8x8, batch_size: 4, layers: [{type: conv2d, out_channels: 2, kernel_size: 3}]}
+"""
+
+
+def written_decimals(x) -> int:
+    """Decimals a YAML number is written with (0.25 has 2; a whole number none)."""
+    return len(repr(x).split(".")[1]) if isinstance(x, float) else 0
+
+
+def rows(value) -> list:
+    """The innermost lists of numbers (a vector is its own row)."""
+    if value and isinstance(value[0], list):
+        return [row for item in value for row in rows(item)]
+    return [value]
+
+
+def flat(value) -> list:
+    return [x for row in rows(value) for x in row] if isinstance(value, list) else [value]
+
+
+def test_every_kind_that_varies_by_default_is_drawn_here():
+    from solver.kinds import get_kind
+    varying = {name for name in KINDS if getattr(get_kind(name), "VARY", None)}
+    covered = {p["kind"] for p in yaml.safe_load("problems:\n" + EVERY_KIND)["problems"]}
+    assert varying <= covered
+
+
+def test_default_variants_stay_meaningful_problems(tmp_path):
+    """Over many draws of every kind: shapes kept, no 0 in a field that has none, no
+    row of zeros (a zero vector, token or weight row) where the problem has none,
+    decimals kept to the problem's own decimals, and something changes."""
+    from solver.kinds import get_kind
+    path = write_problems(tmp_path / "every.yaml", EVERY_KIND)
+    original = givens(path)
+    kinds = {str(p["id"]): p["kind"] for p in yaml.safe_load(path.read_text())["problems"]}
+    drawn: dict = {}
+    for file in variant_files(write_variants(path, 25, 8, tmp_path / "out")):
+        for pid, given in givens(file).items():
+            for field in getattr(get_kind(kinds[pid]), "VARY", {}):
+                if field in original[pid]:
+                    drawn.setdefault((pid, field), []).append(given[field])
+    for (pid, field), values in drawn.items():
+        old = original[pid][field]
+        places = max(map(written_decimals, flat(old)))
+        for new in values:
+            assert np.shape(new) == np.shape(old), (pid, field, new)
+            numbers = flat(new)
+            if 0 not in flat(old):
+                assert 0 not in numbers, (pid, field, new)
+            if isinstance(old, list) and all(any(row) for row in rows(old)):
+                assert all(any(row) for row in rows(new)), (pid, field, new)
+            assert all(isinstance(x, float) == (places > 0) and written_decimals(x) <= places for x in numbers), \
+                (pid, field, new)
+        if places:          # decimals stay decimals: 0.3 does not become 0 or 1
+            assert any(x != int(x) for new in values for x in flat(new)), (pid, field, values)
+    changed = {pid for (pid, field), values in drawn.items() if any(v != original[pid][field] for v in values)}
+    assert changed == set(original) - {"design"}   # conv_design's default range for 5 alone is 5
+
+
+def test_decimals_are_drawn_to_the_problems_own_decimals_between_bounds_rounded_outward(tmp_path):
+    """0.3 (one decimal) draws tenths from 0 to 1 (0 left out: the problem has no 0
+    weight); 0.25 and -0.5 (two decimals) draw hundredths from -0.5 to 0.3."""
+    path = write_problems(tmp_path / "rnn.yaml", """\
+  - id: "r"
+    kind: rnn
+    statement: "w_in = {{ w_in }}, w_hh = {{ w_hh }}."
+    given: {x: [0.25, -0.5], h0: 0, w_in: 0.3, w_hh: 0.3, w_hy: 1, activation: tanh}
+""")
+    seen = {"x": set(), "w_in": set()}
+    for file in variant_files(write_variants(path, 40, 2, tmp_path / "out")):
+        g = givens(file)["r"]
+        seen["x"].update(g["x"])
+        seen["w_in"].add(g["w_in"])
+        assert g["h0"] == 0 and g["w_hy"] == 1           # whole numbers with nothing to draw between
+    assert seen["w_in"] <= {n / 10 for n in range(1, 11)} and len(seen["w_in"]) > 5
+    assert seen["x"] <= {n / 100 for n in range(-50, 31)} and any(written_decimals(x) == 2 for x in seen["x"])
+    assert 0 not in seen["x"] and min(seen["x"]) < -0.2 and max(seen["x"]) > 0.1
+
+
+@pytest.mark.parametrize("bounds, ok", [("{min: 0.1, max: 0.9}", True), ("{min: 0.15}", False)])
+def test_a_range_of_decimals_has_the_given_values_decimals(tmp_path, bounds, ok):
+    path = write_problems(tmp_path / "set.yaml", f"""\
+  - id: "r"
+    kind: rnn
+    given: {{x: [0.5, 0.25], h0: 0, w_in: 0.3, w_hh: 0.3, w_hy: 1}}
+    vary: {{w_in: {bounds}}}
+""")
+    result = run_solver("variants", path, "--count", 5, "--seed", 1, "--output", tmp_path / "out")
+    if ok:
+        assert result.returncode == 0, result.stderr
+        drawn = {givens(f)["r"]["w_in"] for f in variant_files(tmp_path / "out" / "set-variants")}
+        assert drawn <= {n / 10 for n in range(1, 10)}
+    else:
+        assert_bad_input(result, path, "r", "vary.w_in", "a number with at most 1 decimal")
+
+
+def test_a_number_the_prose_writes_out_is_not_varied_by_default(tmp_path):
+    path = write_problems(tmp_path / "set.yaml", """\
+  - id: "k"
+    kind: conv2d
+    statement: "Convolve X with the kernel K = [[1, -1], [2, 1]] (stride 1)."
+    given: {input: [[1, 2, 3], [4, 5, 6], [7, 8, 9]], kernel: [[1, -1], [2, 1]]}
+  - id: "s"
+    kind: layers_to_size
+    statement: "Stacked 7×7 convolutions ({{ kernel_size }}×{{ kernel_size }}) shrink {{ input_size }} to 8."
+    given: {input_size: 224, target_size: 8, kernel_size: 7}
+""")
+    inputs, sizes = set(), set()
+    for file in variant_files(write_variants(path, 15, 4, tmp_path / "out")):
+        g = givens(file)
+        assert g["k"]["kernel"] == [[1, -1], [2, 1]] and g["s"]["kernel_size"] == 7
+        inputs.add(str(g["k"]["input"]))
+        sizes.add(g["s"]["input_size"])
+    assert len(inputs) > 1 and len(sizes) > 1          # what the prose does not write still varies
+
+
+def test_a_value_several_problems_share_varies_the_same_in_all(tmp_path):
+    """1a shows the target; 1b and 1c use "the same target" without showing it."""
+    rnn = "{x: [0.5, 0.2], h0: 0, w_in: 0.4, w_hh: 0.3, w_hy: 1, target: 0.8}"
+    path = write_problems(tmp_path / "set.yaml", f"""\
+  - id: "1a"
+    kind: rnn
+    statement: "Find the loss against the target y_r = {{{{ target }}}}."
+    given: {rnn}
+  - id: "1b"
+    kind: rnn
+    statement: "With the same target, find the gradients."
+    given: {rnn}
+  - id: "1c"
+    kind: rnn
+    statement: "Take one gradient step with the same target."
+    given: {{x: [0.5, 0.2], h0: 0, w_in: 0.4, w_hh: 0.3, w_hy: 1, target: 0.8, learning_rate: 0.1}}
+""")
+    targets = set()
+    for file in variant_files(write_variants(path, 12, 6, tmp_path / "out")):
+        g = givens(file)
+        assert g["1a"]["target"] == g["1b"]["target"] == g["1c"]["target"], g
+        assert g["1a"]["x"] == g["1b"]["x"] == g["1c"]["x"], g
+        targets.add(g["1a"]["target"])
+    assert len(targets) > 3
+
+
+# ---- the key as students type it ---------------------------------------------------
+
+SIGNIFICANT = re.compile(r"\d+\.\d+(?:e-?\d+)?|\d+e-?\d+")
+
+
+def significant_figures(decimal: str) -> int:
+    return len(decimal.split("e")[0].replace(".", "").lstrip("0"))
+
+
+def test_the_key_gives_decimals_to_the_checkers_precision_and_each_checks_as_correct(tmp_path):
+    from solver.variants import KEY_SIG_FIGS
+    path = write_problems(tmp_path / "every.yaml", EVERY_KIND)
+    folder = write_variants(path, 2, 3, tmp_path / "out")
+    key = key_rows(folder)
+    decimals = [r for r in key if SIGNIFICANT.search(r["text"])]
+    assert {r["problem"] for r in decimals} >= {"norm", "rnn", "attention", "jacobian"}
+    for row in key:
+        assert all(significant_figures(d) <= KEY_SIG_FIGS for d in SIGNIFICANT.findall(row["text"])), row
+    assert any("/" in r["text"] for r in key if r["problem"] == "norm")      # exact where exact
+    for row in decimals[:12] + [r for r in key if "/" in r["text"]][:3]:
+        file = folder / f"every-v{row['variant']}.yaml"
+        result = run_solver("check", file, f"{row['problem']}:{row['answer']}", row["text"])
+        assert result.returncode == 0 and result.stdout.startswith("correct"), (row, result.stdout, result.stderr)
