@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="statements and final answers only, for graders")
     modes.add_argument("--problems", dest="mode", action="store_const", const="problems",
                        help="statements and givens with room for the answers, for students")
-    sheet.add_argument("--format", default="latex", choices=("latex", "md"),
-                       help="output format (default: latex)")
+    sheet.add_argument("--format", default="latex", choices=("latex", "md", "html"),
+                       help="output format (default: latex); html is one self-contained page, math as MathML")
     sheet.add_argument("--pdf", action="store_true",
                        help="compile the LaTeX with latexmk or pdflatex and write FILE-stem-MODE.pdf")
     sheet.add_argument("--output", metavar="DIR", help="write FILE-stem-MODE.EXT into DIR instead of "
@@ -101,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "to grade rows with a variant number against that variant")
     grade.add_argument("--count", metavar="N", type=int, help="how many variants `solver variants` made")
     grade.set_defaults(run=run_grade)
+
+    export = commands.add_parser("export", help="a quiz for Moodle (Moodle XML) or Canvas (QTI 1.2 zip), "
+                                 "with each mistake's feedback where the target keeps it", epilog=EPILOG)
+    export.add_argument("file", help="a problem file (YAML)")
+    export.add_argument("--to", required=True, choices=("moodle", "canvas"), help="the learning management system")
+    export.add_argument("--variants", metavar="N", type=int, help="with --seed: N variants of each problem, "
+                        "as `solver variants` makes them; the quiz draws one per student")
+    export.add_argument("--seed", metavar="S", type=seed, help="with --variants: the seed of the variants")
+    export.add_argument("--output", metavar="DIR", default="output",
+                        help="write DIR/FILE-stem-moodle.xml or DIR/FILE-stem-canvas.zip (default: output)")
+    export.set_defaults(run=run_export)
 
     selftest = commands.add_parser("selftest", help="check that every problem's own answers, mistakes "
                                    "and garbage are judged right", epilog="Exit status: 0 all checks "
@@ -142,7 +153,7 @@ def run_sheet(args) -> int:
     from .render import EXTENSIONS
     from .sheets import build_sheet, compile_pdf, sheet_stem
     if args.pdf and args.format != "latex":
-        raise UsageError("--pdf compiles the LaTeX sheet; leave out --format md")
+        raise UsageError(f"--pdf compiles the LaTeX sheet; leave out --format {args.format}")
     text = build_sheet(args.file, args.mode, args.format)
     stem = sheet_stem(args.file, args.mode)
     if args.pdf:
@@ -190,6 +201,14 @@ def run_grade(args) -> int:
         output = Path(args.output)
         print(f"wrote {write_atomically(output.parent, output.name, grades.csv())}", file=sys.stderr)
     print(grades.summary(), file=sys.stderr)
+    return 0
+
+
+def run_export(args) -> int:
+    from .export import export_file
+    name, data = export_file(args.file, args.to, args.variants, args.seed,
+                             progress=lambda message: print(message, file=sys.stderr))
+    print(f"wrote {write_atomically(Path(args.output), name, data)}", file=sys.stderr)
     return 0
 
 

@@ -8,6 +8,7 @@ full of braces that Jinja's {{ }} and {% %} would clash with.
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import re
 from fractions import Fraction
@@ -21,8 +22,8 @@ import numpy as np
 from .formula import Formula, number_tex
 from .tables import Table
 
-FORMATS = ("md", "latex", "text", "json")
-EXTENSIONS = {"md": "md", "latex": "tex", "text": "txt", "json": "json"}
+FORMATS = ("md", "latex", "text", "json", "html")
+EXTENSIONS = {"md": "md", "latex": "tex", "text": "txt", "json": "json", "html": "html"}
 # What a sheet shows (see templates/common/problem.j2), and the subtitle that says so.
 SHEET_TITLES = {"solutions": "Worked solutions", "key": "Answer key", "problems": "Problems"}
 
@@ -34,24 +35,27 @@ def templates_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "templates"
 
 
-PROSE = {"latex": lambda s: escape_latex(s), "md": lambda s: escape_markdown(s), "text": str}
+PROSE = {"latex": lambda s: escape_latex(s), "md": lambda s: escape_markdown(s), "text": str,
+         "html": lambda s: escape_html(s)}
+INLINE_MATH = {"html": lambda s: rf"\({html.escape(s)}\)"}     # the others: $...$
+FOLDERS = {"latex": "latex", "html": "html"}                     # the others: markdown
 
 
 @lru_cache(maxsize=None)
 def environment(fmt: str) -> jinja2.Environment:
     """Jinja for one format; text uses the Markdown templates with plain prose."""
     root = templates_dir()
-    folder = "latex" if fmt == "latex" else "markdown"
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([root / folder, root / "common"]),
+        loader=jinja2.FileSystemLoader([root / FOLDERS.get(fmt, "markdown"), root / "common"]),
         block_start_string="((*", block_end_string="*))",
         variable_start_string="(((", variable_end_string=")))",
         comment_start_string="((=", comment_end_string="=))",
         undefined=jinja2.StrictUndefined, autoescape=False,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         bytecode_cache=template_cache())
-    env.filters.update(tex=tex, products=products, prose=PROSE[fmt], inline_math=lambda s: f"${s}$",
-                       asked=asked, arrays=given_arrays)
+    env.filters.update(tex=tex, products=products, prose=PROSE[fmt],
+                       inline_math=INLINE_MATH.get(fmt, lambda s: f"${s}$"),
+                       asked=asked, arrays=given_arrays, dollar_math=dollar_math)
     return env
 
 
@@ -80,6 +84,9 @@ def render_solution(solution, fmt: str = "md") -> str:
 
 def finish(text: str, fmt: str) -> str:
     text = re.sub(r"\n{3,}", "\n\n", text)
+    if fmt == "html":
+        from .mathml import typeset
+        return typeset(text)
     return markdown_to_text(text) if fmt == "text" else text
 
 
@@ -169,6 +176,18 @@ MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|$])")
 
 def escape_markdown(s: str) -> str:
     return MARKDOWN_SPECIAL.sub(r"\\\1", str(s))
+
+
+def escape_html(s: str) -> str:
+    """Instructors' text as HTML text; $ and \\ as entities, so no prose reads as math;
+    a blank line starts a paragraph, as in LaTeX."""
+    text = html.escape(str(s)).replace("$", "&#36;").replace("\\", "&#92;")
+    return re.sub(r"\n\s*\n\s*", '\n<br class="paragraph">\n', text)
+
+
+def dollar_math(cell) -> str:
+    """A table cell's $...$ math (kind templates write it so) as HTML's \\( \\)."""
+    return re.sub(r"\$(.+?)\$", lambda m: rf"\({html.escape(m[1])}\)", str(cell))
 
 
 MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)

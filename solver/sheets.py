@@ -1,7 +1,7 @@
 """Sheets: a whole problem set as one document, and its PDF.
 
 A sheet is worked solutions, an answer key or a problem sheet for students
-(render.SHEET_TITLES), in LaTeX or Markdown. The PDF is made in a temporary
+(render.SHEET_TITLES), in LaTeX, Markdown or HTML. The PDF is made in a temporary
 directory by latexmk, or else by pdflatex run twice (longtable settles its
 column widths on the second pass), never with shell escape, and handed back as
 bytes: the caller decides where it goes, so a failed run leaves nothing behind.
@@ -24,7 +24,7 @@ from .render import SHEET_TITLES, render
 from .solve import solve_file
 
 MODES = tuple(SHEET_TITLES)
-FORMATS = ("latex", "md")
+FORMATS = ("latex", "md", "html")
 TEX_TIMEOUT = 300          # seconds for one TeX run; a sheet takes a few
 TEX_OPTIONS = ("-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape")
 ERROR_LINES = 4            # of the log, from its first error on

@@ -1,0 +1,161 @@
+"""Quizzes for learning management systems, made from the same solutions and mistakes
+as everything else: Moodle XML (moodle.py) and Canvas QTI 1.2 (canvas.py).
+
+This module gathers what both need: each problem (or each variant of it, the same
+variants `solver variants` makes for that seed), the answers it asks for that the
+target can hold, the checker's tolerance, and the wrong answers the kind's mistakes
+give with the feedback `solver check` gives for them. A target writes bytes; the
+command writes the file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..check import ATOL, RTOL, check_value
+from ..errors import UsageError
+from ..grading import Solved, remembered
+from ..kinds import get_kind
+from ..model import Answer
+from ..problems import ProblemSet
+from ..render import asked, environment
+from ..selftest import mistake_answers
+from ..solve import solve_file
+from ..variants import MAX_COUNT, Variants
+
+WHY_LEFT_OUT = {       # answer type -> why the export leaves it out
+    "expression": "formulas need a computer algebra plugin (Moodle's STACK), and the export writes none yet",
+    "table": "tables are not exported yet",
+}
+CATCH_ALL = "Not one of the common mistakes: compare your steps with the worked solution."
+
+
+@dataclass
+class Wrong:
+    """A wrong answer a mistake gives, and what `solver check` says to it."""
+    value: Any
+    feedback: str
+
+
+@dataclass
+class Question:
+    """One problem of the set (of one variant, with variants): what a quiz asks."""
+    solved: Solved
+    answers: list[Answer]            # the asked answers this target can hold
+    variant: int | None
+    earlier: list                    # (problem, solution) pairs before it in its set
+
+    @property
+    def problem(self):
+        return self.solved.problem
+
+    @property
+    def solution(self):
+        return self.solved.solution
+
+    @property
+    def essay(self) -> bool:
+        return not self.solution.answers
+
+    def wrong_answers(self, answer: Answer) -> list[Wrong]:
+        """The different wrong values the kind's mistakes give for `answer`, first
+        mistake first (the order the checker tries them), each with the feedback
+        `solver check` gives to a student who typed it."""
+        found = []
+        for _, value, text in mistake_answers(self.solved, answer):
+            verdict = check_value(self.problem.id, answer, text, self.solved.mistakes, self.problem.given)
+            if verdict.verdict == "incorrect":
+                found.append(Wrong(value, verdict.feedback))
+        return found
+
+    def html(self, macro: str, *args) -> str:
+        """A macro of templates/html/lms.j2: HTML with TeX in \\( \\) and \\[ \\]."""
+        return str(getattr(environment("html").get_template("lms.j2").module, macro)(*args)).strip()
+
+    def text_html(self) -> str:
+        return self.html("question", self.problem, self.earlier)
+
+    def solution_html(self) -> str:
+        return self.html("worked", self.solution, self.problem.ask)
+
+
+@dataclass
+class Export:
+    pset: ProblemSet
+    questions: list[list[Question]]     # per problem: its question, or one per variant
+    warnings: list[str]
+
+
+def gather(path, count: int | None, seed: int | None,
+           progress: Callable[[str], None] = lambda message: None) -> Export:
+    """The questions of the problem file at `path`: each problem once, or `count`
+    variants of each (made as `solver variants --seed` makes them)."""
+    if (count is None) != (seed is None):
+        raise UsageError("--variants and --seed go together: give the ones you gave `solver variants`")
+    if count is not None and not 1 <= count <= MAX_COUNT:
+        raise UsageError(f"--variants must be from 1 to {MAX_COUNT}; got {count}")
+    if count is None:
+        pset, solutions = solve_file(path)
+        sets = [(None, pset, solutions)]
+    else:
+        variants = Variants(path, seed)
+        pset = variants.pset
+        sets = [(n, (v := variants.make(n)).pset, v.solutions) for n in range(1, count + 1)]
+    warnings: dict[str, None] = {}           # in order, each once however many variants
+    questions = [[] for _ in pset.problems]
+    for number, variant_set, solutions in sets:
+        pairs = list(zip(variant_set.problems, solutions))
+        for index, (problem, solution) in enumerate(pairs):
+            mistakes = remembered(get_kind(problem.kind).MISTAKES, problem.given)
+            shown = asked(solution, problem.ask)
+            kept = [a for a in shown if a.type not in WHY_LEFT_OUT]
+            if len(kept) < len(shown):
+                warnings[left_out(problem.id, shown, whole=not kept)] = None
+            if shown and not kept:
+                continue
+            questions[index].append(Question(Solved(problem, solution, mistakes), kept, number, pairs[:index]))
+    for message in warnings:
+        progress(f"warning: {message}")
+    return Export(pset, [q for q in questions if q], list(warnings))
+
+
+def left_out(problem_id: str, answers, whole: bool) -> str:
+    """One warning per problem: which answers are left out, and why."""
+    names = {}
+    for answer in answers:
+        if answer.type in WHY_LEFT_OUT:
+            names.setdefault(answer.type, []).append(f"`{answer.name}`")
+    why = "; ".join(f"{', '.join(listed)}: {WHY_LEFT_OUT[kind]}" for kind, listed in names.items())
+    return (f"problem {problem_id} is left out ({why})" if whole
+            else f"problem {problem_id}: answers left out, the rest exported ({why})")
+
+
+def tolerance(answer_type: str, value) -> float:
+    """The checker's margin for a decimal a student types (check.same_number): none
+    for whole-number answers, else 0.1 % of the value, at least 1e-6."""
+    if answer_type in ("integer", "shape"):
+        return 0.0
+    return float(f"{max(ATOL, RTOL * abs(float(value))):.12g}")     # 0.018, not 0.018000000000000002
+
+
+def decimal(x) -> str:
+    """A number as plain decimal text, never 1e-05 (Moodle's Cloze reads no exponent)."""
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return str(int(x))
+    return np.format_float_positional(float(x), trim="-")
+
+
+def export_file(path, target: str, count: int | None = None, seed: int | None = None,
+                progress: Callable[[str], None] = lambda message: None) -> tuple[str, bytes]:
+    """(file name, contents) of the quiz for `target`, "moodle" or "canvas"."""
+    export = gather(path, count, seed, progress)
+    if not any(export.questions):
+        raise UsageError(f"{path}: no problem has an answer a quiz can check, so nothing was written")
+    if target == "moodle":
+        from .moodle import moodle_xml
+        return f"{Path(path).stem}-moodle.xml", moodle_xml(export)
+    from .canvas import canvas_zip
+    return f"{Path(path).stem}-canvas.zip", canvas_zip(export)

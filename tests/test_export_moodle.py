@@ -1,0 +1,294 @@
+"""`solver export --to moodle`: the XML is read back as Moodle's importer reads it, and
+Moodle's grading rule is applied to it.
+
+Moodle's numerical question (and a Cloze NUMERICAL field) takes the first answer
+whose value is within its tolerance, `*` taking anything. Applied to the exported
+answers: the right value must score 100 %, and every wrong value a mistake gives
+must get what `solver check` says to it (the same feedback, naming the mistake).
+The expected values come from `solver solve --format json` (of the files `solver
+variants` writes, for variants); Cloze fields are read with Moodle's own pattern
+for them (question/type/multianswer), written out again here.
+"""
+import html
+import json
+import re
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+
+import pytest
+import yaml
+
+from solver.answers import format_answer
+from solver.check import check_value
+from solver.grading import solve_once
+from solver.problems import load
+from solver.selftest import mistake_answers
+
+from conftest import PROBLEM_FILES, ROOT, run_solver
+
+SEED, COUNT = 7, 2
+ESSAY_FILE = ROOT / "problems" / "csci5922-ps3.yaml"
+
+# Moodle's Cloze grammar (qtype_multianswer), as regular expressions.
+FRACTION = r"=|%(-?[0-9]+(?:\.[0-9]+)?)%"
+ANSWER = r".+?(?<!\\)(?<!&)(?<!&amp;)(?=[~#}]|$)"
+FEEDBACK = r".*?(?<!\\)(?=[~}]|$)"
+ALTERNATIVE = re.compile(rf"({FRACTION})?({ANSWER})(?:#({FEEDBACK}))?", re.S)
+FIELD = re.compile(r"\{([0-9]*):(NUMERICAL|NM|MULTICHOICE|MC):(.*?)(?<!\\)\}", re.S)
+NUMBER_AND_MARGIN = re.compile(r"^([^:]+)(?::([0-9]*(?:\.[0-9]+)?))?$")
+
+
+# ---- reading the export as Moodle does -----------------------------------------
+
+def export(path, *more, tmp_path):
+    result = run_solver("export", path, "--to", "moodle", "--output", tmp_path, *more, timeout=600)
+    assert result.returncode == 0, result.stderr
+    target = tmp_path / f"{path.stem}-moodle.xml"
+    return ET.parse(target).getroot(), result.stderr
+
+
+def cloze_fields(text):
+    """[(type, [(fraction, answer, feedback)])] of every Cloze field, in order."""
+    fields = []
+    for match in FIELD.finditer(text):
+        alternatives, rest = [], match.group(3)
+        while rest:
+            found = ALTERNATIVE.match(rest)
+            assert found, rest
+            mark, percent, answer, feedback = found.groups()
+            fraction = 100.0 if mark == "=" else float(percent or 0)
+            alternatives.append((fraction, answer, html.unescape(feedback or "")))
+            rest = rest[found.end():]
+            assert rest == "" or rest.startswith("~"), rest
+            rest = rest[1:]
+        fields.append((match.group(2), alternatives))
+    return fields
+
+
+def numerical_choices(alternatives):
+    """A Cloze NUMERICAL field's answers as (fraction, value or '*', margin, feedback)."""
+    choices = []
+    for fraction, answer, feedback in alternatives:
+        number, margin = NUMBER_AND_MARGIN.match(answer).groups()
+        choices.append((fraction, number, float(margin or 0), feedback))
+    return choices
+
+
+def question_choices(question):
+    """A numerical question's <answer>s as (fraction, value or '*', margin, feedback)."""
+    return [(float(a.get("fraction")), a.findtext("text"), float(a.findtext("tolerance")),
+             html.unescape(a.findtext("feedback/text"))) for a in question.findall("answer")]
+
+
+def moodle_grade(choices, typed: str):
+    """Moodle's rule: the first answer within its tolerance; (fraction, feedback)."""
+    x = float(typed)
+    for fraction, value, margin, feedback in choices:
+        if value == "*" or abs(x - float(value)) <= margin:
+            return fraction, feedback
+    return 0.0, None
+
+
+# ---- what the answers should be ----------------------------------------------------
+
+def expected_problems(path, tmp_path, variants):
+    """{(problem id, variant or None): (Problem, {answer name: JSON answer})}."""
+    sources = {None: path}
+    if variants:
+        result = run_solver("variants", path, "--count", COUNT, "--seed", SEED, "--format", "md",
+                            "--output", tmp_path / "variants")
+        assert result.returncode == 0, result.stderr
+        folder = tmp_path / "variants" / f"{path.stem}-variants"
+        sources = {n: next(folder.glob(f"{path.stem}-v{n}.yaml")) for n in range(1, COUNT + 1)}
+    found = {}
+    for number, source in sources.items():
+        asks = {str(p["id"]): p.get("ask") for p in yaml.safe_load(source.read_text())["problems"]}
+        data = json.loads(run_solver("solve", source, "--format", "json").stdout)
+        problems = {p.id: p for p in load(source).problems}
+        for p in data["problems"]:
+            ask = asks[p["id"]]
+            shown = {name: a for name, a in p["answers"].items()
+                     if (name in ask if ask is not None else "[" not in name) and a["type"] != "expression"}
+            found[(p["id"], number)] = (problems[p["id"]], shown)
+    return found
+
+
+def number(json_value):
+    return float(Fraction(json_value)) if isinstance(json_value, str) else float(json_value)
+
+
+def typed(value) -> str:
+    """What a student types into Moodle for a value: a plain decimal."""
+    return repr(float(value))
+
+
+def verdict(solved, answer, text):
+    return check_value(solved.problem.id, answer, text, solved.mistakes, solved.problem.given)
+
+
+# ---- the checks ------------------------------------------------------------------------
+
+def check_scalar(solved, answer, choices):
+    fraction, _ = moodle_grade(choices, typed(answer.value))
+    assert fraction == 100.0, (solved.problem.id, answer.name, choices)
+    for _, value, _ in mistake_answers(solved, answer):
+        said = verdict(solved, answer, typed(value))
+        fraction, feedback = moodle_grade(choices, typed(value))
+        assert fraction == (100.0 if said.verdict == "correct" else 0.0), (answer.name, value, choices)
+        if said.mistake:
+            assert feedback == said.feedback, (answer.name, value, feedback, said.feedback)
+
+
+def check_question(question, problem, shown):
+    solved = solve_once(problem)
+    answers = [solved.solution.answers[name] for name in shown]
+    qtype = question.get("type")
+    feedback_text = html.unescape(question.findtext("generalfeedback/text"))
+    if qtype == "essay":
+        assert not shown and problem.given.model_answer.split("\n")[0][:40] in html.unescape(
+            question.findtext("graderinfo/text"))
+        return
+    if qtype == "numerical":
+        [answer] = answers
+        assert answer.type in ("integer", "rational", "real")
+        assert question.findtext("showunits") == "3"
+        choices = question_choices(question)
+        assert choices[-1][1] == "*"
+        check_scalar(solved, answer, choices)
+        return
+    if qtype == "truefalse":
+        [answer] = answers
+        assert answer.type == "boolean"
+        by_text = {a.findtext("text"): a for a in question.findall("answer")}
+        right, wrong = by_text[str(answer.value).lower()], by_text[str(not answer.value).lower()]
+        assert right.get("fraction") == "100" and wrong.get("fraction") == "0"
+        said = verdict(solved, answer, format_answer(not answer.value, "boolean"))
+        assert html.unescape(wrong.findtext("feedback/text")) == said.feedback
+        return
+    assert qtype == "cloze", qtype
+    fields = iter(cloze_fields(question.findtext("questiontext/text")))
+    for answer in answers:
+        check_cloze_answer(solved, answer, fields, feedback_text)
+    assert next(fields, None) is None, "more Cloze fields than answers"
+
+
+def check_cloze_answer(solved, answer, fields, general_feedback):
+    if answer.type == "boolean":
+        kind, alternatives = next(fields)
+        assert kind == "MULTICHOICE"
+        marks = {text: (fraction, feedback) for fraction, text, feedback in alternatives}
+        right, other = ("yes", "no") if answer.value else ("no", "yes")
+        assert marks[right][0] == 100.0 and marks[other][0] == 0.0
+        assert marks[other][1] == verdict(solved, answer, other).feedback
+        return
+    if answer.type in ("integer", "rational", "real"):
+        kind, alternatives = next(fields)
+        assert kind == "NUMERICAL"
+        check_scalar(solved, answer, numerical_choices(alternatives))
+        return
+    cells = list(answer.value) if answer.type == "shape" else list(answer.value.flat)
+    choices = []
+    for cell in cells:
+        kind, alternatives = next(fields)
+        assert kind == "NUMERICAL"
+        choices.append(numerical_choices(alternatives))
+        assert moodle_grade(choices[-1], typed(cell))[0] == 100.0, (answer.name, cell, choices[-1])
+    for _, value, text in mistake_answers(solved, answer):
+        said = verdict(solved, answer, text)
+        if not said.mistake:
+            continue
+        if answer.type == "matrix":
+            assert said.feedback in general_feedback, (answer.name, said.feedback)
+            continue
+        graded = [moodle_grade(axis, typed(size)) for axis, size in zip(choices, value)]
+        assert any(fraction == 0.0 and said.feedback in (feedback or "") for fraction, feedback in graded), \
+            (answer.name, value, graded, said.feedback)
+
+
+def questions_of(root):
+    """{(problem id, variant or None): question} and the category paths, in order."""
+    found, categories = {}, []
+    for question in root.findall("question"):
+        if question.get("type") == "category":
+            categories.append(question.findtext("category/text"))
+            continue
+        idnumber = question.findtext("idnumber")
+        problem_id, _, variant = idnumber.rpartition("-v") if re.search(r"-v\d+$", idnumber) else (idnumber, "", "")
+        found[(problem_id, int(variant) if variant else None)] = question
+    return found, categories
+
+
+@pytest.mark.parametrize("variants", [False, True], ids=["file", "variants"])
+@pytest.mark.parametrize("path", PROBLEM_FILES, ids=lambda p: p.name)
+def test_every_file_grades_as_the_checker_does(path, variants, tmp_path):
+    more = ("--variants", COUNT, "--seed", SEED) if variants else ()
+    root, stderr = export(path, *more, tmp_path=tmp_path)
+    assert root.tag == "quiz"
+    questions, categories = questions_of(root)
+    title = yaml.safe_load(path.read_text())["title"]
+    expected = expected_problems(path, tmp_path, variants)
+    for (problem_id, number), (problem, shown) in expected.items():
+        if not shown and problem.kind != "essay":
+            assert (problem_id, number) not in questions
+            assert f"problem {problem_id} is left out" in stderr
+            continue
+        question = questions[(problem_id, number)]
+        check_question(question, problem, shown)
+        if variants:
+            assert f"(variant {number})" in question.findtext("name/text")
+    assert len(questions) == sum(1 for _, shown in expected.values() if shown) + sum(
+        1 for problem, _ in expected.values() if problem.kind == "essay")
+    root_category = f"$course$/solver/{title.replace('/', '//')}"
+    if variants:
+        ids = list(dict.fromkeys(problem_id for problem_id, _ in questions))
+        assert categories == [f"{root_category}/{problem_id.replace('/', '//')}" for problem_id in ids]
+    else:
+        assert categories == [root_category]
+
+
+def test_formula_answers_are_named_as_left_out(tmp_path):
+    root, stderr = export(ROOT / "problems" / "cpen455-hw2.yaml", tmp_path=tmp_path)
+    assert "problem 3.1 is left out (`output_size`: formulas need" in stderr
+    assert "STACK" in stderr
+    assert {q.findtext("idnumber") for q in root.findall("question")} >= {"2.4", "3.3a", "1.1"}
+
+
+def test_essay_carries_the_model_answer_for_the_grader(tmp_path):
+    root, _ = export(ESSAY_FILE, tmp_path=tmp_path)
+    questions, _ = questions_of(root)
+    essay = questions[("Q1a", None)]
+    assert essay.get("type") == "essay"
+    model = yaml.safe_load(ESSAY_FILE.read_text())["problems"][0]["given"]["model_answer"]
+    grader = html.unescape(essay.findtext("graderinfo/text"))
+    assert " ".join(model.split()[:8]) in " ".join(grader.split())
+
+
+NASTY = "a < b && c > d ]]> \\frac{1}{2} 50% $x_1$ #3 {braces} ~tilde } / \"quote\" 'apostrophe'"
+
+
+def test_any_text_stays_valid_xml(tmp_path):
+    source = tmp_path / "nasty.yaml"
+    source.write_text(yaml.safe_dump({"title": f"Set {NASTY}", "course": NASTY, "problems": [
+        {"id": "q/1 <&>", "kind": "conv2d", "statement": f"Statement {NASTY}",
+         "given": {"input": [[1, 2, 3], [4, 5, 6], [7, 8, 9]], "kernel": [[1, 0], [0, -1]], "padding": 1}},
+        {"id": "e", "kind": "essay", "statement": NASTY, "given": {"model_answer": f"Model {NASTY}"}}]}))
+    root, _ = export(source, tmp_path=tmp_path)            # parses: the XML is well formed
+    questions, categories = questions_of(root)
+    assert categories == [f"$course$/solver/Set {NASTY.replace('/', '//')}"]
+    conv = questions[("q/1 <&>", None)]
+    assert f"Statement {NASTY}" in html.unescape(conv.findtext("questiontext/text"))
+    assert len(cloze_fields(conv.findtext("questiontext/text"))) == 16 + 2      # 4x4 cells, 2 axes
+    essay = questions[("e", None)]
+    assert f"Model {NASTY}" in html.unescape(essay.findtext("graderinfo/text"))
+
+
+def test_cloze_feedback_keeps_any_text():
+    """A Cloze field's feedback with Cloze's own special characters reads back as written."""
+    from solver.export.moodle import Choice, numerical
+    feedback = "Kernel {flipped} ~ twice # or / \\ \"so\" <b>&"
+    field = numerical([Choice("3", "0", "100", "Correct."), Choice("4", "0.5", "0", feedback),
+                       Choice("*", "0", "0", "Other.")])
+    [(kind, alternatives)] = cloze_fields(field)
+    assert kind == "NUMERICAL"
+    assert numerical_choices(alternatives) == [(100.0, "3", 0.0, "Correct."), (0.0, "4", 0.5, feedback),
+                                               (0.0, "*", 0.0, "Other.")]
