@@ -292,3 +292,26 @@ def test_cloze_feedback_keeps_any_text():
     assert kind == "NUMERICAL"
     assert numerical_choices(alternatives) == [(100.0, "3", 0.0, "Correct."), (0.0, "4", 0.5, feedback),
                                                (0.0, "*", 0.0, "Other.")]
+
+
+def test_bad_input_writes_nothing(tmp_path):
+    path = ROOT / "problems" / "dsga1008-hw2.yaml"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for args, words in (((path, "--output", blocker), f"cannot write to {blocker}"),
+                        ((path, "--variants", 2), "--variants and --seed go together"),
+                        ((path, "--variants", 0, "--seed", 1), "--variants must be from 1 to"),
+                        ((tmp_path / "missing.yaml",), "no such problem file")):
+        result = run_solver("export", *args, "--to", "moodle")
+        assert result.returncode == 2 and result.stdout == "", result.stderr
+        assert "Traceback" not in result.stderr and words in result.stderr, result.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_a_file_with_only_formulas_is_refused(tmp_path):
+    source = tmp_path / "formulas.yaml"
+    source.write_text("title: T\nproblems:\n  - id: a\n    kind: conv2d\n"
+                      "    given: {input_size: H, kernel_size: 3}\n")
+    result = run_solver("export", source, "--to", "moodle", "--output", tmp_path)
+    assert result.returncode == 2 and "problem a is left out" in result.stderr
+    assert "nothing was written" in result.stderr and not (tmp_path / "formulas-moodle.xml").exists()

@@ -84,7 +84,8 @@ def moodle_question(question: Question) -> ET.Element:
     ET.SubElement(element, "penalty").text = PENALTY
     ET.SubElement(element, "hidden").text = "0"
     ET.SubElement(element, "idnumber").text = f"{problem.id}-v{variant}" if variant else str(problem.id)
-    FILL[qtype](element, question)
+    if qtype in FILL:                   # a Cloze question's answers are in its text
+        FILL[qtype](element, question)
     return element
 
 
@@ -152,8 +153,7 @@ def fill_essay(element, question: Question):
     text(element, "responsetemplate", "")
 
 
-FILL = {"numerical": fill_numerical, "truefalse": fill_truefalse, "essay": fill_essay,
-        "cloze": lambda element, question: None}
+FILL = {"numerical": fill_numerical, "truefalse": fill_truefalse, "essay": fill_essay}
 
 
 # ---- Cloze ----------------------------------------------------------------------
