@@ -35,7 +35,8 @@ ANSWER = r".+?(?<!\\)(?<!&)(?<!&amp;)(?=[~#}]|$)"
 FEEDBACK = r".*?(?<!\\)(?=[~}]|$)"
 ALTERNATIVE = re.compile(rf"({FRACTION})?({ANSWER})(?:#({FEEDBACK}))?", re.S)
 FIELD = re.compile(r"\{([0-9]*):(NUMERICAL|NM|MULTICHOICE|MC):(.*?)(?<!\\)\}", re.S)
-NUMBER_AND_MARGIN = re.compile(r"^([^:]+)(?::([0-9]*(?:\.[0-9]+)?))?$")
+NUMBER = r"-?(?:(?:[0-9]+[.,]?[0-9]*|[.,][0-9]+)(?:[eE][-+]?[0-9]+)?)"
+NUMBER_AND_MARGIN = re.compile(rf"^({NUMBER})(?::({NUMBER}))?$")
 
 
 # ---- reading the export as Moodle does -----------------------------------------
@@ -48,7 +49,8 @@ def export(path, *more, tmp_path):
 
 
 def cloze_fields(text):
-    """[(type, [(fraction, answer, feedback)])] of every Cloze field, in order."""
+    """[(type, [(fraction, answer, feedback as shown)])] of every Cloze field, in order,
+    read as qtype_multianswer reads them."""
     fields = []
     for match in FIELD.finditer(text):
         alternatives, rest = [], match.group(3)
@@ -57,7 +59,8 @@ def cloze_fields(text):
             assert found, rest
             mark, percent, answer, feedback = found.groups()
             fraction = 100.0 if mark == "=" else float(percent or 0)
-            alternatives.append((fraction, answer, html.unescape(feedback or "")))
+            stored = html.unescape(feedback or "")           # Moodle keeps this as the feedback's HTML
+            alternatives.append((fraction, answer, html.unescape(stored)))
             rest = rest[found.end():]
             assert rest == "" or rest.startswith("~"), rest
             rest = rest[1:]
@@ -69,7 +72,8 @@ def numerical_choices(alternatives):
     """A Cloze NUMERICAL field's answers as (fraction, value or '*', margin, feedback)."""
     choices = []
     for fraction, answer, feedback in alternatives:
-        number, margin = NUMBER_AND_MARGIN.match(answer).groups()
+        found = NUMBER_AND_MARGIN.match(answer)             # else kept as it is, as "*" is
+        number, margin = found.groups() if found else (answer, None)
         choices.append((fraction, number, float(margin or 0), feedback))
     return choices
 

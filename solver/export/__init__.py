@@ -9,6 +9,7 @@ command writes the file.
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +22,7 @@ from ..grading import Solved, remembered
 from ..kinds import get_kind
 from ..model import Answer
 from ..problems import ProblemSet
-from ..render import asked, environment
+from ..render import asked, environment, tex
 from ..selftest import mistake_answers
 from ..solve import solve_file
 from ..variants import MAX_COUNT, Variants
@@ -47,6 +48,7 @@ class Question:
     answers: list[Answer]            # the asked answers this target can hold
     variant: int | None
     earlier: list                    # (problem, solution) pairs before it in its set
+    varies: bool = False             # with variants: does this problem change from one to the next?
 
     @property
     def problem(self):
@@ -81,6 +83,13 @@ class Question:
     def solution_html(self) -> str:
         return self.html("worked", self.solution, self.problem.ask)
 
+    def mistakes_html(self, types) -> str:
+        """What each mistake says and gives, for the answers of these types ("" if none)."""
+        items = [f"<li>{html.escape(wrong.feedback)} It gives \\({html.escape(answer.label)} = "
+                 f"{html.escape(tex(wrong.value))}\\).</li>"
+                 for answer in self.answers if answer.type in types for wrong in self.wrong_answers(answer)]
+        return "<h3>Common mistakes</h3>\n<ul>\n" + "\n".join(items) + "\n</ul>" if items else ""
+
 
 @dataclass
 class Export:
@@ -89,20 +98,20 @@ class Export:
     warnings: list[str]
 
 
-def gather(path, count: int | None, seed: int | None,
-           progress: Callable[[str], None] = lambda message: None) -> Export:
+def gather(path, count: int | None, seed: int | None) -> Export:
     """The questions of the problem file at `path`: each problem once, or `count`
     variants of each (made as `solver variants --seed` makes them)."""
     if (count is None) != (seed is None):
         raise UsageError("--variants and --seed go together: give the ones you gave `solver variants`")
     if count is not None and not 1 <= count <= MAX_COUNT:
         raise UsageError(f"--variants must be from 1 to {MAX_COUNT}; got {count}")
+    plans = []
     if count is None:
         pset, solutions = solve_file(path)
         sets = [(None, pset, solutions)]
     else:
         variants = Variants(path, seed)
-        pset = variants.pset
+        pset, plans = variants.pset, variants.plans
         sets = [(n, (v := variants.make(n)).pset, v.solutions) for n in range(1, count + 1)]
     warnings: dict[str, None] = {}           # in order, each once however many variants
     questions = [[] for _ in pset.problems]
@@ -116,9 +125,8 @@ def gather(path, count: int | None, seed: int | None,
                 warnings[left_out(problem.id, shown, whole=not kept)] = None
             if shown and not kept:
                 continue
-            questions[index].append(Question(Solved(problem, solution, mistakes), kept, number, pairs[:index]))
-    for message in warnings:
-        progress(f"warning: {message}")
+            questions[index].append(Question(Solved(problem, solution, mistakes), kept, number, pairs[:index],
+                                             bool(plans and plans[index])))
     return Export(pset, [q for q in questions if q], list(warnings))
 
 
@@ -151,11 +159,15 @@ def decimal(x) -> str:
 def export_file(path, target: str, count: int | None = None, seed: int | None = None,
                 progress: Callable[[str], None] = lambda message: None) -> tuple[str, bytes]:
     """(file name, contents) of the quiz for `target`, "moodle" or "canvas"."""
-    export = gather(path, count, seed, progress)
+    export = gather(path, count, seed)
+    if target == "moodle":
+        from .moodle import moodle_xml as write
+    else:
+        from .canvas import canvas_zip as write
+    data = write(export)                # a target may leave out more, and say so in the warnings
+    for message in export.warnings:
+        progress(f"warning: {message}")
     if not any(export.questions):
         raise UsageError(f"{path}: no problem has an answer a quiz can check, so nothing was written")
-    if target == "moodle":
-        from .moodle import moodle_xml
-        return f"{Path(path).stem}-moodle.xml", moodle_xml(export)
-    from .canvas import canvas_zip
-    return f"{Path(path).stem}-canvas.zip", canvas_zip(export)
+    suffix = {"moodle": "moodle.xml", "canvas": "canvas.zip"}[target]
+    return f"{Path(path).stem}-{suffix}", data

@@ -21,7 +21,6 @@ from typing import NamedTuple
 import numpy as np
 
 from . import CATCH_ALL, Export, Question, decimal, tolerance
-from ..render import tex
 
 SCALARS = ("integer", "rational", "real")
 PENALTY = "0.3333333"          # Moodle's default: a third off per retry
@@ -90,15 +89,9 @@ def moodle_question(question: Question) -> ET.Element:
 
 
 def general_feedback(question: Question) -> str:
-    """The worked solution, then what each mistake makes of a matrix answer."""
-    parts = [question.solution_html()]
-    items = [f"<li>{html.escape(wrong.feedback)} It gives \\[{html.escape(answer.label)} = "
-             f"{html.escape(tex(wrong.value))}\\]</li>"
-             for answer in question.answers if answer.type == "matrix"
-             for wrong in question.wrong_answers(answer)]
-    if items:
-        parts.append("<h3>Common mistakes</h3>\n<ul>\n" + "\n".join(items) + "\n</ul>")
-    return "\n".join(parts)
+    """The worked solution, then what each mistake makes of a matrix answer (its cells
+    have no feedback of their own)."""
+    return question.solution_html() + "\n" + question.mistakes_html(("matrix",))
 
 
 # ---- numerical, truefalse, essay ------------------------------------------------
@@ -180,8 +173,10 @@ def numerical(choices: list[Choice]) -> str:
 
 
 def cloze_feedback(feedback: str) -> str:
-    """Feedback inside {...}: HTML, with the ~ and } that would end it as entities."""
-    return html.escape(feedback, quote=False).replace("~", "&#126;").replace("}", "&#125;")
+    """Feedback inside {...}. Moodle decodes its entities once and keeps the result as
+    HTML, so the text is escaped twice; ~ and }, which would end it, become entities."""
+    twice = html.escape(html.escape(feedback, quote=False), quote=False)
+    return twice.replace("~", "&#126;").replace("}", "&#125;")
 
 
 def yes_no(question: Question, answer) -> str:
