@@ -152,5 +152,8 @@ def test_variants_are_groups_that_pick_one(tmp_path):
         for number, (item, _) in enumerate(found[problem_id], 1):
             assert f"(variant {number})" in item.get("title")
             check_problem([(item, "1")], *expected[(problem_id, number)])
+    for problem_id in set(found) - set(varied):          # the same in every variant: asked once
+        assert not any("(variant" in item.get("title") for item, _ in found[problem_id]), problem_id
+        check_problem(found[problem_id], *expected[(problem_id, 1)])
     left_out = re.findall(r"problem (\S+) is left out of the Canvas quiz: it needs several questions", stderr)
     assert left_out and not set(left_out) & set(found)

@@ -18,6 +18,7 @@ Math is MathML, as on an HTML sheet.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 import re
@@ -44,19 +45,20 @@ def canvas_zip(export: Export) -> bytes:
     section = ET.SubElement(assessment, "section", ident="root_section")
     kept = []
     for questions in export.questions:
-        first = questions[0]
-        if first.varies:
-            if any(len(parts(q)) > 1 for q in questions):
-                export.warnings.append(f"problem {first.problem.id} is left out of the Canvas quiz: it needs "
-                                       "several questions, and a Canvas group picks one question, not a set")
-                continue
-            group(section, first.problem.id, [parts(q)[0] for q in questions], pick=1)
-        else:
-            items = parts(first)
+        problem_id = questions[0].problem.id
+        if not questions[0].varies:          # the same in every variant: asked once, as without variants
+            items = parts(dataclasses.replace(questions[0], variant=None))
             if len(items) == 1:
                 section.append(items[0])
             else:
-                group(section, first.problem.id, items, pick=len(items))
+                group(section, problem_id, items, pick=len(items))
+        else:
+            variants = [parts(q) for q in questions]
+            if any(len(items) > 1 for items in variants):
+                export.warnings.append(f"problem {problem_id} is left out of the Canvas quiz: it needs several "
+                                       "questions, and a Canvas group picks one question, not a set")
+                continue
+            group(section, problem_id, [items[0] for items in variants], pick=1)
         kept.append(questions)
     export.questions[:] = kept
     ET.indent(root)
