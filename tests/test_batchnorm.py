@@ -339,3 +339,58 @@ def test_bad_input_names_file_problem_and_field(tmp_path, given, field, words):
     path = tmp_path / "bad.yaml"
     path.write_text(f'title: T\nproblems:\n  - id: "p1"\n    kind: batchnorm\n    given:\n{body}')
     assert_bad_input(run_solver("solve", path), path, "p1", field, words)
+
+
+# ---- unbiased: only the variance reported changes (issue 10) ------------------------
+
+@pytest.mark.parametrize("choice", CHOICES)
+@pytest.mark.parametrize("seed", range(8))
+def test_unbiased_reports_torch_var_and_keeps_batchnorm_output(seed, choice):
+    """The output is BatchNorm's (biased variance) whatever `unbiased` says; the variance and σ
+    reported are torch.var / torch.std with unbiased=True."""
+    given = {**draw_valid(seed, choice, seed % 2 == 0), "unbiased": True}
+    x, gamma, beta = tensors(given)
+    answers = solve(given)
+    dims = REDUCED[choice]
+    shape = stats_shape(x, choice)
+    np.testing.assert_allclose(as_float(answers["variance"]), x.var(dim=dims, unbiased=True).reshape(shape).numpy(),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(as_float(answers["std"]), x.std(dim=dims, unbiased=True).reshape(shape).numpy(),
+                               rtol=1e-12, atol=1e-12)
+    expected = torch_output(x, choice, given["eps"], gamma, beta).detach().numpy()
+    np.testing.assert_allclose(output(answers, x.shape[0]), expected, rtol=1e-9, atol=1e-9, err_msg=str(given))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_unbiased_output_is_batchnorm2d_in_training(seed):
+    given = {**draw_valid(seed, "channel", True), "unbiased": True}
+    x, gamma, beta = tensors(given)
+    layer = torch.nn.BatchNorm2d(x.shape[1], eps=given["eps"] or 1e-5, dtype=torch.float64).train()
+    with torch.no_grad():
+        layer.weight.copy_(weights(gamma, x.shape[1]))
+        layer.bias.copy_(weights(beta, x.shape[1]))
+    given["eps"] = layer.eps
+    np.testing.assert_allclose(output(solve(given), x.shape[0]), layer(x).detach().numpy(), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_unbiased_problem_mistakes_match_torch(seed):
+    """Where the problem reports the unbiased variance: reporting the biased one, or normalizing
+    the output with the unbiased one, are each diagnosed (torch computes both wrong answers)."""
+    given = {**draw_valid(seed, "channel", False), "unbiased": True}
+    x, gamma, beta = tensors(given)
+    cases = dict(mistake("unbiased_variance", given))
+    np.testing.assert_allclose(as_float(cases["the variance reported"]["variance"]),
+                               x.var(dim=(0, 2, 3), unbiased=False).numpy(), rtol=1e-12, atol=1e-12)
+    unbiased = broadcast(x.var(dim=(0, 2, 3), unbiased=True), x, "channel")
+    centred = x - broadcast(x.mean(dim=(0, 2, 3)), x, "channel")
+    g = broadcast(gamma, x, "channel") if gamma.dim() else gamma
+    b = broadcast(beta, x, "channel") if beta.dim() else beta
+    expected = g * centred / (unbiased + given["eps"]).sqrt() + b
+    np.testing.assert_allclose(output(cases["the output"], x.shape[0]), expected.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_unbiased_derivation_says_the_output_uses_the_biased_variance():
+    given = {"input": [[[[1, 2], [3, 5]]], [[[0, 4], [2, 7]]]], "unbiased": True}
+    text = "\n".join(f"{s.title}: {s.text}" for s in batchnorm.solve(batchnorm.read(given)).steps)
+    assert "not the output" in text and "uses σ²" in text

@@ -8,9 +8,10 @@ Conventions (PyTorch's; the derivation states them):
   all (one μ over every entry), channel (μ[c] over b, h, w: BatchNorm2d in
   training mode), position (μ[h, w] over b, c), feature (μ[c, h, w] over b:
   BatchNorm1d on the C·H·W features of each sample, flattened).
-- The variance is the biased one, divided by the count N, as BatchNorm
-  normalizes with it; PyTorch's running_var stores the unbiased one (N − 1),
-  which `unbiased: true` asks for instead.
+- The output is normalized with the biased variance, divided by the count N,
+  as BatchNorm2d in training mode does. `unbiased: true` changes only the
+  variance reported (and σ, its root): divided by N − 1, as torch.var and
+  PyTorch's running_var have it; the output stays the same.
 - x̂ = (x − μ)/√(σ² + ε) and y = γ·x̂ + β, γ and β one number or one per
   statistic (default 1 and 0, PyTorch's initial values). `std` is σ = √σ², without ε.
 - Integer inputs give exact means and variances (fractions), σ a radical
@@ -40,8 +41,9 @@ SUMMARY = ("batch normalization: means and variances over the chosen axes (all, 
            "position, per feature), as formulas with sums and as numbers, and the output with γ, β")
 ANSWERS = {
     "mean": "μ, one per statistic, in the statistics' shape; needs input",
-    "variance": "σ², divided by N (biased, as BatchNorm normalizes), by N − 1 with unbiased; needs input",
-    "std": "σ = √σ², without ε; needs input",
+    "variance": "σ², divided by N (biased, as BatchNorm normalizes), by N − 1 with unbiased (the output "
+                "still uses the biased one); needs input",
+    "std": "σ = √σ² of the variance reported, without ε; needs input",
     "output[i]": "sample i (from 1) of the output y = γ·x̂ + β, a C×H×W tensor; needs input",
     "count": "N, the number of values each statistic averages (B·C·H·W, B·H·W, B·C or B)",
     "statistics_count": "the number of means (1, C, H·W or C·H·W)",
@@ -100,8 +102,9 @@ class Given:
                                            "allowed for exact hand work, though PyTorch's layers refuse it)")
     gamma: Any = given_field(read_affine, 1, "the scale γ: one number or one per statistic (default 1)")
     beta: Any = given_field(read_affine, 0, "the shift β: one number or one per statistic (default 0)")
-    unbiased: bool = given_field(boolean, False, "divide the variance by N − 1 (PyTorch's running_var) "
-                                                 "instead of N (what BatchNorm normalizes with; default)")
+    unbiased: bool = given_field(boolean, False, "report the variance divided by N − 1 (torch.var, "
+                                                 "PyTorch's running_var) instead of N (default); the output "
+                                                 "is normalized with the biased one either way")
 
 
 def read(raw) -> Given:
@@ -114,9 +117,10 @@ def read(raw) -> Given:
 class Rules:
     """How the numbers are computed; a mistake changes one rule."""
     statistics: str
-    unbiased: bool
+    unbiased: bool                  # the variance reported: divided by N − 1 instead of N
     eps: Any
     divide_by: str = "std"          # "variance": the centred input divided by σ² + ε (a mistake)
+    normalize_unbiased: bool = False    # the output normalized with the N − 1 variance (a mistake)
 
 
 def rules_of(given) -> Rules:
@@ -207,8 +211,9 @@ class Statistic:
     index: tuple           # where it sits in the statistics' array (from 0)
     cells: list            # the input indices it averages
     mean: Any
-    variance: Any
-    std: Any
+    variance: Any          # as reported: divided by N, or by N − 1 with unbiased
+    std: Any               # √variance
+    spread: Any            # the variance the output is normalized with (biased, unless a mistake)
 
 
 def statistic_index(cell, statistics) -> tuple:
@@ -224,8 +229,10 @@ def statistics(x: np.ndarray, rules: Rules) -> list[Statistic]:
     for index, cells in groups.items():
         values = [x[cell] for cell in cells]
         mean = divide(sum(values), len(values))
-        variance = divide(sum((v - mean) ** 2 for v in values), len(values) - rules.unbiased)
-        found.append(Statistic(index, cells, exact(mean), exact(variance), square_root(variance)))
+        squares = sum((v - mean) ** 2 for v in values)
+        variance = exact(divide(squares, len(values) - rules.unbiased))
+        spread = exact(divide(squares, len(values) - rules.normalize_unbiased))
+        found.append(Statistic(index, cells, exact(mean), variance, square_root(variance), spread))
     return found
 
 
@@ -248,7 +255,7 @@ def affine(value, index):
 
 def output_cell(x, stat: Statistic, gamma, beta, rules: Rules):
     """γ·(x − μ)/√(σ² + ε) + β: exact unless a decimal is involved."""
-    spread = stat.variance + rules.eps
+    spread = stat.spread + rules.eps
     denominator = square_root(spread) if rules.divide_by == "std" else spread
     centred = x - stat.mean
     if any(isinstance(v, float) for v in (centred, denominator, gamma, beta)):
@@ -289,8 +296,9 @@ def computed(given, rules: Rules) -> dict[str, Answer]:
     if given.input is None:
         return answers
     stats = statistics(given.input, rules)
+    labels = GREEK["unbiased" if rules.unbiased else "var"], GREEK["s" if rules.unbiased else "std"]
     numbers = {name: Answer(name, "matrix", statistics_array(given, stats, rules, name), label)
-               for name, label in (("mean", r"\mu"), ("variance", r"\sigma^2"), ("std", r"\sigma"))}
+               for name, label in (("mean", r"\mu"), ("variance", labels[0]), ("std", labels[1]))}
     y = normalized(given, stats, rules)
     for b in range(y.shape[0]):
         name = f"output[{b + 1}]"
@@ -341,7 +349,7 @@ class Root(Formula):
         return rf"\sqrt{{{self.radicand.tex()}}}"
 
 
-GREEK = {"mu": r"\mu", "var": r"\sigma^2", "std": r"\sigma", "gamma": r"\gamma", "beta": r"\beta",
+GREEK = {"mu": r"\mu", "var": r"\sigma^2", "std": r"\sigma", "unbiased": "s^2", "s": "s", "gamma": r"\gamma", "beta": r"\beta",
          "X": "X", "xhat": r"\hat{x}", "Y": "Y"}
 
 
@@ -383,13 +391,15 @@ def convention(given) -> str:
     text = (f"The statistics here are {DESCRIPTIONS[given.statistics]}. Indices b, c, h, w run from 1. "
             "Each variance is the mean squared distance from its mean, ")
     if given.unbiased:
-        text += ("divided here by N − 1 (the unbiased variance, which PyTorch keeps in running_var; "
-                 "BatchNorm itself normalizes with the biased one, divided by N). ")
+        text += ("divided by the count N (the biased variance σ²), which is what BatchNorm normalizes the "
+                 "output with. The problem reports the unbiased variance s² = Σ(x − μ)²/(N − 1) instead, as "
+                 "torch.var and PyTorch's running_var have it; it changes only the variance and standard "
+                 "deviation reported, not the output. ")
     else:
         text += ("divided by the count N (the biased variance, which BatchNorm normalizes with; "
                  "PyTorch's running_var keeps the unbiased one, divided by N − 1). ")
     return text + ("The normalization adds ε to the variance under the square root; the standard "
-                   "deviation σ = √σ² does not include it. Then γ scales and β shifts each entry.")
+                   "deviation reported does not include it. Then γ scales and β shifts each entry.")
 
 
 def count_step(given) -> Step:
@@ -410,12 +420,15 @@ def formula_step(given) -> Step:
     kept, summed = STATISTICS[given.statistics], averaged(given.statistics)
     n = count_formula(given.statistics)
     x, mu, var = indexed("X", AXES), indexed("mu", kept), indexed("var", kept)
-    divisor = n - 1 if given.unbiased else n
     normalized_x = (x - mu) / Root(var + Symbol("epsilon", r"\epsilon"))
     lines = [[mu, Average(n, summed, x)],
-             [var, Average(divisor, summed, Square(x - mu))],
-             [indexed("std", kept), Root(var)],
-             [indexed("xhat", AXES), normalized_x],
+             [var, Average(n, summed, Square(x - mu))]]
+    if given.unbiased:
+        reported = indexed("unbiased", kept)
+        lines += [[reported, Average(n - 1, summed, Square(x - mu))], [indexed("s", kept), Root(reported)]]
+    else:
+        lines.append([indexed("std", kept), Root(var)])
+    lines += [[indexed("xhat", AXES), normalized_x],
              [indexed("Y", AXES), indexed("gamma", kept) * indexed("xhat", AXES) + indexed("beta", kept)]]
     axes = "the axis" if len(summed) == 1 else "the axes"
     indexing = f"the statistics are indexed by {', '.join(kept)}" if kept else "there is one of each"
@@ -452,20 +465,24 @@ def mean_step(given, stats) -> Step:
 def variance_step(given, stats) -> Step:
     shown, note = shown_statistics(given, stats)
     lines = []
+    var, std = ("unbiased", "s") if given.unbiased else ("var", "std")
     for stat in shown:
         values = [given.input[cell] for cell in stat.cells]
-        divisor = len(values) - given.unbiased
         squares = [Square(minus(v, stat.mean)) for v in values]
         total = exact(sum((v - stat.mean) ** 2 for v in values))
-        lines.append([Symbol("var", stat_label("var", stat.index, given.statistics))]
-                     + distinct([Fraction_(terms(squares), Number(divisor)), Fraction_(Number(total), Number(divisor)),
-                                 Number(stat.variance)]))
-        lines.append([Symbol("std", stat_label("std", stat.index, given.statistics))]
+        divisors = [(len(values), "var", stat.spread)]
+        if given.unbiased:
+            divisors.append((len(values) - 1, "unbiased", stat.variance))
+        for divisor, name, value in divisors:
+            lines.append([Symbol(name, stat_label(name, stat.index, given.statistics))]
+                         + distinct([Fraction_(terms(squares), Number(divisor)),
+                                     Fraction_(Number(total), Number(divisor)), Number(value)]))
+        lines.append([Symbol(std, stat_label(std, stat.index, given.statistics))]
                      + distinct([Root(Number(stat.variance)), Number(stat.std)]))
-    divisor = "N − 1" if given.unbiased else "N"
-    return Step("Variances and standard deviations",
-                f"Each variance is the sum of the squared distances from the mean divided by {divisor}; "
-                "σ is its square root." + note, lines)
+    text = "Each variance is the sum of the squared distances from the mean divided by N"
+    text += ("; the unbiased s² divides the same sum by N − 1, and s is its square root. The output below "
+             "uses σ²." if given.unbiased else "; σ is its square root.")
+    return Step("Variances and standard deviations", text + note, lines)
 
 
 def output_step(given, stats, answers) -> Step:
@@ -476,7 +493,7 @@ def output_step(given, stats, answers) -> Step:
     for cell in cells:
         stat = by_cell[cell]
         gamma, beta = affine(given.gamma, stat.index), affine(given.beta, stat.index)
-        spread = Number(stat.variance) + Number(given.eps) if given.eps else Number(stat.variance)
+        spread = Number(stat.spread) + Number(given.eps) if given.eps else Number(stat.spread)
         formula = minus(x[cell], stat.mean) / Root(spread)
         formula = formula if gamma == 1 else Number(gamma) * formula
         formula = formula if beta == 0 else plus(formula, beta)
@@ -485,6 +502,8 @@ def output_step(given, stats, answers) -> Step:
     text = f"Each entry is centred by its mean, divided by √(σ² + ε) with ε = {exact(given.eps)}"
     text += (", then scaled by γ and shifted by β of its statistic." if has_affine(given) else
              " (γ = 1 and β = 0 leave it as it is).")
+    if given.unbiased:
+        text += " σ² is the biased variance here, whatever variance the problem reports."
     if not complete:
         text += (f" The output has {x.size} entries; the first {len(cells)} are shown and the others "
                  "follow the same rule.")
@@ -516,11 +535,19 @@ def other_axes(given) -> list[tuple[str, dict]]:
             for other in STATISTICS if other != given.statistics]
 
 
+def wrong_count(given) -> list[tuple[str, dict]]:
+    """N − 1 where N belongs, or N where the problem reports N − 1."""
+    if not given.unbiased:
+        return [("", mistaken(given, unbiased=True, normalize_unbiased=True))]
+    return [("the variance reported", mistaken(given, unbiased=False)),
+            ("the output", mistaken(given, normalize_unbiased=True))]
+
+
 MISTAKES = [
-    Mistake("unbiased_variance", "The variance was divided by the wrong count: BatchNorm normalizes with "
-            "the biased variance, divided by N; N − 1 gives the unbiased variance of PyTorch's running_var, "
-            "which only a problem that says `unbiased` asks for.",
-            lambda g: mistaken(g, unbiased=not g.unbiased)),
+    Mistake("unbiased_variance", "The variance was divided by the wrong count: BatchNorm normalizes the "
+            "output with the biased variance, divided by N, even where a problem reports the unbiased one; "
+            "N − 1 gives the unbiased variance of torch.var and PyTorch's running_var, which only a problem "
+            "that says `unbiased` reports.", wrong_count),
     Mistake("eps_forgotten", "ε was left out: the normalization divides by √(σ² + ε).",
             lambda g: mistaken(g, eps=0) if g.eps else {}),
     Mistake("wrong_axes", "The statistics were taken over the wrong axes: check which indices the mean keeps "
