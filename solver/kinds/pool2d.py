@@ -1,4 +1,10 @@
-"""pool2d: PyTorch's MaxPool2d, AvgPool2d and LPPool2d by hand, or their output size."""
+"""pool2d: PyTorch's MaxPool2d, AvgPool2d and LPPool2d by hand, or their output size.
+
+LP pooling is torch.nn.functional.lp_pool2d: (Σ x^p)^(1/p) over each window, no
+padding. In ceil_mode a window cut short by the edge is computed as lp_pool2d
+does it, as average pooling of x^p times K_h·K_w: its sum of powers is scaled
+by K_h·K_w / (the cells it covers) before the root.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -42,7 +48,7 @@ class Given:
     count_include_pad: bool = given_field(boolean, True, "avg: count padding zeros in the divisor (default true)")
     divisor_override: Any = given_field(optional(integer(1, "a positive integer")), None,
                                         "avg: divide by this instead")
-    norm_type: Any = given_field(optional(number), None, "lp: the power p (e.g. 2)")
+    norm_type: Any = given_field(optional(number), None, "lp: the power p (e.g. 2); needs input")
     activation: Any = given_field(optional(choice("relu")), None, "relu: apply ReLU to the output")
 
 
@@ -74,11 +80,7 @@ def validate(given: Given):
     if given.mode != "max" and tuple(given.dilation) != (1, 1):
         raise FieldError("dilation", f"is only for max pooling (PyTorch's {given.mode} pooling has none)")
     if given.mode == "lp":
-        if given.norm_type is None or given.norm_type <= 0:
-            raise FieldError("norm_type", "is required for mode lp and must be positive (e.g. 2)")
-        if tuple(given.padding) != (0, 0) or given.ceil_mode:
-            raise FieldError("padding" if given.ceil_mode is False else "ceil_mode",
-                             "LP pooling takes no padding and no ceil_mode here")
+        validate_lp(given)
     elif given.norm_type is not None:
         raise FieldError("norm_type", "is only for mode lp")
     if given.mode != "avg":
@@ -96,6 +98,20 @@ def validate(given: Given):
             raise FieldError("kernel_size", f"spans {axis.d * (axis.k - 1) + 1} but the padded input has "
                                             f"only {axis.n + 2 * axis.before} {'rows' if a == 0 else 'columns'}: "
                                             "no window fits")
+
+
+def validate_lp(given):
+    """lp_pool2d's rules: a positive finite p (needed only to pool an input), no padding."""
+    if given.input is not None and given.norm_type is None:
+        raise FieldError("norm_type", "is required for mode lp with an input: the power p (e.g. 2)")
+    if given.norm_type is not None and not 0 < given.norm_type < float("inf"):
+        raise FieldError("norm_type", f"must be a positive number (e.g. 2); got {given.norm_type!r}")
+    if tuple(given.padding) != (0, 0):
+        raise FieldError("padding", "must be 0 for mode lp: PyTorch's LP pooling takes no padding")
+    if (given.input is not None and not float(given.norm_type).is_integer()
+            and any(v < 0 for v in np.asarray(given.input).flat)):
+        raise FieldError("input", f"has a negative entry, whose power {given.norm_type} is not real "
+                                  "(PyTorch gives nan); a fractional norm_type needs entries >= 0")
 
 
 # ---- solving --------------------------------------------------------------
@@ -136,11 +152,23 @@ def pool_cell(given, x, axis_list, c, i, j):
         total = sum(values)
         return exact(Fraction(total) / divisor if not isinstance(total, float) else total / divisor), \
             {"window": window, "op": "avg", "divisor": divisor, "total": total}
-    p = given.norm_type
-    total = sum(v ** p for v in values)
-    if total < 0:
-        raise FieldError("input", f"window ({i}, {j}) has a negative sum of x^{p}; its {p}-th root is not real")
-    return lp_root(total, p), {"window": window, "op": "lp", "p": exact(p), "total": exact(total)}
+    return lp_cell(given, window, values, (i, j))
+
+
+def lp_cell(given, window, values, where):
+    """(Σ x^p)^(1/p), a window cut short in ceil_mode scaled by K_h·K_w/cells first
+    (lp_pool2d is average pooling of x^p times K_h·K_w); p = 1 gives the sum itself."""
+    p, area = given.norm_type, given.kernel_size.h * given.kernel_size.w
+    total = exact(sum(v ** p for v in values))
+    scaled = total if len(values) == area else exact(
+        total * area / len(values) if isinstance(total, float) else Fraction(total * area, len(values)))
+    if scaled < 0 and p != 1:
+        raise FieldError("input", f"window {where} has a negative sum of x^{exact(p)}; its {exact(p)}-th root is "
+                                  "not real (PyTorch gives nan)")
+    detail = {"window": window, "op": "lp", "p": exact(p), "total": total}
+    if len(values) != area:
+        detail.update(area=area, cells=len(values), scaled=scaled)
+    return lp_root(scaled, p), detail
 
 
 def avg_divisor(given, axis_list, rows, cols, h, w) -> int:
@@ -157,10 +185,12 @@ def avg_divisor(given, axis_list, rows, cols, h, w) -> int:
 
 
 def lp_root(total, p):
-    """(sum x^p)^(1/p): an exact radical for integer data and integer p."""
-    if isinstance(total, int) and float(p).is_integer():
+    """(sum x^p)^(1/p): exact (a radical) for exact data and integer p; p = 1 is the sum itself."""
+    if p == 1:
+        return exact(total)
+    if isinstance(total, (int, Fraction)) and float(p).is_integer():
         import sympy
-        root = sympy.root(sympy.Integer(total), int(p))
+        root = sympy.root(sympy.Rational(total.numerator, total.denominator), int(p))
         return int(root) if root.is_Integer else root
     return float(total) ** (1.0 / p)
 
@@ -211,6 +241,10 @@ def convention(given) -> str:
                      "divisor, which is the window clipped to the padded input.")
         else:
             text += "With count_include_pad=False only the input cells in the window count in the divisor."
+    if given.mode == "lp" and given.ceil_mode:
+        text += (" As torch.nn.functional.lp_pool2d computes it (average pooling of x^p, times K_h·K_w), a "
+                 "window cut short by the edge has its sum of powers scaled by K_h·K_w over the cells it "
+                 "covers before the root.")
     if given.stride is None:
         text += f" The stride defaults to the kernel size, {s.h}×{s.w}: windows do not overlap."
     return text + " Rows and columns are numbered from 0."

@@ -1,0 +1,86 @@
+"""pool2d's LP pooling against torch.nn.functional.lp_pool2d: ceil_mode, p = 1 with
+negative sums, size-only problems without norm_type (issue 10). Expected values come
+from torch, never from solver output."""
+import random
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import assert_bad_input, run_solver
+from solver.kinds import pool2d
+from solver.render import render_solution
+
+
+def torch_lp(x, p, k, stride, ceil_mode):
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(np.array(x, dtype=float), dtype=torch.float64)
+    return torch.nn.functional.lp_pool2d(t[None, None], p, k, stride, ceil_mode)[0, 0].numpy()
+
+
+def solve(given):
+    return pool2d.solve(pool2d.read(given))
+
+
+def as_float(a):
+    return np.array(np.asarray(a, dtype=object), dtype=float)
+
+
+def lp_case(rng):
+    """A random LP problem: negative entries only where p = 1 (torch gives nan for a
+    negative sum under a root), windows that run over the edge in ceil_mode."""
+    p = rng.choice([1, 1, 2, 3, 1.5])
+    h, w = rng.randint(1, 6), rng.randint(1, 6)
+    low = -6 if p == 1 else 0
+    x = [[rng.randint(low, 6) for _ in range(w)] for _ in range(h)]
+    k = [rng.randint(1, min(3, h)), rng.randint(1, min(3, w))]
+    stride = [rng.randint(1, 3), rng.randint(1, 3)]
+    return {"input": x, "mode": "lp", "norm_type": p, "kernel_size": k, "stride": stride,
+            "ceil_mode": rng.random() < 0.7}
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_lp_pooling_matches_torch(seed):
+    given = lp_case(random.Random(seed))
+    want = torch_lp(given["input"], given["norm_type"], given["kernel_size"], given["stride"], given["ceil_mode"])
+    got = as_float(solve(given).answers["output"].value).reshape(want.shape)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, err_msg=str(given))
+
+
+def test_p1_returns_a_negative_sum_as_torch_does():
+    x = [[1, -2, 3], [-5, 1, -4]]
+    got = as_float(solve({"input": x, "mode": "lp", "norm_type": 1, "kernel_size": 2, "stride": 1})
+                   .answers["output"].value)
+    np.testing.assert_array_equal(got, torch_lp(x, 1, 2, 1, False))
+
+
+def test_ceil_mode_partial_window_is_scaled_and_shown():
+    """The right column's windows cover 2 of 4 cells: torch scales their sum of squares by 4/2."""
+    x = [[1, -2, 3, 0, 5], [2, 1, -4, 1, 1]]
+    solution = solve({"input": x, "mode": "lp", "norm_type": 2, "kernel_size": 2, "ceil_mode": True})
+    want = torch_lp(x, 2, 2, None, True)
+    np.testing.assert_allclose(as_float(solution.answers["output"].value), want, rtol=1e-12)
+    latex = render_solution(solution, "latex")
+    assert r"\frac{4}{2} \left( 5^{2} + 1^{2}\right)" in latex and r"\frac{4}{2} \cdot 26" in latex
+
+
+@pytest.mark.parametrize("size, k, s", [(7, 2, 2), (5, 3, 2), (6, 4, 3), (1, 1, 1)])
+def test_size_only_lp_needs_no_norm_type(size, k, s):
+    torch = pytest.importorskip("torch")
+    want = torch.nn.functional.lp_pool2d(torch.ones(1, 1, size, size), 2, k, s, True).shape[-1]
+    answer = solve({"input_size": size, "mode": "lp", "kernel_size": k, "stride": s, "ceil_mode": True})
+    assert answer.answers["output_size"].value == want
+
+
+@pytest.mark.parametrize("given, field, words", [
+    ({"input": [[1, -2], [3, 4]], "norm_type": 1.5}, "input", "fractional norm_type"),
+    ({"input": [[1, -3], [1, 1]], "norm_type": 3}, "input", "negative sum"),
+    ({"input": [[1, 2], [3, 4]]}, "norm_type", "required"),
+    ({"input": [[1, 2], [3, 4]], "norm_type": 2, "padding": 1}, "padding", "no padding"),
+])
+def test_lp_bad_input(tmp_path, given, field, words):
+    given = {"mode": "lp", "kernel_size": 2, **given}
+    path = tmp_path / "lp.yaml"
+    body = textwrap.indent("\n".join(f"{k}: {v}" for k, v in given.items()), " " * 6)
+    path.write_text(f"title: t\nproblems:\n  - id: p\n    kind: pool2d\n    given:\n{body}\n")
+    assert_bad_input(run_solver("solve", path), path, "p", field, words)
