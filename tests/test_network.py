@@ -208,3 +208,48 @@ def test_hwc_layout_reads_and_writes_height_first():
     answers = network.solve(given).answers
     # (64 + 2 - 3) + 1 = 64 rows and columns, 32 channels; 32·3·9 + 32 = 896
     assert answers["output_shape"].value == (64, 64, 32) and answers["params"].value == 896
+
+
+# ---- PyTorch's module names as layer types (issue 10) --------------------------------
+
+TORCH_STYLE = [   # (type as an instructor copies it, its fields, the torch module on C input channels)
+    ("nn.Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1},
+     lambda nn, c: nn.Conv2d(c, 8, 3, padding=1)),
+    ("BatchNorm2d", {}, lambda nn, c: nn.BatchNorm2d(c)),
+    ("ReLU", {}, lambda nn, c: nn.ReLU()),
+    ("MaxPool2d", {"kernel_size": 2}, lambda nn, c: nn.MaxPool2d(2)),
+    ("ConvTranspose2d", {"out_channels": 4, "kernel_size": 2, "stride": 2},
+     lambda nn, c: nn.ConvTranspose2d(c, 4, 2, stride=2)),
+    ("Leaky_ReLU", {}, lambda nn, c: nn.LeakyReLU()),
+    ("AVGPOOL2D", {"kernel_size": 2}, lambda nn, c: nn.AvgPool2d(2)),
+    ("Dropout", {"p": 0.2}, lambda nn, c: nn.Dropout(0.2)),
+    ("Flatten", {}, lambda nn, c: nn.Flatten()),
+    ("torch.nn.Linear", {"out_features": 5}, lambda nn, c: nn.LazyLinear(5)),
+    ("Tanh", {}, lambda nn, c: nn.Tanh()),
+]
+
+
+def test_pytorch_module_names_are_layer_types():
+    """A network written with nn.Conv2d, BatchNorm2d, ReLU, ... solves like torch's own modules."""
+    torch = pytest.importorskip("torch")
+    given = {"input_shape": [3, 8, 8], "layers": [{"type": t, **fields} for t, fields, _ in TORCH_STYLE]}
+    answers = {name: a.value for name, a in network.solve(network.read(given)).answers.items()}
+    x = torch.zeros(1, 3, 8, 8)
+    for i, (written, _, build) in enumerate(TORCH_STYLE, start=1):
+        module = build(torch.nn, x.shape[1]).eval()
+        with torch.no_grad():
+            x = module(x)
+        assert tuple(answers[f"output_shape[{i}]"]) == tuple(x.shape[1:]), written
+        assert answers[f"params[{i}]"] == sum(p.numel() for p in module.parameters()), written
+
+
+@pytest.mark.parametrize("written", ["conv_transpose2d", "ConvTranspose2d", "convtranspose2d",
+                                     "CONV_TRANSPOSE_2D", "nn.ConvTranspose2d", "Conv_Transpose2d"])
+def test_layer_type_spellings_read_alike(written):
+    read = network.read({"input_shape": "2x4x4", "layers": [{"type": written, "out_channels": 3, "kernel_size": 2}]})
+    assert read.layers[0].layer.TYPE == "conv_transpose2d"
+
+
+def test_kinds_lists_pytorch_module_names():
+    result = run_solver("kinds")
+    assert result.returncode == 0 and "ConvTranspose2d" in result.stdout and "BatchNorm2d" in result.stdout

@@ -385,13 +385,32 @@ ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "softplus
 LAYER_TYPES = {cls.TYPE: cls for cls in (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, BatchNorm2d,
                                          Linear, Flatten, Dropout)}
 LAYER_TYPES.update({name: activation(name) for name in ACTIVATIONS})
+# PyTorch's module names, as instructors copy them from their code (nn.Conv2d, ...).
+TORCH_NAMES = {"conv2d": "Conv2d", "conv_transpose2d": "ConvTranspose2d", "maxpool2d": "MaxPool2d",
+               "avgpool2d": "AvgPool2d", "batchnorm2d": "BatchNorm2d", "linear": "Linear",
+               "flatten": "Flatten", "dropout": "Dropout", "relu": "ReLU", "leaky_relu": "LeakyReLU",
+               "sigmoid": "Sigmoid", "tanh": "Tanh", "gelu": "GELU", "elu": "ELU", "softplus": "Softplus"}
 COMMON_KEYS = ("type", "name", "repeat")
+
+
+def type_key(name: str) -> str:
+    """conv_transpose2d, ConvTranspose2d, nn.ConvTranspose2d and CONV_TRANSPOSE_2D all read alike."""
+    name = name.strip()
+    for prefix in ("torch.nn.", "nn."):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name.lower().replace("_", "")
+
+
+TYPE_KEYS = {type_key(name): name for name in LAYER_TYPES}
 
 
 def describe_types() -> str:
     """The layer types, with their fields where they have any (for `solver kinds`)."""
-    return "; ".join(f"{name} ({cls.SUMMARY})" if dataclasses.fields(cls) else name
-                     for name, cls in LAYER_TYPES.items())
+    listed = "; ".join(f"{name} ({cls.SUMMARY})" if dataclasses.fields(cls) else name
+                       for name, cls in LAYER_TYPES.items())
+    return (f"{listed}. PyTorch's module names read as these types, in any case, with or without "
+            f"underscores or an nn. prefix: {', '.join(TORCH_NAMES.values())}")
 
 
 def distinct_lines(formula: Formula, values: dict) -> list:
@@ -409,9 +428,10 @@ def read_layer(raw) -> tuple[Layer, str | None, int]:
     """One `layers:` entry -> (layer, its display name or None, repeat count)."""
     if not isinstance(raw, dict) or "type" not in raw:
         raise FieldError("type", f"each layer must be a mapping with a `type`: one of {', '.join(LAYER_TYPES)}")
-    kind = raw["type"]
-    if kind not in LAYER_TYPES:
-        raise FieldError("type", f"unknown layer type {kind!r}; the types are {', '.join(LAYER_TYPES)}")
+    kind = TYPE_KEYS.get(type_key(raw["type"])) if isinstance(raw["type"], str) else None
+    if kind is None:
+        raise FieldError("type", f"unknown layer type {raw['type']!r}; the types are {', '.join(LAYER_TYPES)} "
+                                 f"(or PyTorch's module names: {', '.join(TORCH_NAMES.values())})")
     name = raw.get("name")
     if name is not None and not isinstance(name, (str, int)):
         raise FieldError("name", f"must be text, got {name!r}")
