@@ -294,3 +294,33 @@ def test_bad_given_names_file_problem_and_field(tmp_path, given, field, words):
     body = textwrap.indent(given, " " * 6)
     path.write_text(f'title: T\nproblems:\n  - id: "a1"\n    kind: attention\n    given:\n{body}')
     assert_bad_input(run_solver("solve", path), path, "a1", field, words)
+
+
+# ---- the causal mask forgotten (issue 10) -------------------------------------------
+
+@pytest.mark.parametrize("seed", range(12))
+def test_causal_mask_forgotten_is_torchs_unmasked_attention(seed):
+    given = dict(draw(random.Random(f"mask-{seed}")), mask="causal")
+    q, k, v = (torch_attention(given)[name] for name in ("queries", "keys", "values"))
+    found = mistake("causal_mask_forgotten", given)
+    close(found["output"], F.scaled_dot_product_attention(q, k, v, is_causal=False, scale=given.get("scale")))
+    assert mistake("causal_mask_forgotten", dict(given, mask=None)) == {}
+
+
+def test_causal_mask_forgotten_is_diagnosed():
+    given = attention.read({"x": [[1, 0], [0, 1], [1, 1]], "w_q": [[1, 0], [0, 1]], "w_k": [[1, 0], [0, 1]],
+                            "w_v": [[2, 0], [0, 3]], "mask": "causal"})
+    q = k = torch.tensor([[1, 0], [0, 1], [1, 1]], dtype=torch.float64)
+    v = q @ torch.tensor([[2, 0], [0, 3]], dtype=torch.float64).T
+    unmasked = F.scaled_dot_product_attention(q, k, v).numpy().round(6).tolist()
+    answer = attention.solve(given).answers["output"]
+    verdict = check_value("p", answer, str(unmasked), attention.MISTAKES, given)
+    assert verdict.verdict == "incorrect" and verdict.mistake == "causal_mask_forgotten", verdict
+
+
+def test_general_causal_mask_forgotten_sums_over_every_token():
+    import sympy
+    found = mistake("causal_mask_forgotten", {"tokens": 4, "position": 2, "mask": "causal"})["output"]
+    alpha = [sympy.Symbol(f"alpha_2{j}", integer=True, positive=True) for j in range(1, 5)]
+    v = [sympy.Symbol(f"v_{j}", integer=True, positive=True) for j in range(1, 5)]
+    assert sympy.expand(found - sum(a * b for a, b in zip(alpha, v))) == 0

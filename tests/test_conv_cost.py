@@ -261,13 +261,15 @@ def test_every_mistake_is_diagnosed_by_check(given):
         own = check_value("p", answer, format_answer(answer.value, answer.type), conv_cost.MISTAKES, given)
         assert own.verdict == "correct"
         for mistake in conv_cost.MISTAKES:
-            value = mistake.answers(given).get(answer.name)
-            if value is None:
-                continue
-            verdict = check_value("p", answer, format_answer(value, answer.type), conv_cost.MISTAKES, given)
-            assert verdict.verdict == "incorrect" and verdict.mistake is not None
-            named = next(m for m in conv_cost.MISTAKES if m.name == verdict.mistake)
-            assert compare(answer.type, named.answers(given)[answer.name], value)[0] == 1.0
+            for _, found in mistake.cases(given):
+                value = found.get(answer.name)
+                if value is None:
+                    continue
+                verdict = check_value("p", answer, format_answer(value, answer.type), conv_cost.MISTAKES, given)
+                assert verdict.verdict == "incorrect" and verdict.mistake is not None
+                named = next(m for m in conv_cost.MISTAKES if m.name == verdict.mistake)
+                assert any(compare(answer.type, other.get(answer.name), value)[0] == 1.0
+                           for _, other in named.cases(given) if answer.name in other)
 
 
 # ---- bad input ------------------------------------------------------------
@@ -318,3 +320,39 @@ def test_shipped_problems_have_the_expected_answers():
     first, second = answers("5.1"), answers("5.2")
     assert sympy.simplify(first["standard_params"].value - n * c * k**2) == 0
     assert sympy.simplify(second["grouped_params"].value - n * c * k**2 / m) == 0
+
+
+# ---- mistakes against torch (issue 10) --------------------------------------------
+
+def params_and_mults(module, input_size, channels):
+    """(parameters, multiplications) as torch counts them: FLOPs / 2 per multiply-add."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        module(torch.zeros(1, channels, input_size, input_size))
+    return sum(p.numel() for p in module.parameters()), counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("c, n, k, size, stride, m", [(4, 6, 3, 5, 1, 1), (8, 16, 5, 12, 2, 2), (3, 10, 3, 7, 1, 3)])
+def test_separable_part_only_is_torchs_depthwise_or_pointwise_alone(c, n, k, size, stride, m):
+    torch = pytest.importorskip("torch")
+    given = conv_cost.read(dict(in_channels=c, out_channels=n, kernel_size=k, input_size=size, stride=stride,
+                                depth_multiplier=m))
+    depthwise = torch.nn.Conv2d(c, c * m, k, stride=stride, groups=c)
+    out = (size - k) // stride + 1
+    pointwise = torch.nn.Conv2d(c * m, n, 1)
+    cases = dict(next(x for x in conv_cost.MISTAKES if x.name == "separable_part_only").cases(given))
+    for where, module, channels, length in (("only the depthwise part", depthwise, c, size),
+                                            ("only the pointwise part", pointwise, c * m, out)):
+        params, mults = params_and_mults(module, length, channels)
+        assert cases[where]["separable_params"] == params and cases[where]["separable_mults"] == mults
+
+
+def test_bias_counted_is_torchs_layer_with_bias():
+    torch = pytest.importorskip("torch")
+    given = conv_cost.read(dict(HAND, bias=False))
+    found = next(x for x in conv_cost.MISTAKES if x.name == "bias_counted").answers(given)
+    assert found["standard_params"] == sum(p.numel() for p in torch.nn.Conv2d(4, 6, 3).parameters())
+    assert found["grouped_params"] == sum(p.numel() for p in torch.nn.Conv2d(4, 6, 3, groups=2).parameters())
+    assert "standard_params_without_bias" not in found

@@ -172,11 +172,11 @@ def test_bias_mistakes_match_torch_without_bias():
     assert mistake("bias_per_layer", Q4) == {"params": without_bias + layers}
 
 
-def test_in_channels_ignored_gives_every_kernel_the_input_depth():
+def test_image_channels_everywhere_gives_every_kernel_the_input_depth():
     layers = solve(Q4)["layers"]
     outs = [c_out for _, c_out in channels_per_layer(3, Q4["out_channels"], layers)]
     shallow = [torch.nn.Conv2d(3, c_out, 3, device="meta") for c_out in outs]
-    assert mistake("in_channels_ignored", Q4) == {"params": torch_params(shallow)}
+    assert mistake("image_channels_everywhere", Q4) == {"params": torch_params(shallow)}
 
 
 def test_padding_forgotten_matches_torch_without_padding():
@@ -246,3 +246,24 @@ def test_stride_two_shows_every_size():
                                   "padding": 1})).steps
     layer_by_layer = next(s for s in steps if s.title == "Layer by layer")
     assert [line[-1].value() for line in layer_by_layer.math] == [32, 16, 8]
+
+
+@pytest.mark.parametrize("g", [
+    {"input_size": 40, "target_size": 4, "kernel_size": 5, "padding": 1},
+    {"input_size": 50, "target_size": 2, "kernel_size": 7, "padding": 2},
+])
+def test_padding_once_matches_torch_padding_one_side(g):
+    """Each layer padded by P at the top and left only (F.pad), then convolved without padding."""
+    conv = torch.nn.Conv2d(1, 1, g["kernel_size"], stride=g.get("stride", 1), device="meta")
+    x, sizes = torch.zeros(1, 1, g["input_size"], g["input_size"], device="meta"), [g["input_size"]]
+    while sizes[-1] > g["target_size"]:
+        x = conv(torch.nn.functional.pad(x, (g["padding"], 0, g["padding"], 0)))
+        sizes.append(x.shape[-1])
+    assert sizes[-1] == g["target_size"]
+    assert mistake("padding_once", g) == {"layers": len(sizes) - 1} != {"layers": solve(g)["layers"]}
+
+
+def test_bias_counted_matches_torch_with_bias():
+    g = dict(Q4, bias=False)
+    layers = solve(g)["layers"]
+    assert mistake("bias_counted", g) == {"layers": layers, "params": torch_params(torch_stack(Q4, layers, "meta"))}

@@ -92,7 +92,7 @@ def test_per_layer_answers(target, text, code):
     ("2.2:output_shape[1]", "100x128x254x254", "padding_forgotten"),
     ("2.2:output_shape[1]", "100x256x256x128", "layout_swapped"),
     # stride forgotten in layer 3: 128 + 2 - 3 + 1 = 128
-    ("2.2:output_shape[3]", "100x32x128x128", "stride_forgotten"),
+    ("2.2:output_shape[3]", "100x32x128x128", "stride_ignored"),
     ("2.4:params[3]", "896", "image_channels_everywhere"),   # 32·3·9 + 32
     # the linear layer's MACs, 100·10·16,384 = 16,384,000, given as FLOPs
     ("2.4:macs[7]", "32,768,000", "macs_flops_swapped"),
@@ -253,3 +253,73 @@ def test_layer_type_spellings_read_alike(written):
 def test_kinds_lists_pytorch_module_names():
     result = run_solver("kinds")
     assert result.returncode == 0 and "ConvTranspose2d" in result.stdout and "BatchNorm2d" in result.stdout
+
+
+# ---- mistakes against torch run with the wrong setting (issue 10) ----------------------------
+
+MISTAKE_NET = {"input_shape": [3, 11, 11], "layers": [
+    {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1, "bias": False},
+    {"type": "MaxPool2d", "kernel_size": 2, "ceil_mode": True},
+    {"type": "Conv2d", "out_channels": 5, "kernel_size": 3, "stride": 2, "padding": 1},
+    {"type": "AvgPool2d", "kernel_size": 2, "padding": 1}]}
+
+
+def torch_net(layers, x):
+    """Each module in turn on x; the output shapes and parameter counts per layer."""
+    torch = pytest.importorskip("torch")
+    shapes, params = [], []
+    for module in layers:
+        with torch.no_grad():
+            x = module(x)
+        shapes.append(tuple(x.shape[1:]))
+        params.append(sum(p.numel() for p in module.parameters()))
+    return shapes, params
+
+
+def net_cases(name):
+    return dict(next(m for m in network.MISTAKES if m.name == name).cases(network.read(MISTAKE_NET)))
+
+
+def test_network_mistakes_match_torch_with_the_wrong_setting():
+    torch = pytest.importorskip("torch")
+    nn, F = torch.nn, torch.nn.functional
+    x = torch.zeros(1, 3, 11, 11)
+
+    class OneSided(nn.Module):      # padding P at the top and left only, then the layer unpadded
+        def __init__(self, p, layer):
+            super().__init__()
+            self.p, self.layer = p, layer
+
+        def forward(self, x):
+            return self.layer(F.pad(x, (self.p, 0, self.p, 0)))
+
+    def layers(conv1_bias=False, pool1=None, conv3=None, pool4=None):
+        return [nn.Conv2d(3, 4, 3, padding=1, bias=conv1_bias), pool1 or nn.MaxPool2d(2, ceil_mode=True),
+                conv3 or nn.Conv2d(4, 5, 3, stride=2, padding=1), pool4 or nn.AvgPool2d(2, padding=1)]
+
+    # the default stride of the pooling (its kernel size) taken as 1
+    shapes, _ = torch_net(layers(pool1=nn.MaxPool2d(2, stride=1, ceil_mode=True)), x)
+    assert tuple(net_cases("stride_ignored")["in layer 2, max pool 2×2"]["output_shape[2]"]) == shapes[1]
+    # stride 2 of the convolution taken as 1
+    shapes, _ = torch_net(layers(conv3=nn.Conv2d(4, 5, 3, padding=1)), x)
+    found = net_cases("stride_ignored")["in layer 3, conv 3×3, 5"]
+    assert [tuple(found[f"output_shape[{i}]"]) for i in (3, 4)] == shapes[2:]
+    # P instead of 2P in layer 3
+    shapes, _ = torch_net(layers(conv3=OneSided(1, nn.Conv2d(4, 5, 3, stride=2))), x)
+    found = net_cases("padding_once")["in layer 3, conv 3×3, 5"]
+    assert [tuple(found[f"output_shape[{i}]"]) for i in (3, 4)] == shapes[2:]
+    # a bias counted in layer 1, which has bias: false
+    _, params = torch_net(layers(conv1_bias=True), x)
+    assert net_cases("bias_counted")["in layer 1, conv 3×3, 4"]["params[1]"] == params[0]
+
+
+def test_network_last_ceil_window_kept_is_the_count_without_the_drop():
+    torch = pytest.importorskip("torch")
+    given = {"input_shape": [2, 5, 5], "layers": [{"type": "MaxPool2d", "kernel_size": 2, "padding": 1,
+                                                   "ceil_mode": True}, {"type": "Flatten"}]}
+    dropped = torch.nn.MaxPool2d(2, padding=1, ceil_mode=True)(torch.zeros(1, 2, 5, 5)).shape[-1]
+    kept = -(-(5 + 2 - 2) // 2) + 1                     # ceil((H + 2P − K)/S) + 1, no drop
+    assert kept == dropped + 1
+    found = dict(next(m for m in network.MISTAKES if m.name == "ceil_window_kept").cases(network.read(given)))
+    assert found["in layer 1, max pool 2×2"]["output_shape[1]"] == (2, kept, kept)
+    assert found["in layer 1, max pool 2×2"]["output_shape[2]"] == (2 * kept * kept,)

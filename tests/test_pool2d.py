@@ -84,3 +84,38 @@ def test_lp_bad_input(tmp_path, given, field, words):
     body = textwrap.indent("\n".join(f"{k}: {v}" for k, v in given.items()), " " * 6)
     path.write_text(f"title: t\nproblems:\n  - id: p\n    kind: pool2d\n    given:\n{body}\n")
     assert_bad_input(run_solver("solve", path), path, "p", field, words)
+
+
+# ---- mistakes against an independent computation of the wrong answer (issue 10) ----------
+
+def cases(name, given):
+    return dict(next(m for m in pool2d.MISTAKES if m.name == name).cases(pool2d.read(given)))
+
+
+@pytest.mark.parametrize("h, k, s, p", [(5, 2, 2, 1), (5, 3, 3, 1), (6, 2, 3, 0), (10, 4, 3, 2), (11, 3, 3, 1)])
+def test_last_ceil_window_kept(h, k, s, p):
+    """Where torch drops the last ceil_mode window, the mistake is the count without the drop,
+    ceil((H + 2P − K)/S) + 1, written out here."""
+    torch = pytest.importorskip("torch")
+    dropped = torch.nn.functional.max_pool2d(torch.zeros(1, 1, h, h), k, s, p, ceil_mode=True).shape[-1]
+    kept = -(-(h + 2 * p - k) // s) + 1
+    assert kept == dropped + 1            # each case is one where torch drops a window
+    found = cases("ceil_window_kept", {"input_size": h, "kernel_size": k, "stride": s, "padding": p, "ceil_mode": True})
+    assert found[""] == {"output_size": kept}
+
+
+@pytest.mark.parametrize("h, w, k, s, p", [(7, 6, 3, 2, 1), (9, 9, 4, 1, 2), (5, 8, 2, 2, 1)])
+def test_padding_once_is_torch_padded_on_one_side(h, w, k, s, p):
+    torch = pytest.importorskip("torch")
+    x = torch.nn.functional.pad(torch.zeros(1, 1, h, w), (p, 0, p, 0))
+    expected = torch.nn.functional.max_pool2d(x, k, s).shape[-2:]
+    found = cases("padding_once", {"input_size": [h, w], "kernel_size": k, "stride": s, "padding": p})
+    assert found[""] == {"output_size": tuple(expected)}
+
+
+def test_default_stride_ignored_is_torch_with_stride_1():
+    torch = pytest.importorskip("torch")
+    x = [[1, 5, 2, 0], [3, 4, 8, 1], [0, 2, 7, 6]]
+    expected = torch.nn.functional.max_pool2d(torch.tensor([x], dtype=torch.float64), 2, 1)[0]
+    np.testing.assert_array_equal(as_float(cases("stride_ignored", {"input": x, "kernel_size": 2})[""]["output"]),
+                                  expected.numpy())

@@ -21,6 +21,7 @@ answers z_i as an expression in the weights α_ij and the values v_j.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -462,6 +463,14 @@ def rescaled(scaling_of):
     return numeric(answers_with)
 
 
+def mask_forgotten(given):
+    """Every token attending to every other, later ones too."""
+    if given.mask != "causal":
+        return {}
+    unmasked = dataclasses.replace(given, mask=None)
+    return {"output": general_output(unmasked, "v")} if given.x is None else values_of(unmasked, attend(unmasked))
+
+
 def transposed_projection(given):
     if any(getattr(given, name).shape[0] != given.x.shape[1] for name in PROJECTIONS):
         return {}                     # W_Qᵀ x_i is defined only for square matrices
@@ -469,6 +478,9 @@ def transposed_projection(given):
 
 
 MISTAKES = [
+    Mistake("causal_mask_forgotten", "The causal mask was left out: token i attends only to tokens j ≤ i, so the "
+            "scores with j > i are −∞ before the softmax and their weights are 0 (each row sums to 1 over "
+            "j ≤ i alone).", mask_forgotten),
     Mistake("scale_forgotten", "The scores were not scaled: e_ij = q_i·k_j / √d_k, divided by the "
             "square root of the key size d_k.",
             numeric(lambda g: values_of(g, attend(g, Scaling(factor=1))))),

@@ -35,6 +35,47 @@ class Mistake:
         return found if isinstance(found, list) else [("", found)]
 
 
+# The mistakes several kinds diagnose, one wording each (a kind's own mistakes stay in its module).
+SHARED_MISTAKES = {
+    "bias_forgotten": "The bias is missing: every filter (output channel) or unit has its own bias, a "
+                      "learnable parameter added to each value it outputs, at every position and every step "
+                      "(one addition each).",
+    "bias_counted": "A bias was counted where there is none: with `bias: false` a layer has only its weights, "
+                    "and its outputs take no addition for a bias.",
+    "bias_per_layer": "The bias was counted once per layer; every filter (output channel) or output feature "
+                      "has its own bias, so a layer has as many biases as output channels or features.",
+    "padding_forgotten": "The padding was left out: P rows and columns of zeros go on each side of the input "
+                         "before the windows are taken, so the size formula has H + 2P.",
+    "padding_once": "The padding was counted on one side only: P rows and columns are added on each side "
+                    "(cropped from each side, in a transposed convolution), so the size formula has 2P, not P.",
+    "stride_ignored": "The stride was taken as 1: each window (each input cell's kernel, in a transposed "
+                      "convolution) starts S cells after the one before, and a pooling layer's stride "
+                      "defaults to its kernel size, not 1.",
+    "ceil_window_kept": "The last window was kept: in ceil_mode PyTorch drops a window that would start in the "
+                        "end padding (at H + P or beyond), so the rounded-up count loses 1 there.",
+    "ceil_instead_of_floor": "The size was rounded up: the number of windows is rounded down, since a window "
+                             "that does not fit is not taken (only pooling's ceil_mode rounds up).",
+    "floor_instead_of_ceil": "The size was rounded down: with ceil_mode PyTorch rounds up (dropping only a "
+                             "window that would start in the padding).",
+    "floor_dropped": "The rounding is missing: the number of window positions is a whole number, the floor "
+                     "(the ceiling in ceil_mode) of (H + 2P - D(K - 1) - 1)/S, plus 1.",
+    "in_channels_ignored": "The kernel depth was taken as 1: a filter spans every input channel it sees (C_in, "
+                           "or C_in/g with g groups), so it has (C_in/g)·K_h·K_w weights and makes as many "
+                           "multiplications per output, not K_h·K_w.",
+    "image_channels_everywhere": "Every kernel was given the input image's channel count; a kernel's depth is "
+                                 "the number of channels of its own input, the previous layer's filters.",
+    "dilation_as_k_times_d": "The dilated kernel was taken as K·D wide; dilation D spans D(K - 1) + 1 entries.",
+    "kernel_flipped": "The kernel is rotated by 180°: PyTorch's convolutions, transposed ones too, use the "
+                      "kernel as it is (a cross-correlation); only a problem that asks for a true "
+                      "convolution flips it.",
+}
+
+
+def shared_mistake(name: str, answers: Callable[[Any], dict | list]) -> Mistake:
+    """A mistake from the shared catalogue, with the kind's own way of re-solving under it."""
+    return Mistake(name, SHARED_MISTAKES[name], answers)
+
+
 def resolve_changed(validate, solve, given, **changes) -> dict:
     """A kind's answers with some givens changed, or {} where that is no valid problem."""
     try:

@@ -12,7 +12,7 @@ from ..fields import ONE, ZERO, Pair, array, boolean, choice, given_field, integ
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, general_conv_derivation
-from .common import (Mistake, activation_step, resolve_changed, size_answer as common_size_answer,
+from .common import (activation_step, shared_mistake, resolve_changed, size_answer as common_size_answer,
                      as_channels, check_not_symbolic_with_matrices,
                      exact_array, pad, padding_amounts, read_bias, read_padding, shown_cells,
                      squeeze_output)
@@ -315,6 +315,11 @@ def _sizes_with(given, **axis_changes):
     return {"output_size": size_answer(given, sizes).value}
 
 
+def _padded(given) -> bool:
+    """Symmetric padding that is not 0 (a symbol P counts)."""
+    return isinstance(given.padding, Pair) and any(p != 0 for p in given.padding)
+
+
 def _rounded(given, rounding):
     size = size_answer(given, output_size(given, rounding)).value
     if rounding == "exact" and isinstance(size, tuple):
@@ -323,23 +328,12 @@ def _rounded(given, rounding):
 
 
 MISTAKES = [
-    Mistake("kernel_flipped", "This is the result with the kernel flipped: PyTorch's conv2d is a "
-            "cross-correlation and does not flip the kernel (or, if the problem asks for a true "
-            "convolution, the flip was left out).",
-            lambda g: _resolve(g, flip=not g.flip) if g.kernel is not None else {}),
-    Mistake("padding_forgotten", "This is the result without padding: the input must first be "
-            "padded with zeros on every side.",
-            lambda g: _resolve(g, padding=ZERO)),
-    Mistake("stride_ignored", "This is the result with stride 1: the window must move by the "
-            "stride, not one cell at a time.",
-            lambda g: _resolve(g, stride=ONE)),
-    Mistake("ceil_instead_of_floor", "The size was rounded up: the output size uses the floor, "
-            "since a window that does not fit is not taken.",
-            lambda g: _rounded(g, "ceil")),
-    Mistake("floor_dropped", "The floor is missing: the number of window positions is a whole "
-            "number, the floor of (H + 2P - D(K - 1) - 1)/S, plus 1.",
-            lambda g: _rounded(g, "exact")),
-    Mistake("dilation_as_k_times_d", "The dilated kernel was taken as K·D wide; dilation D spans "
-            "D(K - 1) + 1 entries.",
-            lambda g: _sizes_with(g, k=lambda a: a.k * a.d, d=lambda a: 1)),
+    shared_mistake("kernel_flipped", lambda g: _resolve(g, flip=not g.flip) if g.kernel is not None else {}),
+    shared_mistake("bias_forgotten", lambda g: _resolve(g, bias=None) if g.bias is not None else {}),
+    shared_mistake("padding_forgotten", lambda g: _resolve(g, padding=ZERO)),
+    shared_mistake("padding_once", lambda g: _sizes_with(g, after=lambda a: 0) if _padded(g) else {}),
+    shared_mistake("stride_ignored", lambda g: _resolve(g, stride=ONE)),
+    shared_mistake("ceil_instead_of_floor", lambda g: _rounded(g, "ceil")),
+    shared_mistake("floor_dropped", lambda g: _rounded(g, "exact")),
+    shared_mistake("dilation_as_k_times_d", lambda g: _sizes_with(g, k=lambda a: a.k * a.d, d=lambda a: 1)),
 ]

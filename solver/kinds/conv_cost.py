@@ -19,7 +19,7 @@ from ..fields import (IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer
 from ..formula import Formula, Fraction_, Number, Product, Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, distinct
-from .common import Mistake, padding_amounts, read_padding
+from .common import Mistake, padding_amounts, read_padding, shared_mistake
 
 NAME = "conv_cost"
 SUMMARY = ("parameters, multiplications and additions of standard, grouped, depthwise, pointwise "
@@ -469,23 +469,33 @@ def under(**rule):
     return lambda given: differences(counted(given, Rules()), counted(given, Rules(**rule)))
 
 
-def bias_forgotten(given) -> dict:
-    if not given.bias:
+def bias_changed(given, bias: bool) -> dict:
+    """The counts with every filter given a bias, or none."""
+    if given.bias == bias:
         return {}
-    return differences(counted(given, Rules()), counted(dataclasses.replace(given, bias=False), Rules()))
+    return differences(counted(given, Rules()), counted(dataclasses.replace(given, bias=bias), Rules()))
+
+
+def separable_part_only(given) -> list[tuple[str, dict]]:
+    """The separable counts taken as the depthwise step's alone, or the pointwise step's."""
+    right = counted(given, Rules())
+    cases = []
+    for part in ("depthwise", "pointwise"):
+        found = {f"separable_{count}": right[f"{part}_{count}"] for count in COUNTS if f"{part}_{count}" in right}
+        found.update({f"{count}_ratio": ratio(found[f"separable_{count}"], right[f"standard_{count}"])
+                      for count in ("params", "mults") if f"{count}_ratio" in right})
+        cases.append((f"only the {part} part", differences(right, found)))
+    return cases
 
 
 MISTAKES = [
-    Mistake("bias_forgotten", "The biases are missing: every filter has a bias (PyTorch's default), so "
-            "a layer has one bias per output channel, and each output element takes one more addition.",
-            bias_forgotten),
-    Mistake("bias_per_layer", "The bias was counted once per layer; every filter (output channel) has "
-            "its own bias, so a layer has as many biases as output channels.",
-            under(bias_per_filter=False)),
-    Mistake("in_channels_ignored", "The kernel depth is missing: a filter spans every input channel it "
-            "sees (C, or C/g with g groups), so it has C·K·K weights and makes C·K·K multiplications "
-            "per output element, not K·K.",
-            under(depth="one")),
+    shared_mistake("bias_forgotten", lambda g: bias_changed(g, False)),
+    shared_mistake("bias_counted", lambda g: bias_changed(g, True)),
+    shared_mistake("bias_per_layer", under(bias_per_filter=False)),
+    shared_mistake("in_channels_ignored", under(depth="one")),
+    Mistake("separable_part_only", "This counts only one part of the depthwise-separable convolution: it is "
+            "the depthwise convolution followed by the pointwise one, so each of its counts is the "
+            "depthwise count plus the pointwise count.", separable_part_only),
     Mistake("groups_not_dividing_depth", "With g groups each filter sees only C/g input channels, so "
             "its depth is C/g (1 for a depthwise convolution): the weights and multiplications are "
             "g times fewer than N·C·K·K.",

@@ -44,7 +44,7 @@ from ..formula import Formula, Negative, Number, Sum, Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length
 from . import conv2d
-from .common import Mistake, exact
+from .common import Mistake, exact, shared_mistake
 
 NAME = "conv_design"
 SUMMARY = ("the kernel and bias with which a convolution computes a stated linear map (finite "
@@ -961,10 +961,7 @@ MISTAKES = [
             "with padding P, tap (α, β) of the window at (i, j) reads X[S·i + α − P, S·j + β − P]; this "
             "kernel was matched to X[S·i + α, S·j + β], as if there were no padding.",
             lambda g: _kernel_with(g, padding=ZERO) if tuple(g.padding) != (0, 0) else {}),
-    Mistake("kernel_flipped", "This kernel is rotated by 180°: PyTorch's convolution is a cross-correlation, "
-            "so tap (α, β) multiplies X[S·i + α − P, S·j + β − P] as it is; the flipped kernel is what a "
-            "true (flipped) convolution would need.",
-            lambda g: _kernel_changed(g, lambda w: w[:, :, ::-1, ::-1])),
+    shared_mistake("kernel_flipped", lambda g: _kernel_changed(g, lambda w: w[:, :, ::-1, ::-1])),
     Mistake("pool_divisor_k", "The weights are 1/k: average pooling divides the sum of the k·k entries of "
             "its window by k², so every weight is 1/k².",
             lambda g: _kernel_with(g, target=dataclasses.replace(g.target, divisor=g.target.pool))

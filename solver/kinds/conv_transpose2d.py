@@ -13,7 +13,7 @@ from ..fields import ONE, ZERO, Pair, array, choice, given_field, integer, optio
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, output_padding_needed, transposed_length
-from .common import (Mistake, activation_step, resolve_changed, size_answer as common_size_answer,
+from .common import (Mistake, activation_step, shared_mistake, resolve_changed, size_answer as common_size_answer,
                      as_channels, check_not_symbolic_with_matrices,
                      exact_array, read_bias, shown_cells, squeeze_output)
 
@@ -309,23 +309,29 @@ def _variant(given, padding_side="crop", extra_side="end", k_times_d=False):
     return answers
 
 
+def _padding_once(given):
+    """The size with −P instead of −2P: the padding cropped from one side only."""
+    if given.target_size is not None or not any(a.before for a in axes(given)):
+        return {}
+    sizes = [(size + axis.before, lines) for (size, lines), axis in zip(output_size(given), axes(given))]
+    return {"output_size": size_answer(given, sizes).value}
+
+
 MISTAKES = [
     Mistake("padding_added_instead_of_cropped", "The padding was added around the result; in a "
             "transposed convolution P is cropped from every side (the inverse of the convolution's padding).",
             lambda g: _variant(g, padding_side="add") if any(a.before for a in axes(g)) else {}),
+    shared_mistake("padding_once", _padding_once),
     Mistake("output_padding_forgotten", "output_padding was left out: it adds rows and columns at "
             "the bottom and right of the result.",
             lambda g: _resolve(g, output_padding=ZERO) if g.target_size is None else {}),
     Mistake("output_padding_wrong_side", "output_padding was put at the top/left; PyTorch adds the "
             "extra rows and columns at the bottom and right only.",
             lambda g: _variant(g, extra_side="start") if any(output_padding_of(g)) else {}),
-    Mistake("stride_ignored", "The kernels were placed one cell apart: with stride S each input "
-            "cell's kernel starts S rows and columns after the previous one.",
-            lambda g: _resolve(g, stride=ONE)),
-    Mistake("kernel_flipped", "The kernel was flipped; PyTorch's transposed convolution scatters the "
-            "kernel as it is.",
-            lambda g: _resolve(g, kernel=g.kernel[..., ::-1, ::-1]) if g.kernel is not None else {}),
-    Mistake("dilation_as_k_times_d", "The dilated kernel was taken as K·D wide; dilation D spans "
-            "D(K - 1) + 1 entries.",
-            lambda g: _variant(g, k_times_d=True) if any(a.d != 1 for a in axes(g)) else {}),
+    shared_mistake("stride_ignored", lambda g: _resolve(g, stride=ONE)),
+    shared_mistake("kernel_flipped", lambda g: _resolve(g, kernel=g.kernel[..., ::-1, ::-1])
+                   if g.kernel is not None else {}),
+    shared_mistake("bias_forgotten", lambda g: _resolve(g, bias=None) if g.bias is not None else {}),
+    shared_mistake("dilation_as_k_times_d", lambda g: _variant(g, k_times_d=True)
+                   if any(a.d != 1 for a in axes(g)) else {}),
 ]

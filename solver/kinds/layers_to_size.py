@@ -11,7 +11,7 @@ from ..fields import boolean, given_field, integer, optional, read_given
 from ..formula import Number, Symbol, Sum
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_formula, conv_length, distinct
-from .common import Mistake, resolve_changed
+from .common import Mistake, resolve_changed, shared_mistake
 
 NAME = "layers_to_size"
 SUMMARY = ("how many identical convolution layers take input_size to target_size, and the "
@@ -377,6 +377,14 @@ def kernel_rows(given) -> dict:
     return stack_answers(given, reach.layers) if reach.layers else {}
 
 
+def padding_once(given) -> dict:
+    """Each layer padded on one side only: it removes D(K − 1) − P rows before the stride."""
+    if not given.padding:
+        return {}
+    reach = count_layers(given, LayerMap(given.dilation * (given.kernel_size - 1) - given.padding, given.stride))
+    return stack_answers(given, reach.layers) if reach.layers else {}
+
+
 def params_mistake(params_of):
     """A mistake in the parameter count only; `params_of` gives None where it does not apply."""
     def answers(given):
@@ -405,17 +413,12 @@ MISTAKES = [
     Mistake("kernel_rows", "Each layer was taken to remove K rows; a K×K kernel removes K - 1 "
             "(at stride 1 without padding the size goes from H to H - K + 1: the size formula ends in + 1).",
             kernel_rows),
-    Mistake("padding_forgotten", "The padding was left out: every layer adds P zeros on each side, "
-            "so it removes 2P rows fewer.",
-            lambda g: _resolve(g, padding=0) if g.padding else {}),
-    Mistake("bias_forgotten", "The biases were left out: every filter has one bias, so each layer "
-            "has C_out of them.",
-            lambda g: _resolve(g, bias=False) if g.bias else {}),
-    Mistake("bias_per_layer", "One bias was counted per layer; there is one per filter, so C_out per layer.",
-            params_mistake(bias_per_layer)),
-    Mistake("in_channels_ignored", "Every kernel was given the depth of the first layer's input; a "
-            "layer's kernels are as deep as its input, the number of filters of the layer before it.",
-            params_mistake(depth_of_first)),
+    shared_mistake("padding_forgotten", lambda g: _resolve(g, padding=0) if g.padding else {}),
+    shared_mistake("padding_once", padding_once),
+    shared_mistake("bias_forgotten", lambda g: _resolve(g, bias=False) if g.bias else {}),
+    shared_mistake("bias_counted", lambda g: _resolve(g, bias=True) if not g.bias else {}),
+    shared_mistake("bias_per_layer", params_mistake(bias_per_layer)),
+    shared_mistake("image_channels_everywhere", params_mistake(depth_of_first)),
     Mistake("off_by_one", "One too many: this counts the sizes from the input to the target, "
             "which is one more than the layers between them.",
             lambda g: stack_answers(g, count_layers(g, layer_map(g)).layers + 1)),

@@ -19,7 +19,7 @@ from ..formula import Number, Symbol
 from ..model import Answer, Solution, Step
 from ..tables import Table
 from . import network_layers as nl
-from .common import Mistake
+from .common import Mistake, shared_mistake
 
 NAME = "network"
 SUMMARY = "a network's layer-by-layer output shapes, neurons, parameters and operation counts"
@@ -400,28 +400,59 @@ def _reanalyzed(given, change) -> dict:
         return {}
 
 
-def _with_layer(fields, applies):
-    """Change `fields` in every layer where `applies(layer)`."""
+def _fields(**fields):
+    """A layer changed by `fields`, on the same input."""
+    return lambda layer, shape: (dataclasses.replace(layer, **fields), shape)
+
+
+def _with_layer(alter, applies):
+    """`alter(layer, shape)` every layer where `applies(layer)`."""
     def change(entry, layer, shape):
-        return (dataclasses.replace(layer, **fields) if applies(layer) else layer), shape
+        return alter(layer, shape) if applies(layer) else (layer, shape)
     return change
 
 
-def _in_one_layer(given, fields, applies, what) -> list:
-    """The mistake made in one layer at a time: [(where, answers)]."""
+def _in_one_layer(given, alter, applies, what) -> list:
+    """The mistake made in one layer at a time, then in every layer: [(where, answers)].
+    `alter(layer, shape)` gives the mistaken layer and the input it computes on."""
     cases = []
     for entry in given.layers:
         if applies(entry.layer):
             def change(e, layer, shape, target=entry.number):
-                return (dataclasses.replace(layer, **fields) if e.number == target else layer), shape
+                return alter(layer, shape) if e.number == target else (layer, shape)
             found = _reanalyzed(given, change)
             if found:
                 cases.append((f"in layer {entry.number}, {entry.name}", found))
     if sum(1 for e in given.layers if applies(e.layer)) > 1:
-        everywhere = _reanalyzed(given, _with_layer(fields, applies))
+        everywhere = _reanalyzed(given, _with_layer(alter, applies))
         if everywhere:
             cases.append((f"{what} in every layer", everywhere))
     return cases
+
+
+def _padded(layer) -> bool:
+    return isinstance(getattr(layer, "padding", None), nl.Pair) and tuple(layer.padding) != (0, 0)
+
+
+def _padding_once(layer, shape):
+    """H + P instead of H + 2P: no padding, on an input P longer (a convolution or pooling)."""
+    c, h, w = shape
+    return dataclasses.replace(layer, padding=nl.ZERO), (c, h + layer.padding.h, w + layer.padding.w)
+
+
+def _strided(layer) -> bool:
+    """A stride other than 1, given or (pooling) the kernel size by default."""
+    if isinstance(layer, nl.MaxPool2d) and layer.stride is None:
+        return tuple(layer.kernel_size) != (1, 1)
+    return getattr(layer, "stride", None) is not None and tuple(layer.stride) != (1, 1)
+
+
+def _last_window_kept(layer, shape):
+    """ceil_mode's count without PyTorch's drop: ceil((n + 2P − K_eff)/S) + 1 is
+    floor((n + S − 1 + 2P − K_eff)/S) + 1, so floor mode on an input S − 1 longer."""
+    c, h, w = shape
+    s = layer.stride or layer.kernel_size
+    return dataclasses.replace(layer, ceil_mode=False), (c, h + s.h - 1, w + s.w - 1)
 
 
 def _has_bias(layer):
@@ -515,22 +546,22 @@ def _macs_flops_swapped(given):
 
 
 MISTAKES = [
-    Mistake("bias_forgotten", "The biases are missing: each filter (and each linear output) has a bias "
-            "that is a learnable parameter too.",
-            lambda g: _reanalyzed(g, _with_layer({"bias": False}, _has_bias))),
-    Mistake("bias_per_layer", "The bias was counted once per layer; there is one bias per filter "
-            "(per output channel or output feature).", _bias_per_layer),
-    Mistake("in_channels_ignored", "The kernel depth was taken as 1: a kernel spans all the input "
-            "channels of its layer (the previous layer's filters).", lambda g: _kernel_depth(g, lambda _: 1)),
-    Mistake("image_channels_everywhere", "Every kernel was given the input image's channel count; a "
-            "kernel's depth is the number of channels of its own input, i.e. the previous layer's filters.",
-            lambda g: _kernel_depth(g, lambda given: per_example(given, given.input_shape)[0])),
-    Mistake("padding_forgotten", "The padding was left out of the size formula.",
-            lambda g: _in_one_layer(g, {"padding": nl.ZERO}, lambda layer: getattr(layer, "padding", nl.ZERO)
-                                    not in (nl.ZERO, "valid"), "padding left out")),
-    Mistake("stride_forgotten", "The stride was taken as 1 in the size formula.",
-            lambda g: _in_one_layer(g, {"stride": nl.ONE}, lambda layer: getattr(layer, "stride", None)
-                                    not in (None, nl.ONE) and tuple(layer.stride) != (1, 1), "stride 1")),
+    shared_mistake("bias_forgotten", lambda g: _reanalyzed(g, _with_layer(_fields(bias=False), _has_bias))),
+    shared_mistake("bias_counted", lambda g: _in_one_layer(g, _fields(bias=True), lambda layer: getattr(
+        layer, "bias", True) is False, "biases counted")),
+    shared_mistake("bias_per_layer", _bias_per_layer),
+    shared_mistake("in_channels_ignored", lambda g: _kernel_depth(g, lambda _: 1)),
+    shared_mistake("image_channels_everywhere",
+                   lambda g: _kernel_depth(g, lambda given: per_example(given, given.input_shape)[0])),
+    shared_mistake("padding_forgotten", lambda g: _in_one_layer(
+        g, _fields(padding=nl.ZERO), lambda layer: getattr(layer, "padding", nl.ZERO) not in (nl.ZERO, "valid"),
+        "padding left out")),
+    shared_mistake("padding_once", lambda g: _in_one_layer(
+        g, _padding_once, lambda layer: _padded(layer) and not isinstance(layer, nl.ConvTranspose2d),
+        "padding on one side")),
+    shared_mistake("stride_ignored", lambda g: _in_one_layer(g, _fields(stride=nl.ONE), _strided, "stride 1")),
+    shared_mistake("ceil_window_kept", lambda g: _in_one_layer(
+        g, _last_window_kept, lambda layer: getattr(layer, "ceil_mode", False), "last window kept")),
     Mistake("flatten_before_pooling", "The flattened size was taken before the pooling: flatten the "
             "pooled output.", _flatten_before_pooling),
     Mistake("layout_swapped", "The shape is written in the other order (C×H×W and H×W×C swapped); "

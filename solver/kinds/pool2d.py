@@ -20,7 +20,7 @@ from ..fields import (ONE, ZERO, Pair, array, boolean, choice, given_field, inte
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, pool_ceil_length
-from .common import (Mistake, activation_step, resolve_changed, size_answer as common_size_answer,
+from .common import (Mistake, activation_step, shared_mistake, resolve_changed, size_answer as common_size_answer,
                      as_channels, check_not_symbolic_with_matrices,
                      exact, shown_cells, squeeze_output)
 
@@ -282,25 +282,45 @@ def _resolve(given, **changes):
     return resolve_changed(validate, solve, given, **changes)
 
 
+def _sizes_with(given, length, **axis_changes) -> dict:
+    """output_size from `length(axis)` per axis, each axis changed by `axis_changes`;
+    {} where a size is no whole number (a shape of fractions is not written) or below 1."""
+    sizes = [length(dataclasses.replace(axis, **{k: f(axis) for k, f in axis_changes.items()})) + ("",)
+             for axis in axes(given)]
+    size = size_answer(given, sizes).value
+    values = size if isinstance(size, tuple) else (size,)
+    if any(isinstance(v, Fraction) or (isinstance(v, int) and v < 1) for v in values):
+        return {}
+    return {"output_size": size}
+
+
+def _rounding(given):
+    """The size rule of the problem, with the ceil_mode drop."""
+    return (lambda axis: pool_ceil_length(axis)[:2]) if given.ceil_mode else conv_length
+
+
 def _floor_dropped(given):
     sizes = [conv_length(axis, "exact") + ("",) for axis in axes(given)]
     size = size_answer(given, sizes).value
     return {} if isinstance(size, tuple) else {"output_size": size}
 
 
+def _last_window_kept(given):
+    """ceil_mode's count without PyTorch's drop of a window that starts in the end padding."""
+    if not given.ceil_mode:
+        return {}
+    return _sizes_with(given, lambda axis: conv_length(axis, "ceil"))
+
+
 MISTAKES = [
-    Mistake("padding_forgotten", "This is the result without the padding.",
-            lambda g: _resolve(g, padding=ZERO) if tuple(g.padding) != (0, 0) else {}),
-    Mistake("stride_ignored", "The windows moved one cell at a time: pooling's stride defaults "
-            "to the kernel size, so windows do not overlap unless a stride is given.",
-            lambda g: _resolve(g, stride=ONE)),
-    Mistake("ceil_instead_of_floor", "The size was rounded up: without ceil_mode PyTorch rounds down.",
-            lambda g: _resolve(g, ceil_mode=True) if not g.ceil_mode else {}),
-    Mistake("floor_instead_of_ceil", "The size was rounded down: with ceil_mode PyTorch rounds up "
-            "(dropping only a window that would start in the padding).",
-            lambda g: _resolve(g, ceil_mode=False) if g.ceil_mode else {}),
-    Mistake("floor_dropped", "The floor is missing: the number of windows is a whole number.",
-            _floor_dropped),
+    shared_mistake("padding_forgotten", lambda g: _resolve(g, padding=ZERO) if tuple(g.padding) != (0, 0) else {}),
+    shared_mistake("padding_once", lambda g: _sizes_with(g, _rounding(g), after=lambda a: 0)
+                   if tuple(g.padding) != (0, 0) else {}),
+    shared_mistake("stride_ignored", lambda g: _resolve(g, stride=ONE)),
+    shared_mistake("ceil_instead_of_floor", lambda g: _resolve(g, ceil_mode=True) if not g.ceil_mode else {}),
+    shared_mistake("floor_instead_of_ceil", lambda g: _resolve(g, ceil_mode=False) if g.ceil_mode else {}),
+    shared_mistake("ceil_window_kept", _last_window_kept),
+    shared_mistake("floor_dropped", _floor_dropped),
     Mistake("avg_wrong_divisor_padding", "The divisor is wrong: count_include_pad decides whether "
             "padding cells count in an average window's divisor.",
             lambda g: _resolve(g, count_include_pad=not g.count_include_pad)
