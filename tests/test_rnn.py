@@ -22,7 +22,7 @@ from solver.kinds import rnn
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 
 PROBLEMS = ROOT / "problems" / "comp433-a3.yaml"
-LOSSES = ("mse_last", "mse_all", "sum_last", "sum_all")
+LOSSES = ("mse_last", "mse_all", "sse_last", "sse_all", "torch_mse_last", "torch_mse_all", "sum_last", "sum_all")
 CASES = 300
 SYMBOLIC_CASES = 60
 
@@ -91,7 +91,7 @@ def random_case(rng):
     out = m if case["w_hy"] is not None else n
     case["b_y"] = draw(m) if case["w_hy"] is not None and rng.random() < 0.5 else None
     case["target"] = None if case["loss"].startswith("sum") else (
-        draw(steps, out) if case["loss"] == "mse_all" else draw(out))
+        draw(steps, out) if case["loss"].endswith("_all") else draw(out))
     given = {"x": (case["x"][:, 0] if d == 1 else case["x"]).tolist(),
              "activation": case["activation"], "loss": case["loss"]}
     for name in ("w_in", "w_hh", "b", "w_hy", "b_y", "target"):
@@ -110,7 +110,7 @@ def torch_rnn(case):
     """h_1..h_L, y_L, the loss, and every leaf's gradient, by autograd."""
     leaf = {name: torch.tensor(case[name], dtype=torch.float64, requires_grad=True)
             for name in ("w_in", "w_hh", "h0", "b", "w_hy", "b_y") if case[name] is not None}
-    x = torch.tensor(case["x"], dtype=torch.float64)
+    x = leaf["x"] = torch.tensor(case["x"], dtype=torch.float64, requires_grad=True)
     h, states, outputs = leaf["h0"], [], []
     for t in range(x.shape[0]):
         a = leaf["w_in"] @ x[t] + leaf["w_hh"] @ h + (leaf["b"] if "b" in leaf else 0)
@@ -122,7 +122,11 @@ def torch_rnn(case):
         loss = sum(y.sum() for y in read)
     else:
         target = torch.tensor(case["target"], dtype=torch.float64).reshape(len(read), -1)
-        loss = sum(((y - tg) ** 2).sum() for y, tg in zip(read, target)) / 2
+        if case["loss"].startswith("torch_mse"):
+            loss = torch.nn.MSELoss()(torch.stack(read), target)        # the mean over every entry
+        else:
+            loss = sum(((y - tg) ** 2).sum() for y, tg in zip(read, target))
+            loss = loss / 2 if case["loss"].startswith("mse") else loss
     loss.backward()
     return torch.stack(states).detach().numpy(), outputs[-1].detach().numpy(), loss.item(), \
         {name: t.grad.numpy() for name, t in leaf.items()}
@@ -157,7 +161,11 @@ def test_matches_torch_autograd(seed):
             shape = np.shape(given[name]) if name in given else tuple(k for k in grad.shape if k != 1)
             assert close(got[answer], grad, shape), (given, answer, got[answer], grad)
             expected_names.add(answer)
-            if case["learning_rate"] is not None and name in rnn.WEIGHTS:
+            if name == "x":
+                for t in range(1, len(states) + 1):
+                    assert close(got[f"grad_x[{t}]"], grad[t - 1]), (given, t)
+                    expected_names.add(f"grad_x[{t}]")
+            elif case["learning_rate"] is not None and name != "h0":
                 updated = case[name] - case["learning_rate"] * grad
                 assert close(got[f"updated_{name}"], updated, shape)
                 expected_names.add(f"updated_{name}")
@@ -177,9 +185,9 @@ def symbolic_case(rng):
     spelled = {"h0": "h_0", "learning_rate": "eta", "w_in": "w_in"}
     for name in names:
         numbers[name], symbols[name] = tenth(rng), spelled.get(name, name)
-    if loss == "mse_last":
+    if loss.endswith("_last") and not loss.startswith("sum"):
         numbers["target"], symbols["target"] = tenth(rng), "y_r"
-    elif loss == "mse_all":
+    elif loss.endswith("_all") and not loss.startswith("sum"):
         numbers["target"] = [tenth(rng) for _ in range(steps)]
         symbols["target"] = [f"r_{t}" for t in range(1, steps + 1)]
     return numbers, symbols
@@ -203,7 +211,7 @@ def test_closed_forms_give_the_numbers(seed):
     exact = answers(numbers)
     solved = rnn.solve(rnn.read(symbols))
     formulas = {name: a.value for name, a in solved.answers.items()}
-    assert set(formulas) == set(exact) - {"h"}          # every answer but the list of states
+    assert set(formulas) == set(exact) - {"h", "grad_x"}       # every answer but the lists of steps
     pairs = substitution(numbers, symbols)
     for name, formula in formulas.items():
         assert solved.answers[name].type == "expression"
@@ -352,3 +360,59 @@ def test_bad_input_names_file_problem_and_field(tmp_path, given, field, words):
 def test_bad_input_is_a_field_error_in_the_library():
     with pytest.raises(FieldError):
         rnn.read({"x": [1], "w_in": [[1, 2]], "w_hh": 1})
+
+
+# ---- truncated BPTT and dropped terms (issue 10) -------------------------------------------
+
+def torch_truncated(case, last_only):
+    """Weight gradients with every h_{t−1} detached (no error through time); `last_only`
+    keeps only the last step's loss term."""
+    leaf = {name: torch.tensor(case[name], dtype=torch.float64, requires_grad=True)
+            for name in ("w_in", "w_hh", "b", "w_hy", "b_y")}
+    x, h = torch.tensor(case["x"], dtype=torch.float64), torch.tensor(case["h0"], dtype=torch.float64)
+    target = torch.tensor(case["target"], dtype=torch.float64)
+    terms = []
+    for t in range(x.shape[0]):
+        h = torch.tanh(leaf["w_in"] @ x[t] + leaf["w_hh"] @ h.detach() + leaf["b"])
+        terms.append(((leaf["w_hy"] @ h + leaf["b_y"] - target[t]) ** 2).sum())
+    scale = 1 / 2 if case["loss"] == "mse_all" else 1 / target.numel()
+    (scale * (terms[-1] if last_only else sum(terms))).backward()
+    return {name: t.grad.numpy() for name, t in leaf.items()}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_truncated_bptt_matches_torch_with_the_states_detached(seed):
+    rng = random.Random(f"truncated-{seed}")
+    steps, n, d, m = rng.randint(2, 4), rng.randint(1, 3), rng.randint(1, 2), rng.randint(1, 2)
+    draw = lambda *shape: np.array([tenth(rng) for _ in range(int(np.prod(shape)))]).reshape(shape)  # noqa: E731
+    case = {"x": draw(steps, d), "h0": draw(n), "w_in": draw(n, d), "w_hh": draw(n, n), "b": draw(n),
+            "w_hy": draw(m, n), "b_y": draw(m), "target": draw(steps, m),
+            "loss": rng.choice(["mse_all", "torch_mse_all"])}
+    given = {name: v.tolist() if isinstance(v, np.ndarray) else v for name, v in case.items()}
+    given["activation"] = "tanh"
+    cases = dict(next(x for x in rnn.MISTAKES if x.name == "chain_through_time_forgotten").cases(rnn.read(given)))
+    for where, last_only in (("", False), ("only the t = L term kept", True)):
+        expected = torch_truncated(case, last_only)
+        for name, grad in expected.items():
+            assert close(cases[where][f"grad_{name}"], grad), (where, name, given)
+
+
+def test_a_dropped_term_is_diagnosed_as_dropped():
+    # ∂h_3/∂w_hh with its 2 w_hh w_in x_1 term left out (by hand, from GRAD_W_HH["right"])
+    text = ("w_hy*(w_hy*(h_0*w_hh^3 + w_in*w_hh^2*x_1 + w_in*w_hh*x_2 + w_in*x_3) - y_r)"
+            "*(3*h_0*w_hh^2 + w_in*x_2)")
+    code, verdict = check("Q6c:grad_w_hh", text)
+    assert code == 1 and verdict["mistake"] == "term_dropped", verdict
+
+
+@pytest.mark.parametrize("loss, scale", [("sse_last", 1), ("mse_last", F(1, 2)), ("torch_mse_last", F(1, 2))])
+def test_losses_by_hand(loss, scale):
+    """y = w_hy h_1 = 2·(1·3) = 6 against targets [4, 8] read as one 2-entry output: squares 4 + 4."""
+    got = answers({"x": [3], "w_in": 1, "w_hh": 1, "w_hy": [[2], [2]], "target": [4, 8], "loss": loss})
+    assert got["loss"] == scale * 8          # torch's mean over the 2 entries is ½ of the sum, too
+
+
+def test_kinds_says_what_the_losses_are():
+    result = run_solver("kinds")
+    assert result.returncode == 0
+    assert "½‖y_L − y*‖²" in result.stdout and "nn.MSELoss()" in result.stdout and "without ½" in result.stdout

@@ -5,9 +5,11 @@ Conventions (the derivation states them):
 - a_t = W_in x_t + W_hh h_{t-1} + b and h_t = f(a_t) for t = 1..L, with f the
   identity (`activation: linear`, the default) or tanh; y_t = W_hy h_t + b_y,
   or y_t = h_t where no W_hy is given. h_0 defaults to zeros.
-- Losses: mse_last ½‖y_L − target‖² (the default), mse_all ½Σ_t‖y_t − target_t‖²,
-  sum_last Σ_i y_L,i, sum_all Σ_t Σ_i y_t,i. An mse problem without a target is
-  a forward pass only.
+- Losses (see LOSS_TEXT): mse_last ½‖y_L − target‖² (the default; the course's
+  "squared error", not torch's mean), mse_all ½Σ_t‖y_t − target_t‖²; sse_last and
+  sse_all the same without ½; torch_mse_last and torch_mse_all nn.MSELoss()'s
+  mean over every entry; sum_last Σ_i y_L,i, sum_all Σ_t Σ_i y_t,i. A squared
+  loss without a target is a forward pass only.
 - BPTT: δ_t = ∂ℓ/∂h_t and g_t = ∂ℓ/∂a_t = δ_t ⊙ f'(a_t) (1 − h_t² for tanh);
   δ_L = W_hyᵀ ∂ℓ/∂y_L and δ_{t−1} = W_hyᵀ ∂ℓ/∂y_{t−1} + W_hhᵀ g_t (the first
   term only where the loss reads y_{t−1}). ∂ℓ/∂W_in = Σ_t g_t x_tᵀ,
@@ -38,13 +40,24 @@ from ..errors import FieldError
 from ..fields import MAX_CELLS, choice, given_field, nested_shape, optional, read_given
 from ..formula import Formula, Negative, Number, Product, Sum, Symbol, number_tex
 from ..model import Answer, Solution, Step
-from .common import Mistake, exact
+from .common import Mistake, exact, shared_mistake
 
 NAME = "rnn"
 SUMMARY = ("a recurrent network over a sequence: forward pass, loss, gradients by backpropagation "
            "through time, one gradient-descent step")
-LOSSES = ("mse_last", "mse_all", "sum_last", "sum_all")
+LOSS_TEXT = {
+    "mse_last": "½‖y_L − y*‖², half the squared error of the last output (the default; not torch's mean)",
+    "mse_all": "½Σ_t‖y_t − y*_t‖², half the squared error summed over the steps",
+    "sse_last": "‖y_L − y*‖², the squared error of the last output, without ½",
+    "sse_all": "Σ_t‖y_t − y*_t‖², the squared error summed over the steps, without ½",
+    "torch_mse_last": "torch's nn.MSELoss() of the last output: the mean of (y_L,i − y*_i)² over its m entries",
+    "torch_mse_all": "torch's nn.MSELoss() of every output: the mean of (y_t,i − y*_t,i)² over all L·m entries",
+    "sum_last": "Σ_i y_L,i, the sum of the last output's entries",
+    "sum_all": "Σ_t Σ_i y_t,i, the sum of every output's entries",
+}
+LOSSES = tuple(LOSS_TEXT)
 WEIGHTS = ("w_in", "w_hh", "w_hy")
+PARAMETERS = WEIGHTS + ("b", "b_y")        # what one gradient-descent step updates
 ANSWERS = {
     "h": "every hidden state h_1..h_L (a list, or one row per step); numeric problems",
     "y": "the last output y_L (h_L where no w_hy is given)",
@@ -55,9 +68,13 @@ ANSWERS = {
     "grad_w_hy": "∂ℓ/∂w_hy, where w_hy is given",
     "grad_b_y": "∂ℓ/∂b_y, where b_y is given",
     "grad_h0": "∂ℓ/∂h_0",
+    "grad_x": "∂ℓ/∂x_t for every input x_1..x_L, in the shape x is given (W_inᵀ g_t); numeric problems",
+    "grad_x[i]": "∂ℓ/∂x_i, steps counted from 1 (a formula where the problem has symbols)",
     "updated_w_in": "w_in − η ∂ℓ/∂w_in, with a learning_rate",
     "updated_w_hh": "w_hh − η ∂ℓ/∂w_hh, with a learning_rate",
     "updated_w_hy": "w_hy − η ∂ℓ/∂w_hy, with a learning_rate and w_hy",
+    "updated_b": "b − η ∂ℓ/∂b, with a learning_rate and b",
+    "updated_b_y": "b_y − η ∂ℓ/∂b_y, with a learning_rate and b_y",
     "h[i]": "the hidden state h_i, steps counted from 1 (a formula where the problem has symbols)",
 }
 # Where a problem gives no `vary`: each number redrawn within its field's range (solver/variants.py).
@@ -126,8 +143,9 @@ class Given:
     b_y: Any = given_field(optional(read_tensor), None, "output bias, one per output (needs w_hy)")
     activation: str = given_field(choice("linear", "tanh"), "linear", "linear (default) or tanh")
     target: Any = given_field(optional(read_tensor), None,
-                              "the target of y_L, or one per step for mse_all (mse losses)")
-    loss: str = given_field(choice(*LOSSES), "mse_last", "mse_last (default), mse_all, sum_last or sum_all")
+                              "the target of y_L, or one per step for the _all losses (squared losses)")
+    loss: str = given_field(choice(*LOSSES), "mse_last", "; ".join(f"{name}: {text}"
+                                                                   for name, text in LOSS_TEXT.items()))
     learning_rate: Any = given_field(optional(read_cell), None, "η for one gradient-descent step")
 
 
@@ -221,7 +239,7 @@ def answer_shapes(g: Given, n: int, m: int, symbolic: bool) -> dict:
     """Each answer in the shape its field was given in; a 1×1 matrix of symbols is a formula."""
     shapes = {f"grad_{name}": np.shape(getattr(g, name)) for name in ("w_in", "w_hh", "b", "w_hy", "b_y")}
     shapes.update(grad_h0=np.shape(g.h0) if g.h0 is not None else squeezed((n,)),
-                  y=squeezed((m,)), state=squeezed((n,)))
+                  y=squeezed((m,)), state=squeezed((n,)), grad_x=np.shape(g.x), input=squeezed(np.shape(g.x)[1:]))
     return dict.fromkeys(shapes, ()) if symbolic else shapes
 
 
@@ -245,11 +263,11 @@ def read_targets(g, steps, m) -> dict | None:
     if g.loss.startswith("sum"):
         if g.target is not None:
             raise FieldError("target", f"is not used by loss {g.loss}, which sums the outputs; remove it, "
-                                       "or use mse_last or mse_all")
+                                       "or use a squared loss such as mse_last or mse_all")
         return None
     if g.target is None:
         return None
-    if g.loss == "mse_last":
+    if g.loss.endswith("_last"):
         return {steps: fit("target", g.target, (m,), f"one entry per output of y_L, {m}")}
     rows = fit("target", g.target, (steps, m), f"one target per step ({steps}) and output ({m})")
     return {t: rows[t - 1] for t in range(1, steps + 1)}
@@ -342,17 +360,38 @@ def output(m: Model, h):
     return m.w_hy @ h + (0 if m.b_y is None else m.b_y)
 
 
-def output_grads(m: Model, fw: Forward) -> dict:
-    """∂ℓ/∂y_t for the steps the loss reads."""
+def squared(m: Model) -> bool:
+    return not m.loss.startswith("sum")
+
+
+def loss_scale(m: Model) -> Fraction:
+    """c in ℓ = c Σ (y − y*)²: ½ (mse), 1 (sse), or 1 over the entries averaged (torch_mse)."""
     if m.loss.startswith("mse"):
-        return {t: fw.y[t] - m.targets[t] for t in m.loss_steps}
+        return Fraction(1, 2)
+    if m.loss.startswith("sse"):
+        return Fraction(1)
+    return Fraction(1, len(m.loss_steps) * len(m.targets[m.steps]))
+
+
+def error_factor(m: Model):
+    """2c, the factor of y − y* in ∂ℓ/∂y: 1 for mse."""
+    return exact(2 * loss_scale(m))
+
+
+def output_grads(m: Model, fw: Forward) -> dict:
+    """∂ℓ/∂y_t for the steps the loss reads: 2c (y_t − y*_t), or 1 for a sum."""
+    if squared(m):
+        factor = error_factor(m)
+        return {t: (fw.y[t] - m.targets[t]) * factor if factor != 1 else fw.y[t] - m.targets[t]
+                for t in m.loss_steps}
     return {t: np.ones(len(fw.y[t]), dtype=object) for t in m.loss_steps}
 
 
-def loss_value(m: Model, fw: Forward, factor=Fraction(1, 2)):
-    if m.loss.startswith("sum"):
+def loss_value(m: Model, fw: Forward, scale=None):
+    if not squared(m):
         return sum(sum(fw.y[t]) for t in m.loss_steps)
-    return factor * sum(sum(v * v for v in fw.y[t] - m.targets[t]) for t in m.loss_steps)
+    scale = loss_scale(m) if scale is None else scale
+    return scale * sum(sum(v * v for v in fw.y[t] - m.targets[t]) for t in m.loss_steps)
 
 
 def slope(m: Model, fw: Forward, t):
@@ -366,10 +405,13 @@ class Backward:
     delta: list  # δ_t at index t
     g: list      # g_t at index t
     terms: dict  # gradient name -> [(step, term)] whose sum is the gradient
+    dx: list     # ∂ℓ/∂x_t = W_inᵀ g_t at index t − 1
 
     @property
     def grads(self) -> dict:
-        return {name: sum(v for _, v in terms) for name, terms in self.terms.items()}
+        """Each parameter's gradient, and grad_x: the inputs' gradients stacked, one row per step."""
+        grads = {name: sum(v for _, v in terms) for name, terms in self.terms.items()}
+        return grads | {"grad_x": np.array(self.dx, dtype=object)}
 
 
 def backward(m: Model, fw: Forward, dy=None, *, chain=True, transposed=True, derivative=True,
@@ -398,7 +440,7 @@ def backward(m: Model, fw: Forward, dy=None, *, chain=True, transposed=True, der
         terms["grad_w_hy"] = [(t, np.outer(v, local.h[t])) for t, v in dy.items()]
     if m.b_y is not None:
         terms["grad_b_y"] = list(dy.items())
-    return Backward(dy, delta, g, terms)
+    return Backward(dy, delta, g, terms, [m.w_in.T @ g[t] for t in every])
 
 
 # ---- the unrolled closed forms (scalar, linear) ------------------------------------
@@ -441,7 +483,14 @@ def closed_forms(m: Model, fw: Forward, dy: dict) -> dict:
         grads["grad_w_hy"] = sum(v[0] * fw.h[t][0] for t, v in dy.items())
     if m.b_y is not None:
         grads["grad_b_y"] = sum(v[0] for v in dy.values())
+    grads["grad_x"] = np.array([[total(input_terms(m, errors, s))] for s in range(1, m.steps + 1)], dtype=object)
     return grads
+
+
+def input_terms(m: Model, errors: dict, s) -> list[tuple]:
+    """∂ℓ/∂x_s term by term: x_s reaches h_t (t ≥ s) as w_hh^(t−s) w_in x_s."""
+    w, w_in = m.w_hh.flat[0], m.w_in.flat[0]
+    return [(t, error * w ** (t - s) * w_in) for t, error in errors.items() if t >= s]
 
 
 def unrolled_terms(m: Model, dy: dict) -> dict:
@@ -489,7 +538,11 @@ def answer_values(m: Model, fw: Forward, grads: dict | None) -> dict:
     values["y"] = shaped(fw.y[m.steps], m.shapes["y"])
     if grads is not None:
         values["loss"] = exact(loss_value(m, fw))
+        inputs = grads.pop("grad_x")
         values.update({name: shaped(v, m.shapes[name]) for name, v in grads.items()})
+        if not m.symbolic:
+            values["grad_x"] = shaped(inputs, m.shapes["grad_x"])
+        values.update({f"grad_x[{t}]": shaped(inputs[t - 1], m.shapes["input"]) for t in range(1, m.steps + 1)})
         if m.lr is not None:
             values.update(updated(m, values))
     values.update({f"h[{t}]": shaped(fw.h[t], state) for t in range(1, m.steps + 1)})
@@ -502,7 +555,7 @@ def answer_values(m: Model, fw: Forward, grads: dict | None) -> dict:
 def updated(m: Model, values: dict, sign=-1) -> dict:
     """One gradient-descent step (sign −1; +1 is the step taken uphill)."""
     found = {}
-    for name in WEIGHTS:
+    for name in PARAMETERS:
         weight = getattr(m, name)
         if weight is not None:
             step = np.asarray(values[f"grad_{name}"], dtype=object).reshape(weight.shape)
@@ -535,6 +588,8 @@ LABELS = {"h": r"h_1, \dots, h_L", "y": "y_L", "loss": r"\ell",
           "grad_w_hy": r"\frac{\partial \ell}{\partial w_{\text{hy}}}",
           "grad_b_y": r"\frac{\partial \ell}{\partial b_y}",
           "grad_h0": r"\frac{\partial \ell}{\partial h_0}",
+          "grad_x": r"\frac{\partial \ell}{\partial x_1}, \dots, \frac{\partial \ell}{\partial x_L}",
+          "updated_b": "b'", "updated_b_y": "b_y'",
           "updated_w_in": r"w_{\text{in}}'", "updated_w_hh": r"w_{\text{hh}}'", "updated_w_hy": r"w_{\text{hy}}'"}
 
 
@@ -542,7 +597,7 @@ def solve(given: Given) -> Solution:
     m = model(given)
     fw = forward(m)
     values = results(m, fw)
-    answers = {name: Answer(name, answer_type(v), v, answer_label(m, name), detail=name.startswith("h["))
+    answers = {name: Answer(name, answer_type(v), v, answer_label(m, name), detail="[" in name)
                for name, v in values.items()}
     return Solution(NAME, given, derivation(m, fw, values), answers)
 
@@ -551,6 +606,8 @@ def answer_label(m: Model, name) -> str:
     """The answer's name in the derivation's letters: W for a matrix, y_3 for y_L."""
     if name.startswith("h["):
         return f"h_{{{name[2:-1]}}}"
+    if name.startswith("grad_x["):
+        return rf"\frac{{\partial \ell}}{{\partial x_{{{name[7:-1]}}}}}"
     weight = getattr(m, name.split("_", 1)[1], None) if name.startswith(("grad_w", "updated_w")) else None
     label = LABELS[name].replace("y_L", f"y_{{{m.steps}}}")
     return label.replace("w_{", "W_{") if weight is not None and weight.size > 1 else label
@@ -679,7 +736,7 @@ class Notation:
         tex = base.replace("{w}", "W" if name in WEIGHTS and getattr(self.m, name).size > 1 else "w")
         if name == "dy":
             tex = tex % t
-        elif name == "target" and self.m.loss == "mse_all":
+        elif name == "target" and (self.m.loss or "").endswith("_all"):
             tex += f"_{{{t}}}"
         elif t is not None and name != "target":
             tex = f"{tex}_{{{t}}}"
@@ -755,10 +812,7 @@ def model_step(m: Model, n: Notation) -> Step:
 
 
 def loss_text(m: Model) -> str:
-    return {None: "", "mse_last": "The loss compares the last output with the target y*.",
-            "mse_all": "The loss compares every output y_t with its target y*_t.",
-            "sum_last": "The loss is the sum of the last output's entries.",
-            "sum_all": "The loss is the sum of every output's entries."}[m.loss]
+    return "" if m.loss is None else f"The loss is {LOSS_TEXT[m.loss]}."
 
 
 def loss_letters(m: Model, n: Notation):
@@ -769,12 +823,17 @@ def loss_letters(m: Model, n: Notation):
         return Symbol("sum", r"\sum_{t=1}^{%d} \sum_i y_{t,i}" % m.steps if len(steps) > 1
                       else r"\sum_i y_{%d,i}" % steps[0])
     if m.shapes["y"] == ():
-        squares = plus([Squared(n.letter("y", t) - n.letter("target", t)) for t in steps])
-        return Number(Fraction(1, 2)) * squares
+        return scaled(loss_scale(m), plus([Squared(n.letter("y", t) - n.letter("target", t)) for t in steps]))
     norm = r"\left\lVert y_{%s} - y^{*}%s \right\rVert^{2}"
+    coefficient = "" if loss_scale(m) == 1 else Number(loss_scale(m)).tex() + " "
     if len(steps) == 1:
-        return Symbol("mse", r"\frac{1}{2}" + norm % (steps[0], ""))
-    return Symbol("mse", r"\frac{1}{2} \sum_{t=1}^{%d} " % m.steps + norm % ("t", "_{t}"))
+        return Symbol("mse", coefficient + norm % (steps[0], ""))
+    return Symbol("mse", coefficient + r"\sum_{t=1}^{%d} " % m.steps + norm % ("t", "_{t}"))
+
+
+def scaled(coefficient, formula: Formula) -> Formula:
+    """c·formula, or the formula alone where c is 1."""
+    return formula if coefficient == 1 else Number(exact(coefficient)) * formula
 
 
 def forward_step(m: Model, n: Notation) -> Step:
@@ -814,24 +873,22 @@ def loss_step(m: Model, n: Notation) -> Step:
     steps = m.loss_steps
     loss = loss_value(m, n.fw)
     head = Symbol("l", r"\ell")
-    if m.loss.startswith("sum"):
+    if not squared(m):
         entries = [Value(v) for t in steps for v in n.fw.y[t]]
         return Step("Loss", "The loss adds up the entries of the outputs it reads.",
                     [tidy([head, loss_letters(m, n), plus(entries), Value(loss)])])
     pairs = [(y, tg) for t in steps for y, tg in zip(n.fw.y[t], m.targets[t])]
-    half = Number(Fraction(1, 2))
-    put_in = half * plus([Squared(Value(y) - Value(tg)) for y, tg in pairs])
-    worked = half * plus([Squared(Value(y - tg)) for y, tg in pairs])
-    return Step("Loss", "Half the squared difference between output and target" +
-                (", summed over the steps." if len(steps) > 1 else "."),
-                [tidy([head, loss_letters(m, n), put_in, worked, Value(loss)])])
+    c = loss_scale(m)
+    put_in = scaled(c, plus([Squared(Value(y) - Value(tg)) for y, tg in pairs]))
+    worked = scaled(c, plus([Squared(Value(y - tg)) for y, tg in pairs]))
+    return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}.", [tidy([head, loss_letters(m, n), put_in, worked, Value(loss)])])
 
 
 def bptt_steps(m: Model, n: Notation, values: dict) -> list[Step]:
     bw = n.bw
     lines = [dy_line(m, n, t) for t in m.loss_steps]
     steps = [Step("Error at the outputs", "∂ℓ/∂y_t for each output the loss reads" +
-                  (": y_t − y*_t." if m.loss.startswith("mse") else ": every entry counts once, so 1."),
+                  (f": {error_text(m)}." if squared(m) else ": every entry counts once, so 1."),
                   lines)]
     lines = []
     for t in range(m.steps, 0, -1):
@@ -855,18 +912,31 @@ def bptt_steps(m: Model, n: Notation, values: dict) -> list[Step]:
             ("g_t = ∂ℓ/∂a_t = δ_t ⊙ (1 − h_t²), since tanh'(a) = 1 − tanh(a)²." if m.tanh else
              "With no activation g_t = ∂ℓ/∂a_t is δ_t itself, so the formulas below write δ for g."))
     steps.append(Step("Backpropagation through time", text, lines))
+    inputs = [sum_line(n, Symbol(f"grad_x[{t}]", answer_label(m, f"grad_x[{t}]")),
+                       [([("w_in", None, True), ("g", t)], bw.dx[t - 1])], bw.dx[t - 1]) for t in range(1, m.steps + 1)]
     steps.append(Step("Gradients", "Each weight is used at every step, so its gradient is a sum over "
-                                   "the steps: the error at the step times what the weight multiplied there.",
-                      [gradient_line(m, n, name) for name in bw.terms if name != "grad_h0"]))
+                                   "the steps: the error at the step times what the weight multiplied there. "
+                                   "Each input x_t is used once, at step t: ∂ℓ/∂x_t = W_in^T g_t.",
+                      [gradient_line(m, n, name) for name in bw.terms if name != "grad_h0"] + inputs))
     return steps
 
 
 def dy_line(m: Model, n: Notation, t) -> list:
     head = n.letter("dy", t)
-    if m.loss.startswith("sum"):
+    if not squared(m):
         return [head, n.value("dy", t)]
-    return tidy([head, n.letter("y", t) - n.letter("target", t), n.value("y", t) - n.value("target", t),
-                 n.value("dy", t)])
+    c = error_factor(m)
+    return tidy([head, scaled(c, n.letter("y", t) - n.letter("target", t)),
+                 scaled(c, n.value("y", t) - n.value("target", t)), n.value("dy", t)])
+
+
+def error_text(m: Model) -> str:
+    """∂ℓ/∂y_t in words: the derivative of c(y − y*)² is 2c(y − y*)."""
+    c, scale = error_factor(m), loss_scale(m)
+    if c == 1:
+        return "y_t − y*_t (the ½ cancels the 2 of the derivative)"
+    squares = "(y − y*)²" if scale == 1 else f"{scale}·(y − y*)²"
+    return f"{c}·(y_t − y*_t), the derivative of {squares}"
 
 
 GRADIENT_FACTORS = {"grad_w_in": ("g", "x"), "grad_w_hh": ("g", "h-1"), "grad_b": ("g", None),
@@ -901,7 +971,7 @@ def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
                       "Differentiate the unrolled h_t term by term: a power w_hh^k brings down k, "
                       "and h_0 enters h_t only through w_hh^t h_0.", lines))
     lines = []
-    for name in (k for k in values if k.startswith("grad_")):
+    for name in (k for k in values if k.startswith("grad_") and not k.startswith("grad_x")):
         if name in ("grad_w_hy", "grad_b_y"):
             letters = [times([n.letter("dy", t)] + ([n.letter("h", t)] if name == "grad_w_hy" else []))
                        for t in dy]
@@ -912,8 +982,18 @@ def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
             put_in = [short_error(m, n, t) * Value(total(unrolled_derivatives(m, t)[name]))
                       for t in m.loss_steps]
         lines.append(tidy([Symbol(name, answer_label(m, name)), plus(letters), plus(put_in), Value(values[name])]))
+    errors = {t: short_error(m, n, t) for t in m.loss_steps}
+    for s in range(1, m.steps + 1):
+        terms = input_terms(m, errors, s)
+        letters = [state_error_letter(t) * Symbol(f"dh{t}dx{s}", r"\frac{\partial h_{%d}}{\partial x_{%d}}" % (t, s))
+                   for t, _ in terms]
+        lines.append(tidy([Symbol(f"grad_x[{s}]", answer_label(m, f"grad_x[{s}]")), plus(letters),
+                           plus([error * Value(n.m.w_hh.flat[0] ** (t - s) * n.m.w_in.flat[0]) for t, error in terms]),
+                           Value(values[f"grad_x[{s}]"])]) if terms else
+                     [Symbol(f"grad_x[{s}]", answer_label(m, f"grad_x[{s}]")), Value(values[f"grad_x[{s}]"])])
     steps.append(Step("Gradients", "The chain rule through the unrolled states; writing y_t out gives "
-                                   "each gradient in the given symbols alone.", lines))
+                                   "each gradient in the given symbols alone. An input x_s reaches h_t "
+                                   "(t ≥ s) as w_hh^(t−s) w_in x_s.", lines))
     return steps
 
 
@@ -927,15 +1007,15 @@ def derivative_letter(t, name) -> Symbol:
 
 def output_error(m: Model, n: Notation, t) -> Formula:
     """∂ℓ/∂y_t with y_t as a letter: y_t − y*_t, or 1 for a sum."""
-    if m.loss.startswith("sum"):
+    if not squared(m):
         return Number(1)
-    return n.letter("y", t) - n.value("target", t)
+    return scaled(error_factor(m), n.letter("y", t) - n.value("target", t))
 
 
 def short_error(m: Model, n: Notation, t) -> Formula:
     """∂ℓ/∂h_t through y_t, with y_t as a letter: w_hy (y_t − y*_t)."""
     error = output_error(m, n, t)
-    return error if m.w_hy is None else (n.value("w_hy") if m.loss.startswith("sum") else n.value("w_hy") * error)
+    return error if m.w_hy is None else (n.value("w_hy") if not squared(m) else n.value("w_hy") * error)
 
 
 PARAMETER_TEX = {"grad_w_in": r"w_{\text{in}}", "grad_w_hh": r"w_{\text{hh}}", "grad_b": "b", "grad_h0": "h_0"}
@@ -943,7 +1023,7 @@ PARAMETER_TEX = {"grad_w_in": r"w_{\text{in}}", "grad_w_hh": r"w_{\text{hh}}", "
 
 def update_step(m: Model, n: Notation, values: dict) -> Step:
     lines = []
-    for name in WEIGHTS:
+    for name in PARAMETERS:
         if getattr(m, name) is None:
             continue
         grad = np.asarray(values[f"grad_{name}"], dtype=object)
@@ -954,7 +1034,7 @@ def update_step(m: Model, n: Notation, values: dict) -> Step:
         worked = n.value(name) - Value(scalar_or(m.lr * grad.reshape(getattr(m, name).shape)))
         lines.append(tidy([Symbol(f"new {name}", answer_label(m, f"updated_{name}")), letters, put_in, worked,
                            Value(values[f"updated_{name}"])]))
-    return Step("Gradient-descent step", "Each weight moves against its gradient, scaled by the "
+    return Step("Gradient-descent step", "Each weight and bias moves against its gradient, scaled by the "
                                          "learning rate η.", lines)
 
 
@@ -996,12 +1076,12 @@ def _backward_with(**flags):
 
 def _dy_scaled(factor):
     def answers(m):
-        if not m.loss.startswith("mse"):
-            return {}
+        if not squared(m) or (factor == 2 and not m.loss.startswith("mse")):
+            return {}        # the ½ forgotten: only the losses that have one
         fw = forward(m)
         dy = {t: factor * v for t, v in output_grads(m, fw).items()}
         values = answer_values(m, fw, backward(m, fw, dy).grads)
-        return {**values, "loss": exact(loss_value(m, fw, Fraction(abs(factor), 2)))}
+        return {**values, "loss": exact(loss_value(m, fw, abs(factor) * loss_scale(m)))}
     return answers
 
 
@@ -1028,9 +1108,26 @@ def _linear_only(answers):
     return lambda m: {} if m.tanh else answers(m)
 
 
-def _term_sign_flipped(given):
+def _last_term_only(m):
+    """Every weight gradient as its t = L term alone (δ_L through step L only); with a
+    loss at the last step only, the same as no chain through time."""
+    if m.steps == 1 or m.loss_steps == [m.steps] or m.symbolic:
+        return {}
+    fw = forward(m)
+    bw = backward(m, fw)
+    grads = {**bw.grads, **{name: terms[-1][1] for name, terms in bw.terms.items() if name != "grad_h0"}}
+    return answer_values(m, fw, grads)
+
+
+def _chain_cases(given):
+    """Truncated BPTT: no error through h_{t−1} at all, or only the last step's term kept."""
+    return [("", _with_model(_backward_with(chain=False))(given)),
+            ("only the t = L term kept", _with_model(_last_term_only)(given))]
+
+
+def _term_sign_flipped(given, factor=2):
     """One case per term of each gradient's sum (over the steps, and over the unrolled
-    closed form's terms) with that term's sign flipped."""
+    closed form's terms) with that term's sign flipped (factor 2) or left out (factor 1)."""
     try:
         m = model(given)
     except (FieldError, ZeroDivisionError):
@@ -1052,7 +1149,7 @@ def _term_sign_flipped(given):
                 if not np.any(np.asarray(term, dtype=object) != 0):
                     continue
                 term = term if isinstance(grads[name], np.ndarray) else scalar_or(term)
-                flipped = answer_values(m, fw, {**grads, name: grads[name] - 2 * term})
+                flipped = answer_values(m, fw, {**grads, name: grads[name] - factor * term})
                 wanted = (name, f"updated_{name[5:]}")
                 cases.append((where, {k: v for k, v in flipped.items() if k in wanted}))
     return cases
@@ -1087,8 +1184,7 @@ def _gradients_transposed(m):
 MISTAKES = [
     Mistake("h0_forgotten", "This is the result with h_0 left out (taken as 0): the first step is "
             "h_1 = w_in x_1 + w_hh h_0 + b, and h_0 is given.", _with_model(_h0_forgotten, True)),
-    Mistake("bias_forgotten", "This is the result without the bias: it is added at every step.",
-            _with_model(_bias_forgotten, True)),
+    shared_mistake("bias_forgotten", _with_model(_bias_forgotten, True)),
     Mistake("tanh_forgotten", "This is the linear RNN's result: tanh is applied to a_t at every step.",
             _with_model(lambda m: results(dataclasses.replace(m, tanh=False)) if m.tanh else {}, True)),
     Mistake("update_added", "The gradient step was added: gradient descent subtracts it, "
@@ -1099,7 +1195,7 @@ MISTAKES = [
             "derivative, so ∂ℓ/∂y = y − y*.", _with_model(_dy_scaled(2))),
     Mistake("chain_through_time_forgotten", "Only the last step's term is there: h_t also depends on "
             "the weights through h_{t-1}, so the error flows back through every earlier step "
-            "(δ_{t-1} gets W_hh^T δ_t).", _with_model(_backward_with(chain=False))),
+            "(δ_{t-1} gets W_hh^T δ_t).", _chain_cases),
     Mistake("w_hh_power_off_by_one", "Every power of w_hh is one too high: x_t reaches h_L through "
             "L − t recurrent steps, so it is multiplied by w_hh^(L−t), and h_0 by w_hh^L.",
             _with_model(_linear_only(_backward_with(extra_power=True)))),
@@ -1107,6 +1203,9 @@ MISTAKES = [
             "term has a derivative too (t w_hh^(t−1) h_0 with respect to w_hh).",
             _with_model(_h0_term_dropped)),
     Mistake("term_sign_flipped", "One term of the sum has the wrong sign.", _term_sign_flipped),
+    Mistake("term_dropped", "One term of the sum is missing: the gradient adds up a term for every step "
+            "(and every term of the unrolled state) that the parameter reaches the loss through.",
+            lambda g: _term_sign_flipped(g, factor=1)),
     Mistake("tanh_derivative_forgotten", "The derivative of tanh is missing: backpropagating through "
             "h_t = tanh(a_t) multiplies by 1 − h_t².",
             _with_model(lambda m: _backward_with(derivative=False)(m) if m.tanh else {})),
