@@ -353,7 +353,7 @@ def test_fuzz_formula_like_text(pieces):
     ("floor((H + 2P - K)/S) + 1", 0, "correct", None),
     ("(H + 2P - K)/S + 1", 1, "incorrect", "floor_dropped"),
     (r"\left\lceil \frac{H+2P-K}{S} \right\rceil + 1", 1, "incorrect", "ceil_instead_of_floor"),
-    (r"\left\lfloor \frac{H+P-K}{S} \right\rfloor + 1", 1, "incorrect", None),
+    (r"\left\lfloor \frac{H+P-K}{S} \right\rfloor + 1", 1, "incorrect", "padding_once"),     # P for 2P
     (r"\left\lfloor \frac{H+2P-K}{S} \right\rfloor + 1)", 2, "invalid", None),
     ("().__class__", 2, "invalid", None),
 ])
