@@ -225,3 +225,15 @@ def test_fields_are_conv2d_matrix_fields_and_upstream():
     assert list(fields) == ["input", "kernel", "bias", "stride", "padding", "dilation", "groups", "flip",
                             "upstream"]
     assert all(fields[name].metadata == forward[name].metadata for name in fields if name != "upstream")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_bias_forgotten_is_torchs_forward_pass_without_bias(seed):
+    case = solved_case(seed)
+    if "bias" not in case:
+        kernel = np.array(case["kernel"])
+        case = dict(case, bias=[2] * (kernel.shape[0] if kernel.ndim == 4 else 1))
+    wrong = torch_backward({k: v for k, v in case.items() if k != "bias"})      # a bias of 0
+    found = mistake_answers("bias_forgotten", case)
+    np.testing.assert_allclose(np.array(found["output"], dtype=float), wrong["output"].detach().numpy())
+    assert float(found["loss"]) == pytest.approx(wrong["loss"].item())

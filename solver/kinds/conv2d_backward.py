@@ -30,7 +30,7 @@ from ..fields import Pair, array, given_field, optional, read_given
 from ..formula import Number, Sum, Symbol, divide
 from ..model import Answer, Solution, Step
 from . import conv2d
-from .common import Mistake, as_channels, exact, exact_array, pad, squeeze_output
+from .common import Mistake, as_channels, exact, exact_array, pad, shared_mistake, squeeze_output
 
 NAME = "conv2d_backward"
 SUMMARY = "gradients of a 2-D convolution with respect to its input, kernel and bias, by hand"
@@ -349,7 +349,16 @@ def _bias_gradient(given, how) -> dict:
     return {"grad_bias": bias_value(bias_gradient(upstream_tensor(given), how))}
 
 
+def _bias_forgotten(given) -> dict:
+    """The forward pass without the bias: the output and the loss change, no gradient does."""
+    if given.bias is None:
+        return {}
+    y = conv2d.correlate(dataclasses.replace(forward_given(given), bias=None))
+    return {"output": squeeze_output(y, given.input.ndim), "loss": exact((upstream_tensor(given) * y).sum())}
+
+
 MISTAKES = [
+    shared_mistake("bias_forgotten", _bias_forgotten),
     Mistake("input_gradient_kernel_not_flipped", "This is U cross-correlated with the kernel as it is: "
             "the input gradient is the full convolution of U with the kernel, i.e. the cross-correlation "
             "with the kernel rotated by 180°.",

@@ -61,7 +61,7 @@ PARAMETERS = WEIGHTS + ("b", "b_y")        # what one gradient-descent step upda
 ANSWERS = {
     "h": "every hidden state h_1..h_L (a list, or one row per step); numeric problems",
     "y": "the last output y_L (h_L where no w_hy is given)",
-    "loss": "the loss ℓ; needs a target for the mse losses",
+    "loss": "the loss ℓ; needs a target for the squared losses (mse_, sse_, torch_mse_)",
     "grad_w_in": "∂ℓ/∂w_in",
     "grad_w_hh": "∂ℓ/∂w_hh",
     "grad_b": "∂ℓ/∂b, where b is given",
