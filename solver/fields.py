@@ -7,6 +7,7 @@ raises FieldError saying what would be valid. `read_given` applies them.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -15,9 +16,14 @@ import numpy as np
 
 from .errors import FieldError
 
-IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}\Z")
-MAX_CELLS = 10_000
+# A symbol name as the answer grammar reads it back (w_in, x_1, H): letters, digits, one subscript.
+IDENTIFIER = re.compile(r"(?=.{1,16}\Z)[A-Za-z]+[0-9]*(_[A-Za-z0-9]+)?\Z")
+MAX_CELLS = 10_000            # entries of one given matrix or tensor
+MAX_COMPUTED_CELLS = 100_000  # entries of an array a kind computes (a padded input, an output)
+MAX_WINDOW_ENTRIES = 1_000_000   # output cells times the entries each one's window adds up
 MAX_SIZE = 10**9
+MAX_NUMBER = 10**15           # any number in a problem: answers then stay within the answer grammar's digits
+NUMBER_LIMIT = f"10^{len(str(MAX_NUMBER)) - 1}"
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,40 @@ def read_given(cls, raw: Any, kind: str):
 
 def field_list(cls) -> str:
     return ", ".join(f.name for f in dataclasses.fields(cls))
+
+
+def check_numbers(name: str, value, where: str = "") -> None:
+    """Every number in a given (or a vary), however nested, is finite and at most
+    MAX_NUMBER in size: an infinite cell would match any answer, and a huge one
+    gives answers a student cannot type."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_numbers(name, item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_numbers(name, item, f"{where}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        at = f" at {name}{where}" if where else ""
+        if not math.isfinite(value):
+            raise FieldError(name, f"has {value}{at}; numbers must be finite")
+        if abs(value) > MAX_NUMBER:
+            raise FieldError(name, f"has {value:.3g}{at}; numbers in a problem are at most "
+                                   f"{NUMBER_LIMIT} in size")
+
+
+def bound_cells(name: str, what: str, shape, limit: int = MAX_COMPUTED_CELLS) -> None:
+    """Refuse, before computing it, an array of more than `limit` entries: a 3×3
+    input with padding 5000 would take gigabytes."""
+    cells = math.prod(shape)
+    if cells > limit:
+        raise FieldError(name, f"makes {what} {'×'.join(map(str, shape))}, {cells:,} entries; at most "
+                               f"{limit:,} are supported")
+
+
+def bound_windows(name: str, output_shape, window_shape) -> None:
+    """Refuse an output whose windows add up more than MAX_WINDOW_ENTRIES entries in all."""
+    bound_cells(name, "the output's windows (output cells × window entries)",
+                (math.prod(output_shape), math.prod(window_shape)), MAX_WINDOW_ENTRIES)
 
 
 # ---- readers -------------------------------------------------------------

@@ -9,12 +9,18 @@ from typing import Any
 import yaml
 
 from .errors import ProblemError, SolverError
+from .fields import NUMBER_LIMIT, check_numbers
 
 SET_KEYS = ("title", "course", "term", "instructions", "problems")
 PROBLEM_KEYS = ("id", "kind", "statement", "given", "ask", "vary")
 INDEXED = re.compile(r"\[\d+\]\Z")      # params[3] is an answer NAME[i]
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")   # {{ field }} in a statement
 MAX_FILE_BYTES = 2_000_000
+MAX_NODES = 1_000_000       # values once aliases are expanded: what a MAX_FILE_BYTES file can write out
+NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+MAX_NUMBER_TEXT = 100       # characters of one number; longer ones PyYAML cannot even read
+MERGE_TAG = "tag:yaml.org,2002:merge"
+NOT_YAML_TEXT = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass
@@ -84,19 +90,93 @@ def read_yaml(path: Path) -> dict:
         raise SolverError(f"{path}: no such problem file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SolverError(f"{path}: cannot be read ({error})") from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        root = loader.get_single_node()
+        check_nodes(path, root)
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(error, "problem", None) or "malformed YAML"
-        raise ProblemError(f"is not valid YAML{where}: {reason}", file=path) from None
+        raise ProblemError(f"is not valid YAML{_yaml_position(error, text)}: "
+                           f"{_yaml_reason(error, text)}", file=path) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ProblemError("must be a YAML mapping with `title` and `problems`", file=path)
     for key in data:
         if key not in SET_KEYS:
             raise ProblemError(f"has an unknown top-level key `{key}`; allowed: {', '.join(SET_KEYS)}", file=path)
     return data
+
+
+def _yaml_position(error, text: str) -> str:
+    mark = getattr(error, "problem_mark", None)
+    if mark is not None:
+        return f" at line {mark.line + 1}, column {mark.column + 1}"
+    found = NOT_YAML_TEXT.search(text)      # libyaml marks no position for a control character
+    if isinstance(error, yaml.reader.ReaderError) and found:
+        line = text.count("\n", 0, found.start()) + 1
+        column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+        return f" at line {line}, column {column}"
+    return ""
+
+
+def _yaml_reason(error, text: str) -> str:
+    found = NOT_YAML_TEXT.search(text)
+    if isinstance(error, yaml.reader.ReaderError) and found:
+        return f"the control character U+{ord(found.group()):04X}, which YAML does not allow"
+    return getattr(error, "problem", None) or "malformed YAML"
+
+
+def check_nodes(path: Path, root) -> None:
+    """Refuse, before building anything, what a small file could make huge or
+    ambiguous: aliases expanding to more than MAX_NODES values (a "billion laughs"),
+    an alias inside itself, a key given twice in one mapping, and a number too long
+    to read. Each shared node is counted once, so the walk is linear in the file."""
+    expanded = {}                   # id(node) -> its value count with aliases expanded
+    open_nodes = set()              # the collections whose items are being counted
+    stack = [(root, False)]
+    while stack:
+        node, items_counted = stack.pop()
+        key = id(node)
+        if items_counted:
+            open_nodes.discard(key)
+            expanded[key] = 1 + sum(expanded.get(id(item), 1) for item in _items(node))
+            if expanded[key] > MAX_NODES:
+                raise ProblemError(f"{_where(node)}: its aliases expand to more than {MAX_NODES:,} values; "
+                                   "write the values out, or use fewer aliases", file=path)
+        elif key in open_nodes:
+            raise ProblemError(f"{_where(node)}: an alias refers to the value that contains it", file=path)
+        elif key not in expanded:
+            _check_node(path, node)
+            if not isinstance(node, yaml.ScalarNode):
+                open_nodes.add(key)
+                stack.append((node, True))
+                stack.extend((item, False) for item in _items(node))
+
+
+def _items(node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return node.value if isinstance(node, yaml.SequenceNode) else []
+
+
+def _check_node(path: Path, node) -> None:
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag in NUMBER_TAGS and len(node.value) > MAX_NUMBER_TEXT:
+            raise ProblemError(f"{_where(node)}: a number written with {len(node.value):,} characters; "
+                               f"numbers in a problem file are at most {NUMBER_LIMIT} in size", file=path)
+    elif isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG:
+                if (key.tag, key.value) in seen:
+                    raise ProblemError(f"{_where(key)}: the key `{key.value}` is given twice in the same "
+                                       "mapping; give each key once", file=path)
+                seen.add((key.tag, key.value))
+
+
+def _where(node) -> str:
+    return f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}"
 
 
 def _problem_id(path, index, raw) -> str:
@@ -115,7 +195,15 @@ def _read_problem(pid: str, raw: dict) -> Problem:
     for key in raw:
         if key not in PROBLEM_KEYS:
             raise ProblemError(f"unknown key `{key}`; a problem takes {', '.join(PROBLEM_KEYS)}", field=str(key))
-    kind = get_kind(raw.get("kind"))
+    if not isinstance(raw.get("kind"), str):
+        from .kinds import KINDS
+        raise ProblemError(f"must be the name of a kind, one of {', '.join(KINDS)}; got {raw.get('kind')!r}",
+                           field="kind")
+    kind = get_kind(raw["kind"])
+    given_raw = raw.get("given", {})
+    for name, value in (given_raw.items() if isinstance(given_raw, dict) else ()):
+        check_numbers(str(name), value)
+    check_numbers("vary", raw.get("vary"))
     given = kind.read(raw.get("given", {}))
     ask = raw.get("ask")
     if ask is not None:

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import FieldError
-from ..fields import ONE, ZERO, Pair, array, boolean, choice, given_field, integer, optional, pair, read_given
+from ..fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
+                      optional, pair, read_given)
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, general_conv_derivation
@@ -140,6 +141,18 @@ def validate_fits(given):
             raise FieldError(field, f"spans {span} {'rows' if a == 0 else 'columns'} "
                                     f"(dilation included) but the padded input has only {padded}; "
                                     "the kernel must fit inside the padded input")
+    if given.input is not None:
+        bound_arrays(given)
+
+
+def bound_arrays(given):
+    """The padded input, the output and its windows stay small enough to compute."""
+    ax, w = axes(given), kernel_tensor(given)
+    bound_cells("padding", "the padded input", (as_channels(given.input).shape[0],
+                                                 *(a.n + a.before + a.after for a in ax)))
+    output = (w.shape[0], *(conv_length(a)[0] for a in ax))
+    bound_cells("kernel", "the output", output)
+    bound_windows("kernel", output, w.shape[1:])
 
 
 # ---- solving --------------------------------------------------------------

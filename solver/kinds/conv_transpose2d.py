@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import FieldError
-from ..fields import ONE, ZERO, Pair, array, choice, given_field, integer, optional, pair, read_given
+from ..fields import (ONE, ZERO, Pair, array, bound_cells, bound_windows, choice, given_field, integer, optional,
+                      pair, read_given)
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, output_padding_needed, transposed_length
@@ -108,6 +109,19 @@ def validate(given: Given):
         if isinstance(size, int) and size < 1:
             raise FieldError("padding", f"crops more than the result has: the output "
                                         f"{'height' if a == 0 else 'width'} would be {size}")
+    if given.input is not None:
+        bound_arrays(given)
+
+
+def bound_arrays(given):
+    """The uncropped result, the output and the products scattered stay small enough to compute."""
+    (ah, aw), w = axes(given), kernel_tensor(given)
+    channels = w.shape[1] * given.groups
+    full = [(a.n - 1) * a.s + a.d * (a.k - 1) + 1 for a in (ah, aw)]
+    bound_cells("stride", "the result before cropping", (channels, *full))
+    output = (channels, *(size for size, _ in output_size(given)))
+    bound_cells("output_padding", "the output", output)
+    bound_windows("kernel", given.input.shape, w.shape[1:])
 
 
 def validate_channels(given):

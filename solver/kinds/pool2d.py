@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import FieldError
-from ..fields import (ONE, ZERO, Pair, array, boolean, choice, given_field, integer, number, optional, pair,
-                      read_given)
+from ..fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
+                      number, optional, pair, read_given)
 from ..formula import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, pool_ceil_length
@@ -98,6 +98,16 @@ def validate(given: Given):
             raise FieldError("kernel_size", f"spans {axis.d * (axis.k - 1) + 1} but the padded input has "
                                             f"only {axis.n + 2 * axis.before} {'rows' if a == 0 else 'columns'}: "
                                             "no window fits")
+    if given.input is not None:
+        bound_arrays(given)
+
+
+def bound_arrays(given):
+    """The padded input and the output's windows stay small enough to compute."""
+    ax, channels = axes(given), as_channels(given.input).shape[0]
+    bound_cells("padding", "the padded input", (channels, *(a.n + 2 * a.before for a in ax)))
+    output = (channels, *(size for size, *_ in output_size(given)))
+    bound_windows("kernel_size", output, tuple(given.kernel_size))
 
 
 def validate_lp(given):
