@@ -5,10 +5,13 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
+import stat
 import sys
 import threading
+import unicodedata
 from pathlib import Path
 
 from .errors import SolverError, UsageError
@@ -55,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="the problem file")
     check.add_argument("target", metavar="ID[:ANSWER]",
                        help="problem id, optionally with the answer name (default: its first answer)")
-    check.add_argument("text", help='the answer, e.g. "[[1,2],[3,4]]", "3x3", "397,184"; '
-                       '@FILE reads it from a file (a table as CSV or JSON), - from standard input')
+    check.add_argument("text", nargs="?", help='the answer, e.g. "[[1,2],[3,4]]", "3x3", "397,184" '
+                       "(taken as written, whatever its first character)")
+    check.add_argument("--answer-file", metavar="FILE", help="read the answer from FILE (a table as CSV or "
+                       "JSON), or from standard input for -, instead of TEXT")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(run=run_check)
 
@@ -143,8 +148,9 @@ def run_solve(args) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
-    stem = Path(args.file).stem + (f"-{args.problem}" if args.problem else "")
-    target = write_atomically(Path(args.output), f"{stem}.{EXTENSIONS[args.format]}", text)
+    stem = Path(args.file).stem + (f"-{file_name_part(args.problem)}" if args.problem else "")
+    target = write_atomically(output_folder(args.output), f"{stem}.{EXTENSIONS[args.format]}", text,
+                              inputs=[args.file])
     print(f"wrote {target}", file=sys.stderr)
     return 0
 
@@ -158,26 +164,27 @@ def run_sheet(args) -> int:
     stem = sheet_stem(args.file, args.mode)
     if args.pdf:
         pdf = compile_pdf(text, stem, progress=lambda message: print(message, file=sys.stderr))
-        target = write_atomically(Path(args.output or "output"), f"{stem}.pdf", pdf)
+        target = write_atomically(output_folder(args.output or "output"), f"{stem}.pdf", pdf, inputs=[args.file])
     elif args.output is None:
         sys.stdout.write(text)
         return 0
     else:
-        target = write_atomically(Path(args.output), f"{stem}.{EXTENSIONS[args.format]}", text)
+        target = write_atomically(output_folder(args.output), f"{stem}.{EXTENSIONS[args.format]}", text,
+                                  inputs=[args.file])
     print(f"wrote {target}", file=sys.stderr)
     return 0
 
 
 def run_check(args) -> int:
     from .check import check_file
-    verdict = check_file(args.file, args.target, answer_text(args.text))
+    verdict = check_file(args.file, args.target, answer_text(args.text, args.answer_file))
     if args.json:
         print(json.dumps({"problem": verdict.problem, "answer": verdict.answer,
                           "verdict": verdict.verdict, "score": verdict.score,
                           "feedback": verdict.feedback, "mistake": verdict.mistake,
                           "wrong_cells": verdict.wrong_cells, "rows": verdict.rows}))
     else:
-        print(f"{verdict.verdict} (score {verdict.score:.2f}): {verdict.feedback}")
+        print(f"{verdict.verdict} (score {verdict.score:.2f}): {printable(verdict.feedback)}")
     return verdict.exit_code
 
 
@@ -193,13 +200,17 @@ def run_grade(args) -> int:
     from .grading import grade_file
     if (args.seed is None) != (args.count is None):
         raise UsageError("--seed and --count go together: give the ones you gave `solver variants`")
+    if args.output is not None:                 # refused before grading, not after
+        check_target(Path(args.output), [args.file, args.answers])
     grades = grade_file(args.file, args.answers, progress=lambda message: print(message, file=sys.stderr),
                         seed=args.seed, count=args.count)
     if args.output is None:
         sys.stdout.write(grades.csv())
     else:
         output = Path(args.output)
-        print(f"wrote {write_atomically(output.parent, output.name, grades.csv())}", file=sys.stderr)
+        target = write_atomically(output.parent, output.name, grades.csv(), inputs=[args.file, args.answers],
+                                  make_folder=False)
+        print(f"wrote {target}", file=sys.stderr)
     print(grades.summary(), file=sys.stderr)
     return 0
 
@@ -225,17 +236,24 @@ def seed(text: str) -> int:
     return int(text)
 
 
-def answer_text(text: str) -> str:
-    """The answer itself, or the contents of @FILE, or standard input for -."""
-    if text == "-":
-        return sys.stdin.read(MAX_ANSWER_BYTES + 1)
-    if not text.startswith("@"):
+def answer_text(text: str | None, answer_file: str | None) -> str:
+    """The answer as given (an `@` or a `-` in front is part of it), or read from
+    --answer-file: a regular file, or standard input for -."""
+    if (text is None) == (answer_file is None):
+        raise UsageError("give the answer as TEXT or with --answer-file FILE, not both or neither")
+    if answer_file is None:
         return text
+    if answer_file == "-":
+        return sys.stdin.read(MAX_ANSWER_BYTES + 1)
     try:
-        with open(text[1:], encoding="utf-8") as source:
+        if not stat.S_ISREG(os.stat(answer_file).st_mode):    # a FIFO or a device would block or never end
+            raise UsageError(f"--answer-file {answer_file} is not a regular file; give a file, or - for "
+                             "standard input")
+        with open(answer_file, encoding="utf-8") as source:
             return source.read(MAX_ANSWER_BYTES + 1)
     except (OSError, UnicodeDecodeError) as error:
-        raise SolverError(f"cannot read the answer file {text[1:]}: {getattr(error, 'strerror', None) or error}") from None
+        raise UsageError(f"cannot read the answer file {answer_file}: "
+                         f"{getattr(error, 'strerror', None) or error}") from None
 
 
 @contextlib.contextmanager
@@ -256,21 +274,79 @@ def sigterm_exits():
         signal.signal(signal.SIGTERM, previous)
 
 
-def write_atomically(folder: Path, name: str, data: str | bytes) -> Path:
+def printable(text: str) -> str:
+    """Control and format characters (bidi overrides, escape sequences) written as
+    --json writes them, so an echoed answer cannot reorder or recolour the line."""
+    return "".join(json.dumps(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
+
+
+def file_name_part(text: str) -> str:
+    """`text` (a problem id) made safe inside a file name: no folder separators."""
+    return re.sub(r"[^\w.-]", "_", text)
+
+
+def output_folder(path: str) -> Path:
+    """The --output folder of solve and sheet: an existing folder, or a new one."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--output {folder} is not a folder; the command writes its file into the folder "
+                         "--output names (a new one is made)")
+    return folder
+
+
+def check_target(target: Path, inputs=()) -> None:
+    """Refuse to write over anything but a regular file (a device, a folder, a link),
+    over one of the command's own inputs, or into a folder that does not exist."""
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        if not target.parent.is_dir():
+            raise UsageError(f"cannot write {target}: the folder {target.parent} does not exist") from None
+        return
+    except OSError as error:
+        raise UsageError(f"cannot write {target}: {error.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"will not write over {target}: it is {file_type(mode)}, not a regular file")
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            if os.path.samefile(source, target):
+                raise UsageError(f"will not write over {target}: it is the input {source}; give another "
+                                 "output file")
+
+
+def file_type(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def write_atomically(folder: Path, name: str, data: str | bytes, inputs=(), make_folder: bool = True) -> Path:
     """Write to a temporary file in `folder`, then rename: never a half-written file,
-    and no temporary file left, whatever stops the write. Text is written as UTF-8."""
+    and never over anything check_target refuses. Text is written as UTF-8."""
+    target = folder / name
+    if make_folder:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"cannot write into {folder}: the folder cannot be made "
+                             f"({error.strerror or error})") from None
+    check_target(target, inputs)
     temp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(temp, "xb") as out:       # open(), unlike mkstemp, gives the umask's permissions
-            out.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(temp, folder / name)
+        out = open(temp, "xb")              # open(), unlike mkstemp, gives the umask's permissions
     except OSError as error:
-        raise SolverError(f"cannot write to {folder}: {error.strerror or error}") from None
+        raise UsageError(f"cannot write {target}: no file can be made in {folder} "
+                         f"({error.strerror or error})") from None
+    try:
+        with out:
+            out.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(temp, target)
+    except OSError as error:
+        raise UsageError(f"cannot write to {target}: {error.strerror or error}") from None
     finally:
         with contextlib.suppress(OSError):      # gone once renamed
             temp.unlink()
-    return folder / name
+    return target
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ MAX_CELL = 1_000_000         # characters in one cell; the answer grammar refuse
 PROGRESS_EVERY = 1000        # rows between progress messages (so small files print none)
 NAMES_LISTED = 10            # answer names an "unknown answer" message lists
 COMMON_MISTAKES = 3          # mistakes the summary names per problem
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")    # what makes a spreadsheet read a cell as a formula
 
 
 @dataclass
@@ -99,13 +100,13 @@ class Grades:
         """The graded rows, then one total row per student (problem TOTAL, verdict total)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(self.header)
-        writer.writerows(self.rows)
+        writer.writerow(map(inert, self.header))
+        writer.writerows(map(inert, row) for row in self.rows)
         for student, tally in self.students.items():
             total = {"student": student, "problem": TOTAL, "verdict": "total", "score": score_text(tally.score),
                      "feedback": f"{score_text(tally.score)} of {tally.count} "
                                  f"(mean {tally.score / tally.count:.2f}): {tally.counts_text()}"}
-            writer.writerow(total.get(column.strip().lower(), "") for column in self.header)
+            writer.writerow(inert(total.get(column.strip().lower(), "")) for column in self.header)
         return out.getvalue()
 
     def summary(self) -> str:
@@ -243,6 +244,10 @@ def read_answers(path: Path) -> tuple[list[str], list[list[str]]]:
         with cell_limit(MAX_CELL):
             records = [r for r in reader if any(cell.strip() for cell in r)]
     except csv.Error as error:
+        if "field limit" in str(error):
+            raise SolverError(f"{path}, line {reader.line_num}: has a cell of more than {MAX_CELL:,} characters; "
+                              "a cell holds one answer (a quote never closed also runs to the end of the "
+                              "file)") from None
         raise SolverError(f"{path}, line {reader.line_num}: is not valid CSV ({error}); a quote that is "
                           "never closed is the usual cause") from None
     header = records[0] if records else []
@@ -266,6 +271,12 @@ def cell_limit(limit: int):
         yield
     finally:
         csv.field_size_limit(previous)
+
+
+def inert(cell: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (OWASP's rule for
+    CSV injection): one starting with =, +, -, @, a tab or a carriage return gets a ' in front."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def listed(names, limit: int = NAMES_LISTED) -> str:

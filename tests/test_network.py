@@ -141,7 +141,7 @@ TABLE_CARRIED = """layer,output_shape,params
 def check_table(tmp_path, text, *extra):
     path = tmp_path / "answer.csv"
     path.write_text(text)
-    result = run_solver("check", CPEN, "2.2:table", f"@{path}", "--json", *extra)
+    result = run_solver("check", CPEN, "2.2:table", "--answer-file", path, "--json", *extra)
     return result.returncode, json.loads(result.stdout)
 
 
@@ -163,7 +163,7 @@ def test_table_error_is_carried_forward(tmp_path):
 def test_table_as_json_rows_from_stdin():
     rows = [{"layer": 1, "output_shape": [100, 128, 256, 256], "params": 9728},
             {"layer": 2, "output_shape": "100x64x128x128", "params": 999}]
-    result = run_solver_stdin(json.dumps(rows), "check", CPEN, "2.2:table", "-", "--json")
+    result = run_solver_stdin(json.dumps(rows), "check", CPEN, "2.2:table", "--answer-file", "-", "--json")
     verdict = json.loads(result.stdout)
     assert result.returncode == 1 and [r["score"] for r in verdict["rows"]] == [1.0, 0.5]
     assert verdict["rows"][1]["wrong"] == ["params"]
