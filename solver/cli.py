@@ -301,10 +301,10 @@ def check_target(target: Path, inputs=()) -> None:
         mode = os.lstat(target).st_mode
     except FileNotFoundError:
         if not target.parent.is_dir():
-            raise UsageError(f"cannot write {target}: the folder {target.parent} does not exist") from None
+            raise UsageError(f"cannot write to {target}: the folder {target.parent} does not exist") from None
         return
     except OSError as error:
-        raise UsageError(f"cannot write {target}: {error.strerror}") from None
+        raise UsageError(f"cannot write to {target}: {error.strerror}") from None
     if not stat.S_ISREG(mode):
         raise UsageError(f"will not write over {target}: it is {file_type(mode)}, not a regular file")
     for source in inputs:
@@ -328,14 +328,14 @@ def write_atomically(folder: Path, name: str, data: str | bytes, inputs=(), make
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise UsageError(f"cannot write into {folder}: the folder cannot be made "
+            raise UsageError(f"cannot write to {folder}: the folder cannot be made "
                              f"({error.strerror or error})") from None
     check_target(target, inputs)
     temp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
     try:
         out = open(temp, "xb")              # open(), unlike mkstemp, gives the umask's permissions
     except OSError as error:
-        raise UsageError(f"cannot write {target}: no file can be made in {folder} "
+        raise UsageError(f"cannot write to {target}: no file can be made in {folder} "
                          f"({error.strerror or error})") from None
     try:
         with out:
