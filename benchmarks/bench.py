@@ -9,6 +9,10 @@ Issue 4: `solver check` on a formula answer (a size formula, an RNN gradient) <=
 Issue 5: `solver grade` of 10,000 numeric and matrix answers <= 10 s in one process;
 `solver variants` of the largest problem set (most problems), 200 variants with
 solutions and keys in LaTeX, <= 20 s in one process.
+Issue 11: `solver check` of a hostile formula answer (huge powers, products of
+powers) gets its verdict within the 2 s budget per answer plus the process's
+start (<= 4 s per process) and stays within 200 MB; `solver grade` of a CSV of
+them and normal answers likewise per row.
 """
 import argparse
 import os
@@ -30,6 +34,19 @@ MATRIX_CHECK = ["check", "problems/comp433-a3.yaml", "Q1c",
 GRADED = "problems/comp433-a3.yaml"          # convolution matrices and network counts
 FORMULA_CHECK = ["check", "problems/cpen455-hw2.yaml", "4.2",
                  r"\left\lfloor \frac{H + 2P - D(K-1) - 1}{S} \right\rfloor + 1"]
+
+HOSTILE_CHECKS = {           # what each took before the budget held (issue 11)
+    "a 769-character product of 55 powers on CPEN 455 3.1 (68 s)":
+        ["problems/cpen455-hw2.yaml", "3.1", "*".join(f"(H+1/{13 + i})^1000" for i in range(55))],
+    "((w_hh+1)^1000)^1000 on COMP 433 Q6c (8 s, 140 MB)":
+        ["problems/comp433-a3.yaml", "Q6c:grad_w_hh", "((w_hh+1)^1000)^1000"],
+    "(H+999)^1000*(K+999)^1000 on 3.1 (a traceback)":
+        ["problems/cpen455-hw2.yaml", "3.1", "(H+999)^1000*(K+999)^1000"],
+    "H+sigmoid(-10^40) on 3.1 (a traceback)": ["problems/cpen455-hw2.yaml", "3.1", "H+sigmoid(-10^40)"],
+    "floor((H-K+2P)/S)+1+floor(H/1001) on 3.1 (judged correct)":
+        ["problems/cpen455-hw2.yaml", "3.1", "floor((H-K+2P)/S)+1+floor(H/1001)"],
+}
+HOSTILE_RUNS = 3
 
 RNN_CHECK = ["check", "problems/comp433-a3.yaml", "Q6c:grad_w_hh",       # a BPTT closed form, in LaTeX
              r"(w_{hy}(h_0 w_{hh}^3 + w_{in} w_{hh}^2 x_1 + w_{in} w_{hh} x_2 + w_{in} x_3) - y_r)"
@@ -118,15 +135,74 @@ def seconds(args) -> float:
     return elapsed
 
 
+def seconds_and_megabytes(args) -> tuple[float, float]:
+    """Wall time and peak resident memory of one `solver ARGS` process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(SOLVER + args, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=USER_ENV)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1, 2):
+        sys.exit(f"solver {' '.join(args)[:200]} failed with status {process.returncode}")
+    return time.perf_counter() - start, usage.ru_maxrss / 1024       # Linux: ru_maxrss in KiB
+
+
+def hostile_csv(folder: Path) -> str:
+    """Each hostile answer and a right one to the same problem, as one class's CSV."""
+    path = folder / "hostile.csv"
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["student", "problem", "answer", "text"])
+        for number, (file, target, text) in enumerate(HOSTILE_CHECKS.values()):
+            problem, _, answer = target.partition(":")
+            if file == "problems/cpen455-hw2.yaml":
+                writer.writerow([f"hostile{number}", problem, answer, text])
+                writer.writerow([f"normal{number}", problem, answer, "floor((H+2P-K)/S)+1"])
+    return str(path)
+
+
 def median_of(runs, measure) -> float:
     measure()                                   # warm the file cache and bytecode
     return statistics.median(measure() for _ in range(runs))
 
 
+def checking_seconds(file, target, text) -> float:
+    """The time `check_file` takes in this process, its imports done (what the budget bounds,
+    with reading the problem and solving it)."""
+    sys.path.insert(0, str(ROOT))           # this repository's solver, not an installed one
+    from solver.check import check_file
+    check_file(ROOT / file, target, "0")    # warm: imports and caches
+    start = time.perf_counter()
+    check_file(ROOT / file, target, text)
+    return time.perf_counter() - start
+
+
+def hostile_figures():
+    """Issue 11's hostile answers: time and memory per process, and one class graded."""
+    for name, (file, target, text) in HOSTILE_CHECKS.items():
+        figures = [seconds_and_megabytes(["check", file, target, text]) for _ in range(HOSTILE_RUNS)]
+        elapsed = statistics.median(f[0] for f in figures)
+        memory = max(f[1] for f in figures)
+        inside = statistics.median(checking_seconds(file, target, text) for _ in range(HOSTILE_RUNS))
+        print(f"solver check, {name}, median of {HOSTILE_RUNS}: {inside:.3f} s checking (target <= 2 s), "
+              f"{elapsed:.3f} s a process (target <= 4 s), peak {memory:.0f} MB (target <= 200 MB)")
+    with tempfile.TemporaryDirectory() as folder:
+        answers = hostile_csv(Path(folder))
+        rows = sum(1 for _ in open(answers)) - 1
+        elapsed, memory = seconds_and_megabytes(["grade", "problems/cpen455-hw2.yaml", answers])
+    print(f"solver grade, {rows} rows (hostile formulas and right ones), one process: {elapsed:.3f} s, "
+          f"peak {memory:.0f} MB  (target <= 2 s a row, <= 200 MB)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15, help="fresh processes per figure (default 15)")
-    runs = parser.parse_args().runs
+    parser.add_argument("--hostile", action="store_true", help="only the hostile answers' figures (issue 11)")
+    options = parser.parse_args()
+    if options.hostile:
+        hostile_figures()
+        return
+    runs = options.runs
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "problems").glob("*.yaml"))
 
     check = median_of(runs, lambda: seconds(MATRIX_CHECK))
@@ -149,6 +225,7 @@ def main():
         grade = seconds(["grade", GRADED, answers, "--output", str(Path(folder) / "grades.csv")])
     print(f"solver grade, 10,000 numeric and matrix answers to {GRADED}, one process: "
           f"{grade:.3f} s  (target <= 10 s)")
+    hostile_figures()
     largest = largest_set(files)
     with tempfile.TemporaryDirectory() as folder:
         variants = seconds(["variants", largest, "--count", "200", "--seed", "1", "--output", folder])

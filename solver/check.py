@@ -7,10 +7,11 @@ from fractions import Fraction
 import numpy as np
 
 from .answers import parse_answer
-from .errors import InvalidAnswer, UsageError
+from .budget import CHECK_SECONDS, OutOfTime, time_budget
+from .errors import InternalError, InvalidAnswer, SolverError, UsageError
 from .kinds import get_kind
 from .problems import load
-from .tables import all_right, judge_rows, read_table
+from .tables import judge_rows, missing_text, read_table
 
 RTOL, ATOL = 1e-3, 1e-6      # decimals students round: 0.2034 for 0.2033947
 MAX_NAMED_CELLS = 10
@@ -53,8 +54,26 @@ def nothing_to_check(kind: str) -> str:
 
 
 def check_value(problem_id, answer, text, mistakes, given) -> Verdict:
-    if answer.type == "table":
-        return check_table(problem_id, answer, text, mistakes, given)
+    """The verdict on `text`, checked within the time budget. An unexpected error
+    is raised as InternalError naming the problem and answer: a bug in the tool."""
+    try:
+        with time_budget(CHECK_SECONDS):
+            if answer.type == "table":
+                return check_table(problem_id, answer, text, mistakes, given)
+            return check_single(problem_id, answer, text, mistakes, given)
+    except OutOfTime:
+        return Verdict(problem_id, answer.name, "invalid", 0.0,
+                       f"The answer could not be checked within the {CHECK_SECONDS:g} s each answer is "
+                       "given; write it more simply (a formula as short as the expected one).")
+    except InvalidAnswer as error:      # read, but too large to compare
+        return Verdict(problem_id, answer.name, "invalid", 0.0, f"Could not check the answer: {error}")
+    except SolverError:
+        raise
+    except Exception as error:
+        raise InternalError(f'checking problem "{problem_id}", answer {answer.name}', error) from error
+
+
+def check_single(problem_id, answer, text, mistakes, given) -> Verdict:
     names = answer.value.free_symbols if answer.type == "expression" else ()
     try:
         student = parse_answer(text, answer.type, names=names)
@@ -68,18 +87,35 @@ def check_value(problem_id, answer, text, mistakes, given) -> Verdict:
                    found[0].name if found else None, [list(i) for i in wrong])
 
 
-def diagnose(given, mistakes, cells):
+def diagnose(given, mistakes, cells, keep=None):
     """The first (mistake, where) whose re-solved answers give the student's
-    values. `cells` maps answer names to (type, student value, right value)."""
-    for mistake in mistakes:
-        for where, answers in mistake.cases(given):
-            values = [answers.get(name) for name in cells]
-            if any(v is None for v in values) or all(compare(t, v, right)[0] == 1.0
-                                     for (t, _, right), v in zip(cells.values(), values)):
-                continue                  # not applicable, or changes nothing here
-            if all(compare(t, student, v)[0] == 1.0 for (t, student, _), v in zip(cells.values(), values)):
-                return mistake, where
+    values. `cells` maps answer names to (type, student value, right value);
+    `keep` maps answer names to (type, value) a matching mistake must leave as
+    they are (a table's right rows). None when the time budget runs out first."""
+    try:
+        for mistake in mistakes:
+            for where, answers in mistake.cases(given):
+                if gives(answers, cells) and not changes(answers, keep or {}):
+                    return mistake, where
+    except OutOfTime:
+        pass
     return None
+
+
+def gives(answers, cells) -> bool:
+    """Do a mistake's `answers` change the cells, to the student's values?"""
+    values = [answers.get(name) for name in cells]
+    try:
+        if any(v is None for v in values) or all(compare(t, v, right)[0] == 1.0
+                                             for (t, _, right), v in zip(cells.values(), values)):
+            return False              # not applicable, or changes nothing here
+        return all(compare(t, student, v)[0] == 1.0 for (t, student, _), v in zip(cells.values(), values))
+    except InvalidAnswer:             # a formula too large to compare with this mistake's
+        return False
+
+
+def changes(answers, keep) -> bool:
+    return any(name in answers and compare(t, answers[name], value)[0] < 1.0 for name, (t, value) in keep.items())
 
 
 def with_mistake(detail: str, found) -> str:
@@ -90,7 +126,9 @@ def with_mistake(detail: str, found) -> str:
 
 
 def check_table(problem_id, answer, text, mistakes, given) -> Verdict:
-    """Every row of a table answer; a row after a wrong one is judged from it."""
+    """Every cell of a table answer; a row after a wrong one is judged from it.
+    The score is the share of all the table's cells answered right: a missing
+    row or a blank cell counts as wrong."""
     table = answer.value
     try:
         rows = read_table(text, table)
@@ -99,20 +137,34 @@ def check_table(problem_id, answer, text, mistakes, given) -> Verdict:
     results = judge_rows(table, rows, compare)
     score = sum(r.score for r in results) / len(results)
     rows_json = [r.as_json() for r in results]
-    if all_right(table, rows, compare):
+    if all(r.score == 1.0 and not r.carried for r in results):
         return Verdict(problem_id, answer.name, "correct", 1.0, "Correct.", rows=rows_json)
-    # The first row that differs from the right values has wrong cells: a row after
-    # a right one is judged against the right values.
-    first = next(r for r in results if r.wrong)
-    position, cells = next((p, c) for p, c in rows if table.labels[p] == first.label)
-    wrong = first.wrong
-    found = diagnose(given, mistakes, {f"{c}[{first.label}]": (table.columns[c], cells[c], table.rows[position][c])
-                                       for c in wrong})
-    detail = (f"Row {first.label} is the first wrong row ({', '.join(wrong)}). Later rows are judged "
-              "from your own previous row, so that error counts once.")
-    wrong_cells = [[p, list(table.columns).index(c)] for p, r in zip((p for p, _ in rows), results) for c in r.wrong]
-    return Verdict(problem_id, answer.name, "incorrect", score, with_mistake(detail, found),
+    found, detail = None, ""
+    first = next((r for r in results if r.wrong), None)
+    if first is not None:
+        found = diagnose_row(table, dict(rows), results.index(first), first.wrong, mistakes, given)
+        detail = (f"Row {first.label} is the first wrong row ({', '.join(first.wrong)}). Later rows are "
+                  "judged from your own previous row, so that error counts once.")
+    feedback = with_mistake(detail, found)
+    missing = missing_text(results, len(table.columns))
+    if missing:
+        feedback = f"{feedback} {missing}" if first is not None else missing
+    columns = list(table.columns)
+    wrong_cells = [[p, columns.index(c)] for p, r in enumerate(results) for c in columns
+                   if c in r.wrong or c in r.missing]
+    return Verdict(problem_id, answer.name, "incorrect", score, feedback,
                    found[0].name if found else None, wrong_cells, rows_json)
+
+
+def diagnose_row(table, given_rows, position, wrong, mistakes, given):
+    """The mistake that gives the wrong cells of the first wrong row and leaves the
+    rows before it as the student gave them (right): a mistake in a later layer,
+    or in every layer, would have changed those too."""
+    label, cells = table.labels[position], given_rows[position]
+    wrong_cells = {f"{c}[{label}]": (table.columns[c], cells[c], table.rows[position][c]) for c in wrong}
+    keep = {f"{c}[{table.labels[p]}]": (table.columns[c], v)
+            for p in range(position) for c, v in given_rows.get(p, {}).items()}
+    return diagnose(given, mistakes, wrong_cells, keep)
 
 
 def compare(kind: str, student, expected) -> tuple[float, list, str]:
@@ -152,14 +204,21 @@ def compare_matrices(student, expected):
 
 
 def same_number(student, expected) -> bool:
-    """Exact values compare exactly; a decimal on either side gets a tolerance."""
-    if isinstance(student, (int, Fraction)) and isinstance(expected, (int, Fraction)):
+    """Exact values compare exactly, and so does a whole number (7.006 is not 7);
+    a decimal against any other value gets a tolerance."""
+    if isinstance(student, (int, Fraction)) and isinstance(expected, (int, Fraction)) or is_whole(expected):
         return student == expected
     try:
         s, e = float(student), float(expected)
     except (TypeError, ValueError):
         return False
     return abs(s - e) <= max(ATOL, RTOL * abs(e))
+
+
+def is_whole(value) -> bool:
+    """An integer, or an exact fraction equal to one (not a float that happens to be)."""
+    return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            or isinstance(value, Fraction) and value.denominator == 1)
 
 
 def shape_text(shape) -> str:

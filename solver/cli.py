@@ -11,13 +11,15 @@ import signal
 import stat
 import sys
 import threading
+import traceback
 import unicodedata
 from pathlib import Path
 
-from .errors import SolverError, UsageError
+from .errors import InternalError, SolverError, UsageError, bug_text
 
 MAX_ANSWER_BYTES = 1_000_000    # more is cut; the answer grammar rejects it as too long
-EPILOG = "Exit status: 0 success (check: correct), 1 check: incorrect, 2 invalid input or answer."
+EPILOG = ("Exit status: 0 success (check: correct), 1 check: incorrect, 2 invalid input or answer, "
+          "3 a bug in the tool.")
 
 
 def main(argv=None) -> int:
@@ -34,12 +36,26 @@ def main(argv=None) -> int:
     except BrokenPipeError:              # `solver solve ... | head`: the reader left
         sys.stderr.close()
         return 0
+    except Exception as error:           # not the input's fault: a bug, said in one line
+        if args.debug:
+            traceback.print_exc()
+        print(bug_line(error, args.debug), file=sys.stderr)
+        return 3
+
+
+def bug_line(error: Exception, debug: bool) -> str:
+    """One line for an unexpected error: a bug in the tool, and where it happened."""
+    where = f" while {error.doing}" if isinstance(error, InternalError) else ""
+    hint = "" if debug else " (rerun with --debug for the traceback)"
+    return f"solver: internal error{where}: {bug_text(error)}. This is a bug in solver, not in your input{hint}."
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="solver", description="Worked solutions and answer checking for deep-learning homework.",
         epilog=EPILOG)
+    parser.add_argument("--debug", action="store_true",
+                        help="on an internal error (a bug in the tool, exit status 3), print its traceback")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     kinds = commands.add_parser("kinds", help="list the problem kinds, their fields and answers")
@@ -203,7 +219,7 @@ def run_grade(args) -> int:
     if args.output is not None:                 # refused before grading, not after
         check_target(Path(args.output), [args.file, args.answers])
     grades = grade_file(args.file, args.answers, progress=lambda message: print(message, file=sys.stderr),
-                        seed=args.seed, count=args.count)
+                        seed=args.seed, count=args.count, debug=args.debug)
     if args.output is None:
         sys.stdout.write(grades.csv())
     else:

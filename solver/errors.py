@@ -1,7 +1,8 @@
 """One exception hierarchy for everything a user can get wrong.
 
 The CLI prints any `SolverError` as one paragraph and exits with status 2;
-anything else is a bug and is allowed to show a traceback.
+anything else is a bug in the tool: one line and exit status 3 (the traceback
+with --debug). `InternalError` carries where such a bug was met.
 """
 
 
@@ -48,3 +49,21 @@ class InvalidAnswer(SolverError):
 
     Invalid is not wrong: the message says where reading failed.
     """
+
+
+class InternalError(Exception):
+    """An unexpected error (a bug in the tool, not in the input) met while `doing`
+    something the user can be told about: checking a problem's answer."""
+
+    def __init__(self, doing: str, cause: BaseException):
+        self.doing, self.cause = doing, cause
+        super().__init__(f"{doing}: {type(cause).__name__}: {cause}")
+
+
+MAX_BUG_TEXT = 300           # characters of an unexpected error's message that are shown
+
+
+def bug_text(error: BaseException) -> str:
+    """An unexpected error (or the cause an InternalError carries) on one short line."""
+    cause = error.cause if isinstance(error, InternalError) else error
+    return " ".join(f"{type(cause).__name__}: {cause}".split())[:MAX_BUG_TEXT]

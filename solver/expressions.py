@@ -50,6 +50,7 @@ import mpmath
 import sympy
 
 from .answers import MAX_DIGITS, NestingLimit, _Parser
+from .budget import check_time, remaining
 from .errors import InvalidAnswer
 from .fields import size_symbol
 
@@ -61,15 +62,17 @@ MAX_BITS = 1000           # numerators and denominators of the numbers in a form
 MAX_IRRATIONAL = 10**30   # |x| for x = e^40, sqrt(2)·10^20: rounding it needs precision of its size
 PARSE_SECONDS = 0.5
 
-POINTS = 40               # random points an equivalence is tested at
+SMALL_POINTS = 20         # points with every symbol drawn from 1..SMALL
 MIN_AGREEING = 10         # points with a defined expected value that prove an equivalence
 SEED = 455
 SIMPLIFY_SECONDS = 0.3
 EXPAND_SECONDS = 0.1
-SAMPLING_SECONDS = 1.0
-MAX_VALUE_BITS = 100_000  # a value at a point larger than 2^this is taken as undefined
+MAX_VALUE_BITS = 10_000   # a number at a point past 2^±this (~3,000 digits) is not computed
+MAX_EXPANDED_TERMS = 2000 # sympy rewrites a difference only if its expansion has at most this many terms
 DIGITS = 40               # working precision where a value is not rational
-SMALL, LARGE = 12, 1000   # symbols are drawn from 1..SMALL, every fourth point from 1..LARGE
+SMALL = 12                # the small points' range
+SCALES = (1000, 10**6, 10**12)   # magnitudes every formula is also sampled at
+MAX_SCALES = 12           # magnitudes in all, the formulas' own numbers included
 
 _DIGITS = frozenset("0123456789")     # not str.isdigit, which takes "²" too
 _GREEK = frozenset(
@@ -144,26 +147,31 @@ def parse_expression(text: str, names=()) -> sympy.Expr:
         parser.fail_here("expected numbers that can be evaluated")
 
 
-def equivalent(student, expected, *, points: int = POINTS, seed: int = SEED) -> tuple[bool, str]:
+def equivalent(student, expected, *, seed: int = SEED) -> tuple[bool, str]:
     """Do two formulas agree wherever both are defined? (verdict, feedback sentence).
 
-    A ladder: the same after sympy's own rewriting or `expand`; else a
-    counterexample among random points (exact arithmetic, so a difference is
-    proof); else equal at enough points; else `simplify(a - b) == 0` within a
-    time budget, for the rare formula defined at too few sampled points.
-    Simplification comes last because it takes up to 0.2 s to give up on two
-    formulas that differ, and a diagnosis compares a dozen of them.
+    A ladder: the same after sympy's own rewriting or `expand` (only where the
+    expansion is small); else a counterexample among sampled points (exact
+    arithmetic, so a difference is proof); else equal at enough points, at
+    every magnitude sampled (see `_points`); else `simplify(a - b) == 0`
+    within a time limit, for the rare formula defined at too few sampled
+    points. The same formulas always get the same points, so the same verdict.
+    Raises InvalidAnswer when the student's numbers grow too large to decide,
+    budget.OutOfTime when the answer's time budget runs out.
     """
     student, expected = _as_expr(student), _as_expr(expected)
     if _same_form(student, expected):
         return True, ""
-    agreeing, difference = _sample(student, expected, points, seed)
+    sampled = _sample(student, expected, seed)
     unknown = sorted(s.name for s in student.free_symbols - expected.free_symbols)
-    if difference:
+    if sampled.difference:
         note = f" It uses {', '.join(unknown)}, which the problem does not name." if unknown else ""
-        return False, difference + note
-    if agreeing >= MIN_AGREEING or _simplifies_to_zero(student - expected):
+        return False, sampled.difference + note
+    if sampled.proves_equal() or _simplifies_to_zero(student - expected):
         return True, ""
+    if sampled.too_large:
+        raise InvalidAnswer(f"at {sampled.too_large} the formula's numbers grow past {MAX_VALUE_BITS:,} bits, "
+                            "so it cannot be checked; write it more simply")
     return False, "The formula could not be shown equal to the expected one."
 
 
@@ -609,17 +617,24 @@ def _fail(text: str, message: str, pos: int) -> NoReturn:
 # --- equivalence -------------------------------------------------------------
 
 class _Timeout(BaseException):
-    """The time budget ran out (a BaseException: sympy's own `except Exception` must not swallow it)."""
+    """The time limit ran out (a BaseException: sympy's own `except Exception` must not swallow it)."""
 
 
 class _Undefined(Exception):
     """A formula has no finite real value at a point."""
 
 
+class _TooLarge(_Undefined):
+    """A number at a point grows past 2^±MAX_VALUE_BITS: it is not computed (an exact
+    one would fill memory; e^x of a larger x takes mpmath minutes)."""
+
+
 @contextmanager
 def _time_limit(seconds: float):
     """Raise _Timeout in the block after `seconds`; yields whether a timer is set (it needs
-    SIGALRM and the main thread, so elsewhere the caller skips what it cannot bound)."""
+    SIGALRM and the main thread, so elsewhere the caller skips what it cannot bound).
+    The alarm repeats until the block ends: an exception raised where Python drops it
+    (a garbage collector's callback) is raised again a moment later."""
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield False
         return
@@ -628,7 +643,7 @@ def _time_limit(seconds: float):
         raise _Timeout
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.05)
     try:
         yield True
     finally:
@@ -648,74 +663,173 @@ def _as_expr(value):
 def _same_form(a, b) -> bool:
     if a == b or a - b == 0:
         return True
-    try:
-        with _time_limit(EXPAND_SECONDS) as timed:
-            return timed and sympy.expand(a - b) == 0
-    except _Timeout:
-        return False
+    return _rewrites_to_zero(sympy.expand, a - b, EXPAND_SECONDS)
 
 
 def _simplifies_to_zero(difference) -> bool:
-    try:
-        with _time_limit(SIMPLIFY_SECONDS) as timed:
-            return timed and sympy.simplify(difference) == 0
-    except _Timeout:
+    return _rewrites_to_zero(sympy.simplify, difference, SIMPLIFY_SECONDS)
+
+
+def _rewrites_to_zero(rewrite, difference, seconds: float) -> bool:
+    """Does sympy's `rewrite` make `difference` 0 within `seconds` (and the answer's budget)?
+    Not tried where the expansion would be large: sympy cannot be stopped inside
+    a multiplication of huge polynomials, and fills memory first."""
+    check_time()
+    if _expanded_terms(difference) > MAX_EXPANDED_TERMS:
         return False
+    try:
+        with _time_limit(min(seconds, remaining())) as timed:
+            return timed and rewrite(difference) == 0
+    except _Timeout:
+        check_time()
+        return False
+    except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError):
+        return False           # sympy gave up: sigmoid(-10^40) overflows mpmath inside simplify
 
 
-def _sample(student, expected, points: int, seed: int) -> tuple[int, str]:
-    """(points where both agree, a sentence on the first point where they differ or "")."""
+def _expanded_terms(expr) -> int:
+    """An upper bound on the terms of `expr` expanded (the largest of it and of its
+    functions' arguments), past MAX_EXPANDED_TERMS only as MAX_EXPANDED_TERMS + 1."""
+    cap = MAX_EXPANDED_TERMS + 1
+    if expr.is_Atom:
+        return 1
+    inner = [_expanded_terms(arg) for arg in expr.args]
+    if expr.is_Add:
+        return min(sum(inner), cap)
+    if expr.is_Mul:
+        return min(math.prod(inner), cap)      # inner <= cap each: at most cap^500
+    if expr.is_Pow:
+        base, exponent = inner[0], expr.exp
+        if not exponent.is_Integer or base == 1:
+            return max(inner)
+        n = abs(int(exponent))
+        return cap if n >= cap or base >= cap else min(math.comb(n + base - 1, base - 1), cap)
+    return max(inner)                          # floor, exp, ...: expanded inside
+
+
+class _Sampled(NamedTuple):
+    agreeing: dict        # magnitude -> points where both formulas agree
+    defined: set          # magnitudes at which the expected value was computed somewhere
+    difference: str       # a sentence on the first point where the formulas differ, or ""
+    too_large: str        # a point where only the student's numbers grew too large, or ""
+
+    def proves_equal(self) -> bool:
+        """Equal at enough points, and at every magnitude where the expected value is defined."""
+        return (sum(self.agreeing.values()) >= MIN_AGREEING
+                and all(self.agreeing.get(scale) for scale in self.defined))
+
+
+def _sample(student, expected, seed: int) -> _Sampled:
+    """Both formulas at the points of `_points`, exactly where the values are rational."""
+    agreeing, defined, too_large = {}, set(), ""
+    with mpmath.workdps(DIGITS):
+        for scale, point in _points(student, expected, seed):
+            try:
+                target = _evaluate(expected, point)
+            except _Undefined:
+                continue
+            defined.add(scale)
+            try:
+                value = _evaluate(student, point)
+            except _TooLarge:
+                too_large = too_large or _point_text(point)
+                continue
+            except _Undefined:       # (H^2 - K^2)/(H - K) is H + K, undefined at H = K
+                continue
+            if not _same(value, target) and not _rounding_only(student, expected, point, value, target):
+                return _Sampled(agreeing, defined, f"At {_point_text(point)} this formula gives "
+                                f"{_value_text(value)}, which is not the expected value.", "")
+            agreeing[scale] = agreeing.get(scale, 0) + 1
+    return _Sampled(agreeing, defined, "", too_large)
+
+
+def _rounding_only(student, expected, point, value, target) -> bool:
+    """Rounding, not a difference? Values past a transcendental function are mpf, and a
+    sum of large ones can lose every digit at DIGITS; four times the digits tell."""
+    if isinstance(value, Fraction) and isinstance(target, Fraction):
+        return False
+    with mpmath.workdps(4 * DIGITS):
+        try:
+            return _same(_evaluate(student, point), _evaluate(expected, point), 4 * DIGITS)
+        except _Undefined:
+            return False
+
+
+def _points(student, expected, seed: int):
+    """(magnitude, {symbol: value}): SMALL_POINTS with every symbol from 1..SMALL,
+    then in each range of `_ranges`, three points: every symbol in it, one symbol
+    in it (each in turn), and a random half of them; the others small. A term that
+    vanishes below some size (floor(H/1001)) is nonzero at some point."""
     symbols = sorted(student.free_symbols | expected.free_symbols, key=lambda s: s.name)
     rng = random.Random(seed)
-    deadline = time.perf_counter() + SAMPLING_SECONDS
-    agreeing = 0
-    with mpmath.workdps(DIGITS):
-        for index in range(points if symbols else 1):
-            point = {s: _draw(s, rng, wide=index % 4 == 3) for s in symbols}
-            try:
-                target, value = _value(expected, point), _value(student, point)
-            except _Undefined:       # also the student's: (H^2 - K^2)/(H - K) is H + K
-                continue
-            if not _same(value, target):
-                return agreeing, (f"At {_point_text(point)} this formula gives {_value_text(value)}, "
-                                  f"which is not the expected value.")
-            agreeing += 1
-            if time.perf_counter() > deadline:
-                break
-    return agreeing, ""
+    for _ in range(SMALL_POINTS if symbols else 1):
+        yield SMALL, {s: _draw(s, rng, 1, SMALL) for s in symbols}
+    if not symbols:
+        return
+    for turn, (low, high) in enumerate(_ranges(student, expected)):
+        one = symbols[turn % len(symbols)]
+        for large in (set(symbols), {one}, {s for s in symbols if rng.randrange(2)} or {one}):
+            yield low, {s: _draw(s, rng, low, high) if s in large else _draw(s, rng, 1, SMALL)
+                        for s in symbols}
 
 
-def _draw(symbol, rng: random.Random, wide: bool) -> Fraction:
-    """A random admissible value: a positive integer for a size symbol."""
-    value = Fraction(rng.randint(1, LARGE if wide else SMALL))
-    if not symbol.is_integer:
-        value /= rng.randint(1, SMALL)
+def _ranges(student, expected) -> list[tuple[int, int]]:
+    """(low, high): each magnitude of SCALES to twice it, and from each number the two
+    formulas are written with (1001 in floor(H/1001), 10^7 in x^2/10^7, numerators and
+    denominators) to just past it, where a term that starts there (max(0, H - 5000))
+    is not yet outgrown by one that ends soon after; the largest numbers first, at
+    most MAX_SCALES ranges in all."""
+    numbers = student.atoms(sympy.Rational) | expected.atoms(sympy.Rational)
+    own = {abs(int(part)) for n in numbers for part in (n.p, n.q)} - set(SCALES)
+    largest = sorted((n for n in own if n > SMALL), reverse=True)[:MAX_SCALES - len(SCALES)]
+    return sorted([(n, 2 * n) for n in SCALES] + [(n, n + SMALL) for n in largest])
+
+
+def _draw(symbol, rng: random.Random, low: int, high: int) -> Fraction:
+    """An admissible value from low..high: a positive integer for a size symbol, else
+    a fraction with a small denominator, of either sign for a real symbol."""
+    denominator = 1 if symbol.is_integer else rng.randint(1, SMALL)
+    value = Fraction(rng.randint(low * denominator, high * denominator), denominator)
     if not symbol.is_nonnegative and rng.randrange(2):
         value = -value
     return value
 
 
 def _point_text(point: dict) -> str:
-    return ", ".join(f"{s.name} = {v}" for s, v in point.items())
+    return ", ".join(f"{s.name} = {_value_text(v)}" for s, v in point.items())
 
 
 def _value_text(value) -> str:
-    return str(value) if isinstance(value, Fraction) else mpmath.nstr(value, 8)
+    """A value as feedback shows it: exact while short, else 8 significant digits."""
+    if isinstance(value, Fraction) and _fraction_bits(value) <= 64:
+        return str(value)
+    return mpmath.nstr(_mpf(value), 8)
 
 
-def _same(a, b) -> bool:
+def _same(a, b, digits: int = DIGITS) -> bool:
     if isinstance(a, Fraction) and isinstance(b, Fraction):
         return a == b
     a, b = _mpf(a), _mpf(b)
-    return abs(a - b) <= mpmath.mpf(10) ** (10 - DIGITS) * max(1, abs(b))
+    return abs(a - b) <= mpmath.mpf(10) ** (10 - digits) * max(1, abs(b))
+
+
+def _evaluate(expr, point: dict):
+    """`expr` at `point`; _Undefined where it has no finite real value or is too large."""
+    try:
+        return _value(expr, point)
+    except (ArithmeticError, ValueError) as error:      # mpmath or int arithmetic refused
+        raise _Undefined from error
 
 
 def _value(expr, point: dict):
     """`expr` at `point`: a Fraction while exact, an mpf past a transcendental function."""
+    check_time()
     if expr.is_Symbol:
         return point[expr]
     if expr.is_Rational:
         return Fraction(int(expr.p), int(expr.q))
+    if expr.is_Add or expr.is_Mul:      # term by term, so a product too large stops early
+        return (_sum if expr.is_Add else _product)(_value(arg, point) for arg in expr.args)
     rule = _RULES.get(expr.func)
     if rule is None:
         return _sympy_value(expr, point)
@@ -727,7 +841,7 @@ def _sympy_value(expr, point: dict):
     exact = {s: sympy.Rational(v.numerator, v.denominator) for s, v in point.items()}
     value = expr.xreplace(exact).evalf(DIGITS)
     if value.is_Rational:
-        return Fraction(int(value.p), int(value.q))
+        return _bounded(Fraction(int(value.p), int(value.q)))
     if value.is_Float:
         return _finite(mpmath.mpf(value._mpf_))
     raise _Undefined
@@ -738,8 +852,20 @@ def _mpf(x):
 
 
 def _finite(x):
-    if not mpmath.isfinite(x) or x and mpmath.mag(x) > MAX_VALUE_BITS:
+    if not mpmath.isfinite(x):
         raise _Undefined
+    if x and abs(mpmath.mag(x)) > MAX_VALUE_BITS:
+        raise _TooLarge
+    return x
+
+
+def _fraction_bits(x: Fraction) -> int:
+    return max(x.numerator.bit_length(), x.denominator.bit_length())
+
+
+def _bounded(x: Fraction) -> Fraction:
+    if _fraction_bits(x) > MAX_VALUE_BITS:
+        raise _TooLarge
     return x
 
 
@@ -748,42 +874,63 @@ def _exact_or_mpf(values) -> list:
     return list(values) if all(isinstance(v, Fraction) for v in values) else [_mpf(v) for v in values]
 
 
-def _sum(*values):
-    return _finite_value(sum(_exact_or_mpf(values)))
+def _sum(values):
+    """The sum of an iterable of values, each added as it comes."""
+    total = Fraction(0)
+    for value in values:
+        if isinstance(total, Fraction) and isinstance(value, Fraction):
+            # Bound the result before computing it: a/b + c/d = (ad + cb)/bd.
+            if max(total.numerator.bit_length() + value.denominator.bit_length(),
+                   value.numerator.bit_length() + total.denominator.bit_length(),
+                   total.denominator.bit_length() + value.denominator.bit_length()) > 2 * MAX_VALUE_BITS:
+                raise _TooLarge
+            total = _bounded(total + value)
+        else:
+            total = _finite(_mpf(total) + _mpf(value))
+    return total
 
 
-def _product(*values):
-    return _finite_value(math.prod(_exact_or_mpf(values)))
-
-
-def _finite_value(x):
-    if isinstance(x, Fraction):
-        if max(x.numerator.bit_length(), x.denominator.bit_length()) > MAX_VALUE_BITS:
-            raise _Undefined
-        return x
-    return _finite(x)
+def _product(values):
+    """The product of an iterable of values: it stops at the first that makes it too large."""
+    result = Fraction(1)
+    for value in values:
+        if isinstance(result, Fraction) and isinstance(value, Fraction):
+            if _fraction_bits(result) + _fraction_bits(value) > 2 * MAX_VALUE_BITS:
+                raise _TooLarge
+            result = _bounded(result * value)
+        else:
+            result = _finite(_mpf(result) * _mpf(value))
+    return result
 
 
 def _power_value(base, exponent):
     if isinstance(base, Fraction) and isinstance(exponent, Fraction) and exponent.denominator == 1:
         if base == 0 and exponent < 0:
             raise _Undefined
-        size = max(base.numerator.bit_length(), base.denominator.bit_length()) - 1
-        if abs(exponent) * size > MAX_VALUE_BITS:
-            raise _Undefined
-        return base ** int(exponent)
+        if abs(exponent) * (_fraction_bits(base) - 1) > MAX_VALUE_BITS:
+            raise _TooLarge
+        return _bounded(base ** int(exponent))
     base, exponent = _mpf(base), _mpf(exponent)
     if base < 0 or base == 0 and exponent <= 0:      # complex or undefined
         raise _Undefined
+    if base and abs(exponent * mpmath.log(base, 2)) > MAX_VALUE_BITS:     # before computing it
+        raise _TooLarge
     return _finite(mpmath.power(base, exponent))
 
 
 def _floor(x) -> Fraction:
-    return Fraction(math.floor(x) if isinstance(x, Fraction) else int(mpmath.floor(x)))
+    return Fraction(math.floor(x) if isinstance(x, Fraction) else _integer(mpmath.floor(x)))
 
 
 def _ceiling(x) -> Fraction:
-    return Fraction(math.ceil(x) if isinstance(x, Fraction) else int(mpmath.ceil(x)))
+    return Fraction(math.ceil(x) if isinstance(x, Fraction) else _integer(mpmath.ceil(x)))
+
+
+def _integer(x) -> int:
+    """A whole mpf as an exact integer, if that is not too large."""
+    if x and mpmath.mag(x) > MAX_VALUE_BITS:
+        raise _TooLarge
+    return int(x)
 
 
 def _log(x):
@@ -793,11 +940,13 @@ def _log(x):
 
 
 def _exp(x):
+    if abs(x) > MAX_VALUE_BITS:          # e^x past 2^±MAX_VALUE_BITS: not computed
+        raise _TooLarge
     return _finite(mpmath.exp(_mpf(x)))
 
 
 _RULES = {
-    sympy.Add: _sum, sympy.Mul: _product, sympy.Pow: _power_value,
+    sympy.Pow: _power_value,
     sympy.floor: _floor, sympy.ceiling: _ceiling, sympy.Abs: abs,
     sympy.Max: lambda *values: max(_exact_or_mpf(values)),
     sympy.Min: lambda *values: min(_exact_or_mpf(values)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import traceback
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from .check import Verdict, check_value, nothing_to_check
-from .errors import ProblemError, SolverError, UsageError
+from .errors import ProblemError, SolverError, UsageError, bug_text
 from .kinds import get_kind
 from .model import Solution
 from .problems import Problem, ProblemSet, load
@@ -122,12 +123,13 @@ class Grades:
 
 
 def grade_file(problem_path, answers_path, progress: Callable[[str], None] | None = None,
-               seed: int | None = None, count: int | None = None) -> Grades:
+               seed: int | None = None, count: int | None = None, debug: bool = False) -> Grades:
     """Grade every row of `answers_path` against the problems of `problem_path`;
     a row with a variant number against that variant of `solver variants
     --seed SEED --count COUNT`. Bad input (a file that cannot be read, missing
     columns) raises SolverError; a bad row (unknown problem or answer, unreadable
-    text, a variant out of range) is graded invalid."""
+    text, a variant out of range) is graded invalid, and so is a row that meets a
+    bug in the tool (said on `progress`, with the traceback if `debug`)."""
     if count is not None and count < 1:
         raise UsageError(f"--count must be at least 1; got {count}")
     header, records = read_answers(Path(answers_path))
@@ -136,7 +138,7 @@ def grade_file(problem_path, answers_path, progress: Callable[[str], None] | Non
     grades = Grades(str(problem_path), header + list(ADDED_COLUMNS), [], {}, {})
     for number, cells in enumerate(records, start=1):
         cell = {name: cells[i] for name, i in column.items()}
-        verdict = grader.grade(cell, len(cells) - len(header))
+        verdict = grade_row(grader, cell, len(cells) - len(header), number, progress, debug)
         student = cell["student"].strip()
         if student:
             grades.students.setdefault(student, Tally()).add(verdict)
@@ -148,6 +150,21 @@ def grade_file(problem_path, answers_path, progress: Callable[[str], None] | Non
     order = {problem.id: i for i, problem in enumerate(grader.pset.problems)}   # unknown ids last
     grades.problems = dict(sorted(grades.problems.items(), key=lambda item: order.get(item[0], len(order))))
     return grades
+
+
+def grade_row(grader, cell: dict, extra_cells: int, number: int, progress, debug: bool) -> Verdict:
+    """The row's verdict; a bug in the tool makes it invalid, and grading goes on."""
+    try:
+        return grader.grade(cell, extra_cells)
+    except SolverError:
+        raise
+    except Exception as error:
+        reason = bug_text(error)
+        if progress:
+            progress(f"row {number}: internal error ({reason}), a bug in solver; the row is graded invalid"
+                     + ("\n" + traceback.format_exc().rstrip() if debug else ""))
+        return Verdict(cell["problem"].strip(), cell["answer"].strip(), "invalid", 0.0,
+                       f"Internal error while checking this answer (a bug in the tool, not in the answer): {reason}")
 
 
 class Grader:

@@ -5,7 +5,7 @@ objects, or {"rows": [...]}). A `layer` column numbers the rows; without it
 they are taken in order. Each cell is read by its column's answer type with
 the same grammar as a single answer. A row is judged from the student's own
 row before it where the table knows how (`carry`), so one early error is
-counted once, not in every later row.
+counted once, not in every later row. A missing row or a blank cell is wrong.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .errors import InvalidAnswer
 
 ROW_KEYS = ("layer", "row")
 MAX_ROWS = 5000
+MISSING_NAMED = 6          # rows with blank cells the feedback names
 
 
 @dataclass
@@ -37,12 +38,13 @@ class Table:
 @dataclass
 class RowResult:
     label: str
-    score: float
-    wrong: list[str]
+    score: float             # the share of the row's cells answered right
+    wrong: list[str]         # columns answered wrong
+    missing: list[str]       # columns not answered (blank, or the row left out): wrong too
     carried: bool            # judged from the student's previous row, which was wrong
 
     def as_json(self) -> dict:
-        return {"row": self.label, "score": self.score, "wrong": self.wrong,
+        return {"row": self.label, "score": self.score, "wrong": self.wrong, "missing": self.missing,
                 "judged_from_previous_row": self.carried}
 
 
@@ -131,7 +133,7 @@ def _cells(raw, table, label) -> dict:
             raise InvalidAnswer(f"unknown column {column!r}; the columns are layer, "
                                 f"{', '.join(table.columns)}")
         if text == "":
-            continue                       # a blank cell is not judged
+            continue                       # a blank cell: missing, so wrong
         try:
             cells[column] = parse_answer(text, table.columns[column])
         except InvalidAnswer as error:
@@ -140,21 +142,45 @@ def _cells(raw, table, label) -> dict:
 
 
 def judge_rows(table: Table, rows, compare) -> list[RowResult]:
-    """Each row against the right values, or against what follows from the
-    student's previous row when that row was wrong (carried forward)."""
+    """Every row of the table, in order, against the right values, or against what
+    follows from the student's previous row when that row was wrong (carried
+    forward). A row or cell the student left out is missing."""
     given = dict(rows)
     results = []
-    for position, cells in rows:
-        truth = table.rows[position]
+    for position, label in enumerate(table.labels):
+        cells, truth = given.get(position, {}), table.rows[position]
         previous = given.get(position - 1)
         expected = table.expected(position, previous) if previous else truth
         wrong = [c for c, v in cells.items() if compare(table.columns[c], v, expected[c])[0] < 1.0]
+        missing = [c for c in table.columns if c not in cells]
         carried = any(compare(table.columns[c], expected[c], truth[c])[0] < 1.0 for c in cells)
-        score = 1.0 - len(wrong) / len(cells) if cells else 1.0
-        results.append(RowResult(table.labels[position], score, wrong, carried))
+        score = (len(table.columns) - len(wrong) - len(missing)) / len(table.columns)
+        results.append(RowResult(label, score, wrong, missing, carried))
     return results
 
 
-def all_right(table: Table, rows, compare) -> bool:
-    """Every cell equals the right value (no carried credit)."""
-    return all(compare(table.columns[c], v, table.rows[p][c])[0] == 1.0 for p, cells in rows for c, v in cells.items())
+def missing_text(results: list[RowResult], columns: int) -> str:
+    """What the student left out, in one sentence, or ""."""
+    count = sum(len(r.missing) for r in results)
+    if not count:
+        return ""
+    absent = [i for i, r in enumerate(results) if len(r.missing) == columns]
+    partial = [f"row {r.label} ({', '.join(r.missing)})" for r in results if 0 < len(r.missing) < columns]
+    runs = _runs(absent)
+    left_out = ", ".join(results[a].label if a == b else f"{results[a].label}–{results[b].label}"
+                         for a, b in runs)
+    parts = ([f"{'row' if len(absent) == 1 else 'rows'} {left_out} left out"] if absent else []) + partial
+    more = f" and {len(parts) - MISSING_NAMED} more rows" if len(parts) > MISSING_NAMED else ""
+    return (f"{count} of {len(results) * columns} cells are missing and count as wrong: "
+            f"{'; '.join(parts[:MISSING_NAMED])}{more}.")
+
+
+def _runs(positions: list[int]) -> list[tuple[int, int]]:
+    """[(first, last)] of each run of consecutive positions."""
+    runs = []
+    for p in positions:
+        if runs and runs[-1][1] == p - 1:
+            runs[-1] = (runs[-1][0], p)
+        else:
+            runs.append((p, p))
+    return runs

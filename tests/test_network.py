@@ -145,8 +145,24 @@ def check_table(tmp_path, text, *extra):
     return result.returncode, json.loads(result.stdout)
 
 
+def whole_table():
+    """The right table with every column, as `solve --format json` gives it, in CSV."""
+    answers = json.loads(run_solver("solve", CPEN, "--problem", "2.2", "--format", "json").stdout)
+    rows = answers["problems"][0]["answers"]["table"]["value"]
+    columns = [c for c in rows[0] if c != "layer"]
+    lines = [",".join(["layer", *columns])]
+    for row in rows:
+        lines.append(",".join([row["layer"], *("x".join(map(str, v)) if isinstance(v, list) else str(v)
+                                                for v in (row[c] for c in columns))]))
+    return "\n".join(lines) + "\n", rows
+
+
 def test_whole_table_correct(tmp_path):
-    code, verdict = check_table(tmp_path, TABLE_RIGHT)
+    text, rows = whole_table()
+    # The two columns worked out by hand above are the table's.
+    assert [f"{r['layer']},{'x'.join(map(str, r['output_shape']))},{r['params']}" for r in rows] \
+        == TABLE_RIGHT.splitlines()[1:]
+    code, verdict = check_table(tmp_path, text)
     assert code == 0 and verdict["score"] == 1.0 and len(verdict["rows"]) == 7
 
 
@@ -154,10 +170,12 @@ def test_table_error_is_carried_forward(tmp_path):
     code, verdict = check_table(tmp_path, TABLE_CARRIED)
     assert code == 1 and verdict["mistake"] == "padding_forgotten"
     assert "Row 2 is the first wrong row" in verdict["feedback"] and "in layer 2" in verdict["feedback"]
-    scores = {row["row"]: row["score"] for row in verdict["rows"]}
-    assert scores["2"] == 0.5 and all(scores[r] == 1.0 for r in "134567")
+    assert [row["wrong"] for row in verdict["rows"]] == [[], ["output_shape"], [], [], [], [], []]
     assert [row["judged_from_previous_row"] for row in verdict["rows"]] == [False, False, True, True, True, True, True]
-    assert verdict["score"] == pytest.approx(6.5 / 7)
+    # 2 of the 10 columns given in each of the 7 rows, one of those 14 cells wrong: 13 of 70 right.
+    assert all(len(row["missing"]) == 8 for row in verdict["rows"])
+    assert verdict["score"] == pytest.approx(13 / 70)
+    assert "56 of 70 cells are missing" in verdict["feedback"]
 
 
 def test_table_as_json_rows_from_stdin():
@@ -165,8 +183,39 @@ def test_table_as_json_rows_from_stdin():
             {"layer": 2, "output_shape": "100x64x128x128", "params": 999}]
     result = run_solver_stdin(json.dumps(rows), "check", CPEN, "2.2:table", "--answer-file", "-", "--json")
     verdict = json.loads(result.stdout)
-    assert result.returncode == 1 and [r["score"] for r in verdict["rows"]] == [1.0, 0.5]
-    assert verdict["rows"][1]["wrong"] == ["params"]
+    # Of 10 cells a row: 2 right in row 1, 1 in row 2, none in the 5 rows left out.
+    assert result.returncode == 1 and [r["score"] for r in verdict["rows"]] == [0.2, 0.1, 0, 0, 0, 0, 0]
+    assert verdict["rows"][1]["wrong"] == ["params"] and verdict["score"] == pytest.approx(3 / 70)
+
+
+@pytest.mark.parametrize("text", ["[{}]", "layer\n1\n", '{"rows": []}', "layer,params\n1,\n"])
+def test_empty_tables_score_nothing(tmp_path, text):
+    """Missing rows and blank cells count as wrong: an empty table is no free mark."""
+    code, verdict = check_table(tmp_path, text)
+    assert code == 1 and verdict["verdict"] == "incorrect" and verdict["score"] == 0.0, verdict
+    assert "70 of 70 cells are missing and count as wrong" in verdict["feedback"]
+
+
+def test_one_right_cell_of_seventy_scores_one_seventieth(tmp_path):
+    code, verdict = check_table(tmp_path, "layer,params\n1,9728\n")
+    assert code == 1 and verdict["score"] == pytest.approx(1 / 70)
+    assert "rows 2–7 left out" in verdict["feedback"]
+    assert "row 1 (output_shape, neurons, weights, biases, params_without_bias" in verdict["feedback"]
+
+
+def test_the_mistake_named_for_a_row_leaves_the_rows_before_it_right(tmp_path):
+    """Layer 3 (3x3, stride 2, padding 1) on 128x128 with its stride forgotten:
+    (128 + 2 - 3)/1 + 1 = 128. Stride 1 in layer 1 gives the same row 3 (512 -> 512
+    -> 256 -> 128), but it would change rows 1 and 2, which are right: "in layer 3"."""
+    text, _ = whole_table()
+    lines = text.splitlines()
+    cells = lines[3].split(",")
+    assert cells[0] == "3" and cells[1] == "100x32x64x64"
+    cells[1] = "100x32x128x128"
+    code, verdict = check_table(tmp_path, "\n".join(lines[:3] + [",".join(cells)] + lines[4:]) + "\n")
+    assert code == 1 and verdict["mistake"] == "stride_ignored", verdict
+    assert "Row 3 is the first wrong row" in verdict["feedback"]
+    assert "in layer 3" in verdict["feedback"] and "in layer 1" not in verdict["feedback"]
 
 
 @pytest.mark.parametrize("text, words", [

@@ -1,0 +1,40 @@
+"""A time budget for checking one answer, checked cooperatively inside the loops
+that could run long (no signal needed, so it also works outside the main thread).
+
+`check.check_value` opens the budget; the comparison of a formula and every
+mistake's comparison share it.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+CHECK_SECONDS = 2.0          # one answer: its comparison and its diagnosis together
+
+_deadline: ContextVar[float] = ContextVar("deadline", default=float("inf"))
+
+
+class OutOfTime(Exception):
+    """The budget of the answer being checked ran out."""
+
+
+@contextmanager
+def time_budget(seconds: float = CHECK_SECONDS):
+    """Run the block with at most `seconds` left (an enclosing budget may leave less)."""
+    token = _deadline.set(min(_deadline.get(), time.monotonic() + seconds))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def remaining() -> float:
+    """Seconds left in the current budget (infinite without one)."""
+    return _deadline.get() - time.monotonic()
+
+
+def check_time() -> None:
+    """Raise OutOfTime once the budget is spent."""
+    if time.monotonic() > _deadline.get():
+        raise OutOfTime
