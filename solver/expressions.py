@@ -647,8 +647,13 @@ def _time_limit(seconds: float):
     try:
         yield True
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        while True:             # an alarm during the clean-up must not leave the timer running
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except _Timeout:
+                continue
 
 
 def _as_expr(value):

@@ -206,3 +206,25 @@ def test_grade_with_hostile_rows_grades_every_row_as_check_does(tmp_path):
         assert row["verdict"] in ("incorrect", "invalid") and row["feedback"], row
         assert expected is None or row["verdict"] == expected, row
         assert row["verdict"] != "invalid" or row["feedback"].startswith("Could not"), row
+
+
+# --- the time limit of sympy's rewriting ------------------------------------------------
+
+def test_a_timeout_swallowed_where_python_drops_it_fires_again():
+    """SIGALRM once fired inside a garbage collector's callback, where the exception
+    is lost: the alarm repeats until the limited block ends, then stops."""
+    import signal
+    import time
+
+    from solver.expressions import _time_limit, _Timeout
+    swallowed = 0
+    with pytest.raises(_Timeout):
+        with _time_limit(0.05):
+            while True:
+                try:
+                    time.sleep(0.01)
+                except _Timeout:
+                    swallowed += 1
+                    if swallowed == 2:
+                        raise
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
