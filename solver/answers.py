@@ -54,7 +54,7 @@ import math
 import numbers
 from contextlib import contextmanager
 from fractions import Fraction
-from typing import NamedTuple, NoReturn
+from typing import Any, Callable, NamedTuple, NoReturn
 
 from .errors import InvalidAnswer
 
@@ -140,21 +140,24 @@ def format_answer(value, answer_type: str) -> str:
     return _cell_text(value)
 
 
-def format_rounded(value, answer_type: str, sig_figs: int) -> str:
+def format_rounded(value, answer_type: str, accepts: Callable[[float, Any], bool]) -> str:
     """As format_answer, with every number that is not exact (a float, a radical) to
-    `sig_figs` significant figures, as a student asked for that precision types it;
-    integers and fractions stay exact."""
+    the fewest significant figures for which `accepts(rounded, number)` (the checker's
+    comparison), as a student asked for that precision types it; integers and
+    fractions stay exact."""
     if answer_type in ("real", "rational", "matrix"):
-        value = _rounded(value, sig_figs)
+        value = _rounded(value, accepts)
     return format_answer(value, answer_type)
 
 
-def _rounded(value, sig_figs: int):
+def _rounded(value, accepts):
     if hasattr(value, "ndim") and value.ndim > 0:
-        return [_rounded(v, sig_figs) for v in value]
+        return [_rounded(v, accepts) for v in value]
     if isinstance(value, numbers.Rational):
         return value
-    return float(f"{float(value):.{sig_figs}g}")
+    # 17 significant figures give the float back exactly, which every checker accepts.
+    return next(rounded for figures in range(1, 18)
+                if accepts(rounded := float(f"{float(value):.{figures}g}"), value))
 
 
 def _nested(value) -> str:

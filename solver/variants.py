@@ -46,7 +46,6 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from .check import RTOL
 from .errors import FieldError, ProblemError, SolverError, UsageError
 from .fields import MAX_SIZE
 from .kinds import get_kind
@@ -60,9 +59,6 @@ MAX_COUNT = 10_000           # variants in one run
 SHEETS = ("solutions", "key")
 KEY_COLUMNS = ("variant", "problem", "answer", "text")
 PROGRESS_EVERY = 20          # variants between progress messages
-# Rounding to n significant figures errs by at most 5·10^-n relatively: the key's
-# decimals have the fewest figures the checker's tolerance accepts.
-KEY_SIG_FIGS = next(n for n in range(1, 18) if 5 * 10.0**-n <= RTOL)
 MAX_PLACES = 6               # decimals a drawn number has at most
 RANGE = ("min", "max")
 SPEC_FORM = "a list of choices, or a range {min: a, max: b}"
@@ -425,10 +421,11 @@ def variant_yaml(variant: Variant, source: Path, seed: int) -> str:
 
 def key_rows(variant: Variant) -> list[list]:
     """The answers each sheet shows, as a student would type them: exact where exact,
-    decimals to the significant figures the checker asks for."""
+    decimals to the fewest significant figures the checker accepts."""
     from .answers import format_rounded
+    from .check import same_number
     from .render import asked
-    return [[variant.number, problem.id, answer.name, format_rounded(answer.value, answer.type, KEY_SIG_FIGS)]
+    return [[variant.number, problem.id, answer.name, format_rounded(answer.value, answer.type, same_number)]
             for problem, solution in zip(variant.pset.problems, variant.solutions)
             for answer in asked(solution, problem.ask)]
 

@@ -51,8 +51,9 @@ def optional_module(name):
 
 class Missing:
     """A module that cannot be imported. Looking up a name on it gives another stand-in
-    (so `ACTIVATIONS = {"relu": torch.relu}` still loads); calling one, as every use of
-    torch does, imports the module for real by require_module, which skips the test."""
+    (so `ACTIVATIONS = {"relu": torch.relu}` still loads), of which nothing is an
+    instance; calling one, as every use of torch does, imports the module for real by
+    require_module, which skips the test."""
 
     def __init__(self, module: str, path: tuple = ()):
         self._module, self._path = module, path
@@ -67,6 +68,9 @@ class Missing:
         for name in self._path:
             value = getattr(value, name)
         return value(*args, **kwargs)
+
+    def __instancecheck__(self, instance):   # isinstance(x, torch.Tensor): nothing is one
+        return False
 
     def __repr__(self):
         return ".".join((self._module, *self._path)) + " (not installed)"

@@ -23,7 +23,7 @@ def test_needs_torch():
 
 
 def test_needs_nothing():
-    assert 1 + 1 == 2
+    assert not isinstance([1.0], torch.Tensor)      # a helper may ask before it uses torch
 '''
 
 
