@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 import corpus
+from solver.problems import load
 from conftest import IN_CI, ROOT, require_program, run_solver
 
 FULL = os.environ.get("SOLVER_CORPUS") == "full"
@@ -134,8 +135,8 @@ def flat(value):
 
 @pytest.mark.parametrize("name", SET_NAMES)
 def test_corpus_variants_are_valid_and_meaningful(name, corpus_dir, tmp_path_factory):
-    """Three variants: each is written, loads and solves (`variants` validates and
-    solves every draw), and no array the problem gives becomes all zeros."""
+    """Three variants: each is written and loads (`variants` validates and solves
+    every draw), and no array the problem gives becomes all zeros."""
     path, out = set_path(corpus_dir, name), tmp_path_factory.mktemp(f"{name}-variants")
     result = run_solver("variants", path, "--count", 3, "--seed", 11, "--output", out, timeout=900)
     assert result.returncode == 0, result.stderr
@@ -143,7 +144,7 @@ def test_corpus_variants_are_valid_and_meaningful(name, corpus_dir, tmp_path_fac
     files = sorted((out / f"{path.stem}-variants").glob("*-v*.yaml"))
     assert len(files) == 3
     for file in files:
-        assert run_solver("solve", file, "--format", "json").returncode == 0
+        assert len(load(file).problems) == len(originals)
         for problem in yaml.safe_load(file.read_text())["problems"]:
             for field, value in arrays(problem["given"]):
                 before = flat(originals[problem["id"]][field])
@@ -184,7 +185,6 @@ def test_corpus_answers_agree_with_torch(name, corpus_dir):
     torch = torch_or_skip()
     path = set_path(corpus_dir, name)
     raw = {p["id"]: p for p in yaml.safe_load(path.read_text())["problems"]}
-    from solver.problems import load
     checked = 0
     for problem in load(path).problems:
         oracle = ORACLES.get(problem.kind)
