@@ -24,8 +24,9 @@ import yaml
 PENDING = {
     "lp_ceil_mode",           # LP pooling refuses ceil_mode (torch computes it)
     "lp_norm_1_negative",     # norm_type 1 refuses a window with a negative sum
-    "ceil_mode_size_only",    # selftest: floor_dropped gives 5/2 for an integer answer
+    "fractional_size",        # selftest: floor_dropped gives 7/2 for an integer output_size
     "network_table",          # a network's `table` prints as a Python object; --pdf fails
+    "mixed_size_form",        # one input_size, per-axis window: stride_ignored answers a number, check crashes
 }
 SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
@@ -135,7 +136,9 @@ def draw_conv2d_sizes(rng):
         return given
     k, s, p, d = draw_window(rng, "conv2d")
     size = tuple(rng.randint(d[a] * (k[a] - 1) + 1, 300) for a in range(2))
-    return {"input_size": as_field(*size, rng), "kernel_size": as_field(*k, rng), "stride": as_field(*s, rng),
+    one_size = not {"mixed_size_form", "fractional_size"} & PENDING
+    return {"input_size": as_field(*size, rng) if one_size else list(size), "kernel_size": as_field(*k, rng),
+            "stride": as_field(*s, rng),
             "padding": as_field(*p, rng), "dilation": as_field(*d, rng)}
 
 
@@ -191,6 +194,11 @@ def draw_transposed_sizes(rng):
 
 
 def draw_pool2d(rng):
+    if rng.random() < 0.1:
+        given = {"input_size": "H", "kernel_size": rng.choice(["K", 2])}
+        maybe(rng, given, "stride", rng.choice(["S", 1]))
+        maybe(rng, given, "padding", "P")
+        return given
     mode = rng.choice(["max", "avg", "lp"])
     size_only = rng.random() < 0.25
     for _ in range(100):
@@ -199,8 +207,7 @@ def draw_pool2d(rng):
             d = (1, 1)
         if mode == "lp":
             p = (0, 0)
-        ceil = rng.random() < 0.5 and not (mode == "lp" and "lp_ceil_mode" in PENDING) \
-            and not (size_only and "ceil_mode_size_only" in PENDING)
+        ceil = rng.random() < 0.5 and not (mode == "lp" and "lp_ceil_mode" in PENDING)
         size = (rng.randint(1, 7), rng.randint(1, 7))
         if size_only:
             size = (size[0], size[0])
@@ -209,8 +216,9 @@ def draw_pool2d(rng):
             break
     given = {"mode": mode} if mode != "max" or rng.random() < 0.5 else {}
     channels = rng.random() < 0.3
-    if size_only:
-        given["input_size"] = size[0]
+    if size_only:      # [h, w] answers a shape, one number a number (see PENDING)
+        pending = {"mixed_size_form", "fractional_size"} & PENDING
+        given["input_size"] = list(size) if pending else size[0]
     else:
         positive = mode == "lp" and "lp_norm_1_negative" in PENDING
         given["input"] = values(rng, ((2,) if channels else ()) + size, low=1 if positive else -3,
@@ -375,23 +383,28 @@ def draw_network_layer(rng, shape, kind):
 MAP_TYPES = ("conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "batchnorm2d", "dropout") + ACTIVATIONS
 
 
-def draw_network(rng):
-    """A deep network: every layer type in turn over the draws, repeats, names, ? fields."""
-    vector = rng.random() < 0.1
+def next_layer_type(rng, shape):
+    if len(shape) == 3:
+        return "flatten" if rng.random() < 0.12 else rng.choice(MAP_TYPES)
+    return rng.choice(["linear", "linear", "dropout", "flatten", *ACTIVATIONS])
+
+
+def draw_network(rng, every_type=False):
+    """A deep network with repeats, names and ? fields; with `every_type`, each
+    map layer type once (in a random order), then flatten, linear, dropout and
+    every activation on the vector."""
+    vector = not every_type and rng.random() < 0.1
     shape = (rng.randint(1, 64),) if vector else (rng.randint(1, 4), rng.randint(1, 32), rng.randint(1, 32))
     given = {"input_shape": "x".join(map(str, shape)) if rng.random() < 0.5 else list(shape)}
     if not vector and rng.random() < 0.2:
         given["layout"] = "hwc"
         given["input_shape"] = "x".join(map(str, shape[1:] + shape[:1]))
     maybe(rng, given, "batch_size", rng.randint(1, 128), 0.4)
+    planned = (rng.sample(MAP_TYPES, len(MAP_TYPES)) + ["flatten", "linear", "dropout", *ACTIVATIONS]
+               if every_type else [None] * rng.randint(3, 12))
     layers = []
-    for _ in range(rng.randint(3, 12)):
-        if len(shape) == 3 and rng.random() < 0.12:
-            kind = "flatten"
-        elif len(shape) == 3:
-            kind = rng.choice(MAP_TYPES)
-        else:
-            kind = rng.choice(["linear", "linear", "dropout", "flatten"] + list(ACTIVATIONS))
+    for kind in planned:
+        kind = kind or next_layer_type(rng, shape)
         if kind == "flatten":
             layer, shape = {"type": "flatten"}, (shape[0] * shape[1] * shape[2],) if len(shape) == 3 else shape
         else:
@@ -536,7 +549,7 @@ DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_
 
 def draw_problem(kind, seed, index) -> dict:
     rng = random.Random(f"corpus-{kind}-{seed}-{index}")
-    given = DRAW[kind](rng)
+    given = draw_network(rng, every_type=True) if kind == "network" and index == 0 else DRAW[kind](rng)
     problem = {"id": f"{kind}-{seed}-{index}", "kind": kind,
                "statement": f"Generated {kind} problem {index} (seed {seed}); solve it as PyTorch would.",
                "given": given}
