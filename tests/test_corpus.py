@@ -463,3 +463,18 @@ ORACLES = {"conv2d": conv_family("conv2d"), "conv_transpose2d": conv_family("con
            "pool2d": conv_family("pool2d"), "conv2d_backward": conv2d_backward, "conv_cost": conv_cost,
            "layers_to_size": layers_to_size, "network": network, "batchnorm": batchnorm, "mlp": mlp,
            "mlp_jacobian": mlp_jacobian, "rnn": rnn, "attention": attention}
+
+
+# ---- defects the corpus found, each fixed with its own test -------------------
+
+def test_an_output_padding_pair_with_a_zero_checks_as_correct(tmp_path):
+    """A 2×2 input, 3×3 kernel, stride 2 gives (2 − 1)·2 + 3 = 5 rows and columns, so
+    reaching 5×6 takes output_padding [0, 1]. It was a `shape` answer, whose sizes are
+    positive, so the tool's own answer "0 x 1" could not be read (found by the corpus)."""
+    path = tmp_path / "op.yaml"
+    path.write_text(yaml.safe_dump({"title": "t", "problems": [{"id": "p", "kind": "conv_transpose2d", "given": {
+        "input_size": [2, 2], "kernel_size": 3, "stride": 2, "target_size": [5, 6]}}]}))
+    assert run_solver("check", path, "p:output_padding", "[0, 1]").returncode == 0
+    wrong = run_solver("check", path, "p:output_padding", "[1, 1]")
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    assert run_solver("selftest", path).returncode == 0

@@ -229,7 +229,8 @@ def padding_answer(given, op) -> Answer:
     if given.target_size.scalar and op.h == op.w:
         return Answer("output_padding", "integer" if isinstance(op.h, int) else "expression", op.h,
                       r"P_{\text{out}}")
-    return Answer("output_padding", "shape", (op.h, op.w), r"P_{\text{out}}")
+    # a pair, not a shape: its entries may be 0 (and a mistake's negative)
+    return Answer("output_padding", "matrix", np.array([op.h, op.w], dtype=object), r"P_{\text{out}}")
 
 
 CONVENTION = ("As in PyTorch, the transposed convolution scatters: every input cell X[i, j] "
