@@ -252,7 +252,8 @@ def format_float(x: float) -> str:
         return r"\infty"
     if x == -math.inf:
         return r"-\infty"
-    return f"{x:.6g}"
+    mantissa, _, exponent = f"{x:.6g}".partition("e")     # 1e-05 is 1 \times 10^{-5} in math
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else mantissa
 
 
 def _is_plain(x) -> bool:

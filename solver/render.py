@@ -19,6 +19,7 @@ import jinja2
 import numpy as np
 
 from .formula import Formula, number_tex
+from .prose import escape_latex, escape_markdown, math_to_text, prose_text
 from .tables import Table
 
 FORMATS = ("md", "latex", "text", "json")
@@ -34,7 +35,7 @@ def templates_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "templates"
 
 
-PROSE = {"latex": lambda s: escape_latex(s), "md": lambda s: escape_markdown(s), "text": str}
+PROSE = {"latex": lambda s: escape_latex(s), "md": lambda s: escape_markdown(s), "text": lambda s: prose_text(s)}
 
 
 @lru_cache(maxsize=None)
@@ -51,7 +52,8 @@ def environment(fmt: str) -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         bytecode_cache=template_cache())
     env.filters.update(tex=tex, products=products, prose=PROSE[fmt], inline_math=lambda s: f"${s}$",
-                       asked=asked, arrays=given_arrays)
+                       asked=asked, arrays=given_arrays,
+                       table_parts=table_parts, display_rows=display_rows)
     return env
 
 
@@ -112,6 +114,8 @@ def given_arrays(given, earlier=()) -> list[Labelled]:
 
 def tex(value) -> str:
     """LaTeX math for any value a step or answer holds."""
+    if isinstance(value, Table):
+        return table_tex(value)
     if isinstance(value, bool):
         return r"\text{yes}" if value else r"\text{no}"
     if isinstance(value, np.ndarray):
@@ -123,15 +127,122 @@ def tex(value) -> str:
     return number_tex(value)
 
 
+MATH_WIDTH = 60           # digits of math a display line holds right of its "=" (the text width at 11pt)
+
+
 def array_tex(a: np.ndarray) -> str:
+    return _array(a)[0]
+
+
+def _array(a: np.ndarray) -> tuple[str, int]:
+    """An array's LaTeX and about how many characters wide it prints. One too wide for
+    the page is split: channels stacked, columns in blocks (each named by its columns)."""
     if a.ndim == 0:
-        return tex(a.item())
-    if a.ndim == 1:
-        return r"\begin{bmatrix} " + " & ".join(tex(v) for v in a) + r" \end{bmatrix}"
-    if a.ndim == 2:
-        rows = (" & ".join(tex(v) for v in row) for row in a)
-        return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
-    return r"\left(" + r",\ ".join(array_tex(sub) for sub in a) + r"\right)"
+        text = tex(a.item())
+        return text, visible_length(text)
+    if a.ndim >= 3:
+        parts = [_array(sub) for sub in a]
+        across = sum(width + 2 for _, width in parts) + 2
+        if across <= MATH_WIDTH:
+            return r"\left(" + r",\ ".join(text for text, _ in parts) + r"\right)", across
+        stacked = r", \\[4pt] ".join(text for text, _ in parts)
+        return rf"\left(\begin{{matrix}} {stacked} \end{{matrix}}\right)", max(width for _, width in parts) + 4
+    rows = [[tex(v) for v in row] for row in (a if a.ndim == 2 else [a])]
+    if a.size == 0:
+        return r"\begin{bmatrix} \end{bmatrix}", 2
+    widths = [max(visible_length(row[j]) for row in rows) + 2 for j in range(len(rows[0]))]
+    blocks = column_blocks(widths)
+    if len(blocks) == 1 or len(widths) <= 3:
+        return bmatrix(rows, 0, len(widths)), sum(widths) + 2
+    named = "entries" if a.ndim == 1 else "columns"
+    stacked = r" \\[4pt] ".join(bmatrix(rows, start, stop) + rf"_{{\text{{{named} {start + 1}--{stop}}}}}"
+                                 for start, stop in blocks)
+    return rf"\begin{{array}}{{@{{}}l@{{}}}} {stacked} \end{{array}}", MATH_WIDTH
+
+
+def bmatrix(rows, start, stop) -> str:
+    body = r" \\ ".join(" & ".join(row[start:stop]) for row in rows)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+def column_blocks(widths) -> list[tuple[int, int]]:
+    """(start, stop) column ranges, each at most MATH_WIDTH characters across (at least one column)."""
+    blocks, start, used = [], 0, 0
+    for j, width in enumerate(widths):
+        if used + width > MATH_WIDTH - 6 and j > start:      # room for the block's name
+            blocks.append((start, j))
+            start, used = j, 0
+        used += width
+    return blocks + [(start, len(widths))]
+
+
+def display_rows(value) -> list[str]:
+    """A value's LaTeX as display rows of at most MATH_WIDTH digits, broken before a + or -
+    outside any bracket, else between bracketed factors; a row after the first starts
+    with its sign (a product's with \\cdot)."""
+    text = value if isinstance(value, str) else tex(value)
+    breaks = top_level_breaks(text)
+    signs = [(at, sign) for at, sign in breaks if sign is not None]
+    breaks = signs or [(at, r"\cdot ") for at, _ in breaks]
+    rows, start, last = [], (0, ""), None
+    for at in breaks + [(len(text), "")]:
+        if last is not None and visible_length(text[start[0]:at[0]]) > MATH_WIDTH \
+                and visible_length(text[start[0]:last[0]]) >= MATH_WIDTH // 4:
+            rows.append(start[1] + text[start[0]:last[0]].strip())
+            start = last
+        last = at
+    return rows + [start[1] + text[start[0]:].strip()]
+
+
+def top_level_breaks(text: str) -> list[tuple[int, str]]:
+    """Where a display may break: (position, "") before " + " and " - ", and (position, None)
+    between factors " \\left(" , all outside braces, \\left...\\right and environments."""
+    found, depth = [], 0
+    for i in range(len(text)):
+        if depth == 0 and text.startswith((" + ", " - "), i):
+            found.append((i, ""))
+        elif depth == 0 and i > 0 and text.startswith(r" \left(", i):
+            found.append((i, None))
+        if text.startswith((r"\left", r"\begin{"), i) or text[i] == "{":
+            depth += 1
+        elif text.startswith((r"\right", r"\end{"), i) or text[i] == "}":
+            depth -= 1
+    return found
+
+
+TABLE_WIDTH = 80          # digits of cells a printed table holds across (a page at \small)
+
+
+def table_parts(table: Table) -> list[dict]:
+    """A table answer as printed tables of at most TABLE_WIDTH characters across, each
+    with the layer column: {"header": [prose], "rows": [[LaTeX math]]}."""
+    cells = [[tex(row[name]) for name in table.columns] for row in table.rows]
+    widths = [max(visible_length(t) for t in [name, *column]) + 2
+              for name, column in zip(table.columns, zip(*cells))]
+    parts, start, used = [], 0, 0
+    for i, width in enumerate(widths + [TABLE_WIDTH + 1]):
+        if i == len(widths) or (used + width > TABLE_WIDTH and i > start):
+            parts.append({"header": ["layer"] + [name.replace("_", " ") for name in list(table.columns)[start:i]],
+                          "rows": [[label] + row[start:i] for label, row in zip(table.labels, cells)]})
+            start, used = i, 0
+        used += width
+    return parts
+
+
+def visible_length(tex_text: str) -> int:
+    """About how wide LaTeX math prints, in digits (a letter or macro one, an operator three)."""
+    text = re.sub(r"\\(?:left|right)(?![A-Za-z])|[{}\s]", "", tex_text)
+    operators = len(re.findall(r"(?<=[^(\[{&=,^_])[-+=]|\\cdot|\\times|\\odot", text))
+    return len(re.sub(r"\\[A-Za-z]+|\\.", "x", text)) + 2 * operators
+
+
+def table_tex(table: Table) -> str:
+    """A table answer as one LaTeX array (the JSON `latex` of a table)."""
+    names = ["layer", *table.columns]
+    header = " & ".join(rf"\text{{{name.replace('_', ' ')}}}" for name in names)
+    rows = [" & ".join([label] + [tex(row[name]) for name in table.columns])
+            for label, row in zip(table.labels, table.rows)]
+    return rf"\begin{{array}}{{{'r' * len(names)}}} {header} \\ \hline " + r" \\ ".join(rows) + r" \end{array}"
 
 
 def products(terms, per_row: int) -> list[str]:
@@ -143,66 +254,18 @@ def products(terms, per_row: int) -> list[str]:
     return [" + ".join(parts[i:i + per_row]) for i in range(0, len(parts), per_row)]
 
 
-# ---- prose ----------------------------------------------------------------
-
-@lru_cache(maxsize=4096)           # statements and step texts recur in every variant and sheet
-def escape_latex(s: str) -> str:
-    """Instructors' text printed literally: %, _, &, #, \\input{...} and all."""
-    return latex_encoder().unicode_to_latex(str(s))
-
-
-@lru_cache(maxsize=1)
-def latex_encoder():
-    """pylatexenc's encoder, with × · | < > from the math fonts: pylatexenc's text-companion
-    glyphs are bitmaps in a basic TeX install, and PDF text tools read them as other letters
-    (| < > in the default OT1 text font print as — ¡ ¿)."""
-    from pylatexenc import latexencode as enc
-    math_signs = enc.UnicodeToLatexConversionRule(enc.RULE_DICT, {
-        ord("×"): r"\ensuremath{\times}", ord("·"): r"\ensuremath{\cdot}",
-        ord("|"): r"\ensuremath{|}", ord("<"): r"\ensuremath{<}", ord(">"): r"\ensuremath{>}"})
-    return enc.UnicodeToLatexEncoder(conversion_rules=[math_signs, "defaults"],
-                                     non_ascii_only=False, unknown_char_warning=False)
-
-
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|$])")
-
-
-def escape_markdown(s: str) -> str:
-    return MARKDOWN_SPECIAL.sub(r"\\\1", str(s))
-
-
 MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
 
 
 def markdown_to_text(md: str) -> str:
     """Markdown with every $...$ and $$...$$ turned into readable Unicode."""
-    converter = text_converter()
-
     def replace(match):
         display, inline = match.groups()
-        body = converter.latex_to_text(display or inline).strip()
+        body = math_to_text(display or inline)
         if display is not None:
             return "\n".join("    " + line.strip() for line in body.splitlines() if line.strip())
         return body
     return MATH_SPAN.sub(replace, md)
-
-
-@lru_cache(maxsize=1)
-def text_converter():
-    from pylatexenc import latex2text
-
-    def fraction(node, l2tobj):
-        top, bottom = (l2tobj.nodelist_to_text([arg]).strip() for arg in node.nodeargd.argnlist[-2:])
-        wrap = lambda s: s if re.fullmatch(r"-?[\w.]+", s) else f"({s})"  # noqa: E731
-        return f"{wrap(top)}/{wrap(bottom)}"
-
-    context = latex2text.get_default_latex_context_db().filter_context(keep_categories=None)
-    context.add_context_category("solver", prepend=True, macros=[
-        latex2text.MacroTextSpec("frac", simplify_repl=fraction),
-        latex2text.MacroTextSpec("dfrac", simplify_repl=fraction),
-        latex2text.MacroTextSpec("left", ""), latex2text.MacroTextSpec("right", ""),
-    ])
-    return latex2text.LatexNodes2Text(latex_context=context, math_mode="text")
 
 
 # ---- JSON -----------------------------------------------------------------

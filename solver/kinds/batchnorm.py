@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import array, boolean, choice, given_field, number, optional, read_given
-from ..formula import Formula, Fraction_, Number, Product, Sum, Symbol, divide
+from ..formula import Formula, Fraction_, Number, Product, Sum, Symbol, divide, number_tex
 from ..model import Answer, Solution, Step
 from ..sizes import distinct
 from .common import Mistake, exact, exact_array, shown_cells
@@ -482,7 +482,8 @@ def output_step(given, stats, answers) -> Step:
         formula = formula if beta == 0 else plus(formula, beta)
         value = answers[f"output[{cell[0] + 1}]"].value[cell[1:]]
         lines.append([Symbol("Y", f"Y[{', '.join(str(i + 1) for i in cell)}]"), formula, Number(value)])
-    text = f"Each entry is centred by its mean, divided by √(σ² + ε) with ε = {exact(given.eps)}"
+    text = (r"Each entry is centred by its mean, divided by $\sqrt{\sigma^2 + \varepsilon}$ with "
+            rf"$\varepsilon = {number_tex(exact(given.eps))}$")
     text += (", then scaled by γ and shifted by β of its statistic." if has_affine(given) else
              " (γ = 1 and β = 0 leave it as it is).")
     if not complete:

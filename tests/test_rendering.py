@@ -1,0 +1,101 @@
+"""What every format prints: table answers, prose with $...$ math, numbers, long displays.
+
+The PDF side (no overfull box, literal prose) is in test_pdf.py; these run without TeX.
+"""
+import json
+import re
+
+import yaml
+
+from conftest import run_solver
+from test_pdf import STRESS_FILE
+
+FORMATS = ("md", "latex", "text", "json")
+
+
+def solve(path, fmt, *more):
+    result = run_solver("solve", path, "--format", fmt, *more)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def write_set(tmp_path, problems, **meta):
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump({"title": "Set", **meta, "problems": problems}, allow_unicode=True,
+                                   sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_a_table_answer_prints_as_a_table_and_json_is_reproducible():
+    first = solve(STRESS_FILE, "json", "--problem", "deep")
+    assert solve(STRESS_FILE, "json", "--problem", "deep") == first           # no memory address
+    table = json.loads(first)["problems"][0]["answers"]["table"]
+    assert table["latex"].startswith(r"\begin{array}")
+    for fmt in FORMATS:
+        shown = solve(STRESS_FILE, fmt, "--problem", "deep")
+        assert "Table(" not in shown and "<function" not in shown and " at 0x" not in shown, fmt
+    md = solve(STRESS_FILE, "md", "--problem", "deep").split("### Answer")[1]
+    rows = [line for line in md.splitlines() if re.match(r"\| \$\d+\$ \|", line)]
+    params = {row["layer"]: row["params"] for row in table["value"]}
+    shown_params = {}
+    for line in rows:                                    # the part of the table with the params column
+        cells = [c.strip().strip("$").replace("{,}", "") for c in line.strip("|").split("|")]
+        header = md[:md.index(line)].rsplit("| layer |", 1)[1].splitlines()[0]
+        names = ["layer"] + [h.strip() for h in header.strip(" |").split("|")]
+        if "params" in names:
+            shown_params[cells[0]] = int(cells[names.index("params")])
+    assert shown_params == params and len(params) == 28
+
+
+def test_statement_math_is_math_and_the_rest_is_escaped(tmp_path):
+    path = write_set(tmp_path, [{
+        "id": "a", "kind": "essay", "given": {"model_answer": "It saturates: $|h_t| < 1$."},
+        "statement": r"Why is $h_t = \tanh(W x_t)$ bounded? (50% of a_b, \$5)"}])
+    md = solve(path, "md")
+    assert r"$h_t = \tanh(W x_t)$" in md and r"50% of a\_b, \$5" in md and "$|h_t| < 1$" in md
+    latex = solve(path, "latex")
+    assert r"$h_t = \tanh(W x_t)$" in latex and r"50\% of a\_b, \$5" in latex
+    text = solve(path, "text")
+    assert "h_t = tanh(W x_t)" in text and "$" not in text.replace("$5", "")
+
+
+def test_a_vector_in_a_statement_prints_its_values(tmp_path):
+    path = write_set(tmp_path, [{
+        "id": "a", "kind": "mlp", "statement": "Is the target {{ target }} linearly separable?",
+        "given": {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]], "target": [0, 1, 1, 0]}}])
+    md = solve(path, "md")
+    assert r"$\begin{bmatrix} 0 & 1 & 1 & 0 \end{bmatrix}$ linearly separable" in md
+    assert "0×1×1×0" not in md
+
+
+def test_characters_and_math_a_sheet_cannot_print_are_refused_at_load(tmp_path):
+    cases = {"Done? \U0001F642": "U+1F642", r"Read $\input{/etc/passwd}$": r"\input",
+             r"Open $\frac{1}{2$ brace": "unbalanced braces"}
+    for statement, words in cases.items():
+        path = write_set(tmp_path, [{"id": "a", "kind": "essay", "statement": statement,
+                                     "given": {"model_answer": "yes"}}])
+        result = run_solver("solve", path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "`statement`" in result.stderr and words in result.stderr, result.stderr
+    path = write_set(tmp_path, [{"id": "a", "kind": "essay", "statement": "Tick ✓ — fine; ≤ α",
+                                 "given": {"model_answer": "yes \u2713"}}])
+    assert run_solver("solve", path, "--format", "latex").returncode == 0
+
+
+def test_numbers_never_print_in_e_notation_in_math():
+    for fmt in ("latex", "md"):
+        shown = solve(STRESS_FILE, fmt)
+        assert not re.search(r"\de-\d", shown), re.search(r".{40}\de-\d.{10}", shown).group(0)
+    assert r"7.39312 \times 10^{-5}" in solve(STRESS_FILE, "latex", "--problem", "attention4")
+
+
+def test_a_long_display_breaks_into_rows_that_join_back():
+    from solver.render import MATH_WIDTH, display_rows, visible_length
+    terms = [rf"{k}.25 \cdot \begin{{bmatrix}} {k} & -{k} & 3 \end{{bmatrix}}" for k in range(1, 9)]
+    text = " + ".join(terms)
+    rows = display_rows(text)
+    assert len(rows) > 1 and " ".join(rows) == text
+    assert all(visible_length(row) <= MATH_WIDTH for row in rows) and all(r.startswith("+ ") for r in rows[1:])
+    product = r"w \left(a + b + c + d + e + f + g + h + i + j + k + l + m\right) \left(" + " + ".join("xyzuvw" * 4) + r"\right)"
+    rows = display_rows(product)
+    assert len(rows) == 2 and rows[1].startswith(r"\cdot \left(")
