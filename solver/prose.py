@@ -121,8 +121,16 @@ def prose_text(s: str) -> str:
     return "".join(math_to_text(text) if is_math else text for is_math, text in prose_parts(str(s)))
 
 
+# After a subscript, a letter starts the next factor: C_{\text{out}}C_{\text{in}} reads C_out·C_in.
+JUXTAPOSED = re.compile(r"(_(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))\s*(?=[A-Za-z]|\\(?:text|mathrm)\b)")
+
+
 def math_to_text(tex_text: str) -> str:
-    return text_converter().latex_to_text(tex_text).strip()
+    """Math as Unicode text for a terminal: × · ⌊ ⌋ spaced as they read."""
+    text = text_converter().latex_to_text(JUXTAPOSED.sub(r"\1 \\cdot ", tex_text))
+    text = re.sub(r"\s*([·×])\s*", r" \1 ", text)
+    text = re.sub(r"([⌊⌈])\s+", r"\1", re.sub(r"\s+([⌋⌉])", r"\1", text))
+    return re.sub(r"([⌋⌉])(?=[-+=])", r"\1 ", re.sub(r" {2,}", " ", text)).strip()
 
 
 @lru_cache(maxsize=1)

@@ -254,18 +254,134 @@ def products(terms, per_row: int) -> list[str]:
     return [" + ".join(parts[i:i + per_row]) for i in range(0, len(parts), per_row)]
 
 
-MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
+# ---- text: the Markdown laid out for a terminal ---------------------------------
+
+DISPLAY = re.compile(r"\$\$\s*(?:\\begin\{aligned\}(.*?)\\end\{aligned\}|(.*?))\s*\$\$", re.S)
+INLINE = re.compile(r"(?<!\\)\$(.+?)(?<!\\)\$", re.S)
+MATRIX = re.compile(r"\\begin\{([bp]?matrix|array)\}(\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})?")
 
 
 def markdown_to_text(md: str) -> str:
-    """Markdown with every $...$ and $$...$$ turned into readable Unicode."""
-    def replace(match):
-        display, inline = match.groups()
-        body = math_to_text(display or inline)
-        if display is not None:
-            return "\n".join("    " + line.strip() for line in body.splitlines() if line.strip())
-        return body
-    return MATH_SPAN.sub(replace, md)
+    """The Markdown as plain text: math in Unicode, displays aligned at "=", matrices as
+    rows, tables as columns, no markup."""
+    md = DISPLAY.sub(lambda m: "\n".join(text_display(m.group(1) or m.group(2))), md)
+    md = INLINE.sub(lambda m: math_to_text(m.group(1)), md)
+    return "\n".join(plain_lines(md.split("\n")))
+
+
+def text_display(body: str) -> list[str]:
+    """Rows aligned at their first &, each member a box that may span lines (a matrix)."""
+    rows = [re.sub(r"^\[[^\]]*\]", "", row).strip() for row in split_top(body.strip(), r"\\")]
+    pairs = [(split_top(row, "&") + [""])[:2] if "&" in row else ["", row] for row in rows if row]
+    lefts = [text_box(left) for left, _ in pairs]
+    width = max((len(line) for box in lefts for line in box), default=0)
+    lines = []
+    for left, (_, right) in zip(lefts, pairs):
+        right_box = text_box(right.replace("&", " "))
+        lines += beside([[line.rjust(width) for line in left], [" "], right_box])
+    return ["    " + line.rstrip() for line in lines]
+
+
+def text_box(tex_text: str) -> list[str]:
+    """LaTeX math as lines of text: matrices as aligned rows in brackets, the rest on one line."""
+    boxes, at = [], 0
+    for start, end, name, inner in top_matrices(tex_text):
+        boxes.append([math_to_text(tex_text[at:start])])
+        rows = [[text_box(cell) for cell in split_top(row, "&")]
+                for row in (r.strip() for r in split_top(inner, r"\\")) if row]
+        boxes.append(matrix_box(rows) if name.endswith("matrix") and name != "matrix"
+                     else [line for row in rows for cell in row for line in cell])
+        at = end
+    boxes.append([math_to_text(tex_text[at:])])
+    spaced = [part for box in boxes if box != [""] for part in ([" "], box)][1:]
+    return beside(spaced) or [""]
+
+
+def matrix_box(rows) -> list[str]:
+    cells = [[" ".join(cell) for cell in row] for row in rows]
+    widths = [max(len(row[j]) for row in cells if j < len(row)) for j in range(max(map(len, cells)))]
+    return ["[ " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)) + " ]" for row in cells]
+
+
+def beside(boxes) -> list[str]:
+    """Boxes of lines side by side, centred on each other."""
+    height = max((len(box) for box in boxes), default=0)
+    out = [""] * height
+    for box in boxes:
+        width = max(map(len, box), default=0)
+        top = (height - len(box)) // 2
+        for i in range(height):
+            line = box[i - top] if 0 <= i - top < len(box) else ""
+            out[i] += line.ljust(width)
+    return out
+
+
+def top_matrices(text: str):
+    """(start, end, environment, body) of each outermost matrix or array in `text`."""
+    found, i = [], 0
+    while (match := MATRIX.search(text, i)) is not None:
+        name, depth, j = match.group(1), 1, match.end()
+        while depth and j < len(text):
+            if text.startswith(r"\begin{", j):
+                depth += 1
+            elif text.startswith(r"\end{", j):
+                depth -= 1
+            j += 1
+        close = text.index("}", j) + 1 if depth == 0 else len(text)
+        found.append((match.start(), close, name, text[match.end():j - 1]))
+        i = close
+    return found
+
+
+def split_top(text: str, separator: str) -> list[str]:
+    """`text` split at `separator` outside braces and environments."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        if text.startswith(r"\begin{", i) or text.startswith(r"\left", i):
+            depth += 1
+        elif text.startswith(r"\end{", i) or text.startswith(r"\right", i):
+            depth -= 1
+        elif text[i] == "\\" and not (depth == 0 and text.startswith(separator, i)):
+            i += 2
+            continue
+        elif text[i] in "{}":
+            depth += 1 if text[i] == "{" else -1
+        if depth == 0 and text.startswith(separator, i):
+            parts.append(text[start:i])
+            i = start = i + len(separator)
+            continue
+        i += 1
+    return parts + [text[start:]]
+
+
+def plain_lines(lines: list[str]) -> list[str]:
+    """Markdown markup as text: headings underlined, emphasis marks dropped, tables as columns."""
+    out, table = [], []
+    for line in lines + [""]:
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            rows = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in table]
+            is_table = len(rows) > 1 and all(re.fullmatch(r":?-+:?", cell) for cell in rows[1])
+            out += table_lines(rows) if is_table else table
+            table = []
+        if heading := re.match(r"(#+) (.*)", line):
+            level, title = len(heading.group(1)), heading.group(2)
+            out += [title] + (["=-"[level - 1] * len(title)] if level <= 2 else [])
+        else:
+            out.append(re.sub(r"^\*\*?(.*?)\*\*?$", r"\1", line))
+    return out[:-1]
+
+
+def table_lines(rows) -> list[str]:
+    """A Markdown table (header, alignment row, rows) as aligned columns."""
+    header, align, body = rows[0], rows[1], rows[2:]
+    widths = [max(len(row[j]) for row in [header] + body if j < len(row)) for j in range(len(header))]
+    def line(row):
+        return "  ".join(cell.rjust(w) if a.endswith(":") else cell.ljust(w)
+                         for cell, w, a in zip(row, widths, align)).rstrip()
+    return [line(header), "  ".join("-" * w for w in widths)] + [line(row) for row in body]
 
 
 # ---- JSON -----------------------------------------------------------------

@@ -99,3 +99,17 @@ def test_a_long_display_breaks_into_rows_that_join_back():
     product = r"w \left(a + b + c + d + e + f + g + h + i + j + k + l + m\right) \left(" + " + ".join("xyzuvw" * 4) + r"\right)"
     rows = display_rows(product)
     assert len(rows) == 2 and rows[1].startswith(r"\cdot \left(")
+
+
+def test_text_is_for_a_terminal():
+    text = solve("problems/comp433-a3.yaml", "text")
+    lines = text.splitlines()
+    assert not [line for line in lines if re.match(r"#|\*|\|", line) or "\\" in line or "$" in line]
+    assert "C_out · C_in · K_h · K_w" in text and "C_outC_in" not in text
+    # a continuation row's "=" stands under its line's "="
+    first = next(i for i, line in enumerate(lines) if line.strip().startswith("H_out = W_out"))
+    assert lines[first + 1].index("=") == lines[first].index("=") and lines[first + 1].strip().startswith("= ")
+    # a matrix is a block of bracketed rows, aligned, one per matrix row
+    rows = [line for line in lines if re.fullmatch(r" +(input = )?\[ [\d ]+ \]", line)]
+    assert len(rows) >= 5 and len({line.index("[") for line in rows[:5]}) == 1
+    assert max(map(len, (line for line in lines if line.startswith("    ")))) < 160
