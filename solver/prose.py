@@ -127,6 +127,7 @@ JUXTAPOSED = re.compile(r"(_(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))\s*(?=[A-Z
 
 def math_to_text(tex_text: str) -> str:
     """Math as Unicode text for a terminal: × · ⌊ ⌋ spaced as they read."""
+    tex_text = re.sub(r"\\boxed\{([^{}]*)\}", r"\1*", tex_text)         # a marked cell: 5*
     text = text_converter().latex_to_text(JUXTAPOSED.sub(r"\1 \\cdot ", tex_text))
     text = re.sub(r"\s*([·×])\s*", r" \1 ", text)
     text = re.sub(r"([⌊⌈])\s+", r"\1", re.sub(r"\s+([⌋⌉])", r"\1", text))

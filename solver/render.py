@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -53,7 +54,8 @@ def environment(fmt: str) -> jinja2.Environment:
         bytecode_cache=template_cache())
     env.filters.update(tex=tex, products=products, prose=PROSE[fmt], inline_math=lambda s: f"${s}$",
                        asked=asked, arrays=given_arrays,
-                       table_parts=table_parts, display_rows=display_rows)
+                       table_parts=table_parts, display_rows=display_rows,
+                       marked=marked, members=members)
     return env
 
 
@@ -98,7 +100,8 @@ def asked(solution, ask) -> list:
 
 
 def given_arrays(given, earlier=()) -> list[Labelled]:
-    """The matrices a problem gives, named by their fields: a statement cannot show them.
+    """The matrices a problem gives, named as the kind's derivation writes them (its
+    GIVEN_SYMBOLS), else by their fields: a statement cannot show them.
 
     One that is the answer of an `earlier` (problem, solution) names that problem
     as its source: a problem sheet must not print it.
@@ -106,14 +109,30 @@ def given_arrays(given, earlier=()) -> list[Labelled]:
     def source(value):
         return next((problem.id for problem, solution in earlier for answer in solution.answers.values()
                      if isinstance(answer.value, np.ndarray) and np.array_equal(answer.value, value)), None)
-    return [Labelled(rf"\text{{{f.name.replace('_', ' ')}}}", value, source(value))
+    symbols = getattr(sys.modules.get(type(given).__module__), "GIVEN_SYMBOLS", {})
+    return [Labelled(symbols.get(f.name, rf"\text{{{f.name.replace('_', ' ')}}}"), value, source(value))
             for f in dataclasses.fields(given) if isinstance(value := getattr(given, f.name), np.ndarray)]
 
 
 # ---- values to LaTeX -------------------------------------------------------
 
+class Marked(NamedTuple):
+    """A value shown boxed: the cells a step changed."""
+    value: Any
+
+
+def marked(array: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """The array with the cells where `changed` holds marked."""
+    out = np.empty(array.shape, dtype=object)
+    for index, value in np.ndenumerate(array):
+        out[index] = Marked(value) if changed[index] else value
+    return out
+
+
 def tex(value) -> str:
     """LaTeX math for any value a step or answer holds."""
+    if isinstance(value, Marked):
+        return rf"\boxed{{{tex(value.value)}}}"
     if isinstance(value, Table):
         return table_tex(value)
     if isinstance(value, bool):
@@ -174,6 +193,12 @@ def column_blocks(widths) -> list[tuple[int, int]]:
             start, used = j, 0
         used += width
     return blocks + [(start, len(widths))]
+
+
+def members(line) -> list[str]:
+    """The LaTeX of an equation's members after its first, each once: "= 11/6 = 11/6" says 11/6 once."""
+    shown = [tex(value) for value in line]
+    return [text for before, text in zip(shown, shown[1:]) if text != before]
 
 
 def display_rows(value) -> list[str]:
@@ -272,14 +297,20 @@ def markdown_to_text(md: str) -> str:
 def text_display(body: str) -> list[str]:
     """Rows aligned at their first &, each member a box that may span lines (a matrix)."""
     rows = [re.sub(r"^\[[^\]]*\]", "", row).strip() for row in split_top(body.strip(), r"\\")]
-    pairs = [(split_top(row, "&") + [""])[:2] if "&" in row else ["", row] for row in rows if row]
+    pairs = [aligned_at(row) for row in rows if row]
     lefts = [text_box(left) for left, _ in pairs]
     width = max((len(line) for box in lefts for line in box), default=0)
     lines = []
     for left, (_, right) in zip(lefts, pairs):
-        right_box = text_box(right.replace("&", " "))
+        right_box = text_box(right)
         lines += beside([[line.rjust(width) for line in left], [" "], right_box])
     return ["    " + line.rstrip() for line in lines]
+
+
+def aligned_at(row: str) -> tuple[str, str]:
+    """A display row as (left of its first &, the rest)."""
+    parts = split_top(row, "&")
+    return (parts[0], " ".join(parts[1:])) if len(parts) > 1 else ("", row)
 
 
 def text_box(tex_text: str) -> list[str]:

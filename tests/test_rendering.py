@@ -113,3 +113,50 @@ def test_text_is_for_a_terminal():
     rows = [line for line in lines if re.fullmatch(r" +(input = )?\[ [\d ]+ \]", line)]
     assert len(rows) >= 5 and len({line.index("[") for line in rows[:5]}) == 1
     assert max(map(len, (line for line in lines if line.startswith("    ")))) < 160
+
+
+def test_a_transposed_convolution_marks_the_cells_each_step_changed(tmp_path):
+    """Cell (i, j) times the kernel lands on rows i*S + a*D, columns j*S + b*D: those are boxed."""
+    stride, dilation, kernel = 2, 2, [[1, -1], [2, 3]]
+    path = write_set(tmp_path, [{"id": "t", "kind": "conv_transpose2d",
+                                 "given": {"input": [[1, 2], [3, 4]], "kernel": kernel,
+                                           "stride": stride, "dilation": dilation}}])
+    sums = re.findall(r"\\Sigma &= \\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", solve(path, "md"))
+    assert len(sums) == 4
+    for (i, j), body in zip([(0, 0), (0, 1), (1, 0), (1, 1)], sums):
+        cells = [row.split("&") for row in body.split(r"\\")]
+        boxed = {(r, c) for r, row in enumerate(cells) for c, cell in enumerate(row) if r"\boxed" in cell}
+        assert boxed == {(i * stride + a * dilation, j * stride + b * dilation) for a in range(2) for b in range(2)}
+    text = solve(path, "text")
+    assert "Σ = [" in text and "*" in text and "boxed" not in text
+
+
+def test_an_equation_says_each_member_once_and_drops_a_factor_of_one():
+    from fractions import Fraction
+    from solver.render import members
+    assert members(["x", Fraction(11, 6), Fraction(11, 6), 2]) == [r"\frac{11}{6}", "2"]
+    md = solve("problems/comp433-a3.yaml", "md", "--problem", "Q1a")
+    assert r"2 \cdot 0 - \left(3 - 1\right) - 1" in md and r"1\left(3 - 1\right)" not in md     # dilation 1
+    assert r"- D\left(K - 1\right)" in md                                                        # the letter stays
+
+
+def test_a_transposed_convolution_layer_is_named_in_words(tmp_path):
+    path = write_set(tmp_path, [{"id": "g", "kind": "network", "given": {
+        "input_shape": [16, 4, 4], "layers": [{"type": "conv_transpose2d", "out_channels": 8, "kernel_size": 4,
+                                              "stride": 2, "padding": 1}]}}])
+    for fmt in ("md", "text", "latex"):
+        shown = solve(path, fmt)
+        assert "transposed conv 4×4, 8" in shown.replace(r"\ensuremath{\times}", "×") and "^T" not in shown
+
+
+def test_givens_are_labelled_as_the_derivation_names_them():
+    md = solve("problems/comp433-a3.yaml", "md", "--problem", "Q7b")
+    assert r"W_Q &= \begin{bmatrix}" in md and r"X &= \begin{bmatrix}" in md and r"\text{w q}" not in md
+    assert r"W_Q x_{1}" in md                                    # the derivation's own name for it
+
+
+def test_the_kinds_prose_writes_its_symbols_as_math():
+    attention = solve("problems/comp433-a3.yaml", "latex", "--problem", "Q7b")
+    assert r"$\alpha_{ij} = \exp(e_{ij})" in attention and r"\ensuremath{\alpha}\_ij" not in attention
+    network = solve("problems/cpen455-hw2.yaml", "latex", "--problem", "2.1")
+    assert r"$(C_{\text{in}}/g) \cdot K_h \cdot K_w$" in network and r"C\_in" not in network

@@ -36,6 +36,8 @@ from .common import Mistake, exact, exact_array, shown_cells
 from .conv_cost import count_or_symbol
 
 NAME = "batchnorm"
+# How the derivation writes each given (a sheet labels the givens with it).
+GIVEN_SYMBOLS = {"input": "X", "gamma": r"\gamma", "beta": r"\beta"}
 SUMMARY = ("batch normalization: means and variances over the chosen axes (all, per channel, per "
            "position, per feature), as formulas with sums and as numbers, and the output with γ, β")
 ANSWERS = {
