@@ -142,6 +142,8 @@ class Product(Formula):
 
     def tex(self):
         parts = [_wrap(f, self.precedence, strict=False) for f in self.factors]
+        if len(parts) == 2 and _is_one(self.factors[0]) and isinstance(self.factors[1], Sum):
+            return parts[1]                             # D(K - 1) with D = 1: (3 - 1), not 1(3 - 1)
         out = parts[0]
         for before, factor, part in zip(self.factors, self.factors[1:], parts[1:]):
             # "2P" and "D(K - 1)" read well juxtaposed; "2 \cdot 3" must not.
@@ -252,7 +254,12 @@ def format_float(x: float) -> str:
         return r"\infty"
     if x == -math.inf:
         return r"-\infty"
-    return f"{x:.6g}"
+    mantissa, _, exponent = f"{x:.6g}".partition("e")     # 1e-05 is 1 \times 10^{-5} in math
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else mantissa
+
+
+def _is_one(node) -> bool:
+    return isinstance(node, Number) and _is_plain(node.x) and node.x == 1
 
 
 def _is_plain(x) -> bool:

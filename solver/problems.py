@@ -205,6 +205,8 @@ def _read_problem(pid: str, raw: dict) -> Problem:
         check_numbers(str(name), value)
     check_numbers("vary", raw.get("vary"))
     given = kind.read(raw.get("given", {}))
+    for name, value in (raw.get("given") or {}).items():
+        _given_strings(value, str(name))
     ask = raw.get("ask")
     if ask is not None:
         if not isinstance(ask, list) or not all(isinstance(a, str) for a in ask):
@@ -217,18 +219,27 @@ def _read_problem(pid: str, raw: dict) -> Problem:
     if vary is not None:
         from .variants import read_vary
         vary = read_vary(kind, raw.get("given", {}), vary)
-    statement = fill_statement(_text(None, "statement", raw.get("statement", "")), raw.get("given", {}))
+    statement = fill_statement(_text(None, "statement", raw.get("statement", "")), raw.get("given", {}), given)
     return Problem(id=pid, kind=kind.NAME, given=given, statement=statement, ask=ask, vary=vary)
 
 
-def fill_statement(statement: str, given: dict) -> str:
+def fill_statement(statement: str, given: dict, validated=None) -> str:
     """The statement with each `{{ field }}` replaced by that given's value, so a
-    variant's statement tells its own numbers."""
+    variant's statement tells its own numbers; a vector or matrix (from the
+    `validated` given) shows its values as math."""
+    from .prose import MATH_IN_PROSE
+    spans = [match.span(1) for match in MATH_IN_PROSE.finditer(statement)]
+
     def value(match):
         name = match.group(1)
         if name not in given:
             raise ProblemError(f"`{match.group(0)}` names no field this problem gives; it gives "
                                f"{', '.join(given) or 'none'}", field="statement")
+        array = getattr(validated, name, None)
+        if getattr(array, "ndim", 0) >= 1:
+            from .render import tex
+            in_math = any(start <= match.start() < end for start, end in spans)
+            return tex(array) if in_math else f"${tex(array)}$"
         return shown_value(given[name], name)
     return PLACEHOLDER.sub(value, statement)
 
@@ -252,4 +263,25 @@ def _text(path, key, value) -> str:
         return ""
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise ProblemError(f"must be text, got {type(value).__name__}", file=path, field=key)
-    return str(value).strip()
+    return printable(str(value).strip(), key, path)
+
+
+def printable(text: str, field: str, path=None) -> str:
+    """`text` if a sheet can print it; else the reason, as bad input (before anything is solved)."""
+    if "$" in text or not text.isascii():
+        from .prose import prose_problem
+        if reason := prose_problem(text):
+            raise ProblemError(reason, file=path, field=field)
+    return text
+
+
+def _given_strings(value, field: str) -> None:
+    """Text inside the given (layer names, an essay's model answer) is printed too."""
+    if isinstance(value, str):
+        printable(value, field)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _given_strings(item, field)
+    elif isinstance(value, list):
+        for item in value:
+            _given_strings(item, field)

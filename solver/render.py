@@ -11,6 +11,7 @@ import dataclasses
 import html
 import json
 import re
+import sys
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,7 @@ import jinja2
 import numpy as np
 
 from .formula import Formula, number_tex
+from .prose import escape_html, escape_latex, escape_markdown, math_to_text, prose_text
 from .tables import Table
 
 FORMATS = ("md", "latex", "text", "json", "html")
@@ -35,7 +37,7 @@ def templates_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "templates"
 
 
-PROSE = {"latex": lambda s: escape_latex(s), "md": lambda s: escape_markdown(s), "text": str,
+PROSE = {"latex": lambda s: escape_latex(s), "md": lambda s: escape_markdown(s), "text": lambda s: prose_text(s),
          "html": lambda s: escape_html(s)}
 INLINE_MATH = {"html": lambda s: rf"\({html.escape(s)}\)"}     # the others: $...$
 FOLDERS = {"latex": "latex", "html": "html"}                     # the others: markdown
@@ -55,7 +57,9 @@ def environment(fmt: str) -> jinja2.Environment:
         bytecode_cache=template_cache())
     env.filters.update(tex=tex, products=products, prose=PROSE[fmt],
                        inline_math=INLINE_MATH.get(fmt, lambda s: f"${s}$"),
-                       asked=asked, arrays=given_arrays, dollar_math=dollar_math)
+                       asked=asked, arrays=given_arrays, dollar_math=dollar_math,
+                       table_parts=table_parts, display_rows=display_rows,
+                       marked=marked, members=members)
     return env
 
 
@@ -103,7 +107,8 @@ def asked(solution, ask) -> list:
 
 
 def given_arrays(given, earlier=()) -> list[Labelled]:
-    """The matrices a problem gives, named by their fields: a statement cannot show them.
+    """The matrices a problem gives, named as the kind's derivation writes them (its
+    GIVEN_SYMBOLS), else by their fields: a statement cannot show them.
 
     One that is the answer of an `earlier` (problem, solution) names that problem
     as its source: a problem sheet must not print it.
@@ -111,14 +116,32 @@ def given_arrays(given, earlier=()) -> list[Labelled]:
     def source(value):
         return next((problem.id for problem, solution in earlier for answer in solution.answers.values()
                      if isinstance(answer.value, np.ndarray) and np.array_equal(answer.value, value)), None)
-    return [Labelled(rf"\text{{{f.name.replace('_', ' ')}}}", value, source(value))
+    symbols = getattr(sys.modules.get(type(given).__module__), "GIVEN_SYMBOLS", {})
+    return [Labelled(symbols.get(f.name, rf"\text{{{f.name.replace('_', ' ')}}}"), value, source(value))
             for f in dataclasses.fields(given) if isinstance(value := getattr(given, f.name), np.ndarray)]
 
 
 # ---- values to LaTeX -------------------------------------------------------
 
+class Marked(NamedTuple):
+    """A value shown boxed: the cells a step changed."""
+    value: Any
+
+
+def marked(array: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """The array with the cells where `changed` holds marked."""
+    out = np.empty(array.shape, dtype=object)
+    for index, value in np.ndenumerate(array):
+        out[index] = Marked(value) if changed[index] else value
+    return out
+
+
 def tex(value) -> str:
     """LaTeX math for any value a step or answer holds."""
+    if isinstance(value, Marked):
+        return rf"\boxed{{{tex(value.value)}}}"
+    if isinstance(value, Table):
+        return table_tex(value)
     if isinstance(value, bool):
         return r"\text{yes}" if value else r"\text{no}"
     if isinstance(value, np.ndarray):
@@ -130,15 +153,128 @@ def tex(value) -> str:
     return number_tex(value)
 
 
+MATH_WIDTH = 60           # digits of math a display line holds right of its "=" (the text width at 11pt)
+
+
 def array_tex(a: np.ndarray) -> str:
+    return _array(a)[0]
+
+
+def _array(a: np.ndarray) -> tuple[str, int]:
+    """An array's LaTeX and about how many characters wide it prints. One too wide for
+    the page is split: channels stacked, columns in blocks (each named by its columns)."""
     if a.ndim == 0:
-        return tex(a.item())
-    if a.ndim == 1:
-        return r"\begin{bmatrix} " + " & ".join(tex(v) for v in a) + r" \end{bmatrix}"
-    if a.ndim == 2:
-        rows = (" & ".join(tex(v) for v in row) for row in a)
-        return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
-    return r"\left(" + r",\ ".join(array_tex(sub) for sub in a) + r"\right)"
+        text = tex(a.item())
+        return text, visible_length(text)
+    if a.ndim >= 3:
+        parts = [_array(sub) for sub in a]
+        across = sum(width + 2 for _, width in parts) + 2
+        if across <= MATH_WIDTH:
+            return r"\left(" + r",\ ".join(text for text, _ in parts) + r"\right)", across
+        stacked = r", \\[4pt] ".join(text for text, _ in parts)
+        return rf"\left(\begin{{matrix}} {stacked} \end{{matrix}}\right)", max(width for _, width in parts) + 4
+    rows = [[tex(v) for v in row] for row in (a if a.ndim == 2 else [a])]
+    if a.size == 0:
+        return r"\begin{bmatrix} \end{bmatrix}", 2
+    widths = [max(visible_length(row[j]) for row in rows) + 2 for j in range(len(rows[0]))]
+    blocks = column_blocks(widths)
+    if len(blocks) == 1 or len(widths) <= 3:
+        return bmatrix(rows, 0, len(widths)), sum(widths) + 2
+    named = "entries" if a.ndim == 1 else "columns"
+    stacked = r" \\[4pt] ".join(bmatrix(rows, start, stop) + rf"_{{\text{{{named} {start + 1}--{stop}}}}}"
+                                 for start, stop in blocks)
+    return rf"\begin{{array}}{{@{{}}l@{{}}}} {stacked} \end{{array}}", MATH_WIDTH
+
+
+def bmatrix(rows, start, stop) -> str:
+    body = r" \\ ".join(" & ".join(row[start:stop]) for row in rows)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+def column_blocks(widths) -> list[tuple[int, int]]:
+    """(start, stop) column ranges, each at most MATH_WIDTH characters across (at least one column)."""
+    blocks, start, used = [], 0, 0
+    for j, width in enumerate(widths):
+        if used + width > MATH_WIDTH - 6 and j > start:      # room for the block's name
+            blocks.append((start, j))
+            start, used = j, 0
+        used += width
+    return blocks + [(start, len(widths))]
+
+
+def members(line) -> list[str]:
+    """The LaTeX of an equation's members after its first, each once: "= 11/6 = 11/6" says 11/6 once."""
+    shown = [tex(value) for value in line]
+    return [text for before, text in zip(shown, shown[1:]) if text != before]
+
+
+def display_rows(value) -> list[str]:
+    """A value's LaTeX as display rows of at most MATH_WIDTH digits, broken before a + or -
+    outside any bracket, else between bracketed factors; a row after the first starts
+    with its sign (a product's with \\cdot)."""
+    text = value if isinstance(value, str) else tex(value)
+    breaks = top_level_breaks(text)
+    signs = [(at, sign) for at, sign in breaks if sign is not None]
+    breaks = signs or [(at, r"\cdot ") for at, _ in breaks]
+    rows, start, last = [], (0, ""), None
+    for at in breaks + [(len(text), "")]:
+        if last is not None and visible_length(text[start[0]:at[0]]) > MATH_WIDTH \
+                and visible_length(text[start[0]:last[0]]) >= MATH_WIDTH // 4:
+            rows.append(start[1] + text[start[0]:last[0]].strip())
+            start = last
+        last = at
+    return rows + [start[1] + text[start[0]:].strip()]
+
+
+def top_level_breaks(text: str) -> list[tuple[int, str]]:
+    """Where a display may break: (position, "") before " + " and " - ", and (position, None)
+    between factors " \\left(" , all outside braces, \\left...\\right and environments."""
+    found, depth = [], 0
+    for i in range(len(text)):
+        if depth == 0 and text.startswith((" + ", " - "), i):
+            found.append((i, ""))
+        elif depth == 0 and i > 0 and text.startswith(r" \left(", i):
+            found.append((i, None))
+        if text.startswith((r"\left", r"\begin{"), i) or text[i] == "{":
+            depth += 1
+        elif text.startswith((r"\right", r"\end{"), i) or text[i] == "}":
+            depth -= 1
+    return found
+
+
+TABLE_WIDTH = 80          # digits of cells a printed table holds across (a page at \small)
+
+
+def table_parts(table: Table) -> list[dict]:
+    """A table answer as printed tables of at most TABLE_WIDTH characters across, each
+    with the layer column: {"header": [prose], "rows": [[LaTeX math]]}."""
+    cells = [[tex(row[name]) for name in table.columns] for row in table.rows]
+    widths = [max(visible_length(t) for t in [name, *column]) + 2
+              for name, column in zip(table.columns, zip(*cells))]
+    parts, start, used = [], 0, 0
+    for i, width in enumerate(widths + [TABLE_WIDTH + 1]):
+        if i == len(widths) or (used + width > TABLE_WIDTH and i > start):
+            parts.append({"header": ["layer"] + [name.replace("_", " ") for name in list(table.columns)[start:i]],
+                          "rows": [[label] + row[start:i] for label, row in zip(table.labels, cells)]})
+            start, used = i, 0
+        used += width
+    return parts
+
+
+def visible_length(tex_text: str) -> int:
+    """About how wide LaTeX math prints, in digits (a letter or macro one, an operator three)."""
+    text = re.sub(r"\\(?:left|right)(?![A-Za-z])|[{}\s]", "", tex_text)
+    operators = len(re.findall(r"(?<=[^(\[{&=,^_])[-+=]|\\cdot|\\times|\\odot", text))
+    return len(re.sub(r"\\[A-Za-z]+|\\.", "x", text)) + 2 * operators
+
+
+def table_tex(table: Table) -> str:
+    """A table answer as one LaTeX array (the JSON `latex` of a table)."""
+    names = ["layer", *table.columns]
+    header = " & ".join(rf"\text{{{name.replace('_', ' ')}}}" for name in names)
+    rows = [" & ".join([label] + [tex(row[name]) for name in table.columns])
+            for label, row in zip(table.labels, table.rows)]
+    return rf"\begin{{array}}{{{'r' * len(names)}}} {header} \\ \hline " + r" \\ ".join(rows) + r" \end{array}"
 
 
 def products(terms, per_row: int) -> list[str]:
@@ -150,78 +286,145 @@ def products(terms, per_row: int) -> list[str]:
     return [" + ".join(parts[i:i + per_row]) for i in range(0, len(parts), per_row)]
 
 
-# ---- prose ----------------------------------------------------------------
-
-@lru_cache(maxsize=4096)           # statements and step texts recur in every variant and sheet
-def escape_latex(s: str) -> str:
-    """Instructors' text printed literally: %, _, &, #, \\input{...} and all."""
-    return latex_encoder().unicode_to_latex(str(s))
-
-
-@lru_cache(maxsize=1)
-def latex_encoder():
-    """pylatexenc's encoder, with × · | < > from the math fonts: pylatexenc's text-companion
-    glyphs are bitmaps in a basic TeX install, and PDF text tools read them as other letters
-    (| < > in the default OT1 text font print as — ¡ ¿)."""
-    from pylatexenc import latexencode as enc
-    math_signs = enc.UnicodeToLatexConversionRule(enc.RULE_DICT, {
-        ord("×"): r"\ensuremath{\times}", ord("·"): r"\ensuremath{\cdot}",
-        ord("|"): r"\ensuremath{|}", ord("<"): r"\ensuremath{<}", ord(">"): r"\ensuremath{>}"})
-    return enc.UnicodeToLatexEncoder(conversion_rules=[math_signs, "defaults"],
-                                     non_ascii_only=False, unknown_char_warning=False)
-
-
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|$])")
-
-
-def escape_markdown(s: str) -> str:
-    return MARKDOWN_SPECIAL.sub(r"\\\1", str(s))
-
-
-def escape_html(s: str) -> str:
-    """Instructors' text as HTML text; $ and \\ as entities, so no prose reads as math;
-    a blank line starts a paragraph, as in LaTeX."""
-    text = html.escape(str(s)).replace("$", "&#36;").replace("\\", "&#92;")
-    return re.sub(r"\n\s*\n\s*", '\n<br class="paragraph">\n', text)
-
+# ---- text: the Markdown laid out for a terminal ---------------------------------
 
 def dollar_math(cell) -> str:
     """A table cell's $...$ math (kind templates write it so) as HTML's \\( \\)."""
     return re.sub(r"\$(.+?)\$", lambda m: rf"\({html.escape(m[1])}\)", str(cell))
 
 
-MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
+DISPLAY = re.compile(r"\$\$\s*(?:\\begin\{aligned\}(.*?)\\end\{aligned\}|(.*?))\s*\$\$", re.S)
+INLINE = re.compile(r"(?<!\\)\$(.+?)(?<!\\)\$", re.S)
+MATRIX = re.compile(r"\\begin\{([bp]?matrix|array)\}(\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})?")
 
 
 def markdown_to_text(md: str) -> str:
-    """Markdown with every $...$ and $$...$$ turned into readable Unicode."""
-    converter = text_converter()
-
-    def replace(match):
-        display, inline = match.groups()
-        body = converter.latex_to_text(display or inline).strip()
-        if display is not None:
-            return "\n".join("    " + line.strip() for line in body.splitlines() if line.strip())
-        return body
-    return MATH_SPAN.sub(replace, md)
+    """The Markdown as plain text: math in Unicode, displays aligned at "=", matrices as
+    rows, tables as columns, no markup."""
+    md = DISPLAY.sub(lambda m: "\n".join(text_display(m.group(1) or m.group(2))), md)
+    md = INLINE.sub(lambda m: math_to_text(m.group(1)), md)
+    return "\n".join(plain_lines(md.split("\n")))
 
 
-@lru_cache(maxsize=1)
-def text_converter():
-    from pylatexenc import latex2text
+def text_display(body: str) -> list[str]:
+    """Rows aligned at their first &, each member a box that may span lines (a matrix)."""
+    rows = [re.sub(r"^\[[^\]]*\]", "", row).strip() for row in split_top(body.strip(), r"\\")]
+    pairs = [aligned_at(row) for row in rows if row]
+    lefts = [text_box(left) for left, _ in pairs]
+    width = max((len(line) for box in lefts for line in box), default=0)
+    lines = []
+    for left, (_, right) in zip(lefts, pairs):
+        right_box = text_box(right)
+        lines += beside([[line.rjust(width) for line in left], [" "], right_box])
+    return ["    " + line.rstrip() for line in lines]
 
-    def fraction(node, l2tobj):
-        top, bottom = (l2tobj.nodelist_to_text([arg]).strip() for arg in node.nodeargd.argnlist[-2:])
-        wrap = lambda s: s if re.fullmatch(r"-?[\w.]+", s) else f"({s})"  # noqa: E731
-        return f"{wrap(top)}/{wrap(bottom)}"
 
-    context = latex2text.get_default_latex_context_db().filter_context(keep_categories=None)
-    context.add_context_category("solver", prepend=True, macros=[
-        latex2text.MacroTextSpec("frac", simplify_repl=fraction),
-        latex2text.MacroTextSpec("dfrac", simplify_repl=fraction),
-        latex2text.MacroTextSpec("left", ""), latex2text.MacroTextSpec("right", ""),
-    ])
-    return latex2text.LatexNodes2Text(latex_context=context, math_mode="text")
+def aligned_at(row: str) -> tuple[str, str]:
+    """A display row as (left of its first &, the rest)."""
+    parts = split_top(row, "&")
+    return (parts[0], " ".join(parts[1:])) if len(parts) > 1 else ("", row)
+
+
+def text_box(tex_text: str) -> list[str]:
+    """LaTeX math as lines of text: matrices as aligned rows in brackets, the rest on one line."""
+    boxes, at = [], 0
+    for start, end, name, inner in top_matrices(tex_text):
+        boxes.append([math_to_text(tex_text[at:start])])
+        rows = [[text_box(cell) for cell in split_top(row, "&")]
+                for row in (r.strip() for r in split_top(inner, r"\\")) if row]
+        boxes.append(matrix_box(rows) if name.endswith("matrix") and name != "matrix"
+                     else [line for row in rows for cell in row for line in cell])
+        at = end
+    boxes.append([math_to_text(tex_text[at:])])
+    spaced = [part for box in boxes if box != [""] for part in ([" "], box)][1:]
+    return beside(spaced) or [""]
+
+
+def matrix_box(rows) -> list[str]:
+    cells = [[" ".join(cell) for cell in row] for row in rows]
+    widths = [max(len(row[j]) for row in cells if j < len(row)) for j in range(max(map(len, cells)))]
+    return ["[ " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)) + " ]" for row in cells]
+
+
+def beside(boxes) -> list[str]:
+    """Boxes of lines side by side, centred on each other."""
+    height = max((len(box) for box in boxes), default=0)
+    out = [""] * height
+    for box in boxes:
+        width = max(map(len, box), default=0)
+        top = (height - len(box)) // 2
+        for i in range(height):
+            line = box[i - top] if 0 <= i - top < len(box) else ""
+            out[i] += line.ljust(width)
+    return out
+
+
+def top_matrices(text: str):
+    """(start, end, environment, body) of each outermost matrix or array in `text`."""
+    found, i = [], 0
+    while (match := MATRIX.search(text, i)) is not None:
+        name, depth, j = match.group(1), 1, match.end()
+        while depth and j < len(text):
+            if text.startswith(r"\begin{", j):
+                depth += 1
+            elif text.startswith(r"\end{", j):
+                depth -= 1
+            j += 1
+        close = text.index("}", j) + 1 if depth == 0 else len(text)
+        found.append((match.start(), close, name, text[match.end():j - 1]))
+        i = close
+    return found
+
+
+def split_top(text: str, separator: str) -> list[str]:
+    """`text` split at `separator` outside braces and environments."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        if text.startswith(r"\begin{", i) or text.startswith(r"\left", i):
+            depth += 1
+        elif text.startswith(r"\end{", i) or text.startswith(r"\right", i):
+            depth -= 1
+        elif text[i] == "\\" and not (depth == 0 and text.startswith(separator, i)):
+            i += 2
+            continue
+        elif text[i] in "{}":
+            depth += 1 if text[i] == "{" else -1
+        if depth == 0 and text.startswith(separator, i):
+            parts.append(text[start:i])
+            i = start = i + len(separator)
+            continue
+        i += 1
+    return parts + [text[start:]]
+
+
+def plain_lines(lines: list[str]) -> list[str]:
+    """Markdown markup as text: headings underlined, emphasis marks dropped, tables as columns."""
+    out, table = [], []
+    for line in lines + [""]:
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            rows = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in table]
+            is_table = len(rows) > 1 and all(re.fullmatch(r":?-+:?", cell) for cell in rows[1])
+            out += table_lines(rows) if is_table else table
+            table = []
+        if heading := re.match(r"(#+) (.*)", line):
+            level, title = len(heading.group(1)), heading.group(2)
+            out += [title] + (["=-"[level - 1] * len(title)] if level <= 2 else [])
+        else:
+            out.append(re.sub(r"^\*\*?(.*?)\*\*?$", r"\1", line))
+    return out[:-1]
+
+
+def table_lines(rows) -> list[str]:
+    """A Markdown table (header, alignment row, rows) as aligned columns."""
+    header, align, body = rows[0], rows[1], rows[2:]
+    widths = [max(len(row[j]) for row in [header] + body if j < len(row)) for j in range(len(header))]
+    def line(row):
+        return "  ".join(cell.rjust(w) if a.endswith(":") else cell.ljust(w)
+                         for cell, w, a in zip(row, widths, align)).rstrip()
+    return [line(header), "  ".join("-" * w for w in widths)] + [line(row) for row in body]
 
 
 # ---- JSON -----------------------------------------------------------------

@@ -41,6 +41,11 @@ def shown_answers(path):
             for p in data["problems"]}
 
 
+def joined(text):
+    """A sheet with each long display member's continuation rows (see step.j2's `member`) joined back."""
+    return re.sub(r" \\\\\n&\\quad (\\cdot )?", " ", text)
+
+
 def letters(text):
     return re.sub(r"[^A-Za-z]", "", text)
 
@@ -60,7 +65,7 @@ def test_every_file_builds_all_three_sheets(path, fmt):
         assert SUBTITLES[mode] in result.stdout
         if fmt == "md":         # math as GitHub and Jupyter read it: $…$ and $$…$$, no LaTeX document
             assert result.stdout.count("$$") % 2 == 0 and "\\begin{document}" not in result.stdout
-    text = {mode: result.stdout for mode, result in text.items()}
+    text = {mode: joined(result.stdout) for mode, result in text.items()}
     assert STEP_HEADING[fmt].search(text["solutions"])
     assert not STEP_HEADING[fmt].search(text["key"]), "the key shows no derivation"
     assert not STEP_HEADING[fmt].search(text["problems"])
@@ -232,18 +237,29 @@ def test_escaped_text_compiles_and_prints_literally(tmp_path):
         assert "Problem x_1" in text and "100% {literally} $5" in text
 
 
+def test_characters_latex_cannot_print_are_refused_at_load(tmp_path):
+    data = yaml.safe_load(SMALL_FILE.read_text())
+    data["title"] = "Problem set \u6f22"           # a CJK character: pdflatex's inputenc has no glyph for it
+    path = tmp_path / "cjk.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = run_solver("sheet", path, "--pdf", "--output", tmp_path / "output")
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    assert str(path) in result.stderr and "`title`" in result.stderr and "\u6f22 (U+6F22)" in result.stderr
+    assert not (tmp_path / "output").exists()
+
+
 @pytest.mark.tex
 def test_latex_errors_are_reported_and_nothing_is_written(tmp_path):
     require_program("pdflatex")
     data = yaml.safe_load(SMALL_FILE.read_text())
-    data["title"] = "Problem set \u6f22"           # a CJK character: pdflatex's inputenc rejects it
-    path = tmp_path / "cjk.yaml"
+    data["problems"][0]["statement"] = r"Math TeX does not know: $\nosuchmacro x$."
+    path = tmp_path / "undefined.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     output = tmp_path / "output"
     result = run_solver("sheet", path, "--pdf", "--output", output)
     assert result.returncode == 2 and result.stdout == ""
     message = result.stderr.splitlines()[-1]
-    assert "could not compile" in message and "Unicode character" in message and "l." in message
+    assert "could not compile" in message and "Undefined control sequence" in message and "l." in message
     assert not output.exists() or list(output.iterdir()) == []
 
 

@@ -36,6 +36,8 @@ from ..model import Answer, Solution, Step
 from .common import Mistake, exact, exact_array, shown_cells
 
 NAME = "attention"
+# How the derivation writes each given matrix (a sheet labels the givens with it).
+GIVEN_SYMBOLS = {"x": "X", "w_q": "W_Q", "w_k": "W_K", "w_v": "W_V"}
 SUMMARY = "single-head scaled dot-product self-attention: queries, keys, values, scores, softmax, output"
 ANSWERS = {
     "queries": "Q = X W_Qᵀ (n×d_k), or q_i alone where the problem gives a position",
@@ -281,10 +283,11 @@ def values_of(given, result: Attention) -> dict:
 
 # ---- solving --------------------------------------------------------------
 
-CONVENTION = ("The tokens are the rows of X: x_i is row i, numbered from 1. Each token is projected "
-              "by the weight matrices: q_i = W_Q x_i, k_j = W_K x_j and v_j = W_V x_j, so with the "
-              "tokens as rows Q = X W_Q^T, K = X W_K^T and V = X W_V^T (as PyTorch's nn.Linear, whose "
-              "weight is W_Q). The size d_k of the queries and keys is the number of rows of W_Q.")
+CONVENTION = ("The tokens are the rows of $X$: $x_i$ is row $i$, numbered from 1. Each token is projected "
+              "by the weight matrices: $q_i = W_Q x_i$, $k_j = W_K x_j$ and $v_j = W_V x_j$, so with the "
+              r"tokens as rows $Q = X W_Q^{\top}$, $K = X W_K^{\top}$ and $V = X W_V^{\top}$ (as PyTorch's "
+              "nn.Linear, whose weight is $W_Q$). The size $d_k$ of the queries and keys is the number of "
+              "rows of $W_Q$.")
 
 
 def solve(given: Given) -> Solution:
@@ -351,10 +354,10 @@ def score_step(given, result) -> Step:
         lines.append(line + [result.scores[i, j]])
     answer = answers(given, result)["scores"]
     lines.append([Symbol("E", answer.label), answer.value])
-    scaled = ("divided by √d_k, the square root of the size of the keys, so that the scores do not grow "
-              "with d_k" if result.scaling.root is not None else f"times the given scale {given.scale}")
-    text = (f"Score e_ij compares query i with key j: their dot product q_i·k_j, {scaled}. Row i holds "
-            "query i against every key j.")
+    scaled = (r"divided by $\sqrt{d_k}$, the square root of the size of the keys, so that the scores do not "
+              "grow with $d_k$" if result.scaling.root is not None else f"times the given scale {given.scale}")
+    text = (rf"Score $e_{{ij}}$ compares query $i$ with key $j$: their dot product $q_i \cdot k_j$, {scaled}. "
+            "Row $i$ holds query $i$ against every key $j$.")
     return Step("Scores", text + more, lines)
 
 
@@ -376,7 +379,7 @@ def softmax_step(given, result) -> Step:
         lines.append([weight, Fraction_(Exp(score_formula(result, i, j)), Sum(terms)), result.weights[i, j]])
     answer = answers(given, result)["weights"]
     lines.append([Symbol("A", answer.label), answer.value])
-    text = ("The softmax runs over the keys of each query: α_ij = exp(e_ij) / Σ_m exp(e_im), "
+    text = (r"The softmax runs over the keys of each query: $\alpha_{ij} = \exp(e_{ij}) / \sum_m \exp(e_{im})$, "
             "so the weights of each row are positive and sum to 1.")
     return Step("Softmax", text + more, lines)
 
@@ -393,8 +396,8 @@ def output_step(given, result) -> Step:
         lines.append([Symbol(f"z_{i + 1}", f"z_{{{i + 1}}}"), Sum(terms), result.output[i]])
     if given.position is None:
         lines.append([Symbol("Z"), Symbol("AV", "A V"), result.output])
-    text = ("Output z_i is the sum of the values v_j (the rows of V) weighted by row i of the weights: "
-            "z_i = Σ_j α_ij v_j, i.e. Z = A V.")
+    text = ("Output $z_i$ is the sum of the values $v_j$ (the rows of $V$) weighted by row $i$ of the weights: "
+            r"$z_i = \sum_j \alpha_{ij} v_j$, i.e. $Z = A V$.")
     return Step("Output", text + more_cells(complete, len(rows), len(shown)), lines)
 
 

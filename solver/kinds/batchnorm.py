@@ -30,13 +30,15 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import array, boolean, choice, given_field, number, optional, read_given
-from ..formula import Formula, Fraction_, Number, Product, Sum, Symbol, divide
+from ..formula import Formula, Fraction_, Number, Product, Sum, Symbol, divide, number_tex
 from ..model import Answer, Solution, Step
 from ..sizes import distinct
 from .common import Mistake, exact, exact_array, shown_cells
 from .conv_cost import count_or_symbol
 
 NAME = "batchnorm"
+# How the derivation writes each given (a sheet labels the givens with it).
+GIVEN_SYMBOLS = {"input": "X", "gamma": r"\gamma", "beta": r"\beta"}
 SUMMARY = ("batch normalization: means and variances over the chosen axes (all, per channel, per "
            "position, per feature), as formulas with sums and as numbers, and the output with γ, β")
 ANSWERS = {
@@ -499,7 +501,8 @@ def output_step(given, stats, answers) -> Step:
         formula = formula if beta == 0 else plus(formula, beta)
         value = answers[f"output[{cell[0] + 1}]"].value[cell[1:]]
         lines.append([Symbol("Y", f"Y[{', '.join(str(i + 1) for i in cell)}]"), formula, Number(value)])
-    text = f"Each entry is centred by its mean, divided by √(σ² + ε) with ε = {exact(given.eps)}"
+    text = (r"Each entry is centred by its mean, divided by $\sqrt{\sigma^2 + \varepsilon}$ with "
+            rf"$\varepsilon = {number_tex(exact(given.eps))}$")
     text += (", then scaled by γ and shifted by β of its statistic." if has_affine(given) else
              " (γ = 1 and β = 0 leave it as it is).")
     if given.unbiased:

@@ -275,11 +275,14 @@ def scatter_steps(given, canvas, y, op) -> list[Step]:
         cols = slice(j * aw.s, j * aw.s + aw.d * (aw.k - 1) + 1, aw.d)
         running[out, rows, cols] = running[out, rows, cols] + x[c, i, j] * w[c]
         if (c, i, j) in cells:
+            changed = np.zeros(running.shape, dtype=bool)
+            changed[out, rows, cols] = True
             scaled = exact_array(x[c, i, j] * w[c])
             shown.append({"index": (c, i, j) if x.shape[0] > 1 else (i, j), "value": x[c, i, j],
                           "scaled": scaled[0] if scaled.shape[0] == 1 else scaled,
                           "at": (i * ah.s, j * aw.s),
-                          "running": squeeze_output(exact_array(running.copy()), given.input.ndim)})
+                          "running": squeeze_output(exact_array(running.copy()), given.input.ndim),
+                          "changed": squeeze_output(changed, given.input.ndim)})
     text = "Scatter each input cell's multiple of the kernel into the full result and keep a running sum."
     if not complete:
         text += (f" The input has {x.size} cells; the first {len(cells)} are shown, the others "

@@ -242,9 +242,9 @@ def shape_text(shape) -> str:
 
 CONVENTION = (
     "Shapes are written {layout}{batch}. Parameters are the learnable weights and biases. "
-    "Operation counts: each convolution output takes (C_in/g)·K_h·K_w multiplications and one "
-    "addition fewer, plus one for the bias; each linear output takes F_in multiplications and "
-    "F_in - 1 additions, plus the bias; padding zeros are multiplied like any entry. Average "
+    r"Operation counts: each convolution output takes $(C_{{\text{{in}}}}/g) \cdot K_h \cdot K_w$ multiplications "
+    r"and one addition fewer, plus one for the bias; each linear output takes $F_{{\text{{in}}}}$ multiplications "
+    r"and $F_{{\text{{in}}}} - 1$ additions, plus the bias; padding zeros are multiplied like any entry. Average "
     "pooling adds its window and scales once per output; batch norm (at inference) scales and "
     "shifts each value once; max pooling, activations, dropout and flatten do no arithmetic. "
     "A MAC is one multiply-add of a convolution or linear layer, and FLOPs = 2 × MACs, as "

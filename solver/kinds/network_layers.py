@@ -195,7 +195,7 @@ class ConvTranspose2d(Layer):
 
     def describe(self):
         kh, kw = self.kernel_size
-        return f"conv^T {kh}×{kw}, {self.out_channels}"
+        return f"transposed conv {kh}×{kw}, {self.out_channels}"
 
     def compute(self, shape):
         needs_map(self, shape)

@@ -43,6 +43,9 @@ from ..model import Answer, Solution, Step
 from .common import Mistake, exact, shared_mistake
 
 NAME = "rnn"
+# How the derivation writes each given (a sheet labels the givens with it).
+GIVEN_SYMBOLS = {"x": "x", "h0": "h_0", "w_in": r"w_{\text{in}}", "w_hh": r"w_{\text{hh}}",
+                 "w_hy": r"w_{\text{hy}}", "b": "b", "b_y": "b_y", "target": "y_r"}
 SUMMARY = ("a recurrent network over a sequence: forward pass, loss, gradients by backpropagation "
            "through time, one gradient-descent step")
 LOSS_TEXT = {

@@ -1,0 +1,162 @@
+"""What every format prints: table answers, prose with $...$ math, numbers, long displays.
+
+The PDF side (no overfull box, literal prose) is in test_pdf.py; these run without TeX.
+"""
+import json
+import re
+
+import yaml
+
+from conftest import run_solver
+from test_pdf import STRESS_FILE
+
+FORMATS = ("md", "latex", "text", "json")
+
+
+def solve(path, fmt, *more):
+    result = run_solver("solve", path, "--format", fmt, *more)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def write_set(tmp_path, problems, **meta):
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump({"title": "Set", **meta, "problems": problems}, allow_unicode=True,
+                                   sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_a_table_answer_prints_as_a_table_and_json_is_reproducible():
+    first = solve(STRESS_FILE, "json", "--problem", "deep")
+    assert solve(STRESS_FILE, "json", "--problem", "deep") == first           # no memory address
+    table = json.loads(first)["problems"][0]["answers"]["table"]
+    assert table["latex"].startswith(r"\begin{array}")
+    for fmt in FORMATS:
+        shown = solve(STRESS_FILE, fmt, "--problem", "deep")
+        assert "Table(" not in shown and "<function" not in shown and " at 0x" not in shown, fmt
+    md = solve(STRESS_FILE, "md", "--problem", "deep").split("### Answer")[1]
+    rows = [line for line in md.splitlines() if re.match(r"\| \$\d+\$ \|", line)]
+    params = {row["layer"]: row["params"] for row in table["value"]}
+    shown_params = {}
+    for line in rows:                                    # the part of the table with the params column
+        cells = [c.strip().strip("$").replace("{,}", "") for c in line.strip("|").split("|")]
+        header = md[:md.index(line)].rsplit("| layer |", 1)[1].splitlines()[0]
+        names = ["layer"] + [h.strip() for h in header.strip(" |").split("|")]
+        if "params" in names:
+            shown_params[cells[0]] = int(cells[names.index("params")])
+    assert shown_params == params and len(params) == 28
+
+
+def test_statement_math_is_math_and_the_rest_is_escaped(tmp_path):
+    path = write_set(tmp_path, [{
+        "id": "a", "kind": "essay", "given": {"model_answer": "It saturates: $|h_t| < 1$."},
+        "statement": r"Why is $h_t = \tanh(W x_t)$ bounded? (50% of a_b, \$5)"}])
+    md = solve(path, "md")
+    assert r"$h_t = \tanh(W x_t)$" in md and r"50% of a\_b, \$5" in md and "$|h_t| < 1$" in md
+    latex = solve(path, "latex")
+    assert r"$h_t = \tanh(W x_t)$" in latex and r"50\% of a\_b, \$5" in latex
+    text = solve(path, "text")
+    assert "h_t = tanh(W x_t)" in text and "$" not in text.replace("$5", "")
+
+
+def test_a_vector_in_a_statement_prints_its_values(tmp_path):
+    path = write_set(tmp_path, [{
+        "id": "a", "kind": "mlp", "statement": "Is the target {{ target }} linearly separable?",
+        "given": {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]], "target": [0, 1, 1, 0]}}])
+    md = solve(path, "md")
+    assert r"$\begin{bmatrix} 0 & 1 & 1 & 0 \end{bmatrix}$ linearly separable" in md
+    assert "0×1×1×0" not in md
+
+
+def test_characters_and_math_a_sheet_cannot_print_are_refused_at_load(tmp_path):
+    cases = {"Done? \U0001F642": "U+1F642", r"Read $\input{/etc/passwd}$": r"\input",
+             r"Open $\frac{1}{2$ brace": "unbalanced braces"}
+    for statement, words in cases.items():
+        path = write_set(tmp_path, [{"id": "a", "kind": "essay", "statement": statement,
+                                     "given": {"model_answer": "yes"}}])
+        result = run_solver("solve", path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "`statement`" in result.stderr and words in result.stderr, result.stderr
+    path = write_set(tmp_path, [{"id": "a", "kind": "essay", "statement": "Tick ✓ — fine; ≤ α",
+                                 "given": {"model_answer": "yes \u2713"}}])
+    assert run_solver("solve", path, "--format", "latex").returncode == 0
+
+
+def test_numbers_never_print_in_e_notation_in_math():
+    for fmt in ("latex", "md"):
+        shown = solve(STRESS_FILE, fmt)
+        assert not re.search(r"\de-\d", shown), re.search(r".{40}\de-\d.{10}", shown).group(0)
+    assert r"7.39312 \times 10^{-5}" in solve(STRESS_FILE, "latex", "--problem", "attention4")
+
+
+def test_a_long_display_breaks_into_rows_that_join_back():
+    from solver.render import MATH_WIDTH, display_rows, visible_length
+    terms = [rf"{k}.25 \cdot \begin{{bmatrix}} {k} & -{k} & 3 \end{{bmatrix}}" for k in range(1, 9)]
+    text = " + ".join(terms)
+    rows = display_rows(text)
+    assert len(rows) > 1 and " ".join(rows) == text
+    assert all(visible_length(row) <= MATH_WIDTH for row in rows) and all(r.startswith("+ ") for r in rows[1:])
+    product = r"w \left(a + b + c + d + e + f + g + h + i + j + k + l + m\right) \left(" + " + ".join("xyzuvw" * 4) + r"\right)"
+    rows = display_rows(product)
+    assert len(rows) == 2 and rows[1].startswith(r"\cdot \left(")
+
+
+def test_text_is_for_a_terminal():
+    text = solve("problems/comp433-a3.yaml", "text")
+    lines = text.splitlines()
+    assert not [line for line in lines if re.match(r"#|\*|\|", line) or "\\" in line or "$" in line]
+    assert "C_out · C_in · K_h · K_w" in text and "C_outC_in" not in text
+    # a continuation row's "=" stands under its line's "="
+    first = next(i for i, line in enumerate(lines) if line.strip().startswith("H_out = W_out"))
+    assert lines[first + 1].index("=") == lines[first].index("=") and lines[first + 1].strip().startswith("= ")
+    # a matrix is a block of bracketed rows, aligned, one per matrix row
+    rows = [line for line in lines if re.fullmatch(r" +(input = )?\[ [\d ]+ \]", line)]
+    assert len(rows) >= 5 and len({line.index("[") for line in rows[:5]}) == 1
+    assert max(map(len, (line for line in lines if line.startswith("    ")))) < 160
+
+
+def test_a_transposed_convolution_marks_the_cells_each_step_changed(tmp_path):
+    """Cell (i, j) times the kernel lands on rows i*S + a*D, columns j*S + b*D: those are boxed."""
+    stride, dilation, kernel = 2, 2, [[1, -1], [2, 3]]
+    path = write_set(tmp_path, [{"id": "t", "kind": "conv_transpose2d",
+                                 "given": {"input": [[1, 2], [3, 4]], "kernel": kernel,
+                                           "stride": stride, "dilation": dilation}}])
+    sums = re.findall(r"\\Sigma &= \\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", solve(path, "md"))
+    assert len(sums) == 4
+    for (i, j), body in zip([(0, 0), (0, 1), (1, 0), (1, 1)], sums):
+        cells = [row.split("&") for row in body.split(r"\\")]
+        boxed = {(r, c) for r, row in enumerate(cells) for c, cell in enumerate(row) if r"\boxed" in cell}
+        assert boxed == {(i * stride + a * dilation, j * stride + b * dilation) for a in range(2) for b in range(2)}
+    text = solve(path, "text")
+    assert "Σ = [" in text and "*" in text and "boxed" not in text
+
+
+def test_an_equation_says_each_member_once_and_drops_a_factor_of_one():
+    from fractions import Fraction
+    from solver.render import members
+    assert members(["x", Fraction(11, 6), Fraction(11, 6), 2]) == [r"\frac{11}{6}", "2"]
+    md = solve("problems/comp433-a3.yaml", "md", "--problem", "Q1a")
+    assert r"2 \cdot 0 - \left(3 - 1\right) - 1" in md and r"1\left(3 - 1\right)" not in md     # dilation 1
+    assert r"- D\left(K - 1\right)" in md                                                        # the letter stays
+
+
+def test_a_transposed_convolution_layer_is_named_in_words(tmp_path):
+    path = write_set(tmp_path, [{"id": "g", "kind": "network", "given": {
+        "input_shape": [16, 4, 4], "layers": [{"type": "conv_transpose2d", "out_channels": 8, "kernel_size": 4,
+                                              "stride": 2, "padding": 1}]}}])
+    for fmt in ("md", "text", "latex"):
+        shown = solve(path, fmt)
+        assert "transposed conv 4×4, 8" in shown.replace(r"\ensuremath{\times}", "×") and "^T" not in shown
+
+
+def test_givens_are_labelled_as_the_derivation_names_them():
+    md = solve("problems/comp433-a3.yaml", "md", "--problem", "Q7b")
+    assert r"W_Q &= \begin{bmatrix}" in md and r"X &= \begin{bmatrix}" in md and r"\text{w q}" not in md
+    assert r"W_Q x_{1}" in md                                    # the derivation's own name for it
+
+
+def test_the_kinds_prose_writes_its_symbols_as_math():
+    attention = solve("problems/comp433-a3.yaml", "latex", "--problem", "Q7b")
+    assert r"$\alpha_{ij} = \exp(e_{ij})" in attention and r"\ensuremath{\alpha}\_ij" not in attention
+    network = solve("problems/cpen455-hw2.yaml", "latex", "--problem", "2.1")
+    assert r"$(C_{\text{in}}/g) \cdot K_h \cdot K_w$" in network and r"C\_in" not in network
