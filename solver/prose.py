@@ -118,13 +118,16 @@ def escape_markdown(s: str) -> str:
 
 
 def escape_html(s: str) -> str:
-    """Prose as HTML text, its $...$ math as \\( \\) for the page's math converter; $ and \\
-    of the prose as entities, so no prose reads as math; a blank line starts a paragraph."""
-    def literal(text):
-        text = html.escape(text).replace("$", "&#36;").replace("\\", "&#92;")
-        return re.sub(r"\n\s*\n\s*", '\n<br class="paragraph">\n', text)
-    return "".join(rf"\({html.escape(text)}\)" if is_math else literal(text)
+    """Prose as HTML text, its $...$ math as \\( \\) for the page's math converter."""
+    return "".join(rf"\({html.escape(text)}\)" if is_math else html_literal(text)
                    for is_math, text in prose_parts(str(s)))
+
+
+def html_literal(text: str) -> str:
+    """Text as HTML that no converter reads as math ($ and \\ as entities); a blank line
+    starts a paragraph, as in LaTeX."""
+    text = html.escape(text).replace("$", "&#36;").replace("\\", "&#92;")
+    return re.sub(r"\n\s*\n\s*", '\n<br class="paragraph">\n', text)
 
 
 def prose_text(s: str) -> str:

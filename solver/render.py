@@ -21,7 +21,7 @@ import jinja2
 import numpy as np
 
 from .formula import Formula, number_tex
-from .prose import escape_html, escape_latex, escape_markdown, math_to_text, prose_text
+from .prose import escape_html, escape_latex, html_literal, escape_markdown, math_to_text, prose_text
 from .tables import Table
 
 FORMATS = ("md", "latex", "text", "json", "html")
@@ -58,6 +58,7 @@ def environment(fmt: str) -> jinja2.Environment:
     env.filters.update(tex=tex, products=products, prose=PROSE[fmt],
                        inline_math=INLINE_MATH.get(fmt, lambda s: f"${s}$"),
                        asked=asked, arrays=given_arrays, dollar_math=dollar_math,
+                       title_text=lambda s: html_literal(prose_text(s)),
                        table_parts=table_parts, display_rows=display_rows,
                        marked=marked, members=members)
     return env
