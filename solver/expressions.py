@@ -338,7 +338,8 @@ class _ExpressionParser(NestingLimit):
 
     def _operand(self):
         token = self._peek()
-        if token.kind == "op" and token.text in ("+", "-"):
+        # The rest of a word comes first: in "wx + 1" the "+" follows x, it is no sign of x.
+        if not self.pending and token.kind == "op" and token.text in ("+", "-"):
             self._next()
             value = self._expression(_SIGNED)
             return self._node(-value if token.text == "-" else value, token.start)
