@@ -116,6 +116,7 @@ _FUNCTIONS = {
     "Abs": (1, 1, sympy.Abs), "sigmoid": (1, 1, _sigmoid), "sigma": (1, 1, _sigmoid),
 }
 _CONSTANTS = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E}
+NUMBER_WORDS = frozenset({*_FUNCTIONS, *_CONSTANTS, "pi"})    # words a number may be written with
 
 
 def parse_expression(text: str, names=()) -> sympy.Expr:
@@ -126,6 +127,21 @@ def parse_expression(text: str, names=()) -> sympy.Expr:
     is split into them first. Other letters become positive integer symbols.
     Raises InvalidAnswer with one sentence saying where the text fails.
     """
+    return _read(text, names, constant=False)[0]
+
+
+def parse_constant(text: str, names=()) -> tuple[sympy.Expr, bool]:
+    r"""Read a number written as arithmetic: `1/64 + 1/9`, `2^10`, `3 \cdot 7`, `2\sqrt{3}`.
+
+    The formula grammar and bounds, except that two numbers side by side are
+    refused ("12 13" is no product). `names` are the problem's named quantities,
+    as for parse_expression; any other letter stays a symbol for the caller to
+    refuse. Returns the value and whether a decimal (0.5, 1e-3) was written.
+    """
+    return _read(text, names, constant=True)
+
+
+def _read(text: str, names, constant: bool) -> tuple[sympy.Expr, bool]:
     if len(text) > MAX_TEXT:      # before looking at any character
         raise InvalidAnswer(f"expected a formula of at most {MAX_TEXT} characters, got {len(text)}")
     if not text.strip():
@@ -134,10 +150,10 @@ def parse_expression(text: str, names=()) -> sympy.Expr:
     for name in names:
         symbol = size_symbol(name) if isinstance(name, str) else name
         symbols[symbol.name] = symbol
-    parser = _ExpressionParser(text, symbols)
+    parser = _ExpressionParser(text, symbols, constant)
     try:
         with _time_limit(PARSE_SECONDS):
-            return parser.answer()
+            return parser.answer(), parser.decimal
     except _Timeout:
         parser.fail_here(f"expected a formula that takes less than {PARSE_SECONDS} s to read")
     except (ArithmeticError, RecursionError):      # sympy gave up on a number: floor(e^40 - ...)
@@ -271,8 +287,10 @@ class _Unit(NamedTuple):
 
 class _ExpressionParser(NestingLimit):
     max_depth = MAX_DEPTH
-    def __init__(self, text: str, symbols: dict):
+    def __init__(self, text: str, symbols: dict, constant: bool = False):
         self.text = text
+        self.constant = constant    # a number as arithmetic: "2 3" is refused, not 6
+        self.decimal = False        # a decimal was written: 0.5, 1e-3
         self.tokens = _tokens(text)
         self.i = 0
         self.symbols = symbols
@@ -324,6 +342,8 @@ class _ExpressionParser(NestingLimit):
         if token.kind == "op" and token.text in ("^", "**"):
             return _POWER, True, self._power
         if self._starts_atom(token):
+            if self.constant and token.kind == "number" and self.tokens[self.i - 1].kind == "number":
+                self._fail("expected an operator between two numbers", token.start)
             return _PRODUCT, False, _multiply
         return None
 
@@ -524,6 +544,7 @@ class _ExpressionParser(NestingLimit):
     def _number(self, token: _Token):
         """A literal, exactly: "0.25" is 1/4, "1e-3" is 1/1000."""
         mantissa, _, exponent = token.text.lower().partition("e")
+        self.decimal = self.decimal or exponent != "" or "." in mantissa
         whole, _, fraction = mantissa.partition(".")
         scale = int(exponent or 0) - len(fraction)
         if abs(scale) > MAX_EXPONENT:
