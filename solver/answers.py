@@ -115,15 +115,16 @@ def parse_answer(text: str, answer_type: str, names=(), named=None):
     expression -> sympy expression whose words are split into `names` (the
     expected answer's symbols, see solver.expressions.parse_expression).
     A number may also be written as arithmetic (1/64 + 1/9, 2^10), read by the
-    formula grammar. `named` maps the sympy Symbols of the quantities the
-    problem defines (y, h_3) to their values: a formula or a number may use
+    formula grammar. `named` maps the names of the quantities the problem
+    defines (y, h_3) to their sympy values, or is a function that returns
+    them (called only where a formula is read): a formula or a number may use
     them, and they are replaced by their values.
     Raises InvalidAnswer with one sentence saying what was expected where.
     """
-    named = named or {}
     if answer_type == "expression":
         from .expressions import parse_expression    # here: only formulas need sympy
-        return _substituted(parse_expression(text, [*names, *named]), named)
+        named = _named(named)
+        return with_named(parse_expression(text, [*named, *names]), named)
     if answer_type not in _READERS:
         raise ValueError(f"unknown answer type {answer_type!r}")
     if len(text) > MAX_TEXT:      # before looking at any character
@@ -136,7 +137,7 @@ def parse_answer(text: str, answer_type: str, names=(), named=None):
     except InvalidAnswer as error:
         if answer_type not in NUMBERS or len(text) > MAX_ARITHMETIC:
             raise
-        return _arithmetic(text, answer_type, named, error)
+        return _arithmetic(text, answer_type, _named(named), error)
 
 
 def _arithmetic(text: str, answer_type: str, named: dict, unread: InvalidAnswer):
@@ -150,7 +151,7 @@ def _arithmetic(text: str, answer_type: str, named: dict, unread: InvalidAnswer)
         missed = any(str(unread).startswith(miss + " at") for miss in (_TRAILING, _NO_NUMBER))
         further = missed and getattr(error, "pos", -1) >= unread.pos
         raise (error if further else unread) from None
-    value = _substituted(value, named)
+    value = with_named(value, named)
     if value.free_symbols:
         raise InvalidAnswer(f"expected a plain number, without units or words ({_word(text, value)} is "
                             f"not part of a number), in {_quote(text)}")
@@ -161,13 +162,30 @@ def _arithmetic(text: str, answer_type: str, named: dict, unread: InvalidAnswer)
     return _whole_or_as_read(number) if answer_type == "integer" else number
 
 
-def _substituted(value, named: dict):
-    return value.xreplace(named) if named else value
+def _named(named) -> dict:
+    return named() if callable(named) else named or {}
+
+
+def with_named(value, named: dict):
+    """`value` (a sympy expression, or a number) with each named quantity put in, matched by name."""
+    found = {s: named[s.name] for s in getattr(value, "free_symbols", ()) if s.name in named}
+    return value.xreplace(found) if found else value
+
+
+def as_sympy(value):
+    """A trusted number (int, Fraction, float) or sympy value as a sympy value."""
+    import sympy
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    if isinstance(value, (int, float)):
+        return sympy.Integer(value) if isinstance(value, int) else sympy.Float(value)
+    return value
 
 
 def _word(text: str, value) -> str:
-    """The first word of `text` that is no LaTeX command, function or constant, quoted."""
-    from .expressions import NUMBER_WORDS
+    """The first word of `text` that holds one of the letters `value` still has, quoted."""
+    letters = sorted(symbol.name for symbol in value.free_symbols)
+    bases = {name.split("_")[0] for name in letters}
     pos = 0
     while pos < len(text):
         start = pos
@@ -176,9 +194,9 @@ def _word(text: str, value) -> str:
             while pos < len(text) and text[pos].isalpha():
                 pos += 1
         word = text[start:pos]
-        if word[0].isalpha() and word not in NUMBER_WORDS:
+        if word[0].isalpha() and any(base in word for base in bases):
             return f'"{word}"'
-    return f'"{sorted(s.name for s in value.free_symbols)[0]}"'
+    return f'"{letters[0]}"'
 
 
 def _whole_or_as_read(value: int | Fraction | float) -> int | Fraction | float:

@@ -116,7 +116,6 @@ _FUNCTIONS = {
     "Abs": (1, 1, sympy.Abs), "sigmoid": (1, 1, _sigmoid), "sigma": (1, 1, _sigmoid),
 }
 _CONSTANTS = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E}
-NUMBER_WORDS = frozenset({*_FUNCTIONS, *_CONSTANTS, "pi"})    # words a number may be written with
 
 
 def parse_expression(text: str, names=()) -> sympy.Expr:
@@ -160,8 +159,10 @@ def _read(text: str, names, constant: bool) -> tuple[sympy.Expr, bool]:
         parser.fail_here("expected numbers that can be evaluated")
 
 
-def equivalent(student, expected, *, points: int = POINTS, seed: int = SEED) -> tuple[bool, str]:
+def equivalent(student, expected, *, points: int = POINTS, seed: int = SEED,
+               known=frozenset()) -> tuple[bool, str]:
     """Do two formulas agree wherever both are defined? (verdict, feedback sentence).
+    `known`: symbols the problem names besides the expected answer's (its givens).
 
     A ladder: the same after sympy's own rewriting or `expand`; else a
     counterexample among random points (exact arithmetic, so a difference is
@@ -174,7 +175,7 @@ def equivalent(student, expected, *, points: int = POINTS, seed: int = SEED) -> 
     if _same_form(student, expected):
         return True, ""
     agreeing, difference = _sample(student, expected, points, seed)
-    unknown = sorted(s.name for s in student.free_symbols - expected.free_symbols)
+    unknown = sorted(s.name for s in student.free_symbols - expected.free_symbols - set(known))
     if difference:
         note = f" It uses {', '.join(unknown)}, which the problem does not name." if unknown else ""
         return False, difference + note
