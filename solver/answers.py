@@ -39,6 +39,11 @@ sympy, no backtracking regular expressions). Grammar, in EBNF:
     boolean  = word | "\text" "{" word "}" ;
     word     = "yes" | "no" | "true" | "false" | "1" | "0" ;
 
+A number this grammar does not read may be arithmetic (`1/64 + 1/9`, `2^10`):
+it is then read by the formula grammar (solver/expressions.py, parse_constant),
+under that grammar's bounds, and must have no letters left but constants and
+the problem's named quantities.
+
 White space may appear between tokens, except inside the cells of a `row`,
 where a space separates cells; for the same reason a `row` cell, and a shape
 dimension, groups digits only with "{,}", "\," or "_" (a shape in `times`

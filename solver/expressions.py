@@ -34,6 +34,9 @@ answer that fits is taken (`Hp`, `H_in`), else a function name that runs to
 the end of the word and is called (`Kfloor(x)`), else one letter with any
 subscript that follows it (`NCK` is N·C·K, `NH_{in}` is N·H_in). Subscripts
 get one spelling: `H_{\text{in}}`, `H_{in}` and `H_in` are all "H_in".
+
+`parse_constant` reads a number written as arithmetic (`1/64 + 1/9`) with the
+same grammar, except that two numbers side by side are refused (`12 13`).
 """
 from __future__ import annotations
 
