@@ -46,13 +46,13 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from .check import RTOL
 from .errors import FieldError, ProblemError, SolverError, UsageError
 from .fields import MAX_SIZE
 from .kinds import get_kind
 from .kinds.common import exact
 from .model import Solution
 from .problems import PLACEHOLDER, Problem, ProblemSet, read_yaml, statement_fields
+from .tolerance import DEFAULT
 from .solve import solve_file
 
 MAX_DRAWS = 100              # per problem and variant, before giving up on a `vary`
@@ -60,9 +60,9 @@ MAX_COUNT = 10_000           # variants in one run
 SHEETS = ("solutions", "key")
 KEY_COLUMNS = ("variant", "problem", "answer", "text")
 PROGRESS_EVERY = 20          # variants between progress messages
-# Rounding to n significant figures errs by at most 5·10^-n relatively: the key's
-# decimals have the fewest figures the checker's tolerance accepts.
-KEY_SIG_FIGS = next(n for n in range(1, 18) if 5 * 10.0**-n <= RTOL)
+# The key's decimals have one figure more than the checker's default asks for
+# (solver/tolerance.py): correctly rounded, they are always accepted.
+KEY_SIG_FIGS = DEFAULT.sig_figs + 1
 MAX_PLACES = 6               # decimals a drawn number has at most
 RANGE = ("min", "max")
 SPEC_FORM = "a list of choices, or a range {min: a, max: b}"
