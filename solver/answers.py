@@ -39,6 +39,11 @@ sympy, no backtracking regular expressions). Grammar, in EBNF:
     boolean  = word | "\text" "{" word "}" ;
     word     = "yes" | "no" | "true" | "false" | "1" | "0" ;
 
+A number this grammar does not read may be arithmetic (`1/64 + 1/9`, `2^10`):
+it is then read by the formula grammar (solver/expressions.py, parse_constant),
+under that grammar's bounds, and must have no letters left but constants and
+the problem's named quantities.
+
 White space may appear between tokens, except inside the cells of a `row`,
 where a space separates cells; for the same reason a `row` cell, and a shape
 dimension, groups digits only with "{,}", "\," or "_" (a shape in `times`
@@ -64,6 +69,8 @@ MAX_EXPONENT = 400        # |e| in 1.5e-3
 MAX_DEPTH = 8             # nested brackets, fractions and roots
 MAX_CELLS = 100_000       # entries in a matrix
 MAX_DIMENSIONS = 4
+MAX_ARITHMETIC = 2000     # characters of a number written as arithmetic (a formula's bound)
+NUMBERS = ("integer", "rational", "real")
 _MAX_BITS = 4096          # exact numerators and denominators: keeps Fraction arithmetic cheap
 _QUOTE_WIDTH = 60         # characters of the answer quoted in an error message
 
@@ -81,6 +88,8 @@ _WRAPPERS = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}   # "$$" is tried
 _ENVIRONMENTS = frozenset({"matrix", "bmatrix", "pmatrix", "vmatrix", "Vmatrix", "Bmatrix",
                            "smallmatrix", "array"})
 _LINE_BREAKS = ("\n", "\r")
+_TRAILING = "expected end of answer"
+_NO_NUMBER = "expected a number"
 _BOOLEANS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 
 
@@ -100,20 +109,27 @@ class _Num(NamedTuple):
     decimal: bool = False     # written with "." or an exponent, so the answer is a float
 
 
-def parse_answer(text: str, answer_type: str, names=()):
+def parse_answer(text: str, answer_type: str, names=(), named=None):
     """Read `text` as a value of `answer_type` ("integer", "rational", "real", "shape",
     "matrix", "expression", "boolean").
 
-    integer -> int; rational, real -> int, Fraction or float; shape -> tuple of
+    integer -> int (a number that is not whole as read: a wrong value, not
+    unreadable); rational, real -> int, Fraction or float; shape -> tuple of
     positive ints; matrix -> numpy array of dtype object (1-D to 4-D);
     boolean -> bool;
     expression -> sympy expression whose words are split into `names` (the
     expected answer's symbols, see solver.expressions.parse_expression).
+    A number may also be written as arithmetic (1/64 + 1/9, 2^10), read by the
+    formula grammar. `named` maps the names of the quantities the problem
+    defines (y, h_3) to their sympy values, or is a function that returns
+    them (called only where a formula is read): a formula or a number may use
+    them, and they are replaced by their values.
     Raises InvalidAnswer with one sentence saying what was expected where.
     """
     if answer_type == "expression":
         from .expressions import parse_expression    # here: only formulas need sympy
-        return parse_expression(text, names)
+        named = _named(named)
+        return with_named(parse_expression(text, [*named, *names]), named)
     if answer_type not in _READERS:
         raise ValueError(f"unknown answer type {answer_type!r}")
     if len(text) > MAX_TEXT:      # before looking at any character
@@ -121,7 +137,77 @@ def parse_answer(text: str, answer_type: str, names=()):
                             f"got {len(text)}")
     if not text.strip():
         raise InvalidAnswer("expected an answer, got empty text")
-    return _READERS[answer_type](_Parser(text))
+    try:
+        return _READERS[answer_type](_Parser(text))
+    except InvalidAnswer as error:
+        if answer_type not in NUMBERS or len(text) > MAX_ARITHMETIC:
+            raise
+        return _arithmetic(text, answer_type, _named(named), error)
+
+
+def _arithmetic(text: str, answer_type: str, named: dict, unread: InvalidAnswer):
+    """A number written as arithmetic; `unread` is why it is no plain number."""
+    from .expressions import parse_constant
+    try:
+        value, decimal = parse_constant(text, list(named))
+    except InvalidAnswer as error:
+        # Where no number is read or the text goes on after one, the formula reader, if it read as
+        # far, says best where the text fails; a number's own limits (digits, size) are told as they are.
+        missed = any(str(unread).startswith(miss + " at") for miss in (_TRAILING, _NO_NUMBER))
+        further = missed and getattr(error, "pos", -1) >= unread.pos
+        raise (error if further else unread) from None
+    value = with_named(value, named)
+    if value.free_symbols:
+        raise InvalidAnswer(f"expected a plain number, without units or words ({_word(text, value)} is "
+                            f"not part of a number), in {_quote(text)}")
+    if value.is_Rational and not decimal:
+        number = _whole_or_as_read(Fraction(int(value.p), int(value.q)))
+    else:
+        number = float(value)      # as a decimal or a root is read: 0.5 + 1 is 1.5
+    return _whole_or_as_read(number) if answer_type == "integer" else number
+
+
+def _named(named) -> dict:
+    return named() if callable(named) else named or {}
+
+
+def with_named(value, named: dict):
+    """`value` (a sympy expression, or a number) with each named quantity put in, matched by name."""
+    found = {s: named[s.name] for s in getattr(value, "free_symbols", ()) if s.name in named}
+    return value.xreplace(found) if found else value
+
+
+def as_sympy(value):
+    """A trusted number (int, Fraction, float) or sympy value as a sympy value."""
+    import sympy
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    if isinstance(value, (int, float)):
+        return sympy.Integer(value) if isinstance(value, int) else sympy.Float(value)
+    return value
+
+
+def _word(text: str, value) -> str:
+    """The first word of `text` that holds one of the letters `value` still has, quoted."""
+    letters = sorted(symbol.name for symbol in value.free_symbols)
+    bases = {name.split("_")[0] for name in letters}
+    pos = 0
+    while pos < len(text):
+        start = pos
+        pos += 1
+        if text[start].isalpha() or text[start] == "\\":
+            while pos < len(text) and text[pos].isalpha():
+                pos += 1
+        word = text[start:pos]
+        if word[0].isalpha() and any(base in word for base in bases):
+            return f'"{word}"'
+    return f'"{letters[0]}"'
+
+
+def _whole_or_as_read(value: int | Fraction | float) -> int | Fraction | float:
+    """An int where the value is whole (12.0, 24/2), else the value itself."""
+    whole = value.is_integer() if isinstance(value, float) else value.denominator == 1
+    return int(value) if whole else value
 
 
 def format_answer(value, answer_type: str) -> str:
@@ -208,14 +294,12 @@ class _Parser(NestingLimit):
 
     # --- the answer types -------------------------------------------------
 
-    def integer(self) -> int:
+    def integer(self) -> int | Fraction | float:
+        """An int; a number that is not whole is read as written, a wrong value (3.5 for 4), not unreadable."""
+        start = self.pos
         number = self._scalar(_LOOSE)
         self._end()
-        value = number.value
-        whole = value.is_integer() if isinstance(value, float) else value.denominator == 1
-        if whole:
-            return int(value)
-        raise InvalidAnswer(f"expected an integer, but {_quote(self.text)} is not a whole number")
+        return _whole_or_as_read(self._float(number.value, start) if number.decimal else number.value)
 
     def real(self) -> int | Fraction | float:
         value = self._real(_LOOSE)
@@ -355,7 +439,7 @@ class _Parser(NestingLimit):
             self.pos += 1
             fraction = self._digit_run()
         if not whole and not fraction:
-            self._fail("expected a number", start)
+            self._fail(_NO_NUMBER, start)
         exponent = self._exponent()
         scale = (exponent or 0) - len(fraction)
         mantissa = int(whole + fraction)
@@ -612,7 +696,7 @@ class _Parser(NestingLimit):
             self._expect(self.closer)
             self._skip_ws()
         if self.pos < len(self.text):
-            self._fail("expected end of answer", self.pos)
+            self._fail(_TRAILING, self.pos)
 
     def _char(self, ahead: int = 0) -> str:
         """The character `ahead` places on, or "" past the end."""
@@ -651,8 +735,10 @@ class _Parser(NestingLimit):
             self._fail(f'expected "{word}"', self.pos)
 
     def _fail(self, message: str, pos: int) -> NoReturn:
-        raise InvalidAnswer(f"{message} at {self._where(pos)} ({self._token(pos)}), "
-                            f"in {_quote(self.text, pos)}")
+        error = InvalidAnswer(f"{message} at {self._where(pos)} ({self._token(pos)}), "
+                              f"in {_quote(self.text, pos)}")
+        error.pos = pos
+        raise error
 
     def _where(self, pos: int) -> str:
         newline = "\n"

@@ -1,19 +1,21 @@
 """Check a student's answer against the computed one and name the likely mistake."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 
-from .answers import parse_answer
+from .answers import as_sympy, format_number, parse_answer, with_named
 from .budget import CHECK_SECONDS, OutOfTime, time_budget
 from .errors import InternalError, InvalidAnswer, SolverError, UsageError
-from .kinds import get_kind
+from .kinds import KINDS, get_kind
 from .problems import load
 from .tables import judge_rows, missing_text, read_table
+from .tolerance import DEFAULT, Tolerance, close_miss
 
-RTOL, ATOL = 1e-3, 1e-6      # decimals students round: 0.2034 for 0.2033947
 MAX_NAMED_CELLS = 10
 
 
@@ -34,7 +36,7 @@ class Verdict:
 
 
 def check_file(path, spec: str, text: str) -> Verdict:
-    """`spec` is ID or ID:ANSWER; the answer defaults to the problem's first."""
+    """`spec` is ID or ID:ANSWER; the answer defaults to the problem's first asked one."""
     problem_id, _, answer_name = spec.rpartition(":") if ":" in spec else (spec, "", "")
     problem = load(path, only=problem_id).problems[0]
     kind = get_kind(problem.kind)
@@ -44,8 +46,14 @@ def check_file(path, spec: str, text: str) -> Verdict:
                          f"its answers are {', '.join(solution.answers)}")
     if not solution.answers:
         raise UsageError(f'{path}, problem "{problem_id}": {nothing_to_check(problem.kind)}')
-    answer = solution.answers[answer_name] if answer_name else solution.first_answer()
-    return check_value(problem_id, answer, text, kind.MISTAKES, problem.given)
+    answer = solution.answers[answer_name] if answer_name else default_answer(problem, solution)
+    return check_value(problem, answer, text, kind.MISTAKES)
+
+
+def default_answer(problem, solution):
+    """The first answer the problem asks for (its `ask`), else the kind's first."""
+    asked = next((name for name in problem.ask or () if name in solution.answers), None)
+    return solution.answers[asked] if asked else solution.first_answer()
 
 
 def nothing_to_check(kind: str) -> str:
@@ -53,69 +61,110 @@ def nothing_to_check(kind: str) -> str:
             "sheet and the answer key")
 
 
-def check_value(problem_id, answer, text, mistakes, given) -> Verdict:
-    """The verdict on `text`, checked within the time budget. An unexpected error
-    is raised as InternalError naming the problem and answer: a bug in the tool."""
+def check_value(problem, answer, text, mistakes) -> Verdict:
+    """The verdict on `text` as the answer `answer` of `problem` (a solver.problems.Problem),
+    checked within the time budget. An unexpected error is raised as InternalError naming
+    the problem and answer: a bug in the tool."""
     try:
         with time_budget(CHECK_SECONDS):
             if answer.type == "table":
-                return check_table(problem_id, answer, text, mistakes, given)
-            return check_single(problem_id, answer, text, mistakes, given)
+                return check_table(problem.id, answer, text, mistakes, problem.given)
+            return check_single(problem, answer, text, mistakes)
     except OutOfTime:
-        return Verdict(problem_id, answer.name, "invalid", 0.0,
+        return Verdict(problem.id, answer.name, "invalid", 0.0,
                        f"The answer could not be checked within the {CHECK_SECONDS:g} s each answer is "
                        "given; write it more simply (a formula as short as the expected one).")
     except InvalidAnswer as error:      # read, but too large to compare
-        return Verdict(problem_id, answer.name, "invalid", 0.0, f"Could not check the answer: {error}")
+        return Verdict(problem.id, answer.name, "invalid", 0.0, f"Could not check the answer: {error}")
     except SolverError:
         raise
     except Exception as error:
-        raise InternalError(f'checking problem "{problem_id}", answer {answer.name}', error) from error
+        raise InternalError(f'checking problem "{problem.id}", answer {answer.name}', error) from error
 
 
-def check_single(problem_id, answer, text, mistakes, given) -> Verdict:
-    names = answer.value.free_symbols if answer.type == "expression" else ()
+def check_single(problem, answer, text, mistakes) -> Verdict:
+    tolerance = tolerance_of(problem, answer.name)
+    same = partial(compare, tolerance=tolerance)
+    if answer.type == "expression":
+        # A formula may use the problem's givens and named quantities; the named ones are put in on both sides.
+        named, given = named_quantities(problem), given_symbols(problem.given)
+        reading = {"names": (*answer.value.free_symbols, *given), "named": named}
+        known = given.union(*(value.free_symbols for value in named.values()))
+        same = partial(compare_formulas, named=named, known=known)
+    else:
+        reading = {"named": lambda: named_quantities(problem)}      # sympy only for a number written as a formula
     try:
-        student = parse_answer(text, answer.type, names=names)
+        student = parse_answer(text, answer.type, **reading)
     except InvalidAnswer as error:
-        return Verdict(problem_id, answer.name, "invalid", 0.0, f"Could not read the answer: {error}")
-    score, wrong, detail = compare(answer.type, student, answer.value)
+        return Verdict(problem.id, answer.name, "invalid", 0.0, f"Could not read the answer: {error}")
+    score, wrong, detail = same(answer.type, student, answer.value)
     if score == 1.0:
-        return Verdict(problem_id, answer.name, "correct", 1.0, "Correct.")
-    found = diagnose(given, mistakes, {answer.name: (answer.type, student, answer.value)})
-    return Verdict(problem_id, answer.name, "incorrect", score, with_mistake(detail, found),
+        return Verdict(problem.id, answer.name, "correct", 1.0, "Correct.")
+    found = diagnose(problem.given, mistakes, {answer.name: (answer.type, student, answer.value)}, same=same)
+    return Verdict(problem.id, answer.name, "incorrect", score, with_mistake(detail, found),
                    found[0].name if found else None, [list(i) for i in wrong])
 
 
-def diagnose(given, mistakes, cells, keep=None):
+def tolerance_of(problem, answer_name: str):
+    """The problem's tolerance for that answer, or None for the default."""
+    return problem.tolerance.of(answer_name) if problem.tolerance else None
+
+
+def named_quantities(problem) -> dict:
+    """{name: sympy value} of the quantities the problem defines (y, h_3, v_1) that an answer
+    may use: the kind's `named(given)`, if it has one, less the names the problem gives itself."""
+    named = getattr(get_kind(problem.kind), "named", None) if problem.kind in KINDS else None
+    if named is None:
+        return {}
+    given = {symbol.name for symbol in given_symbols(problem.given)}
+    return {name: as_sympy(value) for name, value in named(problem.given).items() if name not in given}
+
+
+def given_symbols(given) -> set:
+    """The sympy symbols in a problem's given fields (x_3, H): names an answer may use."""
+    found, values = set(), [given]
+    while values:
+        value = values.pop()
+        if dataclasses.is_dataclass(value):
+            values += [getattr(value, f.name) for f in dataclasses.fields(value)]
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            values += list(np.asarray(value, dtype=object).flat)
+        elif getattr(value, "free_symbols", None):
+            found |= value.free_symbols
+    return found
+
+
+def diagnose(given, mistakes, cells, keep=None, same=None):
     """The first (mistake, where) whose re-solved answers give the student's
     values. `cells` maps answer names to (type, student value, right value);
     `keep` maps answer names to (type, value) a matching mistake must leave as
-    they are (a table's right rows). None when the time budget runs out first."""
+    they are (a table's right rows); `same` compares two values as `compare` does (the
+    default). None when the time budget runs out first."""
+    same = same or compare
     try:
         for mistake in mistakes:
             for where, answers in mistake.cases(given):
-                if gives(answers, cells) and not changes(answers, keep or {}):
+                if gives(answers, cells, same) and not changes(answers, keep or {}, same):
                     return mistake, where
     except OutOfTime:
         pass
     return None
 
 
-def gives(answers, cells) -> bool:
+def gives(answers, cells, same) -> bool:
     """Do a mistake's `answers` change the cells, to the student's values?"""
     values = [answers.get(name) for name in cells]
     try:
-        if any(v is None for v in values) or all(compare(t, v, right)[0] == 1.0
+        if any(v is None for v in values) or all(same(t, v, right)[0] == 1.0
                                              for (t, _, right), v in zip(cells.values(), values)):
             return False              # not applicable, or changes nothing here
-        return all(compare(t, student, v)[0] == 1.0 for (t, student, _), v in zip(cells.values(), values))
+        return all(same(t, student, v)[0] == 1.0 for (t, student, _), v in zip(cells.values(), values))
     except InvalidAnswer:             # a formula too large to compare with this mistake's
         return False
 
 
-def changes(answers, keep) -> bool:
-    return any(name in answers and compare(t, answers[name], value)[0] < 1.0 for name, (t, value) in keep.items())
+def changes(answers, keep, same) -> bool:
+    return any(name in answers and same(t, answers[name], value)[0] < 1.0 for name, (t, value) in keep.items())
 
 
 def with_mistake(detail: str, found) -> str:
@@ -167,14 +216,13 @@ def diagnose_row(table, given_rows, position, wrong, mistakes, given):
     return diagnose(given, mistakes, wrong_cells, keep)
 
 
-def compare(kind: str, student, expected) -> tuple[float, list, str]:
-    """(score in [0, 1], wrong cell indices, a sentence on what differs)."""
+def compare(kind: str, student, expected, tolerance: Tolerance | None = None) -> tuple[float, list, str]:
+    """(score in [0, 1], wrong cell indices, a sentence on what differs). `tolerance`: the
+    problem's rule for numbers, None for the default (solver.tolerance)."""
     if kind == "matrix":
-        return compare_matrices(student, expected)
+        return compare_matrices(student, expected, tolerance)
     if kind == "expression":
-        from .expressions import equivalent     # here: only formulas need sympy
-        same, detail = equivalent(student, expected)
-        return (1.0, [], "") if same else (0.0, [], detail)
+        return compare_formulas(kind, student, expected)
     if kind == "shape":
         s, e = tuple(student), tuple(expected)
         if s == e:
@@ -182,10 +230,21 @@ def compare(kind: str, student, expected) -> tuple[float, list, str]:
         return 0.0, [], f"The shape {'×'.join(map(str, s))} is not the expected one."
     if kind == "boolean":
         return (1.0, [], "") if student == expected else (0.0, [], "The yes/no answer is not correct.")
-    return (1.0, [], "") if same_number(student, expected) else (0.0, [], "The value is not correct.")
+    exact = kind == "integer"
+    if same_number(student, expected, tolerance, exact):
+        return 1.0, [], ""
+    return 0.0, [], number_miss(student, expected, tolerance, exact)
 
 
-def compare_matrices(student, expected):
+def compare_formulas(kind: str, student, expected, named=None, known=frozenset()):
+    """Formulas, with the named quantities put in the expected one too (the student's are in already);
+    `known`: the symbols the problem gives, which an answer may use."""
+    from .expressions import equivalent     # here: only formulas need sympy
+    same, detail = equivalent(student, with_named(expected, named or {}), known=known)
+    return (1.0, [], "") if same else (0.0, [], detail)
+
+
+def compare_matrices(student, expected, tolerance=None):
     student, expected = np.asarray(student, dtype=object), np.asarray(expected, dtype=object)
     if student.shape != expected.shape:
         if student.size == expected.size and student.squeeze().shape == expected.squeeze().shape:
@@ -193,26 +252,53 @@ def compare_matrices(student, expected):
         else:
             return 0.0, [], (f"The answer has shape {shape_text(student.shape)}; the expected "
                              f"shape is {shape_text(expected.shape)}.")
-    wrong = [index for index, e in np.ndenumerate(expected) if not same_number(student[index], e)]
+    wrong = [index for index, e in np.ndenumerate(expected) if not same_number(student[index], e, tolerance)]
     score = 1.0 - len(wrong) / expected.size
     if not wrong:
         return 1.0, [], ""
     names = ", ".join("[" + ",".join(map(str, i)) + "]" for i in wrong[:MAX_NAMED_CELLS])
     more = f" and {len(wrong) - MAX_NAMED_CELLS} more" if len(wrong) > MAX_NAMED_CELLS else ""
+    close = any(close_note(student[i], expected[i], tolerance) for i in wrong)
+    precision = f" Some are close: each cell is asked {(tolerance or DEFAULT).describe()}." if close else ""
     return score, wrong, (f"{len(wrong)} of {expected.size} cells are wrong "
-                          f"(0-based [row,column]): {names}{more}.")
+                          f"(0-based [row,column]): {names}{more}.{precision}")
 
 
-def same_number(student, expected) -> bool:
-    """Exact values compare exactly, and so does a whole number (7.006 is not 7);
-    a decimal against any other value gets a tolerance."""
-    if isinstance(student, (int, Fraction)) and isinstance(expected, (int, Fraction)) or is_whole(expected):
+def same_number(student, expected, tolerance: Tolerance | None = None, exact: bool = False) -> bool:
+    """Equal, or within the tolerance where one applies (see `compared_exactly`)."""
+    if compared_exactly(student, expected, tolerance, exact):
         return student == expected
+    numbers = as_floats(student, expected)
+    return numbers is not None and (tolerance or DEFAULT).accepts(*numbers)
+
+
+def compared_exactly(student, expected, tolerance, exact: bool) -> bool:
+    """Without a tolerance set, exact values, whole expected values and every value of an
+    integer answer (`exact`) compare exactly; a decimal otherwise gets the default tolerance."""
+    return tolerance is None and (exact or is_whole(expected)
+                                  or isinstance(student, (int, Fraction)) and isinstance(expected, Fraction))
+
+
+def number_miss(student, expected, tolerance, exact) -> str:
+    """What is wrong with a number: not whole for an integer answer, close but not precise enough, or just wrong."""
+    if exact and not float(student).is_integer():
+        return f"{format_number(student)} is not a whole number; this answer is one."
+    return close_note(student, expected, tolerance, exact) or "The value is not correct."
+
+
+def close_note(student, expected, tolerance, exact: bool = False) -> str:
+    """How close a wrong decimal is and what precision is asked, or "" (not close, or compared exactly)."""
+    numbers = as_floats(student, expected)
+    if numbers is None or compared_exactly(student, expected, tolerance, exact):
+        return ""
+    return close_miss(*numbers, tolerance or DEFAULT)
+
+
+def as_floats(student, expected) -> tuple[float, float] | None:
     try:
-        s, e = float(student), float(expected)
-    except (TypeError, ValueError):
-        return False
-    return abs(s - e) <= max(ATOL, RTOL * abs(e))
+        return float(student), float(expected)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def is_whole(value) -> bool:

@@ -34,6 +34,9 @@ answer that fits is taken (`Hp`, `H_in`), else a function name that runs to
 the end of the word and is called (`Kfloor(x)`), else one letter with any
 subscript that follows it (`NCK` is N·C·K, `NH_{in}` is N·H_in). Subscripts
 get one spelling: `H_{\text{in}}`, `H_{in}` and `H_in` are all "H_in".
+
+`parse_constant` reads a number written as arithmetic (`1/64 + 1/9`) with the
+same grammar, except that two numbers side by side are refused (`12 13`).
 """
 from __future__ import annotations
 
@@ -129,6 +132,21 @@ def parse_expression(text: str, names=()) -> sympy.Expr:
     is split into them first. Other letters become positive integer symbols.
     Raises InvalidAnswer with one sentence saying where the text fails.
     """
+    return _read(text, names, constant=False)[0]
+
+
+def parse_constant(text: str, names=()) -> tuple[sympy.Expr, bool]:
+    r"""Read a number written as arithmetic: `1/64 + 1/9`, `2^10`, `3 \cdot 7`, `2\sqrt{3}`.
+
+    The formula grammar and bounds, except that two numbers side by side are
+    refused ("12 13" is no product). `names` are the problem's named quantities,
+    as for parse_expression; any other letter stays a symbol for the caller to
+    refuse. Returns the value and whether a decimal (0.5, 1e-3) was written.
+    """
+    return _read(text, names, constant=True)
+
+
+def _read(text: str, names, constant: bool) -> tuple[sympy.Expr, bool]:
     if len(text) > MAX_TEXT:      # before looking at any character
         raise InvalidAnswer(f"expected a formula of at most {MAX_TEXT} characters, got {len(text)}")
     if not text.strip():
@@ -137,18 +155,19 @@ def parse_expression(text: str, names=()) -> sympy.Expr:
     for name in names:
         symbol = size_symbol(name) if isinstance(name, str) else name
         symbols[symbol.name] = symbol
-    parser = _ExpressionParser(text, symbols)
+    parser = _ExpressionParser(text, symbols, constant)
     try:
         with _time_limit(PARSE_SECONDS):
-            return parser.answer()
+            return parser.answer(), parser.decimal
     except _Timeout:
         parser.fail_here(f"expected a formula that takes less than {PARSE_SECONDS} s to read")
     except (ArithmeticError, RecursionError):      # sympy gave up on a number: floor(e^40 - ...)
         parser.fail_here("expected numbers that can be evaluated")
 
 
-def equivalent(student, expected, *, seed: int = SEED) -> tuple[bool, str]:
+def equivalent(student, expected, *, seed: int = SEED, known=frozenset()) -> tuple[bool, str]:
     """Do two formulas agree wherever both are defined? (verdict, feedback sentence).
+    `known`: symbols the problem names besides the expected answer's (its givens).
 
     A ladder: the same after sympy's own rewriting or `expand` (only where the
     expansion is small); else a counterexample among sampled points (exact
@@ -163,7 +182,7 @@ def equivalent(student, expected, *, seed: int = SEED) -> tuple[bool, str]:
     if _same_form(student, expected):
         return True, ""
     sampled = _sample(student, expected, seed)
-    unknown = sorted(s.name for s in student.free_symbols - expected.free_symbols)
+    unknown = sorted(s.name for s in student.free_symbols - expected.free_symbols - set(known))
     if sampled.difference:
         note = f" It uses {', '.join(unknown)}, which the problem does not name." if unknown else ""
         return False, sampled.difference + note
@@ -279,8 +298,10 @@ class _Unit(NamedTuple):
 
 class _ExpressionParser(NestingLimit):
     max_depth = MAX_DEPTH
-    def __init__(self, text: str, symbols: dict):
+    def __init__(self, text: str, symbols: dict, constant: bool = False):
         self.text = text
+        self.constant = constant    # a number as arithmetic: "2 3" is refused, not 6
+        self.decimal = False        # a decimal was written: 0.5, 1e-3
         self.tokens = _tokens(text)
         self.i = 0
         self.symbols = symbols
@@ -332,6 +353,8 @@ class _ExpressionParser(NestingLimit):
         if token.kind == "op" and token.text in ("^", "**"):
             return _POWER, True, self._power
         if self._starts_atom(token):
+            if self.constant and token.kind == "number" and self.tokens[self.i - 1].kind == "number":
+                self._fail("expected an operator between two numbers", token.start)
             return _PRODUCT, False, _multiply
         return None
 
@@ -346,7 +369,8 @@ class _ExpressionParser(NestingLimit):
 
     def _operand(self):
         token = self._peek()
-        if token.kind == "op" and token.text in ("+", "-"):
+        # The rest of a word comes first: in "wx + 1" the "+" follows x, it is no sign of x.
+        if not self.pending and token.kind == "op" and token.text in ("+", "-"):
             self._next()
             value = self._expression(_SIGNED)
             return self._node(-value if token.text == "-" else value, token.start)
@@ -531,6 +555,7 @@ class _ExpressionParser(NestingLimit):
     def _number(self, token: _Token):
         """A literal, exactly: "0.25" is 1/4, "1e-3" is 1/1000."""
         mantissa, _, exponent = token.text.lower().partition("e")
+        self.decimal = self.decimal or exponent != "" or "." in mantissa
         whole, _, fraction = mantissa.partition(".")
         scale = int(exponent or 0) - len(fraction)
         if abs(scale) > MAX_EXPONENT:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .check import Verdict, check_value, nothing_to_check
+from .check import Verdict, check_value, default_answer, nothing_to_check
 from .errors import ProblemError, SolverError, UsageError, bug_text
 from .kinds import get_kind
 from .model import Solution
@@ -202,8 +202,8 @@ class Grader:
         if answer_name and answer_name not in answers:
             return invalid(f'Problem "{problem_id}" has no answer named `{answer_name}`; '
                            f"its answers are {listed(answers)}.")
-        answer = answers[answer_name] if answer_name else solved.solution.first_answer()
-        return check_value(problem_id, answer, cell["text"], solved.mistakes, solved.problem.given)
+        answer = answers[answer_name] if answer_name else default_answer(solved.problem, solved.solution)
+        return check_value(solved.problem, answer, cell["text"], solved.mistakes)
 
     def refused_variant(self, text: str) -> str | None:
         """Why a variant cell cannot be graded, or None."""

@@ -10,9 +10,10 @@ import yaml
 
 from .errors import ProblemError, SolverError
 from .fields import NUMBER_LIMIT, check_numbers
+from .tolerance import Tolerances, read_tolerances
 
 SET_KEYS = ("title", "course", "term", "instructions", "problems")
-PROBLEM_KEYS = ("id", "kind", "statement", "given", "ask", "vary")
+PROBLEM_KEYS = ("id", "kind", "statement", "given", "ask", "tolerance", "vary")
 INDEXED = re.compile(r"\[\d+\]\Z")      # params[3] is an answer NAME[i]
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")   # {{ field }} in a statement
 MAX_FILE_BYTES = 2_000_000
@@ -31,6 +32,7 @@ class Problem:
     statement: str = ""
     ask: list[str] | None = None    # answers a sheet shows; None means all
     vary: dict | None = None
+    tolerance: Tolerances | None = None     # None: the checker's default
 
 
 @dataclass
@@ -212,15 +214,24 @@ def _read_problem(pid: str, raw: dict) -> Problem:
         if not isinstance(ask, list) or not all(isinstance(a, str) for a in ask):
             raise ProblemError("must be a list of answer names", field="ask")
         for name in ask:
-            if name not in kind.ANSWERS and INDEXED.sub("[i]", name) not in kind.ANSWERS:
+            if not is_answer(kind, name):
                 raise ProblemError(f"`{name}` is not an answer of kind `{kind.NAME}`; "
                                    f"its answers are {', '.join(kind.ANSWERS)}", field="ask")
     vary = raw.get("vary")
     if vary is not None:
         from .variants import read_vary
         vary = read_vary(kind, raw.get("given", {}), vary)
+    tolerance = raw.get("tolerance")
+    if tolerance is not None:
+        tolerance = read_tolerances(tolerance, lambda name: is_answer(kind, name))
     statement = fill_statement(_text(None, "statement", raw.get("statement", "")), raw.get("given", {}), given)
-    return Problem(id=pid, kind=kind.NAME, given=given, statement=statement, ask=ask, vary=vary)
+    return Problem(id=pid, kind=kind.NAME, given=given, statement=statement, ask=ask, vary=vary,
+                   tolerance=tolerance)
+
+
+def is_answer(kind, name: str) -> bool:
+    """Is `name` an answer of `kind`: one it lists, or an indexed one (params[3] of params[i])?"""
+    return name in kind.ANSWERS or INDEXED.sub("[i]", name) in kind.ANSWERS
 
 
 def fill_statement(statement: str, given: dict, validated=None) -> str:

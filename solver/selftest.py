@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from .answers import format_answer
-from .check import check_value, compare
+from .check import check_value, compare, tolerance_of
 from .errors import UsageError
 from .grading import Solved, counted, solve_once
 from .problems import Problem, load
@@ -121,7 +121,7 @@ def raised(error: Exception) -> str:
 
 
 def check(solved: Solved, answer, text: str):
-    return check_value(solved.problem.id, answer, text, solved.mistakes, solved.problem.given)
+    return check_value(solved.problem, answer, text, solved.mistakes)
 
 
 def own_answer_outcome(solved, answer, text) -> str | None:
@@ -138,7 +138,7 @@ def mistake_answers(solved: Solved, answer):
     for mistake in solved.mistakes:
         for where, answers in mistake.cases(solved.problem.given):
             value = answers.get(answer.name)
-            if value is None or same(answer.type, value, answer.value):
+            if value is None or same(answer.type, value, answer.value, tolerance_of(solved.problem, answer.name)):
                 continue
             text = format_answer(value, answer.type)
             if text not in seen:
@@ -155,7 +155,8 @@ def mistake_outcome(solved, answer, value, text) -> str | None:
     named = next((m for m in solved.mistakes if m.name == verdict.mistake), None)
     if named is None:
         return f"incorrect, but no mistake was named: {verdict.feedback}"
-    if not any(answer.name in found and same(answer.type, found[answer.name], value)
+    if not any(answer.name in found and same(answer.type, found[answer.name], value,
+                                             tolerance_of(solved.problem, answer.name))
                for _, found in named.cases(solved.problem.given)):
         return f"diagnosed as {named.name}, which does not give this answer: {verdict.feedback}"
     if named.feedback not in verdict.feedback:
@@ -170,8 +171,8 @@ def garbage_outcome(solved, answer) -> str | None:
     return f"expected invalid, got {verdict.verdict}: {verdict.feedback}"
 
 
-def same(answer_type: str, a, b) -> bool:
-    return compare(answer_type, a, b)[0] == 1.0
+def same(answer_type: str, a, b, tolerance=None) -> bool:
+    return compare(answer_type, a, b, tolerance)[0] == 1.0
 
 
 def selftest(files, out: TextIO, progress: Callable[[str], None] = lambda message: None) -> int:

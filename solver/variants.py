@@ -423,9 +423,13 @@ def key_rows(variant: Variant) -> list[list]:
     """The answers each sheet shows, as a student would type them: exact where exact,
     decimals to the fewest significant figures the checker accepts."""
     from .answers import format_rounded
-    from .check import same_number
+    from .check import same_number, tolerance_of
     from .render import asked
-    return [[variant.number, problem.id, answer.name, format_rounded(answer.value, answer.type, same_number)]
+
+    def accepts(problem, answer):
+        return lambda typed, value: same_number(typed, value, tolerance_of(problem, answer.name))
+    return [[variant.number, problem.id, answer.name,
+             format_rounded(answer.value, answer.type, accepts(problem, answer))]
             for problem, solution in zip(variant.pset.problems, variant.solutions)
             for answer in asked(solution, problem.ask)]
 

@@ -16,6 +16,7 @@ import pytest
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.check import check_value
 from solver.kinds import attention
+from solver.problems import Problem
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 F = optional_module("torch.nn.functional")
@@ -236,7 +237,7 @@ def test_numeric_solve_does_not_import_sympy():
 def check(given: dict, text: str):
     parsed = attention.read(given)
     answer = attention.solve(parsed).answers["output"]
-    return check_value("Q7", answer, text, attention.MISTAKES, parsed)
+    return check_value(Problem("Q7", "attention", parsed), answer, text, attention.MISTAKES)
 
 
 @pytest.mark.parametrize("text", [
@@ -314,7 +315,7 @@ def test_causal_mask_forgotten_is_diagnosed():
     v = q @ torch.tensor([[2, 0], [0, 3]], dtype=torch.float64).T
     unmasked = F.scaled_dot_product_attention(q, k, v).numpy().round(6).tolist()
     answer = attention.solve(given).answers["output"]
-    verdict = check_value("p", answer, str(unmasked), attention.MISTAKES, given)
+    verdict = check_value(Problem("p", "attention", given), answer, str(unmasked), attention.MISTAKES)
     assert verdict.verdict == "incorrect" and verdict.mistake == "causal_mask_forgotten", verdict
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from solver.check import check_value
+from solver.problems import Problem
 from solver.kinds import conv2d, conv_transpose2d
 
 
@@ -39,7 +40,8 @@ def test_conv2d_bias_forgotten_is_torch_without_bias(seed):
     found = one(conv2d, "bias_forgotten", given)["output"]
     np.testing.assert_array_equal(np.array(found, dtype=float), expected)
     right = conv2d.solve(conv2d.read(given)).answers["output"]
-    verdict = check_value("p", right, str(expected.astype(int).tolist()), conv2d.MISTAKES, conv2d.read(given))
+    verdict = check_value(Problem("p", "conv2d", conv2d.read(given)), right, str(expected.astype(int).tolist()),
+                          conv2d.MISTAKES)
     assert verdict.mistake == "bias_forgotten", verdict
 
 

@@ -21,6 +21,7 @@ from solver.answers import format_answer
 from solver.check import check_value, compare
 from solver.errors import FieldError
 from solver.kinds import conv_cost
+from solver.problems import Problem
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 FlopCounterMode = optional_module("torch.utils.flop_counter").FlopCounterMode
@@ -258,14 +259,16 @@ def test_no_bias_means_bias_mistakes_do_not_apply():
 def test_every_mistake_is_diagnosed_by_check(given):
     given = conv_cost.read(given)
     for answer in conv_cost.solve(given).answers.values():
-        own = check_value("p", answer, format_answer(answer.value, answer.type), conv_cost.MISTAKES, given)
+        own = check_value(Problem("p", "conv_cost", given), answer, format_answer(answer.value, answer.type),
+                          conv_cost.MISTAKES)
         assert own.verdict == "correct"
         for mistake in conv_cost.MISTAKES:
             for _, found in mistake.cases(given):
                 value = found.get(answer.name)
                 if value is None:
                     continue
-                verdict = check_value("p", answer, format_answer(value, answer.type), conv_cost.MISTAKES, given)
+                verdict = check_value(Problem("p", "conv_cost", given), answer, format_answer(value, answer.type),
+                                      conv_cost.MISTAKES)
                 assert verdict.verdict == "incorrect" and verdict.mistake is not None
                 named = next(m for m in conv_cost.MISTAKES if m.name == verdict.mistake)
                 assert any(compare(answer.type, other.get(answer.name), value)[0] == 1.0

@@ -63,7 +63,7 @@ def check_numerical(item, solved, answer, value):
     assert low <= float(value) <= high
     if answer.type != "matrix":
         for _, wrong, _ in mistake_answers(solved, answer):
-            said = check_value(solved.problem.id, answer, typed(wrong), solved.mistakes, solved.problem.given)
+            said = check_value(solved.problem, answer, typed(wrong), solved.mistakes)
             assert (low <= float(wrong) <= high) == (said.verdict == "correct"), (answer.name, wrong)
 
 
@@ -100,7 +100,7 @@ def check_problem(items, problem, shown):
         assert "\\(" not in question + feedback and ("<math" in question + feedback or problem.kind == "essay")
         for answer in answers:
             for _, _, text in mistake_answers(solved, answer):
-                said = check_value(problem.id, answer, text, solved.mistakes, problem.given)
+                said = check_value(problem, answer, text, solved.mistakes)
                 if said.mistake:           # no feedback per wrong answer: all in the general feedback
                     assert said.feedback in html.unescape(feedback)
     kinds = [field(item, "question_type") for item, _ in items]

@@ -127,7 +127,7 @@ def typed(value) -> str:
 
 
 def verdict(solved, answer, text):
-    return check_value(solved.problem.id, answer, text, solved.mistakes, solved.problem.given)
+    return check_value(solved.problem, answer, text, solved.mistakes)
 
 
 # ---- the checks ------------------------------------------------------------------------

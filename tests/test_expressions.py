@@ -131,6 +131,17 @@ def test_subscripts_stay_with_their_letter():
     assert read("H_{in}K", (H_in, K)) == H_in * K
 
 
+def test_a_sum_after_a_word_of_several_symbols():
+    """The rest of a word is not signed by the "+" or "-" after it: wx_1 + 1 is w·x_1 + 1."""
+    w, u, x_1, x_2 = sympy.symbols("w u x_1 x_2", real=True)
+    assert read("wx_1 + 1", (w, x_1)) == w * x_1 + 1
+    assert read("2uwx_1 + ux_2", (u, w, x_1, x_2)) == 2 * u * w * x_1 + u * x_2
+    assert read("wx_1 - 1", (w, x_1)) == w * x_1 - 1
+    assert read("NCK + 1", (N, C, K)) == N * C * K + 1
+    assert read("NCK^2 - 1", (N, C, K)) == N * C * K**2 - 1
+    assert read("HK-(S)", (H, K, S)) == H * K - S
+
+
 def test_a_name_spelled_without_underscore():
     hin = sympy.Symbol("Hin", integer=True, positive=True)
     assert read("floor((Hin + 2P - K)/S) + 1", (hin, K, P, S)) == sympy.floor((hin + 2 * P - K) / S) + 1

@@ -21,6 +21,7 @@ from solver.answers import format_answer
 from solver.check import check_value, compare
 from solver.errors import FieldError
 from solver.kinds import mlp_jacobian as mj
+from solver.problems import Problem
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 jacobian = optional_module("torch.autograd.functional").jacobian
@@ -222,13 +223,14 @@ def test_weight_jacobian_transposed():
 def test_every_mistake_is_diagnosed_by_check(given):
     given = mj.read(given)
     for answer in mj.solve(given).answers.values():
-        own = check_value("p", answer, format_answer(answer.value, answer.type), mj.MISTAKES, given)
+        own = check_value(Problem("p", "mlp_jacobian", given), answer, format_answer(answer.value, answer.type),
+                          mj.MISTAKES)
         assert own.verdict == "correct", answer.name
         for m in mj.MISTAKES:
             value = m.answers(given).get(answer.name)
             if value is None or compare("matrix", value, answer.value)[0] == 1.0:
                 continue
-            verdict = check_value("p", answer, format_answer(value, "matrix"), mj.MISTAKES, given)
+            verdict = check_value(Problem("p", "mlp_jacobian", given), answer, format_answer(value, "matrix"), mj.MISTAKES)
             assert verdict.verdict == "incorrect" and verdict.mistake is not None, (answer.name, m.name)
             named = mistake(verdict.mistake)
             assert compare("matrix", named.answers(given)[answer.name], value)[0] == 1.0

@@ -14,8 +14,10 @@ from conftest import PROBLEM_FILES, run_solver
 
 # A kind small enough to judge by hand: given n, its one answer is 2n.
 FORGOT_TO_DOUBLE = Mistake("forgot_to_double", "n was not doubled.", lambda n: {"count": n})
-# Broken: an integer answer cannot be 2n + 1/2, so its text reads as invalid, not as incorrect.
+# Not whole, for an integer answer: a wrong value like any other, diagnosed.
 HALF_TOO_MANY = Mistake("half_too_many", "A half too many.", lambda n: {"count": Fraction(4 * n + 1, 2)})
+# Broken: "nan" reads as invalid, not as incorrect.
+NOT_A_NUMBER = Mistake("not_a_number", "Never diagnosed.", lambda n: {"count": float("nan")})
 CRASHES = Mistake("crashes", "Never shown.", lambda n: {"count": 1 // 0})
 
 
@@ -42,13 +44,18 @@ def test_a_sound_kind_passes():
     assert (report.answers, str(report.correct), str(report.mistakes), str(report.garbage)) == (1, "1/1", "1/1", "1/1")
 
 
-def test_a_mistake_whose_answer_is_unreadable_is_a_failure():
+def test_a_mistake_that_is_not_whole_for_an_integer_answer_is_diagnosed():
     report = selftest_problem(Problem("p", "doubling", 6), doubling_kind(FORGOT_TO_DOUBLE, HALF_TOO_MANY))
+    assert report.failures == [] and str(report.mistakes) == "2/2"
+
+
+def test_a_mistake_whose_answer_is_unreadable_is_a_failure():
+    report = selftest_problem(Problem("p", "doubling", 6), doubling_kind(FORGOT_TO_DOUBLE, NOT_A_NUMBER))
     assert str(report.mistakes) == "1/2"
     [failure] = report.failures
-    assert (failure.answer, failure.check, failure.text) == ("count", "mistake half_too_many", "25/2")
+    assert (failure.answer, failure.check, failure.text) == ("count", "mistake not_a_number", "nan")
     assert failure.outcome.startswith("expected incorrect, got invalid")
-    assert "mistake half_too_many" in failure.describe("hw.yaml", "p")
+    assert "mistake not_a_number" in failure.describe("hw.yaml", "p")
 
 
 def test_a_mistake_that_raises_is_a_failure_not_a_crash():
@@ -59,10 +66,10 @@ def test_a_mistake_that_raises_is_a_failure_not_a_crash():
 
 def test_cli_reports_the_failure_and_exits_1(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(KINDS, "doubling", "doubling")
-    monkeypatch.setitem(sys.modules, "solver.kinds.doubling", doubling_kind(FORGOT_TO_DOUBLE, HALF_TOO_MANY))
+    monkeypatch.setitem(sys.modules, "solver.kinds.doubling", doubling_kind(FORGOT_TO_DOUBLE, NOT_A_NUMBER))
     path = tmp_path / "doubling.yaml"
     path.write_text("title: Doubling\nproblems:\n  - id: twice\n    kind: doubling\n    given: {n: 6}\n")
     assert cli.main(["selftest", str(path)]) == 1
     out = capsys.readouterr().out
-    assert f"FAIL {path} problem 'twice' answer 'count', mistake half_too_many" in out
+    assert f"FAIL {path} problem 'twice' answer 'count', mistake not_a_number" in out
     assert out.rstrip().endswith("1 failure")

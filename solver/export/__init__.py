@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..check import ATOL, RTOL, check_value
+from ..check import check_value
 from ..errors import UsageError
 from ..grading import Solved, remembered
 from ..kinds import get_kind
@@ -26,6 +26,7 @@ from ..render import asked, environment, tex
 from ..selftest import mistake_answers
 from ..solve import solve_file
 from ..variants import MAX_COUNT, Variants
+from ..tolerance import DEFAULT
 
 WHY_LEFT_OUT = {       # answer type -> why the export leaves it out
     "expression": "formulas need a computer algebra plugin (Moodle's STACK), and the export writes none yet",
@@ -68,7 +69,7 @@ class Question:
         `solver check` gives to a student who typed it."""
         found = []
         for _, value, text in mistake_answers(self.solved, answer):
-            verdict = check_value(self.problem.id, answer, text, self.solved.mistakes, self.problem.given)
+            verdict = check_value(self.problem, answer, text, self.solved.mistakes)
             if verdict.verdict == "incorrect":
                 found.append(Wrong(value, verdict.feedback))
         return found
@@ -143,10 +144,10 @@ def left_out(problem_id: str, answers, whole: bool) -> str:
 
 def tolerance(answer_type: str, value) -> float:
     """The checker's margin for a decimal a student types (check.same_number): none
-    for whole-number answers, else 0.1 % of the value, at least 1e-6."""
+    for whole-number answers, else its default tolerance (3 significant figures)."""
     if answer_type in ("integer", "shape"):
         return 0.0
-    return float(f"{max(ATOL, RTOL * abs(float(value))):.12g}")     # 0.018, not 0.018000000000000002
+    return float(f"{DEFAULT.allowed(float(value)):.12g}")     # 0.018, not 0.018000000000000002
 
 
 def decimal(x) -> str:

@@ -430,6 +430,19 @@ def solve_general(given: Given) -> Solution:
     return Solution(NAME, given, steps, {"output": Answer("output", "expression", z, f"z_{{{i}}}")})
 
 
+def named(given: Given) -> dict:
+    """The quantities the general steps define, so that z_i may be written with them:
+    q_j = W_Q x_j, k_j = W_K x_j, v_j = W_V x_j, vectors standing as scalars as in the
+    answer. The numeric steps answer matrices, where no formula is read."""
+    if given.x is not None:
+        return {}
+    found = {}
+    for j in range(1, given.tokens + 1):
+        x = size_symbol(f"x_{j}")
+        found.update({f"{vector}_{j}": size_symbol(f"W_{matrix}") * x for vector, matrix in (("q", "Q"), ("k", "K"), ("v", "V"))})
+    return found
+
+
 def attended(given) -> range:
     """The tokens j (from 1) that token `position` attends to."""
     return range(1, (given.position if given.mask == "causal" else given.tokens) + 1)

@@ -605,6 +605,18 @@ def solve(given: Given) -> Solution:
     return Solution(NAME, given, derivation(m, fw, values), answers)
 
 
+def named(given: Given) -> dict:
+    """The quantities the problem defines, by value (or formula, with symbols), so that an
+    answer may use them: a_t, h_t, y_t for t = 1..L, y = y_L, and the givens under the
+    derivation's letters (x_t, h_0, w_in, ...). Only those with one entry: a formula is scalar."""
+    m = model(given)
+    fw = forward(m)
+    found = {"h_0": m.h0, "w_in": m.w_in, "w_hh": m.w_hh, "w_hy": m.w_hy, "b": m.b, "b_y": m.b_y, "y": fw.y[-1]}
+    for t in range(1, m.steps + 1):
+        found.update({f"x_{t}": m.xs[t - 1], f"a_{t}": fw.a[t], f"h_{t}": fw.h[t], f"y_{t}": fw.y[t]})
+    return {name: exact(np.asarray(v).flat[0]) for name, v in found.items() if v is not None and np.size(v) == 1}
+
+
 def answer_label(m: Model, name) -> str:
     """The answer's name in the derivation's letters: W for a matrix, y_3 for y_L."""
     if name.startswith("h["):
@@ -1128,9 +1140,14 @@ def _chain_cases(given):
             ("only the t = L term kept", _with_model(_last_term_only)(given))]
 
 
-def _term_sign_flipped(given, factor=2):
-    """One case per term of each gradient's sum (over the steps, and over the unrolled
-    closed form's terms) with that term's sign flipped (factor 2) or left out (factor 1)."""
+def _term_changed(times):
+    """A mistake's cases: one per term of each gradient's sum (over the steps, and over
+    the unrolled closed form's terms) with that term taken `times` times fewer: 1 drops
+    it, 2 flips its sign."""
+    return lambda given: _terms_changed(given, times)
+
+
+def _terms_changed(given, times):
     try:
         m = model(given)
     except (FieldError, ZeroDivisionError):
@@ -1152,9 +1169,9 @@ def _term_sign_flipped(given, factor=2):
                 if not np.any(np.asarray(term, dtype=object) != 0):
                     continue
                 term = term if isinstance(grads[name], np.ndarray) else scalar_or(term)
-                flipped = answer_values(m, fw, {**grads, name: grads[name] - factor * term})
+                changed = answer_values(m, fw, {**grads, name: grads[name] - times * term})
                 wanted = (name, f"updated_{name[5:]}")
-                cases.append((where, {k: v for k, v in flipped.items() if k in wanted}))
+                cases.append((where, {k: v for k, v in changed.items() if k in wanted}))
     return cases
 
 
@@ -1205,10 +1222,11 @@ MISTAKES = [
     Mistake("h0_term_dropped", "The h_0 term is missing: unrolled, h_t = w_hh^t h_0 + ..., and that "
             "term has a derivative too (t w_hh^(t−1) h_0 with respect to w_hh).",
             _with_model(_h0_term_dropped)),
-    Mistake("term_sign_flipped", "One term of the sum has the wrong sign.", _term_sign_flipped),
+    # Dropped first: a term dropped and a term half its size flipped give the same value.
     Mistake("term_dropped", "One term of the sum is missing: the gradient adds up a term for every step "
             "(and every term of the unrolled state) that the parameter reaches the loss through.",
-            lambda g: _term_sign_flipped(g, factor=1)),
+            _term_changed(1)),
+    Mistake("term_sign_flipped", "One term of the sum has the wrong sign.", _term_changed(2)),
     Mistake("tanh_derivative_forgotten", "The derivative of tanh is missing: backpropagating through "
             "h_t = tanh(a_t) multiplies by 1 − h_t².",
             _with_model(lambda m: _backward_with(derivative=False)(m) if m.tanh else {})),
