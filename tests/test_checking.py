@@ -76,7 +76,7 @@ def test_a_dropped_term_is_told_apart_from_a_flipped_one():
     # ∂ℓ/∂w_in = Σ_t g_t x_t = -0.022631168, whose t = 1 term is -0.000930048 (BPTT by hand).
     code, verdict = verdict_of(COMP433, "Q6d:grad_w_in", "-0.0217")        # without the t = 1 term
     assert code == 1 and verdict["mistake"] == "term_dropped", verdict
-    assert "One term of the sum is missing." in verdict["feedback"] and "wrong sign" not in verdict["feedback"]
+    assert "One term of the sum is missing" in verdict["feedback"] and "wrong sign" not in verdict["feedback"]
     code, verdict = verdict_of(COMP433, "Q6d:grad_w_in", "-0.0208")        # that term's sign flipped
     assert code == 1 and verdict["mistake"] == "term_sign_flipped", verdict
 
