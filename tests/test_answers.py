@@ -362,13 +362,15 @@ LONGEST = {   # answers of about MAX_TEXT characters; reading time must grow lin
 
 
 @pytest.mark.parametrize("answer_type, text", LONGEST.values(), ids=LONGEST.keys())
-def test_longest_answers_are_quick(answer_type, text):
-    start = time.perf_counter()
+def test_longest_answers_are_linear(answer_type, text):
+    """A guard against quadratic reading, not a speed test (benchmarks/ measures speed): CPU
+    time, so a loaded machine does not fail it; about 0.5 s, where quadratic would be hours."""
+    start = time.process_time()
     try:
         parse_answer(text, answer_type)
     except InvalidAnswer:
         pass
-    assert time.perf_counter() - start < 3.0     # about 0.5 s at most; quadratic would be hours
+    assert time.process_time() - start < 10.0
 
 
 def test_too_many_digits():

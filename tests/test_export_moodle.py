@@ -130,6 +130,12 @@ def verdict(solved, answer, text):
     return check_value(solved.problem, answer, text, solved.mistakes)
 
 
+def diagnosis(feedback: str) -> str:
+    """The mistake a feedback names: the same for every value within the checker's tolerance,
+    where the sentence before it (how close a decimal is) depends on the digits typed."""
+    return feedback[feedback.index("Likely mistake"):] if "Likely mistake" in feedback else feedback
+
+
 # ---- the checks ------------------------------------------------------------------------
 
 def check_scalar(solved, answer, choices):
@@ -140,7 +146,7 @@ def check_scalar(solved, answer, choices):
         fraction, feedback = moodle_grade(choices, typed(value))
         assert fraction == (100.0 if said.verdict == "correct" else 0.0), (answer.name, value, choices)
         if said.mistake:
-            assert feedback == said.feedback, (answer.name, value, feedback, said.feedback)
+            assert diagnosis(feedback) == diagnosis(said.feedback), (answer.name, value, feedback, said.feedback)
 
 
 def check_question(question, problem, shown):
@@ -268,6 +274,7 @@ def test_essay_carries_the_model_answer_for_the_grader(tmp_path):
 
 
 NASTY = "a < b && c > d ]]> \\frac{1}{2} 50% $x_1$ #3 {braces} ~tilde } / \"quote\" 'apostrophe'"
+SHOWN = NASTY.replace("$x_1$", "\\(x_1\\)")       # prose's $...$ is math, for Moodle's MathJax
 
 
 def test_any_text_stays_valid_xml(tmp_path):
@@ -280,10 +287,10 @@ def test_any_text_stays_valid_xml(tmp_path):
     questions, categories = questions_of(root)
     assert categories == [f"$course$/solver/Set {NASTY.replace('/', '//')}"]
     conv = questions[("q/1 <&>", None)]
-    assert f"Statement {NASTY}" in html.unescape(conv.findtext("questiontext/text"))
+    assert f"Statement {SHOWN}" in html.unescape(conv.findtext("questiontext/text"))
     assert len(cloze_fields(conv.findtext("questiontext/text"))) == 16 + 2      # 4x4 cells, 2 axes
     essay = questions[("e", None)]
-    assert f"Model {NASTY}" in html.unescape(essay.findtext("graderinfo/text"))
+    assert f"Model {SHOWN}" in html.unescape(essay.findtext("graderinfo/text"))
 
 
 def test_cloze_feedback_keeps_any_text():

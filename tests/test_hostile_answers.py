@@ -121,12 +121,12 @@ def test_numbers_too_large_to_check_make_the_answer_invalid_with_the_reason():
 PLANTED_BUG = """
 import sys
 import solver.check as check
-real = check.compare
-def compare(kind, student, expected):
-    if kind == "expression" and "999" in str(student):
+real = check.compare_formulas
+def compare_formulas(kind, student, expected, **options):
+    if "999" in str(student):
         raise ZeroDivisionError("planted")
-    return real(kind, student, expected)
-check.compare = compare
+    return real(kind, student, expected, **options)
+check.compare_formulas = compare_formulas
 from solver.cli import main
 sys.exit(main(sys.argv[1:]))
 """
