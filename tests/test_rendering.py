@@ -68,6 +68,15 @@ def test_a_vector_in_a_statement_prints_its_values(tmp_path):
     assert "0×1×1×0" not in md
 
 
+def test_a_matrix_in_a_statement_prints_its_values(tmp_path):
+    path = write_set(tmp_path, [{
+        "id": "a", "kind": "conv2d", "statement": "X is {{ input }}.",
+        "given": {"input": [[1, 2, 3], [4, 5, 6], [7, 8, 9]], "kernel": [[1, 0], [0, -1]]}}])
+    md = solve(path, "md")
+    assert r"X is $\begin{bmatrix} 1 & 2 & 3 \\ 4 & 5 & 6 \\ 7 & 8 & 9 \end{bmatrix}$." in md
+    assert "3×3" not in md.split("X is")[1].split("\n")[0]
+
+
 def test_characters_and_math_a_sheet_cannot_print_are_refused_at_load(tmp_path):
     cases = {"Done? \U0001F642": "U+1F642", r"Read $\input{/etc/passwd}$": r"\input",
              r"Open $\frac{1}{2$ brace": "unbalanced braces"}

@@ -377,11 +377,6 @@ def test_a_statement_naming_no_given_is_one_clear_paragraph(tmp_path, statement,
     assert_bad_input(run_solver("solve", path), path, "s", "statement", words)
 
 
-def test_a_statement_cannot_show_a_matrix_inline(tmp_path):
-    path = write_problems(tmp_path / "bad.yaml", SMALL_CONV.replace('kind: conv2d\n', 'kind: conv2d\n    statement: "X is {{ input }}"\n'))
-    assert_bad_input(run_solver("solve", path), path, "p1", "statement", "matrices are printed on the sheet")
-
-
 def test_draws_are_uniform_within_their_bounds_and_fixed_by_their_key():
     from solver.variants import Draws
     first, again, other = Draws([7, 1, 0]), Draws([7, 1, 0]), Draws([7, 2, 0])
