@@ -434,8 +434,23 @@ def to_json(pset, solutions) -> dict:
     return {"title": pset.title, "problems": [
         {"id": p.id, "kind": p.kind,
          "answers": {a.name: {"type": a.type, "value": json_value(a.value), "latex": tex(a.value)}
-                     for a in s.answers.values()}}
+                     for a in s.answers.values()},
+         "steps": [step_json(step) for step in s.steps]}
         for p, s in zip(pset.problems, solutions)]}
+
+
+def step_json(step) -> dict:
+    """A derivation step as data: its title and text (prose, `$...$` is math), each math line
+    as one LaTeX equation, a kind's own layout as the LaTeX display a sheet shows, and sub-steps."""
+    out = {"title": step.title, "text": step.text,
+           "math": [" = ".join([tex(line[0]), *members(line)]) for line in step.math]}
+    if step.layout:
+        kind, name = step.layout.split(".")
+        layouts = environment("latex").get_template(f"kinds/{kind}.j2").module
+        out["display"] = re.sub(r"\n{2,}", "\n", str(getattr(layouts, name)(step.data))).strip()
+    if step.substeps:
+        out["steps"] = [step_json(sub) for sub in step.substeps]
+    return out
 
 
 def json_value(v):

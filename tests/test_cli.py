@@ -33,7 +33,9 @@ def test_json_follows_the_design_shape(path):
     data = json.loads(run_solver("solve", path, "--format", "json").stdout)
     assert set(data) == {"title", "problems"}
     for problem in data["problems"]:
-        assert set(problem) == {"id", "kind", "answers"}
+        assert set(problem) == {"id", "kind", "answers", "steps"}
+        for step in problem["steps"]:
+            assert {"title", "text", "math"} <= set(step) <= {"title", "text", "math", "display", "steps"}
         for answer in problem["answers"].values():
             assert set(answer) == {"type", "value", "latex"}
             if answer["type"] == "integer":
