@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser("grade", help="check a CSV of many students' answers: verdicts, "
                                 "scores, per-student totals", epilog="Exit status: 0 graded (wrong "
-                                "answers included), 2 bad input (nothing is written).")
+                                "answers included), 2 bad input (nothing is written), 3 every row graded "
+                                "but a bug in the tool made some invalid (said on standard error).")
     grade.add_argument("file", help="the problem file")
     grade.add_argument("answers", metavar="ANSWERS.csv", help="columns student, problem, answer (its "
                        "name; empty for the problem's first), text, and optionally variant")
@@ -228,7 +229,7 @@ def run_grade(args) -> int:
                                   make_folder=False)
         print(f"wrote {target}", file=sys.stderr)
     print(grades.summary(), file=sys.stderr)
-    return 0
+    return 3 if grades.bugs else 0
 
 
 def run_export(args) -> int:

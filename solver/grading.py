@@ -96,6 +96,7 @@ class Grades:
     rows: list[list[str]]
     students: dict[str, Tally]
     problems: dict[str, Tally]
+    bugs: int = 0                              # rows graded invalid because the tool failed on them
 
     def csv(self) -> str:
         """The graded rows, then one total row per student (problem TOTAL, verdict total)."""
@@ -119,6 +120,9 @@ class Grades:
             lines.append(f"  {problem or '(no problem)'}: {counted(tally.count, 'answer')}, "
                          f"{tally.counts_text()}, mean score {tally.score / tally.count:.2f}"
                          + (f"; common mistakes: {common}" if common else ""))
+        if self.bugs:
+            lines.append(f"{counted(self.bugs, 'row')} met a bug in solver and {'was' if self.bugs == 1 else 'were'} "
+                         "graded invalid: grade them by hand, and please report it (run with --debug for details).")
         return "\n".join(lines)
 
 
@@ -138,7 +142,8 @@ def grade_file(problem_path, answers_path, progress: Callable[[str], None] | Non
     grades = Grades(str(problem_path), header + list(ADDED_COLUMNS), [], {}, {})
     for number, cells in enumerate(records, start=1):
         cell = {name: cells[i] for name, i in column.items()}
-        verdict = grade_row(grader, cell, len(cells) - len(header), number, progress, debug)
+        verdict, failed = grade_row(grader, cell, len(cells) - len(header), number, progress, debug)
+        grades.bugs += failed
         student = cell["student"].strip()
         if student:
             grades.students.setdefault(student, Tally()).add(verdict)
@@ -152,10 +157,10 @@ def grade_file(problem_path, answers_path, progress: Callable[[str], None] | Non
     return grades
 
 
-def grade_row(grader, cell: dict, extra_cells: int, number: int, progress, debug: bool) -> Verdict:
-    """The row's verdict; a bug in the tool makes it invalid, and grading goes on."""
+def grade_row(grader, cell: dict, extra_cells: int, number: int, progress, debug: bool) -> tuple[Verdict, bool]:
+    """The row's verdict, and whether the tool failed on it: a bug makes the row invalid, and grading goes on."""
     try:
-        return grader.grade(cell, extra_cells)
+        return grader.grade(cell, extra_cells), False
     except SolverError:
         raise
     except Exception as error:
@@ -164,7 +169,8 @@ def grade_row(grader, cell: dict, extra_cells: int, number: int, progress, debug
             progress(f"row {number}: internal error ({reason}), a bug in solver; the row is graded invalid"
                      + ("\n" + traceback.format_exc().rstrip() if debug else ""))
         return Verdict(cell["problem"].strip(), cell["answer"].strip(), "invalid", 0.0,
-                       f"Internal error while checking this answer (a bug in the tool, not in the answer): {reason}")
+                       f"Internal error while checking this answer (a bug in the tool, not in the answer): "
+                       f"{reason}"), True
 
 
 class Grader:
