@@ -77,7 +77,7 @@ def answers_csv(folder: Path, rows: int = 10_000) -> str:
     numeric ones, made by the solver itself: 60% right, 20% a mistake's answer, 10%
     wrong in a way no mistake explains (every mistake is tried), 10% unreadable."""
     sys.path.insert(0, str(ROOT))           # this repository's solver, not an installed one
-    from solver.answers import format_answer
+    from solver.answers.types import format_answer
     from solver.kinds import get_kind
     from solver.problems import load
     rng = random.Random(5)
@@ -170,7 +170,7 @@ def checking_seconds(file, target, text) -> float:
     """The time `check_file` takes in this process, its imports done (what the budget bounds,
     with reading the problem and solving it)."""
     sys.path.insert(0, str(ROOT))           # this repository's solver, not an installed one
-    from solver.check import check_file
+    from solver.answers.check import check_file
     check_file(ROOT / file, target, "0")    # warm: imports and caches
     start = time.perf_counter()
     check_file(ROOT / file, target, text)

@@ -193,7 +193,7 @@ def run_sheet(args) -> int:
 
 
 def run_check(args) -> int:
-    from .check import check_file
+    from .answers.check import check_file
     verdict = check_file(args.file, args.target, answer_text(args.text, args.answer_file))
     if args.json:
         print(json.dumps({"problem": verdict.problem, "answer": verdict.answer,

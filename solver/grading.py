@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .check import Verdict, check_value, default_answer, nothing_to_check
+from .answers.check import Verdict, check_value, default_answer, nothing_to_check
 from .errors import ProblemError, SolverError, UsageError, bug_text
 from .kinds import get_kind
 from .model import Solution

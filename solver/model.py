@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# How an answer is compared with a student's (see solver/check.py).
+# How an answer is compared with a student's (see solver/answers/check.py).
 ANSWER_TYPES = ("integer", "rational", "real", "shape", "matrix", "expression", "table", "boolean")
 
 
@@ -35,7 +35,7 @@ class Answer:
     integer: int; rational: fractions.Fraction or int; real: float or an exact
     sympy number; shape: tuple of ints; matrix: numpy array whose cells are
     int, Fraction, float or exact sympy numbers; expression: sympy expression;
-    table: solver.tables.Table, rows of named cells of the types above;
+    table: solver.answers.tables.Table, rows of named cells of the types above;
     boolean: bool (a yes/no answer, such as whether a network implements a target).
     """
     name: str

@@ -10,7 +10,7 @@ import yaml
 
 from .errors import ProblemError, SolverError
 from .fields import NUMBER_LIMIT, check_numbers
-from .tolerance import Tolerances, read_tolerances
+from .answers.tolerance import Tolerances, read_tolerances
 
 SET_KEYS = ("title", "course", "term", "instructions", "problems")
 PROBLEM_KEYS = ("id", "kind", "statement", "given", "ask", "tolerance", "vary")

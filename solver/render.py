@@ -22,7 +22,7 @@ import numpy as np
 
 from .formula import Formula, number_tex
 from .prose import escape_html, escape_latex, html_literal, escape_markdown, math_to_text, prose_text
-from .tables import Table
+from .answers.tables import Table
 
 FORMATS = ("md", "latex", "text", "json", "html")
 EXTENSIONS = {"md": "md", "latex": "tex", "text": "txt", "json": "json", "html": "html"}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from solver.answers import format_number, parse_answer
+from solver.answers.types import format_number, parse_answer
 from solver.errors import InvalidAnswer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -474,7 +474,7 @@ def test_fuzz_answer_like_text(answer_type, pieces):
 def test_import_is_light():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", "import solver.answers, sys; print('sympy' in sys.modules)"],
+        [sys.executable, "-c", "import solver.answers.types, sys; print('sympy' in sys.modules)"],
         env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

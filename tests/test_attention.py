@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.check import check_value
+from solver.answers.check import check_value
 from solver.kinds import attention
 from solver.problems import Problem
 

@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from solver.check import check_value
+from solver.answers.check import check_value
 from solver.problems import Problem
 from solver.kinds import conv2d, conv_transpose2d
 

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from solver.check import check_value
+from solver.answers.check import check_value
 from solver.grading import solve_once
 from solver.selftest import mistake_answers
 

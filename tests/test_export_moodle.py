@@ -18,8 +18,8 @@ from fractions import Fraction
 import pytest
 import yaml
 
-from solver.answers import format_answer
-from solver.check import check_value
+from solver.answers.check import check_value
+from solver.answers.types import format_answer
 from solver.grading import solve_once
 from solver.problems import load
 from solver.selftest import mistake_answers

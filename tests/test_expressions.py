@@ -10,9 +10,9 @@ import pytest
 import sympy
 from hypothesis import given, settings, strategies as st
 
-from solver.answers import format_answer, parse_answer
+from solver.answers.grammar import equivalent, parse_expression
+from solver.answers.types import format_answer, parse_answer
 from solver.errors import InvalidAnswer
-from solver.expressions import equivalent, parse_expression
 
 from conftest import run_solver
 

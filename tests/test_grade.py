@@ -5,7 +5,7 @@ import io
 import numpy as np
 import yaml
 
-from solver.answers import format_answer
+from solver.answers.types import format_answer
 from solver.kinds import get_kind
 from solver.problems import load
 

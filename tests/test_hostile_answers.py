@@ -120,7 +120,7 @@ def test_numbers_too_large_to_check_make_the_answer_invalid_with_the_reason():
 
 PLANTED_BUG = """
 import sys
-import solver.check as check
+import solver.answers.check as check
 real = check.compare_formulas
 def compare_formulas(kind, student, expected, **options):
     if "999" in str(student):
@@ -216,7 +216,7 @@ def test_a_timeout_swallowed_where_python_drops_it_fires_again():
     import signal
     import time
 
-    from solver.expressions import _time_limit, _Timeout
+    from solver.answers.grammar import _time_limit, _Timeout
     swallowed = 0
     with pytest.raises(_Timeout):
         with _time_limit(0.05):

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.answers import format_answer, parse_answer
-from solver.check import check_file, compare
+from solver.answers.check import check_file, compare
+from solver.answers.types import format_answer, parse_answer
 from solver.errors import InvalidAnswer
 from solver.kinds import mlp
 from solver.render import render_solution, tex
@@ -141,7 +141,7 @@ def test_threshold_reads_sigmoid_outputs_as_bits():
 
 
 def test_numeric_check_does_not_import_sympy():
-    code = ("import sys; from solver.check import check_file; "
+    code = ("import sys; from solver.answers.check import check_file; "
             f"v = check_file({CPEN!r}, '1.2:outputs', '[0, 1, 1, 0]'); print(v.verdict, 'sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True).stdout
     assert out.split() == ["correct", "False"]

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.answers import format_answer
-from solver.check import check_value, compare
+from solver.answers.check import check_value, compare
+from solver.answers.types import format_answer
 from solver.errors import FieldError
 from solver.kinds import mlp_jacobian as mj
 from solver.problems import Problem
@@ -304,7 +304,7 @@ def test_check_reads_a_latex_matrix():
 def test_numeric_check_does_not_import_sympy():
     """A wrong answer too: diagnosing it runs every mistake."""
     output = shipped_answer("6b:output").item()
-    code = ("import sys; from solver.check import check_file; "
+    code = ("import sys; from solver.answers.check import check_file; "
             f"right = check_file('problems/mathdnn-hw4.yaml', '6b:output', '{output:.5f}'); "
             "wrong = check_file('problems/mathdnn-hw4.yaml', '6b:jacobian_weight[1]', '[[1, 2], [3, 4], [5, 6]]'); "
             "print(right.verdict, wrong.verdict, 'sympy' in sys.modules)")

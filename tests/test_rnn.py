@@ -236,7 +236,7 @@ def test_closed_forms_of_the_seed_unroll_h3():
 
 
 def test_symbols_are_the_ones_a_student_types():
-    from solver.expressions import parse_expression
+    from solver.answers.grammar import parse_expression
     solution = rnn.solve(rnn.read({"x": ["x_1", "x_2"], "h0": "h_0", "w_in": "w_in", "w_hh": "w_hh",
                                    "w_hy": "w_hy", "target": "y_r"}))
     names = solution.answers["grad_w_hh"].value.free_symbols

@@ -1,12 +1,12 @@
-"""The rule that decides how close a decimal must be (solver/tolerance.py), against
+"""The rule that decides how close a decimal must be (solver/answers/tolerance.py), against
 Python's own rounding to significant figures as the oracle."""
 from decimal import Decimal
 
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from solver.check import compare
-from solver.tolerance import Tolerance
+from solver.answers.check import compare
+from solver.answers.tolerance import Tolerance
 
 MAGNITUDES = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False, allow_infinity=False)
 SIG_FIGS = st.integers(min_value=1, max_value=6)

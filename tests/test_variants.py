@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from solver import cli
-from solver.check import check_file
+from solver.answers.check import check_file
 from solver.kinds import KINDS
 from solver.kinds.common import Mistake
 from solver.model import Answer, Solution

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..check import check_value
+from ..answers.check import check_value
 from ..errors import UsageError
 from ..grading import Solved, remembered
 from ..kinds import get_kind
@@ -26,7 +26,7 @@ from ..render import asked, environment, tex
 from ..selftest import mistake_answers
 from ..solve import solve_file
 from ..variants import MAX_COUNT, Variants
-from ..tolerance import DEFAULT
+from ..answers.tolerance import DEFAULT
 
 WHY_LEFT_OUT = {       # answer type -> why the export leaves it out
     "expression": "formulas need a computer algebra plugin (Moodle's STACK), and the export writes none yet",

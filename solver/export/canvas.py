@@ -28,7 +28,7 @@ import zipfile
 import numpy as np
 
 from . import Export, Question, decimal, tolerance
-from ..answers import format_answer
+from ..answers.types import format_answer
 from ..mathml import typeset
 from ..model import ANSWER_TYPES
 

@@ -451,7 +451,7 @@ def attended(given) -> range:
 def general_output(given, mixed: str):
     """Σ_j α_ij m_j as a sympy expression, m the vectors mixed (v, or a mistake's k or x).
 
-    The symbols are those a student's formula parses to (solver.expressions), so
+    The symbols are those a student's formula parses to (solver.answers.grammar), so
     `alpha_11 v_1` and `\\alpha_{11} v_{1}` read as these very symbols. Vectors stand
     as scalars: two sums Σ_j c_j m_j agree for all scalars only if their c_j agree."""
     import sympy                       # only the general case needs it

@@ -17,7 +17,7 @@ from ..errors import FieldError
 from ..fields import choice, given_field, integer, optional, read_given
 from ..formula import Number, Symbol
 from ..model import Answer, Solution, Step
-from ..tables import Table
+from ..answers.tables import Table
 from . import network_layers as nl
 from .common import Mistake, shared_mistake
 

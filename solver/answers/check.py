@@ -8,13 +8,13 @@ from functools import partial
 
 import numpy as np
 
-from .answers import as_sympy, format_number, parse_answer, with_named
-from .budget import CHECK_SECONDS, OutOfTime, time_budget
-from .errors import InternalError, InvalidAnswer, SolverError, UsageError
-from .kinds import KINDS, get_kind
-from .problems import load
+from ..budget import CHECK_SECONDS, OutOfTime, time_budget
+from ..errors import InternalError, InvalidAnswer, SolverError, UsageError
+from ..kinds import KINDS, get_kind
+from ..problems import load
 from .tables import judge_rows, missing_text, read_table
 from .tolerance import DEFAULT, Tolerance, close_miss
+from .types import as_sympy, format_number, parse_answer, with_named
 
 MAX_NAMED_CELLS = 10
 
@@ -180,7 +180,7 @@ def check_table(problem_id, answer, text, mistakes, given) -> Verdict:
     row or a blank cell counts as wrong."""
     table = answer.value
     try:
-        rows = read_table(text, table)
+        rows = read_table(text, table, parse_answer)
     except InvalidAnswer as error:
         return Verdict(problem_id, answer.name, "invalid", 0.0, f"Could not read the table: {error}")
     results = judge_rows(table, rows, compare)
@@ -218,7 +218,7 @@ def diagnose_row(table, given_rows, position, wrong, mistakes, given):
 
 def compare(kind: str, student, expected, tolerance: Tolerance | None = None) -> tuple[float, list, str]:
     """(score in [0, 1], wrong cell indices, a sentence on what differs). `tolerance`: the
-    problem's rule for numbers, None for the default (solver.tolerance)."""
+    problem's rule for numbers, None for the default (solver.answers.tolerance)."""
     if kind == "matrix":
         return compare_matrices(student, expected, tolerance)
     if kind == "expression":
@@ -239,7 +239,7 @@ def compare(kind: str, student, expected, tolerance: Tolerance | None = None) ->
 def compare_formulas(kind: str, student, expected, named=None, known=frozenset()):
     """Formulas, with the named quantities put in the expected one too (the student's are in already);
     `known`: the symbols the problem gives, which an answer may use."""
-    from .expressions import equivalent     # here: only formulas need sympy
+    from .grammar import equivalent     # here: only formulas need sympy
     same, detail = equivalent(student, with_named(expected, named or {}), known=known)
     return (1.0, [], "") if same else (0.0, [], detail)
 

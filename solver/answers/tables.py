@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Callable
 
-from .answers import MAX_TEXT, format_answer, parse_answer
-from .errors import InvalidAnswer
+from ..errors import InvalidAnswer
+from .literals import MAX_TEXT
 
 ROW_KEYS = ("layer", "row")
 MAX_ROWS = 5000
@@ -48,16 +48,18 @@ class RowResult:
                 "judged_from_previous_row": self.carried}
 
 
-def format_table(table: Table) -> str:
-    """The table as the CSV a student would write; read_table reads it back."""
+def format_table(table: Table, format_cell: Callable) -> str:
+    """The table as the CSV a student would write, each cell written by `format_cell(value,
+    answer type)`; read_table reads it back."""
     lines = [",".join(("layer",) + tuple(table.columns))]
     for label, row in zip(table.labels, table.rows):
-        lines.append(",".join([label] + [format_answer(row[c], t) for c, t in table.columns.items()]))
+        lines.append(",".join([label] + [format_cell(row[c], t) for c, t in table.columns.items()]))
     return "\n".join(lines) + "\n"
 
 
-def read_table(text: str, table: Table) -> list[tuple[int, dict]]:
-    """[(row position, {column: value})], sorted by position; InvalidAnswer if unreadable."""
+def read_table(text: str, table: Table, parse_cell: Callable) -> list[tuple[int, dict]]:
+    """[(row position, {column: value})], sorted by position, each cell read by
+    `parse_cell(text, answer type)`; InvalidAnswer if unreadable."""
     if len(text) > MAX_TEXT:
         raise InvalidAnswer(f"expected a table of at most {MAX_TEXT} characters, got {len(text)}")
     stripped = text.strip()
@@ -72,7 +74,7 @@ def read_table(text: str, table: Table) -> list[tuple[int, dict]]:
         if position in seen:
             raise InvalidAnswer(f"row {table.labels[position]} appears twice")
         seen.add(position)
-        rows.append((position, _cells(raw, table, table.labels[position])))
+        rows.append((position, _cells(raw, table, table.labels[position], parse_cell)))
     return sorted(rows, key=lambda r: r[0])
 
 
@@ -124,7 +126,7 @@ def _position(raw, order, table) -> int:
     return table.labels.index(label)
 
 
-def _cells(raw, table, label) -> dict:
+def _cells(raw, table, label, parse_cell) -> dict:
     cells = {}
     for column, text in raw.items():
         if column in ROW_KEYS:
@@ -135,7 +137,7 @@ def _cells(raw, table, label) -> dict:
         if text == "":
             continue                       # a blank cell: missing, so wrong
         try:
-            cells[column] = parse_answer(text, table.columns[column])
+            cells[column] = parse_cell(text, table.columns[column])
         except InvalidAnswer as error:
             raise InvalidAnswer(f"row {label}, column {column}: {error}") from None
     return cells

@@ -52,10 +52,10 @@ from typing import NamedTuple, NoReturn
 import mpmath
 import sympy
 
-from .answers import MAX_DIGITS, NestingLimit, _Parser
-from .budget import check_time, remaining
-from .errors import InvalidAnswer
-from .fields import size_symbol
+from ..budget import check_time, remaining
+from ..errors import InvalidAnswer
+from ..fields import size_symbol
+from .literals import MAX_DIGITS, NestingLimit, _Parser
 
 MAX_TEXT = 2000           # characters in a formula
 MAX_DEPTH = 40            # nested brackets, signs, exponents and function calls
@@ -635,7 +635,7 @@ def _bits(value) -> int:
 
 
 def _fail(text: str, message: str, pos: int) -> NoReturn:
-    # Word and locate the error as answers.py does for numbers.
+    # Word and locate the error as literals.py does for numbers.
     _Parser(text)._fail(message, pos)
 
 

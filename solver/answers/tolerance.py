@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import ProblemError
+from ..errors import ProblemError
 
 MAX_SIG_FIGS = 15            # a float holds about 16
 FLOAT_NOISE = 1e-12          # differences this small are a float's rounding, not the student's
@@ -83,7 +83,7 @@ class Tolerances:
 
     def of(self, answer: str) -> Tolerance | None:
         """The rule for one answer (`output[2]` also takes a rule given for `output[i]`); None: the default."""
-        from .problems import INDEXED
+        from ..problems import INDEXED
         own = dict(self.answers)
         return own.get(answer) or own.get(INDEXED.sub("[i]", answer)) or self.every
 
