@@ -248,9 +248,9 @@ def fill_statement(statement: str, given: dict, validated=None) -> str:
                                f"{', '.join(given) or 'none'}", field="statement")
         array = getattr(validated, name, None)
         if getattr(array, "ndim", 0) >= 1:
-            from .render import tex
+            from .math.printing import latex
             in_math = any(start <= match.start() < end for start, end in spans)
-            return tex(array) if in_math else f"${tex(array)}$"
+            return latex(array) if in_math else f"${latex(array)}$"
         return shown_value(given[name], name)
     return PLACEHOLDER.sub(value, statement)
 

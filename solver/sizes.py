@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .formula import Number, Symbol, ceil, floor
+from .math.nodes import Number, Symbol, ceil, floor
+from .math.printing import latex
 from .model import Step
 
 N, K, S, D, P, OP = (Symbol("H"), Symbol("K"), Symbol("S"), Symbol("D"), Symbol("P"),
@@ -127,7 +128,7 @@ def distinct(lines):
     """Drop a line that prints the same as the one before it."""
     kept = [lines[0]]
     for line in lines[1:]:
-        if line.tex() != kept[-1].tex():
+        if latex(line) != latex(kept[-1]):
             kept.append(line)
     return kept
 

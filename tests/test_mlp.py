@@ -23,7 +23,8 @@ from solver.answers.check import check_file, compare
 from solver.answers.types import format_answer, parse_answer
 from solver.errors import InvalidAnswer
 from solver.kinds import mlp
-from solver.render import render_solution, tex
+from solver.math.printing import latex
+from solver.render import render_solution
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 
@@ -66,7 +67,7 @@ def test_boolean_round_trip_compare_and_render():
         assert parse_answer(format_answer(value, "boolean"), "boolean") is value
         assert compare("boolean", value, value)[0] == 1.0
         assert compare("boolean", not value, value)[0] == 0.0
-    assert (tex(True), tex(False)) == (r"\text{yes}", r"\text{no}")
+    assert (latex(True), latex(False)) == (r"\text{yes}", r"\text{no}")
 
 
 @pytest.mark.parametrize("spec, text, code", [

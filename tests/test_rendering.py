@@ -99,7 +99,7 @@ def test_numbers_never_print_in_e_notation_in_math():
 
 
 def test_a_long_display_breaks_into_rows_that_join_back():
-    from solver.render import MATH_WIDTH, display_rows, visible_length
+    from solver.math.printing import MATH_WIDTH, display_rows, visible_length
     terms = [rf"{k}.25 \cdot \begin{{bmatrix}} {k} & -{k} & 3 \end{{bmatrix}}" for k in range(1, 9)]
     text = " + ".join(terms)
     rows = display_rows(text)
@@ -142,7 +142,7 @@ def test_a_transposed_convolution_marks_the_cells_each_step_changed(tmp_path):
 
 def test_an_equation_says_each_member_once_and_drops_a_factor_of_one():
     from fractions import Fraction
-    from solver.render import members
+    from solver.math.printing import members
     assert members(["x", Fraction(11, 6), Fraction(11, 6), 2]) == [r"\frac{11}{6}", "2"]
     md = solve("problems/comp433-a3.yaml", "md", "--problem", "Q1a")
     assert r"2 \cdot 0 - \left(3 - 1\right) - 1" in md and r"1\left(3 - 1\right)" not in md     # dilation 1

@@ -22,7 +22,8 @@ from ..grading import Solved, remembered
 from ..kinds import get_kind
 from ..model import Answer
 from ..problems import ProblemSet
-from ..render import asked, environment, tex
+from ..math.printing import latex
+from ..render import asked, environment
 from ..selftest import mistake_answers
 from ..solve import solve_file
 from ..variants import MAX_COUNT, Variants
@@ -87,7 +88,7 @@ class Question:
     def mistakes_html(self, types) -> str:
         """What each mistake says and gives, for the answers of these types ("" if none)."""
         items = [f"<li>{html.escape(wrong.feedback)} It gives \\({html.escape(answer.label)} = "
-                 f"{html.escape(tex(wrong.value))}\\).</li>"
+                 f"{html.escape(latex(wrong.value))}\\).</li>"
                  for answer in self.answers if answer.type in types for wrong in self.wrong_answers(answer)]
         return "<h3>Common mistakes</h3>\n<ul>\n" + "\n".join(items) + "\n</ul>" if items else ""
 

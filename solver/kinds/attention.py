@@ -31,7 +31,8 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import array, choice, given_field, integer, number, optional, read_given, size_symbol
-from ..formula import Formula, Fraction_, Number, Product, Sum, Symbol, divide, lift
+from ..math.nodes import Formula, Fraction_, Number, Product, Sum, Symbol, divide, lift
+from ..math.printing import array_latex, latex
 from ..model import Answer, Solution, Step
 from .common import Mistake, exact, exact_array, shown_cells
 
@@ -140,8 +141,7 @@ class MatrixValue(Formula):
         self.a = a
 
     def tex(self):
-        from ..render import array_tex      # only a rendered derivation needs it
-        return array_tex(self.a)
+        return array_latex(self.a)
 
     def substitute(self, values):
         return self
@@ -159,8 +159,8 @@ class Exp(Formula):
 
     def tex(self):
         if not isinstance(self.exponent, Number):
-            return rf"\exp\left({self.exponent.tex()}\right)"
-        return "1" if self.exponent.x == 0 else "e^{" + self.exponent.tex() + "}"
+            return rf"\exp\left({latex(self.exponent)}\right)"
+        return "1" if self.exponent.x == 0 else "e^{" + latex(self.exponent) + "}"
 
     def substitute(self, values):
         return Exp(self.exponent.substitute(values))

@@ -30,7 +30,8 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import array, boolean, choice, given_field, number, optional, read_given
-from ..formula import Formula, Fraction_, Number, Product, Sum, Symbol, divide, number_tex
+from ..math.nodes import Formula, Fraction_, Number, Product, Sum, Symbol, divide
+from ..math.printing import latex, number_latex
 from ..model import Answer, Solution, Step
 from ..sizes import distinct
 from .common import Mistake, exact, exact_array, shown_cells
@@ -328,7 +329,7 @@ class Average(Formula):
 
     def tex(self):
         sums = " ".join(rf"\sum_{{{i}=1}}^{{{i.upper()}}}" for i in self.indices)
-        return rf"\frac{{1}}{{{self.divisor.tex()}}} {sums} {self.body.tex()}"
+        return rf"\frac{{1}}{{{latex(self.divisor)}}} {sums} {latex(self.body)}"
 
 
 class Square(Formula):
@@ -338,7 +339,7 @@ class Square(Formula):
         self.base = base
 
     def tex(self):
-        return rf"\left({self.base.tex()}\right)^{{2}}"
+        return rf"\left({latex(self.base)}\right)^{{2}}"
 
 
 class Root(Formula):
@@ -348,7 +349,7 @@ class Root(Formula):
         self.radicand = radicand
 
     def tex(self):
-        return rf"\sqrt{{{self.radicand.tex()}}}"
+        return rf"\sqrt{{{latex(self.radicand)}}}"
 
 
 GREEK = {"mu": r"\mu", "var": r"\sigma^2", "std": r"\sigma", "unbiased": "s^2", "s": "s", "gamma": r"\gamma", "beta": r"\beta",
@@ -502,7 +503,7 @@ def output_step(given, stats, answers) -> Step:
         value = answers[f"output[{cell[0] + 1}]"].value[cell[1:]]
         lines.append([Symbol("Y", f"Y[{', '.join(str(i + 1) for i in cell)}]"), formula, Number(value)])
     text = (r"Each entry is centred by its mean, divided by $\sqrt{\sigma^2 + \varepsilon}$ with "
-            rf"$\varepsilon = {number_tex(exact(given.eps))}$")
+            rf"$\varepsilon = {number_latex(exact(given.eps))}$")
     text += (", then scaled by γ and shifted by β of its statistic." if has_affine(given) else
              " (γ = 1 and β = 0 leave it as it is).")
     if given.unbiased:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import Pair, pair
-from ..formula import Symbol
+from ..math.nodes import Symbol
 from ..model import Answer, Step
 
 MAX_SHOWN_CELLS = 50      # larger outputs show a few windows and the rule

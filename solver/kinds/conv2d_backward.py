@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import Pair, array, given_field, optional, read_given
-from ..formula import Number, Sum, Symbol, divide
+from ..math.nodes import Number, Sum, Symbol, divide
 from ..model import Answer, Solution, Step
 from . import conv2d
 from .common import Mistake, as_channels, exact, exact_array, pad, shared_mistake, squeeze_output

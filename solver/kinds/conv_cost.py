@@ -16,7 +16,8 @@ from typing import Any
 from ..errors import FieldError
 from ..fields import (IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given,
                       size_symbol)
-from ..formula import Formula, Fraction_, Number, Product, Symbol
+from ..math.nodes import Formula, Fraction_, Number, Product, Symbol
+from ..math.printing import latex
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, distinct
 from .common import Mistake, padding_amounts, read_padding, shared_mistake
@@ -163,7 +164,7 @@ class Power(Formula):
         self.base = base
 
     def tex(self):
-        return self.base.tex() + "^2"
+        return latex(self.base) + "^2"
 
     def substitute(self, values):
         return self

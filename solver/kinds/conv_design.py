@@ -40,7 +40,8 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given
-from ..formula import Formula, Negative, Number, Sum, Symbol
+from ..math.nodes import Formula, Negative, Number, Sum, Symbol
+from ..math.printing import latex
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length
 from . import conv2d
@@ -618,7 +619,7 @@ class Subscripted(Symbol):
         self.letter, self.subscripts = letter, [s if isinstance(s, Formula) else Number(s) for s in subscripts]
 
     def tex(self):
-        return f"{self.letter}_{{{','.join(s.tex() for s in self.subscripts)}}}"
+        return f"{self.letter}_{{{','.join(latex(s) for s in self.subscripts)}}}"
 
 
 class Summation(Formula):
@@ -629,7 +630,7 @@ class Summation(Formula):
         self.var, self.top, self.body = var, top if isinstance(top, Formula) else Number(top), body
 
     def tex(self):
-        return rf"\sum_{{{self.var.tex()}=0}}^{{{self.top.tex()}}} {self.body.tex()}"
+        return rf"\sum_{{{latex(self.var)}=0}}^{{{latex(self.top)}}} {latex(self.body)}"
 
 
 I, J, L, C = Symbol("i"), Symbol("j"), Symbol("l"), Symbol("c")

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import FieldError
 from ..fields import (ONE, ZERO, Pair, array, bound_cells, bound_windows, choice, given_field, integer, optional,
                       pair, read_given)
-from ..formula import Symbol
+from ..math.nodes import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, output_padding_needed, transposed_length
 from .common import (Mistake, activation_step, shared_mistake, resolve_changed, size_answer as common_size_answer,

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..errors import FieldError
 from ..fields import boolean, given_field, integer, optional, read_given
-from ..formula import Number, Symbol, Sum
+from ..math.nodes import Number, Symbol, Sum
+from ..math.printing import latex
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_formula, conv_length, distinct
 from .common import Mistake, resolve_changed, shared_mistake
@@ -258,7 +259,7 @@ def run_label(run) -> Symbol:
     if run.count == 1:
         return theta(run.first)
     joiner = " + " if run.count == 2 else r" + \dots + "
-    return Symbol(f"theta_{run.first}_{run.last}", theta(run.first).tex() + joiner + theta(run.last).tex())
+    return Symbol(f"theta_{run.first}_{run.last}", latex(theta(run.first)) + joiner + latex(theta(run.last)))
 
 
 def run_lines(run, k, bias) -> list[list]:

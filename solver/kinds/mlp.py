@@ -31,7 +31,8 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import array, choice, given_field, number, optional, read_given
-from ..formula import Formula, Negative, Number, Sum, Symbol, format_float
+from ..math.nodes import Formula, Negative, Number, Sum, Symbol
+from ..math.printing import float_latex, latex
 from ..model import Answer, Solution, Step
 from .common import Mistake, exact, resolve_changed
 
@@ -379,7 +380,7 @@ def target_step(given, runs) -> tuple[Step, bool]:
 
 
 def plain(x) -> str:
-    return format_float(x) if isinstance(x, float) else str(x)
+    return float_latex(x) if isinstance(x, float) else str(x)
 
 
 def vector_text(values) -> str:
@@ -448,7 +449,7 @@ def distinct(parts: list[Formula]) -> list[Formula]:
     """The parts of a line, without one that reads the same as the one before."""
     kept = parts[:1]
     for part in parts[1:]:
-        if part.tex() != kept[-1].tex():
+        if latex(part) != latex(kept[-1]):
             kept.append(part)
     return kept
 
@@ -498,7 +499,7 @@ class Grouped(Formula):
         self.inner = inner
 
     def tex(self):
-        return rf"\left({self.inner.tex()}\right)"
+        return rf"\left({latex(self.inner)}\right)"
 
     def substitute(self, values):
         return Grouped(self.inner.substitute(values))

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import array, choice, given_field, optional, read_given
-from ..formula import Formula, Number, Sum, Symbol, number_tex
+from ..math.nodes import Formula, Number, Sum, Symbol
+from ..math.printing import latex, number_latex
 from ..model import Answer, Solution, Step
 from .common import Mistake, exact_array
 
@@ -323,8 +324,7 @@ class Matrix(Symbol):
         self.array = value
 
     def tex(self):
-        from ..render import tex            # only when rendered: checking an answer never needs it
-        return tex(self.array)
+        return latex(self.array)
 
     def substitute(self, values):
         return self
@@ -458,7 +458,7 @@ def applied_cells(act, z) -> list:
     """[f(z_1); f(z_2); ...] written out, for a nonlinear f (shown before its values)."""
     if act.name == "identity":
         return []
-    return [column(np.array([Symbol(rf"{act.latex}\left({number_tex(v)}\right)") for v in z], dtype=object))]
+    return [column(np.array([Symbol(rf"{act.latex}\left({number_latex(v)}\right)") for v in z], dtype=object))]
 
 
 def forward_step(given, passed) -> Step:

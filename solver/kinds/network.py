@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import FieldError
 from ..fields import choice, given_field, integer, optional, read_given
-from ..formula import Number, Symbol
+from ..math.nodes import Number, Symbol
+from ..math.printing import latex
 from ..model import Answer, Solution, Step
 from ..answers.tables import Table
 from . import network_layers as nl
@@ -381,14 +382,14 @@ SUM_WIDTH = 90      # characters of LaTeX a sum may take on one line before it i
 def total_line(name, terms, total):
     """total = t1 + t2 + ... = result (runs of equal terms as n · t)."""
     head = Symbol(name, label(name))
-    if sum(len(t.tex()) + 3 for t in terms) > SUM_WIDTH:
+    if sum(len(latex(t)) + 3 for t in terms) > SUM_WIDTH:
         terms = terms[:2] + [Symbol("dots", r"\cdots"), terms[-1]]
     if not terms:
         return [head, Number(0)]
     formula = terms[0]
     for term in terms[1:]:
         formula = formula + term
-    return [head] + ([formula] if formula.tex() != Number(total).tex() else []) + [Number(total)]
+    return [head] + ([formula] if latex(formula) != latex(Number(total)) else []) + [Number(total)]
 
 
 # ---- mistakes -----------------------------------------------------------------

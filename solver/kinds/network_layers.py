@@ -23,7 +23,8 @@ from typing import Any
 
 from ..errors import FieldError
 from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, number, optional, pair, read_given
-from ..formula import Formula, Number, Symbol
+from ..math.nodes import Formula, Number, Symbol
+from ..math.printing import latex
 from . import conv2d, conv_transpose2d, pool2d
 from .common import read_padding
 
@@ -128,7 +129,7 @@ def sizes_and_lines(sizes):
     """[(size, lines, ...)] per axis from a kind -> (Ho, Wo), display lines."""
     (ho, h_lines, *_), (wo, w_lines, *_) = sizes
     lines = [[HO] + h_lines]
-    if h_lines[-1].tex() != w_lines[-1].tex() or h_lines[1].tex() != w_lines[1].tex():
+    if latex(h_lines[-1]) != latex(w_lines[-1]) or latex(h_lines[1]) != latex(w_lines[1]):
         lines.append([WO] + w_lines)
     else:
         lines[0].insert(1, WO)
@@ -419,7 +420,7 @@ def distinct_lines(formula: Formula, values: dict) -> list:
     lines = [formula, substituted, Number(substituted.value())]
     kept = [lines[0]]
     for line in lines[1:]:
-        if line.tex() != kept[-1].tex():
+        if latex(line) != latex(kept[-1]):
             kept.append(line)
     return kept
 

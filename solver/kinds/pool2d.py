@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import FieldError
 from ..fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
                       number, optional, pair, read_given)
-from ..formula import Symbol
+from ..math.nodes import Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, pool_ceil_length
 from .common import (Mistake, activation_step, shared_mistake, resolve_changed, size_answer as common_size_answer,

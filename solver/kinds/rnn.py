@@ -38,7 +38,8 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import MAX_CELLS, choice, given_field, nested_shape, optional, read_given
-from ..formula import Formula, Negative, Number, Product, Sum, Symbol, number_tex
+from ..math.nodes import Formula, Negative, Number, Product, Sum, Symbol
+from ..math.printing import latex, number_latex, precedence
 from ..model import Answer, Solution, Step
 from .common import Mistake, exact, shared_mistake
 
@@ -660,8 +661,8 @@ def value_precedence(v) -> int:
 
 def cell_tex(v) -> str:
     if isinstance(v, (int, Fraction)):
-        return decimal_text(Fraction(v)) or number_tex(v)
-    return number_tex(v + 0.0 if isinstance(v, float) else v)    # + 0.0: no "-0"
+        return decimal_text(Fraction(v)) or number_latex(v)
+    return number_latex(v + 0.0 if isinstance(v, float) else v)    # + 0.0: no "-0"
 
 
 def decimal_text(q: Fraction) -> str | None:
@@ -680,7 +681,7 @@ def decimal_text(q: Fraction) -> str | None:
 
 
 def bracketed(node: Formula, below: int) -> str:
-    return rf"\left({node.tex()}\right)" if node.precedence < below else node.tex()
+    return rf"\left({latex(node)}\right)" if precedence(node) < below else latex(node)
 
 
 class Squared(Formula):
@@ -701,7 +702,7 @@ class Tanh(Formula):
         self.operand = operand
 
     def tex(self):
-        return rf"\tanh\left({self.operand.tex()}\right)"
+        return rf"\tanh\left({latex(self.operand)}\right)"
 
 
 class Hadamard(Formula):
@@ -764,7 +765,7 @@ def tidy(line) -> list:
     """A display line without a value repeating the one before it."""
     out = [line[0]]
     for item in line[1:]:
-        if item.tex() != out[-1].tex():
+        if latex(item) != latex(out[-1]):
             out.append(item)
     return out
 
@@ -840,7 +841,7 @@ def loss_letters(m: Model, n: Notation):
     if m.shapes["y"] == ():
         return scaled(loss_scale(m), plus([Squared(n.letter("y", t) - n.letter("target", t)) for t in steps]))
     norm = r"\left\lVert y_{%s} - y^{*}%s \right\rVert^{2}"
-    coefficient = "" if loss_scale(m) == 1 else Number(loss_scale(m)).tex() + " "
+    coefficient = "" if loss_scale(m) == 1 else latex(Number(loss_scale(m))) + " "
     if len(steps) == 1:
         return Symbol("mse", coefficient + norm % (steps[0], ""))
     return Symbol("mse", coefficient + r"\sum_{t=1}^{%d} " % m.steps + norm % ("t", "_{t}"))

@@ -1,0 +1,1 @@
+"""Math: the vocabulary of formula nodes (nodes), the one printer (printing), named quantities (notation), activations."""

@@ -1,0 +1,395 @@
+"""The one printer: values and math nodes as LaTeX, and LaTeX math as Unicode text.
+
+Every number, matrix, table and formula a user sees is printed here, with one
+precedence rule (`wrap`) and one number policy (`number_latex`). Markdown math
+is this LaTeX inside $...$; terminal text is the same LaTeX turned into
+Unicode (pylatexenc), with matrices laid out as rows.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Hashable
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..prose import math_to_text
+from ..tables import Table
+from .nodes import Call, Formula, Fraction_, Negative, Number, Product, Sum, Symbol, is_plain
+
+
+# ---- numbers: the one number policy ------------------------------------------------
+
+def number_latex(x) -> str:
+    """LaTeX for one value: ints, Fractions, floats, or sympy objects."""
+    if isinstance(x, bool):
+        return r"\text{%s}" % ("true" if x else "false")
+    if isinstance(x, int):
+        return f"{x:,}".replace(",", "{,}") if abs(x) >= 10_000 else str(x)
+    if isinstance(x, Fraction):
+        sign = "-" if x < 0 else ""
+        return rf"{sign}\frac{{{abs(x.numerator)}}}{{{x.denominator}}}"
+    if isinstance(x, float):
+        return float_latex(x)
+    if isinstance(x, Formula):
+        return node_latex(x)
+    return sympy_latex(x) if isinstance(x, Hashable) else sympy_latex.__wrapped__(x)   # a mutable Matrix is not
+
+
+@lru_cache(maxsize=4096)
+def sympy_latex(x) -> str:
+    """sympy's LaTeX, remembered: a sheet, its key and its variants print the same formulas again."""
+    import sympy
+    return sympy.latex(x)
+
+
+def float_latex(x: float) -> str:
+    if x == math.inf:
+        return r"\infty"
+    if x == -math.inf:
+        return r"-\infty"
+    mantissa, _, exponent = f"{x:.6g}".partition("e")     # 1e-05 is 1 \times 10^{-5} in math
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else mantissa
+
+
+# ---- nodes: one printer per node class, one precedence rule --------------------------
+
+SUM, PRODUCT, ATOM = 10, 20, 100      # how tightly a node binds: higher binds tighter
+
+
+def precedence(node: Formula) -> int:
+    if hasattr(node, "precedence"):          # a kind's own node, until it joins the vocabulary
+        return node.precedence
+    if isinstance(node, Number) and not is_plain(node.x):
+        x = node.x
+        if x.is_Add or x.could_extract_minus_sign():
+            return SUM
+        return PRODUCT if x.is_Mul or x.is_Pow else ATOM
+    return PRECEDENCE.get(type(node), ATOM)
+
+
+def wrap(node: Formula, outer: int, strict: bool = False) -> str:
+    """`node` inside an operator of precedence `outer`, parenthesised where it binds less
+    tightly (or as tightly, when `strict`: the right side of a minus), and a negative number always."""
+    text = node_latex(node)
+    needs = precedence(node) < outer or (strict and precedence(node) == outer)
+    if isinstance(node, Number) and is_plain(node.x) and node.x < 0:
+        needs = True                                   # "2 \cdot (-3)"
+    return rf"\left({text}\right)" if needs else text
+
+
+def node_latex(node: Formula) -> str:
+    for cls in type(node).__mro__:
+        if cls in PRINTERS and not ("tex" in vars(type(node)) and cls is not type(node)):
+            return PRINTERS[cls](node)
+    return node.tex()                        # a kind's own node, until it joins the vocabulary
+
+
+def sum_latex(node: Sum) -> str:
+    out = wrap(node.terms[0], SUM)
+    for term in node.terms[1:]:
+        if isinstance(term, Negative):
+            out += " - " + wrap(term.operand, SUM, strict=True)
+        else:
+            out += " + " + wrap(term, SUM)
+    return out
+
+
+def product_latex(node: Product) -> str:
+    parts = [wrap(f, PRODUCT) for f in node.factors]
+    first = node.factors[0]
+    if len(parts) == 2 and isinstance(first, Number) and is_plain(first.x) and first.x == 1 \
+            and isinstance(node.factors[1], Sum):
+        return parts[1]                             # D(K - 1) with D = 1: (3 - 1), not 1(3 - 1)
+    out = parts[0]
+    for before, factor, part in zip(node.factors, node.factors[1:], parts[1:]):
+        # "2P" and "D(K - 1)" read well juxtaposed; "2 \cdot 3" must not.
+        letter = isinstance(factor, Symbol) or (isinstance(factor, Number)
+                                                 and not is_plain(factor.x) and precedence(factor) == ATOM)
+        juxtapose = (letter or isinstance(factor, Sum)) and not isinstance(before, Sum)
+        out += ("" if juxtapose else r" \cdot ") + part
+    return out
+
+
+BRACKETS = {"floor": (r"\left\lfloor ", r" \right\rfloor"), "ceil": (r"\left\lceil ", r" \right\rceil")}
+
+
+def call_latex(node: Call) -> str:
+    left, right = BRACKETS[node.name]
+    return left + node_latex(node.argument) + right
+
+
+PRECEDENCE = {Sum: SUM, Negative: SUM, Product: PRODUCT}
+PRINTERS = {
+    Symbol: lambda node: node.latex,
+    Number: lambda node: number_latex(node.x),
+    Sum: sum_latex,
+    Negative: lambda node: "-" + wrap(node.operand, SUM, strict=True),
+    Product: product_latex,
+    Fraction_: lambda node: rf"\frac{{{node_latex(node.numerator)}}}{{{node_latex(node.denominator)}}}",
+    Call: call_latex,
+}
+
+
+# ---- values: numbers, arrays, tables --------------------------------------------------
+
+class Marked(NamedTuple):
+    """A value shown boxed: the cells a step changed."""
+    value: Any
+
+
+def marked(array: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """The array with the cells where `changed` holds marked."""
+    out = np.empty(array.shape, dtype=object)
+    for index, value in np.ndenumerate(array):
+        out[index] = Marked(value) if changed[index] else value
+    return out
+
+
+def latex(value) -> str:
+    """LaTeX math for any value a step or answer holds."""
+    if isinstance(value, Marked):
+        return rf"\boxed{{{latex(value.value)}}}"
+    if isinstance(value, Table):
+        return table_latex(value)
+    if isinstance(value, bool):
+        return r"\text{yes}" if value else r"\text{no}"
+    if isinstance(value, np.ndarray):
+        return array_latex(value)
+    if isinstance(value, tuple):
+        return r" \times ".join(latex(v) for v in value)
+    if isinstance(value, list):
+        return r",\ ".join(latex(v) for v in value)
+    return number_latex(value)
+
+
+MATH_WIDTH = 60           # digits of math a display line holds right of its "=" (the text width at 11pt)
+
+
+def array_latex(a: np.ndarray) -> str:
+    return _array(a)[0]
+
+
+def _array(a: np.ndarray) -> tuple[str, int]:
+    """An array's LaTeX and about how many characters wide it prints. One too wide for
+    the page is split: channels stacked, columns in blocks (each named by its columns)."""
+    if a.ndim == 0:
+        text = latex(a.item())
+        return text, visible_length(text)
+    if a.ndim >= 3:
+        parts = [_array(sub) for sub in a]
+        across = sum(width + 2 for _, width in parts) + 2
+        if across <= MATH_WIDTH:
+            return r"\left(" + r",\ ".join(text for text, _ in parts) + r"\right)", across
+        stacked = r", \\[4pt] ".join(text for text, _ in parts)
+        return rf"\left(\begin{{matrix}} {stacked} \end{{matrix}}\right)", max(width for _, width in parts) + 4
+    rows = [[latex(v) for v in row] for row in (a if a.ndim == 2 else [a])]
+    if a.size == 0:
+        return r"\begin{bmatrix} \end{bmatrix}", 2
+    widths = [max(visible_length(row[j]) for row in rows) + 2 for j in range(len(rows[0]))]
+    blocks = column_blocks(widths)
+    if len(blocks) == 1 or len(widths) <= 3:
+        return bmatrix(rows, 0, len(widths)), sum(widths) + 2
+    named = "entries" if a.ndim == 1 else "columns"
+    stacked = r" \\[4pt] ".join(bmatrix(rows, start, stop) + rf"_{{\text{{{named} {start + 1}--{stop}}}}}"
+                                 for start, stop in blocks)
+    return rf"\begin{{array}}{{@{{}}l@{{}}}} {stacked} \end{{array}}", MATH_WIDTH
+
+
+def bmatrix(rows, start, stop) -> str:
+    body = r" \\ ".join(" & ".join(row[start:stop]) for row in rows)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+def column_blocks(widths) -> list[tuple[int, int]]:
+    """(start, stop) column ranges, each at most MATH_WIDTH characters across (at least one column)."""
+    blocks, start, used = [], 0, 0
+    for j, width in enumerate(widths):
+        if used + width > MATH_WIDTH - 6 and j > start:      # room for the block's name
+            blocks.append((start, j))
+            start, used = j, 0
+        used += width
+    return blocks + [(start, len(widths))]
+
+
+def members(line) -> list[str]:
+    """The LaTeX of an equation's members after its first, each once: "= 11/6 = 11/6" says 11/6 once."""
+    shown = [latex(value) for value in line]
+    return [text for before, text in zip(shown, shown[1:]) if text != before]
+
+
+def display_rows(value) -> list[str]:
+    """A value's LaTeX as display rows of at most MATH_WIDTH digits, broken before a + or -
+    outside any bracket, else between bracketed factors; a row after the first starts
+    with its sign (a product's with \\cdot)."""
+    text = value if isinstance(value, str) else latex(value)
+    breaks = top_level_breaks(text)
+    signs = [(at, sign) for at, sign in breaks if sign is not None]
+    breaks = signs or [(at, r"\cdot ") for at, _ in breaks]
+    rows, start, last = [], (0, ""), None
+    for at in breaks + [(len(text), "")]:
+        if last is not None and visible_length(text[start[0]:at[0]]) > MATH_WIDTH \
+                and visible_length(text[start[0]:last[0]]) >= MATH_WIDTH // 4:
+            rows.append(start[1] + text[start[0]:last[0]].strip())
+            start = last
+        last = at
+    return rows + [start[1] + text[start[0]:].strip()]
+
+
+def top_level_breaks(text: str) -> list[tuple[int, str]]:
+    """Where a display may break: (position, "") before " + " and " - ", and (position, None)
+    between factors " \\left(" , all outside braces, \\left...\\right and environments."""
+    found, depth = [], 0
+    for i in range(len(text)):
+        if depth == 0 and text.startswith((" + ", " - "), i):
+            found.append((i, ""))
+        elif depth == 0 and i > 0 and text.startswith(r" \left(", i):
+            found.append((i, None))
+        if text.startswith((r"\left", r"\begin{"), i) or text[i] == "{":
+            depth += 1
+        elif text.startswith((r"\right", r"\end{"), i) or text[i] == "}":
+            depth -= 1
+    return found
+
+
+TABLE_WIDTH = 80          # digits of cells a printed table holds across (a page at \small)
+
+
+def table_parts(table: Table) -> list[dict]:
+    """A table answer as printed tables of at most TABLE_WIDTH characters across, each
+    with the layer column: {"header": [prose], "rows": [[LaTeX math]]}."""
+    cells = [[latex(row[name]) for name in table.columns] for row in table.rows]
+    widths = [max(visible_length(t) for t in [name, *column]) + 2
+              for name, column in zip(table.columns, zip(*cells))]
+    parts, start, used = [], 0, 0
+    for i, width in enumerate(widths + [TABLE_WIDTH + 1]):
+        if i == len(widths) or (used + width > TABLE_WIDTH and i > start):
+            parts.append({"header": ["layer"] + [name.replace("_", " ") for name in list(table.columns)[start:i]],
+                          "rows": [[label] + row[start:i] for label, row in zip(table.labels, cells)]})
+            start, used = i, 0
+        used += width
+    return parts
+
+
+def visible_length(tex_text: str) -> int:
+    """About how wide LaTeX math prints, in digits (a letter or macro one, an operator three)."""
+    text = re.sub(r"\\(?:left|right)(?![A-Za-z])|[{}\s]", "", tex_text)
+    operators = len(re.findall(r"(?<=[^(\[{&=,^_])[-+=]|\\cdot|\\times|\\odot", text))
+    return len(re.sub(r"\\[A-Za-z]+|\\.", "x", text)) + 2 * operators
+
+
+def table_latex(table: Table) -> str:
+    """A table answer as one LaTeX array (the JSON `latex` of a table)."""
+    names = ["layer", *table.columns]
+    header = " & ".join(rf"\text{{{name.replace('_', ' ')}}}" for name in names)
+    rows = [" & ".join([label] + [latex(row[name]) for name in table.columns])
+            for label, row in zip(table.labels, table.rows)]
+    return rf"\begin{{array}}{{{'r' * len(names)}}} {header} \\ \hline " + r" \\ ".join(rows) + r" \end{array}"
+
+
+def products(terms, per_row: int) -> list[str]:
+    """`x \\cdot w` terms of a window sum, `per_row` to a display row."""
+    def factor(v):
+        t = latex(v)
+        return rf"\left({t}\right)" if t.startswith("-") else t
+    parts = [rf"{factor(x)} \cdot {factor(w)}" for x, w in terms]
+    return [" + ".join(parts[i:i + per_row]) for i in range(0, len(parts), per_row)]
+
+
+# ---- Unicode text: LaTeX math laid out for a terminal -----------------------------------
+
+MATRIX = re.compile(r"\\begin\{([bp]?matrix|array)\}(\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})?")
+
+
+def text_display(body: str) -> list[str]:
+    """Rows aligned at their first &, each member a box that may span lines (a matrix)."""
+    rows = [re.sub(r"^\[[^\]]*\]", "", row).strip() for row in split_top(body.strip(), r"\\")]
+    pairs = [aligned_at(row) for row in rows if row]
+    lefts = [text_box(left) for left, _ in pairs]
+    width = max((len(line) for box in lefts for line in box), default=0)
+    lines = []
+    for left, (_, right) in zip(lefts, pairs):
+        right_box = text_box(right)
+        lines += beside([[line.rjust(width) for line in left], [" "], right_box])
+    return ["    " + line.rstrip() for line in lines]
+
+
+def aligned_at(row: str) -> tuple[str, str]:
+    """A display row as (left of its first &, the rest)."""
+    parts = split_top(row, "&")
+    return (parts[0], " ".join(parts[1:])) if len(parts) > 1 else ("", row)
+
+
+def text_box(tex_text: str) -> list[str]:
+    """LaTeX math as lines of text: matrices as aligned rows in brackets, the rest on one line."""
+    boxes, at = [], 0
+    for start, end, name, inner in top_matrices(tex_text):
+        boxes.append([math_to_text(tex_text[at:start])])
+        rows = [[text_box(cell) for cell in split_top(row, "&")]
+                for row in (r.strip() for r in split_top(inner, r"\\")) if row]
+        boxes.append(matrix_box(rows) if name.endswith("matrix") and name != "matrix"
+                     else [line for row in rows for cell in row for line in cell])
+        at = end
+    boxes.append([math_to_text(tex_text[at:])])
+    spaced = [part for box in boxes if box != [""] for part in ([" "], box)][1:]
+    return beside(spaced) or [""]
+
+
+def matrix_box(rows) -> list[str]:
+    cells = [[" ".join(cell) for cell in row] for row in rows]
+    widths = [max(len(row[j]) for row in cells if j < len(row)) for j in range(max(map(len, cells)))]
+    return ["[ " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)) + " ]" for row in cells]
+
+
+def beside(boxes) -> list[str]:
+    """Boxes of lines side by side, centred on each other."""
+    height = max((len(box) for box in boxes), default=0)
+    out = [""] * height
+    for box in boxes:
+        width = max(map(len, box), default=0)
+        top = (height - len(box)) // 2
+        for i in range(height):
+            line = box[i - top] if 0 <= i - top < len(box) else ""
+            out[i] += line.ljust(width)
+    return out
+
+
+def top_matrices(text: str):
+    """(start, end, environment, body) of each outermost matrix or array in `text`."""
+    found, i = [], 0
+    while (match := MATRIX.search(text, i)) is not None:
+        name, depth, j = match.group(1), 1, match.end()
+        while depth and j < len(text):
+            if text.startswith(r"\begin{", j):
+                depth += 1
+            elif text.startswith(r"\end{", j):
+                depth -= 1
+            j += 1
+        close = text.index("}", j) + 1 if depth == 0 else len(text)
+        found.append((match.start(), close, name, text[match.end():j - 1]))
+        i = close
+    return found
+
+
+def split_top(text: str, separator: str) -> list[str]:
+    """`text` split at `separator` outside braces and environments."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        if text.startswith(r"\begin{", i) or text.startswith(r"\left", i):
+            depth += 1
+        elif text.startswith(r"\end{", i) or text.startswith(r"\right", i):
+            depth -= 1
+        elif text[i] == "\\" and not (depth == 0 and text.startswith(separator, i)):
+            i += 2
+            continue
+        elif text[i] in "{}":
+            depth += 1 if text[i] == "{" else -1
+        if depth == 0 and text.startswith(separator, i):
+            parts.append(text[start:i])
+            i = start = i + len(separator)
+            continue
+        i += 1
+    return parts + [text[start:]]
