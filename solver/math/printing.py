@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..prose import math_to_text
-from ..tables import Table
+from ..answers.tables import Table
 from .nodes import Call, Formula, Fraction_, Negative, Number, Product, Sum, Symbol, is_plain
 
 
