@@ -221,13 +221,17 @@ class Draws:
 
 def draw(draws: Draws, spec, original):
     """One value: a choice, or new numbers in the range in the original's shape. A
-    value stays a meaningful problem: no 0 in a field that has none, and no row of
-    zeros (an all-zero vector, token or weight row) in a field that has none."""
+    value stays a meaningful problem: no 0 in a field that has none, no row of
+    zeros (an all-zero vector, token or weight row) in a field that has none, and
+    never all zeros."""
     if isinstance(spec, list):
         return spec[draws.integer(0, len(spec) - 1)]
     nonzero = 0 not in numbers_in(original)
     zero_rows = has_zero_row(original) or spec.only_zero
-    return redrawn(original, lambda: spec.number(draws, nonzero), zero_rows)
+    while True:            # zero rows where the original has one, but never all zeros where it has a number
+        value = redrawn(original, lambda: spec.number(draws, nonzero), zero_rows)
+        if any(numbers_in(value)) or not any(numbers_in(original)) or spec.only_zero:
+            return value
 
 
 def redrawn(value, number: Callable[[], Any], zero_rows: bool):

@@ -45,7 +45,7 @@ def torch_output(kind, g):
         elif g.mode == "avg":
             y = F.avg_pool2d(x, k, s, tuple(g.padding), g.ceil_mode, g.count_include_pad, g.divisor_override)
         else:
-            y = F.lp_pool2d(x, g.norm_type, k, s)
+            y = F.lp_pool2d(x, g.norm_type, k, s, ceil_mode=g.ceil_mode)
     if g.activation == "relu":
         y = torch.relu(y)
     return y[0].numpy()

@@ -523,6 +523,15 @@ def test_default_variants_stay_meaningful_problems(tmp_path):
     assert changed == set(original) - {"design"}   # conv_design's default range for 5 alone is 5
 
 
+def test_an_array_with_a_zero_row_may_keep_zero_rows_but_is_never_drawn_all_zero():
+    from solver.variants import Draws, Range, draw
+    original = [[0], [2]]                   # a zero row: zero rows may be drawn, each with chance 1/3
+    drawn = [draw(Draws([5, key]), Range(0, 2, 0), original) for key in range(300)]
+    assert any(row == [0] for value in drawn for row in value)
+    assert all(any(x for row in value for x in row) for value in drawn)
+    assert draw(Draws([5, 0]), Range(0, 0, 0), original) == [[0], [0]]      # the range holds only 0
+
+
 def test_decimals_are_drawn_to_the_problems_own_decimals_between_bounds_rounded_outward(tmp_path):
     """0.3 (one decimal) draws tenths from 0 to 1 (0 left out: the problem has no 0
     weight); 0.25 and -0.5 (two decimals) draw hundredths from -0.5 to 0.3."""
