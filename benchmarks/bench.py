@@ -84,7 +84,7 @@ def answers_csv(folder: Path, rows: int = 10_000) -> str:
     pools = {"matrix": [], "number": []}
     for problem in load(ROOT / GRADED).problems:
         kind = get_kind(problem.kind)
-        cases = [answers for m in kind.MISTAKES for _, answers in m.cases(problem.given)]
+        cases = [answers for m in kind.mistakes for _, answers in m.cases(problem.given)]
         for answer in kind.solve(problem.given).answers.values():
             if answer.type in ("integer", "rational", "real", "shape", "matrix"):
                 wrong = [format_answer(c[answer.name], answer.type) for c in cases if answer.name in c]

@@ -147,12 +147,12 @@ def run_kinds(args) -> int:
     import dataclasses
     from .kinds import all_kinds
     for name, kind in all_kinds().items():
-        print(f"{name}: {kind.SUMMARY}")
+        print(f"{name}: {kind.summary}")
         print("  given:")
         for f in dataclasses.fields(kind.Given):
             print(f"    {f.name:<18} {f.metadata['doc']}")
         print("  answers:")
-        for answer, doc in kind.ANSWERS.items():
+        for answer, doc in kind.answers.items():
             print(f"    {answer:<18} {doc}")
     return 0
 

@@ -47,7 +47,7 @@ class Solved:
 
 def solve_once(problem: Problem, kind=None) -> Solved:
     kind = kind or get_kind(problem.kind)
-    return Solved(problem, kind.solve(problem.given), remembered(kind.MISTAKES, problem.given))
+    return Solved(problem, kind.solve(problem.given), remembered(kind.mistakes, problem.given))
 
 
 def remembered(mistakes, given) -> list:
@@ -208,7 +208,7 @@ class Grader:
         if answer_name and answer_name not in answers:
             return invalid(f'Problem "{problem_id}" has no answer named `{answer_name}`; '
                            f"its answers are {listed(answers)}.")
-        answer = answers[answer_name] if answer_name else default_answer(solved.problem, solved.solution)
+        answer = answers[answer_name] if answer_name else default_answer(solved.problem, solved.solution.answers)
         return check_value(solved.problem, answer, cell["text"], solved.mistakes)
 
     def refused_variant(self, text: str) -> str | None:
@@ -235,7 +235,7 @@ class Grader:
         if number is not None:
             variant = self.variant(number)
             problem = variant.pset.problems[index]
-            mistakes = remembered(get_kind(problem.kind).MISTAKES, problem.given)
+            mistakes = remembered(get_kind(problem.kind).mistakes, problem.given)
             return Solved(problem, variant.solutions[index], mistakes)
         problem = self.pset.problems[index]
         try:

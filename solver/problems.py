@@ -215,8 +215,8 @@ def _read_problem(pid: str, raw: dict) -> Problem:
             raise ProblemError("must be a list of answer names", field="ask")
         for name in ask:
             if not is_answer(kind, name):
-                raise ProblemError(f"`{name}` is not an answer of kind `{kind.NAME}`; "
-                                   f"its answers are {', '.join(kind.ANSWERS)}", field="ask")
+                raise ProblemError(f"`{name}` is not an answer of kind `{kind.name}`; "
+                                   f"its answers are {', '.join(kind.answers)}", field="ask")
     vary = raw.get("vary")
     if vary is not None:
         from .variants import read_vary
@@ -225,13 +225,13 @@ def _read_problem(pid: str, raw: dict) -> Problem:
     if tolerance is not None:
         tolerance = read_tolerances(tolerance, lambda name: is_answer(kind, name))
     statement = fill_statement(_text(None, "statement", raw.get("statement", "")), raw.get("given", {}), given)
-    return Problem(id=pid, kind=kind.NAME, given=given, statement=statement, ask=ask, vary=vary,
+    return Problem(id=pid, kind=kind.name, given=given, statement=statement, ask=ask, vary=vary,
                    tolerance=tolerance)
 
 
 def is_answer(kind, name: str) -> bool:
     """Is `name` an answer of `kind`: one it lists, or an indexed one (params[3] of params[i])?"""
-    return name in kind.ANSWERS or INDEXED.sub("[i]", name) in kind.ANSWERS
+    return name in kind.answers or INDEXED.sub("[i]", name) in kind.answers
 
 
 def fill_statement(statement: str, given: dict, validated=None) -> str:

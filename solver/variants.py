@@ -74,7 +74,7 @@ def read_vary(kind, given: dict, vary) -> dict:
     fields = [f.name for f in dataclasses.fields(kind.Given)]
     for name, spec in vary.items():
         if name not in fields:
-            raise ProblemError(f"`{name}` is not a given field of kind `{kind.NAME}`; it takes "
+            raise ProblemError(f"`{name}` is not a given field of kind `{kind.name}`; it takes "
                                f"{', '.join(fields)}", field=f"vary.{name}")
         resolved(name, spec, given.get(name))
     return vary
@@ -301,7 +301,7 @@ class Variants:
         shown = shown_fields(problem, statement)
         if problem.vary is not None:
             return Wish(problem.vary, True, shown, stated)
-        default = {name: spec for name, spec in getattr(get_kind(problem.kind), "VARY", {}).items()
+        default = {name: spec for name, spec in get_kind(problem.kind).vary.items()
                    if numbers_in(given.get(name))}
         return Wish(default, False, shown, stated)
 

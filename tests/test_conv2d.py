@@ -7,11 +7,13 @@ import pytest
 
 from solver.answers.check import check_value
 from solver.problems import Problem
-from solver.kinds import conv2d, conv_transpose2d
+from solver.kinds import get_kind
+
+conv2d, conv_transpose2d = get_kind("conv2d"), get_kind("conv_transpose2d")
 
 
 def one(kind, name, given):
-    [(_, found)] = next(m for m in kind.MISTAKES if m.name == name).cases(kind.read(given))
+    [(_, found)] = next(m for m in kind.mistakes if m.name == name).cases(kind.read(given))
     return found
 
 
@@ -41,7 +43,7 @@ def test_conv2d_bias_forgotten_is_torch_without_bias(seed):
     np.testing.assert_array_equal(np.array(found, dtype=float), expected)
     right = conv2d.solve(conv2d.read(given)).answers["output"]
     verdict = check_value(Problem("p", "conv2d", conv2d.read(given)), right, str(expected.astype(int).tolist()),
-                          conv2d.MISTAKES)
+                          conv2d.mistakes)
     assert verdict.mistake == "bias_forgotten", verdict
 
 

@@ -10,9 +10,11 @@ import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.errors import FieldError
-from solver.kinds import conv2d, conv2d_backward
+from solver.kinds import get_kind
 from test_oracle import (as_exact_ints, draw_conv_case, draw_until_valid, matrix,
                          solve, torch_conv, torch_ints)
+
+conv2d, conv2d_backward = get_kind("conv2d"), get_kind("conv2d_backward")
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 F = optional_module("torch.nn.functional")
@@ -166,7 +168,7 @@ def test_dsga1008_1d_writeup_method_gives_the_answer():
 # ---- mistakes --------------------------------------------------------------------
 
 def mistake_answers(name, case) -> dict:
-    mistake = next(m for m in conv2d_backward.MISTAKES if m.name == name)
+    mistake = next(m for m in conv2d_backward.mistakes if m.name == name)
     return mistake.answers(conv2d_backward.read(case))
 
 

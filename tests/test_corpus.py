@@ -236,7 +236,7 @@ def sizes_only(torch, kind, given, answers):
         else:
             y = F.lp_pool2d(x, given.norm_type, k, s, ceil_mode=given.ceil_mode)
     else:
-        from solver.kinds.conv_transpose2d import output_padding_of
+        from solver.kinds.conv.conv_transpose2d import output_padding_of
         op = tuple(output_padding_of(given))
         y = F.conv_transpose2d(x, torch.zeros((1, 1, *given.kernel_size), device="meta"), stride=tuple(given.stride),
                                padding=tuple(given.padding), output_padding=op, dilation=tuple(given.dilation))

@@ -28,7 +28,7 @@ def cross_correlation(x, k):
 def first_mistake(problem_id, answer_name, right):
     """(name, value) of the first of the kind's mistakes that changes this answer."""
     problem = load(FILE, only=problem_id).problems[0]
-    for mistake in get_kind(problem.kind).MISTAKES:
+    for mistake in get_kind(problem.kind).mistakes:
         for _, answers in mistake.cases(problem.given):
             value = answers.get(answer_name)
             if value is not None and np.asarray(value).shape == right.shape and (np.asarray(value) != right).any():

@@ -20,8 +20,9 @@ import pytest
 
 from conftest import optional_module
 from solver.errors import FieldError
-from solver.kinds import conv2d, conv_transpose2d, pool2d
+from solver.kinds import get_kind
 
+conv2d, conv_transpose2d, pool2d = get_kind("conv2d"), get_kind("conv_transpose2d"), get_kind("pool2d")
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 F = optional_module("torch.nn.functional")
 

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import assert_bad_input, run_solver
-from solver.kinds import pool2d
+from solver.kinds import get_kind
 from solver.render import render_solution
+
+pool2d = get_kind("pool2d")
 
 
 def torch_lp(x, p, k, stride, ceil_mode):
@@ -89,7 +91,7 @@ def test_lp_bad_input(tmp_path, given, field, words):
 # ---- mistakes against an independent computation of the wrong answer (issue 10) ----------
 
 def cases(name, given):
-    return dict(next(m for m in pool2d.MISTAKES if m.name == name).cases(pool2d.read(given)))
+    return dict(next(m for m in pool2d.mistakes if m.name == name).cases(pool2d.read(given)))
 
 
 @pytest.mark.parametrize("h, k, s, p", [(5, 2, 2, 1), (5, 3, 3, 1), (6, 2, 3, 0), (10, 4, 3, 2), (11, 3, 3, 1)])

@@ -5,8 +5,9 @@ from types import SimpleNamespace
 
 from solver import cli
 from solver.kinds import KINDS
-from solver.kinds.common import Mistake
-from solver.model import Answer, Solution
+from solver.kinds.base import Kind
+from solver.kinds.mistakes import Mistake
+from solver.model import Answer
 from solver.problems import Problem, load
 from solver.selftest import selftest_problem
 
@@ -21,11 +22,24 @@ NOT_A_NUMBER = Mistake("not_a_number", "Never diagnosed.", lambda n: {"count": f
 CRASHES = Mistake("crashes", "Never shown.", lambda n: {"count": 1 // 0})
 
 
+class Doubling(Kind):
+    name, summary, answers = "doubling", "2n", {"count": "2n"}
+
+    def __init__(self, mistakes):
+        self.mistakes = [self.bind(m) for m in mistakes]
+
+    def read(self, raw):
+        return raw["n"]
+
+    def compute(self, n, rules=None):
+        return {"count": Answer("count", "integer", 2 * n)}
+
+    def derive(self, n, answers):
+        return []
+
+
 def doubling_kind(*mistakes):
-    def solve(n):
-        return Solution("doubling", n, [], {"count": Answer("count", "integer", 2 * n)})
-    return SimpleNamespace(NAME="doubling", SUMMARY="2n", ANSWERS={"count": "2n"},
-                           read=lambda raw: raw["n"], solve=solve, MISTAKES=list(mistakes))
+    return Doubling(mistakes)
 
 
 def test_every_shipped_file_passes():
@@ -66,7 +80,8 @@ def test_a_mistake_that_raises_is_a_failure_not_a_crash():
 
 def test_cli_reports_the_failure_and_exits_1(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(KINDS, "doubling", "doubling")
-    monkeypatch.setitem(sys.modules, "solver.kinds.doubling", doubling_kind(FORGOT_TO_DOUBLE, NOT_A_NUMBER))
+    monkeypatch.setitem(sys.modules, "solver.kinds.doubling",
+                        SimpleNamespace(KIND=doubling_kind(FORGOT_TO_DOUBLE, NOT_A_NUMBER)))
     path = tmp_path / "doubling.yaml"
     path.write_text("title: Doubling\nproblems:\n  - id: twice\n    kind: doubling\n    given: {n: 6}\n")
     assert cli.main(["selftest", str(path)]) == 1

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from solver.kinds import get_kind
+from solver.kinds.conv.conv_transpose2d import output_padding_of
 from solver.problems import load
 from conftest import PROBLEM_FILES, optional_module
 
@@ -33,7 +34,7 @@ def torch_output(kind, g):
     elif kind == "conv_transpose2d":
         w = tensor(g.kernel)
         w = w[None, None] if w.dim() == 2 else (w[:, None] if w.dim() == 3 else w)
-        op = tuple(get_kind(kind).output_padding_of(g))
+        op = tuple(output_padding_of(g))
         bias = tensor(g.bias) if g.bias is not None else None
         y = F.conv_transpose2d(as_nchw(g.input), w, bias, stride=tuple(g.stride), padding=tuple(g.padding),
                                output_padding=op, dilation=tuple(g.dilation), groups=g.groups)

@@ -17,13 +17,13 @@ import yaml
 from solver import cli
 from solver.answers.check import check_file
 from solver.kinds import KINDS
-from solver.kinds.common import Mistake
-from solver.model import Answer, Solution
+from solver.kinds.mistakes import Mistake
 from solver.problems import load
 from solver.solve import solve_file
 from solver.variants import write_variants
 
 from conftest import PROBLEM_FILES, ROOT, assert_bad_input, run_solver
+from test_selftest import Doubling
 
 COMP433 = ROOT / "problems" / "comp433-a3.yaml"
 CONV_FAMILY = ("conv2d", "pool2d", "conv_transpose2d")
@@ -317,10 +317,9 @@ NOT_A_NUMBER = Mistake("not_a_number", "Never diagnosed.", lambda n: {"count": f
 
 def test_selftest_names_the_variant_of_a_failure(tmp_path, monkeypatch, capsys):
     """A kind whose mistake's answer cannot be read as an integer fails in every variant."""
-    def solve(n):
-        return Solution("doubling", n, [], {"count": Answer("count", "integer", 2 * n)})
-    kind = SimpleNamespace(NAME="doubling", SUMMARY="2n", ANSWERS={"count": "2n"}, VARY={"n": {"min": 1, "max": 9}},
-                           read=lambda raw: raw["n"], solve=solve, MISTAKES=[NOT_A_NUMBER])
+    class VaryingDoubling(Doubling):
+        vary = {"n": {"min": 1, "max": 9}}
+    kind = SimpleNamespace(KIND=VaryingDoubling([NOT_A_NUMBER]))
     monkeypatch.setitem(KINDS, "doubling", "doubling")
     monkeypatch.setitem(sys.modules, "solver.kinds.doubling", kind)
     path = write_problems(tmp_path / "doubling.yaml", "  - id: twice\n    kind: doubling\n    statement: Double {{ n }}.\n"
@@ -486,7 +485,7 @@ def flat(value) -> list:
 
 def test_every_kind_that_varies_by_default_is_drawn_here():
     from solver.kinds import get_kind
-    varying = {name for name in KINDS if getattr(get_kind(name), "VARY", None)}
+    varying = {name for name in KINDS if get_kind(name).vary}
     covered = {p["kind"] for p in yaml.safe_load("problems:\n" + EVERY_KIND)["problems"]}
     assert varying <= covered
 

@@ -40,20 +40,20 @@ def check_file(path, spec: str, text: str) -> Verdict:
     problem_id, _, answer_name = spec.rpartition(":") if ":" in spec else (spec, "", "")
     problem = load(path, only=problem_id).problems[0]
     kind = get_kind(problem.kind)
-    solution = kind.solve(problem.given)
-    if answer_name and answer_name not in solution.answers:
+    answers = kind.compute(problem.given)          # the numbers only: checking builds no derivation
+    if answer_name and answer_name not in answers:
         raise UsageError(f'{path}, problem "{problem_id}": no answer named `{answer_name}`; '
-                         f"its answers are {', '.join(solution.answers)}")
-    if not solution.answers:
+                         f"its answers are {', '.join(answers)}")
+    if not answers:
         raise UsageError(f'{path}, problem "{problem_id}": {nothing_to_check(problem.kind)}')
-    answer = solution.answers[answer_name] if answer_name else default_answer(problem, solution)
-    return check_value(problem, answer, text, kind.MISTAKES)
+    answer = answers[answer_name] if answer_name else default_answer(problem, answers)
+    return check_value(problem, answer, text, kind.mistakes)
 
 
-def default_answer(problem, solution):
-    """The first answer the problem asks for (its `ask`), else the kind's first."""
-    asked = next((name for name in problem.ask or () if name in solution.answers), None)
-    return solution.answers[asked] if asked else solution.first_answer()
+def default_answer(problem, answers):
+    """The first of `answers` the problem asks for (its `ask`), else the kind's first."""
+    asked = next((name for name in problem.ask or () if name in answers), None)
+    return answers[asked] if asked else next(iter(answers.values()))
 
 
 def nothing_to_check(kind: str) -> str:
@@ -113,7 +113,7 @@ def tolerance_of(problem, answer_name: str):
 def named_quantities(problem) -> dict:
     """{name: sympy value} of the quantities the problem defines (y, h_3, v_1) that an answer
     may use: the kind's `named(given)`, if it has one, less the names the problem gives itself."""
-    named = getattr(get_kind(problem.kind), "named", None) if problem.kind in KINDS else None
+    named = get_kind(problem.kind).named if problem.kind in KINDS else None
     if named is None:
         return {}
     given = {symbol.name for symbol in given_symbols(problem.given)}

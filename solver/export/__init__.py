@@ -120,7 +120,7 @@ def gather(path, count: int | None, seed: int | None) -> Export:
     for number, variant_set, solutions in sets:
         pairs = list(zip(variant_set.problems, solutions))
         for index, (problem, solution) in enumerate(pairs):
-            mistakes = remembered(get_kind(problem.kind).MISTAKES, problem.given)
+            mistakes = remembered(get_kind(problem.kind).mistakes, problem.given)
             shown = asked(solution, problem.ask)
             kept = [a for a in shown if a.type not in WHY_LEFT_OUT]
             if len(kept) < len(shown):

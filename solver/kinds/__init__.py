@@ -6,12 +6,13 @@ conv2d answer does not pay for importing every other kind.
 from importlib import import_module
 
 from ..errors import FieldError
+from .base import Kind, ModuleKind
 
 KINDS = {                      # kind name -> its module in this package
-    "conv2d": "conv2d",
-    "pool2d": "pool2d",
-    "conv_transpose2d": "conv_transpose2d",
-    "conv2d_backward": "conv2d_backward",
+    "conv2d": "conv.conv2d",
+    "pool2d": "conv.pool2d",
+    "conv_transpose2d": "conv.conv_transpose2d",
+    "conv2d_backward": "conv.conv2d_backward",
     "conv_design": "conv_design",
     "conv_cost": "conv_cost",
     "layers_to_size": "layers_to_size",
@@ -25,10 +26,12 @@ KINDS = {                      # kind name -> its module in this package
 }
 
 
-def get_kind(name):
+def get_kind(name) -> Kind:
+    """The kind: its module's KIND, or the module adapted while it is not yet on the Kind base."""
     if name not in KINDS:
         raise FieldError("kind", f"unknown kind {name!r}; the kinds are {', '.join(KINDS)}")
-    return import_module(f"{__name__}.{KINDS[name]}")
+    module = import_module(f"{__name__}.{KINDS[name]}")
+    return module.KIND if hasattr(module, "KIND") else ModuleKind(module)
 
 
 def all_kinds() -> dict:

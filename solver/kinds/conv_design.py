@@ -44,7 +44,7 @@ from ..math.nodes import Formula, Negative, Number, Sum, Symbol
 from ..math.printing import latex
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length
-from . import conv2d
+from .conv import conv2d
 from .common import Mistake, exact, shared_mistake
 
 NAME = "conv_design"

@@ -25,7 +25,7 @@ from ..errors import FieldError
 from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, number, optional, pair, read_given
 from ..math.nodes import Formula, Number, Symbol
 from ..math.printing import latex
-from . import conv2d, conv_transpose2d, pool2d
+from .conv import conv2d, conv_transpose2d, pool2d
 from .common import read_padding
 
 UNKNOWN = "?"

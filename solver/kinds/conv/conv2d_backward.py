@@ -1,7 +1,7 @@
 """conv2d_backward: the gradients of a 2-D convolution, by hand, as backpropagation gets them.
 
 Conventions (each stated in the derivation):
-- The forward pass is conv2d's (solver/kinds/conv2d.py), with its fields: PyTorch's
+- The forward pass is conv2d's (solver/kinds/conv/conv2d.py), with its fields: PyTorch's
   cross-correlation, or a true convolution with `flip: true`; `input` and `kernel` are required.
 - `upstream` U is the gradient of the loss with respect to the output Y, one number per output
   cell (default all ones). The loss is L = Σ U ⊙ Y: the loss whose gradient at Y is U; with U
@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FieldError
-from ..fields import Pair, array, given_field, optional, read_given
-from ..math.nodes import Number, Sum, Symbol, divide
-from ..model import Answer, Solution, Step
+from ...errors import FieldError
+from ...fields import Pair, array, given_field, optional, read_given
+from ...math.nodes import Number, Sum, Symbol, divide
+from ...model import Answer, Solution, Step
 from . import conv2d
-from .common import Mistake, as_channels, exact, exact_array, pad, shared_mistake, squeeze_output
+from ..common import Mistake, exact, exact_array, shared_mistake
+from .common import as_channels, pad, squeeze_output
 
 NAME = "conv2d_backward"
 SUMMARY = "gradients of a 2-D convolution with respect to its input, kernel and bias, by hand"
@@ -200,7 +201,7 @@ GRAD = {"X": r"\frac{\partial L}{\partial X}",
 
 
 def solve(given) -> Solution:
-    forward = conv2d.solve(forward_given(given))
+    forward = conv2d.KIND.solve(forward_given(given))
     output = forward.answers["output"]
     y, u = as_channels(output.value), upstream_tensor(given)
     loss = exact((u * y).sum())

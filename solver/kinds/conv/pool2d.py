@@ -14,15 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FieldError
-from ..fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
+from ...errors import FieldError
+from ...fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
                       number, optional, pair, read_given)
-from ..math.nodes import Symbol
-from ..model import Answer, Solution, Step
-from ..sizes import Axis, conv_length, pool_ceil_length
-from .common import (Mistake, activation_step, shared_mistake, resolve_changed, size_answer as common_size_answer,
-                     as_channels, check_not_symbolic_with_matrices,
-                     exact, shown_cells, squeeze_output)
+from ...math.nodes import Symbol
+from ...model import Answer, Solution, Step
+from ...sizes import Axis, conv_length, pool_ceil_length
+from ..common import Mistake, exact, resolve_changed, shared_mistake, shown_cells
+from .common import (activated, activation_steps, as_channels, check_not_symbolic_with_matrices,
+                     size_answer as common_size_answer, squeeze_output)
 
 NAME = "pool2d"
 SUMMARY = "max, average or LP pooling as PyTorch computes it, or its output size"
@@ -224,8 +224,8 @@ def solve(given: Given) -> Solution:
         y, details = pooled(given)
         steps = [Step("Convention", convention(given))] + steps + window_steps(given, y, details)
         result = squeeze_output(y, given.input.ndim)
-        relu, result = activation_step(result, given.activation, "Y")
-        steps += [relu] if relu else []
+        result = activated(result, given.activation)
+        steps += activation_steps(result, given.activation, "Y")
         answers = {"output": Answer("output", "matrix", result, "Y")}
     else:
         answers = {}

@@ -7,25 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FieldError
-from ..fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
-                      optional, pair, read_given)
-from ..math.nodes import Symbol
-from ..model import Answer, Solution, Step
-from ..sizes import Axis, conv_length, general_conv_derivation
-from .common import (activation_step, shared_mistake, resolve_changed, size_answer as common_size_answer,
-                     as_channels, check_not_symbolic_with_matrices,
-                     exact_array, pad, padding_amounts, read_bias, read_padding, shown_cells,
-                     squeeze_output)
-
-NAME = "conv2d"
-SUMMARY = "2-D convolution as PyTorch computes it (cross-correlation), or its output size"
-ANSWERS = {
-    "output": "the output matrix (H_out×W_out) or tensor (O×H_out×W_out); needs input and kernel",
-    "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
-}
-# Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
-VARY = {"input": {}, "kernel": {}}
+from ...errors import FieldError
+from ...fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
+                       optional, pair)
+from ...math.nodes import Symbol
+from ...model import Answer, Step
+from ...sizes import Axis, conv_length, general_conv_derivation
+from ..base import Kind
+from ..common import exact_array, padding_amounts, read_padding, shown_cells
+from .common import (activated, activation_steps, as_channels, check_not_symbolic_with_matrices, pad, read_bias,
+                     size_answer as common_size_answer, squeeze_output)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,10 +36,20 @@ class Given:
     activation: Any = given_field(optional(choice("relu")), None, "relu: apply ReLU to the output")
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
+@dataclass(frozen=True)
+class Rules:
+    """conv2d's conventions, PyTorch's by default; a mistake of the catalogue changes one."""
+    rounding: str = "floor"          # the window count rounded down ("ceil" up, "exact" not rounded)
+    padding_sides: int = 2           # P on both sides of each axis: H + 2P
+    dilation_span: str = "D(K-1)+1"  # a dilated kernel's span ("KD": K·D)
+    flip: bool = False               # the kernel as it is (a cross-correlation), or as `flip` asks
+
+    def windows_defined(self) -> bool:
+        """Only PyTorch's size rule places the windows: under another, only the size is computed."""
+        return (self.rounding, self.padding_sides, self.dilation_span) == ("floor", 2, "D(K-1)+1")
+
+
+RULES = Rules()
 
 
 # ---- the geometry ---------------------------------------------------------
@@ -75,11 +76,22 @@ def axes(given) -> list[Axis]:
     return result
 
 
-def kernel_tensor(given) -> np.ndarray:
-    """The kernel as O×(C/groups)×Kh×Kw, flipped for a true convolution."""
+def size_axes(given, rules: Rules) -> list[Axis]:
+    """The axes as the rules count them (the padding on one side, a kernel K·D wide)."""
+    result = axes(given)
+    if rules.padding_sides == 1:
+        result = [dataclasses.replace(axis, after=0) for axis in result]
+    if rules.dilation_span == "KD":
+        result = [dataclasses.replace(axis, k=axis.k * axis.d, d=1) for axis in result]
+    return result
+
+
+def kernel_tensor(given, rotated: bool = False) -> np.ndarray:
+    """The kernel as O×(C/groups)×Kh×Kw, flipped for a true convolution (or, `rotated`, for the
+    other one: the mistake kernel_flipped)."""
     w = given.kernel
     w = w[None, None] if w.ndim == 2 else (w[None] if w.ndim == 3 else w)
-    return w[..., ::-1, ::-1] if given.flip else w
+    return w[..., ::-1, ::-1] if given.flip != rotated else w
 
 
 def validate(given: Given):
@@ -157,9 +169,9 @@ def bound_arrays(given):
 
 # ---- solving --------------------------------------------------------------
 
-def output_size(given, rounding="floor"):
+def output_size(given, rules: Rules = RULES):
     """Sizes per axis and their derivation lines."""
-    return [conv_length(axis, rounding) for axis in axes(given)]
+    return [conv_length(axis, rules.rounding) for axis in size_axes(given, rules)]
 
 
 def padded_input(given) -> np.ndarray:
@@ -167,9 +179,9 @@ def padded_input(given) -> np.ndarray:
     return pad(as_channels(given.input), [(a.before, a.after) for a in axes(given)])
 
 
-def correlate(given) -> np.ndarray:
+def correlate(given, rotated: bool = False) -> np.ndarray:
     """O×H_out×W_out output, exact for integer inputs (object arrays)."""
-    xp, w = padded_input(given), kernel_tensor(given)
+    xp, w = padded_input(given), kernel_tensor(given, rotated)
     ax = axes(given)
     (ho, _), (wo, _) = output_size(given)
     o_count, cg = w.shape[0], w.shape[1]
@@ -195,21 +207,6 @@ def window(given, xp, w, o, i, j):
     rows = slice(i * ax[0].s, i * ax[0].s + ax[0].d * (w.shape[2] - 1) + 1, ax[0].d)
     cols = slice(j * ax[1].s, j * ax[1].s + ax[1].d * (w.shape[3] - 1) + 1, ax[1].d)
     return xp[group * cg:(group + 1) * cg, rows, cols]
-
-
-def solve(given: Given) -> Solution:
-    sizes = output_size(given)
-    steps = size_steps(given, sizes)
-    answers = {}
-    if given.input is not None:
-        y = correlate(given)
-        steps = matrix_steps(given, y) + steps + window_steps(given, y)
-        result = squeeze_output(y, given.input.ndim)
-        relu, result = activation_step(result, given.activation, "Y")
-        steps += [relu] if relu else []
-        answers["output"] = Answer("output", "matrix", result, "Y")
-    answers["output_size"] = size_answer(given, sizes)
-    return Solution(NAME, given, steps, answers)
 
 
 def size_answer(given, sizes) -> Answer:
@@ -311,42 +308,48 @@ def window_steps(given, y) -> list[Step]:
             Step("Result", "", [[Symbol("Y"), result]])]
 
 
-# ---- mistakes -------------------------------------------------------------
+class Conv2d(Kind):
+    name = "conv2d"
+    summary = "2-D convolution as PyTorch computes it (cross-correlation), or its output size"
+    answers = {
+        "output": "the output matrix (H_out×W_out) or tensor (O×H_out×W_out); needs input and kernel",
+        "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
+    }
+    # Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
+    vary = {"input": {}, "kernel": {}}
+    Given, Rules = Given, Rules
+    mistakes = ["kernel_flipped", "bias_forgotten", "padding_forgotten", "padding_once", "stride_ignored",
+                "ceil_instead_of_floor", "floor_dropped", "dilation_as_k_times_d"]
 
-def _resolve(given, **changes):
-    return resolve_changed(validate, solve, given, **changes)
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        answers = {}
+        if given.input is not None and rules.windows_defined():
+            y = squeeze_output(correlate(given, rules.flip), given.input.ndim)
+            answers["output"] = Answer("output", "matrix", activated(y, given.activation), "Y")
+        answers["output_size"] = sized(given, output_size(given, rules), rules)
+        return answers
+
+    def derive(self, given, answers) -> list[Step]:
+        steps = size_steps(given, output_size(given))
+        if given.input is None:
+            return steps
+        y = correlate(given)
+        return (matrix_steps(given, y) + steps + window_steps(given, y)
+                + activation_steps(answers["output"].value, given.activation, "Y"))
 
 
-def _sizes_with(given, **axis_changes):
-    try:
-        sizes = [conv_length(dataclasses.replace(axis, **{k: f(axis) for k, f in axis_changes.items()}))
-                 for axis in axes(given)]
-    except (ValueError, ZeroDivisionError):
-        return {}
+def sized(given, sizes, rules: Rules) -> Answer:
+    """The output_size answer; a FieldError where the rules leave no window, or give a shape
+    without rounding (not something a student writes)."""
     if any(isinstance(size, int) and size < 1 for size, _ in sizes):
-        return {}
-    return {"output_size": size_answer(given, sizes).value}
+        raise FieldError("kernel", "leaves no window position under these rules")
+    answer = size_answer(given, sizes)
+    if rules.rounding == "exact" and answer.type == "shape":
+        raise FieldError("output_size", "is a shape: its sizes are written rounded")
+    return answer
 
 
-def _padded(given) -> bool:
-    """Symmetric padding that is not 0 (a symbol P counts)."""
-    return isinstance(given.padding, Pair) and any(p != 0 for p in given.padding)
-
-
-def _rounded(given, rounding):
-    size = size_answer(given, output_size(given, rounding)).value
-    if rounding == "exact" and isinstance(size, tuple):
-        return {}                  # a fractional shape is not something a student writes
-    return {"output_size": size}
-
-
-MISTAKES = [
-    shared_mistake("kernel_flipped", lambda g: _resolve(g, flip=not g.flip) if g.kernel is not None else {}),
-    shared_mistake("bias_forgotten", lambda g: _resolve(g, bias=None) if g.bias is not None else {}),
-    shared_mistake("padding_forgotten", lambda g: _resolve(g, padding=ZERO)),
-    shared_mistake("padding_once", lambda g: _sizes_with(g, after=lambda a: 0) if _padded(g) else {}),
-    shared_mistake("stride_ignored", lambda g: _resolve(g, stride=ONE)),
-    shared_mistake("ceil_instead_of_floor", lambda g: _rounded(g, "ceil")),
-    shared_mistake("floor_dropped", lambda g: _rounded(g, "exact")),
-    shared_mistake("dilation_as_k_times_d", lambda g: _sizes_with(g, k=lambda a: a.k * a.d, d=lambda a: 1)),
-]
+KIND = Conv2d()

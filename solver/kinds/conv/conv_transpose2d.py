@@ -8,15 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FieldError
-from ..fields import (ONE, ZERO, Pair, array, bound_cells, bound_windows, choice, given_field, integer, optional,
+from ...errors import FieldError
+from ...fields import (ONE, ZERO, Pair, array, bound_cells, bound_windows, choice, given_field, integer, optional,
                       pair, read_given)
-from ..math.nodes import Symbol
-from ..model import Answer, Solution, Step
-from ..sizes import Axis, output_padding_needed, transposed_length
-from .common import (Mistake, activation_step, shared_mistake, resolve_changed, size_answer as common_size_answer,
-                     as_channels, check_not_symbolic_with_matrices,
-                     exact_array, read_bias, shown_cells, squeeze_output)
+from ...math.nodes import Symbol
+from ...model import Answer, Solution, Step
+from ...sizes import Axis, output_padding_needed, transposed_length
+from ..common import Mistake, exact_array, resolve_changed, shared_mistake, shown_cells
+from .common import (activated, activation_steps, as_channels, check_not_symbolic_with_matrices, read_bias,
+                     size_answer as common_size_answer, squeeze_output)
 
 NAME = "conv_transpose2d"
 SUMMARY = "transposed convolution as PyTorch computes it (scatter-add, then crop), its size, or the output_padding for a target size"
@@ -212,8 +212,8 @@ def solve(given: Given) -> Solution:
         y = with_bias(given, crop(given, canvas, op))
         steps = [Step("Convention", CONVENTION)] + steps + scatter_steps(given, canvas, y, op)
         result = squeeze_output(y, given.input.ndim)
-        relu, result = activation_step(result, given.activation, "Y")
-        steps += [relu] if relu else []
+        result = activated(result, given.activation)
+        steps += activation_steps(result, given.activation, "Y")
         answers["output"] = Answer("output", "matrix", result, "Y")
     answers["output_size"] = size_answer(given, sizes)
     if given.target_size is not None:

@@ -1,0 +1,106 @@
+"""The Kind base: the contract every kind of problem fulfils, held in one place.
+
+A kind declares its `Given` (a frozen dataclass whose fields carry their readers, see
+solver/fields.py), its `Rules` (its conventions as a frozen dataclass whose defaults are
+PyTorch's), `compute(given, rules) -> answers` (the numbers, no steps) and
+`derive(given, answers) -> steps` (the derivation). `solve` is compute then derive.
+
+Its `mistakes` name entries of the shared catalogue (solver/kinds/mistakes.py) or its own
+`Change`s: a mistake is the problem computed under a changed given or changed rules.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import partial
+
+from ..errors import FieldError
+from ..fields import read_given
+from ..model import Answer, Solution, Step
+from .mistakes import CATALOGUE, Change, Mistake
+
+
+@dataclass(frozen=True)
+class NoRules:
+    """A kind with no convention a mistake changes."""
+
+
+class Kind:
+    name: str = ""
+    summary: str = ""
+    answers: dict[str, str] = {}          # answer name -> what it is
+    vary: dict = {}                       # how `solver variants` redraws a problem that gives no `vary`
+    Given: type
+    Rules: type = NoRules
+    mistakes: list = []                   # catalogue names, Changes, or Mistakes; bound to the kind on creation
+    named = None                          # or a function: given -> {name: value} an answer may use
+
+    def __init__(self):
+        self.mistakes = [self.bind(m) for m in type(self).mistakes]
+
+    def read(self, raw):
+        """The given from a problem file's `given:` mapping, read and validated."""
+        given = read_given(self.Given, raw, self.name)
+        self.validate(given)
+        return given
+
+    def validate(self, given) -> None:
+        """Raise FieldError where the given values make no problem."""
+
+    def compute(self, given, rules=None) -> dict[str, Answer]:
+        raise NotImplementedError
+
+    def derive(self, given, answers: dict[str, Answer]) -> list[Step]:
+        raise NotImplementedError
+
+    def solve(self, given) -> Solution:
+        answers = self.compute(given)
+        return Solution(self.name, given, self.derive(given, answers), answers)
+
+    # ---- mistakes ------------------------------------------------------------
+
+    def bind(self, mistake) -> Mistake:
+        """A catalogue name or a Change as a Mistake of this kind; a Mistake as it is."""
+        change = CATALOGUE[mistake] if isinstance(mistake, str) else mistake
+        if isinstance(change, Change):
+            return Mistake(change.name, change.feedback, partial(self.answers_under, change))
+        return change
+
+    def answers_under(self, change: Change, given) -> dict:
+        """{answer name: value} of the problem with the change made; {} where the change does
+        not apply or makes no valid problem."""
+        fields = change.given(given) if change.given else {}
+        if not change.applies(given) or fields is None:
+            return {}
+        try:
+            changed = dataclasses.replace(given, **fields)
+            if fields:
+                self.validate(changed)
+            answers = self.compute(changed, dataclasses.replace(self.Rules(), **change.rules))
+        except (FieldError, ZeroDivisionError, ValueError):
+            return {}
+        return {name: answer.value for name, answer in answers.items()}
+
+
+class ModuleKind(Kind):
+    """A kind module not yet ported onto Kind (NAME, SUMMARY, ANSWERS, VARY, MISTAKES, Given,
+    read, validate, solve), seen through the Kind interface. It goes when the last kind is ported."""
+
+    def __init__(self, module):
+        self.module = module
+        self.name, self.summary = module.NAME, getattr(module, "SUMMARY", "")
+        self.answers, self.vary = getattr(module, "ANSWERS", {}), getattr(module, "VARY", {})
+        self.Given, self.named = getattr(module, "Given", None), getattr(module, "named", None)
+        self.mistakes = list(getattr(module, "MISTAKES", []))
+
+    def read(self, raw):
+        return self.module.read(raw)
+
+    def validate(self, given) -> None:
+        self.module.validate(given)
+
+    def compute(self, given, rules=None) -> dict[str, Answer]:
+        return self.module.solve(given).answers
+
+    def solve(self, given) -> Solution:
+        return self.module.solve(given)
