@@ -501,7 +501,7 @@ def test_default_variants_stay_meaningful_problems(tmp_path):
     drawn: dict = {}
     for file in variant_files(write_variants(path, 25, 8, tmp_path / "out")):
         for pid, given in givens(file).items():
-            for field in getattr(get_kind(kinds[pid]), "VARY", {}):
+            for field in get_kind(kinds[pid]).vary:
                 if field in original[pid]:
                     drawn.setdefault((pid, field), []).append(given[field])
     for (pid, field), values in drawn.items():

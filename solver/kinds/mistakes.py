@@ -105,6 +105,8 @@ CATALOGUE = {change.name: change for change in (
     Change("padding_once", SHARED_MISTAKES["padding_once"], rules={"padding_sides": 1}, applies=pads_both_sides),
     Change("stride_ignored", SHARED_MISTAKES["stride_ignored"], given=lambda g: {"stride": ONE}),
     Change("ceil_instead_of_floor", SHARED_MISTAKES["ceil_instead_of_floor"], rules={"rounding": "ceil"}),
+    Change("floor_instead_of_ceil", SHARED_MISTAKES["floor_instead_of_ceil"], given=lambda g: {"ceil_mode": False},
+           applies=lambda g: g.ceil_mode),
     Change("floor_dropped", SHARED_MISTAKES["floor_dropped"], rules={"rounding": "exact"}),
     Change("ceil_window_kept", SHARED_MISTAKES["ceil_window_kept"], rules={"ceil_drops_last_window": False},
            applies=lambda g: g.ceil_mode),

@@ -18,6 +18,16 @@ def size_answer(given, sizes, axis_pair) -> Answer:
     return Answer("output_size", "shape", (h, w), r"H_{\text{out}} \times W_{\text{out}}")
 
 
+def size_under_rules(answer: Answer, sizes, unrounded: bool) -> Answer:
+    """The output_size answer a mistake's rules give; a FieldError where they leave no window,
+    or give a shape without rounding (not something a student writes)."""
+    if any(isinstance(size, int) and size < 1 for size, *_ in sizes):
+        raise FieldError("kernel", "leaves no window position under these rules")
+    if unrounded and answer.type == "shape":
+        raise FieldError("output_size", "is a shape: its sizes are written rounded")
+    return answer
+
+
 def read_bias(name, value):
     """One number, or a list with one number per output channel."""
     values = value if isinstance(value, list) else [value]

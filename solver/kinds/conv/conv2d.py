@@ -16,7 +16,7 @@ from ...sizes import Axis, conv_length, general_conv_derivation
 from ..base import Kind
 from ..common import exact_array, padding_amounts, read_padding, shown_cells
 from .common import (activated, activation_steps, as_channels, check_not_symbolic_with_matrices, pad, read_bias,
-                     size_answer as common_size_answer, squeeze_output)
+                     size_answer as common_size_answer, size_under_rules, squeeze_output)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -329,7 +329,8 @@ class Conv2d(Kind):
         if given.input is not None and rules.windows_defined():
             y = squeeze_output(correlate(given, rules.flip), given.input.ndim)
             answers["output"] = Answer("output", "matrix", activated(y, given.activation), "Y")
-        answers["output_size"] = sized(given, output_size(given, rules), rules)
+        sizes = output_size(given, rules)
+        answers["output_size"] = size_under_rules(size_answer(given, sizes), sizes, rules.rounding == "exact")
         return answers
 
     def derive(self, given, answers) -> list[Step]:
@@ -339,17 +340,6 @@ class Conv2d(Kind):
         y = correlate(given)
         return (matrix_steps(given, y) + steps + window_steps(given, y)
                 + activation_steps(answers["output"].value, given.activation, "Y"))
-
-
-def sized(given, sizes, rules: Rules) -> Answer:
-    """The output_size answer; a FieldError where the rules leave no window, or give a shape
-    without rounding (not something a student writes)."""
-    if any(isinstance(size, int) and size < 1 for size, _ in sizes):
-        raise FieldError("kernel", "leaves no window position under these rules")
-    answer = size_answer(given, sizes)
-    if rules.rounding == "exact" and answer.type == "shape":
-        raise FieldError("output_size", "is a shape: its sizes are written rounded")
-    return answer
 
 
 KIND = Conv2d()

@@ -16,22 +16,15 @@ import numpy as np
 
 from ...errors import FieldError
 from ...fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
-                      number, optional, pair, read_given)
+                       number, optional, pair)
 from ...math.nodes import Symbol
-from ...model import Answer, Solution, Step
+from ...model import Answer, Step
 from ...sizes import Axis, conv_length, pool_ceil_length
-from ..common import Mistake, exact, resolve_changed, shared_mistake, shown_cells
+from ..base import Kind
+from ..common import exact, shown_cells
+from ..mistakes import Change, shared
 from .common import (activated, activation_steps, as_channels, check_not_symbolic_with_matrices,
-                     size_answer as common_size_answer, squeeze_output)
-
-NAME = "pool2d"
-SUMMARY = "max, average or LP pooling as PyTorch computes it, or its output size"
-ANSWERS = {
-    "output": "the pooled matrix or C×H_out×W_out tensor; needs input",
-    "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
-}
-# Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
-VARY = {"input": {}}
+                     size_answer as common_size_answer, size_under_rules, squeeze_output)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,10 +45,16 @@ class Given:
     activation: Any = given_field(optional(choice("relu")), None, "relu: apply ReLU to the output")
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
+@dataclass(frozen=True)
+class Rules:
+    """pool2d's conventions, PyTorch's by default; a mistake of the catalogue changes one.
+    Under any other, only the size is computed (the windows are PyTorch's)."""
+    rounding: str = "ceil_mode"          # down, or up in ceil_mode ("exact": not rounded)
+    padding_sides: int = 2               # P on both sides of each axis: H + 2P
+    ceil_drops_last_window: bool = True  # in ceil_mode, a window that would start in the end padding
+
+
+RULES = Rules()
 
 
 def stride_of(given) -> Pair:
@@ -126,14 +125,17 @@ def validate_lp(given):
 
 # ---- solving --------------------------------------------------------------
 
-def output_size(given):
+def output_size(given, rules: Rules = RULES):
     """Sizes per axis, their derivation lines, and any ceil_mode note."""
     result = []
     for axis in axes(given):
-        if given.ceil_mode:
+        axis = dataclasses.replace(axis, after=0) if rules.padding_sides == 1 else axis
+        if rules.rounding == "exact":
+            result.append(conv_length(axis, "exact") + ("",))
+        elif given.ceil_mode and rules.ceil_drops_last_window:
             result.append(pool_ceil_length(axis))
         else:
-            result.append(conv_length(axis) + ("",))
+            result.append(conv_length(axis, "ceil" if given.ceil_mode else "floor") + ("",))
     return result
 
 
@@ -217,22 +219,6 @@ def pooled(given) -> tuple[np.ndarray, list]:
     return y, details
 
 
-def solve(given: Given) -> Solution:
-    sizes = output_size(given)
-    steps = [size_step(given, sizes)]
-    if given.input is not None:
-        y, details = pooled(given)
-        steps = [Step("Convention", convention(given))] + steps + window_steps(given, y, details)
-        result = squeeze_output(y, given.input.ndim)
-        result = activated(result, given.activation)
-        steps += activation_steps(result, given.activation, "Y")
-        answers = {"output": Answer("output", "matrix", result, "Y")}
-    else:
-        answers = {}
-    answers["output_size"] = size_answer(given, sizes)
-    return Solution(NAME, given, steps, answers)
-
-
 def size_answer(given, sizes) -> Answer:
     return common_size_answer(given, sizes, axes(given))
 
@@ -286,57 +272,55 @@ def window_steps(given, y, details) -> list[Step]:
             Step("Result", "", [[Symbol("Y"), squeeze_output(y, given.input.ndim)]])]
 
 
-# ---- mistakes -------------------------------------------------------------
-
-def _resolve(given, **changes):
-    return resolve_changed(validate, solve, given, **changes)
-
-
-def _sizes_with(given, length, **axis_changes) -> dict:
-    """output_size from `length(axis)` per axis, each axis changed by `axis_changes`;
-    {} where a size is no whole number (a shape of fractions is not written) or below 1."""
-    sizes = [length(dataclasses.replace(axis, **{k: f(axis) for k, f in axis_changes.items()})) + ("",)
-             for axis in axes(given)]
-    size = size_answer(given, sizes).value
-    values = size if isinstance(size, tuple) else (size,)
-    if any(isinstance(v, Fraction) or (isinstance(v, int) and v < 1) for v in values):
-        return {}
-    return {"output_size": size}
+def averaging(given) -> bool:
+    """Average pooling whose divisor PyTorch chooses (no divisor_override)."""
+    return given.mode == "avg" and given.divisor_override is None
 
 
-def _rounding(given):
-    """The size rule of the problem, with the ceil_mode drop."""
-    return (lambda axis: pool_ceil_length(axis)[:2]) if given.ceil_mode else conv_length
+class Pool2d(Kind):
+    name = "pool2d"
+    summary = "max, average or LP pooling as PyTorch computes it, or its output size"
+    answers = {
+        "output": "the pooled matrix or C×H_out×W_out tensor; needs input",
+        "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
+    }
+    # Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
+    vary = {"input": {}}
+    Given, Rules = Given, Rules
+    mistakes = [
+        "padding_forgotten", "padding_once", "stride_ignored",
+        # ceil_mode is a given here: rounding up is the problem with ceil_mode on
+        shared("ceil_instead_of_floor", rules={}, given=lambda g: {"ceil_mode": True},
+               applies=lambda g: not g.ceil_mode),
+        "floor_instead_of_ceil", "ceil_window_kept", "floor_dropped",
+        Change("avg_wrong_divisor_padding", "The divisor is wrong: count_include_pad decides whether "
+               "padding cells count in an average window's divisor.",
+               given=lambda g: {"count_include_pad": not g.count_include_pad}, applies=averaging),
+        Change("avg_divisor_full_window", "Every window was divided by K·K; PyTorch divides a window "
+               "that hangs over the edge by the cells it covers.",
+               given=lambda g: {"divisor_override": g.kernel_size.h * g.kernel_size.w},
+               applies=lambda g: averaging(g) and g.input is not None),
+    ]
+
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        answers = {}
+        if given.input is not None and rules == RULES:
+            y = squeeze_output(pooled(given)[0], given.input.ndim)
+            answers["output"] = Answer("output", "matrix", activated(y, given.activation), "Y")
+        sizes = output_size(given, rules)
+        answers["output_size"] = size_under_rules(size_answer(given, sizes), sizes, rules.rounding == "exact")
+        return answers
+
+    def derive(self, given, answers) -> list[Step]:
+        steps = [size_step(given, output_size(given))]
+        if given.input is None:
+            return steps
+        y, details = pooled(given)
+        return ([Step("Convention", convention(given))] + steps + window_steps(given, y, details)
+                + activation_steps(answers["output"].value, given.activation, "Y"))
 
 
-def _floor_dropped(given):
-    sizes = [conv_length(axis, "exact") + ("",) for axis in axes(given)]
-    size = size_answer(given, sizes).value
-    return {} if isinstance(size, tuple) else {"output_size": size}
-
-
-def _last_window_kept(given):
-    """ceil_mode's count without PyTorch's drop of a window that starts in the end padding."""
-    if not given.ceil_mode:
-        return {}
-    return _sizes_with(given, lambda axis: conv_length(axis, "ceil"))
-
-
-MISTAKES = [
-    shared_mistake("padding_forgotten", lambda g: _resolve(g, padding=ZERO) if tuple(g.padding) != (0, 0) else {}),
-    shared_mistake("padding_once", lambda g: _sizes_with(g, _rounding(g), after=lambda a: 0)
-                   if tuple(g.padding) != (0, 0) else {}),
-    shared_mistake("stride_ignored", lambda g: _resolve(g, stride=ONE)),
-    shared_mistake("ceil_instead_of_floor", lambda g: _resolve(g, ceil_mode=True) if not g.ceil_mode else {}),
-    shared_mistake("floor_instead_of_ceil", lambda g: _resolve(g, ceil_mode=False) if g.ceil_mode else {}),
-    shared_mistake("ceil_window_kept", _last_window_kept),
-    shared_mistake("floor_dropped", _floor_dropped),
-    Mistake("avg_wrong_divisor_padding", "The divisor is wrong: count_include_pad decides whether "
-            "padding cells count in an average window's divisor.",
-            lambda g: _resolve(g, count_include_pad=not g.count_include_pad)
-            if g.mode == "avg" and g.divisor_override is None else {}),
-    Mistake("avg_divisor_full_window", "Every window was divided by K·K; PyTorch divides a window "
-            "that hangs over the edge by the cells it covers.",
-            lambda g: _resolve(g, divisor_override=g.kernel_size.h * g.kernel_size.w)
-            if g.mode == "avg" and g.divisor_override is None and g.input is not None else {}),
-]
+KIND = Pool2d()
