@@ -77,3 +77,27 @@ def test_conv_transpose2d_mistakes_are_torch_with_the_wrong_setting(seed):
                                   no_bias)
     uncropped = torch.nn.functional.conv_transpose2d(x, w, None, s, 0)[..., p:, p:]    # cropped at the top/left only
     assert one(conv_transpose2d, "padding_once", given)["output_size"] == tuple(uncropped.shape[-2:])
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_conv_transpose2d_own_mistakes_are_torch_rearranged_with_the_relu(seed):
+    """The padding added around the full result instead of cropped, and output_padding at the
+    top/left: torch's uncropped result sliced or padded so, plus the bias, then the problem's ReLU
+    (before the Kind base these two left the ReLU out)."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = random.Random(seed)
+    given = dict(draw(rng, transposed=True), stride=2, activation="relu")
+    given["padding"] = rng.randint(1, 2)
+    given["output_padding"] = 1                                      # below the stride, at most the padding
+    x, w = tensors(given)
+    p, op = given["padding"], given["output_padding"]
+    bias = torch.tensor(given["bias"], dtype=torch.float64)[:, None, None]
+    full = F.conv_transpose2d(x, w, None, 2, 0)[0]
+    added = F.pad(full, (p, p + op, p, p + op)) + bias
+    found = one(conv_transpose2d, "padding_added_instead_of_cropped", given)["output"]
+    np.testing.assert_array_equal(np.array(found, dtype=float), torch.relu(added).numpy())
+    h, w_ = full.shape[-2:]
+    at_start = full[:, p - op:h - p, p - op:w_ - p] + bias
+    found = one(conv_transpose2d, "output_padding_wrong_side", given)["output"]
+    np.testing.assert_array_equal(np.array(found, dtype=float), torch.relu(at_start).numpy())

@@ -10,23 +10,15 @@ import numpy as np
 
 from ...errors import FieldError
 from ...fields import (ONE, ZERO, Pair, array, bound_cells, bound_windows, choice, given_field, integer, optional,
-                      pair, read_given)
+                       pair)
 from ...math.nodes import Symbol
-from ...model import Answer, Solution, Step
+from ...model import Answer, Step
 from ...sizes import Axis, output_padding_needed, transposed_length
-from ..common import Mistake, exact_array, resolve_changed, shared_mistake, shown_cells
+from ..base import Kind
+from ..common import exact_array, shown_cells
+from ..mistakes import Change, pads_both_sides, shared
 from .common import (activated, activation_steps, as_channels, check_not_symbolic_with_matrices, read_bias,
-                     size_answer as common_size_answer, squeeze_output)
-
-NAME = "conv_transpose2d"
-SUMMARY = "transposed convolution as PyTorch computes it (scatter-add, then crop), its size, or the output_padding for a target size"
-ANSWERS = {
-    "output": "the output matrix or C_out×H_out×W_out tensor; needs input and kernel",
-    "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
-    "output_padding": "the output_padding that reaches target_size; needs target_size",
-}
-# Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
-VARY = {"input": {}, "kernel": {}}
+                     size_answer as common_size_answer, size_under_rules, squeeze_output)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,10 +41,21 @@ class Given:
     activation: Any = given_field(optional(choice("relu")), None, "relu: apply ReLU to the output")
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
+@dataclass(frozen=True)
+class Rules:
+    """conv_transpose2d's conventions, PyTorch's by default; a mistake changes one."""
+    padding: str = "crop"             # P cropped from every side of the scattered result ("add": added around it)
+    output_padding_side: str = "end"  # output_padding's rows and columns at the bottom/right ("start": top/left)
+    padding_sides: int = 2            # the size formula's 2P (1: P, cropped from one side only)
+    dilation_span: str = "D(K-1)+1"   # a dilated kernel's span ("KD": K·D)
+    flip: bool = False                # the kernel as it is (True: rotated by 180°)
+
+    def windows_defined(self) -> bool:
+        """A size rule other than PyTorch's gives a size only: the scatter is PyTorch's."""
+        return (self.padding_sides, self.dilation_span) == (2, "D(K-1)+1")
+
+
+RULES = Rules()
 
 
 def output_padding_of(given) -> Pair:
@@ -61,10 +64,11 @@ def output_padding_of(given) -> Pair:
     return given.output_padding if given.output_padding is not None else ZERO
 
 
-def kernel_tensor(given) -> np.ndarray:
-    """The kernel as C_in×(C_out/groups)×Kh×Kw."""
+def kernel_tensor(given, rotated: bool = False) -> np.ndarray:
+    """The kernel as C_in×(C_out/groups)×Kh×Kw (`rotated` by 180°: the mistake kernel_flipped)."""
     w = given.kernel
-    return w[None, None] if w.ndim == 2 else (w[:, None] if w.ndim == 3 else w)
+    w = w[None, None] if w.ndim == 2 else (w[:, None] if w.ndim == 3 else w)
+    return w[..., ::-1, ::-1] if rotated else w
 
 
 def input_hw(given):
@@ -153,9 +157,9 @@ def validate_output_padding(given):
 
 # ---- solving --------------------------------------------------------------
 
-def scatter(given) -> np.ndarray:
+def scatter(given, rotated: bool = False) -> np.ndarray:
     """The uncropped result: each input cell times the kernel, added at (i·S, j·S)."""
-    x, w = as_channels(given.input), kernel_tensor(given)
+    x, w = as_channels(given.input), kernel_tensor(given, rotated)
     (ah, aw) = axes(given)
     c_in, c_group = w.shape[0], w.shape[1]
     full = ((ah.n - 1) * ah.s + ah.d * (ah.k - 1) + 1, (aw.n - 1) * aw.s + aw.d * (aw.k - 1) + 1)
@@ -197,28 +201,18 @@ def with_bias(given, y) -> np.ndarray:
     return exact_array(y)
 
 
-def output_size(given):
-    """Sizes per axis and their derivation lines."""
-    return [transposed_length(axis) for axis in axes(given, output_padding_of(given))]
-
-
-def solve(given: Given) -> Solution:
-    op = output_padding_of(given)
-    sizes = output_size(given)
-    steps = padding_steps(given) + [size_step(given, sizes)]
-    answers = {}
-    if given.input is not None:
-        canvas = scatter(given)
-        y = with_bias(given, crop(given, canvas, op))
-        steps = [Step("Convention", CONVENTION)] + steps + scatter_steps(given, canvas, y, op)
-        result = squeeze_output(y, given.input.ndim)
-        result = activated(result, given.activation)
-        steps += activation_steps(result, given.activation, "Y")
-        answers["output"] = Answer("output", "matrix", result, "Y")
-    answers["output_size"] = size_answer(given, sizes)
-    if given.target_size is not None:
-        answers["output_padding"] = padding_answer(given, op)
-    return Solution(NAME, given, steps, answers)
+def output_size(given, rules: Rules = RULES):
+    """Sizes per axis and their derivation lines (under a mistake's rules: with the padding
+    added, or subtracted once, or a kernel K·D wide)."""
+    ax = axes(given, output_padding_of(given))
+    if rules.dilation_span == "KD":
+        ax = [dataclasses.replace(a, k=a.k * a.d, d=1) for a in ax]
+    if rules.padding == "add":
+        ax = [dataclasses.replace(a, before=-a.before, after=-a.after) for a in ax]
+    sizes = [transposed_length(a) for a in ax]
+    if rules.padding_sides == 1:
+        sizes = [(size + a.before, lines) for (size, lines), a in zip(sizes, ax)]
+    return sizes
 
 
 def size_answer(given, sizes) -> Answer:
@@ -300,56 +294,59 @@ def scatter_steps(given, canvas, y, op) -> list[Step]:
                  [[Symbol("Y_f", r"Y_{\text{full}}"), full], [Symbol("Y"), squeeze_output(y, given.input.ndim)]])]
 
 
-# ---- mistakes -------------------------------------------------------------
+class ConvTranspose2d(Kind):
+    name = "conv_transpose2d"
+    summary = ("transposed convolution as PyTorch computes it (scatter-add, then crop), its size, or the "
+               "output_padding for a target size")
+    answers = {
+        "output": "the output matrix or C_out×H_out×W_out tensor; needs input and kernel",
+        "output_size": "[H_out, W_out]; one value or a formula where the problem gives one size",
+        "output_padding": "the output_padding that reaches target_size; needs target_size",
+    }
+    # Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
+    vary = {"input": {}, "kernel": {}}
+    Given, Rules = Given, Rules
+    mistakes = [
+        Change("padding_added_instead_of_cropped", "The padding was added around the result; in a "
+               "transposed convolution P is cropped from every side (the inverse of the convolution's padding).",
+               rules={"padding": "add"}, applies=pads_both_sides),
+        shared("padding_once", applies=lambda g: g.target_size is None and pads_both_sides(g)),
+        Change("output_padding_forgotten", "output_padding was left out: it adds rows and columns at "
+               "the bottom and right of the result.",
+               given=lambda g: {"output_padding": ZERO}, applies=lambda g: g.target_size is None),
+        Change("output_padding_wrong_side", "output_padding was put at the top/left; PyTorch adds the "
+               "extra rows and columns at the bottom and right only.",
+               rules={"output_padding_side": "start"}, applies=lambda g: any(output_padding_of(g))),
+        "stride_ignored", "kernel_flipped", "bias_forgotten", "dilation_as_k_times_d",
+    ]
 
-def _resolve(given, **changes):
-    return resolve_changed(validate, solve, given, **changes)
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        op, sizes = output_padding_of(given), output_size(given, rules)
+        answers = {}
+        if given.input is not None and rules.windows_defined():
+            canvas = scatter(given, rules.flip)
+            y = squeeze_output(with_bias(given, crop(given, canvas, op, rules.padding, rules.output_padding_side)),
+                               given.input.ndim)
+            answers["output"] = Answer("output", "matrix", activated(y, given.activation), "Y")
+        answers["output_size"] = size_under_rules(size_answer(given, sizes), sizes, unrounded=False)
+        if given.target_size is not None:
+            if rules.padding == "add":     # what reaches the target from the size with the padding added
+                op = Pair(*(t - (size - o) for t, (size, _), o in zip(given.target_size, sizes, op)))
+            answers["output_padding"] = padding_answer(given, op)
+        return answers
+
+    def derive(self, given, answers) -> list[Step]:
+        steps = padding_steps(given) + [size_step(given, output_size(given))]
+        if given.input is None:
+            return steps
+        op = output_padding_of(given)
+        canvas = scatter(given)
+        y = with_bias(given, crop(given, canvas, op))
+        return ([Step("Convention", CONVENTION)] + steps + scatter_steps(given, canvas, y, op)
+                + activation_steps(answers["output"].value, given.activation, "Y"))
 
 
-def _variant(given, padding_side="crop", extra_side="end", k_times_d=False):
-    """Answers with the padding added, or output_padding at the start, or K·D."""
-    op = output_padding_of(given)
-    ax = axes(given, op)
-    if k_times_d:
-        ax = [dataclasses.replace(a, k=a.k * a.d, d=1) for a in ax]
-    if padding_side == "add":
-        ax = [dataclasses.replace(a, before=-a.before, after=-a.after) for a in ax]
-    sizes = [transposed_length(a) for a in ax]
-    if any(isinstance(size, int) and size < 1 for size, _ in sizes):
-        return {}
-    answers = {"output_size": size_answer(given, sizes).value}
-    if given.input is not None and not k_times_d:
-        y = with_bias(given, crop(given, scatter(given), op, padding_side, extra_side))
-        answers["output"] = squeeze_output(y, given.input.ndim)
-    if given.target_size is not None and padding_side == "add":
-        answers["output_padding"] = padding_answer(given, Pair(*(
-            t - (s[0] - o) for t, s, o in zip(given.target_size, sizes, op)))).value
-    return answers
-
-
-def _padding_once(given):
-    """The size with −P instead of −2P: the padding cropped from one side only."""
-    if given.target_size is not None or not any(a.before for a in axes(given)):
-        return {}
-    sizes = [(size + axis.before, lines) for (size, lines), axis in zip(output_size(given), axes(given))]
-    return {"output_size": size_answer(given, sizes).value}
-
-
-MISTAKES = [
-    Mistake("padding_added_instead_of_cropped", "The padding was added around the result; in a "
-            "transposed convolution P is cropped from every side (the inverse of the convolution's padding).",
-            lambda g: _variant(g, padding_side="add") if any(a.before for a in axes(g)) else {}),
-    shared_mistake("padding_once", _padding_once),
-    Mistake("output_padding_forgotten", "output_padding was left out: it adds rows and columns at "
-            "the bottom and right of the result.",
-            lambda g: _resolve(g, output_padding=ZERO) if g.target_size is None else {}),
-    Mistake("output_padding_wrong_side", "output_padding was put at the top/left; PyTorch adds the "
-            "extra rows and columns at the bottom and right only.",
-            lambda g: _variant(g, extra_side="start") if any(output_padding_of(g)) else {}),
-    shared_mistake("stride_ignored", lambda g: _resolve(g, stride=ONE)),
-    shared_mistake("kernel_flipped", lambda g: _resolve(g, kernel=g.kernel[..., ::-1, ::-1])
-                   if g.kernel is not None else {}),
-    shared_mistake("bias_forgotten", lambda g: _resolve(g, bias=None) if g.bias is not None else {}),
-    shared_mistake("dilation_as_k_times_d", lambda g: _variant(g, k_times_d=True)
-                   if any(a.d != 1 for a in axes(g)) else {}),
-]
+KIND = ConvTranspose2d()
