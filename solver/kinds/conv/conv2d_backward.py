@@ -21,29 +21,20 @@ Conventions (each stated in the derivation):
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ...errors import FieldError
-from ...fields import Pair, array, given_field, optional, read_given
+from ...fields import Pair, array, given_field, optional
 from ...math.nodes import Number, Sum, Symbol, divide
-from ...model import Answer, Solution, Step
+from ...model import Answer, Step
+from ..base import Kind
+from ..common import exact, exact_array
+from ..mistakes import Change
 from . import conv2d
-from ..common import Mistake, exact, exact_array, shared_mistake
 from .common import as_channels, pad, squeeze_output
-
-NAME = "conv2d_backward"
-SUMMARY = "gradients of a 2-D convolution with respect to its input, kernel and bias, by hand"
-ANSWERS = {
-    "output": "the forward output Y (H_out×W_out or O×H_out×W_out), as conv2d computes it",
-    "loss": "L = Σ upstream ⊙ Y, the loss whose gradient at the output is `upstream`",
-    "grad_input": "∂L/∂X, the input's shape",
-    "grad_kernel": "∂L/∂K, the kernel's shape (as given, so rotated back when flip is true)",
-    "grad_bias": "∂L/∂b: one number, or one per output channel when there are several",
-}
-# Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
-VARY = {"input": {}, "kernel": {}, "upstream": {}}
 
 FORWARD_FIELDS = ("input", "kernel", "bias", "stride", "padding", "dilation", "groups", "flip")
 REQUIRED = ("input", "kernel")          # conv2d's size-only problems have no gradients
@@ -66,10 +57,16 @@ Given = dataclasses.make_dataclass(
 Given.__module__ = __name__
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
+@dataclass(frozen=True)
+class Rules:
+    """Backpropagation's rules for a convolution; a mistake changes one."""
+    input_gradient_flip: bool = True     # ∂L/∂X correlates U with rot180(W) (False: W as it is)
+    input_gradient_full: bool = True     # ... with U padded to a full correlation (False: 'valid')
+    bias_gradient: str = "sum"           # Σ U over the channel ("mean", or "one")
+    upstream_rotated: bool = False       # ∂L/∂W correlates X_pad with U as it is (True: rot180(U))
+
+
+RULES = Rules()
 
 
 def forward_given(given) -> conv2d.Given:
@@ -200,28 +197,6 @@ GRAD = {"X": r"\frac{\partial L}{\partial X}",
         "b": r"\frac{\partial L}{\partial b}"}
 
 
-def solve(given) -> Solution:
-    forward = conv2d.KIND.solve(forward_given(given))
-    output = forward.answers["output"]
-    y, u = as_channels(output.value), upstream_tensor(given)
-    loss = exact((u * y).sum())
-    grad_b = bias_gradient(u)
-    parts = kernel_parts(given, u)
-    grad_k = kernel_gradient(given, parts)
-    part = input_part(given, u)
-    grad_x = conv2d.correlate(part)
-    steps = [loss_step(given, u), Step("Forward pass", "The output Y, computed as in conv2d.",
-                                       substeps=forward.steps),
-             loss_value_step(u, y, loss), bias_step(u, grad_b), kernel_step(given, parts, grad_k),
-             input_step(given, part, grad_x)]
-    answers = {"output": output, "loss": scalar_answer("loss", loss, "L"),
-               "grad_input": Answer("grad_input", "matrix", squeeze_output(grad_x, given.input.ndim),
-                                    GRAD["X"]),
-               "grad_kernel": Answer("grad_kernel", "matrix", grad_k, GRAD["K" if given.flip else "W"]),
-               "grad_bias": bias_answer(grad_b)}
-    return Solution(NAME, given, steps, answers)
-
-
 def loss_step(given, u) -> Step:
     default = given.upstream is None
     text = ("Backpropagation gets the gradient U of the loss with respect to every output cell "
@@ -330,51 +305,59 @@ def input_step(given, part, grad_x) -> Step:
                 substeps=steps)
 
 
-# ---- mistakes -------------------------------------------------------------
+class Conv2dBackward(Kind):
+    name = "conv2d_backward"
+    summary = "gradients of a 2-D convolution with respect to its input, kernel and bias, by hand"
+    answers = {
+        "output": "the forward output Y (H_out×W_out or O×H_out×W_out), as conv2d computes it",
+        "loss": "L = Σ upstream ⊙ Y, the loss whose gradient at the output is `upstream`",
+        "grad_input": "∂L/∂X, the input's shape",
+        "grad_kernel": "∂L/∂K, the kernel's shape (as given, so rotated back when flip is true)",
+        "grad_bias": "∂L/∂b: one number, or one per output channel when there are several",
+    }
+    # Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
+    vary = {"input": {}, "kernel": {}, "upstream": {}}
+    Given, Rules = Given, Rules
+    mistakes = [
+        "bias_forgotten",            # the forward pass without it: the output and the loss change
+        Change("input_gradient_kernel_not_flipped", "This is U cross-correlated with the kernel as it is: "
+               "the input gradient is the full convolution of U with the kernel, i.e. the cross-correlation "
+               "with the kernel rotated by 180°.", rules={"input_gradient_flip": False}),
+        Change("input_gradient_not_full", "U was not padded: the input gradient is a full convolution, so "
+               "U is first padded by K - 1 zeros on every side (D(K - 1) when dilated); a 'valid' "
+               "correlation gives a result smaller than the input.", rules={"input_gradient_full": False}),
+        Change("bias_gradient_one", "The bias gradient is not 1: the bias is added to every output cell "
+               "of its channel, so its gradient is the sum of U over that channel.", rules={"bias_gradient": "one"}),
+        Change("bias_gradient_mean", "This is the mean of U: the bias is added to every output cell of "
+               "its channel, so its gradient is the sum of U over that channel.", rules={"bias_gradient": "mean"}),
+        Change("kernel_gradient_upstream_flipped", "U was rotated by 180°: the kernel gradient is the "
+               "cross-correlation of the padded input with U as it is.", rules={"upstream_rotated": True}),
+    ]
 
-def _input_gradient_with(given, **part_changes) -> dict:
-    part = input_part(given, upstream_tensor(given), **part_changes)
-    try:
-        conv2d.validate(part)
-    except FieldError:
-        return {}              # U too small for the kernel: no valid correlation
-    return {"grad_input": squeeze_output(conv2d.correlate(part), given.input.ndim)}
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        output = conv2d.KIND.compute(forward_given(given))["output"]
+        y, u = as_channels(output.value), upstream_tensor(given)
+        grad_k = kernel_gradient(given, kernel_parts(given, u, rules.upstream_rotated))
+        part = input_part(given, u, rules.input_gradient_flip, rules.input_gradient_full)
+        if not (rules.input_gradient_flip and rules.input_gradient_full):
+            conv2d.validate(part)    # U too small for the kernel: no valid correlation
+        grad_x = squeeze_output(conv2d.correlate(part), given.input.ndim)
+        return {"output": output, "loss": scalar_answer("loss", exact((u * y).sum()), "L"),
+                "grad_input": Answer("grad_input", "matrix", grad_x, GRAD["X"]),
+                "grad_kernel": Answer("grad_kernel", "matrix", grad_k, GRAD["K" if given.flip else "W"]),
+                "grad_bias": bias_answer(bias_gradient(u, rules.bias_gradient))}
+
+    def derive(self, given, answers) -> list[Step]:
+        forward = conv2d.KIND.derive(forward_given(given), {"output": answers["output"]})
+        y, u = as_channels(answers["output"].value), upstream_tensor(given)
+        parts, part = kernel_parts(given, u), input_part(given, u)
+        return [loss_step(given, u), Step("Forward pass", "The output Y, computed as in conv2d.", substeps=forward),
+                loss_value_step(u, y, answers["loss"].value), bias_step(u, bias_gradient(u)),
+                kernel_step(given, parts, answers["grad_kernel"].value),
+                input_step(given, part, conv2d.correlate(part))]
 
 
-def _kernel_gradient_with_upstream_flipped(given) -> dict:
-    parts = kernel_parts(given, upstream_tensor(given), flip_upstream=True)
-    return {"grad_kernel": kernel_gradient(given, parts)}
-
-
-def _bias_gradient(given, how) -> dict:
-    return {"grad_bias": bias_value(bias_gradient(upstream_tensor(given), how))}
-
-
-def _bias_forgotten(given) -> dict:
-    """The forward pass without the bias: the output and the loss change, no gradient does."""
-    if given.bias is None:
-        return {}
-    y = conv2d.correlate(dataclasses.replace(forward_given(given), bias=None))
-    return {"output": squeeze_output(y, given.input.ndim), "loss": exact((upstream_tensor(given) * y).sum())}
-
-
-MISTAKES = [
-    shared_mistake("bias_forgotten", _bias_forgotten),
-    Mistake("input_gradient_kernel_not_flipped", "This is U cross-correlated with the kernel as it is: "
-            "the input gradient is the full convolution of U with the kernel, i.e. the cross-correlation "
-            "with the kernel rotated by 180°.",
-            lambda g: _input_gradient_with(g, flip_kernel=False)),
-    Mistake("input_gradient_not_full", "U was not padded: the input gradient is a full convolution, so "
-            "U is first padded by K - 1 zeros on every side (D(K - 1) when dilated); a 'valid' "
-            "correlation gives a result smaller than the input.",
-            lambda g: _input_gradient_with(g, full=False)),
-    Mistake("bias_gradient_one", "The bias gradient is not 1: the bias is added to every output cell "
-            "of its channel, so its gradient is the sum of U over that channel.",
-            lambda g: _bias_gradient(g, "one")),
-    Mistake("bias_gradient_mean", "This is the mean of U: the bias is added to every output cell of "
-            "its channel, so its gradient is the sum of U over that channel.",
-            lambda g: _bias_gradient(g, "mean")),
-    Mistake("kernel_gradient_upstream_flipped", "U was rotated by 180°: the kernel gradient is the "
-            "cross-correlation of the padded input with U as it is.",
-            _kernel_gradient_with_upstream_flipped),
-]
+KIND = Conv2dBackward()
