@@ -8,10 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# How an answer is compared with a student's (see solver/answers/check.py).
-ANSWER_TYPES = ("integer", "rational", "real", "shape", "matrix", "expression", "table", "boolean")
-
-
 @dataclass
 class Step:
     """One stage of a derivation.
@@ -30,7 +26,8 @@ class Step:
 
 @dataclass
 class Answer:
-    """A named, typed result. `type` is one of ANSWER_TYPES.
+    """A named, typed result. `type` names its answer type (solver.answers.types.TYPES),
+    which reads, writes and compares its values.
 
     integer: int; rational: fractions.Fraction or int; real: float or an exact
     sympy number; shape: tuple of ints; matrix: numpy array whose cells are

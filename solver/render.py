@@ -12,7 +12,6 @@ import html
 import json
 import re
 import sys
-from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,10 +19,9 @@ from typing import Any, NamedTuple
 import jinja2
 import numpy as np
 
-from .math.nodes import Formula
 from .math.printing import (display_rows, latex, marked, members, products, table_parts, text_display)
 from .prose import escape_html, escape_latex, html_literal, escape_markdown, math_to_text, prose_text
-from .answers.tables import Table
+from .answers.types import answer_type
 
 FORMATS = ("md", "latex", "text", "json", "html")
 EXTENSIONS = {"md": "md", "latex": "tex", "text": "txt", "json": "json", "html": "html"}
@@ -61,7 +59,9 @@ def environment(fmt: str) -> jinja2.Environment:
                        asked=asked, arrays=given_arrays, dollar_math=dollar_math,
                        title_text=lambda s: html_literal(prose_text(s)),
                        table_parts=table_parts, display_rows=display_rows,
-                       marked=marked, members=members)
+                       marked=marked, members=members,
+                       tall_blank=lambda answer: answer_type(answer.type).tall_blank)
+    env.tests.update(by_rows=lambda answer: answer_type(answer.type).by_rows)
     return env
 
 
@@ -178,10 +178,14 @@ def table_lines(rows) -> list[str]:
 def to_json(pset, solutions) -> dict:
     return {"title": pset.title, "problems": [
         {"id": p.id, "kind": p.kind,
-         "answers": {a.name: {"type": a.type, "value": json_value(a.value), "latex": latex(a.value)}
-                     for a in s.answers.values()},
+         "answers": {a.name: answer_json(a) for a in s.answers.values()},
          "steps": [step_json(step) for step in s.steps]}
         for p, s in zip(pset.problems, solutions)]}
+
+
+def answer_json(answer) -> dict:
+    kind = answer_type(answer.type)
+    return {"type": answer.type, "value": kind.to_json(answer.value), "latex": kind.latex(answer.value)}
 
 
 def step_json(step) -> dict:
@@ -197,20 +201,3 @@ def step_json(step) -> dict:
         out["steps"] = [step_json(sub) for sub in step.substeps]
     return out
 
-
-def json_value(v):
-    """ints stay ints; exact rationals and expressions become strings sympy reads."""
-    if isinstance(v, np.ndarray):
-        return [json_value(x) for x in v]
-    if isinstance(v, (tuple, list)):
-        return [json_value(x) for x in v]
-    if isinstance(v, bool) or isinstance(v, (int, float)):
-        return v
-    if isinstance(v, Fraction):
-        return str(v)
-    if isinstance(v, Formula):
-        return json_value(v.value())
-    if isinstance(v, Table):
-        return [dict(layer=label, **{k: json_value(x) for k, x in row.items()})
-                for label, row in zip(v.labels, v.rows)]
-    return str(v)

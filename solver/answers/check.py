@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import partial
 
 import numpy as np
@@ -13,10 +12,7 @@ from ..errors import InternalError, InvalidAnswer, SolverError, UsageError
 from ..kinds import KINDS, get_kind
 from ..problems import load
 from .tables import judge_rows, missing_text, read_table
-from .tolerance import DEFAULT, Tolerance, close_miss
-from .types import as_sympy, format_number, parse_answer, with_named
-
-MAX_NAMED_CELLS = 10
+from .types import answer_type, as_sympy, compare, compare_formulas, parse_answer
 
 
 @dataclass
@@ -67,7 +63,7 @@ def check_value(problem, answer, text, mistakes) -> Verdict:
     the problem and answer: a bug in the tool."""
     try:
         with time_budget(CHECK_SECONDS):
-            if answer.type == "table":
+            if answer_type(answer.type).by_rows:
                 return check_table(problem.id, answer, text, mistakes, problem.given)
             return check_single(problem, answer, text, mistakes)
     except OutOfTime:
@@ -85,7 +81,7 @@ def check_value(problem, answer, text, mistakes) -> Verdict:
 def check_single(problem, answer, text, mistakes) -> Verdict:
     tolerance = tolerance_of(problem, answer.name)
     same = partial(compare, tolerance=tolerance)
-    if answer.type == "expression":
+    if answer_type(answer.type).symbolic:
         # A formula may use the problem's givens and named quantities; the named ones are put in on both sides.
         named, given = named_quantities(problem), given_symbols(problem.given)
         reading = {"names": (*answer.value.free_symbols, *given), "named": named}
@@ -214,98 +210,3 @@ def diagnose_row(table, given_rows, position, wrong, mistakes, given):
     keep = {f"{c}[{table.labels[p]}]": (table.columns[c], v)
             for p in range(position) for c, v in given_rows.get(p, {}).items()}
     return diagnose(given, mistakes, wrong_cells, keep)
-
-
-def compare(kind: str, student, expected, tolerance: Tolerance | None = None) -> tuple[float, list, str]:
-    """(score in [0, 1], wrong cell indices, a sentence on what differs). `tolerance`: the
-    problem's rule for numbers, None for the default (solver.answers.tolerance)."""
-    if kind == "matrix":
-        return compare_matrices(student, expected, tolerance)
-    if kind == "expression":
-        return compare_formulas(kind, student, expected)
-    if kind == "shape":
-        s, e = tuple(student), tuple(expected)
-        if s == e:
-            return 1.0, [], ""
-        return 0.0, [], f"The shape {'×'.join(map(str, s))} is not the expected one."
-    if kind == "boolean":
-        return (1.0, [], "") if student == expected else (0.0, [], "The yes/no answer is not correct.")
-    exact = kind == "integer"
-    if same_number(student, expected, tolerance, exact):
-        return 1.0, [], ""
-    return 0.0, [], number_miss(student, expected, tolerance, exact)
-
-
-def compare_formulas(kind: str, student, expected, named=None, known=frozenset()):
-    """Formulas, with the named quantities put in the expected one too (the student's are in already);
-    `known`: the symbols the problem gives, which an answer may use."""
-    from .grammar import equivalent     # here: only formulas need sympy
-    same, detail = equivalent(student, with_named(expected, named or {}), known=known)
-    return (1.0, [], "") if same else (0.0, [], detail)
-
-
-def compare_matrices(student, expected, tolerance=None):
-    student, expected = np.asarray(student, dtype=object), np.asarray(expected, dtype=object)
-    if student.shape != expected.shape:
-        if student.size == expected.size and student.squeeze().shape == expected.squeeze().shape:
-            student = student.reshape(expected.shape)
-        else:
-            return 0.0, [], (f"The answer has shape {shape_text(student.shape)}; the expected "
-                             f"shape is {shape_text(expected.shape)}.")
-    wrong = [index for index, e in np.ndenumerate(expected) if not same_number(student[index], e, tolerance)]
-    score = 1.0 - len(wrong) / expected.size
-    if not wrong:
-        return 1.0, [], ""
-    names = ", ".join("[" + ",".join(map(str, i)) + "]" for i in wrong[:MAX_NAMED_CELLS])
-    more = f" and {len(wrong) - MAX_NAMED_CELLS} more" if len(wrong) > MAX_NAMED_CELLS else ""
-    close = any(close_note(student[i], expected[i], tolerance) for i in wrong)
-    precision = f" Some are close: each cell is asked {(tolerance or DEFAULT).describe()}." if close else ""
-    return score, wrong, (f"{len(wrong)} of {expected.size} cells are wrong "
-                          f"(0-based [row,column]): {names}{more}.{precision}")
-
-
-def same_number(student, expected, tolerance: Tolerance | None = None, exact: bool = False) -> bool:
-    """Equal, or within the tolerance where one applies (see `compared_exactly`)."""
-    if compared_exactly(student, expected, tolerance, exact):
-        return student == expected
-    numbers = as_floats(student, expected)
-    return numbers is not None and (tolerance or DEFAULT).accepts(*numbers)
-
-
-def compared_exactly(student, expected, tolerance, exact: bool) -> bool:
-    """Without a tolerance set, exact values, whole expected values and every value of an
-    integer answer (`exact`) compare exactly; a decimal otherwise gets the default tolerance."""
-    return tolerance is None and (exact or is_whole(expected)
-                                  or isinstance(student, (int, Fraction)) and isinstance(expected, Fraction))
-
-
-def number_miss(student, expected, tolerance, exact) -> str:
-    """What is wrong with a number: not whole for an integer answer, close but not precise enough, or just wrong."""
-    if exact and not float(student).is_integer():
-        return f"{format_number(student)} is not a whole number; this answer is one."
-    return close_note(student, expected, tolerance, exact) or "The value is not correct."
-
-
-def close_note(student, expected, tolerance, exact: bool = False) -> str:
-    """How close a wrong decimal is and what precision is asked, or "" (not close, or compared exactly)."""
-    numbers = as_floats(student, expected)
-    if numbers is None or compared_exactly(student, expected, tolerance, exact):
-        return ""
-    return close_miss(*numbers, tolerance or DEFAULT)
-
-
-def as_floats(student, expected) -> tuple[float, float] | None:
-    try:
-        return float(student), float(expected)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def is_whole(value) -> bool:
-    """An integer, or an exact fraction equal to one (not a float that happens to be)."""
-    return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-            or isinstance(value, Fraction) and value.denominator == 1)
-
-
-def shape_text(shape) -> str:
-    return "×".join(map(str, shape)) or "a single number"

@@ -604,10 +604,6 @@ class _Parser(NestingLimit):
         return f'"{_visible(self.text[pos:end])}"'
 
 
-_READERS = {"integer": _Parser.integer, "rational": _Parser.real, "real": _Parser.real,
-            "shape": _Parser.shape, "matrix": _Parser.matrix, "boolean": _Parser.boolean}
-
-
 def _array(cells: list, shape: tuple[int, ...]):
     import numpy as np      # here, not at the top: numpy takes ~0.1 s and only matrices need it
     array = np.empty(len(cells), dtype=object)

@@ -1,6 +1,12 @@
-"""Answer values: read a student's text as a value of an answer type, and write a value as
-a student would type it. Numbers, shapes, matrices and booleans are read by the literal
-grammar (literals.py), formulas and arithmetic by the expression grammar (grammar.py).
+"""Answer types: each kind of answer (integer, matrix, formula, ...) is one class that reads a
+student's text (parse), writes a value as a student would type it (format), compares two
+values (compare) and gives the value as JSON and LaTeX, and says how much room a problem
+sheet leaves for it. `answer_type(name)` is the one place an answer's type name (an
+Answer's `type`, kept in the JSON output) becomes behaviour; adding a type is adding a class
+to TYPES.
+
+Numbers, shapes, matrices and booleans are read by the literal grammar (literals.py),
+formulas and numbers written as arithmetic by the expression grammar (grammar.py).
 """
 from __future__ import annotations
 
@@ -8,53 +14,228 @@ import numbers
 from fractions import Fraction
 from typing import Any, Callable
 
+import numpy as np
+
 from ..errors import InvalidAnswer
-from .literals import (_NO_NUMBER, _READERS, _TRAILING, MAX_TEXT, _Parser, _quote,
-                       _whole_or_as_read)
-from .tables import format_table
+from ..math import printing
+from ..math.nodes import Formula
+from .literals import _NO_NUMBER, _TRAILING, MAX_TEXT, _Parser, _quote, _whole_or_as_read
+from .tables import Table, format_table
+from .tolerance import DEFAULT, Tolerance, close_miss
 
 MAX_ARITHMETIC = 2000     # characters of a number written as arithmetic (a formula's bound)
-NUMBERS = ("integer", "rational", "real")
+MAX_NAMED_CELLS = 10      # wrong matrix cells a feedback names
+
+Comparison = tuple[float, list, str]   # (score in [0, 1], wrong cell indices, a sentence on what differs)
 
 
-def parse_answer(text: str, answer_type: str, names=(), named=None):
-    """Read `text` as a value of `answer_type` ("integer", "rational", "real", "shape",
-    "matrix", "expression", "boolean").
+class AnswerType:
+    """One kind of answer. `name` is its contract name; `tall_blank`: a problem sheet leaves
+    a tall blank for it (room for a matrix); `symbolic`: read with the problem's symbols
+    and named quantities (a formula); `by_rows`: checked row by row (a table)."""
+    name = ""
+    tall_blank = False
+    symbolic = False
+    by_rows = False
 
-    integer -> int (a number that is not whole as read: a wrong value, not
-    unreadable); rational, real -> int, Fraction or float; shape -> tuple of
-    positive ints; matrix -> numpy array of dtype object (1-D to 4-D);
-    boolean -> bool;
-    expression -> sympy expression whose words are split into `names` (the
-    expected answer's symbols, see solver.answers.grammar.parse_expression).
-    A number may also be written as arithmetic (1/64 + 1/9, 2^10), read by the
-    formula grammar. `named` maps the names of the quantities the problem
-    defines (y, h_3) to their sympy values, or is a function that returns
-    them (called only where a formula is read): a formula or a number may use
-    them, and they are replaced by their values.
-    Raises InvalidAnswer with one sentence saying what was expected where.
-    """
-    if answer_type == "expression":
+    def parse(self, text: str, names=(), named=None):
+        """The value `text` writes; InvalidAnswer with one sentence saying what was expected where.
+        `names`: the symbols a formula may use; `named`: {name: sympy value} of the quantities the
+        problem defines, or a function that returns it (called only where a formula is read)."""
+        raise ValueError(f"unknown answer type {self.name!r}")
+
+    def format(self, value) -> str:
+        """The text a student would type for `value`; parse reads it back."""
+        raise NotImplementedError
+
+    def rounded(self, value, accepts: Callable[[float, Any], bool]):
+        """`value` with every number that is not exact to the fewest significant figures
+        `accepts(rounded, number)` takes; exact values stay as they are."""
+        return value
+
+    def compare(self, student, expected, tolerance: Tolerance | None = None) -> Comparison:
+        """The student's value against the expected one; `tolerance`: the problem's rule for
+        numbers, None for the default (solver.answers.tolerance)."""
+        raise NotImplementedError
+
+    def to_json(self, value):
+        return json_value(value)
+
+    def latex(self, value) -> str:
+        return printing.latex(value)
+
+
+class _Literal(AnswerType):
+    """A value the literal grammar reads with the _Parser method named `reader`."""
+    reader = ""
+
+    def parse(self, text: str, names=(), named=None):
+        if len(text) > MAX_TEXT:      # before looking at any character
+            raise InvalidAnswer(f"expected an answer of at most {MAX_TEXT} characters, "
+                                f"got {len(text)}")
+        if not text.strip():
+            raise InvalidAnswer("expected an answer, got empty text")
+        try:
+            return getattr(_Parser(text), self.reader)()
+        except InvalidAnswer as error:
+            return self.unread(text, named, error)
+
+    def unread(self, text: str, named, error: InvalidAnswer):
+        """What text the literal grammar cannot read is: `error`, unless a subclass reads it otherwise."""
+        raise error
+
+
+class Number(_Literal):
+    """A rational or real number: int, Fraction or float. A number may also be written as
+    arithmetic (1/64 + 1/9, 2^10), read by the formula grammar, using the named quantities."""
+    name = "real"
+    reader = "real"
+    exact = False        # compared exactly, without the default tolerance on decimals
+
+    def unread(self, text, named, error):
+        if len(text) > MAX_ARITHMETIC:
+            raise error
+        return _arithmetic(text, _named(named), error, self.exact)
+
+    def format(self, value):
+        return _cell_text(value)
+
+    def rounded(self, value, accepts):
+        return _rounded(value, accepts)
+
+    def compare(self, student, expected, tolerance=None):
+        if same_number(student, expected, tolerance, self.exact):
+            return 1.0, [], ""
+        return 0.0, [], number_miss(student, expected, tolerance, self.exact)
+
+
+class Rational(Number):
+    name = "rational"
+
+
+class Integer(Number):
+    """An int; a number that is not whole is read as written, a wrong value (3.5 for 4), not unreadable."""
+    name = "integer"
+    reader = "integer"
+    exact = True
+
+    def rounded(self, value, accepts):
+        return value
+
+
+class Shape(_Literal):
+    """A tuple of positive ints, written 100x128x256 or (100, 128, 256)."""
+    name = "shape"
+    reader = "shape"
+
+    def format(self, value):
+        return " x ".join(str(v) for v in value)
+
+    def compare(self, student, expected, tolerance=None):
+        s, e = tuple(student), tuple(expected)
+        if s == e:
+            return 1.0, [], ""
+        return 0.0, [], f"The shape {'×'.join(map(str, s))} is not the expected one."
+
+
+class Matrix(_Literal):
+    """A numpy array of dtype object (1-D to 4-D) whose cells are numbers, compared cell by cell."""
+    name = "matrix"
+    reader = "matrix"
+    tall_blank = True
+
+    def format(self, value):
+        return _nested(value)
+
+    def rounded(self, value, accepts):
+        return _rounded(value, accepts)
+
+    def compare(self, student, expected, tolerance=None):
+        return compare_matrices(student, expected, tolerance)
+
+
+class Boolean(_Literal):
+    """A yes/no answer: yes, no, true, false, 1 or 0."""
+    name = "boolean"
+    reader = "boolean"
+
+    def format(self, value):
+        return "yes" if value else "no"
+
+    def compare(self, student, expected, tolerance=None):
+        return (1.0, [], "") if student == expected else (0.0, [], "The yes/no answer is not correct.")
+
+
+class Expression(AnswerType):
+    """A formula: a sympy expression whose words are split into `names` (the expected answer's
+    symbols, see solver.answers.grammar.parse_expression), with the named quantities put in."""
+    name = "expression"
+    symbolic = True
+
+    def parse(self, text, names=(), named=None):
         from .grammar import parse_expression    # here: only formulas need sympy
         named = _named(named)
         return with_named(parse_expression(text, [*named, *names]), named)
-    if answer_type not in _READERS:
-        raise ValueError(f"unknown answer type {answer_type!r}")
-    if len(text) > MAX_TEXT:      # before looking at any character
-        raise InvalidAnswer(f"expected an answer of at most {MAX_TEXT} characters, "
-                            f"got {len(text)}")
-    if not text.strip():
-        raise InvalidAnswer("expected an answer, got empty text")
+
+    def format(self, value):
+        return str(value)         # sympy's plain text: **, floor(...), ceiling(...), Max(...)
+
+    def compare(self, student, expected, tolerance=None):
+        return compare_formulas(self.name, student, expected)
+
+
+class TableAnswer(AnswerType):
+    """Rows of named cells of the other types (solver.answers.tables.Table), read as CSV or
+    JSON and checked row by row (solver.answers.check.check_table)."""
+    name = "table"
+    by_rows = True
+
+    def format(self, value):
+        return format_table(value, format_answer)
+
+
+TYPES: dict[str, AnswerType] = {kind.name: kind for kind in (
+    Integer(), Rational(), Number(), Shape(), Matrix(), Expression(), TableAnswer(), Boolean())}
+
+
+def answer_type(name: str) -> AnswerType:
+    """The answer type an Answer's `type` names."""
     try:
-        return _READERS[answer_type](_Parser(text))
-    except InvalidAnswer as error:
-        if answer_type not in NUMBERS or len(text) > MAX_ARITHMETIC:
-            raise
-        return _arithmetic(text, answer_type, _named(named), error)
+        return TYPES[name]
+    except KeyError:
+        raise ValueError(f"unknown answer type {name!r}") from None
 
 
-def _arithmetic(text: str, answer_type: str, named: dict, unread: InvalidAnswer):
-    """A number written as arithmetic; `unread` is why it is no plain number."""
+def parse_answer(text: str, answer_type_name: str, names=(), named=None):
+    """Read `text` as a value of the type named `answer_type_name` (see AnswerType.parse)."""
+    return answer_type(answer_type_name).parse(text, names, named)
+
+
+def format_answer(value, answer_type_name: str) -> str:
+    """The text a student would type for `value`; parse_answer reads it back."""
+    return answer_type(answer_type_name).format(value)
+
+
+def format_rounded(value, answer_type_name: str, accepts: Callable[[float, Any], bool]) -> str:
+    """As format_answer, with every number that is not exact (a float, a radical) to
+    the fewest significant figures for which `accepts(rounded, number)` (the checker's
+    comparison), as a student asked for that precision types it; integers and
+    fractions stay exact."""
+    kind = answer_type(answer_type_name)
+    return kind.format(kind.rounded(value, accepts))
+
+
+def compare(answer_type_name: str, student, expected, tolerance: Tolerance | None = None) -> Comparison:
+    """(score in [0, 1], wrong cell indices, a sentence on what differs). `tolerance`: the
+    problem's rule for numbers, None for the default (solver.answers.tolerance)."""
+    return answer_type(answer_type_name).compare(student, expected, tolerance)
+
+
+# --- reading --------------------------------------------------------------
+
+def _arithmetic(text: str, named: dict, unread: InvalidAnswer, whole: bool):
+    """A number written as arithmetic; `unread` is why it is no plain number; `whole`: an
+    integer answer, where a whole number is an int."""
     from .grammar import parse_constant
     try:
         value, decimal = parse_constant(text, list(named))
@@ -72,7 +253,7 @@ def _arithmetic(text: str, answer_type: str, named: dict, unread: InvalidAnswer)
         number = _whole_or_as_read(Fraction(int(value.p), int(value.q)))
     else:
         number = float(value)      # as a decimal or a root is read: 0.5 + 1 is 1.5
-    return _whole_or_as_read(number) if answer_type == "integer" else number
+    return _whole_or_as_read(number) if whole else number
 
 
 def _named(named) -> dict:
@@ -112,31 +293,6 @@ def _word(text: str, value) -> str:
     return f'"{letters[0]}"'
 
 
-def format_answer(value, answer_type: str) -> str:
-    """The text a student would type for `value`; parse_answer reads it back."""
-    if answer_type == "table":
-        return format_table(value, format_answer)
-    if answer_type == "shape":
-        return " x ".join(str(v) for v in value)
-    if answer_type == "matrix":
-        return _nested(value)
-    if answer_type == "expression":
-        return str(value)         # sympy's plain text: **, floor(...), ceiling(...), Max(...)
-    if answer_type == "boolean":
-        return "yes" if value else "no"
-    return _cell_text(value)
-
-
-def format_rounded(value, answer_type: str, accepts: Callable[[float, Any], bool]) -> str:
-    """As format_answer, with every number that is not exact (a float, a radical) to
-    the fewest significant figures for which `accepts(rounded, number)` (the checker's
-    comparison), as a student asked for that precision types it; integers and
-    fractions stay exact."""
-    if answer_type in ("real", "rational", "matrix"):
-        value = _rounded(value, accepts)
-    return format_answer(value, answer_type)
-
-
 def _rounded(value, accepts):
     if hasattr(value, "ndim") and value.ndim > 0:
         return [_rounded(v, accepts) for v in value]
@@ -165,3 +321,98 @@ def format_number(x) -> str:
     if isinstance(x, float):
         return repr(float(x))     # float() so numpy floats print like Python's
     return str(x)
+
+
+def json_value(v):
+    """ints stay ints; exact rationals and expressions become strings sympy reads."""
+    if isinstance(v, np.ndarray):
+        return [json_value(x) for x in v]
+    if isinstance(v, (tuple, list)):
+        return [json_value(x) for x in v]
+    if isinstance(v, bool) or isinstance(v, (int, float)):
+        return v
+    if isinstance(v, Fraction):
+        return str(v)
+    if isinstance(v, Formula):
+        return json_value(v.value())
+    if isinstance(v, Table):
+        return [dict(layer=label, **{k: json_value(x) for k, x in row.items()})
+                for label, row in zip(v.labels, v.rows)]
+    return str(v)
+
+
+# --- comparing ------------------------------------------------------------
+
+def compare_formulas(kind: str, student, expected, named=None, known=frozenset()):
+    """Formulas, with the named quantities put in the expected one too (the student's are in already);
+    `known`: the symbols the problem gives, which an answer may use."""
+    from .grammar import equivalent     # here: only formulas need sympy
+    same, detail = equivalent(student, with_named(expected, named or {}), known=known)
+    return (1.0, [], "") if same else (0.0, [], detail)
+
+
+def compare_matrices(student, expected, tolerance=None):
+    student, expected = np.asarray(student, dtype=object), np.asarray(expected, dtype=object)
+    if student.shape != expected.shape:
+        if student.size == expected.size and student.squeeze().shape == expected.squeeze().shape:
+            student = student.reshape(expected.shape)
+        else:
+            return 0.0, [], (f"The answer has shape {shape_text(student.shape)}; the expected "
+                             f"shape is {shape_text(expected.shape)}.")
+    wrong = [index for index, e in np.ndenumerate(expected) if not same_number(student[index], e, tolerance)]
+    score = 1.0 - len(wrong) / expected.size
+    if not wrong:
+        return 1.0, [], ""
+    names = ", ".join("[" + ",".join(map(str, i)) + "]" for i in wrong[:MAX_NAMED_CELLS])
+    more = f" and {len(wrong) - MAX_NAMED_CELLS} more" if len(wrong) > MAX_NAMED_CELLS else ""
+    close = any(close_note(student[i], expected[i], tolerance) for i in wrong)
+    precision = f" Some are close: each cell is asked {(tolerance or DEFAULT).describe()}." if close else ""
+    return score, wrong, (f"{len(wrong)} of {expected.size} cells are wrong "
+                          f"(0-based [row,column]): {names}{more}.{precision}")
+
+
+def same_number(student, expected, tolerance: Tolerance | None = None, exact: bool = False) -> bool:
+    """Equal, or within the tolerance where one applies (see `compared_exactly`)."""
+    if compared_exactly(student, expected, tolerance, exact):
+        return student == expected
+    numbers = as_floats(student, expected)
+    return numbers is not None and (tolerance or DEFAULT).accepts(*numbers)
+
+
+def compared_exactly(student, expected, tolerance, exact: bool) -> bool:
+    """Without a tolerance set, exact values, whole expected values and every value of an
+    integer answer (`exact`) compare exactly; a decimal otherwise gets the default tolerance."""
+    return tolerance is None and (exact or is_whole(expected)
+                                  or isinstance(student, (int, Fraction)) and isinstance(expected, Fraction))
+
+
+def number_miss(student, expected, tolerance, exact) -> str:
+    """What is wrong with a number: not whole for an integer answer, close but not precise enough, or just wrong."""
+    if exact and not float(student).is_integer():
+        return f"{format_number(student)} is not a whole number; this answer is one."
+    return close_note(student, expected, tolerance, exact) or "The value is not correct."
+
+
+def close_note(student, expected, tolerance, exact: bool = False) -> str:
+    """How close a wrong decimal is and what precision is asked, or "" (not close, or compared exactly)."""
+    numbers = as_floats(student, expected)
+    if numbers is None or compared_exactly(student, expected, tolerance, exact):
+        return ""
+    return close_miss(*numbers, tolerance or DEFAULT)
+
+
+def as_floats(student, expected) -> tuple[float, float] | None:
+    try:
+        return float(student), float(expected)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def is_whole(value) -> bool:
+    """An integer, or an exact fraction equal to one (not a float that happens to be)."""
+    return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            or isinstance(value, Fraction) and value.denominator == 1)
+
+
+def shape_text(shape) -> str:
+    return "×".join(map(str, shape)) or "a single number"

@@ -144,7 +144,7 @@ def left_out(problem_id: str, answers, whole: bool) -> str:
 
 
 def tolerance(answer_type: str, value) -> float:
-    """The checker's margin for a decimal a student types (check.same_number): none
+    """The checker's margin for a decimal a student types (types.same_number): none
     for whole-number answers, else its default tolerance (3 significant figures)."""
     if answer_type in ("integer", "shape"):
         return 0.0

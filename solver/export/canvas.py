@@ -28,9 +28,8 @@ import zipfile
 import numpy as np
 
 from . import Export, Question, decimal, tolerance
-from ..answers.types import format_answer
+from ..answers.types import TYPES, format_answer
 from ..mathml import typeset
-from ..model import ANSWER_TYPES
 
 QTI = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
 CP = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
@@ -167,7 +166,7 @@ def processing(element, question: Question, conditions: list[tuple[ET.Element, s
 def general_feedback(question: Question) -> str:
     """The worked solution, then every mistake and what it gives: Canvas has no
     feedback per wrong answer."""
-    return question.solution_html() + "\n" + question.mistakes_html(ANSWER_TYPES)
+    return question.solution_html() + "\n" + question.mistakes_html(TYPES)
 
 
 def numerical(question: Question, answer, index: tuple | None = None) -> ET.Element:
