@@ -10,11 +10,10 @@ import yaml
 
 from .errors import ProblemError, SolverError
 from .fields import NUMBER_LIMIT, check_numbers
-from .answers.tolerance import Tolerances, read_tolerances
+from .answers.tolerance import INDEXED, Tolerances, read_tolerances
 
 SET_KEYS = ("title", "course", "term", "instructions", "problems")
 PROBLEM_KEYS = ("id", "kind", "statement", "given", "ask", "tolerance", "vary")
-INDEXED = re.compile(r"\[\d+\]\Z")      # params[3] is an answer NAME[i]
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")   # {{ field }} in a statement
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 1_000_000       # values once aliases are expanded: what a MAX_FILE_BYTES file can write out

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .answers.check import check_value, tolerance_of
+from .answers.check import check_value
+from .answers.tolerance import tolerance_of
 from .answers.types import compare, format_answer
 from .errors import UsageError
 from .grading import Solved, counted, solve_once

@@ -426,7 +426,7 @@ def variant_yaml(variant: Variant, source: Path, seed: int) -> str:
 def key_rows(variant: Variant) -> list[list]:
     """The answers each sheet shows, as a student would type them: exact where exact,
     decimals to the fewest significant figures the checker accepts."""
-    from .answers.check import tolerance_of
+    from .answers.tolerance import tolerance_of
     from .answers.types import format_rounded, same_number
     from .render import asked
 

@@ -12,6 +12,7 @@ from ..errors import InternalError, InvalidAnswer, SolverError, UsageError
 from ..kinds import KINDS, get_kind
 from ..problems import load
 from .tables import judge_rows, missing_text, read_table
+from .tolerance import tolerance_of
 from .types import answer_type, as_sympy, compare, compare_formulas, parse_answer
 
 
@@ -99,11 +100,6 @@ def check_single(problem, answer, text, mistakes) -> Verdict:
     found = diagnose(problem.given, mistakes, {answer.name: (answer.type, student, answer.value)}, same=same)
     return Verdict(problem.id, answer.name, "incorrect", score, with_mistake(detail, found),
                    found[0].name if found else None, [list(i) for i in wrong])
-
-
-def tolerance_of(problem, answer_name: str):
-    """The problem's tolerance for that answer, or None for the default."""
-    return problem.tolerance.of(answer_name) if problem.tolerance else None
 
 
 def named_quantities(problem) -> dict:

@@ -14,12 +14,14 @@ problem applies to every number of the answer, integers and fractions too.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from ..errors import ProblemError
 
 MAX_SIG_FIGS = 15            # a float holds about 16
 FLOAT_NOISE = 1e-12          # differences this small are a float's rounding, not the student's
+INDEXED = re.compile(r"\[\d+\]\Z")      # params[3] is an answer NAME[i]: a rule for NAME[i] applies
 CLOSE = 10                   # a miss within this many times the allowed difference is "close"
 _ALLOWED = ("`tolerance` takes sig_figs (a whole number from 1 to 15), relative (a number above 0 and "
             "below 1) or absolute (a number above 0), for every answer, and answer names each with such "
@@ -83,9 +85,13 @@ class Tolerances:
 
     def of(self, answer: str) -> Tolerance | None:
         """The rule for one answer (`output[2]` also takes a rule given for `output[i]`); None: the default."""
-        from ..problems import INDEXED
         own = dict(self.answers)
         return own.get(answer) or own.get(INDEXED.sub("[i]", answer)) or self.every
+
+
+def tolerance_of(problem, answer_name: str):
+    """The problem's tolerance for that answer, or None for the default."""
+    return problem.tolerance.of(answer_name) if problem.tolerance else None
 
 
 def read_tolerances(raw, is_answer) -> Tolerances:
