@@ -30,10 +30,12 @@ Comparison = tuple[float, list, str]   # (score in [0, 1], wrong cell indices, a
 
 
 class AnswerType:
-    """One kind of answer. `name` is its contract name; `tall_blank`: a problem sheet leaves
-    a tall blank for it (room for a matrix); `symbolic`: read with the problem's symbols
-    and named quantities (a formula); `by_rows`: checked row by row (a table)."""
+    """One kind of answer. `name` is its contract name; `exact`: compared exactly, never
+    within a tolerance; `tall_blank`: a problem sheet leaves a tall blank for it (room for
+    a matrix); `symbolic`: read with the problem's symbols and named quantities (a formula);
+    `by_rows`: checked row by row (a table)."""
     name = ""
+    exact = False
     tall_blank = False
     symbolic = False
     by_rows = False
@@ -42,7 +44,7 @@ class AnswerType:
         """The value `text` writes; InvalidAnswer with one sentence saying what was expected where.
         `names`: the symbols a formula may use; `named`: {name: sympy value} of the quantities the
         problem defines, or a function that returns it (called only where a formula is read)."""
-        raise ValueError(f"unknown answer type {self.name!r}")
+        raise NotImplementedError
 
     def format(self, value) -> str:
         """The text a student would type for `value`; parse reads it back."""
@@ -81,16 +83,15 @@ class _Literal(AnswerType):
             return self.unread(text, named, error)
 
     def unread(self, text: str, named, error: InvalidAnswer):
-        """What text the literal grammar cannot read is: `error`, unless a subclass reads it otherwise."""
+        """The value of text the literal grammar cannot read (`error` says why): none, unless a
+        subclass reads such text another way."""
         raise error
 
 
 class Number(_Literal):
-    """A rational or real number: int, Fraction or float. A number may also be written as
-    arithmetic (1/64 + 1/9, 2^10), read by the formula grammar, using the named quantities."""
-    name = "real"
+    """A number: int, Fraction or float. A number may also be written as arithmetic
+    (1/64 + 1/9, 2^10), read by the formula grammar, using the named quantities."""
     reader = "real"
-    exact = False        # compared exactly, without the default tolerance on decimals
 
     def unread(self, text, named, error):
         if len(text) > MAX_ARITHMETIC:
@@ -107,6 +108,10 @@ class Number(_Literal):
         if same_number(student, expected, tolerance, self.exact):
             return 1.0, [], ""
         return 0.0, [], number_miss(student, expected, tolerance, self.exact)
+
+
+class Real(Number):
+    name = "real"
 
 
 class Rational(Number):
@@ -127,6 +132,7 @@ class Shape(_Literal):
     """A tuple of positive ints, written 100x128x256 or (100, 128, 256)."""
     name = "shape"
     reader = "shape"
+    exact = True
 
     def format(self, value):
         return " x ".join(str(v) for v in value)
@@ -158,6 +164,7 @@ class Boolean(_Literal):
     """A yes/no answer: yes, no, true, false, 1 or 0."""
     name = "boolean"
     reader = "boolean"
+    exact = True
 
     def format(self, value):
         return "yes" if value else "no"
@@ -185,8 +192,8 @@ class Expression(AnswerType):
 
 
 class TableAnswer(AnswerType):
-    """Rows of named cells of the other types (solver.answers.tables.Table), read as CSV or
-    JSON and checked row by row (solver.answers.check.check_table)."""
+    """Rows of named cells of the other types (solver.answers.tables.Table): read against the
+    expected table and judged row by row (tables.read_table and judge_rows, check.check_table)."""
     name = "table"
     by_rows = True
 
@@ -195,7 +202,7 @@ class TableAnswer(AnswerType):
 
 
 TYPES: dict[str, AnswerType] = {kind.name: kind for kind in (
-    Integer(), Rational(), Number(), Shape(), Matrix(), Expression(), TableAnswer(), Boolean())}
+    Integer(), Rational(), Real(), Shape(), Matrix(), Expression(), TableAnswer(), Boolean())}
 
 
 def answer_type(name: str) -> AnswerType:

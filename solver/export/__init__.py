@@ -28,6 +28,7 @@ from ..selftest import mistake_answers
 from ..solve import solve_file
 from ..variants import MAX_COUNT, Variants
 from ..answers.tolerance import DEFAULT
+from ..answers.types import answer_type
 
 WHY_LEFT_OUT = {       # answer type -> why the export leaves it out
     "expression": "formulas need a computer algebra plugin (Moodle's STACK), and the export writes none yet",
@@ -86,10 +87,11 @@ class Question:
         return self.html("worked", self.solution, self.problem.ask)
 
     def mistakes_html(self, types) -> str:
-        """What each mistake says and gives, for the answers of these types ("" if none)."""
+        """What each mistake says and gives, for the answers of these types, answer type
+        classes ("" if none)."""
         items = [f"<li>{html.escape(wrong.feedback)} It gives \\({html.escape(answer.label)} = "
                  f"{html.escape(latex(wrong.value))}\\).</li>"
-                 for answer in self.answers if answer.type in types for wrong in self.wrong_answers(answer)]
+                 for answer in self.answers if isinstance(answer_type(answer.type), types) for wrong in self.wrong_answers(answer)]
         return "<h3>Common mistakes</h3>\n<ul>\n" + "\n".join(items) + "\n</ul>" if items else ""
 
 
@@ -143,10 +145,10 @@ def left_out(problem_id: str, answers, whole: bool) -> str:
             else f"problem {problem_id}: answers left out, the rest exported ({why})")
 
 
-def tolerance(answer_type: str, value) -> float:
+def tolerance(type_name: str, value) -> float:
     """The checker's margin for a decimal a student types (types.same_number): none
-    for whole-number answers, else its default tolerance (3 significant figures)."""
-    if answer_type in ("integer", "shape"):
+    for answers compared exactly (whole numbers), else its default tolerance (3 significant figures)."""
+    if answer_type(type_name).exact:
         return 0.0
     return float(f"{DEFAULT.allowed(float(value)):.12g}")     # 0.018, not 0.018000000000000002
 

@@ -28,13 +28,12 @@ import zipfile
 import numpy as np
 
 from . import Export, Question, decimal, tolerance
-from ..answers.types import TYPES, format_answer
+from ..answers.types import AnswerType, Boolean, Matrix, Number, Shape, answer_type, format_answer
 from ..mathml import typeset
 
 QTI = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
 CP = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"
 ASSESSMENT = "assessment"
-SCALARS = ("integer", "rational", "real")
 
 
 def canvas_zip(export: Export) -> bytes:
@@ -101,19 +100,20 @@ def parts(question: Question) -> list[ET.Element]:
     answers = question.answers
     if question.essay:
         return [essay(question)]
-    if len(answers) == 1 and answers[0].type in SCALARS:
+    kinds = [answer_type(answer.type) for answer in answers]
+    if len(answers) == 1 and isinstance(kinds[0], Number):
         return [numerical(question, answers[0])]
-    if len(answers) == 1 and answers[0].type == "boolean":
+    if len(answers) == 1 and isinstance(kinds[0], Boolean):
         return [true_false(question, answers[0])]
     if all(whole_numbers(a) for a in answers):
         return [blanks(question)]
     items = []
-    for answer in answers:
-        if answer.type == "boolean":
+    for answer, kind in zip(answers, kinds):
+        if isinstance(kind, Boolean):
             items.append(true_false(question, answer))
-        elif answer.type == "matrix" and not whole_numbers(answer):
+        elif isinstance(kind, Matrix) and not whole_numbers(answer):
             items += [numerical(question, answer, index) for index in np.ndindex(*answer.value.shape)]
-        elif answer.type in SCALARS:
+        elif isinstance(kind, Number):
             items.append(numerical(question, answer))
         else:
             items.append(blanks(question, [answer]))
@@ -121,9 +121,10 @@ def parts(question: Question) -> list[ET.Element]:
 
 
 def whole_numbers(answer) -> bool:
-    if answer.type in ("shape", "boolean"):
+    kind = answer_type(answer.type)
+    if isinstance(kind, (Shape, Boolean)):
         return True
-    values = answer.value.flat if answer.type == "matrix" else [answer.value]
+    values = answer.value.flat if isinstance(kind, Matrix) else [answer.value]
     return all(float(v).is_integer() for v in values)
 
 
@@ -166,7 +167,7 @@ def processing(element, question: Question, conditions: list[tuple[ET.Element, s
 def general_feedback(question: Question) -> str:
     """The worked solution, then every mistake and what it gives: Canvas has no
     feedback per wrong answer."""
-    return question.solution_html() + "\n" + question.mistakes_html(TYPES)
+    return question.solution_html() + "\n" + question.mistakes_html(AnswerType)
 
 
 def numerical(question: Question, answer, index: tuple | None = None) -> ET.Element:
@@ -237,9 +238,10 @@ def blank_line(answer, texts: list[str]) -> str:
         texts.append(text)
         return f"[b{len(texts)}]"
     label = f"<p>\\({html.escape(answer.label)} =\\)"
-    if answer.type == "shape":
+    kind = answer_type(answer.type)
+    if isinstance(kind, Shape):
         return f"{label} " + " × ".join(blank(str(size)) for size in answer.value) + "</p>"
-    if answer.type != "matrix":
+    if not isinstance(kind, Matrix):
         return f"{label} {blank(format_answer(answer.value, answer.type))}</p>"
     grid = answer.value.reshape(1, -1) if answer.value.ndim == 1 else answer.value
     grid = grid.reshape(-1, grid.shape[-1])           # channels one under the other

@@ -21,8 +21,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import CATCH_ALL, Export, Question, decimal, tolerance
+from ..answers.types import Boolean, Matrix, Number, Shape, answer_type
 
-SCALARS = ("integer", "rational", "real")
 PENALTY = "0.3333333"          # Moodle's default: a third off per retry
 CORRECT = "Correct."
 
@@ -64,9 +64,9 @@ def moodle_question(question: Question) -> ET.Element:
     answers = question.answers
     if question.essay:
         qtype = "essay"
-    elif len(answers) == 1 and answers[0].type in SCALARS:
+    elif len(answers) == 1 and isinstance(answer_type(answers[0].type), Number):
         qtype = "numerical"
-    elif len(answers) == 1 and answers[0].type == "boolean":
+    elif len(answers) == 1 and isinstance(answer_type(answers[0].type), Boolean):
         qtype = "truefalse"
     else:
         qtype = "cloze"
@@ -91,7 +91,7 @@ def moodle_question(question: Question) -> ET.Element:
 def general_feedback(question: Question) -> str:
     """The worked solution, then what each mistake makes of a matrix answer (its cells
     have no feedback of their own)."""
-    return question.solution_html() + "\n" + question.mistakes_html(("matrix",))
+    return question.solution_html() + "\n" + question.mistakes_html(Matrix)
 
 
 # ---- numerical, truefalse, essay ------------------------------------------------
@@ -153,11 +153,12 @@ FILL = {"numerical": fill_numerical, "truefalse": fill_truefalse, "essay": fill_
 
 def cloze_part(question: Question, answer) -> str:
     label = f"\\({html.escape(answer.label)} =\\)"
-    if answer.type in SCALARS:
+    kind = answer_type(answer.type)
+    if isinstance(kind, Number):
         return f"<p>{label} {numerical(scalar_choices(question, answer))}</p>"
-    if answer.type == "boolean":
+    if isinstance(kind, Boolean):
         return f"<p>{label} {yes_no(question, answer)}</p>"
-    if answer.type == "shape":
+    if isinstance(kind, Shape):
         return f"<p>{label} {shape_fields(question, answer)}</p>"
     return f"<p>{label}</p>\n{matrix_tables(answer)}"
 
