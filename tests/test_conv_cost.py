@@ -17,8 +17,8 @@ from fractions import Fraction
 import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.answers.check import check_value, compare
-from solver.answers.types import format_answer
+from solver.answers.check import check_value
+from solver.answers.types import compare, format_answer
 from solver.errors import FieldError
 from solver.kinds import conv_cost
 from solver.problems import Problem

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.answers.check import check_file, compare
-from solver.answers.types import format_answer, parse_answer
+from solver.answers.check import check_file
+from solver.answers.types import compare, format_answer, parse_answer
 from solver.errors import InvalidAnswer
 from solver.kinds import mlp
 from solver.math.printing import latex

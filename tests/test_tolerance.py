@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from solver.answers.check import compare
+from solver.answers.types import compare
 from solver.answers.tolerance import Tolerance
 
 MAGNITUDES = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False, allow_infinity=False)
