@@ -10,12 +10,16 @@ from typing import Any
 import pytest
 
 from solver.answers.check import check_file
+from solver.answers.types import format_answer
 from solver.fields import ONE, ZERO, Pair, given_field, pair
 from solver.kinds import get_kind
 from solver.kinds.base import Kind
 from solver.kinds.conv.conv2d import Conv2d
 from solver.kinds.mistakes import SHARED_MISTAKES
 from solver.model import Answer
+from solver.problems import load
+
+from conftest import PROBLEM_FILES
 
 
 def wrong(kind, name, given) -> dict:
@@ -105,6 +109,32 @@ def test_checking_a_conv2d_answer_never_derives(tmp_path, monkeypatch):
     assert check_file(path, "a:output_size", "3x3").verdict == "correct"
     verdict = check_file(path, "a:output_size", "5x5")
     assert (verdict.verdict, verdict.mistake) == ("incorrect", "stride_ignored")      # a change of the given
+
+
+CONV_FAMILY = ("conv2d", "pool2d", "conv_transpose2d", "conv2d_backward")
+SHIPPED = [pytest.param(path, p.id, id=f"{path.stem}:{p.id}") for path in PROBLEM_FILES
+           for p in load(path).problems if p.kind in CONV_FAMILY]
+
+
+@pytest.mark.parametrize("path, problem_id", SHIPPED)
+def test_checking_any_shipped_conv_family_answer_never_derives(path, problem_id, monkeypatch):
+    """Every answer of the family's shipped problems: its own value is correct and a mistake's
+    wrong value is diagnosed, with every derive of the family raising."""
+    def derive(self, given, answers):
+        raise AssertionError("check built the derivation")
+    for name in CONV_FAMILY:
+        monkeypatch.setattr(type(get_kind(name)), "derive", derive)
+    problem = load(path, only=problem_id).problems[0]
+    kind = get_kind(problem.kind)
+    for answer in kind.compute(problem.given).values():
+        spec = f"{problem_id}:{answer.name}"
+        assert check_file(path, spec, format_answer(answer.value, answer.type)).verdict == "correct"
+        for mistake in kind.mistakes:
+            value = mistake.cases(problem.given)[0][1].get(answer.name)
+            text = None if value is None else format_answer(value, answer.type)
+            if text is not None and text != format_answer(answer.value, answer.type):
+                assert check_file(path, spec, text).mistake is not None
+                break
 
 
 # ---- a new kind names the shared mistakes ------------------------------------------
