@@ -31,8 +31,7 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import array, choice, given_field, integer, number, optional, read_given, size_symbol
-from ..math.nodes import Formula, Fraction_, Number, Product, Sum, Symbol, divide, lift
-from ..math.printing import array_latex, latex
+from ..math.nodes import Array, Exp, Formula, Fraction_, Number, Product, Sum, Symbol, divide
 from ..model import Answer, Solution, Step
 from .common import Mistake, exact, exact_array, shown_cells
 
@@ -132,42 +131,6 @@ def token_count(given) -> int:
 
 
 # ---- formula pieces -------------------------------------------------------
-
-class MatrixValue(Formula):
-    """A matrix or vector inside a formula: the X and W_Qᵀ of X W_Qᵀ, the v_j of α_ij v_j."""
-    precedence = 100
-
-    def __init__(self, a: np.ndarray):
-        self.a = a
-
-    def tex(self):
-        return array_latex(self.a)
-
-    def substitute(self, values):
-        return self
-
-    def value(self):
-        return self.a
-
-
-class Exp(Formula):
-    """e^x with x shown exactly: e^{2}, exp(2/√2); e^0 shows as 1."""
-    precedence = 100
-
-    def __init__(self, exponent):
-        self.exponent = lift(exponent)
-
-    def tex(self):
-        if not isinstance(self.exponent, Number):
-            return rf"\exp\left({latex(self.exponent)}\right)"
-        return "1" if self.exponent.x == 0 else "e^{" + latex(self.exponent) + "}"
-
-    def substitute(self, values):
-        return Exp(self.exponent.substitute(values))
-
-    def value(self):
-        return math.exp(float(self.exponent.value()))
-
 
 @dataclass(frozen=True)
 class Scaling:
@@ -316,10 +279,10 @@ def projection_step(given, result) -> Step:
         if letter == "Q" and given.position is not None:
             i = given.position
             lines.append([Symbol(f"q_{i}", f"q_{{{i}}}"), Symbol(f"W_Q x_{i}", f"W_Q x_{{{i}}}"),
-                          Product([MatrixValue(w), MatrixValue(x[i - 1][:, None])]), value[i - 1]])
+                          Product([Array(w), Array(x[i - 1][:, None])], dot=True), value[i - 1]])
         else:
             lines.append([Symbol(letter), Symbol(f"XW_{letter}^T", rf"X W_{letter}^{{\top}}"),
-                          Product([MatrixValue(x), MatrixValue(w.T)]), value])
+                          Product([Array(x), Array(w.T)], dot=True), value])
     text = (f"With n = {len(x)} tokens of d = {x.shape[1]} features: d_k = {result.queries.shape[1]} "
             f"and d_v = {result.values.shape[1]}. The keys and values of every token are needed.")
     return Step("Queries, keys and values", text, lines)
@@ -391,7 +354,7 @@ def output_step(given, result) -> Step:
     lines = []
     for (r,) in shown:
         i = rows[r]
-        terms = [Product([Number(result.weights[i, j]), MatrixValue(result.values[j])])
+        terms = [Product([Number(result.weights[i, j]), Array(result.values[j])], dot=True)
                  for j in np.flatnonzero(result.allowed[i])]
         lines.append([Symbol(f"z_{i + 1}", f"z_{{{i + 1}}}"), Sum(terms), result.output[i]])
     if given.position is None:

@@ -30,8 +30,8 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import array, boolean, choice, given_field, number, optional, read_given
-from ..math.nodes import Formula, Fraction_, Number, Product, Sum, Symbol, divide
-from ..math.printing import latex, number_latex
+from ..math.nodes import Formula, Fraction_, Mean, Number, Power, Product, Root, Sum, Summation, Symbol, divide
+from ..math.printing import number_latex
 from ..model import Answer, Solution, Step
 from ..sizes import distinct
 from .common import Mistake, exact, exact_array, shown_cells
@@ -320,36 +320,11 @@ def size_answer(given, name, formula, label) -> Answer:
 
 # ---- the derivation -------------------------------------------------------------
 
-class Average(Formula):
+def average(divisor: Formula, indices: str, body: Formula) -> Formula:
     r"""\frac{1}{N} \sum_{b=1}^{B} ... body: a mean written with its sums."""
-    precedence = 20
-
-    def __init__(self, divisor: Formula, indices: str, body: Formula):
-        self.divisor, self.indices, self.body = divisor, indices, body
-
-    def tex(self):
-        sums = " ".join(rf"\sum_{{{i}=1}}^{{{i.upper()}}}" for i in self.indices)
-        return rf"\frac{{1}}{{{latex(self.divisor)}}} {sums} {latex(self.body)}"
-
-
-class Square(Formula):
-    precedence = 100
-
-    def __init__(self, base: Formula):
-        self.base = base
-
-    def tex(self):
-        return rf"\left({latex(self.base)}\right)^{{2}}"
-
-
-class Root(Formula):
-    precedence = 100
-
-    def __init__(self, radicand: Formula):
-        self.radicand = radicand
-
-    def tex(self):
-        return rf"\sqrt{{{latex(self.radicand)}}}"
+    for letter in reversed(indices):
+        body = Summation(Symbol(letter), 1, Symbol(letter.upper()), body)
+    return Mean(divisor, body)
 
 
 GREEK = {"mu": r"\mu", "var": r"\sigma^2", "std": r"\sigma", "unbiased": "s^2", "s": "s", "gamma": r"\gamma", "beta": r"\beta",
@@ -424,11 +399,11 @@ def formula_step(given) -> Step:
     n = count_formula(given.statistics)
     x, mu, var = indexed("X", AXES), indexed("mu", kept), indexed("var", kept)
     normalized_x = (x - mu) / Root(var + Symbol("epsilon", r"\epsilon"))
-    lines = [[mu, Average(n, summed, x)],
-             [var, Average(n, summed, Square(x - mu))]]
+    lines = [[mu, average(n, summed, x)],
+             [var, average(n, summed, Power(x - mu))]]
     if given.unbiased:
         reported = indexed("unbiased", kept)
-        lines += [[reported, Average(n - 1, summed, Square(x - mu))], [indexed("s", kept), Root(reported)]]
+        lines += [[reported, average(n - 1, summed, Power(x - mu))], [indexed("s", kept), Root(reported)]]
     else:
         lines.append([indexed("std", kept), Root(var)])
     lines += [[indexed("xhat", AXES), normalized_x],
@@ -471,7 +446,7 @@ def variance_step(given, stats) -> Step:
     var, std = ("unbiased", "s") if given.unbiased else ("var", "std")
     for stat in shown:
         values = [given.input[cell] for cell in stat.cells]
-        squares = [Square(minus(v, stat.mean)) for v in values]
+        squares = [Power(minus(v, stat.mean)) for v in values]
         total = exact(sum((v - stat.mean) ** 2 for v in values))
         divisors = [(len(values), "var", stat.spread)]
         if given.unbiased:

@@ -16,8 +16,7 @@ from typing import Any
 from ..errors import FieldError
 from ..fields import (IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given,
                       size_symbol)
-from ..math.nodes import Formula, Fraction_, Number, Product, Symbol
-from ..math.printing import latex
+from ..math.nodes import Formula, Fraction_, Group, Number, Power, Product, Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, distinct
 from .common import Mistake, padding_amounts, read_padding, shared_mistake
@@ -156,23 +155,6 @@ def size_step(given, sizes) -> Step:
 
 # ---- formulas -------------------------------------------------------------
 
-class Power(Formula):
-    """A number squared, 3^2: what K^2 becomes when K is put in."""
-    precedence = 100
-
-    def __init__(self, base):
-        self.base = base
-
-    def tex(self):
-        return latex(self.base) + "^2"
-
-    def substitute(self, values):
-        return self
-
-    def value(self):
-        return self.base.value() * self.base.value()
-
-
 class Squared(Symbol):
     """K^2 for a square kernel, written next to other letters like a letter.
 
@@ -188,20 +170,12 @@ class Squared(Symbol):
         if self.name not in values:
             return self
         value = values[self.name]
-        return Power(Number(value)) if isinstance(value, int) else Squared(str(value), value)
+        return Power(Number(value), 2) if isinstance(value, int) else Squared(str(value), value)
 
     def value(self):
         if self.base is None:
             return super().value()
         return self.base ** 2
-
-
-class Share(Fraction_):
-    """C/g written (C/g) in a product, so "N(C/g)K^2" does not read as C/(gK^2) as text."""
-    precedence = 15
-
-    def substitute(self, values):
-        return Share(self.numerator.substitute(values), self.denominator.substitute(values))
 
 
 B, C, N, G, M = Symbol("B"), Symbol("C"), Symbol("N"), Symbol("g"), Symbol("m")
@@ -245,7 +219,7 @@ def layers(given) -> dict[str, Layer]:
             "grouped", f"The C input channels and the N filters are split into g groups; each of the "
             f"N/g filters of a group sees only the C/g channels of its group, so it is (C/g)×{k}, and "
             f"there are g·(N/g) = N filters: g times fewer weights than the standard convolution.",
-            N, Share(C, G), C, area, f"(C/g)·{taps}")
+            N, Group(Fraction_(C, G)), C, area, f"(C/g)·{taps}")
     result["depthwise"] = Layer(
         "depthwise", f"With groups = C, every input channel gets its own "
         f"{'m filters' if m else 'filter'} of depth 1, each {k}: {cm_text} output channels.",

@@ -40,8 +40,7 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given
-from ..math.nodes import Formula, Negative, Number, Sum, Symbol
-from ..math.printing import latex
+from ..math.nodes import Formula, Indexed, Negative, Number, Sum, Summation, Symbol
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length
 from .conv import conv2d
@@ -610,29 +609,6 @@ def conflicting(expressions, unknowns) -> list[int]:
 
 # ---- showing it ----------------------------------------------------------------
 
-class Subscripted(Symbol):
-    """A letter with formula subscripts, X_{c, i + α - 1, j + β - 1}; a Symbol, so a
-    product writes it juxtaposed (w X, not w · X)."""
-
-    def __init__(self, letter: str, subscripts):
-        super().__init__(letter)
-        self.letter, self.subscripts = letter, [s if isinstance(s, Formula) else Number(s) for s in subscripts]
-
-    def tex(self):
-        return f"{self.letter}_{{{','.join(latex(s) for s in self.subscripts)}}}"
-
-
-class Summation(Formula):
-    """The sum of `body` over `var` from 0 to `top`."""
-    precedence = 10
-
-    def __init__(self, var: Symbol, top, body: Formula):
-        self.var, self.top, self.body = var, top if isinstance(top, Formula) else Number(top), body
-
-    def tex(self):
-        return rf"\sum_{{{latex(self.var)}=0}}^{{{latex(self.top)}}} {latex(self.body)}"
-
-
 I, J, L, C = Symbol("i"), Symbol("j"), Symbol("l"), Symbol("c")
 ALPHA, BETA = Symbol("alpha", r"\alpha"), Symbol("beta", r"\beta")
 
@@ -653,7 +629,7 @@ def affine(terms) -> Formula:
 
 def x_entry(given, channel, row: Formula, col: Formula) -> Formula:
     """X with its channel index only where there are several channels."""
-    return Subscripted("X", [channel, row, col] if given.in_channels > 1 else [row, col])
+    return Indexed("X", [channel, row, col] if given.in_channels > 1 else [row, col])
 
 
 def letter(name, values: Pair, axis: int) -> Symbol:
@@ -665,10 +641,11 @@ def general_convolution(given) -> Formula:
     """Y's formula with the parameters as letters."""
     (s_h, s_w), (p_h, p_w), (k_h, k_w) = ([letter(name, getattr(given, field), a) for a in range(2)]
                                           for name, field in (("S", "stride"), ("P", "padding"), ("K", "kernel_size")))
-    entry = Subscripted("X", [C, Sum([s_h * I, ALPHA, Negative(p_h)]), Sum([s_w * J, BETA, Negative(p_w)])])
-    body = Subscripted("w", [L, C, ALPHA, BETA]) * entry
-    body = Summation(C, Symbol("C_in", r"C_{\text{in}}") - 1, Summation(ALPHA, k_h - 1, Summation(BETA, k_w - 1, body)))
-    return body + Subscripted("b", [L]) if given.bias else body
+    entry = Indexed("X", [C, Sum([s_h * I, ALPHA, Negative(p_h)]), Sum([s_w * J, BETA, Negative(p_w)])])
+    body = Indexed("w", [L, C, ALPHA, BETA]) * entry
+    body = Summation(C, 0, Symbol("C_in", r"C_{\text{in}}") - 1,
+                     Summation(ALPHA, 0, k_h - 1, Summation(BETA, 0, k_w - 1, body)))
+    return body + Indexed("b", [L]) if given.bias else body
 
 
 def numeric_convolution(given) -> Formula:
@@ -678,10 +655,10 @@ def numeric_convolution(given) -> Formula:
     c, alpha, beta = (var if count > 1 else Number(0) for var, count in sums)
     rows = affine([(s_h, I), (int(k_h > 1), ALPHA), (-p_h, None)])
     cols = affine([(s_w, J), (int(k_w > 1), BETA), (-p_w, None)])
-    body = Subscripted("w", [L, c, alpha, beta]) * x_entry(given, c, rows, cols)
+    body = Indexed("w", [L, c, alpha, beta]) * x_entry(given, c, rows, cols)
     for var, count in reversed(sums):
-        body = Summation(var, count - 1, body) if count > 1 else body
-    return body + Subscripted("b", [L]) if given.bias else body
+        body = Summation(var, 0, count - 1, body) if count > 1 else body
+    return body + Indexed("b", [L]) if given.bias else body
 
 
 def target_formula(given, form: dict) -> Formula:
@@ -717,7 +694,7 @@ def only_twos_and_fives(n: int) -> bool:
 
 
 def y_label(l) -> Formula:
-    return Subscripted("Y", [l, I, J])
+    return Indexed("Y", [l, I, J])
 
 
 def plain_name(unknown) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import array, choice, given_field, number, optional, read_given
-from ..math.nodes import Formula, Negative, Number, Sum, Symbol
+from ..math.nodes import Formula, Group, Negative, Number, Sum, Symbol
 from ..math.printing import float_latex, latex
 from ..model import Answer, Solution, Step
 from .common import Mistake, exact, resolve_changed
@@ -492,24 +492,8 @@ def contradiction_steps(given, points, labels, weights) -> list[Step]:
     return [adding, Step("No w and b exist", text, [[Symbol("p"), point]])]
 
 
-class Grouped(Formula):
-    """A sum kept in parentheses inside a longer sum: (w_2 + b) + (w_1 + b)."""
-
-    def __init__(self, inner: Formula):
-        self.inner = inner
-
-    def tex(self):
-        return rf"\left({latex(self.inner)}\right)"
-
-    def substitute(self, values):
-        return Grouped(self.inner.substitute(values))
-
-    def value(self):
-        return self.inner.value()
-
-
 def grouped(formula: Formula) -> Formula:
-    return Grouped(formula) if isinstance(formula, Sum) else formula
+    return Group(formula) if isinstance(formula, Sum) else formula
 
 
 def separating_hyperplane(points, labels) -> tuple[list, Any] | None:

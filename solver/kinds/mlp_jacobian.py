@@ -17,7 +17,6 @@ network kind names `params[i]`.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -25,8 +24,9 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import array, choice, given_field, optional, read_given
-from ..math.nodes import Formula, Number, Sum, Symbol
-from ..math.printing import latex, number_latex
+from ..math.activations import ACTIVATIONS as FUNCTIONS
+from ..math.nodes import Array, Formula, Number, Sum, Symbol
+from ..math.printing import number_latex
 from ..model import Answer, Solution, Step
 from .common import Mistake, exact_array
 
@@ -61,28 +61,25 @@ class Activation:
     latex: str                     # how the derivation writes the function
     definition: str                # LaTeX of f(z)
     slope_rule: str                # LaTeX of f'(z)
-    value: Callable[[Any], Any]
-    slope: Callable[[Any], Any]
     slope_from_output: Callable[[Any], Formula] | None = None    # f'(z) written with y = f(z)
 
+    @property
+    def value(self):
+        return FUNCTIONS[self.name].value
 
-def sigmoid(z) -> float:
-    """1 / (1 + e^-z) without overflow for large |z|."""
-    if z >= 0:
-        return 1 / (1 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1 + e)
+    @property
+    def slope(self):
+        return FUNCTIONS[self.name].slope
 
 
 ACTIVATIONS = {a.name: a for a in (
     Activation("sigmoid", r"\mathrm{sigmoid}", r"\frac{1}{1 + e^{-z}}",
                r"\mathrm{sigmoid}(z)\left(1 - \mathrm{sigmoid}(z)\right)",
-               sigmoid, lambda z: sigmoid(z) * (1 - sigmoid(z)), lambda y: Number(y) * (1 - Number(y))),
+               lambda y: Number(y) * (1 - Number(y))),
     Activation("tanh", r"\tanh", r"\frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}", r"1 - \tanh^{2} z",
-               math.tanh, lambda z: 1 - math.tanh(z) ** 2, lambda y: 1 - Number(y) * Number(y)),
-    Activation("relu", r"\mathrm{ReLU}", r"\max(0, z)", r"1 \text{ if } z > 0 \text{, else } 0",
-               lambda z: z if z > 0 else 0, lambda z: 1 if z > 0 else 0),
-    Activation("identity", r"\mathrm{id}", "z", "1", lambda z: z, lambda z: 1),
+               lambda y: 1 - Number(y) * Number(y)),
+    Activation("relu", r"\mathrm{ReLU}", r"\max(0, z)", r"1 \text{ if } z > 0 \text{, else } 0"),
+    Activation("identity", r"\mathrm{id}", "z", "1"),
 )}
 
 
@@ -315,24 +312,6 @@ def solve(given: Given) -> Solution:
 
 # ---- the derivation -------------------------------------------------------------------
 
-class Matrix(Symbol):
-    """A matrix written inside a formula line (A_1 y_0 + b_1 with the numbers in). A Symbol,
-    so that a product of matrices is written side by side, as A y is."""
-
-    def __init__(self, value: np.ndarray):
-        super().__init__("matrix")
-        self.array = value
-
-    def tex(self):
-        return latex(self.array)
-
-    def substitute(self, values):
-        return self
-
-    def value(self):
-        return self.array
-
-
 def column(v) -> np.ndarray:
     return v.reshape(-1, 1)
 
@@ -353,7 +332,7 @@ def cell_formulas(shape, terms) -> np.ndarray:
 def product_line(head, formula, factors, terms, per_cell, result) -> list:
     """head = formula = [F1][F2] = each cell's products = result; the cell by cell
     line only while it stays short."""
-    line = [Symbol(head), Symbol(formula), Matrix(factors[0]) * Matrix(factors[1])]
+    line = [Symbol(head), Symbol(formula), Array(factors[0]) * Array(factors[1])]
     if result.size * per_cell <= MAX_TERMS_SHOWN:
         line.append(cell_formulas(result.shape, terms))
     return line + [result]
@@ -378,10 +357,10 @@ def network_step(given) -> Step:
     lines = [[Symbol(r"z_\ell"), Symbol(r"A_\ell y_{\ell-1} + b_\ell")],
              [Symbol(r"y_\ell"), Symbol(r"\sigma_\ell(z_\ell) \quad (\ell < L), \qquad y_L = z_L")],
              [Symbol(r"\left[\frac{\partial u}{\partial v}\right]_{ij}"), Symbol(r"\frac{\partial u_i}{\partial v_j}")],
-             [Symbol("y_{0}"), Matrix(column(given.input))]]
+             [Symbol("y_{0}"), Array(column(given.input))]]
     for number, layer in enumerate(given.layers, start=1):
         lines.append([Symbol(f"A_{{{number}}}"), layer.weight])
-        lines.append([Symbol(f"b_{{{number}}}"), Matrix(column(layer.bias))])
+        lines.append([Symbol(f"b_{{{number}}}"), Array(column(layer.bias))])
         if number < len(given.layers):
             lines.append([Symbol(rf"\sigma_{{{number}}}"), Symbol(activation_of(given, number).latex)])
     widths = " → ".join(str(n) for n in [len(given.input)] + [len(layer.bias) for layer in given.layers])
@@ -468,7 +447,7 @@ def forward_step(given, passed) -> Step:
         y_before, z = passed.inputs[number - 1], passed.pre[number - 1]
         per_cell = layer.weight.shape[1] + 1
         line = [Symbol(f"z_{{{number}}}"), Symbol(f"A_{{{number}}} y_{{{number - 1}}} + b_{{{number}}}"),
-                Matrix(layer.weight) * Matrix(column(y_before)) + Matrix(column(layer.bias))]
+                Array(layer.weight) * Array(column(y_before)) + Array(column(layer.bias))]
         if z.size * per_cell <= MAX_TERMS_SHOWN:
             line.append(cell_formulas((len(z), 1), lambda i, _: sum_of_products(
                 zip(layer.weight[i], y_before), plus=layer.bias[i])))
@@ -514,7 +493,7 @@ def hidden_layer_lines(given, passed, found, number, is_asked) -> list:
     upstream = found[f"jacobian_input[{number + 1}]"]
     act = activation_of(given, number)
     slope = f"{act.latex}'(z_{n})"
-    lines = [[Symbol(slope)] + slope_cells(act, passed.post[number - 1]) + [Matrix(column(d))]]
+    lines = [[Symbol(slope)] + slope_cells(act, passed.post[number - 1]) + [Array(column(d))]]
     if is_asked:
         lines.append([Symbol(label("local_jacobian_bias", number, last)),
                       Symbol(rf"\mathrm{{diag}}\left({slope}\right)"), local_b])

@@ -38,8 +38,8 @@ import numpy as np
 
 from ..errors import FieldError
 from ..fields import MAX_CELLS, choice, given_field, nested_shape, optional, read_given
-from ..math.nodes import Formula, Negative, Number, Product, Sum, Symbol
-from ..math.printing import latex, number_latex, precedence
+from ..math.nodes import Apply, Array, Formula, Hadamard, Negative, Number, Power, Product, Sum, Symbol
+from ..math.printing import latex
 from ..model import Answer, Solution, Step
 from .common import Mistake, exact, shared_mistake
 
@@ -85,7 +85,6 @@ ANSWERS = {
 VARY = {name: {} for name in ("x", "h0", "w_in", "w_hh", "b", "w_hy", "b_y", "target")}
 MAX_STEPS = 50
 MAX_SYMBOLIC_STEPS = 6     # the unrolled closed forms grow as L²
-MAX_DECIMALS = 20          # an exact value with more decimals is shown as a fraction
 SYMBOL_NAME = re.compile(r"[A-Za-z]+[0-9]*(_[A-Za-z0-9]+)?\Z")    # what a student's w_{in}, x_1 parse to
 MAX_NAME = 16
 
@@ -631,89 +630,12 @@ def answer_label(m: Model, name) -> str:
 
 # ---- how the derivation shows values --------------------------------------------
 
-class Value(Number):
-    """A number, vector (a column, or a row when transposed) or matrix put into a formula.
-    Exact values with a short decimal expansion show as decimals: 0.06, not 3/50. A
-    Number, so that symbols and matrices are written side by side in a product."""
-
-    def __init__(self, v, row: bool = False):
-        self.x, self.row = v, row
-        self.precedence = value_precedence(v)
-
-    def tex(self):
-        v = self.x
-        if isinstance(v, np.ndarray):
-            cells = [[cell_tex(c) for c in r] for r in v] if v.ndim == 2 else (
-                [[cell_tex(c) for c in v]] if self.row else [[cell_tex(c)] for c in v])
-            return r"\begin{bmatrix} " + r" \\ ".join(" & ".join(r) for r in cells) + r" \end{bmatrix}"
-        return cell_tex(v)
-
-
-def value_precedence(v) -> int:
+def as_node(v, row: bool = False) -> Formula:
+    """A number, vector (a column, or a row when `row`) or matrix put into a formula. Exact
+    values with a short decimal expansion show as decimals: 0.06, not 3/50."""
     if isinstance(v, np.ndarray):
-        return 100
-    if isinstance(v, (int, Fraction, float)):
-        return 5 if v < 0 else 100          # a negative number is bracketed in any sum or product
-    if v.is_Add or v.could_extract_minus_sign():
-        return 10
-    return 20 if v.is_Mul or v.is_Pow else 100
-
-
-def cell_tex(v) -> str:
-    if isinstance(v, (int, Fraction)):
-        return decimal_text(Fraction(v)) or number_latex(v)
-    return number_latex(v + 0.0 if isinstance(v, float) else v)    # + 0.0: no "-0"
-
-
-def decimal_text(q: Fraction) -> str | None:
-    """The exact decimal of q where it terminates within MAX_DECIMALS digits, else None."""
-    rest, places = q.denominator, 0
-    for prime in (2, 5):
-        count = 0
-        while rest % prime == 0:
-            rest, count = rest // prime, count + 1
-        places = max(places, count)
-    if rest != 1 or places > MAX_DECIMALS:
-        return None
-    digits = str(abs(q.numerator) * 10 ** places // q.denominator).rjust(places + 1, "0")
-    text = f"{digits[:-places]}.{digits[-places:]}" if places else digits
-    return ("-" if q < 0 else "") + text
-
-
-def bracketed(node: Formula, below: int) -> str:
-    return rf"\left({latex(node)}\right)" if precedence(node) < below else latex(node)
-
-
-class Squared(Formula):
-    """z², shown only."""
-    precedence = 30
-
-    def __init__(self, operand):
-        self.operand = operand
-
-    def tex(self):
-        return bracketed(self.operand, 100) + "^{2}"
-
-
-class Tanh(Formula):
-    """tanh(z), shown only."""
-
-    def __init__(self, operand):
-        self.operand = operand
-
-    def tex(self):
-        return rf"\tanh\left({latex(self.operand)}\right)"
-
-
-class Hadamard(Formula):
-    """a ⊙ b, entry by entry; shown only."""
-    precedence = 20
-
-    def __init__(self, a, b):
-        self.a, self.b = a, b
-
-    def tex(self):
-        return bracketed(self.a, 20) + r" \odot " + bracketed(self.b, 20)
+        return Array(v if v.ndim == 2 else v.reshape((1, -1) if row else (-1, 1)), decimal=True)
+    return Number(v, decimal=True)
 
 
 # ---- the derivation ------------------------------------------------------------------
@@ -745,7 +667,7 @@ class Notation:
 
     def value(self, name, t=None, transposed=False):
         v = self.shown(name, t, transposed)
-        return Value(v, row=transposed)
+        return as_node(v, row=transposed)
 
     def letter(self, name, t=None, transposed=False):
         base = self.BASE["delta" if name == "g" and not self.m.tanh else name]    # linear: g_t is δ_t
@@ -783,10 +705,10 @@ def sum_line(n: Notation, head, products, result) -> list:
     `products` holds ([(name, t, transposed), ...], the product's value) pairs."""
     letters = plus([times([n.letter(*spec) for spec in specs]) for specs, _ in products])
     values = plus([times([n.value(*spec) for spec in specs]) for specs, _ in products])
-    worked = plus([Value(scalar_or(v)) for _, v in products])
+    worked = plus([as_node(scalar_or(v)) for _, v in products])
     if n.m.symbolic:         # each product is already as simple as it gets
-        return tidy([head, letters, values, Value(scalar_or(result))])
-    return tidy([head, letters, values, worked, Value(scalar_or(result))])
+        return tidy([head, letters, values, as_node(scalar_or(result))])
+    return tidy([head, letters, values, worked, as_node(scalar_or(result))])
 
 
 def scalar_or(v):
@@ -812,7 +734,7 @@ def derivation(m: Model, fw: Forward, values: dict) -> list[Step]:
 def model_step(m: Model, n: Notation) -> Step:
     pre = Sum([n.letter("w_in") * n.letter("x", "t"), n.letter("w_hh") * n.letter("h", "t-1")]
               + ([n.letter("b")] if m.b is not None else []))
-    lines = [[n.letter("a", "t"), pre], [n.letter("h", "t"), Tanh(n.letter("a", "t"))]] if m.tanh \
+    lines = [[n.letter("a", "t"), pre], [n.letter("h", "t"), Apply("tanh", n.letter("a", "t"))]] if m.tanh \
         else [[n.letter("h", "t"), pre]]
     if m.w_hy is not None:
         lines.append([n.letter("y", "t"), plus([n.letter("w_hy") * n.letter("h", "t")]
@@ -839,7 +761,7 @@ def loss_letters(m: Model, n: Notation):
         return Symbol("sum", r"\sum_{t=1}^{%d} \sum_i y_{t,i}" % m.steps if len(steps) > 1
                       else r"\sum_i y_{%d,i}" % steps[0])
     if m.shapes["y"] == ():
-        return scaled(loss_scale(m), plus([Squared(n.letter("y", t) - n.letter("target", t)) for t in steps]))
+        return scaled(loss_scale(m), plus([Power(n.letter("y", t) - n.letter("target", t)) for t in steps]))
     norm = r"\left\lVert y_{%s} - y^{*}%s \right\rVert^{2}"
     coefficient = "" if loss_scale(m) == 1 else latex(Number(loss_scale(m))) + " "
     if len(steps) == 1:
@@ -862,7 +784,7 @@ def forward_step(m: Model, n: Notation) -> Step:
             products.append(([("b",)], m.b))
         lines.append(sum_line(n, head, products, n.fw.a[t]))
         if m.tanh:
-            lines.append(tidy([n.letter("h", t), Tanh(n.letter("a", t)), Tanh(n.value("a", t)),
+            lines.append(tidy([n.letter("h", t), Apply("tanh", n.letter("a", t)), Apply("tanh", n.value("a", t)),
                                n.value("h", t)]))
     if m.symbolic:
         text = ("Each step feeds the state before it back in. Putting each h_{t-1} into the next "
@@ -890,14 +812,14 @@ def loss_step(m: Model, n: Notation) -> Step:
     loss = loss_value(m, n.fw)
     head = Symbol("l", r"\ell")
     if not squared(m):
-        entries = [Value(v) for t in steps for v in n.fw.y[t]]
+        entries = [as_node(v) for t in steps for v in n.fw.y[t]]
         return Step("Loss", "The loss adds up the entries of the outputs it reads.",
-                    [tidy([head, loss_letters(m, n), plus(entries), Value(loss)])])
+                    [tidy([head, loss_letters(m, n), plus(entries), as_node(loss)])])
     pairs = [(y, tg) for t in steps for y, tg in zip(n.fw.y[t], m.targets[t])]
     c = loss_scale(m)
-    put_in = scaled(c, plus([Squared(Value(y) - Value(tg)) for y, tg in pairs]))
-    worked = scaled(c, plus([Squared(Value(y - tg)) for y, tg in pairs]))
-    return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}.", [tidy([head, loss_letters(m, n), put_in, worked, Value(loss)])])
+    put_in = scaled(c, plus([Power(as_node(y) - as_node(tg)) for y, tg in pairs]))
+    worked = scaled(c, plus([Power(as_node(y - tg)) for y, tg in pairs]))
+    return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}.", [tidy([head, loss_letters(m, n), put_in, worked, as_node(loss)])])
 
 
 def bptt_steps(m: Model, n: Notation, values: dict) -> list[Step]:
@@ -916,9 +838,9 @@ def bptt_steps(m: Model, n: Notation, values: dict) -> list[Step]:
             products.append(([("w_hh", None, True), ("g", t + 1)], m.w_hh.T @ bw.g[t + 1]))
         lines.append(sum_line(n, n.letter("delta", t), products, bw.delta[t]))
         if m.tanh:
-            one_minus = Sum([Number(1), Negative(Squared(n.letter("h", t)))])
+            one_minus = Sum([Number(1), Negative(Power(n.letter("h", t)))])
             lines.append(tidy([n.letter("g", t), Hadamard(n.letter("delta", t), one_minus),
-                               Hadamard(n.value("delta", t), Value(scalar_or(slope(m, n.fw, t)))),
+                               Hadamard(n.value("delta", t), as_node(scalar_or(slope(m, n.fw, t)))),
                                n.value("g", t)]))
     lines.append(sum_line(n, Symbol("dh0", r"\frac{\partial \ell}{\partial h_{0}}"),
                           [([("w_hh", None, True), ("g", 1)], bw.terms["grad_h0"][0][1])], bw.terms["grad_h0"][0][1]))
@@ -981,7 +903,7 @@ def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
     output = (" = w_hy h_t" + (" + b_y" if m.b_y is not None else "")) if m.w_hy is not None else " = h_t"
     steps = [Step("Chain rule at the outputs", f"The loss reaches h_t through y_t{output}. Below, y_t "
                   "stands for its unrolled form above until the last line.", chain)]
-    lines = [[derivative_letter(t, name), Value(total(terms))]
+    lines = [[derivative_letter(t, name), as_node(total(terms))]
              for t in m.loss_steps for name, terms in unrolled_derivatives(m, t).items()]
     steps.append(Step("Derivatives of the unrolled state",
                       "Differentiate the unrolled h_t term by term: a power w_hh^k brings down k, "
@@ -995,18 +917,18 @@ def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
                       for t in dy]
         else:
             letters = [state_error_letter(t) * derivative_letter(t, name) for t in m.loss_steps]
-            put_in = [short_error(m, n, t) * Value(total(unrolled_derivatives(m, t)[name]))
+            put_in = [short_error(m, n, t) * as_node(total(unrolled_derivatives(m, t)[name]))
                       for t in m.loss_steps]
-        lines.append(tidy([Symbol(name, answer_label(m, name)), plus(letters), plus(put_in), Value(values[name])]))
+        lines.append(tidy([Symbol(name, answer_label(m, name)), plus(letters), plus(put_in), as_node(values[name])]))
     errors = {t: short_error(m, n, t) for t in m.loss_steps}
     for s in range(1, m.steps + 1):
         terms = input_terms(m, errors, s)
         letters = [state_error_letter(t) * Symbol(f"dh{t}dx{s}", r"\frac{\partial h_{%d}}{\partial x_{%d}}" % (t, s))
                    for t, _ in terms]
         lines.append(tidy([Symbol(f"grad_x[{s}]", answer_label(m, f"grad_x[{s}]")), plus(letters),
-                           plus([error * Value(n.m.w_hh.flat[0] ** (t - s) * n.m.w_in.flat[0]) for t, error in terms]),
-                           Value(values[f"grad_x[{s}]"])]) if terms else
-                     [Symbol(f"grad_x[{s}]", answer_label(m, f"grad_x[{s}]")), Value(values[f"grad_x[{s}]"])])
+                           plus([error * as_node(n.m.w_hh.flat[0] ** (t - s) * n.m.w_in.flat[0]) for t, error in terms]),
+                           as_node(values[f"grad_x[{s}]"])]) if terms else
+                     [Symbol(f"grad_x[{s}]", answer_label(m, f"grad_x[{s}]")), as_node(values[f"grad_x[{s}]"])])
     steps.append(Step("Gradients", "The chain rule through the unrolled states; writing y_t out gives "
                                    "each gradient in the given symbols alone. An input x_s reaches h_t "
                                    "(t ≥ s) as w_hh^(t−s) w_in x_s.", lines))
@@ -1046,10 +968,10 @@ def update_step(m: Model, n: Notation, values: dict) -> Step:
         grad_shown = scalar_or(grad.reshape(getattr(m, name).shape))
         gradient = Symbol(name, answer_label(m, f"grad_{name}"))
         letters = n.letter(name) - n.letter("eta") * gradient
-        put_in = n.value(name) - n.value("eta") * Value(grad_shown)
-        worked = n.value(name) - Value(scalar_or(m.lr * grad.reshape(getattr(m, name).shape)))
+        put_in = n.value(name) - n.value("eta") * as_node(grad_shown)
+        worked = n.value(name) - as_node(scalar_or(m.lr * grad.reshape(getattr(m, name).shape)))
         lines.append(tidy([Symbol(f"new {name}", answer_label(m, f"updated_{name}")), letters, put_in, worked,
-                           Value(values[f"updated_{name}"])]))
+                           as_node(values[f"updated_{name}"])]))
     return Step("Gradient-descent step", "Each weight and bias moves against its gradient, scaled by the "
                                          "learning rate η.", lines)
 

@@ -66,10 +66,11 @@ class Symbol(Formula):
 
 
 class Number(Formula):
-    """A number (int, Fraction, float) or a sympy object standing for one."""
+    """A number (int, Fraction, float) or a sympy object standing for one. `decimal`: an
+    exact value whose decimal expansion is short shows as that decimal (0.06, not 3/50)."""
 
-    def __init__(self, x):
-        self.x = x
+    def __init__(self, x, decimal: bool = False):
+        self.x, self.decimal = x, decimal
 
     def substitute(self, values):
         return self
@@ -105,12 +106,15 @@ class Negative(Formula):
 
 
 class Product(Formula):
-    def __init__(self, factors):
+    """Factors in order; `dot`: every multiplication shown (X · W_Q^T), none left implied."""
+
+    def __init__(self, factors, dot: bool = False):
+        self.dot = dot
         self.factors = [f for factor in factors
                         for f in (factor.factors if isinstance(factor, Product) else [factor])]
 
     def substitute(self, values):
-        return Product([f.substitute(values) for f in self.factors])
+        return Product([f.substitute(values) for f in self.factors], self.dot)
 
     def value(self):
         result = 1
@@ -148,6 +152,154 @@ class Call(Formula):
             return {"floor": math.floor, "ceil": math.ceil}[self.name](x)
         import sympy
         return {"floor": sympy.floor, "ceil": sympy.ceiling}[self.name](x)
+
+
+class Array(Formula):
+    """A matrix or vector inside a formula: the X of X W_Q^T, the v_j of α_ij v_j. A 1-D
+    array shows as a row (give a column as an n×1 array); `decimal` as for Number."""
+
+    def __init__(self, a, decimal: bool = False):
+        self.a, self.decimal = a, decimal
+
+    def substitute(self, values):
+        return self
+
+    def value(self):
+        return self.a
+
+
+class Power(Formula):
+    """base^exponent; exact for ints and Fractions."""
+
+    def __init__(self, base, exponent=2):
+        self.base, self.exponent = lift(base), lift(exponent)
+
+    def substitute(self, values):
+        return Power(self.base.substitute(values), self.exponent.substitute(values))
+
+    def value(self):
+        return self.base.value() ** self.exponent.value()
+
+
+class Root(Formula):
+    """The square root; exact where the radicand is a square of a rational."""
+
+    def __init__(self, radicand):
+        self.radicand = lift(radicand)
+
+    def substitute(self, values):
+        return Root(self.radicand.substitute(values))
+
+    def value(self):
+        x = self.radicand.value()
+        if not is_plain(x):
+            import sympy
+            return sympy.sqrt(x)
+        q = Fraction(x) if not isinstance(x, float) else None
+        if q is not None and q >= 0 and all(math.isqrt(n) ** 2 == n for n in (q.numerator, q.denominator)):
+            return divide(math.isqrt(q.numerator), math.isqrt(q.denominator))
+        return math.sqrt(x)
+
+
+class Exp(Formula):
+    """e^x, its exponent kept exact; the value is a float."""
+
+    def __init__(self, exponent):
+        self.exponent = lift(exponent)
+
+    def substitute(self, values):
+        return Exp(self.exponent.substitute(values))
+
+    def value(self):
+        return math.exp(float(self.exponent.value()))
+
+
+class Apply(Formula):
+    """An activation (or other named function) applied to its argument: tanh(a_t)."""
+
+    def __init__(self, function: str, argument):
+        self.function, self.argument = function, lift(argument)
+
+    def substitute(self, values):
+        return Apply(self.function, self.argument.substitute(values))
+
+    def value(self):
+        from .activations import ACTIVATIONS
+        return ACTIVATIONS[self.function].value(self.argument.value())
+
+
+class Hadamard(Formula):
+    """a ⊙ b, entry by entry."""
+
+    def __init__(self, a, b):
+        self.a, self.b = lift(a), lift(b)
+
+    def substitute(self, values):
+        return Hadamard(self.a.substitute(values), self.b.substitute(values))
+
+    def value(self):
+        return self.a.value() * self.b.value()
+
+
+class Group(Formula):
+    """A formula kept in parentheses, as a term of a longer sum: (w_2 + b) + (w_1 + b)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def substitute(self, values):
+        return Group(self.inner.substitute(values))
+
+    def value(self):
+        return self.inner.value()
+
+
+class Indexed(Symbol):
+    """A letter with formula subscripts, X_{c, i + α - 1}; a letter, so a product writes it
+    juxtaposed. Given `table` (an array), its value is the entry the subscripts name."""
+
+    def __init__(self, letter: str, subscripts, table=None):
+        super().__init__(letter)
+        self.subscripts, self.table = [lift(s) for s in subscripts], table
+
+    def substitute(self, values):
+        return Indexed(self.name, [s.substitute(values) for s in self.subscripts], self.table)
+
+    def value(self):
+        if self.table is None:
+            return super().value()
+        return self.table[tuple(int(s.value()) for s in self.subscripts)]
+
+
+class Summation(Formula):
+    """The sum of `body` over `var` from `start` to `stop` (both included)."""
+
+    def __init__(self, var: Symbol, start, stop, body: Formula):
+        self.var, self.start, self.stop, self.body = var, lift(start), lift(stop), body
+
+    def substitute(self, values):
+        inner = {k: v for k, v in values.items() if k != self.var.name}
+        return Summation(self.var, self.start.substitute(values), self.stop.substitute(values),
+                         self.body.substitute(inner))
+
+    def value(self):
+        total = 0
+        for k in range(self.start.value(), self.stop.value() + 1):
+            total = total + self.body.substitute({self.var.name: k}).value()
+        return total
+
+
+class Mean(Formula):
+    """The sum divided by its count, written 1/N Σ ... (the sum a Summation)."""
+
+    def __init__(self, count, total: Formula):
+        self.count, self.total = lift(count), total
+
+    def substitute(self, values):
+        return Mean(self.count.substitute(values), self.total.substitute(values))
+
+    def value(self):
+        return divide(self.total.value(), self.count.value())
 
 
 def floor(x) -> Formula:

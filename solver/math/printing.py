@@ -18,13 +18,19 @@ import numpy as np
 
 from ..prose import math_to_text
 from ..answers.tables import Table
-from .nodes import Call, Formula, Fraction_, Negative, Number, Product, Sum, Symbol, is_plain
+from .nodes import (Apply, Array, Call, Exp, Formula, Fraction_, Group, Hadamard, Indexed, Mean, Negative, Number,
+                    Power, Product, Root, Sum, Summation, Symbol, is_plain)
 
 
 # ---- numbers: the one number policy ------------------------------------------------
 
-def number_latex(x) -> str:
-    """LaTeX for one value: ints, Fractions, floats, or sympy objects."""
+def number_latex(x, decimal: bool = False) -> str:
+    """LaTeX for one value: ints, Fractions, floats, or sympy objects. `decimal`: an exact
+    value with a short decimal expansion shows as that decimal, a float never as -0."""
+    if decimal and isinstance(x, (int, Fraction)) and not isinstance(x, bool):
+        return decimal_text(Fraction(x)) or number_latex(x)
+    if decimal and isinstance(x, float):
+        x = x + 0.0
     if isinstance(x, bool):
         return r"\text{%s}" % ("true" if x else "false")
     if isinstance(x, int):
@@ -37,6 +43,24 @@ def number_latex(x) -> str:
     if isinstance(x, Formula):
         return node_latex(x)
     return sympy_latex(x) if isinstance(x, Hashable) else sympy_latex.__wrapped__(x)   # a mutable Matrix is not
+
+
+MAX_DECIMALS = 20         # an exact value with more decimals shows as a fraction
+
+
+def decimal_text(q: Fraction) -> str | None:
+    """The exact decimal of q where it terminates within MAX_DECIMALS digits, else None."""
+    rest, places = q.denominator, 0
+    for prime in (2, 5):
+        count = 0
+        while rest % prime == 0:
+            rest, count = rest // prime, count + 1
+        places = max(places, count)
+    if rest != 1 or places > MAX_DECIMALS:
+        return None
+    digits = str(abs(q.numerator) * 10 ** places // q.denominator).rjust(places + 1, "0")
+    text = f"{digits[:-places]}.{digits[-places:]}" if places else digits
+    return ("-" if q < 0 else "") + text
 
 
 @lru_cache(maxsize=4096)
@@ -57,18 +81,22 @@ def float_latex(x: float) -> str:
 
 # ---- nodes: one printer per node class, one precedence rule --------------------------
 
-SUM, PRODUCT, ATOM = 10, 20, 100      # how tightly a node binds: higher binds tighter
+SUM, PRODUCT, FRACTION, POWER, ATOM = 10, 20, 25, 30, 100     # how tightly a node binds: higher binds tighter
+PRECEDENCE = {Sum: SUM, Negative: SUM, Summation: SUM, Product: PRODUCT, Mean: PRODUCT, Hadamard: PRODUCT,
+              Fraction_: FRACTION, Power: POWER}
 
 
 def precedence(node: Formula) -> int:
-    if hasattr(node, "precedence"):          # a kind's own node, until it joins the vocabulary
-        return node.precedence
+    """How tightly a node binds. A fraction binds less tightly than a power: (1/2)^2 is bracketed, 2 · 1/2 is not."""
+    if isinstance(node, Number) and isinstance(node.x, Fraction) and node.x.denominator != 1 \
+            and not (node.decimal and decimal_text(node.x)):
+        return FRACTION
     if isinstance(node, Number) and not is_plain(node.x):
         x = node.x
         if x.is_Add or x.could_extract_minus_sign():
             return SUM
         return PRODUCT if x.is_Mul or x.is_Pow else ATOM
-    return PRECEDENCE.get(type(node), ATOM)
+    return next((PRECEDENCE[cls] for cls in type(node).__mro__ if cls in PRECEDENCE), ATOM)
 
 
 def wrap(node: Formula, outer: int, strict: bool = False) -> str:
@@ -82,10 +110,7 @@ def wrap(node: Formula, outer: int, strict: bool = False) -> str:
 
 
 def node_latex(node: Formula) -> str:
-    for cls in type(node).__mro__:
-        if cls in PRINTERS and not ("tex" in vars(type(node)) and cls is not type(node)):
-            return PRINTERS[cls](node)
-    return node.tex()                        # a kind's own node, until it joins the vocabulary
+    return next(PRINTERS[cls] for cls in type(node).__mro__ if cls in PRINTERS)(node)
 
 
 def sum_latex(node: Sum) -> str:
@@ -106,15 +131,19 @@ def product_latex(node: Product) -> str:
         return parts[1]                             # D(K - 1) with D = 1: (3 - 1), not 1(3 - 1)
     out = parts[0]
     for before, factor, part in zip(node.factors, node.factors[1:], parts[1:]):
-        # "2P" and "D(K - 1)" read well juxtaposed; "2 \cdot 3" must not.
-        letter = isinstance(factor, Symbol) or (isinstance(factor, Number)
-                                                 and not is_plain(factor.x) and precedence(factor) == ATOM)
-        juxtapose = (letter or isinstance(factor, Sum)) and not isinstance(before, Sum)
-        out += ("" if juxtapose else r" \cdot ") + part
+        out += ("" if juxtaposed(before, factor, node.dot) else r" \cdot ") + part
     return out
 
 
+def juxtaposed(before: Formula, factor: Formula, dot: bool) -> bool:
+    """"2P", "D(K - 1)" and "W x" (arrays) read well side by side; "2 · 3" must not."""
+    letter = isinstance(factor, (Symbol, Array)) or (isinstance(factor, Number) and not is_plain(factor.x)
+                                                     and precedence(factor) == ATOM)
+    return not dot and (letter or isinstance(factor, Sum)) and not isinstance(before, Sum)
+
+
 BRACKETS = {"floor": (r"\left\lfloor ", r" \right\rfloor"), "ceil": (r"\left\lceil ", r" \right\rceil")}
+FUNCTIONS = {"tanh": r"\tanh"}
 
 
 def call_latex(node: Call) -> str:
@@ -122,15 +151,36 @@ def call_latex(node: Call) -> str:
     return left + node_latex(node.argument) + right
 
 
-PRECEDENCE = {Sum: SUM, Negative: SUM, Product: PRODUCT}
+def exp_latex(node: Exp) -> str:
+    """e^{2}, exp(2/√2) for a longer exponent; e^0 as 1."""
+    if not isinstance(node.exponent, Number):
+        return rf"\exp\left({node_latex(node.exponent)}\right)"
+    return "1" if node.exponent.x == 0 else "e^{" + node_latex(node.exponent) + "}"
+
+
+def summation_latex(node: Summation) -> str:
+    var, start, stop = (node_latex(part) for part in (node.var, node.start, node.stop))
+    return rf"\sum_{{{var}={start}}}^{{{stop}}} {node_latex(node.body)}"
+
+
 PRINTERS = {
     Symbol: lambda node: node.latex,
-    Number: lambda node: number_latex(node.x),
+    Number: lambda node: number_latex(node.x, node.decimal),
+    Array: lambda node: array_latex(node.a, node.decimal),
     Sum: sum_latex,
     Negative: lambda node: "-" + wrap(node.operand, SUM, strict=True),
     Product: product_latex,
     Fraction_: lambda node: rf"\frac{{{node_latex(node.numerator)}}}{{{node_latex(node.denominator)}}}",
     Call: call_latex,
+    Power: lambda node: wrap(node.base, ATOM) + "^{" + node_latex(node.exponent) + "}",
+    Root: lambda node: rf"\sqrt{{{node_latex(node.radicand)}}}",
+    Exp: exp_latex,
+    Apply: lambda node: FUNCTIONS[node.function] + rf"\left({node_latex(node.argument)}\right)",
+    Hadamard: lambda node: wrap(node.a, PRODUCT) + r" \odot " + wrap(node.b, PRODUCT),
+    Group: lambda node: rf"\left({node_latex(node.inner)}\right)",
+    Indexed: lambda node: f"{node.name}_{{{','.join(node_latex(s) for s in node.subscripts)}}}",
+    Summation: summation_latex,
+    Mean: lambda node: rf"\frac{{1}}{{{node_latex(node.count)}}} {node_latex(node.total)}",
 }
 
 
@@ -169,24 +219,24 @@ def latex(value) -> str:
 MATH_WIDTH = 60           # digits of math a display line holds right of its "=" (the text width at 11pt)
 
 
-def array_latex(a: np.ndarray) -> str:
-    return _array(a)[0]
+def array_latex(a: np.ndarray, decimal: bool = False) -> str:
+    return _array(a, (lambda v: number_latex(v, True)) if decimal else latex)[0]
 
 
-def _array(a: np.ndarray) -> tuple[str, int]:
-    """An array's LaTeX and about how many characters wide it prints. One too wide for
-    the page is split: channels stacked, columns in blocks (each named by its columns)."""
+def _array(a: np.ndarray, cell) -> tuple[str, int]:
+    """An array's LaTeX (each entry printed by `cell`) and about how many characters wide it
+    prints. One too wide for the page is split: channels stacked, columns in blocks (each named by its columns)."""
     if a.ndim == 0:
-        text = latex(a.item())
+        text = cell(a.item())
         return text, visible_length(text)
     if a.ndim >= 3:
-        parts = [_array(sub) for sub in a]
+        parts = [_array(sub, cell) for sub in a]
         across = sum(width + 2 for _, width in parts) + 2
         if across <= MATH_WIDTH:
             return r"\left(" + r",\ ".join(text for text, _ in parts) + r"\right)", across
         stacked = r", \\[4pt] ".join(text for text, _ in parts)
         return rf"\left(\begin{{matrix}} {stacked} \end{{matrix}}\right)", max(width for _, width in parts) + 4
-    rows = [[latex(v) for v in row] for row in (a if a.ndim == 2 else [a])]
+    rows = [[cell(v) for v in row] for row in (a if a.ndim == 2 else [a])]
     if a.size == 0:
         return r"\begin{bmatrix} \end{bmatrix}", 2
     widths = [max(visible_length(row[j]) for row in rows) + 2 for j in range(len(rows[0]))]

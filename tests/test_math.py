@@ -1,0 +1,133 @@
+"""solver/math: the node vocabulary's exact values against independent computations, and the
+one printer's precedence rule: a printed tree read back by the answer grammar has the tree's value."""
+import math
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from solver.answers.grammar import parse_expression
+from solver.math.activations import ACTIVATIONS
+from solver.math.nodes import (Apply, Array, Call, Exp, Fraction_, Group, Hadamard, Indexed, Mean, Negative, Number,
+                               Power, Product, Root, Sum, Summation, Symbol)
+from solver.math.printing import latex
+
+
+# ---- the printer's precedence: print, read back, same exact value ---------------------
+
+def random_tree(rng: random.Random, depth: int):
+    if depth == 0 or rng.random() < 0.25:
+        if rng.random() < 0.3:
+            return Symbol(rng.choice("xy"))
+        return Number(rng.choice([rng.randint(-9, 9), Fraction(rng.randint(-9, 9), rng.randint(2, 7))]))
+    kind = rng.choice(["sum", "negative", "product", "fraction", "power", "group", "floor"])
+    def sub():
+        return random_tree(rng, depth - 1)
+    if kind == "sum":
+        return Sum([sub() if rng.random() < 0.7 else Negative(sub()) for _ in range(rng.randint(2, 3))])
+    if kind == "negative":
+        return Negative(sub())
+    if kind == "product":
+        return Product([sub() for _ in range(rng.randint(2, 3))], dot=rng.random() < 0.2)
+    if kind == "fraction":
+        return Fraction_(sub(), sub())
+    if kind == "power":
+        return Power(sub(), rng.randint(0, 3))
+    if kind == "group":
+        return Group(sub())
+    return Call(rng.choice(["floor", "ceil"]), sub())
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_printed_tree_reads_back_to_its_value(seed):
+    """The tree's exact value (Python fractions, x and y put in) equals sympy's value of what
+    the answer grammar reads from its LaTeX."""
+    import sympy
+    rng = random.Random(seed)
+    while True:                      # a tree that divides by zero has no value: draw another
+        tree = random_tree(rng, 4)
+        point = {"x": rng.randint(1, 9), "y": rng.randint(1, 7)}     # the grammar reads letters as sizes
+        try:
+            expected = tree.substitute(point).value()
+            break
+        except ZeroDivisionError:
+            continue
+    text = latex(tree)
+    read = parse_expression(text, names=("x", "y"))
+    read = read.subs({symbol: point[symbol.name] for symbol in read.free_symbols})
+    assert read == sympy.Rational(expected), text
+
+
+def test_printer_brackets_what_binds_less_tightly():
+    x, y = Symbol("x"), Symbol("y")
+    assert latex(Product([Sum([x, y]), Number(2)])) == r"\left(x + y\right) \cdot 2"
+    assert latex(Sum([x, Negative(Sum([x, y]))])) == r"x - \left(x + y\right)"
+    assert latex(Power(Fraction_(x, y))) == r"\left(\frac{x}{y}\right)^{2}"
+    assert latex(Power(Number(Fraction(1, 2)))) == r"\left(\frac{1}{2}\right)^{2}"
+    assert latex(Product([Number(2), Number(-3)])) == r"2 \cdot \left(-3\right)"
+    assert latex(Product([Number(2), x])) == "2x"
+
+
+# ---- each node's value, computed independently ---------------------------------------
+
+def test_array_is_its_array_and_prints_as_a_matrix():
+    a = np.array([[1, Fraction(1, 4)], [3, 4]], dtype=object)
+    assert Array(a).value() is a
+    assert latex(Array(a, decimal=True)) == r"\begin{bmatrix} 1 & 0.25 \\ 3 & 4 \end{bmatrix}"
+
+
+def test_power_is_exact():
+    assert Power(Number(Fraction(2, 3)), 3).value() == Fraction(8, 27)
+    assert Power(Number(7)).value() == 49
+
+
+def test_root_is_exact_for_squares_and_a_float_otherwise():
+    assert Root(Number(Fraction(9, 4))).value() == Fraction(3, 2)
+    assert Root(Number(2)).value() == pytest.approx(math.sqrt(2), rel=1e-15)
+
+
+def test_exp_is_e_to_the_power():
+    assert Exp(Number(Fraction(1, 2))).value() == pytest.approx(math.e ** 0.5, rel=1e-15)
+    assert latex(Exp(Number(0))) == "1"
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_values_and_slopes_match_autograd(name):
+    torch = pytest.importorskip("torch")
+    functions = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "identity": lambda t: t,
+                 "abs": torch.abs}
+    for z in (-2.5, -0.3, 0.7, 3.0):
+        t = torch.tensor(z, dtype=torch.float64, requires_grad=True)
+        out = functions[name](t)
+        out.backward()
+        assert Apply(name, Number(z)).value() == pytest.approx(out.item(), rel=1e-12)
+        assert ACTIVATIONS[name].slope(z) == pytest.approx(t.grad.item(), rel=1e-12)
+
+
+def test_hadamard_is_entry_by_entry():
+    a, b = np.array([1, -2, 3]), np.array([4, 5, -6])
+    assert list(Hadamard(Array(a), Array(b)).value()) == [4, -10, -18]
+
+
+def test_group_is_its_inner_value_in_brackets():
+    inner = Sum([Number(2), Number(3)])
+    assert Group(inner).value() == 5
+    assert latex(Sum([Group(inner), Number(1)])) == r"\left(2 + 3\right) + 1"
+
+
+def test_summation_of_indexed_terms_is_a_correlation():
+    """Σ_{α=0}^{2} w_α x_{i+α} at i = 1, against numpy's correlation of the same arrays."""
+    w, x = np.array([1, -2, 3]), np.array([5, 7, -1, 4, 2])
+    alpha, i = Symbol("alpha", r"\alpha"), Symbol("i")
+    body = Product([Indexed("w", [alpha], w), Indexed("x", [Sum([i, alpha])], x)])
+    total = Summation(alpha, 0, 2, body)
+    assert total.substitute({"i": 1}).value() == np.correlate(x, w, mode="valid")[1]
+    assert latex(total) == r"\sum_{\alpha=0}^{2} w_{\alpha}x_{i + \alpha}"
+
+
+def test_mean_is_the_average():
+    x = np.array([3, 8, 1, 6], dtype=object)
+    b = Symbol("b")
+    mean = Mean(Number(4), Summation(b, 0, 3, Indexed("x", [b], x)))
+    assert mean.value() == Fraction(int(x.sum()), len(x))
