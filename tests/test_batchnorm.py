@@ -20,6 +20,7 @@ import sympy
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.errors import FieldError
 from solver.kinds import batchnorm
+from solver.math.printing import latex
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 F = optional_module("torch.nn.functional")
@@ -260,7 +261,7 @@ def test_formula_sums_run_over_the_averaged_axes(choice):
     summed = {"all": "bchw", "channel": "bhw", "position": "bc", "feature": "b"}[choice]
     steps = batchnorm.solve(batchnorm.read({"input_shape": ["B", "C", "H", "W"], "statistics": choice})).steps
     formulas = next(s for s in steps if s.title == "Formulas")
-    variance = formulas.math[1][1].tex()
+    variance = latex(formulas.math[1][1])
     sums = "".join(rf"\sum_{{{i}=1}}^{{{i.upper()}}} " for i in summed)
     mu = r"\mu" + (f"[{kept}]" if kept else "")
     assert sums in variance and rf"\left(X[b, c, h, w] - {mu}\right)^{{2}}" in variance
