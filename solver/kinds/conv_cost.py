@@ -17,6 +17,7 @@ from ..errors import FieldError
 from ..fields import (IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given,
                       size_symbol)
 from ..math.nodes import Formula, Fraction_, Group, Number, Power, Product, Symbol
+from ..math.notation import quantity
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length, distinct
 from .common import Mistake, padding_amounts, read_padding, shared_mistake
@@ -114,7 +115,7 @@ def check_kernel_fits(given):
 
 # ---- output size ----------------------------------------------------------
 
-H_OUT, W_OUT = Symbol("H_o", r"H_{\text{out}}"), Symbol("W_o", r"W_{\text{out}}")
+H_OUT, W_OUT = quantity("H_out", "H_o"), quantity("W_out", "W_o")
 
 
 def axes(given) -> list[Axis]:

@@ -41,6 +41,7 @@ import numpy as np
 from ..errors import FieldError
 from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given
 from ..math.nodes import Formula, Indexed, Negative, Number, Sum, Summation, Symbol
+from ..math.notation import quantity
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_length
 from .conv import conv2d
@@ -643,7 +644,7 @@ def general_convolution(given) -> Formula:
                                           for name, field in (("S", "stride"), ("P", "padding"), ("K", "kernel_size")))
     entry = Indexed("X", [C, Sum([s_h * I, ALPHA, Negative(p_h)]), Sum([s_w * J, BETA, Negative(p_w)])])
     body = Indexed("w", [L, C, ALPHA, BETA]) * entry
-    body = Summation(C, 0, Symbol("C_in", r"C_{\text{in}}") - 1,
+    body = Summation(C, 0, quantity("C_in") - 1,
                      Summation(ALPHA, 0, k_h - 1, Summation(BETA, 0, k_w - 1, body)))
     return body + Indexed("b", [L]) if given.bias else body
 
@@ -741,7 +742,7 @@ def convention_step(given) -> Step:
 
 def size_step(given) -> Step:
     ax = axes(given)
-    lines = [[Symbol(name)] + conv_length(axis)[1] for name, axis in zip((r"H_{\text{out}}", r"W_{\text{out}}"), ax)]
+    lines = [[quantity(name)] + conv_length(axis)[1] for name, axis in zip(("H_out", "W_out"), ax)]
     ho, wo = output_hw(given)
     return Step("Output positions", f"PyTorch's output size per axis, with input length H, padding P, "
                 f"kernel size K and stride S: there are {ho}·{wo} = {ho * wo} positions (i, j) to match.",

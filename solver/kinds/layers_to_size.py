@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import FieldError
 from ..fields import boolean, given_field, integer, optional, read_given
 from ..math.nodes import Number, Symbol, Sum
+from ..math.notation import quantity
 from ..math.printing import latex
 from ..model import Answer, Solution, Step
 from ..sizes import Axis, conv_formula, conv_length, distinct
@@ -240,8 +241,8 @@ def total_params(given, runs, bias=None) -> int:
     return sum(run.count * per_layer(run, given.kernel_size, bias) for run in runs)
 
 
-C_IN, C_OUT = Symbol("C_in", r"C_{\text{in}}"), Symbol("C_out", r"C_{\text{out}}")
-K_SQUARED = Symbol("K2", "K^{2}")
+C_IN, C_OUT = quantity("C_in"), quantity("C_out")
+K_SQUARED = quantity("K^2", "K2")
 
 
 def params_formula(c_in, k_squared, c_out, bias):
@@ -297,8 +298,8 @@ def params_step(given, runs, total) -> Step:
 
 # ---- the derivation ----------------------------------------------------------
 
-H, H_OUT, R, L = Symbol("H"), Symbol("H_out", r"H_{\text{out}}"), Symbol("r"), Symbol("L")
-H_IN, H_TARGET = Symbol("H_in", r"H_{\text{in}}"), Symbol("T", r"H_{\text{target}}")
+H, H_OUT, R, L = Symbol("H"), quantity("H_out"), Symbol("r"), Symbol("L")
+H_IN, H_TARGET = quantity("H_in"), quantity("H_target", "T")
 ROWS_REMOVED = Symbol("D") * (Symbol("K") - 1) - 2 * Symbol("P")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import FieldError
 from ..fields import choice, given_field, integer, optional, read_given
 from ..math.nodes import Number, Symbol
+from ..math.notation import QUANTITIES
 from ..math.printing import latex
 from ..model import Answer, Solution, Step
 from ..answers.tables import Table
@@ -201,8 +202,8 @@ def solve(given: Given) -> Solution:
 def label(name) -> str:
     base, _, index = name.partition("[")
     text = {"output_shape": r"\text{output shape}", "params_without_bias": r"\text{params without bias}",
-            "macs": r"\text{MACs}", "flops": r"\text{FLOPs}", "in_channels": r"C_{\text{in}}",
-            "in_features": r"F_{\text{in}}", "num_features": r"\text{num\_features}"}.get(base, rf"\text{{{base}}}")
+            "macs": r"\text{MACs}", "flops": r"\text{FLOPs}", "in_channels": QUANTITIES["C_in"],
+            "in_features": QUANTITIES["F_in"], "num_features": r"\text{num\_features}"}.get(base, rf"\text{{{base}}}")
     return "{" + text + "}" + (rf"_{{{index[:-1]}}}" if index else r"_{\text{total}}" if base in COUNTS else "")
 
 

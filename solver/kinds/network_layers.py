@@ -24,16 +24,17 @@ from typing import Any
 from ..errors import FieldError
 from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, number, optional, pair, read_given
 from ..math.nodes import Formula, Number, Symbol
+from ..math.notation import quantity
 from ..math.printing import latex
 from .conv import conv2d, conv_transpose2d, pool2d
 from .common import read_padding
 
 UNKNOWN = "?"
-B, CI, CO, G = Symbol("B"), Symbol("Ci", r"C_{\text{in}}"), Symbol("Co", r"C_{\text{out}}"), Symbol("g")
+B, CI, CO, G = Symbol("B"), quantity("C_in", "Ci"), quantity("C_out", "Co"), Symbol("g")
 C, H, W = Symbol("C"), Symbol("H"), Symbol("W")
-HO, WO = Symbol("Ho", r"H_{\text{out}}"), Symbol("Wo", r"W_{\text{out}}")
-KH, KW = Symbol("Kh", "K_h"), Symbol("Kw", "K_w")
-FI, FO = Symbol("Fi", r"F_{\text{in}}"), Symbol("Fo", r"F_{\text{out}}")
+HO, WO = quantity("H_out", "Ho"), quantity("W_out", "Wo")
+KH, KW = quantity("K_h", "Kh"), quantity("K_w", "Kw")
+FI, FO = quantity("F_in", "Fi"), quantity("F_out", "Fo")
 BIAS = Symbol("b")
 
 

@@ -39,14 +39,15 @@ import numpy as np
 from ..errors import FieldError
 from ..fields import MAX_CELLS, choice, given_field, nested_shape, optional, read_given
 from ..math.nodes import Apply, Array, Formula, Hadamard, Negative, Number, Power, Product, Sum, Symbol
+from ..math.notation import after_update, derivative, listing, tex
 from ..math.printing import latex
 from ..model import Answer, Solution, Step
 from .common import Mistake, exact, shared_mistake
 
 NAME = "rnn"
 # How the derivation writes each given (a sheet labels the givens with it).
-GIVEN_SYMBOLS = {"x": "x", "h0": "h_0", "w_in": r"w_{\text{in}}", "w_hh": r"w_{\text{hh}}",
-                 "w_hy": r"w_{\text{hy}}", "b": "b", "b_y": "b_y", "target": "y_r"}
+GIVEN_SYMBOLS = {field: tex(name) for field, name in (("x", "x"), ("h0", "h_0"), ("w_in", "w_in"), ("w_hh", "w_hh"),
+                                                     ("w_hy", "w_hy"), ("b", "b"), ("b_y", "b_y"), ("target", "y_r"))}
 SUMMARY = ("a recurrent network over a sequence: forward pass, loss, gradients by backpropagation "
            "through time, one gradient-descent step")
 LOSS_TEXT = {
@@ -584,16 +585,11 @@ def answer_type(value) -> str:
     return "rational" if isinstance(value, (int, Fraction)) else "expression"
 
 
-LABELS = {"h": r"h_1, \dots, h_L", "y": "y_L", "loss": r"\ell",
-          "grad_w_in": r"\frac{\partial \ell}{\partial w_{\text{in}}}",
-          "grad_w_hh": r"\frac{\partial \ell}{\partial w_{\text{hh}}}",
-          "grad_b": r"\frac{\partial \ell}{\partial b}",
-          "grad_w_hy": r"\frac{\partial \ell}{\partial w_{\text{hy}}}",
-          "grad_b_y": r"\frac{\partial \ell}{\partial b_y}",
-          "grad_h0": r"\frac{\partial \ell}{\partial h_0}",
-          "grad_x": r"\frac{\partial \ell}{\partial x_1}, \dots, \frac{\partial \ell}{\partial x_L}",
-          "updated_b": "b'", "updated_b_y": "b_y'",
-          "updated_w_in": r"w_{\text{in}}'", "updated_w_hh": r"w_{\text{hh}}'", "updated_w_hy": r"w_{\text{hy}}'"}
+QUANTITY_OF = {"w_in": "w_in", "w_hh": "w_hh", "b": "b", "w_hy": "w_hy", "b_y": "b_y", "h0": "h_0"}   # field: quantity
+LABELS = {"h": listing("h_1", "h_L"), "y": "y_L", "loss": tex("loss"),
+          **{f"grad_{field}": derivative("loss", name) for field, name in QUANTITY_OF.items()},
+          "grad_x": listing(derivative("loss", "x_1"), derivative("loss", "x_L")),
+          **{f"updated_{field}": after_update(name) for field, name in QUANTITY_OF.items() if field != "h0"}}
 
 
 def solve(given: Given) -> Solution:
@@ -956,7 +952,7 @@ def short_error(m: Model, n: Notation, t) -> Formula:
     return error if m.w_hy is None else (n.value("w_hy") if not squared(m) else n.value("w_hy") * error)
 
 
-PARAMETER_TEX = {"grad_w_in": r"w_{\text{in}}", "grad_w_hh": r"w_{\text{hh}}", "grad_b": "b", "grad_h0": "h_0"}
+PARAMETER_TEX = {f"grad_{field}": tex(QUANTITY_OF[field]) for field in ("w_in", "w_hh", "b", "h0")}
 
 
 def update_step(m: Model, n: Notation, values: dict) -> Step:

@@ -1,0 +1,43 @@
+"""One table of named quantities: each name a kind uses, and how it is written.
+
+A kind refers to a quantity by its name (`quantity("H_out")`, `derivative("loss", "w_in")`)
+and never spells its LaTeX, so a quantity is written the same in every kind, step and answer.
+"""
+from __future__ import annotations
+
+from .nodes import Symbol
+
+QUANTITIES = {
+    "H_in": r"H_{\text{in}}", "H_out": r"H_{\text{out}}", "W_out": r"W_{\text{out}}",
+    "H_target": r"H_{\text{target}}",
+    "C_in": r"C_{\text{in}}", "C_out": r"C_{\text{out}}",
+    "F_in": r"F_{\text{in}}", "F_out": r"F_{\text{out}}",
+    "K_h": "K_h", "K_w": "K_w", "K^2": "K^{2}",
+    "w_in": r"w_{\text{in}}", "w_hh": r"w_{\text{hh}}", "w_hy": r"w_{\text{hy}}",
+    "loss": r"\ell",
+}
+
+
+def tex(name: str) -> str:
+    """How a quantity is written; a name not in the table (x_1, b_y) is written as it is."""
+    return QUANTITIES.get(name, name)
+
+
+def quantity(name: str, key: str | None = None) -> Symbol:
+    """The letter of a named quantity; `key` is the name values are put in under, where it differs."""
+    return Symbol(key or name, tex(name))
+
+
+def derivative(of: str, by: str) -> str:
+    """∂of/∂by, written as a fraction."""
+    return rf"\frac{{\partial {tex(of)}}}{{\partial {tex(by)}}}"
+
+
+def after_update(name: str) -> str:
+    """The quantity after one update step: w'."""
+    return tex(name) + "'"
+
+
+def listing(first: str, last: str) -> str:
+    """first, …, last."""
+    return rf"{tex(first)}, \dots, {tex(last)}"
