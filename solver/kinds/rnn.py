@@ -39,14 +39,14 @@ import numpy as np
 from ..errors import FieldError
 from ..fields import MAX_CELLS, choice, given_field, nested_shape, optional, read_given
 from ..math.nodes import Apply, Array, Formula, Hadamard, Negative, Number, Power, Product, Sum, Symbol
-from ..math.notation import after_update, derivative, listing, tex
+from ..math.notation import after_update, derivative, listing, written
 from ..math.printing import latex
 from ..model import Answer, Solution, Step
 from .common import Mistake, exact, shared_mistake
 
 NAME = "rnn"
 # How the derivation writes each given (a sheet labels the givens with it).
-GIVEN_SYMBOLS = {field: tex(name) for field, name in (("x", "x"), ("h0", "h_0"), ("w_in", "w_in"), ("w_hh", "w_hh"),
+GIVEN_SYMBOLS = {field: written(name) for field, name in (("x", "x"), ("h0", "h_0"), ("w_in", "w_in"), ("w_hh", "w_hh"),
                                                      ("w_hy", "w_hy"), ("b", "b"), ("b_y", "b_y"), ("target", "y_r"))}
 SUMMARY = ("a recurrent network over a sequence: forward pass, loss, gradients by backpropagation "
            "through time, one gradient-descent step")
@@ -586,7 +586,7 @@ def answer_type(value) -> str:
 
 
 QUANTITY_OF = {"w_in": "w_in", "w_hh": "w_hh", "b": "b", "w_hy": "w_hy", "b_y": "b_y", "h0": "h_0"}   # field: quantity
-LABELS = {"h": listing("h_1", "h_L"), "y": "y_L", "loss": tex("loss"),
+LABELS = {"h": listing("h_1", "h_L"), "y": "y_L", "loss": written("loss"),
           **{f"grad_{field}": derivative("loss", name) for field, name in QUANTITY_OF.items()},
           "grad_x": listing(derivative("loss", "x_1"), derivative("loss", "x_L")),
           **{f"updated_{field}": after_update(name) for field, name in QUANTITY_OF.items() if field != "h0"}}
@@ -952,7 +952,7 @@ def short_error(m: Model, n: Notation, t) -> Formula:
     return error if m.w_hy is None else (n.value("w_hy") if not squared(m) else n.value("w_hy") * error)
 
 
-PARAMETER_TEX = {f"grad_{field}": tex(QUANTITY_OF[field]) for field in ("w_in", "w_hh", "b", "h0")}
+PARAMETER_TEX = {f"grad_{field}": written(QUANTITY_OF[field]) for field in ("w_in", "w_hh", "b", "h0")}
 
 
 def update_step(m: Model, n: Notation, values: dict) -> Step:

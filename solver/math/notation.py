@@ -18,26 +18,26 @@ QUANTITIES = {
 }
 
 
-def tex(name: str) -> str:
+def written(name: str) -> str:
     """How a quantity is written; a name not in the table (x_1, b_y) is written as it is."""
     return QUANTITIES.get(name, name)
 
 
 def quantity(name: str, key: str | None = None) -> Symbol:
     """The letter of a named quantity; `key` is the name values are put in under, where it differs."""
-    return Symbol(key or name, tex(name))
+    return Symbol(key or name, written(name))
 
 
 def derivative(of: str, by: str) -> str:
     """∂of/∂by, written as a fraction."""
-    return rf"\frac{{\partial {tex(of)}}}{{\partial {tex(by)}}}"
+    return rf"\frac{{\partial {written(of)}}}{{\partial {written(by)}}}"
 
 
 def after_update(name: str) -> str:
     """The quantity after one update step: w'."""
-    return tex(name) + "'"
+    return written(name) + "'"
 
 
 def listing(first: str, last: str) -> str:
     """first, …, last."""
-    return rf"{tex(first)}, \dots, {tex(last)}"
+    return rf"{written(first)}, \dots, {written(last)}"
