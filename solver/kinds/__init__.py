@@ -22,6 +22,7 @@ KINDS = {                      # kind name -> its module in this package
     "mlp_jacobian": "mlp_jacobian",
     "rnn": "rnn",
     "attention": "attention",
+    "softmax_cross_entropy": "training.softmax_cross_entropy",
     "essay": "essay",
 }
 

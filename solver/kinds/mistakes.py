@@ -61,6 +61,11 @@ SHARED_MISTAKES = {
     "image_channels_everywhere": "Every kernel was given the input image's channel count; a kernel's depth is "
                                  "the number of channels of its own input, the previous layer's filters.",
     "dilation_as_k_times_d": "The dilated kernel was taken as K·D wide; dilation D spans D(K - 1) + 1 entries.",
+    "mean_divisor_forgotten": "The mean's division is missing: `reduction: mean` divides the summed loss, and so "
+                              "its gradient, by the batch size B (by the target classes' total weight when the "
+                              "classes are weighted).",
+    "gradient_sign_flipped": "The gradient has the wrong sign: it points where the loss grows (for softmax with "
+                             "cross-entropy, ∂L/∂z = p - y, not y - p).",
     "kernel_flipped": "The kernel is rotated by 180°: PyTorch's convolutions, transposed ones too, use the "
                       "kernel as it is (a cross-correlation); only a problem that asks for a true "
                       "convolution flips it.",
@@ -112,6 +117,9 @@ CATALOGUE = {change.name: change for change in (
            applies=lambda g: g.ceil_mode),
     Change("dilation_as_k_times_d", SHARED_MISTAKES["dilation_as_k_times_d"], rules={"dilation_span": "KD"},
            applies=dilated),
+    Change("mean_divisor_forgotten", SHARED_MISTAKES["mean_divisor_forgotten"], rules={"mean_divides": False},
+           applies=lambda g: g.reduction == "mean"),
+    Change("gradient_sign_flipped", SHARED_MISTAKES["gradient_sign_flipped"], rules={"gradient_sign": -1}),
     Change("kernel_flipped", SHARED_MISTAKES["kernel_flipped"], rules={"flip": True},
            applies=lambda g: g.kernel is not None),
 )}

@@ -1,0 +1,149 @@
+"""softmax_cross_entropy against F.cross_entropy and autograd, over random problems of every option;
+each mistake's answer against an independent computation of that wrong answer."""
+import json
+import random
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import require_module, run_solver
+
+KIND = "softmax_cross_entropy"
+
+
+def kind():
+    from solver.kinds import get_kind
+    return get_kind(KIND)
+
+
+def random_given(rng: random.Random) -> dict:
+    """Every option: vector or batch, class indices or probability rows, reduction, smoothing, weights."""
+    classes, batch = rng.randint(2, 5), rng.randint(1, 4)
+    vector = rng.random() < 0.3
+    rows = 1 if vector else batch
+    logits = [[round(rng.uniform(-3, 3), rng.choice([0, 1, 2])) for _ in range(classes)] for _ in range(rows)]
+    if rng.random() < 0.7:
+        target = [rng.randrange(classes) for _ in range(rows)]
+    else:
+        target = []
+        for _ in range(rows):
+            cuts = sorted(rng.randint(0, 8) for _ in range(classes - 1))
+            target.append([(b - a) / 8 for a, b in zip([0, *cuts], [*cuts, 8])])
+    given = {"logits": logits[0] if vector else logits, "target": target[0] if vector else target}
+    if rng.random() < 0.5:
+        given["reduction"] = rng.choice(["mean", "sum"])
+    if rng.random() < 0.4:
+        given["label_smoothing"] = rng.choice([0.1, 0.25, 0.5])
+    if rng.random() < 0.4:
+        given["weight"] = [rng.choice([0.5, 1, 2, 3]) for _ in range(classes)]
+    return given
+
+
+def torch_answers(torch, given: dict, logits=None, target=None, **changes) -> dict:
+    """F.cross_entropy's loss, autograd's gradient, softmax and log-softmax over the last axis."""
+    F = torch.nn.functional
+    z = torch.tensor(np.array(given["logits"] if logits is None else logits, dtype=float), requires_grad=True)
+    target = given["target"] if target is None else target
+    is_index = isinstance(target, int) or isinstance(target[0], int)
+    y = torch.tensor(target, dtype=torch.long) if is_index else torch.tensor(np.array(target, dtype=float))
+    weight = torch.tensor(np.array(given["weight"], dtype=float)) if "weight" in given else None
+    options = {"reduction": given.get("reduction", "mean"), "label_smoothing": given.get("label_smoothing", 0.0),
+               "weight": weight, **changes}
+    loss = F.cross_entropy(z, y, **options)
+    loss.backward()
+    return {"probabilities": F.softmax(z, -1).detach().numpy(), "log_probabilities": F.log_softmax(z, -1).detach().numpy(),
+            "loss": loss.item(), "grad_logits": z.grad.numpy()}
+
+
+def assert_close(ours, expected, what):
+    ours = np.asarray(ours, dtype=float)
+    assert ours.shape == np.shape(expected) and np.allclose(ours, expected, rtol=1e-9, atol=1e-12), \
+        (what, ours, expected)
+
+
+GIVENS = [random_given(random.Random(seed)) for seed in range(80)]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("given", GIVENS, ids=[f"random{i}" for i in range(len(GIVENS))])
+def test_answers_agree_with_f_cross_entropy_and_autograd(given):
+    torch = require_module("torch")
+    answers = kind().compute(kind().read(given))
+    for name, expected in torch_answers(torch, given).items():
+        assert_close(answers[name].value, expected, name)
+
+
+def mistake_answers(given: dict) -> dict:
+    k = kind()
+    read = k.read(given)
+    return {m.name: m.answers(read) for m in k.mistakes}
+
+
+def one_hot_smoothed_over_others(target, classes, eps):
+    rows = [[eps / (classes - 1)] * classes for _ in target]
+    for row, y in zip(rows, target):
+        row[y] = 1 - eps
+    return rows
+
+
+@pytest.mark.torch
+def test_each_mistake_gives_the_wrong_answer_computed_independently():
+    torch = require_module("torch")
+    F = torch.nn.functional
+    given = {"logits": [[2, 1, 0.5, -1], [0.25, 2.5, -1, 1]], "target": [0, 2], "label_smoothing": 0.2}
+    found = mistake_answers(given)
+    right = torch_answers(torch, given)
+    assert_close(found["mean_divisor_forgotten"]["loss"], torch_answers(torch, given, reduction="sum")["loss"], "sum")
+    assert_close(found["gradient_sign_flipped"]["grad_logits"], -right["grad_logits"], "sign")
+    assert_close(found["wrong_class"]["loss"], torch_answers(torch, given, target=[1, 3])["loss"], "class + 1")
+    twice = F.softmax(torch.tensor(np.array(given["logits"], dtype=float)), -1).numpy()
+    assert_close(found["softmax_twice"]["loss"], torch_answers(torch, given, logits=twice)["loss"], "softmax twice")
+    others = one_hot_smoothed_over_others(given["target"], 4, 0.2)
+    assert_close(found["smoothing_over_other_classes"]["loss"],
+                 torch_answers(torch, given, target=others, label_smoothing=0.0)["loss"], "smoothing over K - 1")
+    assert found["logits_as_probabilities"] == {}              # negative logits have no logarithm
+    positive = {"logits": [[0.5, 0.25, 0.25], [0.2, 0.3, 0.5]], "target": [0, 2]}
+    nll = F.nll_loss(torch.log(torch.tensor(np.array(positive["logits"]))), torch.tensor([0, 2]))
+    assert_close(mistake_answers(positive)["logits_as_probabilities"]["loss"], nll.item(), "logits as probabilities")
+
+
+def test_a_mistake_that_cannot_be_made_here_gives_nothing():
+    found = mistake_answers({"logits": [1, 2, 3], "target": 2, "reduction": "sum"})
+    assert found["mean_divisor_forgotten"] == {} and found["smoothing_over_other_classes"] == {}
+    assert found["wrong_class"] == {}                          # class 2 + 1 is out of range
+
+
+def write_set(tmp_path, given) -> str:
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump({"title": "t", "problems": [{"id": "p", "kind": KIND, "given": given}]}))
+    return path
+
+
+@pytest.mark.torch
+def test_check_names_the_forgotten_mean_and_accepts_the_right_loss(tmp_path):
+    torch = require_module("torch")
+    given = {"logits": [[2, 1, 0.5], [0.25, 2.5, -1], [1, 1, 3]], "target": [0, 2, 1]}
+    path = write_set(tmp_path, given)
+    right = torch_answers(torch, given)["loss"]
+    summed = torch_answers(torch, given, reduction="sum")["loss"]
+    result = run_solver("check", path, "p:loss", f"{right:.4f}", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_solver("check", path, "p:loss", f"{summed:.4f}", "--json")
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 1 and verdict["mistake"] == "mean_divisor_forgotten", result.stdout
+
+
+@pytest.mark.parametrize("given, field, words", [
+    ({"logits": [[1, 2], [3, 4]], "target": [0, 2]}, "target", "classes 0 to 1"),
+    ({"logits": [[1, 2], [3, 4]], "target": [0]}, "target", "2 row(s)"),
+    ({"logits": [1, 2, 3], "target": [0.5, 0.25, 0.5]}, "target", "sum to 1"),
+    ({"logits": [1, 2, 3], "target": 1, "weight": [1, 2]}, "weight", "one per class (3)"),
+    ({"logits": [1, 2, 3], "target": 1, "label_smoothing": 1.5}, "label_smoothing", "between 0 and 1"),
+    ({"logits": [1, 2, 3], "target": True}, "target", "class index"),
+])
+def test_bad_input_is_one_paragraph_naming_the_field(tmp_path, given, field, words):
+    path = write_set(tmp_path, given)
+    result = run_solver("solve", path)
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    assert f"`{field}`" in result.stderr and words in result.stderr and '"p"' in result.stderr, result.stderr
