@@ -27,7 +27,7 @@ PENDING = {
 SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
     "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "essay"),
-    "dense": ("batchnorm", "mlp", "mlp_jacobian", "rnn", "attention"),
+    "dense": ("batchnorm", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy"),
 }
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "softplus")
 
@@ -525,12 +525,35 @@ def draw_attention(rng):
     return given
 
 
+def draw_softmax_cross_entropy(rng):
+    """Every option: vector or batch, class indices or probability rows, reduction, smoothing, weights."""
+    classes, batch = rng.randint(2, 5), rng.randint(1, 4)
+    vector = rng.random() < 0.3
+    rows = 1 if vector else batch
+    logits = [[round(rng.uniform(-3, 3), rng.choice([0, 1, 2])) for _ in range(classes)] for _ in range(rows)]
+    if rng.random() < 0.7:
+        target = [rng.randrange(classes) for _ in range(rows)]
+    else:
+        target = []
+        for _ in range(rows):
+            cuts = sorted(rng.randint(0, 8) for _ in range(classes - 1))
+            target.append([(b - a) / 8 for a, b in zip([0, *cuts], [*cuts, 8])])
+    given = {"logits": logits[0] if vector else logits, "target": target[0] if vector else target}
+    if rng.random() < 0.5:
+        given["reduction"] = rng.choice(["mean", "sum"])
+    if rng.random() < 0.4:
+        given["label_smoothing"] = rng.choice([0.1, 0.25, 0.5])
+    if rng.random() < 0.4:
+        given["weight"] = [rng.choice([0.5, 1, 2, 3]) for _ in range(classes)]
+    return given
+
+
 DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_conv2d(r),
         "conv_transpose2d": draw_conv_transpose2d, "conv2d_backward": lambda r: draw_conv2d(r, backward=True),
         "pool2d": draw_pool2d, "conv_cost": draw_conv_cost, "layers_to_size": draw_layers_to_size,
         "conv_design": draw_conv_design, "network": draw_network, "essay": draw_essay,
         "batchnorm": draw_batchnorm, "mlp": draw_mlp, "mlp_jacobian": draw_mlp_jacobian, "rnn": draw_rnn,
-        "attention": draw_attention}
+        "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy}
 
 
 # ---- problem sets ---------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from conftest import require_module, run_solver
+from corpus import draw_softmax_cross_entropy
 
 KIND = "softmax_cross_entropy"
 
@@ -15,29 +16,6 @@ KIND = "softmax_cross_entropy"
 def kind():
     from solver.kinds import get_kind
     return get_kind(KIND)
-
-
-def random_given(rng: random.Random) -> dict:
-    """Every option: vector or batch, class indices or probability rows, reduction, smoothing, weights."""
-    classes, batch = rng.randint(2, 5), rng.randint(1, 4)
-    vector = rng.random() < 0.3
-    rows = 1 if vector else batch
-    logits = [[round(rng.uniform(-3, 3), rng.choice([0, 1, 2])) for _ in range(classes)] for _ in range(rows)]
-    if rng.random() < 0.7:
-        target = [rng.randrange(classes) for _ in range(rows)]
-    else:
-        target = []
-        for _ in range(rows):
-            cuts = sorted(rng.randint(0, 8) for _ in range(classes - 1))
-            target.append([(b - a) / 8 for a, b in zip([0, *cuts], [*cuts, 8])])
-    given = {"logits": logits[0] if vector else logits, "target": target[0] if vector else target}
-    if rng.random() < 0.5:
-        given["reduction"] = rng.choice(["mean", "sum"])
-    if rng.random() < 0.4:
-        given["label_smoothing"] = rng.choice([0.1, 0.25, 0.5])
-    if rng.random() < 0.4:
-        given["weight"] = [rng.choice([0.5, 1, 2, 3]) for _ in range(classes)]
-    return given
 
 
 def torch_answers(torch, given: dict, logits=None, target=None, **changes) -> dict:
@@ -62,7 +40,7 @@ def assert_close(ours, expected, what):
         (what, ours, expected)
 
 
-GIVENS = [random_given(random.Random(seed)) for seed in range(80)]
+GIVENS = [draw_softmax_cross_entropy(random.Random(seed)) for seed in range(80)]
 
 
 @pytest.mark.torch
