@@ -119,9 +119,43 @@ def test_check_names_the_forgotten_mean_and_accepts_the_right_loss(tmp_path):
     ({"logits": [1, 2, 3], "target": 1, "weight": [1, 2]}, "weight", "one per class (3)"),
     ({"logits": [1, 2, 3], "target": 1, "label_smoothing": 1.5}, "label_smoothing", "between 0 and 1"),
     ({"logits": [1, 2, 3], "target": True}, "target", "class index"),
+    ({"logits": [[1, 2], [3, 4]], "target": [0.5, 1]}, "target", "whole numbers from 0"),
 ])
 def test_bad_input_is_one_paragraph_naming_the_field(tmp_path, given, field, words):
     path = write_set(tmp_path, given)
     result = run_solver("solve", path)
     assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
     assert f"`{field}`" in result.stderr and words in result.stderr and '"p"' in result.stderr, result.stderr
+
+
+def numeric(value):
+    from solver.math.nodes import Array, Formula, Number
+    if isinstance(value, Array):
+        return np.vectorize(lambda x: float(numeric(x)), otypes=[float])(value.a)
+    if isinstance(value, Number):
+        return float(value.x)
+    if isinstance(value, Formula):
+        return np.asarray(value.value(), dtype=float)
+    return np.asarray(value, dtype=float)
+
+
+@pytest.mark.parametrize("given", GIVENS[:30], ids=[f"random{i}" for i in range(30)])
+def test_every_displayed_equation_holds(given):
+    """Each line of the derivation is a chain of equal members: evaluating a member's formula gives the
+    number it is set equal to (the symbols' lines, like ∂L/∂z = (p - y)/B, are the answers themselves)."""
+    from solver.math.nodes import Formula
+    k = kind()
+    solution = k.solve(k.read(given))
+    checked = 0
+    for step in solution.steps:
+        for line in step.math:
+            values = []
+            for member in line[1:]:
+                try:
+                    values.append(numeric(member))
+                except (ValueError, AttributeError):
+                    continue             # a formula in letters: no value of its own
+            for value in values[:-1]:
+                assert np.allclose(value, values[-1], rtol=1e-9, atol=1e-12), (step.title, line)
+                checked += 1
+    assert checked >= 2

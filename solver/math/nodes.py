@@ -214,6 +214,32 @@ class Exp(Formula):
         return math.exp(float(self.exponent.value()))
 
 
+class Log(Formula):
+    """The natural logarithm of its argument; the value is a float."""
+
+    def __init__(self, argument):
+        self.argument = lift(argument)
+
+    def substitute(self, values):
+        return Log(self.argument.substitute(values))
+
+    def value(self):
+        return math.log(float(self.argument.value()))
+
+
+class Partial(Formula):
+    """∂f/∂x, the name of a derivative (its value is what a step computes for it)."""
+
+    def __init__(self, of, by):
+        self.of, self.by = lift(of), lift(by)
+
+    def substitute(self, values):
+        return self
+
+    def value(self):
+        raise ValueError("a derivative's name has no value of its own")
+
+
 class Apply(Formula):
     """An activation (or other named function) applied to its argument: tanh(a_t)."""
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..prose import math_to_text
 from ..answers.tables import Table
-from .nodes import (Apply, Array, Call, Exp, Formula, Fraction_, Group, Hadamard, Indexed, Mean, Negative, Number,
-                    Power, Product, Root, Sum, Summation, Symbol, is_plain)
+from .nodes import (Apply, Array, Call, Exp, Formula, Fraction_, Group, Hadamard, Indexed, Log, Mean, Negative,
+                    Number, Partial, Power, Product, Root, Sum, Summation, Symbol, is_plain)
 
 
 # ---- numbers: the one number policy ------------------------------------------------
@@ -158,6 +158,12 @@ def exp_latex(node: Exp) -> str:
     return "1" if node.exponent.x == 0 else "e^{" + node_latex(node.exponent) + "}"
 
 
+def log_latex(node: Log) -> str:
+    """log x for a letter or a number, log(...) for anything longer."""
+    inner = node_latex(node.argument)
+    return rf"\log {inner}" if precedence(node.argument) == ATOM else rf"\log\left({inner}\right)"
+
+
 def summation_latex(node: Summation) -> str:
     var, start, stop = (node_latex(part) for part in (node.var, node.start, node.stop))
     return rf"\sum_{{{var}={start}}}^{{{stop}}} {node_latex(node.body)}"
@@ -175,6 +181,8 @@ PRINTERS = {
     Power: lambda node: wrap(node.base, ATOM) + "^{" + node_latex(node.exponent) + "}",
     Root: lambda node: rf"\sqrt{{{node_latex(node.radicand)}}}",
     Exp: exp_latex,
+    Log: log_latex,
+    Partial: lambda node: rf"\frac{{\partial {node_latex(node.of)}}}{{\partial {node_latex(node.by)}}}",
     Apply: lambda node: FUNCTIONS[node.function] + rf"\left({node_latex(node.argument)}\right)",
     Hadamard: lambda node: wrap(node.a, PRODUCT) + r" \odot " + wrap(node.b, PRODUCT),
     Group: lambda node: rf"\left({node_latex(node.inner)}\right)",

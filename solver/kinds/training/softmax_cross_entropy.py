@@ -10,6 +10,7 @@ when a class index is weighted, as PyTorch does), 1 for `sum`.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,21 +18,19 @@ import numpy as np
 
 from ...errors import FieldError
 from ...fields import array, choice, given_field, number, optional
-from ...model import Answer
+from ...math.nodes import Array, Exp, Fraction_, Indexed, Log, Negative, Number, Partial, Product, Sum, Symbol
+from ...model import Answer, Step
 from ..base import Kind
 from ..mistakes import Change
 
 ROW_SUM_SLACK = 1e-9          # probability rows must sum to 1 within this
+ROWS_SHOWN = 4                # rows derived one by one; a larger batch shows these and the rule
 
 
 def read_target(name, value):
-    """A class index, a list of them (one per row), or probability rows like the logits."""
-    if isinstance(value, bool):
-        raise FieldError(name, f"must be a class index (0-based), a list of them, or probability rows; got {value!r}")
-    if isinstance(value, int):
+    """A class index, or an array: class indices (one per row) or probability rows like the logits."""
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return tuple(value)
     return array((1, 2), "a class index (0-based), a list of them (one per row), or probability rows")(name, value)
 
 
@@ -77,36 +76,39 @@ def as_rows(values) -> np.ndarray:
 
 
 def class_indices(given) -> tuple[int, ...] | None:
-    """The target classes, one per row; None for probability targets."""
+    """The target classes, one per row; None for probability rows (the logits' shape)."""
     if isinstance(given.target, int):
         return (given.target,)
-    return given.target if isinstance(given.target, tuple) else None
+    if np.ndim(given.target) == np.ndim(given.logits):
+        return None
+    return tuple(given.target)
 
 
-def target_distribution(given, rules: Rules, classes: int) -> np.ndarray:
-    """Each row's target as a distribution over the classes, label smoothing mixed in."""
-    eps = given.label_smoothing
+def target_distribution(given, rules: Rules, classes: int, number=float) -> np.ndarray:
+    """Each row's target as a distribution over the classes, label smoothing mixed in and the
+    class weights applied: floats to compute with, or `number=written` for exact values to show."""
+    eps = number(given.label_smoothing)
+    weight = [1] * classes if given.weight is None else [number(w) for w in given.weight]
     indices = class_indices(given)
     if indices is None:
-        return as_rows(given.target) * (1 - eps) + eps / classes
-    rows = np.zeros((len(indices), classes))
-    for b, y in enumerate(indices):
-        target = y + rules.class_offset
-        if not 0 <= target < classes:
-            raise ValueError("no such class")
-        if rules.smoothing_classes == "K-1":
-            rows[b] = eps / (classes - 1) if classes > 1 else 0
-            rows[b, target] = 1 - eps
-        else:
-            rows[b] = eps / classes
-            rows[b, target] += 1 - eps
-    return rows
+        rows = np.array([[number(t) * (1 - eps) + eps / classes for t in row] for row in as_rows(given.target)],
+                        dtype=object)
+    else:
+        rows = np.zeros((len(indices), classes), dtype=object)
+        for b, y in enumerate(indices):
+            target = y + rules.class_offset
+            if not 0 <= target < classes:
+                raise ValueError("no such class")
+            rest = classes - 1 if rules.smoothing_classes == "K-1" else classes
+            rows[b] = eps / rest if rest else 0
+            rows[b, target] = 1 - eps + (0 if rules.smoothing_classes == "K-1" else eps / classes)
+    return rows * np.array(weight, dtype=object)
 
 
 def problem_rows(given, rules: Rules) -> Rows:
     z = as_rows(given.logits)
     weight = np.ones(z.shape[1]) if given.weight is None else np.asarray(given.weight, dtype=float)
-    a = target_distribution(given, rules, z.shape[1]) * weight
+    a = target_distribution(given, rules, z.shape[1]).astype(float)
     indices = class_indices(given)
     if given.reduction == "sum" or not rules.mean_divides:
         divisor = 1.0
@@ -170,6 +172,10 @@ class SoftmaxCrossEntropy(Kind):
         batch = 1 if np.ndim(given.logits) == 1 else np.shape(given.logits)[0]
         indices = class_indices(given)
         if indices is not None:
+            if not all(isinstance(y, int) and not isinstance(y, bool) for y in indices):
+                raise FieldError("target", "must be a class index for a vector of logits, a list of class indices "
+                                           "(whole numbers from 0) for a matrix, or probability rows of the logits' "
+                                           "shape")
             if len(indices) != batch:
                 raise FieldError("target", f"has {len(indices)} class(es); the logits have {batch} row(s), one each")
             if not all(0 <= y < classes for y in indices):
@@ -201,12 +207,146 @@ class SoftmaxCrossEntropy(Kind):
         if not math.isfinite(loss):
             raise ValueError("a target class has probability 0")
         return {"probabilities": Answer("probabilities", "matrix", shaped(given, p), "p"),
-                "log_probabilities": Answer("log_probabilities", "matrix", shaped(given, log_p), "log p"),
+                "log_probabilities": Answer("log_probabilities", "matrix", shaped(given, log_p), r"\log p"),
                 "loss": Answer("loss", "real", loss, "L"),
-                "grad_logits": Answer("grad_logits", "matrix", shaped(given, grad), "dL/dz")}
+                "grad_logits": Answer("grad_logits", "matrix", shaped(given, grad),
+                                       r"\partial L / \partial z")}
 
     def derive(self, given, answers):
-        return []
+        rows = problem_rows(given, Rules())
+        p = as_rows(answers["probabilities"].value)
+        shown = range(min(len(rows.z), ROWS_SHOWN))
+        steps = [Step("Convention", convention(given, rows)),
+                 Step("Softmax", softmax_text(len(rows.z), len(shown)),
+                      [line for b in shown for line in softmax_lines(rows.z, b)]),
+                 Step("Log-probabilities", "The log of each probability, from the same shifted logits: "
+                      "$\\log p_{b,c} = (z_{b,c} - m_b) - \\log \\sum_j e^{z_{b,j} - m_b}$.",
+                      [[Log(Symbol("p")), answers["log_probabilities"].value]])]
+        targets = target_distribution(given, Rules(), rows.z.shape[1], written)
+        if not plain_one_hot(given):
+            steps.append(Step("Targets", targets_text(given), [[Symbol("a"), decimals(shaped(given, targets))]]))
+        steps += [Step("Loss", loss_text(given, rows),
+                       [loss_line(given, targets, p, b) for b in shown] + [total_line(rows, answers["loss"].value)]),
+                  Step("Gradient", gradient_text(given, rows), gradient_lines(given, rows, targets, answers))]
+        return steps
+
+
+def plain_one_hot(given) -> bool:
+    return class_indices(given) is not None and not given.label_smoothing and given.weight is None
+
+
+def convention(given, rows: Rows) -> str:
+    text = ("As in PyTorch's F.cross_entropy, the logits $z$ are raw scores: the softmax turns each row into "
+            "probabilities $p$, and the loss of a row is $-\\sum_c a_c \\log p_c$ for its target distribution $a$ "
+            "(for a class index $y$: $-\\log p_y$). Classes are numbered from 0.")
+    if given.reduction == "sum":
+        return text + " The reduction is a sum: the rows' losses are added."
+    if len(rows.z) == 1 and rows.divisor == 1:
+        return text + " The reduction is the mean over one row: the loss is that row's."
+    return text + (f" The reduction is the mean: the rows' losses are added and divided by {number_text(rows.divisor)}"
+                   + (", the total weight of the target classes." if class_indices(given) is not None
+                      and given.weight is not None else ", the number of rows."))
+
+
+def number_text(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def softmax_text(batch: int, shown: int) -> str:
+    text = ("Subtracting the row's largest logit $m_b$ changes no probability and keeps every exponential at most 1: "
+            "$p_{b,c} = e^{z_{b,c} - m_b} / \\sum_j e^{z_{b,j} - m_b}$.")
+    if shown < batch:
+        text += f" The first {shown} of the {batch} rows are shown; the others follow the same rule."
+    return text
+
+
+def softmax_lines(z: np.ndarray, b: int) -> list[list]:
+    """m_b, then each p_bc as e^(z - m) over the row's sum, the shifted exponents exact decimals."""
+    shifted = [written(x) - written(z[b].max()) for x in z[b]]
+    total = Sum([Exp(Number(e, decimal=True)) for e in shifted])
+    lines = [[Indexed("m", [b]), Number(written(z[b].max()), decimal=True)]]
+    for c, e in enumerate(shifted):
+        lines.append([Indexed("p", [b, c]), Fraction_(Exp(Number(e, decimal=True)), total),
+                      Number(float(softmax(z[b])[c]))])
+    return lines
+
+
+def exact(x: float):
+    """A whole float as an int, so 2.0 prints as 2."""
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def written(x: float):
+    """A number as the problem file writes it, exactly: 0.1 is 1/10, 2.0 is 2."""
+    q = Fraction(repr(float(x)))
+    return q.numerator if q.denominator == 1 else q
+
+
+def targets_text(given) -> str:
+    parts = []
+    if class_indices(given) is None:
+        parts.append("The targets are probability rows $t$.")
+    else:
+        parts.append("Each class index $y$ is a one-hot row $t$ (1 in column $y$).")
+    if given.label_smoothing:
+        parts.append(f"Label smoothing $\\varepsilon = {given.label_smoothing}$ mixes $(1 - \\varepsilon) t$ with "
+                     "$\\varepsilon / K$ of every class.")
+    if given.weight is not None:
+        parts.append("Each class's share is then multiplied by its weight $w_c$.")
+    return " ".join(parts) + " The target distribution $a$:"
+
+
+def loss_text(given, rows: Rows) -> str:
+    if plain_one_hot(given):
+        return "Each row's loss is minus the log-probability of its class, $\\ell_b = -\\log p_{b,y_b}$:"
+    return "Each row's loss is $\\ell_b = -\\sum_c a_{b,c} \\log p_{b,c}$:"
+
+
+def decimals(values: np.ndarray) -> Array:
+    """Exact values shown as decimals where they are short (0.45, but 1/30)."""
+    return Array(np.vectorize(lambda x: Number(x, decimal=True), otypes=[object])(values))
+
+
+def loss_line(given, targets: np.ndarray, p: np.ndarray, b: int) -> list:
+    indices = class_indices(given)
+    value = float(-(targets[b].astype(float) * np.log(p[b])).sum())
+    if plain_one_hot(given):
+        y = indices[b]
+        return [Indexed("\\ell", [b]), Negative(Log(Indexed("p", [b, y]))), Negative(Log(Number(float(p[b, y])))),
+                Number(value)]
+    terms = [Negative(Product([Number(a, decimal=True), Log(Number(float(q)))], dot=True))
+             for a, q in zip(targets[b], p[b]) if a]
+    return [Indexed("\\ell", [b]), Sum(terms), Number(value)]
+
+
+def total_line(rows: Rows, loss: float) -> list:
+    count = len(rows.z)
+    total = Sum([Indexed("\\ell", [b]) for b in range(count)]) if count > 1 else Indexed("\\ell", [0])
+    if rows.divisor == 1:
+        return [Symbol("L"), total, Number(loss)]
+    return [Symbol("L"), Fraction_(total, Number(exact(rows.divisor))), Number(loss)]
+
+
+def gradient_text(given, rows: Rows) -> str:
+    text = ("Differentiating $\\ell_b = -\\sum_c a_{b,c} \\log p_{b,c}$ through the softmax gives "
+            "$\\partial \\ell_b / \\partial z_{b,j} = p_{b,j} \\sum_c a_{b,c} - a_{b,j}$")
+    text += ", that is $p - y$ for a one-hot target" if plain_one_hot(given) else ""
+    if rows.divisor != 1:
+        text += f"; the mean divides it by {number_text(rows.divisor)} too"
+    return text + "."
+
+
+def gradient_lines(given, rows: Rows, targets: np.ndarray, answers) -> list[list]:
+    """∂L/∂z = (p - y)/D, or (s · p - a)/D with s_b = Σ_c a_bc where the targets do not sum to 1 per row."""
+    share = targets.sum(axis=1)
+    target = Symbol("y") if plain_one_hot(given) else Symbol("a")
+    lines, scaled = [], Symbol("p")
+    if any(x != 1 for x in share):
+        lines.append([Symbol("s"), decimals(share)])
+        scaled = Product([Symbol("s"), Symbol("p")], dot=True)
+    difference = Sum([scaled, Negative(target)])
+    formula = difference if rows.divisor == 1 else Fraction_(difference, Number(exact(rows.divisor)))
+    return lines + [[Partial(Symbol("L"), Symbol("z")), formula, answers["grad_logits"].value]]
 
 
 KIND = SoftmaxCrossEntropy()
