@@ -436,6 +436,9 @@ EVERY_KIND = """\
       w_q: [[0.5, 1.0], [-1.0, 0.5]]
       w_k: [[1.0, 0.0], [0.5, -0.5]]
       w_v: [[1.0, 2.0], [0.0, 1.0]]
+  - id: sce
+    kind: softmax_cross_entropy
+    given: {logits: [[2.0, -1.0, 0.5], [0.25, 1.5, -0.5]], target: [0, 2]}
   - id: mlp
     kind: mlp
     given:
