@@ -9,13 +9,10 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..errors import FieldError
-from ..fields import given_field, read_given, text
-from ..model import Solution, Step
+from ..fields import given_field, text
+from ..model import Step
+from .base import Kind
 
-NAME = "essay"
-SUMMARY = "a question answered in words; shows the instructor's model answer, checks nothing"
-ANSWERS: dict[str, str] = {}
-MISTAKES: list = []
 MAX_LENGTH = 20_000
 
 
@@ -35,9 +32,16 @@ class Given:
                                     "a blank line starts a new paragraph)")
 
 
-def read(raw) -> Given:
-    return read_given(Given, raw, NAME)
+class Essay(Kind):
+    name = "essay"
+    summary = "a question answered in words; shows the instructor's model answer, checks nothing"
+    Given = Given
+
+    def compute(self, given, rules=None) -> dict:
+        return {}
+
+    def derive(self, given, answers) -> list[Step]:
+        return [Step("Model answer", text=given.model_answer)]
 
 
-def solve(given: Given) -> Solution:
-    return Solution(NAME, given, [Step("Model answer", text=given.model_answer)], {})
+KIND = Essay()
