@@ -19,8 +19,10 @@ import sympy
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.errors import FieldError
-from solver.kinds import batchnorm
+from solver.kinds import get_kind
 from solver.math.printing import latex
+
+batchnorm = get_kind("batchnorm")
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 F = optional_module("torch.nn.functional")
@@ -171,7 +173,7 @@ def test_unbiased_variance_is_batchnorm2d_running_var(seed):
 # ---- mistakes, against torch --------------------------------------------------------
 
 def mistake(name, given):
-    m = next(m for m in batchnorm.MISTAKES if m.name == name)
+    m = next(m for m in batchnorm.mistakes if m.name == name)
     return m.cases(batchnorm.read(given))
 
 
@@ -395,3 +397,11 @@ def test_unbiased_derivation_says_the_output_uses_the_biased_variance():
     given = {"input": [[[[1, 2], [3, 5]]], [[[0, 4], [2, 7]]]], "unbiased": True}
     text = "\n".join(f"{s.title}: {s.text}" for s in batchnorm.solve(batchnorm.read(given)).steps)
     assert "not the output" in text and "uses σ²" in text
+
+
+def test_eps_is_written_one_way_in_formulas_and_prose():
+    """ε was \\epsilon (ϵ) in the formulas but \\varepsilon (ε) in the text below them."""
+    steps = batchnorm.solve(batchnorm.read({"input": [[[[1, 2]]], [[[3, 5]]]]})).steps
+    normalized = latex(next(s for s in steps if s.title == "Formulas").math[-2][1])
+    assert r"\varepsilon" in normalized and r"\epsilon" not in normalized
+    assert r"\varepsilon" in next(s for s in steps if s.title == "Normalized output").text

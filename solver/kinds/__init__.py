@@ -17,7 +17,7 @@ KINDS = {                      # kind name -> its module in this package
     "conv_cost": "conv_cost",
     "layers_to_size": "layers_to_size",
     "network": "network",
-    "batchnorm": "batchnorm",
+    "batchnorm": "dense.batchnorm",
     "mlp": "mlp",
     "mlp_jacobian": "mlp_jacobian",
     "rnn": "rnn",

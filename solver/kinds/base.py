@@ -17,7 +17,7 @@ from functools import partial
 from ..errors import FieldError
 from ..fields import read_given
 from ..model import Answer, Solution, Step
-from .mistakes import CATALOGUE, Change, Mistake
+from .mistakes import CATALOGUE, Change, Mistake, Places
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,12 @@ class Kind:
     # ---- mistakes ------------------------------------------------------------
 
     def bind(self, mistake) -> Mistake:
-        """A catalogue name or a Change as a Mistake of this kind; a Mistake as it is."""
+        """A catalogue name, a Change or Places as a Mistake of this kind; a Mistake as it is."""
         change = CATALOGUE[mistake] if isinstance(mistake, str) else mistake
         if isinstance(change, Change):
             return Mistake(change.name, change.feedback, partial(self.answers_under, change))
+        if isinstance(change, Places):
+            return Mistake(change.name, change.feedback, partial(self.answers_in_places, change))
         return change
 
     def answers_under(self, change: Change, given) -> dict:
@@ -72,11 +74,19 @@ class Kind:
         fields = change.given(given) if change.given else {}
         if not change.applies(given) or fields is None:
             return {}
+        return self.answers_with(given, fields, change.rules)
+
+    def answers_in_places(self, places: Places, given) -> list[tuple[str, dict]]:
+        return [(where, self.answers_with(given, fields, rules)) for where, fields, rules in places.places(given)]
+
+    def answers_with(self, given, fields: dict, rules: dict) -> dict:
+        """{answer name: value} with the given fields and the Rules fields replaced; {} where
+        that makes no valid problem."""
         try:
             changed = dataclasses.replace(given, **fields)
             if fields:
                 self.validate(changed)
-            answers = self.compute(changed, dataclasses.replace(self.Rules(), **change.rules))
+            answers = self.compute(changed, dataclasses.replace(self.Rules(), **rules))
         except (FieldError, ZeroDivisionError, ValueError):
             return {}
         return {name: answer.value for name, answer in answers.items()}

@@ -66,6 +66,9 @@ SHARED_MISTAKES = {
                               "classes are weighted).",
     "gradient_sign_flipped": "The gradient has the wrong sign: it points where the loss grows (for softmax with "
                              "cross-entropy, ∂L/∂z = p - y, not y - p).",
+    "eps_forgotten": "ε was left out: the normalization divides by √(σ² + ε).",
+    "variance_for_std": "The centred input was divided by the variance σ² + ε; it is divided by the "
+                        "standard deviation √(σ² + ε).",
     "kernel_flipped": "The kernel is rotated by 180°: PyTorch's convolutions, transposed ones too, use the "
                       "kernel as it is (a cross-correlation); only a problem that asks for a true "
                       "convolution flips it.",
@@ -85,6 +88,15 @@ class Change:
     given: Callable[[Any], dict | None] | None = None
     rules: dict = field(default_factory=dict)
     applies: Callable[[Any], bool] = always
+
+
+@dataclass(frozen=True)
+class Places:
+    """A mistake that can be made in several places (in layer 1, or in layer 3; over another
+    choice of axes): `places(g)` lists each as (where, given fields replaced, Rules fields replaced)."""
+    name: str
+    feedback: str
+    places: Callable[[Any], list[tuple[str, dict, dict]]]
 
 
 def has_padding(given) -> bool:
@@ -122,6 +134,8 @@ CATALOGUE = {change.name: change for change in (
     Change("gradient_sign_flipped", SHARED_MISTAKES["gradient_sign_flipped"], rules={"gradient_sign": -1}),
     Change("kernel_flipped", SHARED_MISTAKES["kernel_flipped"], rules={"flip": True},
            applies=lambda g: g.kernel is not None),
+    Change("eps_forgotten", SHARED_MISTAKES["eps_forgotten"], given=lambda g: {"eps": 0}, applies=lambda g: g.eps != 0),
+    Change("variance_for_std", SHARED_MISTAKES["variance_for_std"], rules={"divide_by": "variance"}),
 )}
 
 

@@ -267,6 +267,16 @@ class Hadamard(Formula):
         return self.a.value() * self.b.value()
 
 
+class Dots(Formula):
+    """The terms a long sum leaves out: ⋯ (it has no value of its own)."""
+
+    def substitute(self, values):
+        return self
+
+    def value(self):
+        raise ValueError("the terms left out have no value here")
+
+
 class Group(Formula):
     """A formula kept in parentheses, as a term of a longer sum: (w_2 + b) + (w_1 + b)."""
 

@@ -15,6 +15,8 @@ QUANTITIES = {
     "K_h": "K_h", "K_w": "K_w", "K^2": "K^{2}",
     "w_in": r"w_{\text{in}}", "w_hh": r"w_{\text{hh}}", "w_hy": r"w_{\text{hy}}",
     "loss": r"\ell",
+    "mu": r"\mu", "sigma^2": r"\sigma^2", "sigma": r"\sigma", "eps": r"\varepsilon",
+    "gamma": r"\gamma", "beta": r"\beta", "xhat": r"\hat{x}",
 }
 
 
@@ -41,3 +43,8 @@ def after_update(name: str) -> str:
 def listing(first: str, last: str) -> str:
     """first, …, last."""
     return rf"{written(first)}, \dots, {written(last)}"
+
+
+def words(text: str) -> str:
+    """Words inside math, upright: an answer's label such as 'linearly separable'."""
+    return rf"\text{{{text}}}"

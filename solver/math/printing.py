@@ -18,7 +18,7 @@ import numpy as np
 
 from ..prose import math_to_text
 from ..answers.tables import Table
-from .nodes import (Apply, Array, Call, Exp, Formula, Fraction_, Group, Hadamard, Indexed, Log, Mean, Negative,
+from .nodes import (Apply, Array, Call, Dots, Exp, Formula, Fraction_, Group, Hadamard, Indexed, Log, Mean, Negative,
                     Number, Partial, Power, Product, Root, Sum, Summation, Symbol, is_plain)
 
 
@@ -186,6 +186,7 @@ PRINTERS = {
     Apply: lambda node: FUNCTIONS[node.function] + rf"\left({node_latex(node.argument)}\right)",
     Hadamard: lambda node: wrap(node.a, PRODUCT) + r" \odot " + wrap(node.b, PRODUCT),
     Group: lambda node: rf"\left({node_latex(node.inner)}\right)",
+    Dots: lambda node: r"\cdots",
     Indexed: lambda node: f"{node.name}_{{{','.join(node_latex(s) for s in node.subscripts)}}}",
     Summation: summation_latex,
     Mean: lambda node: rf"\frac{{1}}{{{node_latex(node.count)}}} {node_latex(node.total)}",

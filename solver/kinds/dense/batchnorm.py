@@ -20,7 +20,6 @@ Conventions (PyTorch's; the derivation states them):
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -28,18 +27,20 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FieldError
-from ..fields import array, boolean, choice, given_field, number, optional, read_given
-from ..math.nodes import Formula, Fraction_, Mean, Number, Power, Product, Root, Sum, Summation, Symbol, divide
-from ..math.printing import number_latex
-from ..model import Answer, Solution, Step
-from ..sizes import distinct
-from .common import Mistake, exact, exact_array, shown_cells
-from .conv_cost import count_or_symbol
+from ...errors import FieldError
+from ...fields import array, boolean, choice, given_field, number, optional
+from ...math.nodes import Dots, Formula, Fraction_, Mean, Number, Power, Product, Root, Sum, Summation, Symbol, divide
+from ...math.notation import quantity, words, written
+from ...math.printing import latex
+from ...model import Answer, Step
+from ...sizes import distinct
+from ..base import Kind
+from ..common import exact, exact_array, shown_cells
+from ..conv_cost import count_or_symbol
+from ..mistakes import Places
 
-NAME = "batchnorm"
 # How the derivation writes each given (a sheet labels the givens with it).
-GIVEN_SYMBOLS = {"input": "X", "gamma": r"\gamma", "beta": r"\beta"}
+GIVEN_SYMBOLS = {"input": "X", "gamma": written("gamma"), "beta": written("beta")}
 SUMMARY = ("batch normalization: means and variances over the chosen axes (all, per channel, per "
            "position, per feature), as formulas with sums and as numbers, and the output with γ, β")
 ANSWERS = {
@@ -110,24 +111,19 @@ class Given:
                                                  "is normalized with the biased one either way")
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
-
-
 @dataclass(frozen=True)
 class Rules:
-    """How the numbers are computed; a mistake changes one rule."""
-    statistics: str
-    unbiased: bool                  # the variance reported: divided by N − 1 instead of N
-    eps: Any
-    divide_by: str = "std"          # "variance": the centred input divided by σ² + ε (a mistake)
-    normalize_unbiased: bool = False    # the output normalized with the N − 1 variance (a mistake)
+    """batchnorm's conventions, PyTorch's by default; each mistake changes one."""
+    statistics: str | None = None    # the axes the problem's `statistics` names (another choice: a mistake)
+    normalize_unbiased: bool = False  # the output normalized with the biased variance, divided by N
+    divide_by: str = "std"           # the centred input divided by √(σ² + ε) ("variance": by σ² + ε)
+
+    def axes(self, given) -> str:
+        """The statistics the numbers are taken over: the problem's, unless the rules say another."""
+        return self.statistics or given.statistics
 
 
-def rules_of(given) -> Rules:
-    return Rules(given.statistics, given.unbiased, given.eps)
+RULES = Rules()
 
 
 # ---- sizes ------------------------------------------------------------------
@@ -191,7 +187,7 @@ def validate(given: Given):
             raise FieldError(name, f"has shape {shape_text(value.shape)}; with statistics "
                                    f"'{given.statistics}' it must be one number or have the statistics' shape "
                                    f"{shape_text(shape)}")
-    for stat in statistics(given.input, rules_of(given)):
+    for stat in statistics(given, RULES):
         if stat.variance == 0 and given.eps == 0:
             where = stat_index_text(stat.index, given.statistics)
             raise FieldError("eps", f"is 0, but the statistic μ{where} has variance 0, so the normalization "
@@ -223,17 +219,17 @@ def statistic_index(cell, statistics) -> tuple:
     return tuple(cell[AXES.index(a)] for a in STATISTICS[statistics]) or (0,)
 
 
-def statistics(x: np.ndarray, rules: Rules) -> list[Statistic]:
+def statistics(given, rules: Rules) -> list[Statistic]:
     """One Statistic per mean, in the order of the statistics' array."""
-    groups: dict[tuple, list] = {}
+    x, groups = given.input, {}
     for cell in np.ndindex(*x.shape):
-        groups.setdefault(statistic_index(cell, rules.statistics), []).append(cell)
+        groups.setdefault(statistic_index(cell, rules.axes(given)), []).append(cell)
     found = []
     for index, cells in groups.items():
         values = [x[cell] for cell in cells]
         mean = divide(sum(values), len(values))
         squares = sum((v - mean) ** 2 for v in values)
-        variance = exact(divide(squares, len(values) - rules.unbiased))
+        variance = exact(divide(squares, len(values) - given.unbiased))
         spread = exact(divide(squares, len(values) - rules.normalize_unbiased))
         found.append(Statistic(index, cells, exact(mean), variance, square_root(variance), spread))
     return found
@@ -256,9 +252,9 @@ def affine(value, index):
     return exact(value[index]) if isinstance(value, np.ndarray) else value
 
 
-def output_cell(x, stat: Statistic, gamma, beta, rules: Rules):
+def output_cell(x, stat: Statistic, gamma, beta, eps, rules: Rules):
     """γ·(x − μ)/√(σ² + ε) + β: exact unless a decimal is involved."""
-    spread = stat.spread + rules.eps
+    spread = stat.spread + eps
     denominator = square_root(spread) if rules.divide_by == "std" else spread
     centred = x - stat.mean
     if any(isinstance(v, float) for v in (centred, denominator, gamma, beta)):
@@ -276,12 +272,13 @@ def normalized(given, stats: list[Statistic], rules: Rules) -> np.ndarray:
     y = np.empty(x.shape, dtype=object)
     for cell in np.ndindex(*x.shape):
         own = statistic_index(cell, given.statistics)
-        y[cell] = output_cell(x[cell], by_cell[cell], affine(given.gamma, own), affine(given.beta, own), rules)
+        y[cell] = output_cell(x[cell], by_cell[cell], affine(given.gamma, own), affine(given.beta, own), given.eps,
+                              rules)
     return y
 
 
 def statistics_array(given, stats, rules, field) -> np.ndarray:
-    values = np.empty(statistics_shape(given, rules.statistics), dtype=object)
+    values = np.empty(statistics_shape(given, rules.axes(given)), dtype=object)
     for stat in stats:
         values[stat.index] = getattr(stat, field)
     return values
@@ -289,19 +286,20 @@ def statistics_array(given, stats, rules, field) -> np.ndarray:
 
 def computed(given, rules: Rules) -> dict[str, Answer]:
     """Every answer under `rules`; ZeroDivisionError where they divide by 0."""
+    axes = rules.axes(given)
     answers = {
-        "count": size_answer(given, "count", count_formula(rules.statistics), "N"),
-        "statistics_count": size_answer(given, "statistics_count", statistics_count_formula(rules.statistics), "M"),
+        "count": size_answer(given, "count", count_formula(axes), "N"),
+        "statistics_count": size_answer(given, "statistics_count", statistics_count_formula(axes), "M"),
     }
     if numeric_sizes(given):
-        answers["statistics_shape"] = Answer("statistics_shape", "shape", statistics_shape(given, rules.statistics),
-                                             r"\text{shape of } \mu")
+        answers["statistics_shape"] = Answer("statistics_shape", "shape", statistics_shape(given, axes),
+                                             words("shape of ") + " " + written("mu"))
     if given.input is None:
         return answers
-    stats = statistics(given.input, rules)
-    labels = GREEK["unbiased" if rules.unbiased else "var"], GREEK["s" if rules.unbiased else "std"]
+    stats = statistics(given, rules)
+    labels = GREEK["unbiased" if given.unbiased else "var"], GREEK["s" if given.unbiased else "std"]
     numbers = {name: Answer(name, "matrix", statistics_array(given, stats, rules, name), label)
-               for name, label in (("mean", r"\mu"), ("variance", labels[0]), ("std", labels[1]))}
+               for name, label in (("mean", GREEK["mu"]), ("variance", labels[0]), ("std", labels[1]))}
     y = normalized(given, stats, rules)
     for b in range(y.shape[0]):
         name = f"output[{b + 1}]"
@@ -321,14 +319,15 @@ def size_answer(given, name, formula, label) -> Answer:
 # ---- the derivation -------------------------------------------------------------
 
 def average(divisor: Formula, indices: str, body: Formula) -> Formula:
-    r"""\frac{1}{N} \sum_{b=1}^{B} ... body: a mean written with its sums."""
+    """1/N Σ_b Σ_h ... body: a mean written with its sums."""
     for letter in reversed(indices):
         body = Summation(Symbol(letter), 1, Symbol(letter.upper()), body)
     return Mean(divisor, body)
 
 
-GREEK = {"mu": r"\mu", "var": r"\sigma^2", "std": r"\sigma", "unbiased": "s^2", "s": "s", "gamma": r"\gamma", "beta": r"\beta",
-         "X": "X", "xhat": r"\hat{x}", "Y": "Y"}
+GREEK = {name: written(quantity) for name, quantity in (
+    ("mu", "mu"), ("var", "sigma^2"), ("std", "sigma"), ("unbiased", "s^2"), ("s", "s"), ("gamma", "gamma"),
+    ("beta", "beta"), ("X", "X"), ("xhat", "xhat"), ("Y", "Y"))}
 
 
 def indexed(name: str, letters: str) -> Symbol:
@@ -354,15 +353,13 @@ def plus(a: Formula, b) -> Formula:
     return a - Number(-b) if b < 0 else a + Number(b)
 
 
-def solve(given: Given) -> Solution:
-    rules = rules_of(given)
-    answers = computed(given, rules)
+def derivation(given, answers) -> list[Step]:
     steps = [Step("Convention", convention(given)), count_step(given), formula_step(given)]
     if given.input is not None:
-        stats = statistics(given.input, rules)
+        stats = statistics(given, RULES)
         steps += [mean_step(given, stats), variance_step(given, stats),
                   output_step(given, stats, answers), result_step(given, answers)]
-    return Solution(NAME, given, steps, answers)
+    return steps
 
 
 def convention(given) -> str:
@@ -398,7 +395,7 @@ def formula_step(given) -> Step:
     kept, summed = STATISTICS[given.statistics], averaged(given.statistics)
     n = count_formula(given.statistics)
     x, mu, var = indexed("X", AXES), indexed("mu", kept), indexed("var", kept)
-    normalized_x = (x - mu) / Root(var + Symbol("epsilon", r"\epsilon"))
+    normalized_x = (x - mu) / Root(var + quantity("eps"))
     lines = [[mu, average(n, summed, x)],
              [var, average(n, summed, Power(x - mu))]]
     if given.unbiased:
@@ -424,7 +421,7 @@ def shown_statistics(given, stats) -> tuple[list[Statistic], str]:
 def terms(formulas: list[Formula]) -> Formula:
     """A sum of the terms, or of its first and last ones around ⋯ when it is long."""
     if len(formulas) > MAX_TERMS:
-        formulas = formulas[:3] + [Symbol("...", r"\cdots")] + formulas[-1:]
+        formulas = formulas[:3] + [Dots()] + formulas[-1:]
     return Sum(formulas)
 
 
@@ -477,8 +474,9 @@ def output_step(given, stats, answers) -> Step:
         formula = formula if beta == 0 else plus(formula, beta)
         value = answers[f"output[{cell[0] + 1}]"].value[cell[1:]]
         lines.append([Symbol("Y", f"Y[{', '.join(str(i + 1) for i in cell)}]"), formula, Number(value)])
-    text = (r"Each entry is centred by its mean, divided by $\sqrt{\sigma^2 + \varepsilon}$ with "
-            rf"$\varepsilon = {number_latex(exact(given.eps))}$")
+    eps = quantity("eps")
+    text = (f"Each entry is centred by its mean, divided by ${latex(Root(quantity('sigma^2') + eps))}$ with "
+            f"${latex(eps)} = {latex(exact(given.eps))}$")
     text += (", then scaled by γ and shifted by β of its statistic." if has_affine(given) else
              " (γ = 1 and β = 0 leave it as it is).")
     if given.unbiased:
@@ -501,37 +499,45 @@ def result_step(given, answers) -> Step:
 
 # ---- mistakes -------------------------------------------------------------
 
-def mistaken(given, **changes) -> dict:
-    """The answers with one rule changed, or {} where that divides by 0."""
-    try:
-        return {name: a.value for name, a in computed(given, dataclasses.replace(rules_of(given), **changes)).items()}
-    except ZeroDivisionError:
-        return {}
-
-
-def other_axes(given) -> list[tuple[str, dict]]:
-    return [(f"{other} statistics instead of {given.statistics}", mistaken(given, statistics=other))
+def other_axes(given) -> list[tuple[str, dict, dict]]:
+    return [(f"{other} statistics instead of {given.statistics}", {}, {"statistics": other})
             for other in STATISTICS if other != given.statistics]
 
 
-def wrong_count(given) -> list[tuple[str, dict]]:
+def wrong_count(given) -> list[tuple[str, dict, dict]]:
     """N − 1 where N belongs, or N where the problem reports N − 1."""
     if not given.unbiased:
-        return [("", mistaken(given, unbiased=True, normalize_unbiased=True))]
-    return [("the variance reported", mistaken(given, unbiased=False)),
-            ("the output", mistaken(given, normalize_unbiased=True))]
+        return [("", {"unbiased": True}, {"normalize_unbiased": True})]
+    return [("the variance reported", {"unbiased": False}, {}), ("the output", {}, {"normalize_unbiased": True})]
 
 
-MISTAKES = [
-    Mistake("unbiased_variance", "The variance was divided by the wrong count: BatchNorm normalizes the "
-            "output with the biased variance, divided by N, even where a problem reports the unbiased one; "
-            "N − 1 gives the unbiased variance of torch.var and PyTorch's running_var, which only a problem "
-            "that says `unbiased` reports.", wrong_count),
-    Mistake("eps_forgotten", "ε was left out: the normalization divides by √(σ² + ε).",
-            lambda g: mistaken(g, eps=0) if g.eps else {}),
-    Mistake("wrong_axes", "The statistics were taken over the wrong axes: check which indices the mean keeps "
-            "and which it sums over.", other_axes),
-    Mistake("variance_for_std", "The centred input was divided by the variance σ² + ε; it is divided by the "
-            "standard deviation √(σ² + ε).",
-            lambda g: mistaken(g, divide_by="variance")),
-]
+OWN_MISTAKES = {
+    "unbiased_variance": Places(
+        "unbiased_variance", "The variance was divided by the wrong count: BatchNorm normalizes the "
+        "output with the biased variance, divided by N, even where a problem reports the unbiased one; "
+        "N − 1 gives the unbiased variance of torch.var and PyTorch's running_var, which only a problem "
+        "that says `unbiased` reports.", wrong_count),
+    "wrong_axes": Places("wrong_axes", "The statistics were taken over the wrong axes: check which indices the "
+                         "mean keeps and which it sums over.", other_axes),
+}
+
+
+class BatchNorm(Kind):
+    name = "batchnorm"
+    summary = SUMMARY
+    answers = ANSWERS
+    vary = VARY
+    Given, Rules = Given, Rules
+    mistakes = [OWN_MISTAKES["unbiased_variance"], "eps_forgotten", OWN_MISTAKES["wrong_axes"], "variance_for_std"]
+
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        return computed(given, rules)
+
+    def derive(self, given, answers) -> list[Step]:
+        return derivation(given, answers)
+
+
+KIND = BatchNorm()

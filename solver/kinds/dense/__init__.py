@@ -1,0 +1,1 @@
+"""The dense family: batchnorm, mlp and mlp_jacobian."""
