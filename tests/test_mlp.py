@@ -22,9 +22,12 @@ from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.answers.check import check_file
 from solver.answers.types import compare, format_answer, parse_answer
 from solver.errors import InvalidAnswer
-from solver.kinds import mlp
+from solver.kinds import get_kind
+from solver.kinds.dense.mlp import ACTIVATIONS, common_average, separating_hyperplane
 from solver.math.printing import latex
 from solver.render import render_solution
+
+mlp = get_kind("mlp")
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 
@@ -188,7 +191,7 @@ def random_network(rng: random.Random) -> dict:
     widths = [rng.randint(1, 3) for _ in range(rng.randint(2, 4))]
     layers, smooth = [], False
     for n_in, n_out in zip(widths, widths[1:]):
-        names = [a for a in mlp.ACTIVATIONS if not (smooth and a == "step")]
+        names = [a for a in ACTIVATIONS if not (smooth and a == "step")]
         activation = rng.choice(names)
         smooth = smooth or activation in ("sigmoid", "tanh")
         layers.append({"weight": [[rng.randint(-4, 4) / 2 for _ in range(n_in)] for _ in range(n_out)],
@@ -219,7 +222,7 @@ def test_mistakes_match_torch(seed):
         "bias_after_activation": lambda k: torch_outputs(given, bias_after=True),
         "step_at_zero": lambda k: torch_outputs(given, at_zero=1 - problem.step_at_zero),
     }
-    for mistake in mlp.MISTAKES:
+    for mistake in mlp.mistakes:
         for where, answers in mistake.cases(problem):
             if answers:
                 layer = int(where.split()[-1]) if where else None
@@ -228,7 +231,7 @@ def test_mistakes_match_torch(seed):
 
 def test_transposing_only_where_the_shapes_allow():
     # A 1x2 output weight transposed is 2x1, which cannot take the 2 hidden units.
-    cases = dict(next(m for m in mlp.MISTAKES if m.name == "weight_transposed").cases(
+    cases = dict(next(m for m in mlp.mistakes if m.name == "weight_transposed").cases(
         mlp.read({"inputs": CORNERS, "layers": [{"weight": [[1, 2], [3, 4]]}, {"weight": [[1, 0]]}]})))
     assert cases["layer 2"] == {} and cases["layer 1"]
 
@@ -242,14 +245,14 @@ def separable(points, labels):
 def assert_certificate(points, labels):
     """The solver's reason, checked on its own terms: a separating (w, b), or weights
     under which both classes have the same average."""
-    found = mlp.separating_hyperplane(points, labels)
+    found = separating_hyperplane(points, labels)
     if found is not None:
         w, b = found
         for x, t in zip(points, labels):
             z = sum(Fraction(wi) * xi for wi, xi in zip(w, x)) + b
             assert (z > 0) if t else (z < 0), (points, labels, w, b)
         return True
-    y = mlp.common_average(points, labels)
+    y = common_average(points, labels)
     assert all(v >= 0 for v in y)
     for side in (0, 1):
         assert sum(v for v, t in zip(y, labels) if t == side) == 1

@@ -18,7 +18,7 @@ KINDS = {                      # kind name -> its module in this package
     "layers_to_size": "layers_to_size",
     "network": "network",
     "batchnorm": "dense.batchnorm",
-    "mlp": "mlp",
+    "mlp": "dense.mlp",
     "mlp_jacobian": "mlp_jacobian",
     "rnn": "rnn",
     "attention": "attention",

@@ -16,7 +16,7 @@ QUANTITIES = {
     "w_in": r"w_{\text{in}}", "w_hh": r"w_{\text{hh}}", "w_hy": r"w_{\text{hy}}",
     "loss": r"\ell",
     "mu": r"\mu", "sigma^2": r"\sigma^2", "sigma": r"\sigma", "eps": r"\varepsilon",
-    "gamma": r"\gamma", "beta": r"\beta", "xhat": r"\hat{x}",
+    "gamma": r"\gamma", "beta": r"\beta", "xhat": r"\hat{x}", "ℓ": r"\ell",
 }
 
 
@@ -28,6 +28,18 @@ def written(name: str) -> str:
 def quantity(name: str, key: str | None = None) -> Symbol:
     """The letter of a named quantity; `key` is the name values are put in under, where it differs."""
     return Symbol(key or name, written(name))
+
+
+def subscripted(name: str, index) -> str:
+    """name_index, the index written sign by sign (ℓ-1 is \\ell-1): bare where it is one letter
+    (z_ℓ, y_L), braced where it is a number or longer (w_{1}, y_{ℓ-1})."""
+    text = "".join(written(sign) for sign in str(index))
+    return f"{written(name)}_{text}" if isinstance(index, str) and len(index) == 1 else f"{written(name)}_{{{text}}}"
+
+
+def at_layer(name: str, layer) -> str:
+    """name^(layer): a quantity of layer k, z^(k), a^(k-1)."""
+    return f"{written(name)}^{{({layer})}}"
 
 
 def derivative(of: str, by: str) -> str:

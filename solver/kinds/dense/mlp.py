@@ -29,14 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FieldError
-from ..fields import array, choice, given_field, number, optional, read_given
-from ..math.nodes import Formula, Group, Negative, Number, Sum, Symbol
-from ..math.printing import float_latex, latex
-from ..model import Answer, Solution, Step
-from .common import Mistake, exact, resolve_changed
+from ...errors import FieldError
+from ...fields import array, choice, given_field, number, optional, read_given
+from ...math.activations import ACTIVATIONS as FUNCTIONS
+from ...math.nodes import Formula, Group, Negative, Number, Sum, Symbol
+from ...math.notation import at_layer, subscripted, words
+from ...math.printing import float_latex, latex
+from ...model import Answer, Step
+from ..base import Kind
+from ..common import exact
+from ..mistakes import Change, Places
 
-NAME = "mlp"
 SUMMARY = ("a small fully connected network on given inputs, layer by layer; whether it implements "
            "a target truth table; whether the target is linearly separable")
 ANSWERS = {
@@ -143,12 +146,6 @@ class Given:
     step_at_zero: int = given_field(read_bit, 1, "step(0): 1 (default, torch.heaviside(z, 1)) or 0")
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
-
-
 def validate(given: Given):
     if len(given.inputs) > MAX_INPUTS:
         raise FieldError("inputs", f"has {len(given.inputs)} inputs; at most {MAX_INPUTS} are supported")
@@ -197,29 +194,20 @@ def binary_column(target) -> bool:
 
 # ---- the forward pass -------------------------------------------------------------
 
-FUNCTIONS = {
-    "identity": lambda z, at_zero: z,
-    "relu": lambda z, at_zero: max(z, 0),
-    "step": lambda z, at_zero: at_zero if z == 0 else int(z > 0),
-    "sigmoid": lambda z, at_zero: sigmoid(as_float(z)),
-    "tanh": lambda z, at_zero: math.tanh(as_float(z)),
-    "abs": lambda z, at_zero: abs(z),
-}
+@dataclass(frozen=True)
+class Rules:
+    """mlp's conventions, PyTorch's by default; a mistake changes one."""
+    bias_after_activation: bool = False     # z = W a + b, then f(z) (True: f(W a) + b)
 
 
-def as_float(z) -> float:
-    """A huge exact z as ±inf, where sigmoid and tanh are 0, 1 or ±1 anyway."""
-    try:
-        return float(z)
-    except OverflowError:
-        return math.inf if z > 0 else -math.inf
+RULES = Rules()
 
 
-def sigmoid(z: float) -> float:
-    """1 / (1 + e^-z), without overflow for large |z|."""
-    if z >= 0:
-        return 1 / (1 + math.exp(-z))
-    return math.exp(z) / (1 + math.exp(z))
+def activate(name: str, z, at_zero: int):
+    """f(z); step(0) is the problem's `step_at_zero` (torch.heaviside(z, step_at_zero))."""
+    if name == "step":
+        return at_zero if z == 0 else int(z > 0)
+    return FUNCTIONS[name].value(z)
 
 
 @dataclass
@@ -238,7 +226,7 @@ def forward(given, x, bias_after_activation=False) -> list[Pass]:
         bias = np.array(layer.bias, dtype=object)
         if not bias_after_activation:
             z = z + bias
-        activated = np.array([FUNCTIONS[layer.activation](v, given.step_at_zero) for v in z], dtype=object)
+        activated = np.array([activate(layer.activation, v, given.step_at_zero) for v in z], dtype=object)
         if bias_after_activation:
             activated = activated + bias
         passes.append(Pass(layer, a, exact_vector(z), exact_vector(activated)))
@@ -258,37 +246,40 @@ def as_table(rows) -> np.ndarray:
     return table
 
 
-def outputs_of(given, bias_after_activation=False) -> np.ndarray:
-    return as_table([forward(given, x, bias_after_activation)[-1].a for x in given.inputs])
-
-
 def decision(given, y):
     """What an output counts as against the target: itself, or step(y - t) with a threshold."""
     if given.threshold is None:
         return y
-    return FUNCTIONS["step"](y - given.threshold, given.step_at_zero)
+    return activate("step", y - given.threshold, given.step_at_zero)
 
 
 # ---- solving --------------------------------------------------------------------
 
-def solve(given: Given) -> Solution:
-    steps, answers = [], {}
+def computed(given, rules: Rules) -> dict[str, Answer]:
+    answers = {}
+    if given.layers:
+        runs = [forward(given, x, rules.bias_after_activation) for x in given.inputs]
+        answers["outputs"] = Answer("outputs", "matrix", as_table([run[-1].a for run in runs]), "y")
+        if given.target is not None:
+            answers["implements_target"] = Answer("implements_target", "boolean", not failures(given, runs),
+                                                  words("implements the target"))
+    if separability_asked(given):
+        separable = separating_hyperplane(*points_and_labels(given)) is not None
+        answers["linearly_separable"] = Answer("linearly_separable", "boolean", separable,
+                                               words("linearly separable"))
+    return answers
+
+
+def derivation(given) -> list[Step]:
+    steps = []
     if given.layers:
         runs = [forward(given, x) for x in given.inputs]
-        outputs = as_table([run[-1].a for run in runs])
         steps += [convention_step(given), forward_step(given, runs), table_step(given, runs)]
-        answers["outputs"] = Answer("outputs", "matrix", outputs, "y")
         if given.target is not None:
-            step, implements = target_step(given, runs)
-            steps.append(step)
-            answers["implements_target"] = Answer("implements_target", "boolean", implements,
-                                                  r"\text{implements the target}")
+            steps.append(target_step(given, runs))
     if separability_asked(given):
-        separable, separability_steps = separability(given)
-        steps += separability_steps
-        answers["linearly_separable"] = Answer("linearly_separable", "boolean", separable,
-                                               r"\text{linearly separable}")
-    return Solution(NAME, given, steps, answers)
+        steps += separability(given)
+    return steps
 
 
 def separability_asked(given) -> bool:
@@ -314,10 +305,10 @@ def convention_step(given) -> Step:
     if given.threshold is not None:
         text += (f" Against the target, an output y counts as step(y - t) with t = {plain(given.threshold)}: "
                  f"1 where y {'≥' if given.step_at_zero else '>'} t, else 0.")
-    k = "^{(k)}"
+    z = Symbol(at_layer("z", "k"))
     return Step("Convention", text, [
-        [Symbol("z" + k), Symbol("W" + k) * Symbol("a^{(k-1)}") + Symbol("b" + k)],
-        [Symbol("a" + k), Symbol("f(z^{(k)})")]])
+        [z, Symbol(at_layer("W", "k")) * Symbol(at_layer("a", "k-1")) + Symbol(at_layer("b", "k"))],
+        [Symbol(at_layer("a", "k")), Symbol(f"f({z.latex})")]])
 
 
 def column(v):
@@ -365,18 +356,23 @@ def judged(given, y, i) -> tuple[list, list]:
     return [decision(given, v) for v in y], wanted
 
 
-def target_step(given, runs) -> tuple[Step, bool]:
-    failures = []
+def failures(given, runs) -> list[str]:
+    """Each input whose outputs do not count as its target, described."""
+    found = []
     for i, (x, run) in enumerate(zip(given.inputs, runs)):
         decided, wanted = judged(given, run[-1].a, i)
         if decided != wanted:
             counts = f", which counts as {vector_text(decided)}" if given.threshold is not None else ""
-            failures.append(f"input {i + 1}, x = {vector_text(x)} (output {vector_text(run[-1].a)}{counts}; "
-                            f"target {vector_text(wanted)})")
-    if not failures:
-        return Step("Target", "Every output matches its target, so the network implements the target."), True
-    return Step("Target", "The network does not implement the target: it fails on " + "; on ".join(failures)
-                + "."), False
+            found.append(f"input {i + 1}, x = {vector_text(x)} (output {vector_text(run[-1].a)}{counts}; "
+                         f"target {vector_text(wanted)})")
+    return found
+
+
+def target_step(given, runs) -> Step:
+    failed = failures(given, runs)
+    if not failed:
+        return Step("Target", "Every output matches its target, so the network implements the target.")
+    return Step("Target", "The network does not implement the target: it fails on " + "; on ".join(failed) + ".")
 
 
 def plain(x) -> str:
@@ -390,19 +386,23 @@ def vector_text(values) -> str:
 
 # ---- linear separability -------------------------------------------------------------
 
-def separability(given) -> tuple[bool, list[Step]]:
-    """Whether step(w·x + b) can equal the target on every input, with the argument."""
-    points, labels = list(map(list, given.inputs)), [int(t) for t in given.target.flat]
+def points_and_labels(given) -> tuple[list, list]:
+    return list(map(list, given.inputs)), [int(t) for t in given.target.flat]
+
+
+def separability(given) -> list[Step]:
+    """The argument whether step(w·x + b) can equal the target on every input."""
+    points, labels = points_and_labels(given)
     found = separating_hyperplane(points, labels)
     conditions = conditions_step(given, points, labels)
     if found is not None:
-        return True, [conditions, separating_step(given, points, labels, *found)]
+        return [conditions, separating_step(given, points, labels, *found)]
     weights = common_average(points, labels)
-    return False, [conditions] + contradiction_steps(given, points, labels, weights)
+    return [conditions] + contradiction_steps(given, points, labels, weights)
 
 
 def weight_symbols(n: int) -> list[Symbol]:
-    return [Symbol(f"w_{k}", f"w_{{{k}}}") for k in range(1, n + 1)]
+    return [Symbol(f"w_{k}", subscripted("w", k)) for k in range(1, n + 1)]
 
 
 B = Symbol("b")
@@ -557,38 +557,58 @@ def pivot(table, r: int, e: int):
 
 # ---- mistakes -------------------------------------------------------------------
 
-def outputs_with(given, **changes) -> dict:
-    answers = resolve_changed(validate, solve, given, **changes)
-    return {"outputs": answers["outputs"]} if "outputs" in answers else {}
-
-
 def in_each_layer(change):
-    """The mistake made in one layer at a time: [(where, answers)], where `change`
+    """The mistake made in one layer at a time: [(where, given fields, rules)], where `change`
     gives the layer as mistaken (None where it cannot be made)."""
-    def cases(given):
+    def places(given):
         found = []
         for k, layer in enumerate(given.layers, start=1):
             mistaken = change(layer)
             if mistaken is not None:
-                layers = given.layers[:k - 1] + (mistaken,) + given.layers[k:]
-                found.append((f"layer {k}", outputs_with(given, layers=layers)))
+                found.append((f"layer {k}", {"layers": given.layers[:k - 1] + (mistaken,) + given.layers[k:]}, {}))
         return found
-    return cases
+    return places
 
 
-MISTAKES = [
-    Mistake("activation_skipped", "This is the output with that layer's activation left out: each layer "
-            "applies its activation to W a + b before the next layer takes it.",
-            in_each_layer(lambda layer: None if layer.activation == "identity"
-                          else dataclasses.replace(layer, activation="identity"))),
-    Mistake("weight_transposed", "This is the output with that layer's weight matrix transposed: as in "
-            "PyTorch's nn.Linear, W has one row per unit, and z = W a + b (not W^T a).",
-            in_each_layer(lambda layer: dataclasses.replace(layer, weight=layer.weight.T))),
-    Mistake("bias_after_activation", "This is the output with each bias added after the activation: the "
-            "bias is part of z = W a + b, before the activation.",
-            lambda g: {"outputs": outputs_of(g, bias_after_activation=True)} if g.layers else {}),
-    Mistake("step_at_zero", "This is the output with step(0) taken the other way: the derivation states "
-            "which value step(0) has here, and a unit whose z is exactly 0 outputs that value.",
-            lambda g: outputs_with(g, step_at_zero=1 - g.step_at_zero)
-            if any(layer.activation == "step" for layer in g.layers) else {}),
+OWN_MISTAKES = [
+    Places("activation_skipped", "This is the output with that layer's activation left out: each layer "
+           "applies its activation to W a + b before the next layer takes it.",
+           in_each_layer(lambda layer: None if layer.activation == "identity"
+                         else dataclasses.replace(layer, activation="identity"))),
+    Places("weight_transposed", "This is the output with that layer's weight matrix transposed: as in "
+           "PyTorch's nn.Linear, W has one row per unit, and z = W a + b (not W^T a).",
+           in_each_layer(lambda layer: dataclasses.replace(layer, weight=layer.weight.T))),
+    Change("bias_after_activation", "This is the output with each bias added after the activation: the "
+           "bias is part of z = W a + b, before the activation.",
+           rules={"bias_after_activation": True}, applies=lambda g: bool(g.layers)),
+    Change("step_at_zero", "This is the output with step(0) taken the other way: the derivation states "
+           "which value step(0) has here, and a unit whose z is exactly 0 outputs that value.",
+           given=lambda g: {"step_at_zero": 1 - g.step_at_zero},
+           applies=lambda g: any(layer.activation == "step" for layer in g.layers)),
 ]
+
+
+class MLP(Kind):
+    name = "mlp"
+    summary = SUMMARY
+    answers = ANSWERS
+    vary = VARY
+    Given, Rules = Given, Rules
+    mistakes = OWN_MISTAKES
+
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        return computed(given, rules)
+
+    def derive(self, given, answers) -> list[Step]:
+        return derivation(given)
+
+    def answers_with(self, given, fields: dict, rules: dict) -> dict:
+        """A mistake's outputs: what its feedback speaks of (not whether they meet the target)."""
+        found = super().answers_with(given, fields, rules)
+        return {"outputs": found["outputs"]} if "outputs" in found else {}
+
+
+KIND = MLP()
