@@ -15,11 +15,12 @@ import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.answers.check import check_value
-from solver.kinds import attention
+from solver.kinds import get_kind
 from solver.problems import Problem
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 F = optional_module("torch.nn.functional")
+attention = get_kind("attention")
 
 CASES = 60
 
@@ -29,7 +30,7 @@ def solve(given: dict) -> dict:
 
 
 def mistake(name: str, given: dict) -> dict:
-    found = next(m for m in attention.MISTAKES if m.name == name)
+    found = next(m for m in attention.mistakes if m.name == name)
     return found.answers(attention.read(given))
 
 
@@ -225,8 +226,8 @@ def test_causal_first_token_attends_to_itself_only():
 
 
 def test_numeric_solve_does_not_import_sympy():
-    code = ("import sys; from solver.kinds import attention as k; "
-            f"g = k.read({Q7B!r}); k.solve(g); [m.answers(g) for m in k.MISTAKES]; "
+    code = ("import sys; from solver.kinds import get_kind; k = get_kind('attention'); "
+            f"g = k.read({Q7B!r}); k.solve(g); [m.answers(g) for m in k.mistakes]; "
             "print('sympy' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
@@ -237,7 +238,7 @@ def test_numeric_solve_does_not_import_sympy():
 def check(given: dict, text: str):
     parsed = attention.read(given)
     answer = attention.solve(parsed).answers["output"]
-    return check_value(Problem("Q7", "attention", parsed), answer, text, attention.MISTAKES)
+    return check_value(Problem("Q7", "attention", parsed), answer, text, attention.mistakes)
 
 
 @pytest.mark.parametrize("text", [
@@ -315,7 +316,7 @@ def test_causal_mask_forgotten_is_diagnosed():
     v = q @ torch.tensor([[2, 0], [0, 3]], dtype=torch.float64).T
     unmasked = F.scaled_dot_product_attention(q, k, v).numpy().round(6).tolist()
     answer = attention.solve(given).answers["output"]
-    verdict = check_value(Problem("p", "attention", given), answer, str(unmasked), attention.MISTAKES)
+    verdict = check_value(Problem("p", "attention", given), answer, str(unmasked), attention.mistakes)
     assert verdict.verdict == "incorrect" and verdict.mistake == "causal_mask_forgotten", verdict
 
 

@@ -21,7 +21,6 @@ answers z_i as an expression in the weights α_ij and the values v_j.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,25 +29,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import FieldError
-from ..fields import array, choice, given_field, integer, number, optional, read_given, size_symbol
-from ..math.nodes import Array, Exp, Formula, Fraction_, Number, Product, Sum, Symbol, divide
-from ..model import Answer, Solution, Step
-from .common import Mistake, exact, exact_array, shown_cells
+from ..fields import array, choice, given_field, integer, number, optional, size_symbol
+from ..math.nodes import Array, Exp, Formula, Fraction_, Number, Product, Root, Sum, Summation, Symbol, divide
+from ..math.notation import indexed, listing, quantity, transposed
+from ..math.printing import latex
+from ..model import Answer, Step
+from .base import Kind
+from .common import exact, exact_array, shown_cells
+from .mistakes import Change
 
-NAME = "attention"
 # How the derivation writes each given matrix (a sheet labels the givens with it).
 GIVEN_SYMBOLS = {"x": "X", "w_q": "W_Q", "w_k": "W_K", "w_v": "W_V"}
-SUMMARY = "single-head scaled dot-product self-attention: queries, keys, values, scores, softmax, output"
-ANSWERS = {
-    "queries": "Q = X W_Qᵀ (n×d_k), or q_i alone where the problem gives a position",
-    "keys": "K = X W_Kᵀ (n×d_k)",
-    "values": "V = X W_Vᵀ (n×d_v)",
-    "scores": "e_ij = q_i·k_j/√d_k before any mask (n×n), or row i",
-    "weights": "α_ij, the softmax of each row of scores (n×n), or row i",
-    "output": "Z = A V (n×d_v), or z_i; without matrices, z_i as a formula in α_ij and v_j",
-}
-# Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
-VARY = {"x": {}, "w_q": {}, "w_k": {}, "w_v": {}}
 PROJECTIONS = ("w_q", "w_k", "w_v")
 MAX_TOKENS = 100              # the scores are n×n
 MAX_GENERAL_TOKENS = 20       # the general answer has one term per token
@@ -70,10 +61,13 @@ class Given:
                               "n, the number of tokens, for the general steps without x")
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
+@dataclass(frozen=True)
+class Rules:
+    """The conventions of scaled dot-product attention, PyTorch's by default; a mistake changes one."""
+    scale: str = "given"        # the problem's scale, else 1/√d_k; "none", "sqrt_d", "sqrt_d_v" or "d_k" (1/d_k)
+    softmax_over: str = "keys"  # the weights of a query sum to 1 over the keys ("queries": over a column)
+    mixed: str = "values"       # what the weights mix ("keys", "inputs")
+    projection: str = "W x"     # q_i = W_Q x_i ("W^T x": the weights transposed)
 
 
 # ---- validation -----------------------------------------------------------
@@ -148,20 +142,23 @@ class Scaling:
 
     def formula(self, dot: Formula) -> Formula:
         if self.root is not None:
-            return Fraction_(dot, Symbol(f"sqrt{self.root}", rf"\sqrt{{{self.root}}}"))
+            return Fraction_(dot, Root(self.root))
         return dot if self.factor == 1 else Product([Number(self.factor), dot])
 
 
-def default_scaling(given) -> Scaling:
-    if given.scale is not None:      # 0.5 as written, 1/2: scores stay exact
+def scaling(given, rules: Rules) -> Scaling:
+    """The problem's scale (0.5 as written, 1/2: scores stay exact), else 1/√d_k; or a mistake's."""
+    if rules.scale == "given" and given.scale is not None:
         return Scaling(factor=Fraction(repr(given.scale)) if isinstance(given.scale, float) else given.scale)
-    return Scaling(root=given.w_q.shape[0])
+    d_k = given.w_q.shape[0]
+    return {"given": Scaling(root=d_k), "none": Scaling(factor=1), "sqrt_d": Scaling(root=given.x.shape[1]),
+            "sqrt_d_v": Scaling(root=given.w_v.shape[0]), "d_k": Scaling(factor=Fraction(1, d_k))}[rules.scale]
 
 
 # ---- the computation ------------------------------------------------------
 
 @dataclass
-class Attention:
+class Attended:
     """Every intermediate of one self-attention, n tokens; `allowed[i, j]`: i attends to j."""
     queries: np.ndarray
     keys: np.ndarray
@@ -174,23 +171,21 @@ class Attention:
     scaling: Scaling
 
 
-def attend(given, scaling: Scaling | None = None, *, by_column=False, mixed="values",
-           transposed=False) -> Attention:
-    """Self-attention as the problem defines it; the keywords make one mistake each:
-    softmax over columns, weights applied to keys or inputs, W x_i taken as Wᵀ x_i."""
-    scaling = scaling or default_scaling(given)
-    x = given.x
+def attend(given, rules: Rules = Rules()) -> Attended:
+    """Self-attention as the problem defines it, under the rules."""
+    scaled, x = scaling(given, rules), given.x
 
     def project(w):
-        return exact_array(x.dot(w if transposed else w.T))
+        return exact_array(x.dot(w if rules.projection == "W^T x" else w.T))
     q, k, v = (project(getattr(given, name)) for name in PROJECTIONS)
     dots = exact_array(q.dot(k.T))
-    scores = exact_array(np.vectorize(scaling.apply, otypes=[object])(dots))
+    scores = exact_array(np.vectorize(scaled.apply, otypes=[object])(dots))
     allowed = causal(len(x)) if given.mask == "causal" else np.ones((len(x), len(x)), dtype=bool)
-    weights = softmax_rows(scores.T, allowed.T).T if by_column else softmax_rows(scores, allowed)
-    mixed_rows = {"values": v, "keys": k, "inputs": x}[mixed]
+    weights = (softmax_rows(scores.T, allowed.T).T if rules.softmax_over == "queries"
+               else softmax_rows(scores, allowed))
+    mixed_rows = {"values": v, "keys": k, "inputs": x}[rules.mixed]
     output = exact_array(weights.dot(mixed_rows))
-    return Attention(q, k, v, dots, scores, allowed, weights, output, scaling)
+    return Attended(q, k, v, dots, scores, allowed, weights, output, scaled)
 
 
 def causal(n: int) -> np.ndarray:
@@ -218,7 +213,7 @@ def softmax(values: list) -> list:
 
 # ---- answers --------------------------------------------------------------
 
-def answers(given, result: Attention) -> dict[str, Answer]:
+def answers(given, result: Attended) -> dict[str, Answer]:
     """The answers; where a position i is asked, the query-side ones are row i."""
     n = token_count(given)
     if given.position is None:
@@ -226,8 +221,7 @@ def answers(given, result: Attention) -> dict[str, Answer]:
     else:
         i = given.position
         rows = i - 1
-        labels = (f"q_{{{i}}}", rf"(e_{{{pair(i, 1, n)}}}, \dots, e_{{{pair(i, n, n)}}})",
-                  rf"(\alpha_{{{pair(i, 1, n)}}}, \dots, \alpha_{{{pair(i, n, n)}}})", f"z_{{{i}}}")
+        labels = (latex(indexed("q", i)), row_label("e", i, n), row_label("alpha", i, n), latex(indexed("z", i)))
     query, score, weight, out = labels
     found = [("queries", result.queries[rows], query), ("keys", result.keys, "K"),
              ("values", result.values, "V"), ("scores", result.scores[rows], score),
@@ -235,34 +229,42 @@ def answers(given, result: Attention) -> dict[str, Answer]:
     return {name: Answer(name, "matrix", value, label) for name, value, label in found}
 
 
+def row_label(name: str, i: int, n: int) -> str:
+    """(e_i1, …, e_in): row i of the scores or the weights."""
+    return "(" + listing(latex(indexed(name, pair(i, 1, n))), latex(indexed(name, pair(i, n, n)))) + ")"
+
+
 def pair(i: int, j: int, n: int) -> str:
     """The subscript of e_ij and α_ij: "12", or "1,12" where numbers reach two digits."""
     return f"{i}{j}" if n < 10 else f"{i},{j}"
 
 
-def values_of(given, result: Attention) -> dict:
-    return {name: a.value for name, a in answers(given, result).items()}
-
-
 # ---- solving --------------------------------------------------------------
+
+def rows_projected(letter: str) -> Formula:
+    """X W_Qᵀ: the tokens as rows, projected."""
+    return Product([Symbol("X"), transposed(f"W_{letter}")], spaced=True)
+
+
+def projected(letter: str, token) -> Formula:
+    """W_Q x_i: one token projected."""
+    return Product([quantity(f"W_{letter}"), token], spaced=True)
+
 
 CONVENTION = ("The tokens are the rows of $X$: $x_i$ is row $i$, numbered from 1. Each token is projected "
               "by the weight matrices: $q_i = W_Q x_i$, $k_j = W_K x_j$ and $v_j = W_V x_j$, so with the "
-              r"tokens as rows $Q = X W_Q^{\top}$, $K = X W_K^{\top}$ and $V = X W_V^{\top}$ (as PyTorch's "
-              "nn.Linear, whose weight is $W_Q$). The size $d_k$ of the queries and keys is the number of "
-              "rows of $W_Q$.")
+              f"tokens as rows $Q = {latex(rows_projected('Q'))}$, $K = {latex(rows_projected('K'))}$ and "
+              f"$V = {latex(rows_projected('V'))}$ (as PyTorch's nn.Linear, whose weight is $W_Q$). The size $d_k$ "
+              "of the queries and keys is the number of rows of $W_Q$.")
 
 
-def solve(given: Given) -> Solution:
-    if given.x is None:
-        return solve_general(given)
+def derive_numbers(given, answers_) -> list[Step]:
     result = attend(given)
     steps = [Step("Convention", CONVENTION), projection_step(given, result), score_step(given, result)]
     if given.mask == "causal":
         steps.append(Step("Causal mask", "Token i may attend only to tokens j ≤ i: the scores with j > i "
                                          "are replaced by −∞ before the softmax, so their weights are 0."))
-    steps += [softmax_step(given, result), output_step(given, result)]
-    return Solution(NAME, given, steps, answers(given, result))
+    return steps + [softmax_step(given, result), output_step(given, result)]
 
 
 def asked_rows(given, n: int) -> list[int]:
@@ -278,17 +280,16 @@ def projection_step(given, result) -> Step:
         w = getattr(given, name)
         if letter == "Q" and given.position is not None:
             i = given.position
-            lines.append([Symbol(f"q_{i}", f"q_{{{i}}}"), Symbol(f"W_Q x_{i}", f"W_Q x_{{{i}}}"),
+            lines.append([indexed("q", i), projected("Q", indexed("x", i)),
                           Product([Array(w), Array(x[i - 1][:, None])], dot=True), value[i - 1]])
         else:
-            lines.append([Symbol(letter), Symbol(f"XW_{letter}^T", rf"X W_{letter}^{{\top}}"),
-                          Product([Array(x), Array(w.T)], dot=True), value])
+            lines.append([Symbol(letter), rows_projected(letter), Product([Array(x), Array(w.T)], dot=True), value])
     text = (f"With n = {len(x)} tokens of d = {x.shape[1]} features: d_k = {result.queries.shape[1]} "
             f"and d_v = {result.values.shape[1]}. The keys and values of every token are needed.")
     return Step("Queries, keys and values", text, lines)
 
 
-def score_formula(result: Attention, i: int, j: int) -> Formula:
+def score_formula(result: Attended, i: int, j: int) -> Formula:
     """Score e_ij written exactly: a number, or q·k over an irrational root."""
     score = result.scores[i, j]
     if result.scaling.root is not None and isinstance(score, float):
@@ -311,16 +312,18 @@ def score_step(given, result) -> Step:
     for i, j in pairs:
         products = Sum([Product([Number(a), Number(b)]) for a, b in zip(result.queries[i], result.keys[j])])
         name = pair(i + 1, j + 1, n)
-        line = [Symbol(f"e_{name}", f"e_{{{name}}}"), result.scaling.formula(products)]
+        line = [indexed("e", name), result.scaling.formula(products)]
         if len(products.terms) > 1:
             line.append(result.scaling.formula(Number(result.dots[i, j])))
         lines.append(line + [result.scores[i, j]])
     answer = answers(given, result)["scores"]
     lines.append([Symbol("E", answer.label), answer.value])
-    scaled = (r"divided by $\sqrt{d_k}$, the square root of the size of the keys, so that the scores do not "
-              "grow with $d_k$" if result.scaling.root is not None else f"times the given scale {given.scale}")
-    text = (rf"Score $e_{{ij}}$ compares query $i$ with key $j$: their dot product $q_i \cdot k_j$, {scaled}. "
-            "Row $i$ holds query $i$ against every key $j$.")
+    scaled = (f"divided by ${latex(Root(quantity('d_k')))}$, the square root of the size of the keys, so that the "
+              "scores do not grow with $d_k$" if result.scaling.root is not None
+              else f"times the given scale {given.scale}")
+    dot = Product([quantity("q_i"), quantity("k_j")], dot=True)
+    text = (f"Score ${latex(indexed('e', 'ij'))}$ compares query $i$ with key $j$: their dot product "
+            f"${latex(dot)}$, {scaled}. Row $i$ holds query $i$ against every key $j$.")
     return Step("Scores", text + more, lines)
 
 
@@ -334,7 +337,7 @@ def softmax_step(given, result) -> Step:
     lines = []
     for i, j in pairs:
         name = pair(i + 1, j + 1, n)
-        weight = Symbol(f"alpha_{name}", rf"\alpha_{{{name}}}")
+        weight = indexed("alpha", name)
         if not result.allowed[i, j]:
             lines.append([weight, 0])
             continue
@@ -342,8 +345,9 @@ def softmax_step(given, result) -> Step:
         lines.append([weight, Fraction_(Exp(score_formula(result, i, j)), Sum(terms)), result.weights[i, j]])
     answer = answers(given, result)["weights"]
     lines.append([Symbol("A", answer.label), answer.value])
-    text = (r"The softmax runs over the keys of each query: $\alpha_{ij} = \exp(e_{ij}) / \sum_m \exp(e_{im})$, "
-            "so the weights of each row are positive and sum to 1.")
+    every = Summation(Symbol("m"), None, None, Exp(indexed("e", "im")))
+    text = (f"The softmax runs over the keys of each query: ${latex(indexed('alpha', 'ij'))} = "
+            f"{latex(Exp(indexed('e', 'ij')))} / {latex(every)}$, so the weights of each row are positive and sum to 1.")
     return Step("Softmax", text + more, lines)
 
 
@@ -356,41 +360,48 @@ def output_step(given, result) -> Step:
         i = rows[r]
         terms = [Product([Number(result.weights[i, j]), Array(result.values[j])], dot=True)
                  for j in np.flatnonzero(result.allowed[i])]
-        lines.append([Symbol(f"z_{i + 1}", f"z_{{{i + 1}}}"), Sum(terms), result.output[i]])
+        lines.append([indexed("z", i + 1), Sum(terms), result.output[i]])
     if given.position is None:
-        lines.append([Symbol("Z"), Symbol("AV", "A V"), result.output])
+        lines.append([Symbol("Z"), Product([Symbol("A"), Symbol("V")], spaced=True), result.output])
     text = ("Output $z_i$ is the sum of the values $v_j$ (the rows of $V$) weighted by row $i$ of the weights: "
-            r"$z_i = \sum_j \alpha_{ij} v_j$, i.e. $Z = A V$.")
+            f"$z_i = {latex(weighted_sum('i', None))}$, i.e. $Z = A V$.")
     return Step("Output", text + more_cells(complete, len(rows), len(shown)), lines)
 
 
 # ---- the general steps (no numbers) --------------------------------------
 
-def solve_general(given: Given) -> Solution:
+def softmax_formula(i, j, count) -> Formula:
+    """exp(e_ij) / Σ_m exp(e_im), m from 1 to `count`."""
+    return Fraction_(Exp(indexed("e", f"{i}{j}")), Summation(Symbol("m"), 1, count, Exp(indexed("e", f"{i}m"))))
+
+
+def weighted_sum(i, count) -> Formula:
+    """Σ_j α_ij v_j, j from 1 to `count` (None: over every j)."""
+    return Summation(Symbol("j"), None if count is None else 1, count, Product([indexed("alpha", f"{i}j"), quantity("v_j")], spaced=True))
+
+
+def derive_general(given) -> list[Step]:
     i, n = given.position, given.tokens
     count = len(attended(given))
-    scale = (r"\frac{q_{%d}^{\top} k_j}{\sqrt{d_k}}" % i if given.scale is None
-             else rf"{given.scale} \, q_{{{i}}}^{{\top}} k_j")
-    steps = [
+    query_key = Product([transposed(indexed("q", i)), quantity("k_j")], spaced=True)
+    score = (Fraction_(query_key, Root(quantity("d_k"))) if given.scale is None
+             else Product([Number(given.scale), query_key], spaced=True))
+    return [
         Step("Convention", CONVENTION),
         Step("Query", f"The query of token {i}: what token {i} is looking for.",
-             [[Symbol(f"q_{i}", f"q_{{{i}}}"), Symbol(f"W_Q x_{i}", f"W_Q x_{{{i}}}")]]),
+             [[indexed("q", i), projected("Q", indexed("x", i))]]),
         Step("Keys and values", f"The key (what it offers) and value (what it passes on) of every token "
                                 f"j = 1, …, {n}.",
-             [[Symbol("k_j"), Symbol("W_K x_j")], [Symbol("v_j"), Symbol("W_V x_j")]]),
+             [[quantity("k_j"), projected("K", quantity("x_j"))], [quantity("v_j"), projected("V", quantity("x_j"))]]),
         Step("Scores", f"Query {i} against every key j it attends to"
              + (f" (j ≤ {i}: the causal mask hides later tokens)" if given.mask else "")
              + ("; d_k is the size of the keys." if given.scale is None else "."),
-             [[Symbol(f"e_{i}j", f"e_{{{i}j}}"), Symbol("score", scale)]]),
+             [[indexed("e", f"{i}j"), score]]),
         Step("Softmax", "The scores become weights that are positive and sum to 1 over j.",
-             [[Symbol(f"alpha_{i}j", rf"\alpha_{{{i}j}}"),
-               Symbol("softmax", rf"\frac{{\exp(e_{{{i}j}})}}{{\sum_{{m=1}}^{{{count}}} \exp(e_{{{i}m}})}}")]]),
+             [[indexed("alpha", f"{i}j"), softmax_formula(i, "j", count)]]),
+        Step("Output", f"The output of token {i} is the weighted sum of the values.",
+             [[indexed("z", i), weighted_sum(i, count), general_output(given, "v")]]),
     ]
-    z = general_output(given, "v")
-    steps.append(Step("Output", f"The output of token {i} is the weighted sum of the values.",
-                      [[Symbol(f"z_{i}", f"z_{{{i}}}"), Symbol("sum", rf"\sum_{{j=1}}^{{{count}}} "
-                                                                       rf"\alpha_{{{i}j}} v_j"), z]]))
-    return Solution(NAME, given, steps, {"output": Answer("output", "expression", z, f"z_{{{i}}}")})
 
 
 def named(given: Given) -> dict:
@@ -411,79 +422,90 @@ def attended(given) -> range:
     return range(1, (given.position if given.mask == "causal" else given.tokens) + 1)
 
 
+MIXED_LETTER = {"values": "v", "keys": "k", "inputs": "x"}
+
+
 def general_output(given, mixed: str):
     """Σ_j α_ij m_j as a sympy expression, m the vectors mixed (v, or a mistake's k or x).
 
     The symbols are those a student's formula parses to (solver.answers.grammar), so
-    `alpha_11 v_1` and `\\alpha_{11} v_{1}` read as these very symbols. Vectors stand
+    `alpha_11 v_1` and its LaTeX spelling read as these very symbols. Vectors stand
     as scalars: two sums Σ_j c_j m_j agree for all scalars only if their c_j agree."""
     import sympy                       # only the general case needs it
     i = given.position
     return sympy.Add(*(size_symbol(f"alpha_{i}{j}") * size_symbol(f"{mixed}_{j}") for j in attended(given)))
 
 
-# ---- mistakes -------------------------------------------------------------
+# ---- the kind ---------------------------------------------------------------
 
-def numeric(make):
-    """A mistake on the numbers: {} for the general steps (where make would need matrices)."""
-    return lambda given: {} if given.x is None else make(given)
-
-
-def general_or_numeric(general, make):
-    return lambda given: general(given) if given.x is None else make(given)
+def numeric(given) -> bool:
+    return given.x is not None
 
 
-def rescaled(scaling_of):
-    """Scores scaled another way; {} where the problem sets its own scale."""
-    def answers_with(given):
-        if given.scale is not None:
-            return {}
-        return values_of(given, attend(given, scaling_of(given)))
-    return numeric(answers_with)
+def own_scale(given) -> bool:
+    """A scale left to the default 1/√d_k, which a scaling mistake replaces."""
+    return numeric(given) and given.scale is None
 
 
-def mask_forgotten(given):
-    """Every token attending to every other, later ones too."""
-    if given.mask != "causal":
-        return {}
-    unmasked = dataclasses.replace(given, mask=None)
-    return {"output": general_output(unmasked, "v")} if given.x is None else values_of(unmasked, attend(unmasked))
-
-
-def transposed_projection(given):
-    if any(getattr(given, name).shape[0] != given.x.shape[1] for name in PROJECTIONS):
-        return {}                     # W_Qᵀ x_i is defined only for square matrices
-    return values_of(given, attend(given, transposed=True))
+def square_projections(given) -> bool:
+    """W_Qᵀ x_i is defined only where every projection is d×d."""
+    return numeric(given) and all(getattr(given, name).shape[0] == given.x.shape[1] for name in PROJECTIONS)
 
 
 MISTAKES = [
-    Mistake("causal_mask_forgotten", "The causal mask was left out: token i attends only to tokens j ≤ i, so the "
-            "scores with j > i are −∞ before the softmax and their weights are 0 (each row sums to 1 over "
-            "j ≤ i alone).", mask_forgotten),
-    Mistake("scale_forgotten", "The scores were not scaled: e_ij = q_i·k_j / √d_k, divided by the "
-            "square root of the key size d_k.",
-            numeric(lambda g: values_of(g, attend(g, Scaling(factor=1))))),
-    Mistake("softmax_wrong_axis", "The softmax was taken along the wrong axis: the weights α_ij of "
-            "query i run over the keys j, so each row of the weights sums to 1 and z_i uses row i.",
-            numeric(lambda g: values_of(g, attend(g, by_column=True)))),
-    Mistake("scaled_by_d_model", "The scores were divided by √d with d the input size (d_model); "
-            "the scale is 1/√d_k with d_k the size of the queries and keys (the rows of W_Q).",
-            rescaled(lambda g: Scaling(root=g.x.shape[1]))),
-    Mistake("scaled_by_d_v", "The scores were divided by √d_v; the scale is 1/√d_k with d_k the "
-            "size of the queries and keys, not of the values.",
-            rescaled(lambda g: Scaling(root=g.w_v.shape[0]))),
-    Mistake("scaled_by_d_k_not_root", "The scores were divided by d_k; the scale is 1/√d_k, the "
-            "square root of the key size.",
-            rescaled(lambda g: Scaling(factor=Fraction(1, g.w_q.shape[0])))),
-    Mistake("weights_on_keys", "The weights were applied to the keys; the output mixes the values: "
-            "z_i = Σ_j α_ij v_j.",
-            general_or_numeric(lambda g: {"output": general_output(g, "k")},
-                               lambda g: values_of(g, attend(g, mixed="keys")))),
-    Mistake("weights_on_inputs", "The weights were applied to the inputs x_j; the output mixes the "
-            "values v_j = W_V x_j: z_i = Σ_j α_ij v_j.",
-            general_or_numeric(lambda g: {"output": general_output(g, "x")},
-                               lambda g: values_of(g, attend(g, mixed="inputs")))),
-    Mistake("projection_transposed", "The projections were transposed: q_i = W_Q x_i, i.e. "
-            "Q = X W_Q^T with the tokens as rows (and likewise K and V), not X W_Q.",
-            numeric(transposed_projection)),
+    Change("causal_mask_forgotten", "The causal mask was left out: token i attends only to tokens j ≤ i, so the "
+           "scores with j > i are −∞ before the softmax and their weights are 0 (each row sums to 1 over "
+           "j ≤ i alone).", given=lambda g: {"mask": None}, applies=lambda g: g.mask == "causal"),
+    Change("scale_forgotten", "The scores were not scaled: e_ij = q_i·k_j / √d_k, divided by the "
+           "square root of the key size d_k.", rules={"scale": "none"}, applies=numeric),
+    Change("softmax_wrong_axis", "The softmax was taken along the wrong axis: the weights α_ij of "
+           "query i run over the keys j, so each row of the weights sums to 1 and z_i uses row i.",
+           rules={"softmax_over": "queries"}, applies=numeric),
+    Change("scaled_by_d_model", "The scores were divided by √d with d the input size (d_model); "
+           "the scale is 1/√d_k with d_k the size of the queries and keys (the rows of W_Q).",
+           rules={"scale": "sqrt_d"}, applies=own_scale),
+    Change("scaled_by_d_v", "The scores were divided by √d_v; the scale is 1/√d_k with d_k the "
+           "size of the queries and keys, not of the values.", rules={"scale": "sqrt_d_v"}, applies=own_scale),
+    Change("scaled_by_d_k_not_root", "The scores were divided by d_k; the scale is 1/√d_k, the "
+           "square root of the key size.", rules={"scale": "d_k"}, applies=own_scale),
+    Change("weights_on_keys", "The weights were applied to the keys; the output mixes the values: "
+           "z_i = Σ_j α_ij v_j.", rules={"mixed": "keys"}),
+    Change("weights_on_inputs", "The weights were applied to the inputs x_j; the output mixes the "
+           "values v_j = W_V x_j: z_i = Σ_j α_ij v_j.", rules={"mixed": "inputs"}),
+    Change("projection_transposed", "The projections were transposed: q_i = W_Q x_i, i.e. "
+           "Q = X W_Q^T with the tokens as rows (and likewise K and V), not X W_Q.",
+           rules={"projection": "W^T x"}, applies=square_projections),
 ]
+
+
+class Attention(Kind):
+    name = "attention"
+    summary = "single-head scaled dot-product self-attention: queries, keys, values, scores, softmax, output"
+    answers = {
+        "queries": "Q = X W_Qᵀ (n×d_k), or q_i alone where the problem gives a position",
+        "keys": "K = X W_Kᵀ (n×d_k)",
+        "values": "V = X W_Vᵀ (n×d_v)",
+        "scores": "e_ij = q_i·k_j/√d_k before any mask (n×n), or row i",
+        "weights": "α_ij, the softmax of each row of scores (n×n), or row i",
+        "output": "Z = A V (n×d_v), or z_i; without matrices, z_i as a formula in α_ij and v_j",
+    }
+    # Where a problem gives no `vary`: each matrix redrawn within its own range (solver/variants.py).
+    vary = {"x": {}, "w_q": {}, "w_k": {}, "w_v": {}}
+    Given, Rules = Given, Rules
+    mistakes = MISTAKES
+    named = staticmethod(named)
+
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = Rules()) -> dict[str, Answer]:
+        if given.x is None:
+            output = general_output(given, MIXED_LETTER[rules.mixed])
+            return {"output": Answer("output", "expression", output, latex(indexed("z", given.position)))}
+        return answers(given, attend(given, rules))
+
+    def derive(self, given, answers_) -> list[Step]:
+        return derive_general(given) if given.x is None else derive_numbers(given, answers_)
+
+
+KIND = Attention()

@@ -106,15 +106,16 @@ class Negative(Formula):
 
 
 class Product(Formula):
-    """Factors in order; `dot`: every multiplication shown (X · W_Q^T), none left implied."""
+    """Factors in order; `dot`: every multiplication shown (X · W_Q^T), none left implied;
+    `spaced`: letters side by side with a space between them (W_Q x_i, α_ij v_j)."""
 
-    def __init__(self, factors, dot: bool = False):
-        self.dot = dot
+    def __init__(self, factors, dot: bool = False, spaced: bool = False):
+        self.dot, self.spaced = dot, spaced
         self.factors = [f for factor in factors
                         for f in (factor.factors if isinstance(factor, Product) else [factor])]
 
     def substitute(self, values):
-        return Product([f.substitute(values) for f in self.factors], self.dot)
+        return Product([f.substitute(values) for f in self.factors], self.dot, self.spaced)
 
     def value(self):
         result = 1
@@ -308,13 +309,17 @@ class Indexed(Symbol):
 
 
 class Summation(Formula):
-    """The sum of `body` over `var` from `start` to `stop` (both included)."""
+    """The sum of `body` over `var` from `start` to `stop` (both included); with no bounds,
+    over every value of `var` (Σ_m e^(e_im), a formula in prose)."""
 
     def __init__(self, var: Symbol, start, stop, body: Formula):
-        self.var, self.start, self.stop, self.body = var, lift(start), lift(stop), body
+        self.var, self.body = var, body
+        self.start, self.stop = (None, None) if start is None else (lift(start), lift(stop))
 
     def substitute(self, values):
         inner = {k: v for k, v in values.items() if k != self.var.name}
+        if self.start is None:
+            return Summation(self.var, None, None, self.body.substitute(inner))
         return Summation(self.var, self.start.substitute(values), self.stop.substitute(values),
                          self.body.substitute(inner))
 

@@ -5,7 +5,7 @@ and never spells its LaTeX, so a quantity is written the same in every kind, ste
 """
 from __future__ import annotations
 
-from .nodes import Symbol
+from .nodes import Indexed, Power, Symbol
 
 QUANTITIES = {
     "H_in": r"H_{\text{in}}", "H_out": r"H_{\text{out}}", "W_out": r"W_{\text{out}}",
@@ -17,6 +17,7 @@ QUANTITIES = {
     "loss": r"\ell",
     "mu": r"\mu", "sigma^2": r"\sigma^2", "sigma": r"\sigma", "eps": r"\varepsilon",
     "gamma": r"\gamma", "beta": r"\beta", "xhat": r"\hat{x}", "ℓ": r"\ell",
+    "alpha": r"\alpha", "top": r"\top",
 }
 
 
@@ -60,3 +61,13 @@ def listing(first: str, last: str) -> str:
 def words(text: str) -> str:
     """Words inside math, upright: an answer's label such as 'linearly separable'."""
     return rf"\text{{{text}}}"
+
+
+def indexed(name: str, *subscripts) -> Indexed:
+    """A quantity with its subscripts as they are written: e_{ij}, α_{12}, q_{3}."""
+    return Indexed(written(name), [Symbol(str(s)) for s in subscripts])
+
+
+def transposed(node) -> Power:
+    """Wᵀ: a quantity's name, or a formula, transposed."""
+    return Power(quantity(node) if isinstance(node, str) else node, quantity("top"))

@@ -131,14 +131,17 @@ def product_latex(node: Product) -> str:
         return parts[1]                             # D(K - 1) with D = 1: (3 - 1), not 1(3 - 1)
     out = parts[0]
     for before, factor, part in zip(node.factors, node.factors[1:], parts[1:]):
-        out += ("" if juxtaposed(before, factor, node.dot) else r" \cdot ") + part
+        out += ((" " if node.spaced else "") if juxtaposed(before, factor, node.dot, node.spaced)
+                else r" \cdot ") + part
     return out
 
 
-def juxtaposed(before: Formula, factor: Formula, dot: bool) -> bool:
-    """"2P", "D(K - 1)" and "W x" (arrays) read well side by side; "2 · 3" must not."""
+def juxtaposed(before: Formula, factor: Formula, dot: bool, spaced: bool = False) -> bool:
+    """"2P", "D(K - 1)" and "W x" (arrays) read well side by side; "2 · 3" must not;
+    spaced, a transposed letter too (X W_Q^T)."""
     letter = isinstance(factor, (Symbol, Array)) or (isinstance(factor, Number) and not is_plain(factor.x)
-                                                     and precedence(factor) == ATOM)
+                                                     and precedence(factor) == ATOM) \
+        or (spaced and isinstance(factor, Power) and isinstance(factor.base, Symbol))
     return not dot and (letter or isinstance(factor, Sum)) and not isinstance(before, Sum)
 
 
@@ -152,7 +155,9 @@ def call_latex(node: Call) -> str:
 
 
 def exp_latex(node: Exp) -> str:
-    """e^{2}, exp(2/√2) for a longer exponent; e^0 as 1."""
+    """e^{2}, exp(e_ij) for a letter, exp(2/√2) for a longer exponent; e^0 as 1."""
+    if isinstance(node.exponent, Symbol):
+        return rf"\exp({node_latex(node.exponent)})"
     if not isinstance(node.exponent, Number):
         return rf"\exp\left({node_latex(node.exponent)}\right)"
     return "1" if node.exponent.x == 0 else "e^{" + node_latex(node.exponent) + "}"
@@ -165,6 +170,9 @@ def log_latex(node: Log) -> str:
 
 
 def summation_latex(node: Summation) -> str:
+    if node.start is None:
+        var = node_latex(node.var)
+        return rf"\sum_{var if len(var) == 1 else '{' + var + '}'} {node_latex(node.body)}"
     var, start, stop = (node_latex(part) for part in (node.var, node.start, node.stop))
     return rf"\sum_{{{var}={start}}}^{{{stop}}} {node_latex(node.body)}"
 
