@@ -19,11 +19,6 @@ from pathlib import Path
 
 import yaml
 
-# Defects of issue 10 that other fixes are closing; the generator leaves these
-# cases out until then (each removal makes the corpus reach further).
-PENDING = {
-    "mixed_size_form",        # one input_size, per-axis window: stride_ignored answers a number, check crashes
-}
 SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
     "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "essay"),
@@ -132,8 +127,9 @@ def draw_conv2d_sizes(rng):
         return given
     k, s, p, d = draw_window(rng, "conv2d")
     size = tuple(rng.randint(d[a] * (k[a] - 1) + 1, 300) for a in range(2))
-    one_size = "mixed_size_form" not in PENDING
-    return {"input_size": as_field(*size, rng) if one_size else list(size), "kernel_size": as_field(*k, rng),
+    if rng.random() < 0.3:          # one input size under a per-axis window: the answer is still a shape
+        size = (max(size),) * 2
+    return {"input_size": as_field(*size, rng), "kernel_size": as_field(*k, rng),
             "stride": as_field(*s, rng),
             "padding": as_field(*p, rng), "dilation": as_field(*d, rng)}
 
@@ -212,8 +208,8 @@ def draw_pool2d(rng):
             break
     given = {"mode": mode} if mode != "max" or rng.random() < 0.5 else {}
     channels = rng.random() < 0.3
-    if size_only:      # [h, w] answers a shape, one number a number (see PENDING)
-        given["input_size"] = list(size) if "mixed_size_form" in PENDING else size[0]
+    if size_only:      # one number: a shape answer where the window differs per axis
+        given["input_size"] = size[0]
     else:
         # An odd power above 1 of a window with a negative sum has no real root (PyTorch gives nan,
         # we refuse the problem): such windows are drawn only for the other norms.

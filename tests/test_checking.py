@@ -197,3 +197,22 @@ def test_a_bad_tolerance_is_one_clear_paragraph(tmp_path, tolerance, words):
 def test_check_without_an_answer_name_checks_the_first_asked():
     code, verdict = verdict_of(COMP433, "Q6d", "-0.0226")        # ask: [grad_w_in, ...]; h comes first
     assert code == 0 and verdict["answer"] == "grad_w_in", verdict
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("kind", ["conv2d", "pool2d"])
+def test_one_input_size_under_a_per_axis_stride_checks_as_a_shape_and_so_does_its_mistake(tmp_path, kind):
+    """Stride [2, 1] on one input size: the answer is a shape. The stride taken as 1 makes the
+    problem square, and that mistake's size is still compared as a shape (it crashed check)."""
+    torch = pytest.importorskip("torch")
+    x = torch.zeros(1, 1, 9, 9)
+    if kind == "pool2d":
+        out = lambda stride: torch.nn.functional.max_pool2d(x, 3, stride=stride)
+    else:
+        out = lambda stride: torch.nn.functional.conv2d(x, torch.zeros(1, 1, 3, 3), stride=stride)
+    right, wrong = ("x".join(map(str, out(stride).shape[2:])) for stride in ((2, 1), 1))
+    path = problem_file(tmp_path, f"  - id: a\n    kind: {kind}\n"
+                                  "    given: {input_size: 9, kernel_size: 3, stride: [2, 1]}\n")
+    assert check(path, "a", right).stdout.startswith("correct")
+    result = check(path, "a", wrong)
+    assert result.stdout.startswith("incorrect") and "The stride was taken as 1" in result.stdout, result.stdout

@@ -60,6 +60,10 @@ class AnswerType:
         numbers, None for the default (solver.answers.tolerance)."""
         raise NotImplementedError
 
+    def in_form(self, value, like):
+        """`value`, a mistake's answer, in the form of the problem's own answer `like`."""
+        return value
+
     def to_json(self, value):
         return json_value(value)
 
@@ -136,6 +140,11 @@ class Shape(_Literal):
 
     def format(self, value):
         return " x ".join(str(v) for v in value)
+
+    def in_form(self, value, like):
+        # One number is a square size: a mistake that makes the problem square (the stride
+        # [2, 1] taken as 1) answers one size where the problem as posed answers a shape.
+        return (value,) * len(like) if isinstance(value, int) else value
 
     def compare(self, student, expected, tolerance=None):
         s, e = tuple(student), tuple(expected)

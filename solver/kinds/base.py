@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from functools import partial
 
+from ..answers.types import answer_type
 from ..errors import FieldError
 from ..fields import read_given
 from ..model import Answer, Solution, Step
@@ -37,6 +38,7 @@ class Kind:
 
     def __init__(self):
         self.mistakes = [self.bind(m) for m in type(self).mistakes]
+        self._posed = None            # (given, its answers): the last problem whose mistakes were re-solved
 
     def read(self, raw):
         """The given from a problem file's `given:` mapping, read and validated."""
@@ -89,7 +91,16 @@ class Kind:
             answers = self.compute(changed, dataclasses.replace(self.Rules(), **rules))
         except (FieldError, ZeroDivisionError, ValueError):
             return {}
-        return {name: answer.value for name, answer in answers.items()}
+        posed = self.posed_answers(given)
+        return {name: answer_type(posed[name].type).in_form(answer.value, posed[name].value)
+                if name in posed else answer.value for name, answer in answers.items()}
+
+    def posed_answers(self, given) -> dict[str, Answer]:
+        """The problem's own answers, whose forms its mistakes' answers take (computed once
+        for all the mistakes of one problem)."""
+        if self._posed is None or self._posed[0] is not given:
+            self._posed = (given, self.compute(given))
+        return self._posed[1]
 
 
 class ModuleKind(Kind):
