@@ -2,7 +2,8 @@
 that could run long (no signal needed, so it also works outside the main thread).
 
 `check.check_value` opens the budget; the comparison of a formula and every
-mistake's comparison share it.
+mistake's comparison share it. The budget is CPU time, not wall time: the same answer gets
+the same verdict on a busy machine (a class graded beside other jobs) as on an idle one.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class OutOfTime(Exception):
 @contextmanager
 def time_budget(seconds: float = CHECK_SECONDS):
     """Run the block with at most `seconds` left (an enclosing budget may leave less)."""
-    token = _deadline.set(min(_deadline.get(), time.monotonic() + seconds))
+    token = _deadline.set(min(_deadline.get(), time.process_time() + seconds))
     try:
         yield
     finally:
@@ -31,10 +32,10 @@ def time_budget(seconds: float = CHECK_SECONDS):
 
 def remaining() -> float:
     """Seconds left in the current budget (infinite without one)."""
-    return _deadline.get() - time.monotonic()
+    return _deadline.get() - time.process_time()
 
 
 def check_time() -> None:
     """Raise OutOfTime once the budget is spent."""
-    if time.monotonic() > _deadline.get():
+    if time.process_time() > _deadline.get():
         raise OutOfTime

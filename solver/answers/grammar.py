@@ -656,8 +656,9 @@ class _TooLarge(_Undefined):
 
 @contextmanager
 def _time_limit(seconds: float):
-    """Raise _Timeout in the block after `seconds`; yields whether a timer is set (it needs
-    SIGALRM and the main thread, so elsewhere the caller skips what it cannot bound).
+    """Raise _Timeout in the block after `seconds` of CPU time (as the answer's budget counts
+    it); yields whether a timer is set (it needs SIGPROF and the main thread, so elsewhere
+    the caller skips what it cannot bound).
     The alarm repeats until the block ends: an exception raised where Python drops it
     (a garbage collector's callback) is raised again a moment later."""
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
@@ -667,15 +668,15 @@ def _time_limit(seconds: float):
     def expire(signum, frame):
         raise _Timeout
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.05)
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.001), 0.05)
     try:
         yield True
     finally:
         while True:             # an alarm during the clean-up must not leave the timer running
             try:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
+                signal.setitimer(signal.ITIMER_PROF, 0)
+                signal.signal(signal.SIGPROF, previous)
                 break
             except _Timeout:
                 continue
