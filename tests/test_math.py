@@ -9,8 +9,8 @@ import pytest
 
 from solver.answers.grammar import parse_expression
 from solver.math.activations import ACTIVATIONS
-from solver.math.nodes import (Apply, Array, Call, Exp, Fraction_, Group, Hadamard, Indexed, Mean, Negative, Number,
-                               Power, Product, Root, Sum, Summation, Symbol)
+from solver.math.nodes import (Apply, Array, Call, Diag, Entry, Exp, Fraction_, Group, Hadamard, Indexed, Mean,
+                               Negative, Number, Partial, Power, Product, Root, Sum, Summation, Symbol, Transpose)
 from solver.math.printing import latex
 
 
@@ -131,3 +131,36 @@ def test_mean_is_the_average():
     b = Symbol("b")
     mean = Mean(Number(4), Summation(b, 0, 3, Indexed("x", [b], x)))
     assert mean.value() == Fraction(int(x.sum()), len(x))
+
+
+# ---- the vocabulary of Jacobians (mlp_jacobian) -----------------------------------------
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "identity"])
+def test_an_activation_s_displayed_formulas_are_its_value_and_slope(name):
+    """The definition and slope rule a derivation shows, evaluated, give the activation's value and slope."""
+    activation = ACTIVATIONS[name]
+    for z in (-2.5, -0.3, 0.7, 3.0):
+        assert float(activation.definition(Number(z)).value()) == pytest.approx(activation.value(z), rel=1e-12)
+        assert float(activation.slope_rule(Number(z)).value()) == pytest.approx(activation.slope(z), rel=1e-12)
+        assert Apply(name + "'", Number(z)).value() == pytest.approx(activation.slope(z), rel=1e-12)
+        if activation.slope_of_output is not None:
+            y = Number(activation.value(z))
+            assert float(activation.slope_of_output(y).value()) == pytest.approx(activation.slope(z), rel=1e-12)
+
+
+def test_diag_and_transpose_are_numpy_s():
+    v, m = np.array([1, -2, 3]), np.array([[1, 2, 3], [4, 5, 6]])
+    assert (Diag(Array(v)).value() == np.diag(v)).all()
+    assert (Transpose(Array(m)).value() == m.T).all()
+
+
+def test_jacobian_notation_prints_as_written_by_hand():
+    a, y = Symbol("A_l", r"A_\ell"), Symbol("y", r"y_{\ell-1}")
+    assert latex(a * y) == r"A_\ell y_{\ell-1}"                  # not the undefined macro \elly
+    assert latex(Transpose(y)) == r"y_{\ell-1}^{\mathsf{T}}"
+    by_bias = Partial(Symbol("y"), Symbol("b"))
+    assert latex(Transpose(by_bias)) == r"\left(\frac{\partial y}{\partial b}\right)^{\mathsf{T}}"
+    assert latex(Entry(a, "ik")) == r"(A_\ell)_{ik}" and latex(Entry(a, "i")) == r"(A_\ell)_i"
+    assert latex(Entry(Partial(Symbol("y"), Symbol("b")), "k,:")) == r"\left[\frac{\partial y}{\partial b}\right]_{k,:}"
+    assert latex(Diag(Apply("tanh'", Symbol("z"))) * a) == r"\mathrm{diag}\left(\tanh'\left(z\right)\right) A_\ell"
+    assert latex(ACTIVATIONS["relu"].slope_rule(Symbol("z"))) == r"1 \text{ if } z > 0 \text{, else } 0"

@@ -20,8 +20,11 @@ from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.answers.check import check_value
 from solver.answers.types import compare, format_answer
 from solver.errors import FieldError
-from solver.kinds import mlp_jacobian as mj
+from solver.kinds import get_kind
+from solver.kinds.dense.mlp_jacobian import PER_LAYER
 from solver.problems import Problem
+
+mj = get_kind("mlp_jacobian")
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 jacobian = optional_module("torch.autograd.functional").jacobian
@@ -156,14 +159,14 @@ def test_hand_derived_relu_network():
 
 def test_layer_restricts_the_answers_and_the_backward_steps():
     solution = mj.solve(mj.read(dict(HAND, layer=2)))
-    assert set(solution.answers) == {"output"} | {f"{name}[2]" for name in mj.PER_LAYER}
+    assert set(solution.answers) == {"output"} | {f"{name}[2]" for name in PER_LAYER}
     assert [s.title for s in solution.steps if "back" in s.title] == ["Layer 2: back from the output"]
 
 
 # ---- mistakes --------------------------------------------------------------------------------
 
 def mistake(name):
-    return next(m for m in mj.MISTAKES if m.name == name)
+    return next(m for m in mj.mistakes if m.name == name)
 
 
 def test_slope_forgotten_is_the_linearized_network():
@@ -224,13 +227,13 @@ def test_every_mistake_is_diagnosed_by_check(given):
     given = mj.read(given)
     for answer in mj.solve(given).answers.values():
         own = check_value(Problem("p", "mlp_jacobian", given), answer, format_answer(answer.value, answer.type),
-                          mj.MISTAKES)
+                          mj.mistakes)
         assert own.verdict == "correct", answer.name
-        for m in mj.MISTAKES:
+        for m in mj.mistakes:
             value = m.answers(given).get(answer.name)
             if value is None or compare("matrix", value, answer.value)[0] == 1.0:
                 continue
-            verdict = check_value(Problem("p", "mlp_jacobian", given), answer, format_answer(value, "matrix"), mj.MISTAKES)
+            verdict = check_value(Problem("p", "mlp_jacobian", given), answer, format_answer(value, "matrix"), mj.mistakes)
             assert verdict.verdict == "incorrect" and verdict.mistake is not None, (answer.name, m.name)
             named = mistake(verdict.mistake)
             assert compare("matrix", named.answers(given)[answer.name], value)[0] == 1.0

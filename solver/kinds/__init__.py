@@ -19,7 +19,7 @@ KINDS = {                      # kind name -> its module in this package
     "network": "network",
     "batchnorm": "dense.batchnorm",
     "mlp": "dense.mlp",
-    "mlp_jacobian": "mlp_jacobian",
+    "mlp_jacobian": "dense.mlp_jacobian",
     "rnn": "rnn",
     "attention": "attention",
     "softmax_cross_entropy": "training.softmax_cross_entropy",

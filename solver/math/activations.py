@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .nodes import Apply, Cases, Exp, Formula, Negative, Number, Power, Relation
+
 
 def as_float(z) -> float:
     """A huge exact z as ±inf, where sigmoid and tanh are 0, 1 or ±1 anyway."""
@@ -29,12 +31,27 @@ class Activation:
     name: str
     value: Callable[[Any], Any]
     slope: Callable[[Any], Any]
+    definition: Callable[[Formula], Formula]                 # f(z) as a formula in z
+    slope_rule: Callable[[Formula], Formula]                 # f'(z) as a formula in z
+    slope_of_output: Callable[[Formula], Formula] | None = None    # f'(z) written with y = f(z), where it can be
+
+
+def positive(z: Formula) -> Relation:
+    return Relation(z, ">", 0)
 
 
 ACTIVATIONS = {a.name: a for a in (
-    Activation("sigmoid", sigmoid, lambda z: sigmoid(z) * (1 - sigmoid(z))),
-    Activation("tanh", lambda z: math.tanh(as_float(z)), lambda z: 1 - math.tanh(as_float(z)) ** 2),
-    Activation("relu", lambda z: z if z > 0 else 0, lambda z: 1 if z > 0 else 0),
-    Activation("identity", lambda z: z, lambda z: 1),
-    Activation("abs", abs, lambda z: 1 if z > 0 else -1 if z < 0 else 0),
+    Activation("sigmoid", sigmoid, lambda z: sigmoid(z) * (1 - sigmoid(z)),
+               lambda z: 1 / (1 + Exp(Negative(z))), lambda z: Apply("sigmoid", z) * (1 - Apply("sigmoid", z)),
+               lambda y: y * (1 - y)),
+    Activation("tanh", lambda z: math.tanh(as_float(z)), lambda z: 1 - math.tanh(as_float(z)) ** 2,
+               lambda z: (Exp(z) - Exp(Negative(z))) / (Exp(z) + Exp(Negative(z))),
+               lambda z: 1 - Power(Apply("tanh", z)),
+               lambda y: 1 - y * y),
+    Activation("relu", lambda z: z if z > 0 else 0, lambda z: 1 if z > 0 else 0,
+               lambda z: Cases(z, positive(z), 0), lambda z: Cases(1, positive(z), 0)),
+    Activation("identity", lambda z: z, lambda z: 1, lambda z: z, lambda z: Number(1)),
+    Activation("abs", abs, lambda z: 1 if z > 0 else -1 if z < 0 else 0,
+               lambda z: Cases(z, Relation(z, ">=", 0), Negative(z)),
+               lambda z: Cases(1, positive(z), Cases(-1, Relation(z, "<", 0), 0))),
 )}

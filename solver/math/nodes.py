@@ -242,9 +242,10 @@ class Partial(Formula):
 
 
 class Apply(Formula):
-    """An activation (or other named function) applied to its argument: tanh(a_t)."""
+    """An activation (or other named function) applied to its argument: tanh(a_t); its slope
+    with a prime, tanh'(z). `function` may also be a letter standing for one (σ_ℓ)."""
 
-    def __init__(self, function: str, argument):
+    def __init__(self, function, argument):
         self.function, self.argument = function, lift(argument)
 
     def substitute(self, values):
@@ -252,7 +253,87 @@ class Apply(Formula):
 
     def value(self):
         from .activations import ACTIVATIONS
-        return ACTIVATIONS[self.function].value(self.argument.value())
+        activation = ACTIVATIONS[self.function.rstrip("'")]
+        return (activation.slope if self.function.endswith("'") else activation.value)(self.argument.value())
+
+
+class Function(Formula):
+    """A function by its name, not applied: σ_1 = tanh."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def substitute(self, values):
+        return self
+
+    def value(self):
+        raise ValueError("a function alone has no value")
+
+
+class Diag(Formula):
+    """diag(v): the square matrix with v on its diagonal."""
+
+    def __init__(self, entries):
+        self.entries = lift(entries)
+
+    def substitute(self, values):
+        return Diag(self.entries.substitute(values))
+
+    def value(self):
+        import numpy as np
+        return np.diag(np.asarray(self.entries.value(), dtype=object).ravel())
+
+
+class Transpose(Formula):
+    """M^T."""
+
+    def __init__(self, matrix):
+        self.matrix = lift(matrix)
+
+    def substitute(self, values):
+        return Transpose(self.matrix.substitute(values))
+
+    def value(self):
+        return self.matrix.value().T
+
+
+class Entry(Symbol):
+    """Entry `indices` of a matrix or vector: (A_ℓ)_ik, [∂y/∂b]_ki; a letter, so a product
+    writes it juxtaposed. `indices` are index letters ("ik", "k,:") or a number."""
+
+    def __init__(self, matrix, indices):
+        super().__init__(str(indices))
+        self.matrix, self.indices = lift(matrix), indices
+
+    def substitute(self, values):
+        return self
+
+
+class Relation(Formula):
+    """left op right, a condition (op one of <, <=, >, >=, =): it has no value of its own."""
+
+    def __init__(self, left, op: str, right):
+        self.left, self.op, self.right = lift(left), op, lift(right)
+
+    def substitute(self, values):
+        return Relation(self.left.substitute(values), self.op, self.right.substitute(values))
+
+    def value(self):
+        raise ValueError("a condition has no value")
+
+
+class Cases(Formula):
+    """`then` where `condition` holds, else `otherwise`: ReLU'(z) = 1 if z > 0, else 0."""
+
+    def __init__(self, then, condition: Relation, otherwise):
+        self.then, self.condition, self.otherwise = lift(then), condition, lift(otherwise)
+
+    def substitute(self, values):
+        return Cases(self.then.substitute(values), self.condition.substitute(values),
+                     self.otherwise.substitute(values))
+
+    def value(self):
+        raise ValueError("a rule by cases has no value of its own")
 
 
 class Hadamard(Formula):

@@ -16,7 +16,7 @@ QUANTITIES = {
     "w_in": r"w_{\text{in}}", "w_hh": r"w_{\text{hh}}", "w_hy": r"w_{\text{hy}}",
     "loss": r"\ell",
     "mu": r"\mu", "sigma^2": r"\sigma^2", "sigma": r"\sigma", "eps": r"\varepsilon",
-    "gamma": r"\gamma", "beta": r"\beta", "xhat": r"\hat{x}", "ℓ": r"\ell",
+    "gamma": r"\gamma", "beta": r"\beta", "xhat": r"\hat{x}", "ℓ": r"\ell", "delta": r"\delta",
     "alpha": r"\alpha", "top": r"\top",
 }
 

@@ -18,8 +18,9 @@ import numpy as np
 
 from ..prose import math_to_text
 from ..answers.tables import Table
-from .nodes import (Apply, Array, Call, Dots, Exp, Formula, Fraction_, Group, Hadamard, Indexed, Log, Mean, Negative,
-                    Number, Partial, Power, Product, Root, Sum, Summation, Symbol, is_plain)
+from .nodes import (Apply, Array, Call, Cases, Diag, Dots, Entry, Exp, Formula, Fraction_, Function, Group,
+                    Hadamard, Indexed, Log, Mean, Negative, Number, Partial, Power, Product, Relation, Root, Sum,
+                    Summation, Symbol, Transpose, is_plain)
 
 
 # ---- numbers: the one number policy ------------------------------------------------
@@ -131,22 +132,62 @@ def product_latex(node: Product) -> str:
         return parts[1]                             # D(K - 1) with D = 1: (3 - 1), not 1(3 - 1)
     out = parts[0]
     for before, factor, part in zip(node.factors, node.factors[1:], parts[1:]):
-        out += ((" " if node.spaced else "") if juxtaposed(before, factor, node.dot, node.spaced)
-                else r" \cdot ") + part
+        if not juxtaposed(before, factor, node.dot, node.spaced):
+            out += r" \cdot "
+        elif node.spaced or isinstance(before, SPACED) or isinstance(factor, SPACED) \
+                or re.search(r"\\[A-Za-z]+$", out) and part[:1].isalpha():
+            out += " "                              # A_\ell y, not the macro \elly
+        out += part
     return out
+
+
+MATRIX_LIKE = (Symbol, Array, Diag, Transpose, Partial, Dots)      # a chain of Jacobians reads side by side
+SPACED = (Entry, Diag, Transpose, Dots, Apply)                     # apart from their neighbours: diag(s) A
 
 
 def juxtaposed(before: Formula, factor: Formula, dot: bool, spaced: bool = False) -> bool:
     """"2P", "D(K - 1)" and "W x" (arrays) read well side by side; "2 · 3" must not;
     spaced, a transposed letter too (X W_Q^T)."""
-    letter = isinstance(factor, (Symbol, Array)) or (isinstance(factor, Number) and not is_plain(factor.x)
-                                                     and precedence(factor) == ATOM) \
+    letter = isinstance(factor, MATRIX_LIKE) or (isinstance(factor, Number) and not is_plain(factor.x)
+                                                 and precedence(factor) == ATOM) \
         or (spaced and isinstance(factor, Power) and isinstance(factor.base, Symbol))
     return not dot and (letter or isinstance(factor, Sum)) and not isinstance(before, Sum)
 
 
 BRACKETS = {"floor": (r"\left\lfloor ", r" \right\rfloor"), "ceil": (r"\left\lceil ", r" \right\rceil")}
-FUNCTIONS = {"tanh": r"\tanh"}
+FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\mathrm{sigmoid}", "relu": r"\mathrm{ReLU}", "identity": r"\mathrm{id}",
+             "step": r"\mathrm{step}"}
+RELATIONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "=": "="}
+
+
+def function_latex(function) -> str:
+    """A function's name: from FUNCTIONS (a prime marks its slope, tanh'), or a letter standing for one."""
+    if isinstance(function, Formula):
+        return node_latex(function)
+    name = function.rstrip("'")
+    return FUNCTIONS[name] + "'" * (len(function) - len(name))
+
+
+def apply_latex(node: Apply) -> str:
+    """f(x), its argument in brackets; |x| for the absolute value."""
+    inner = node_latex(node.argument)
+    if node.function == "abs":
+        return rf"\left|{inner}\right|"
+    return function_latex(node.function) + rf"\left({inner}\right)"
+
+
+def transpose_latex(node: Transpose) -> str:
+    inner = node_latex(node.matrix)
+    letter = isinstance(node.matrix, Symbol) and not isinstance(node.matrix, Entry)
+    return (inner if letter else rf"\left({inner}\right)") + r"^{\mathsf{T}}"
+
+
+def entry_latex(node: Entry) -> str:
+    """(A_ℓ)_{ik} and (z_ℓ)_i of a letter; [M]_{ki} of anything longer."""
+    index = str(node.indices)
+    if isinstance(node.matrix, Symbol):
+        return rf"({node_latex(node.matrix)})_" + (index if len(index) == 1 and index.isalpha() else f"{{{index}}}")
+    return rf"\left[{node_latex(node.matrix)}\right]_{{{index}}}"
 
 
 def call_latex(node: Call) -> str:
@@ -155,9 +196,12 @@ def call_latex(node: Call) -> str:
 
 
 def exp_latex(node: Exp) -> str:
-    """e^{2}, exp(e_ij) for a letter, exp(2/√2) for a longer exponent; e^0 as 1."""
-    if isinstance(node.exponent, Symbol):
+    """e^{2}, e^{-z} for a letter, exp(e_ij) for an indexed one, exp(2/√2) for a longer exponent; e^0 as 1."""
+    if isinstance(node.exponent, Indexed):
         return rf"\exp({node_latex(node.exponent)})"
+    short = node.exponent.operand if isinstance(node.exponent, Negative) else node.exponent
+    if isinstance(short, Symbol):
+        return "e^{" + node_latex(node.exponent) + "}"
     if not isinstance(node.exponent, Number):
         return rf"\exp\left({node_latex(node.exponent)}\right)"
     return "1" if node.exponent.x == 0 else "e^{" + node_latex(node.exponent) + "}"
@@ -191,7 +235,14 @@ PRINTERS = {
     Exp: exp_latex,
     Log: log_latex,
     Partial: lambda node: rf"\frac{{\partial {node_latex(node.of)}}}{{\partial {node_latex(node.by)}}}",
-    Apply: lambda node: FUNCTIONS[node.function] + rf"\left({node_latex(node.argument)}\right)",
+    Apply: apply_latex,
+    Function: lambda node: function_latex(node.name),
+    Diag: lambda node: rf"\mathrm{{diag}}\left({node_latex(node.entries)}\right)",
+    Transpose: transpose_latex,
+    Entry: entry_latex,
+    Relation: lambda node: f"{node_latex(node.left)} {RELATIONS[node.op]} {node_latex(node.right)}",
+    Cases: lambda node: (rf"{node_latex(node.then)} \text{{ if }} {node_latex(node.condition)} \text{{, else }} "
+                         + node_latex(node.otherwise)),
     Hadamard: lambda node: wrap(node.a, PRODUCT) + r" \odot " + wrap(node.b, PRODUCT),
     Group: lambda node: rf"\left({node_latex(node.inner)}\right)",
     Dots: lambda node: r"\cdots",

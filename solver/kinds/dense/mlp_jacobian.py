@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ..errors import FieldError
-from ..fields import array, choice, given_field, optional, read_given
-from ..math.activations import ACTIVATIONS as FUNCTIONS
-from ..math.nodes import Array, Formula, Number, Sum, Symbol
-from ..math.printing import number_latex
-from ..model import Answer, Solution, Step
-from .common import Mistake, exact_array
+from ...errors import FieldError
+from ...fields import array, choice, given_field, optional
+from ...math.activations import ACTIVATIONS as FUNCTIONS, Activation
+from ...math.nodes import (Apply, Array, Diag, Dots, Entry, Function, Number, Partial, Product, Sum, Summation,
+                           Symbol, Transpose)
+from ...math.notation import derivative, subscripted, written
+from ...model import Answer, Step
+from ..base import Kind
+from ..common import exact_array
+from ..mistakes import Change
 
-NAME = "mlp_jacobian"
 SUMMARY = ("Jacobians of an MLP's output with respect to each layer's bias, input and weights, "
            "derived by the chain rule and evaluated")
 ANSWERS = {
@@ -53,37 +55,9 @@ MAX_MAGNITUDE = 10**6        # keeps every value of a deep, wide network a finit
 MAX_TERMS_SHOWN = 64         # a product is shown cell by cell while it has at most this many terms
 
 
-# ---- activations ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Activation:
-    name: str
-    latex: str                     # how the derivation writes the function
-    definition: str                # LaTeX of f(z)
-    slope_rule: str                # LaTeX of f'(z)
-    slope_from_output: Callable[[Any], Formula] | None = None    # f'(z) written with y = f(z)
-
-    @property
-    def value(self):
-        return FUNCTIONS[self.name].value
-
-    @property
-    def slope(self):
-        return FUNCTIONS[self.name].slope
-
-
-ACTIVATIONS = {a.name: a for a in (
-    Activation("sigmoid", r"\mathrm{sigmoid}", r"\frac{1}{1 + e^{-z}}",
-               r"\mathrm{sigmoid}(z)\left(1 - \mathrm{sigmoid}(z)\right)",
-               lambda y: Number(y) * (1 - Number(y))),
-    Activation("tanh", r"\tanh", r"\frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}", r"1 - \tanh^{2} z",
-               lambda y: 1 - Number(y) * Number(y)),
-    Activation("relu", r"\mathrm{ReLU}", r"\max(0, z)", r"1 \text{ if } z > 0 \text{, else } 0"),
-    Activation("identity", r"\mathrm{id}", "z", "1"),
-)}
-
-
 # ---- the given fields -------------------------------------------------------------
+
+CHOICES = ("sigmoid", "tanh", "relu", "identity")     # a hidden layer's activation
 
 @dataclass(frozen=True, eq=False)
 class Layer:
@@ -116,7 +90,7 @@ def read_vector(name, value):
 
 
 LAYER_FIELDS = ("weight", "bias", "activation")
-LAYER_FORM = "{weight: A, bias: b, activation: " + " | ".join(ACTIVATIONS) + "}"
+LAYER_FORM = "{weight: A, bias: b, activation: " + " | ".join(CHOICES) + "}"
 
 
 def read_layers(name, value):
@@ -136,7 +110,7 @@ def read_layer(where, raw) -> Layer:
             raise FieldError(f"{where}.{key}", "is required: every layer has a weight matrix A and a bias vector b")
     activation = raw.get("activation")
     return Layer(read_matrix(f"{where}.weight", raw["weight"]), read_vector(f"{where}.bias", raw["bias"]),
-                 None if activation is None else choice(*ACTIVATIONS)(f"{where}.activation", activation))
+                 None if activation is None else choice(*CHOICES)(f"{where}.activation", activation))
 
 
 def read_layer_numbers(name, value):
@@ -156,12 +130,6 @@ class Given:
     input: Any = given_field(read_vector, dataclasses.MISSING, "y_0, the network's input: a list of numbers")
     layer: Any = given_field(optional(read_layer_numbers), None,
                              "the layer l, or list of layers, the problem asks about (default: every layer)")
-
-
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
 
 
 def validate(given: Given):
@@ -185,7 +153,7 @@ def validate(given: Given):
                                                     f"(y_L = A_L y_(L-1) + b_L): leave `activation` out "
                                                     "(or write identity)")
         if number < last and layer.activation is None:
-            raise FieldError(f"{where}.activation", f"is required for a hidden layer: one of {', '.join(ACTIVATIONS)}")
+            raise FieldError(f"{where}.activation", f"is required for a hidden layer: one of {', '.join(CHOICES)}")
         width, source = rows, f"layer {number}'s output"
     for number in given.layer or ():
         if not 1 <= number <= last:
@@ -196,7 +164,7 @@ def validate(given: Given):
 # ---- computing --------------------------------------------------------------------
 
 def activation_of(given, number) -> Activation:
-    return ACTIVATIONS[given.layers[number - 1].activation or "identity"]
+    return FUNCTIONS[given.layers[number - 1].activation or "identity"]
 
 
 def asked_layers(given) -> tuple:
@@ -276,38 +244,59 @@ def values(given, passed: Forward, at="pre", reverse=False) -> dict:
     return found
 
 
-# ---- labels -------------------------------------------------------------------------
+# ---- the answers --------------------------------------------------------------------
 
-def partial(u, v) -> str:
-    return rf"\frac{{\partial {u}}}{{\partial {v}}}"
+@dataclass(frozen=True)
+class Rules:
+    """The chain rule's conventions; each mistake changes one."""
+    slope_at: str = "pre"             # σ' at z_ℓ ("post": at y_ℓ = σ(z_ℓ); "none": left out)
+    reverse_chain: bool = False       # the output's Jacobian on the left (True: the input's, a mistake)
+    weight_transposed: bool = False   # ∂y_L/∂A_ℓ shaped like A_ℓ, entry (i, j) ∂y_L/∂(A_ℓ)_ij (True: transposed)
 
 
-def transpose(x) -> str:
-    return rf"\left({x}\right)^{{\mathsf{{T}}}}"
+RULES = Rules()
+
+
+def letter(name, index) -> Symbol:
+    """A quantity of one layer: y_{2}, A_ℓ, z_{L-1}."""
+    return Symbol(subscripted(name, index))
+
+
+def by(of, index_of, by_name, index_by) -> Partial:
+    """∂of_i/∂by_j, e.g. ∂y_L/∂b_{2}."""
+    return Partial(letter(of, index_of), letter(by_name, index_by))
 
 
 def label(name, number, last) -> str:
-    y = lambda n: f"y_{{{n}}}"
-    return {"local_jacobian_bias": partial(y(number), f"b_{{{number}}}"),
-            "local_jacobian_input": partial(y(number), y(number - 1)),
-            "jacobian_bias": partial(y(last), f"b_{{{number}}}"),
-            "jacobian_input": partial(y(last), y(number - 1)),
-            "jacobian_weight": partial(y(last), f"A_{{{number}}}")}[name]
+    """How the derivation names an answer: ∂y_L/∂b_l and the others."""
+    y = lambda n: subscripted("y", n)
+    return {"local_jacobian_bias": derivative(y(number), subscripted("b", number)),
+            "local_jacobian_input": derivative(y(number), y(number - 1)),
+            "jacobian_bias": derivative(y(last), subscripted("b", number)),
+            "jacobian_input": derivative(y(last), y(number - 1)),
+            "jacobian_weight": derivative(y(last), subscripted("A", number))}[name]
 
 
-def solve(given: Given) -> Solution:
-    passed = forward(given)
-    found = values(given, passed)
+def computed(given, rules: Rules) -> dict[str, Answer]:
+    found = values(given, forward(given), rules.slope_at, rules.reverse_chain)
     last = len(given.layers)
-    answers = {"output": Answer("output", "matrix", found["output"], f"y_{{{last}}}")}
+    answers = {"output": Answer("output", "matrix", found["output"], subscripted("y", last))}
     for number in asked_layers(given):
         for name in PER_LAYER:
             key = f"{name}[{number}]"
-            answers[key] = Answer(key, "matrix", found[key], label(name, number, last),
-                                  detail=name.startswith("local"))
-    steps = ([network_step(given), layer_formula_step(given), chain_formula_step(), weight_formula_step(given),
-              forward_step(given, passed)] + backward_steps(given, passed, found))
-    return Solution(NAME, given, steps, answers)
+            if key not in found:
+                continue
+            value = found[key]
+            if name == "jacobian_weight" and rules.weight_transposed:
+                value = np.swapaxes(value, -1, -2)
+            answers[key] = Answer(key, "matrix", value, label(name, number, last), detail=name.startswith("local"))
+    return answers
+
+
+def derivation(given) -> list[Step]:
+    passed = forward(given)
+    return ([network_step(given), layer_formula_step(given), chain_formula_step(), weight_formula_step(given),
+             forward_step(given, passed)] + backward_steps(given, passed, values(given, passed)))
 
 
 # ---- the derivation -------------------------------------------------------------------
@@ -332,7 +321,7 @@ def cell_formulas(shape, terms) -> np.ndarray:
 def product_line(head, formula, factors, terms, per_cell, result) -> list:
     """head = formula = [F1][F2] = each cell's products = result; the cell by cell
     line only while it stays short."""
-    line = [Symbol(head), Symbol(formula), Array(factors[0]) * Array(factors[1])]
+    line = [head, formula, Array(factors[0]) * Array(factors[1])]
     if result.size * per_cell <= MAX_TERMS_SHOWN:
         line.append(cell_formulas(result.shape, terms))
     return line + [result]
@@ -344,27 +333,37 @@ def matrix_product_line(head, formula, left, right, result) -> list:
                         left.shape[1], result)
 
 
-SLOPE = r"\sigma'"
-ZL = r"\sigma'(z_\ell)"
-Y_BEFORE_T = r"y_{\ell-1}^{\mathsf{T}}"
+SLOPE = Symbol(written("sigma") + "'")        # σ', the slope of the layer's activation
+ELL, BEFORE = "ℓ", "ℓ-1"                      # layer ℓ and the one before it
 CONVENTION = (
     "Vectors are columns. A Jacobian ∂u/∂v has one row per entry of u and one column per entry of v "
     "(as torch.autograd.functional.jacobian lays it out). The activation σ_ℓ acts on each entry; the "
     "last layer is linear. ReLU'(0) is taken as 0, as in PyTorch.")
 
 
+def slope_at(z) -> Apply:
+    return Apply(SLOPE, z)
+
+
+def pre_activation(index, before) -> Sum:
+    """A_ℓ y_(ℓ-1) + b_ℓ."""
+    return Product([letter("A", index), letter("y", before)], spaced=True) + letter("b", index)
+
+
 def network_step(given) -> Step:
-    lines = [[Symbol(r"z_\ell"), Symbol(r"A_\ell y_{\ell-1} + b_\ell")],
-             [Symbol(r"y_\ell"), Symbol(r"\sigma_\ell(z_\ell) \quad (\ell < L), \qquad y_L = z_L")],
-             [Symbol(r"\left[\frac{\partial u}{\partial v}\right]_{ij}"), Symbol(r"\frac{\partial u_i}{\partial v_j}")],
-             [Symbol("y_{0}"), Array(column(given.input))]]
+    lines = [[letter("z", ELL), pre_activation(ELL, BEFORE)],
+             [letter("y", ELL), Apply(letter("sigma", ELL), letter("z", ELL))],
+             [letter("y", "L"), letter("z", "L")],
+             [Entry(Partial(Symbol("u"), Symbol("v")), "ij"), Partial(letter("u", "i"), letter("v", "j"))],
+             [letter("y", 0), Array(column(given.input))]]
     for number, layer in enumerate(given.layers, start=1):
-        lines.append([Symbol(f"A_{{{number}}}"), layer.weight])
-        lines.append([Symbol(f"b_{{{number}}}"), Array(column(layer.bias))])
+        lines.append([letter("A", number), layer.weight])
+        lines.append([letter("b", number), Array(column(layer.bias))])
         if number < len(given.layers):
-            lines.append([Symbol(rf"\sigma_{{{number}}}"), Symbol(activation_of(given, number).latex)])
+            lines.append([letter("sigma", number), Function(activation_of(given, number).name)])
     widths = " → ".join(str(n) for n in [len(given.input)] + [len(layer.bias) for layer in given.layers])
-    text = f"{CONVENTION} Here L = {len(given.layers)}, and the layers' widths n_0, …, n_L are {widths}."
+    text = (f"{CONVENTION} Each hidden layer ℓ < L applies its σ_ℓ; the last is linear, y_L = z_L. "
+            f"Here L = {len(given.layers)}, and the layers' widths n_0, …, n_L are {widths}.")
     return Step("The network and the conventions", text, lines)
 
 
@@ -375,19 +374,21 @@ def layer_formula_step(given) -> Step:
             "else 0), and by y_(ℓ−1) it is row i of A_ℓ. So each Jacobian is I or A_ℓ with row i scaled "
             "by σ'((z_ℓ)_i): a diagonal matrix on the left. The last layer is linear (σ' = 1): "
             "∂y_L/∂b_L = I and ∂y_L/∂y_(L−1) = A_L.")
-    z = r"A_\ell y_{\ell-1} + b_\ell"
-    by_bias, by_input = partial(r"y_\ell", r"b_\ell"), partial(r"y_\ell", r"y_{\ell-1}")
+    z, a = letter("z", ELL), letter("A", ELL)
+    by_bias, by_input = by("y", ELL, "b", ELL), by("y", ELL, "y", BEFORE)
+    slope_i, scaled = slope_at(Entry(z, "i")), Diag(slope_at(pre_activation(ELL, BEFORE)))
     lines = [
-        [Symbol(r"(z_\ell)_i"), Symbol(r"\sum_k (A_\ell)_{ik} (y_{\ell-1})_k + (b_\ell)_i")],
-        [Symbol(rf"\left[{by_bias}\right]_{{ij}}"), Symbol(rf"{SLOPE}\left((z_\ell)_i\right) \delta_{{ij}}")],
-        [Symbol(by_bias), Symbol(rf"\mathrm{{diag}}\left({SLOPE}({z})\right)")],
-        [Symbol(rf"\left[{by_input}\right]_{{ij}}"), Symbol(rf"{SLOPE}\left((z_\ell)_i\right) (A_\ell)_{{ij}}")],
-        [Symbol(by_input), Symbol(rf"\mathrm{{diag}}\left({SLOPE}({z})\right) A_\ell")],
+        [Entry(z, "i"), Summation(Symbol("k"), None, None, Entry(a, "ik") * Entry(letter("y", BEFORE), "k"))
+         + Entry(letter("b", ELL), "i")],
+        [Entry(by_bias, "ij"), slope_i * letter("delta", "ij")],
+        [by_bias, scaled],
+        [Entry(by_input, "ij"), slope_i * Entry(a, "ij")],
+        [by_input, scaled * a],
     ]
-    used = dict.fromkeys(activation_of(given, n) for n in range(1, len(given.layers)))
-    for act in used:
-        lines.append([Symbol(f"{act.latex}(z)"), Symbol(act.definition)])
-        lines.append([Symbol(f"{act.latex}'(z)"), Symbol(act.slope_rule)])
+    z = Symbol("z")
+    for act in dict.fromkeys(activation_of(given, n) for n in range(1, len(given.layers))):
+        lines.append([Apply(act.name, z), act.definition(z)])
+        lines.append([Apply(act.name + "'", z), act.slope_rule(z)])
     return Step("One layer's Jacobians", text, lines)
 
 
@@ -396,14 +397,13 @@ def chain_formula_step() -> Step:
             "∂y_L/∂y_ℓ is n_L × n_ℓ and ∂y_ℓ/∂y_(ℓ−1) is n_ℓ × n_(ℓ−1), so only this order chains. "
             "Below they are computed from the output back, each ∂y_L/∂y_(ℓ−1) from ∂y_L/∂y_ℓ, starting "
             "from ∂y_L/∂y_L = I.")
+    slope_z = Diag(slope_at(letter("z", ELL)))
     lines = [
-        [Symbol(partial("y_L", r"y_{\ell-1}")),
-         Symbol(partial("y_L", "y_{L-1}") + partial("y_{L-1}", "y_{L-2}") + r"\cdots"
-                + partial(r"y_\ell", r"y_{\ell-1}")),
-         Symbol(r"A_L \,\mathrm{diag}\left(\sigma'(z_{L-1})\right) A_{L-1} \cdots "
-                r"\mathrm{diag}\left(\sigma'(z_\ell)\right) A_\ell")],
-        [Symbol(partial("y_L", r"b_\ell")), Symbol(partial("y_L", r"y_\ell") + partial(r"y_\ell", r"b_\ell")),
-         Symbol(partial("y_L", r"y_\ell") + rf"\,\mathrm{{diag}}\left({ZL}\right)")],
+        [by("y", "L", "y", BEFORE),
+         Product([by("y", "L", "y", "L-1"), by("y", "L-1", "y", "L-2"), Dots(), by("y", ELL, "y", BEFORE)]),
+         Product([letter("A", "L"), Diag(slope_at(letter("z", "L-1"))), letter("A", "L-1"), Dots(), slope_z,
+                  letter("A", ELL)])],
+        [by("y", "L", "b", ELL), by("y", "L", "y", ELL) * by("y", ELL, "b", ELL), by("y", "L", "y", ELL) * slope_z],
     ]
     return Step("The chain rule through the layers", text, lines)
 
@@ -412,24 +412,23 @@ def weight_formula_step(given) -> Step:
     text = ("Entry k of z_ℓ is Σ_j (A_ℓ)_kj (y_(ℓ−1))_j + (b_ℓ)_k, so the entry (i, j) of A_ℓ reaches y_L "
             "only through (z_ℓ)_i, just as (b_ℓ)_i does, with the factor (y_(ℓ−1))_j. And ∂y_L/∂z_ℓ is "
             "∂y_L/∂b_ℓ, because ∂z_ℓ/∂b_ℓ = I.")
-    by_bias = partial("y_L", r"b_\ell")
-    by_entry = [Symbol(r"\frac{\partial (y_L)_k}{\partial (A_\ell)_{ij}}"),
-                Symbol(r"\sum_m \left[" + partial("y_L", r"z_\ell") + r"\right]_{km} \delta_{mi} (y_{\ell-1})_j"),
-                Symbol(r"\left[" + by_bias + r"\right]_{ki} (y_{\ell-1})_j")]
+    by_bias, y_before = by("y", "L", "b", ELL), letter("y", BEFORE)
+    by_entry = [Partial(Entry(letter("y", "L"), "k"), Entry(letter("A", ELL), "ij")),
+                Summation(Symbol("m"), None, None, Product([Entry(by("y", "L", "z", ELL), "km"),
+                                                            letter("delta", "mi"), Entry(y_before, "j")])),
+                Entry(by_bias, "ki") * Entry(y_before, "j")]
     if len(given.layers[-1].bias) == 1:
         text += (" Here y_L is a scalar, so ∂y_L/∂A_ℓ is a matrix the shape of A_ℓ: the column "
                  "(∂y_L/∂b_ℓ)^T times the row y_(ℓ−1)^T. For ℓ = L, ∂y_L/∂b_L = 1 and this is y_(L−1)^T, "
                  "a row like A_L.")
-        whole = [Symbol(partial("y_L", r"A_\ell")),
-                 Symbol(rf"\mathrm{{diag}}\left({ZL}\right) " + transpose(partial("y_L", r"y_\ell"))
-                        + " " + Y_BEFORE_T),
-                 Symbol(transpose(by_bias) + " " + Y_BEFORE_T)]
+        whole = [by("y", "L", "A", ELL),
+                 Product([Diag(slope_at(letter("z", ELL))), Transpose(by("y", "L", "y", ELL)), Transpose(y_before)]),
+                 Transpose(by_bias) * Transpose(y_before)]
     else:
         text += (" Here y_L has n_L entries, so ∂y_L/∂A_ℓ is an n_L × n_ℓ × n_(ℓ−1) array whose entry "
                  "(k, i, j) is ∂(y_L)_k/∂(A_ℓ)_ij (PyTorch's layout: the output's axis first). Its slice k "
                  "is the column (row k of ∂y_L/∂b_ℓ)^T times the row y_(ℓ−1)^T.")
-        whole = [Symbol(r"\left[" + partial("y_L", r"A_\ell") + r"\right]_{k}"),
-                 Symbol(transpose(r"\left[" + by_bias + r"\right]_{k,:}") + " " + Y_BEFORE_T)]
+        whole = [Entry(by("y", "L", "A", ELL), "k"), Transpose(Entry(by_bias, "k,:")) * Transpose(y_before)]
     return Step("The weights' Jacobian", text, [by_entry, whole])
 
 
@@ -437,7 +436,7 @@ def applied_cells(act, z) -> list:
     """[f(z_1); f(z_2); ...] written out, for a nonlinear f (shown before its values)."""
     if act.name == "identity":
         return []
-    return [column(np.array([Symbol(rf"{act.latex}\left({number_latex(v)}\right)") for v in z], dtype=object))]
+    return [column(np.array([Apply(act.name, Number(v)) for v in z], dtype=object))]
 
 
 def forward_step(given, passed) -> Step:
@@ -446,17 +445,17 @@ def forward_step(given, passed) -> Step:
     for number, layer in enumerate(given.layers, start=1):
         y_before, z = passed.inputs[number - 1], passed.pre[number - 1]
         per_cell = layer.weight.shape[1] + 1
-        line = [Symbol(f"z_{{{number}}}"), Symbol(f"A_{{{number}}} y_{{{number - 1}}} + b_{{{number}}}"),
+        line = [letter("z", number), pre_activation(number, number - 1),
                 Array(layer.weight) * Array(column(y_before)) + Array(column(layer.bias))]
         if z.size * per_cell <= MAX_TERMS_SHOWN:
             line.append(cell_formulas((len(z), 1), lambda i, _: sum_of_products(
                 zip(layer.weight[i], y_before), plus=layer.bias[i])))
         lines.append(line + [column(z)])
         if number == last:
-            lines.append([Symbol(f"y_{{{number}}}"), Symbol(f"z_{{{number}}}"), column(passed.post[-1])])
+            lines.append([letter("y", number), letter("z", number), column(passed.post[-1])])
         else:
             act = activation_of(given, number)
-            lines.append([Symbol(f"y_{{{number}}}"), Symbol(rf"{act.latex}(z_{{{number}}})")]
+            lines.append([letter("y", number), Apply(act.name, letter("z", number))]
                          + applied_cells(act, z) + [column(passed.post[number - 1])])
     return Step("Forward pass", "Each layer's output is the next layer's input.", lines)
 
@@ -473,8 +472,9 @@ def backward_step(given, passed, found, number, is_asked, lowest) -> Step:
     last = len(given.layers)
     if number == last:
         text = f"The last layer is linear: ∂y_{last}/∂b_{last} = I and ∂y_{last}/∂y_{last - 1} = A_{last}."
-        lines = [[Symbol(label(name, number, last)), Symbol(formula), found[f"{name}[{number}]"]]
-                 for name, formula in (("jacobian_bias", "I"), ("jacobian_input", f"A_{{{number}}}"))
+        lines = [[head, formula, found[f"{name}[{number}]"]]
+                 for name, head, formula in (("jacobian_bias", by("y", last, "b", number), Symbol("I")),
+                                             ("jacobian_input", by("y", last, "y", number - 1), letter("A", number)))
                  if is_asked or name == "jacobian_input"]
     else:
         text = "" if is_asked else f"This layer carries the chain on to layer {lowest}."
@@ -487,35 +487,31 @@ def backward_step(given, passed, found, number, is_asked, lowest) -> Step:
 def hidden_layer_lines(given, passed, found, number, is_asked) -> list:
     """σ'(z_l), the layer's own Jacobians, then the chain from the output carried through it."""
     last, weight = len(given.layers), given.layers[number - 1].weight
-    n, m, y_last = f"{{{number}}}", f"{{{number - 1}}}", f"y_{{{last}}}"
     local_b, local_y = found[f"local_jacobian_bias[{number}]"], found[f"local_jacobian_input[{number}]"]
     d = vector(local_b[i, i] for i in range(len(local_b)))
     upstream = found[f"jacobian_input[{number + 1}]"]
     act = activation_of(given, number)
-    slope = f"{act.latex}'(z_{n})"
-    lines = [[Symbol(slope)] + slope_cells(act, passed.post[number - 1]) + [Array(column(d))]]
+    slope = Apply(act.name + "'", letter("z", number))
+    lines = [[slope] + slope_cells(act, passed.post[number - 1]) + [Array(column(d))]]
     if is_asked:
-        lines.append([Symbol(label("local_jacobian_bias", number, last)),
-                      Symbol(rf"\mathrm{{diag}}\left({slope}\right)"), local_b])
-    lines.append(product_line(label("local_jacobian_input", number, last),
-                              rf"\mathrm{{diag}}\left({slope}\right) A_{n}", (local_b, weight),
+        lines.append([by("y", number, "b", number), Diag(slope), local_b])
+    lines.append(product_line(by("y", number, "y", number - 1), Diag(slope) * letter("A", number), (local_b, weight),
                               lambda i, j: sum_of_products([(d[i], weight[i, j])]), 1, local_y))
+    from_output = by("y", last, "y", number)
     if is_asked:
-        lines.append(product_line(label("jacobian_bias", number, last),
-                                  partial(y_last, f"y_{n}") + partial(f"y_{n}", f"b_{n}"), (upstream, local_b),
-                                  lambda i, j: sum_of_products([(upstream[i, j], d[j])]), 1,
+        lines.append(product_line(by("y", last, "b", number), from_output * by("y", number, "b", number),
+                                  (upstream, local_b), lambda i, j: sum_of_products([(upstream[i, j], d[j])]), 1,
                                   found[f"jacobian_bias[{number}]"]))
-    lines.append(matrix_product_line(label("jacobian_input", number, last),
-                                     partial(y_last, f"y_{n}") + partial(f"y_{n}", f"y_{m}"),
+    lines.append(matrix_product_line(by("y", last, "y", number - 1), from_output * by("y", number, "y", number - 1),
                                      upstream, local_y, found[f"jacobian_input[{number}]"]))
     return lines
 
 
 def slope_cells(act, y) -> list:
     """[σ'(z_i)] written with y_i = σ(z_i), where the rule allows: y(1 - y), 1 - y²."""
-    if act.slope_from_output is None:
+    if act.slope_of_output is None:
         return []
-    return [column(np.array([act.slope_from_output(v) for v in y], dtype=object))]
+    return [column(np.array([act.slope_of_output(Number(v)) for v in y], dtype=object))]
 
 
 def weight_lines(given, passed, found, number) -> list:
@@ -523,14 +519,11 @@ def weight_lines(given, passed, found, number) -> list:
     last = len(given.layers)
     bias, y_before = found[f"jacobian_bias[{number}]"], passed.inputs[number - 1]
     weight = found[f"jacobian_weight[{number}]"]
-    row = y_before.reshape(1, -1)
-    head = label("jacobian_weight", number, last)
-    row_t = rf"y_{{{number - 1}}}^{{\mathsf{{T}}}}"
-    transposed = transpose(label("jacobian_bias", number, last)) + " " + row_t
+    row, row_t = y_before.reshape(1, -1), Transpose(letter("y", number - 1))
+    head, by_bias = by("y", last, "A", number), by("y", last, "b", number)
     if bias.shape[0] == 1:
-        return [outer_line(head, transposed, column(bias[0]), row, weight)]
-    return [outer_line(rf"\left[{head}\right]_{{{k + 1}}}",
-                       transpose(rf"\left[{label('jacobian_bias', number, last)}\right]_{{{k + 1},:}}") + " " + row_t,
+        return [outer_line(head, Transpose(by_bias) * row_t, column(bias[0]), row, weight)]
+    return [outer_line(Entry(head, k + 1), Transpose(Entry(by_bias, f"{k + 1},:")) * row_t,
                        column(bias[k]), row, weight[k])
             for k in range(bias.shape[0])]
 
@@ -539,25 +532,38 @@ def outer_line(head, formula, col, row, result) -> list:
     return product_line(head, formula, (col, row), lambda i, j: sum_of_products([(col[i, 0], row[0, j])]), 1, result)
 
 
-# ---- mistakes -------------------------------------------------------------------------
+# ---- the kind -------------------------------------------------------------------------
 
-def _weights_transposed(given) -> dict:
-    found = values(given, forward(given))
-    return {f"jacobian_weight[{n}]": np.swapaxes(found[f"jacobian_weight[{n}]"], -1, -2)
-            for n in asked_layers(given)}
-
-
-MISTAKES = [
-    Mistake("weight_jacobian_transposed", "∂y_L/∂A_ℓ came out transposed: its entry (i, j) is ∂y_L/∂(A_ℓ)_ij, so "
-            "it has the shape of A_ℓ, the column (∂y_L/∂b_ℓ)^T times the row y_(ℓ−1)^T (not y_(ℓ−1) times "
-            "∂y_L/∂b_ℓ).", _weights_transposed),
-    Mistake("slope_at_activation", "σ' was evaluated at the layer's output y_ℓ = σ(z_ℓ); the chain rule "
-            "needs it at the pre-activation z_ℓ = A_ℓ y_(ℓ−1) + b_ℓ.",
-            lambda g: values(g, forward(g), at="post")),
-    Mistake("chain_reversed", "The chain rule's factors were multiplied in the wrong order: "
-            "∂y_L/∂y_(ℓ−1) = (∂y_L/∂y_(L−1)) ⋯ (∂y_ℓ/∂y_(ℓ−1)), with the output's layer on the left.",
-            lambda g: values(g, forward(g), reverse=True)),
-    Mistake("slope_forgotten", "The factor diag(σ'(z_ℓ)) is missing: a hidden layer's Jacobian is "
-            "diag(σ'(z_ℓ)) A_ℓ, not A_ℓ, and ∂y_ℓ/∂b_ℓ is diag(σ'(z_ℓ)), not I.",
-            lambda g: values(g, forward(g), at="none")),
+OWN_MISTAKES = [
+    Change("weight_jacobian_transposed", "∂y_L/∂A_ℓ came out transposed: its entry (i, j) is ∂y_L/∂(A_ℓ)_ij, so "
+           "it has the shape of A_ℓ, the column (∂y_L/∂b_ℓ)^T times the row y_(ℓ−1)^T (not y_(ℓ−1) times "
+           "∂y_L/∂b_ℓ).", rules={"weight_transposed": True}),
+    Change("slope_at_activation", "σ' was evaluated at the layer's output y_ℓ = σ(z_ℓ); the chain rule "
+           "needs it at the pre-activation z_ℓ = A_ℓ y_(ℓ−1) + b_ℓ.", rules={"slope_at": "post"}),
+    Change("chain_reversed", "The chain rule's factors were multiplied in the wrong order: "
+           "∂y_L/∂y_(ℓ−1) = (∂y_L/∂y_(L−1)) ⋯ (∂y_ℓ/∂y_(ℓ−1)), with the output's layer on the left.",
+           rules={"reverse_chain": True}),
+    Change("slope_forgotten", "The factor diag(σ'(z_ℓ)) is missing: a hidden layer's Jacobian is "
+           "diag(σ'(z_ℓ)) A_ℓ, not A_ℓ, and ∂y_ℓ/∂b_ℓ is diag(σ'(z_ℓ)), not I.", rules={"slope_at": "none"}),
 ]
+
+
+class MLPJacobian(Kind):
+    name = "mlp_jacobian"
+    summary = SUMMARY
+    answers = ANSWERS
+    vary = VARY
+    Given, Rules = Given, Rules
+    mistakes = OWN_MISTAKES
+
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        return computed(given, rules)
+
+    def derive(self, given, answers) -> list[Step]:
+        return derivation(given)
+
+
+KIND = MLPJacobian()
