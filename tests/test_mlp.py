@@ -128,6 +128,15 @@ def test_other_step_convention_flips_which_side_is_strict():
     assert r"w_{1} + w_{2} + 2b > 0" in md and r"w_{1} + w_{2} + 2b \leq 0" in md
 
 
+def test_activations_are_named_as_every_kind_names_them():
+    """The printer names each activation once: sigmoid was σ here but sigmoid in mlp_jacobian."""
+    for name, shown in (("sigmoid", r"\mathrm{sigmoid}\left(z^{(1)}\right)"), ("abs", r"\left|z^{(1)}\right|"),
+                        ("relu", r"\mathrm{ReLU}\left(z^{(1)}\right)"), ("step", r"\mathrm{step}\left(z^{(1)}\right)"),
+                        ("tanh", r"\tanh\left(z^{(1)}\right)")):
+        given = {"inputs": [[1, 2]], "layers": [{"weight": [[1, 0]], "bias": 0, "activation": name}]}
+        assert f"a^{{(1)}} &= {shown}" in render_solution(mlp.solve(mlp.read(given))), name
+
+
 def test_decimals_are_exact_so_step_at_zero_is_not_a_rounding():
     # 0.3 - 0.1 - 0.2 is exactly 0 (in floats it is -2.8e-17): step(0) = 1, or 0 if asked.
     given = {"inputs": [[1, 1]], "layers": [{"weight": [0.3, -0.1], "bias": -0.2, "activation": "step"}]}

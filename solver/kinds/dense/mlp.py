@@ -32,7 +32,7 @@ import numpy as np
 from ...errors import FieldError
 from ...fields import array, choice, given_field, number, optional, read_given
 from ...math.activations import ACTIVATIONS as FUNCTIONS
-from ...math.nodes import Formula, Group, Negative, Number, Sum, Symbol
+from ...math.nodes import Apply, Formula, Group, Negative, Number, Product, Relation, Sum, Symbol
 from ...math.notation import at_layer, subscripted, words
 from ...math.printing import float_latex, latex
 from ...model import Answer, Step
@@ -319,14 +319,22 @@ def column(v):
 
 def forward_step(given, runs) -> Step:
     shown = runs if len(runs) <= INPUTS_IN_FULL else runs[:INPUTS_IN_FULL_WHEN_MANY]
-    cases = [{"x": column(x), "layers": [{"activation": p.layer.activation, "weight": p.layer.weight,
-                                          "input": column(p.input), "bias": column(p.layer.bias),
-                                          "z": column(p.z), "a": column(p.a)} for p in run]}
+    cases = [{"x": column(x), "layers": [dict(layer_formulas(p.layer.activation, k), weight=p.layer.weight,
+                                              input=column(p.input), bias=column(p.layer.bias), z=column(p.z),
+                                              a=column(p.a)) for k, p in enumerate(run, start=1)]}
              for x, run in zip(given.inputs, shown)]
     text = "Each input goes through the layers in turn."
     if len(shown) < len(runs):
         text += f" The first {len(shown)} of the {len(runs)} inputs are shown in full; the table has them all."
     return Step("Input by input", text, layout="mlp.forward", data={"cases": cases})
+
+
+def layer_formulas(activation: str, k: int) -> dict:
+    """Layer k's formulas: z^(k) = W^(k) a^(k-1) + b^(k) (x for k = 1), and a^(k) = f(z^(k)) (none for the identity)."""
+    z, before = Symbol(at_layer("z", k)), Symbol("x") if k == 1 else Symbol(at_layer("a", k - 1))
+    return {"z_name": z, "a_name": Symbol(at_layer("a", k)),
+            "linear": Product([Symbol(at_layer("W", k)), before], spaced=True) + Symbol(at_layer("b", k)),
+            "applied": None if activation == "identity" else Apply(activation, z)}
 
 
 def layer_columns(layer) -> tuple[str, ...]:
@@ -335,10 +343,12 @@ def layer_columns(layer) -> tuple[str, ...]:
 
 
 def table_step(given, runs) -> Step:
-    columns = [{"symbol": "x"}] + [{"symbol": symbol, "layer": k} for k, layer in enumerate(given.layers, start=1)
-                                   for symbol in layer_columns(layer)]
-    judging = ("decision",) * (given.threshold is not None) + ("target", "match")
-    columns += [{"symbol": symbol} for symbol in judging] if given.target is not None else []
+    columns = [{"math": Symbol("x")}] + [{"math": Symbol(at_layer(symbol, k))}
+                                         for k, layer in enumerate(given.layers, start=1)
+                                         for symbol in layer_columns(layer)]
+    if given.threshold is not None:
+        columns.append({"math": Apply("step", Symbol("y") - Number(given.threshold))})
+    columns += [{"words": words} for words in ("target", "match")] if given.target is not None else []
     rows = []
     for i, (x, run) in enumerate(zip(given.inputs, runs)):
         cells = [list(x)] + [list(getattr(p, symbol)) for p in run for symbol in layer_columns(p.layer)]
@@ -346,8 +356,7 @@ def table_step(given, runs) -> Step:
             decided, wanted = judged(given, run[-1].a, i)
             cells += [decided] * (given.threshold is not None) + [wanted, decided == wanted]
         rows.append(cells)
-    return Step("All inputs", "", layout="mlp.table",
-                data={"columns": columns, "rows": rows, "threshold": given.threshold})
+    return Step("All inputs", "", layout="mlp.table", data={"columns": columns, "rows": rows})
 
 
 def judged(given, y, i) -> tuple[list, list]:
@@ -432,11 +441,15 @@ def relation(given, label: int) -> str:
     return "<" if given.step_at_zero else "<="
 
 
+def condition(x, t, parts, op) -> dict:
+    """One condition on w and b, its sides written out: z = ... op 0."""
+    return {"input": x, "target": t, "parts": parts[:-1], "condition": Relation(parts[-1], op, 0)}
+
+
 def conditions_step(given, points, labels) -> Step:
     rows = []
     for x, t in zip(points, labels):
-        parts = [pre_activation(x), linear_form(x, 1)]
-        rows.append({"input": x, "target": t, "parts": distinct(parts), "relation": relation(given, t)})
+        rows.append(condition(x, t, distinct([pre_activation(x), linear_form(x, 1)]), relation(given, t)))
     one = "z ≥ 0" if given.step_at_zero else "z > 0"
     text = (f"One linear layer with a step outputs step(z), z = w·x + b: 1 where {one}, else 0 "
             f"(step(0) = {given.step_at_zero}). A threshold other than 0, or a sigmoid or tanh read against "
@@ -459,7 +472,7 @@ def separating_step(given, points, labels, w, b) -> Step:
     rows = []
     for x, t in zip(points, labels):
         z = pre_activation(x).substitute(values)
-        rows.append({"input": x, "target": t, "parts": [z, Number(z.value())], "relation": relation(given, t)})
+        rows.append(condition(x, t, [z, Number(z.value())], relation(given, t)))
     text = ("The target is linearly separable: these w and b (found exactly by linear programming) meet "
             "every condition.")
     return Step("A separating line", text, [[Symbol("w"), np.array(w, dtype=object)], [B, b]],
@@ -476,8 +489,8 @@ def contradiction_steps(given, points, labels, weights) -> list[Step]:
         weighted = [Number(c) * grouped(linear_form(x, 1)) if c != 1 else grouped(linear_form(x, 1))
                     for c, x in used]
         total = linear_form([sum(c * x[k] for c, x in used) for k in range(n)], sum(c for c, _ in used))
-        rows.append({"input": None, "target": None, "relation": relation(given, side),
-                     "parts": distinct([Sum(weighted) if len(weighted) > 1 else weighted[0], total])})
+        rows.append(condition(None, None, distinct([Sum(weighted) if len(weighted) > 1 else weighted[0], total]),
+                              relation(given, side)))
     point = np.array([exact(sum(Fraction(c, scale) * x[k] for c, x, t in zip(counts, points, labels) if t == 1))
                       for k in range(n)], dtype=object)
     adding = Step("Adding conditions", "Add the conditions of the target-1 inputs, and apart those of the "
