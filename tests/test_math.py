@@ -157,9 +157,9 @@ def test_diag_and_transpose_are_numpy_s():
 def test_jacobian_notation_prints_as_written_by_hand():
     a, y = Symbol("A_l", r"A_\ell"), Symbol("y", r"y_{\ell-1}")
     assert latex(a * y) == r"A_\ell y_{\ell-1}"                  # not the undefined macro \elly
-    assert latex(Transpose(y)) == r"y_{\ell-1}^{\mathsf{T}}"
+    assert latex(Transpose(y)) == r"y_{\ell-1}^{\top}"
     by_bias = Partial(Symbol("y"), Symbol("b"))
-    assert latex(Transpose(by_bias)) == r"\left(\frac{\partial y}{\partial b}\right)^{\mathsf{T}}"
+    assert latex(Transpose(by_bias)) == r"\left(\frac{\partial y}{\partial b}\right)^{\top}"
     assert latex(Entry(a, "ik")) == r"(A_\ell)_{ik}" and latex(Entry(a, "i")) == r"(A_\ell)_i"
     assert latex(Entry(Partial(Symbol("y"), Symbol("b")), "k,:")) == r"\left[\frac{\partial y}{\partial b}\right]_{k,:}"
     assert latex(Diag(Apply("tanh'", Symbol("z"))) * a) == r"\mathrm{diag}\left(\tanh'\left(z\right)\right) A_\ell"

@@ -5,7 +5,7 @@ and never spells its LaTeX, so a quantity is written the same in every kind, ste
 """
 from __future__ import annotations
 
-from .nodes import Indexed, Power, Symbol
+from .nodes import Indexed, Symbol, Transpose
 
 QUANTITIES = {
     "H_in": r"H_{\text{in}}", "H_out": r"H_{\text{out}}", "W_out": r"W_{\text{out}}",
@@ -17,7 +17,7 @@ QUANTITIES = {
     "loss": r"\ell",
     "mu": r"\mu", "sigma^2": r"\sigma^2", "sigma": r"\sigma", "eps": r"\varepsilon",
     "gamma": r"\gamma", "beta": r"\beta", "xhat": r"\hat{x}", "ℓ": r"\ell", "delta": r"\delta",
-    "alpha": r"\alpha", "top": r"\top",
+    "alpha": r"\alpha",
 }
 
 
@@ -68,6 +68,6 @@ def indexed(name: str, *subscripts) -> Indexed:
     return Indexed(written(name), [Symbol(str(s)) for s in subscripts])
 
 
-def transposed(node) -> Power:
+def transposed(node) -> Transpose:
     """Wᵀ: a quantity's name, or a formula, transposed."""
-    return Power(quantity(node) if isinstance(node, str) else node, quantity("top"))
+    return Transpose(quantity(node) if isinstance(node, str) else node)

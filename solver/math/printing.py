@@ -132,7 +132,7 @@ def product_latex(node: Product) -> str:
         return parts[1]                             # D(K - 1) with D = 1: (3 - 1), not 1(3 - 1)
     out = parts[0]
     for before, factor, part in zip(node.factors, node.factors[1:], parts[1:]):
-        if not juxtaposed(before, factor, node.dot, node.spaced):
+        if not juxtaposed(before, factor, node.dot):
             out += r" \cdot "
         elif node.spaced or isinstance(before, SPACED) or isinstance(factor, SPACED) \
                 or re.search(r"\\[A-Za-z]+$", out) and part[:1].isalpha():
@@ -145,12 +145,10 @@ MATRIX_LIKE = (Symbol, Array, Diag, Transpose, Partial, Dots)      # a chain of 
 SPACED = (Entry, Diag, Transpose, Dots, Apply)                     # apart from their neighbours: diag(s) A
 
 
-def juxtaposed(before: Formula, factor: Formula, dot: bool, spaced: bool = False) -> bool:
-    """"2P", "D(K - 1)" and "W x" (arrays) read well side by side; "2 · 3" must not;
-    spaced, a transposed letter too (X W_Q^T)."""
+def juxtaposed(before: Formula, factor: Formula, dot: bool) -> bool:
+    """"2P", "D(K - 1)", "W x" (arrays) and "X W_Q^T" read well side by side; "2 · 3" must not."""
     letter = isinstance(factor, MATRIX_LIKE) or (isinstance(factor, Number) and not is_plain(factor.x)
-                                                 and precedence(factor) == ATOM) \
-        or (spaced and isinstance(factor, Power) and isinstance(factor.base, Symbol))
+                                                 and precedence(factor) == ATOM)
     return not dot and (letter or isinstance(factor, Sum)) and not isinstance(before, Sum)
 
 
@@ -179,7 +177,7 @@ def apply_latex(node: Apply) -> str:
 def transpose_latex(node: Transpose) -> str:
     inner = node_latex(node.matrix)
     letter = isinstance(node.matrix, Symbol) and not isinstance(node.matrix, Entry)
-    return (inner if letter else rf"\left({inner}\right)") + r"^{\mathsf{T}}"
+    return (inner if letter else rf"\left({inner}\right)") + r"^{\top}"
 
 
 def entry_latex(node: Entry) -> str:
