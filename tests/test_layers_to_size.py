@@ -9,9 +9,10 @@ import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.errors import FieldError
-from solver.kinds import layers_to_size as kind
+from solver.kinds import get_kind
 from solver.problems import load
 
+kind = get_kind("layers_to_size")
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 
 PS3 = ROOT / "problems" / "csci5922-ps3.yaml"
@@ -162,7 +163,7 @@ Q4 = {"input_size": 224, "target_size": 16, "kernel_size": 3, "in_channels": 3,
 
 
 def mistake(name, given):
-    return next(m for m in kind.MISTAKES if m.name == name).answers(kind.read(given))
+    return next(m for m in kind.mistakes if m.name == name).answers(kind.read(given))
 
 
 def test_bias_mistakes_match_torch_without_bias():

@@ -35,6 +35,7 @@ class Kind:
     Rules: type = NoRules
     mistakes: list = []                   # catalogue names, Changes, or Mistakes; bound to the kind on creation
     named = None                          # or a function: given -> {name: value} an answer may use
+    changes_only = False                  # True: a mistake gives only the answers it changes
 
     def __init__(self):
         self.mistakes = [self.bind(m) for m in type(self).mistakes]
@@ -76,7 +77,8 @@ class Kind:
         fields = change.given(given) if change.given else {}
         if not change.applies(given) or fields is None:
             return {}
-        return self.answers_with(given, fields, change.rules)
+        found = self.answers_with(given, fields, change.rules)
+        return {name: value for name, value in found.items() if name in change.only} if change.only else found
 
     def answers_in_places(self, places: Places, given) -> list[tuple[str, dict]]:
         return [(where, self.answers_with(given, fields, rules)) for where, fields, rules in places.places(given)]
@@ -92,8 +94,11 @@ class Kind:
         except (FieldError, ZeroDivisionError, ValueError):
             return {}
         posed = self.posed_answers(given)
-        return {name: answer_type(posed[name].type).in_form(answer.value, posed[name].value)
+        found = {name: answer_type(posed[name].type).in_form(answer.value, posed[name].value)
                 if name in posed else answer.value for name, answer in answers.items()}
+        if self.changes_only:
+            found = {name: value for name, value in found.items() if name not in posed or value != posed[name].value}
+        return found
 
     def posed_answers(self, given) -> dict[str, Answer]:
         """The problem's own answers, whose forms its mistakes' answers take (computed once

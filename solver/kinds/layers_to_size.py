@@ -7,31 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import FieldError
-from ..fields import boolean, given_field, integer, optional, read_given
-from ..math.nodes import Number, Symbol, Sum
-from ..math.notation import quantity
-from ..math.printing import latex
-from ..model import Answer, Solution, Step
+from ..fields import boolean, given_field, integer, optional
+from ..math.nodes import Formula, Indexed, Number, Symbol, Sum
+from ..math.notation import quantity, written
+from ..model import Answer, Step
 from ..sizes import Axis, conv_formula, conv_length, distinct
-from .common import Mistake, resolve_changed, shared_mistake
-
-NAME = "layers_to_size"
-SUMMARY = ("how many identical convolution layers take input_size to target_size, and the "
-           "parameters of the stack")
-ANSWERS = {
-    "layers": "the number of layers L whose output size is target_size",
-    "params": "parameters (weights and biases) of the whole stack; needs in_channels and out_channels",
-}
-# Where a problem gives no `vary`, a variant redraws these fields, but only those the
-# statement shows as {{ field }} (solver/variants.py); a draw the kind refuses is redrawn.
-VARY = {
-    "input_size": [32, 48, 64, 96, 128, 160, 224, 256],
-    "target_size": {"min": 1, "max": 32},
-    "kernel_size": [3, 5, 7],
-    "stride": [1, 2],
-    "padding": [0, 1],
-    "in_channels": [1, 3],
-}
+from .base import Kind
+from .mistakes import Change, shared
 
 SQUARE = " (one number: the sizes are square)"
 
@@ -68,10 +50,17 @@ class Given:
     bias: bool = given_field(boolean, True, "one bias per filter (default true)")
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
+@dataclass(frozen=True)
+class Rules:
+    """How a stack is counted, PyTorch's way by default; each mistake changes one rule."""
+    size_plus_one: bool = True       # the size formula's + 1 (False: a K×K kernel removes K rows)
+    padding_sides: int = 2           # P on both sides of the input: H + 2P
+    bias_per_filter: bool = True     # one bias per filter (False: one per layer)
+    kernel_depth: str = "input"      # each kernel as deep as its input ("image": as the input image)
+    count_sizes: bool = False        # True: the sizes from input to target counted, one more than the layers
+
+
+RULES = Rules()
 
 
 # ---- how the size evolves ---------------------------------------------------
@@ -95,8 +84,9 @@ class LayerMap:
         return self.removed + 1 - self.plus
 
 
-def layer_map(given, plus=1) -> LayerMap:
-    return LayerMap(given.dilation * (given.kernel_size - 1) - 2 * given.padding, given.stride, plus)
+def layer_map(given, rules: Rules = RULES) -> LayerMap:
+    removed = given.dilation * (given.kernel_size - 1) - rules.padding_sides * given.padding
+    return LayerMap(removed, given.stride, int(rules.size_plus_one))
 
 
 @dataclass
@@ -213,10 +203,11 @@ class Run:
         return self.first + self.count - 1
 
 
-def layer_runs(given, layers, depth_of_first=False) -> list[Run]:
+def layer_runs(given, layers, rules: Rules = RULES) -> list[Run]:
     """The stack as runs of identical layers, without listing every layer (a stack
-    may have millions). Each layer's C_in is the C_out before it; `depth_of_first`
-    gives every layer the input's channels instead (a mistake)."""
+    may have millions). Each layer's C_in is the C_out before it (under the rule
+    kernel_depth "image", the input's channels: a mistake)."""
+    depth_of_first = rules.kernel_depth == "image"
     outs = given.out_channels[:layers]
     ins = (given.in_channels,) * len(outs) if depth_of_first else (given.in_channels, *outs[:-1])
     tail_in = given.in_channels if depth_of_first else outs[-1]
@@ -233,12 +224,15 @@ def layer_runs(given, layers, depth_of_first=False) -> list[Run]:
 
 
 def per_layer(run, k, bias) -> int:
-    return (run.c_in * k * k + bias) * run.c_out
+    """One layer's parameters: the value of its formula, (C_in·K² + 1)·C_out with a bias."""
+    return params_formula(Number(run.c_in), Number(k) * Number(k), Number(run.c_out), bias).value()
 
 
-def total_params(given, runs, bias=None) -> int:
-    bias = given.bias if bias is None else bias
-    return sum(run.count * per_layer(run, given.kernel_size, bias) for run in runs)
+def total_params(given, runs, rules: Rules = RULES) -> int:
+    """The stack's parameters; under the rule bias_per_filter False, one bias per layer."""
+    bias = given.bias and rules.bias_per_filter
+    biases = 0 if bias or not given.bias else sum(run.count for run in runs)
+    return sum(run.count * per_layer(run, given.kernel_size, bias) for run in runs) + biases
 
 
 C_IN, C_OUT = quantity("C_in"), quantity("C_out")
@@ -251,16 +245,19 @@ def params_formula(c_in, k_squared, c_out, bias):
     return (weights + 1) * c_out if bias else weights * c_out
 
 
-def theta(i) -> Symbol:
-    return Symbol(f"theta_{i}", rf"\theta_{{{i}}}")
+THETA, DOTS = written("theta"), quantity("dots")
 
 
-def run_label(run) -> Symbol:
+def theta(i) -> Indexed:
+    """θ_i, the parameters of layer i (its number written plainly, however long)."""
+    return Indexed(THETA, [Symbol(str(i))])
+
+
+def run_label(run) -> Formula:
     """θ_i for one layer, θ_i + ... + θ_j for a run."""
     if run.count == 1:
         return theta(run.first)
-    joiner = " + " if run.count == 2 else r" + \dots + "
-    return Symbol(f"theta_{run.first}_{run.last}", latex(theta(run.first)) + joiner + latex(theta(run.last)))
+    return Sum([theta(run.first)] + ([DOTS] if run.count > 2 else []) + [theta(run.last)])
 
 
 def run_lines(run, k, bias) -> list[list]:
@@ -288,10 +285,10 @@ def params_step(given, runs, total) -> Step:
         if run.count > 1:
             text += (f" Layers {run.first}–{run.last} are identical ({run.c_in} channels in, {run.c_out} "
                      f"out): one is counted and multiplied by {run.count}.")
-    lines = [[Symbol("theta_l", r"\theta_{l}"), params_formula(C_IN, K_SQUARED, C_OUT, given.bias)]]
+    lines = [[Indexed(THETA, [Symbol("l")]), params_formula(C_IN, K_SQUARED, C_OUT, given.bias)]]
     lines += [line for run in runs for line in run_lines(run, given.kernel_size, given.bias)]
     values = [run.count * per_layer(run, given.kernel_size, given.bias) for run in runs]
-    lines.append(distinct([Symbol("theta", r"\theta"), Sum([run_label(run) for run in runs]),
+    lines.append(distinct([Symbol("theta", THETA), Sum([run_label(run) for run in runs]),
                                   Sum([Number(v) for v in values]), Number(total)]))
     return Step("Parameters", text, lines)
 
@@ -340,7 +337,7 @@ def iteration_step(given, sizes) -> Step:
     lines = []
     for i, size in enumerate(sizes[:-1], start=1):
         _, derivation = conv_length(axis(given, size))
-        lines.append([Symbol(f"H_{i}", f"H_{{{i}}}")] + derivation[1:])
+        lines.append([Indexed("H", [Symbol(str(i))])] + derivation[1:])
     return Step("Layer by layer",
                 f"With stride {given.stride} the floor does not cancel, so apply the formula one layer "
                 f"at a time, each to the size the layer before it gives, starting from "
@@ -348,80 +345,68 @@ def iteration_step(given, sizes) -> Step:
                 f"{sizes[-1]}.", lines)
 
 
-def solve(given: Given) -> Solution:
+def steps(given, answers) -> list[Step]:
     reach = count_layers(given, layer_map(given))
-    steps = [one_layer_step(given)]
+    derivation = [one_layer_step(given)]
     if given.stride == 1:
-        steps += stride_one_steps(given, reach.layers)
+        derivation += stride_one_steps(given, reach.layers)
     else:
-        steps.append(iteration_step(given, reach.sizes))
-    answers = {"layers": Answer("layers", "integer", reach.layers, "L")}
-    if given.out_channels is not None:
-        runs = layer_runs(given, reach.layers)
-        total = total_params(given, runs)
-        steps.append(params_step(given, runs, total))
-        answers["params"] = Answer("params", "integer", total, r"\theta")
-    return Solution(NAME, given, steps, answers)
+        derivation.append(iteration_step(given, reach.sizes))
+    if "params" in answers:
+        derivation.append(params_step(given, layer_runs(given, reach.layers), answers["params"].value))
+    return derivation
 
 
-# ---- mistakes -------------------------------------------------------------
+# ---- the kind -------------------------------------------------------------
 
-def stack_answers(given, layers) -> dict:
-    """The answers a student gets for `layers` layers, params carried forward."""
-    answers = {"layers": layers}
-    if given.out_channels is not None:
-        answers["params"] = total_params(given, layer_runs(given, layers))
-    return answers
+class LayersToSize(Kind):
+    name = "layers_to_size"
+    summary = ("how many identical convolution layers take input_size to target_size, and the "
+               "parameters of the stack")
+    answers = {
+        "layers": "the number of layers L whose output size is target_size",
+        "params": "parameters (weights and biases) of the whole stack; needs in_channels and out_channels",
+    }
+    # Where a problem gives no `vary`, a variant redraws these fields, but only those the
+    # statement shows as {{ field }} (solver/variants.py); a draw the kind refuses is redrawn.
+    vary = {
+        "input_size": [32, 48, 64, 96, 128, 160, 224, 256],
+        "target_size": {"min": 1, "max": 32},
+        "kernel_size": [3, 5, 7],
+        "stride": [1, 2],
+        "padding": [0, 1],
+        "in_channels": [1, 3],
+    }
+    Given, Rules = Given, Rules
+    mistakes = [
+        Change("kernel_rows", "Each layer was taken to remove K rows; a K×K kernel removes K - 1 (at stride 1 "
+               "without padding the size goes from H to H - K + 1: the size formula ends in + 1).",
+               rules={"size_plus_one": False}),
+        shared("padding_forgotten", given=lambda g: {"padding": 0}, applies=lambda g: g.padding != 0),
+        shared("padding_once", applies=lambda g: g.padding != 0),
+        shared("bias_forgotten", given=lambda g: {"bias": False}, applies=lambda g: g.bias),
+        "bias_counted", shared("bias_per_layer", only=("params",)),
+        shared("image_channels_everywhere", only=("params",)),
+        Change("off_by_one", "One too many: this counts the sizes from the input to the target, "
+               "which is one more than the layers between them.", rules={"count_sizes": True}),
+    ]
+
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        reach = count_layers(given, layer_map(given, rules))
+        if not reach.layers:
+            raise ValueError(f"no layer count: {reach.reason}")
+        layers = reach.layers + rules.count_sizes
+        answers = {"layers": Answer("layers", "integer", layers, "L")}
+        if given.out_channels is not None:
+            total = total_params(given, layer_runs(given, layers, rules), rules)
+            answers["params"] = Answer("params", "integer", total, THETA)
+        return answers
+
+    def derive(self, given, answers) -> list[Step]:
+        return steps(given, answers)
 
 
-def kernel_rows(given) -> dict:
-    reach = count_layers(given, layer_map(given, plus=0))
-    return stack_answers(given, reach.layers) if reach.layers else {}
-
-
-def padding_once(given) -> dict:
-    """Each layer padded on one side only: it removes D(K − 1) − P rows before the stride."""
-    if not given.padding:
-        return {}
-    reach = count_layers(given, LayerMap(given.dilation * (given.kernel_size - 1) - given.padding, given.stride))
-    return stack_answers(given, reach.layers) if reach.layers else {}
-
-
-def params_mistake(params_of):
-    """A mistake in the parameter count only; `params_of` gives None where it does not apply."""
-    def answers(given):
-        if given.out_channels is None:
-            return {}
-        params = params_of(given, count_layers(given, layer_map(given)).layers)
-        return {} if params is None else {"params": params}
-    return answers
-
-
-def bias_per_layer(given, layers):
-    if not given.bias:
-        return None
-    return total_params(given, layer_runs(given, layers), bias=False) + layers
-
-
-def depth_of_first(given, layers):
-    return total_params(given, layer_runs(given, layers, depth_of_first=True))
-
-
-def _resolve(given, **changes):
-    return resolve_changed(validate, solve, given, **changes)
-
-
-MISTAKES = [
-    Mistake("kernel_rows", "Each layer was taken to remove K rows; a K×K kernel removes K - 1 "
-            "(at stride 1 without padding the size goes from H to H - K + 1: the size formula ends in + 1).",
-            kernel_rows),
-    shared_mistake("padding_forgotten", lambda g: _resolve(g, padding=0) if g.padding else {}),
-    shared_mistake("padding_once", padding_once),
-    shared_mistake("bias_forgotten", lambda g: _resolve(g, bias=False) if g.bias else {}),
-    shared_mistake("bias_counted", lambda g: _resolve(g, bias=True) if not g.bias else {}),
-    shared_mistake("bias_per_layer", params_mistake(bias_per_layer)),
-    shared_mistake("image_channels_everywhere", params_mistake(depth_of_first)),
-    Mistake("off_by_one", "One too many: this counts the sizes from the input to the target, "
-            "which is one more than the layers between them.",
-            lambda g: stack_answers(g, count_layers(g, layer_map(g)).layers + 1)),
-]
+KIND = LayersToSize()

@@ -82,12 +82,14 @@ def always(given) -> bool:
 @dataclass(frozen=True)
 class Change:
     """A mistake as a change: `given(g)` the given fields it replaces (None: it does not apply
-    to this problem), `rules` the Rules fields it replaces; `applies(g)` says where it can be made."""
+    to this problem), `rules` the Rules fields it replaces; `applies(g)` says where it can be made;
+    `only` the answers it gives, where it is about some of them (a parameter count)."""
     name: str
     feedback: str
     given: Callable[[Any], dict | None] | None = None
     rules: dict = field(default_factory=dict)
     applies: Callable[[Any], bool] = always
+    only: tuple = ()             # the answers it gives, where it concerns only these; (): every answer
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,14 @@ CATALOGUE = {change.name: change for change in (
            applies=lambda g: g.kernel is not None),
     Change("eps_forgotten", SHARED_MISTAKES["eps_forgotten"], given=lambda g: {"eps": 0}, applies=lambda g: g.eps != 0),
     Change("variance_for_std", SHARED_MISTAKES["variance_for_std"], rules={"divide_by": "variance"}),
+    # The counting kinds: `bias` a yes/no, Rules fields bias_per_filter and kernel_depth.
+    Change("bias_counted", SHARED_MISTAKES["bias_counted"], given=lambda g: {"bias": True},
+           applies=lambda g: g.bias is False),
+    Change("bias_per_layer", SHARED_MISTAKES["bias_per_layer"], rules={"bias_per_filter": False},
+           applies=lambda g: g.bias is True),
+    Change("in_channels_ignored", SHARED_MISTAKES["in_channels_ignored"], rules={"kernel_depth": "one"}),
+    Change("image_channels_everywhere", SHARED_MISTAKES["image_channels_everywhere"],
+           rules={"kernel_depth": "image"}),
 )}
 
 

@@ -18,6 +18,7 @@ QUANTITIES = {
     "mu": r"\mu", "sigma^2": r"\sigma^2", "sigma": r"\sigma", "eps": r"\varepsilon",
     "gamma": r"\gamma", "beta": r"\beta", "xhat": r"\hat{x}", "ℓ": r"\ell", "delta": r"\delta",
     "alpha": r"\alpha",
+    "theta": r"\theta", "dots": r"\dots", "cdots": r"\cdots",
 }
 
 
@@ -41,6 +42,11 @@ def subscripted(name: str, index) -> str:
 def at_layer(name: str, layer) -> str:
     """name^(layer): a quantity of layer k, z^(k), a^(k-1)."""
     return f"{written(name)}^{{({layer})}}"
+
+
+def named_words(name: str, text: str | None = None) -> Symbol:
+    """A quantity named in words (params, MACs), written upright; `name` is its key."""
+    return Symbol(name, words(text or name))
 
 
 def derivative(of: str, by: str) -> str:
