@@ -20,9 +20,10 @@ from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.answers.check import check_value
 from solver.answers.types import compare, format_answer
 from solver.errors import FieldError
-from solver.kinds import conv_cost
+from solver.kinds import get_kind
 from solver.problems import Problem
 
+conv_cost = get_kind("conv_cost")
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 FlopCounterMode = optional_module("torch.utils.flop_counter").FlopCounterMode
 
@@ -207,9 +208,9 @@ def test_ratios_simplify_to_the_textbook_forms():
 
 
 def test_numeric_solve_does_not_import_sympy():
-    code = ("import sys; from solver.kinds import conv_cost as k; "
+    code = ("import sys; from solver.kinds import get_kind; k = get_kind('conv_cost'); "
             "g = k.read(dict(in_channels=4, out_channels=8, kernel_size=3, input_size=6, groups=2)); "
-            "k.solve(g); [m.answers(g) for m in k.MISTAKES]; print('sympy' in sys.modules)")
+            "k.solve(g); [m.answers(g) for m in k.mistakes]; print('sympy' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
 
@@ -235,7 +236,7 @@ HAND_MISTAKES = {
 @pytest.mark.parametrize("name, expected", HAND_MISTAKES.items())
 def test_mistakes_give_the_hand_derived_answers(name, expected):
     given = conv_cost.read(HAND)
-    mistake = next(m for m in conv_cost.MISTAKES if m.name == name)
+    mistake = next(m for m in conv_cost.mistakes if m.name == name)
     answers = mistake.answers(given)
     assert {key: answers[key] for key in expected} == expected
     assert bool(answers) == bool(expected)
@@ -244,7 +245,7 @@ def test_mistakes_give_the_hand_derived_answers(name, expected):
 def test_output_size_ignored_counts_over_the_input():
     # 7×7 input, 3×3 kernel, stride 2, no padding: 3×3 out. Over the input: 8·49·(2·9) mults.
     given = conv_cost.read(dict(in_channels=2, out_channels=8, kernel_size=3, input_size=7, stride=2))
-    mistake = next(m for m in conv_cost.MISTAKES if m.name == "output_size_ignored")
+    mistake = next(m for m in conv_cost.mistakes if m.name == "output_size_ignored")
     assert mistake.answers(given)["standard_mults"] == 8 * 49 * 18
     assert conv_cost.solve(given).answers["standard_mults"].value == 8 * 9 * 18
 
@@ -252,7 +253,7 @@ def test_output_size_ignored_counts_over_the_input():
 def test_no_bias_means_bias_mistakes_do_not_apply():
     given = conv_cost.read(dict(HAND, bias=False))
     for name in ("bias_forgotten", "bias_per_layer"):
-        assert next(m for m in conv_cost.MISTAKES if m.name == name).answers(given) == {}
+        assert next(m for m in conv_cost.mistakes if m.name == name).answers(given) == {}
 
 
 @pytest.mark.parametrize("given", [HAND, dict(HAND, stride=2, padding=0, batch_size=3, depth_multiplier=2)])
@@ -260,17 +261,17 @@ def test_every_mistake_is_diagnosed_by_check(given):
     given = conv_cost.read(given)
     for answer in conv_cost.solve(given).answers.values():
         own = check_value(Problem("p", "conv_cost", given), answer, format_answer(answer.value, answer.type),
-                          conv_cost.MISTAKES)
+                          conv_cost.mistakes)
         assert own.verdict == "correct"
-        for mistake in conv_cost.MISTAKES:
+        for mistake in conv_cost.mistakes:
             for _, found in mistake.cases(given):
                 value = found.get(answer.name)
                 if value is None:
                     continue
                 verdict = check_value(Problem("p", "conv_cost", given), answer, format_answer(value, answer.type),
-                                      conv_cost.MISTAKES)
+                                      conv_cost.mistakes)
                 assert verdict.verdict == "incorrect" and verdict.mistake is not None
-                named = next(m for m in conv_cost.MISTAKES if m.name == verdict.mistake)
+                named = next(m for m in conv_cost.mistakes if m.name == verdict.mistake)
                 assert any(compare(answer.type, other.get(answer.name), value)[0] == 1.0
                            for _, other in named.cases(given) if answer.name in other)
 
@@ -298,6 +299,22 @@ def test_bad_input_is_one_paragraph_naming_file_problem_and_field(tmp_path, give
     body = textwrap.indent(given, " " * 6)
     path.write_text(f'title: T\nproblems:\n  - id: "c1"\n    kind: conv_cost\n    given:\n{body}')
     assert_bad_input(run_solver("solve", path), path, "c1", field, words)
+
+
+def test_a_ratio_equal_to_one_prints_as_1(tmp_path):
+    """C = 1, N = 8, 3×3, m = 4: standard 8·9 + 8 = 80 params; separable (4·9 + 4) + (4·8 + 8) = 80."""
+    torch = pytest.importorskip("torch")
+    standard = torch.nn.Conv2d(1, 8, 3)
+    separable = [torch.nn.Conv2d(1, 4, 3, groups=1), torch.nn.Conv2d(4, 8, 1)]
+    assert sum(p.numel() for p in standard.parameters()) == sum(p.numel() for m in separable for p in m.parameters())
+    path = tmp_path / "costs.yaml"
+    path.write_text('title: T\nproblems:\n  - id: "c1"\n    kind: conv_cost\n    given:\n'
+                    '      in_channels: 1\n      out_channels: 8\n      kernel_size: 3\n      depth_multiplier: 4\n')
+    result = run_solver("solve", path, "--format", "latex")
+    assert result.returncode == 0, result.stderr
+    ratios = result.stdout[result.stdout.index(r"\frac{\text{separable params}}"):]
+    ratios = ratios[:ratios.index(r"\end{align*}")]
+    assert ratios.rstrip().endswith("&= 1") and r"\frac{1}{1}" not in result.stdout, ratios
 
 
 # ---- the shipped problems -------------------------------------------------
@@ -345,7 +362,7 @@ def test_separable_part_only_is_torchs_depthwise_or_pointwise_alone(c, n, k, siz
     depthwise = torch.nn.Conv2d(c, c * m, k, stride=stride, groups=c)
     out = (size - k) // stride + 1
     pointwise = torch.nn.Conv2d(c * m, n, 1)
-    cases = dict(next(x for x in conv_cost.MISTAKES if x.name == "separable_part_only").cases(given))
+    cases = dict(next(x for x in conv_cost.mistakes if x.name == "separable_part_only").cases(given))
     for where, module, channels, length in (("only the depthwise part", depthwise, c, size),
                                             ("only the pointwise part", pointwise, c * m, out)):
         params, mults = params_and_mults(module, length, channels)
@@ -355,7 +372,7 @@ def test_separable_part_only_is_torchs_depthwise_or_pointwise_alone(c, n, k, siz
 def test_bias_counted_is_torchs_layer_with_bias():
     torch = pytest.importorskip("torch")
     given = conv_cost.read(dict(HAND, bias=False))
-    found = next(x for x in conv_cost.MISTAKES if x.name == "bias_counted").answers(given)
+    found = next(x for x in conv_cost.mistakes if x.name == "bias_counted").answers(given)
     assert found["standard_params"] == sum(p.numel() for p in torch.nn.Conv2d(4, 6, 3).parameters())
     assert found["grouped_params"] == sum(p.numel() for p in torch.nn.Conv2d(4, 6, 3, groups=2).parameters())
     assert "standard_params_without_bias" not in found

@@ -164,3 +164,8 @@ def test_jacobian_notation_prints_as_written_by_hand():
     assert latex(Entry(Partial(Symbol("y"), Symbol("b")), "k,:")) == r"\left[\frac{\partial y}{\partial b}\right]_{k,:}"
     assert latex(Diag(Apply("tanh'", Symbol("z"))) * a) == r"\mathrm{diag}\left(\tanh'\left(z\right)\right) A_\ell"
     assert latex(ACTIVATIONS["relu"].slope_rule(Symbol("z"))) == r"1 \text{ if } z > 0 \text{, else } 0"
+
+
+def test_a_rational_equal_to_a_whole_number_prints_as_that_number():
+    assert latex(Fraction(1)) == "1" and latex(Fraction(-3, 1)) == "-3" and latex(Fraction(20000)) == "20{,}000"
+    assert latex(Fraction(3, 4)) == r"\frac{3}{4}"

@@ -4,7 +4,7 @@ depthwise, pointwise and depthwise-separable convolution, compared.
 Every count is a formula tree in the letters B, C, N, g, m, K, H_out, W_out;
 the derivation prints it, then with the problem's values put in, then its
 value. The answers are those values, so the two cannot disagree. A mistake
-re-counts under `Rules` with one rule changed.
+re-counts under `Rules` with one rule (or the given's bias) changed.
 """
 from __future__ import annotations
 
@@ -13,18 +13,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from ..answers.types import answer_type
 from ..errors import FieldError
-from ..fields import (IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given,
-                      size_symbol)
+from ..fields import IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, size_symbol
 from ..math.nodes import Formula, Fraction_, Group, Number, Power, Product, Symbol
-from ..math.notation import quantity
-from ..model import Answer, Solution, Step
+from ..math.notation import named_words, quantity, words
+from ..math.printing import node_latex
+from ..model import Answer, Step
 from ..sizes import Axis, conv_length, distinct
-from .common import Mistake, padding_amounts, read_padding, shared_mistake
-
-NAME = "conv_cost"
-SUMMARY = ("parameters, multiplications and additions of standard, grouped, depthwise, pointwise "
-           "and depthwise-separable convolution, compared")
+from .base import Kind
+from .common import padding_amounts, read_padding
+from .mistakes import Change, Mistake, shared
 
 VARIANTS = {
     "standard": "the standard convolution (K×K, C to N channels)",
@@ -77,12 +76,6 @@ class Given:
                                         "filters per channel m of the depthwise step (default 1)")
     batch_size: Any = given_field(count_or_symbol, 1, "inputs in the batch B (default 1)")
     bias: bool = given_field(boolean, True, "every filter has a bias (default true, as in PyTorch)")
-
-
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
 
 
 def validate(given: Given):
@@ -239,19 +232,22 @@ def has_groups(given) -> bool:
 @dataclass(frozen=True)
 class Rules:
     """How counting is done. Rules() is the convention; each mistake changes one rule."""
-    depth: str = "grouped"          # "ungrouped": C_in per filter; "one": depth 1 (in_channels ignored)
+    kernel_depth: str = "input"     # C_in/g per filter; "ungrouped": C_in; "one": depth 1 (in_channels ignored)
     bias_per_filter: bool = True    # False: one bias per layer
     adds_minus_one: bool = True     # False: n products summed with n additions
     mults_per_mac: int = 1          # 2: FLOPs (two per multiply-add) given as multiplications
     output_size: bool = True        # False: operations counted over the input size
 
-    def kernel_depth(self, layer):
-        return {"grouped": layer.depth, "ungrouped": layer.c_in, "one": Number(1)}[self.depth]
+    def depth(self, layer):
+        return {"input": layer.depth, "ungrouped": layer.c_in, "one": Number(1)}[self.kernel_depth]
+
+
+RULES = Rules()
 
 
 def layer_formulas(layer, given, rules) -> dict[str, Formula]:
     """params, params_without_bias and (with an input size) mults and adds, in letters."""
-    products = times(rules.kernel_depth(layer), layer.area)
+    products = times(rules.depth(layer), layer.area)
     weights = times(layer.filters, products)
     biases = layer.filters if rules.bias_per_filter else Number(1)
     formulas = {"params": weights + biases if given.bias else weights, "params_without_bias": weights}
@@ -333,18 +329,18 @@ def answer_order(values) -> list[str]:
 def make_answer(name, value) -> Answer:
     if name.endswith("_ratio"):
         kind = "rational" if isinstance(value, Fraction) else "expression"
-        label = rf"\frac{{\text{{separable {name.split('_')[0]}}}}}{{\text{{standard {name.split('_')[0]}}}}}"
+        count = name.split("_")[0]
+        label = node_latex(Fraction_(named_words(f"separable {count}"), named_words(f"standard {count}")))
     else:
         kind = "integer" if isinstance(value, int) else "expression"
         variant, count = name.split("_", 1)
-        label = rf"\text{{{variant} {COUNT_WORDS[count]}}}"
+        label = words(f"{variant} {COUNT_WORDS[count]}")
     return Answer(name, kind, value, label)
 
 
 # ---- the derivation -------------------------------------------------------
 
-LINE_LABELS = {"params_without_bias": r"\text{weights}", "params": r"\text{params}",
-               "mults": r"\text{mults}", "adds": r"\text{adds}"}
+LINE_LABELS = {"params_without_bias": "weights", "params": "params", "mults": "mults", "adds": "adds"}
 
 
 def derivation_lines(formula, values, result) -> list:
@@ -385,7 +381,7 @@ def count_lines(variant, given, formulas, values, answers) -> list:
         [c for c in OPERATIONS if c in formulas]
     # Without a bias the weights are the params: the one line says so.
     label = dict(LINE_LABELS, params_without_bias=LINE_LABELS["params_without_bias" if given.bias else "params"])
-    return [[Symbol(name, label[name])]
+    return [[named_words(name, label[name])]
             + derivation_lines(formulas[name], values, answers[f"{variant}_{name}"].value) for name in names]
 
 
@@ -412,78 +408,74 @@ def ratio_step(given, formulas, values, answers) -> Step:
         Fraction_(formulas["separable"][count], formulas["standard"][count]), values, r.value)
         for count, r in zip(counts, ratios)]
     text = "The separable convolution over the standard one."
-    if all(r.type == "rational" for r in ratios):
+    if not any(answer_type(r.type).symbolic for r in ratios):      # numbers, not formulas
         shares = [f"{float(r.value):.1%} of the {COUNT_WORDS[c]}" for c, r in zip(counts, ratios)]
         text += f" The separable convolution needs {' and '.join(shares)} of the standard one."
     return Step("Ratios", text, lines)
 
 
-def solve(given: Given) -> Solution:
-    rules = Rules()
-    values = counted(given, rules)
-    answers = {name: make_answer(name, values[name]) for name in answer_order(values)}
-    formulas = all_formulas(given, rules)
-    letters = shown_values(letter_values(given, sizes_counted(given, rules)))
-    steps = [convention_step(given)]
+def steps(given, answers) -> list[Step]:
+    formulas = all_formulas(given, RULES)
+    letters = shown_values(letter_values(given, sizes_counted(given, RULES)))
+    derivation = [convention_step(given)]
     if given.input_size is not None:
-        steps.append(size_step(given, output_sizes(given)))
-    steps += [variant_step(layer, given, formulas[name], letters, answers)
-              for name, layer in layers(given).items()]
-    steps += [separable_step(given, formulas["separable"], letters, answers),
-              comparison_step(given, answers), ratio_step(given, formulas, letters, answers)]
-    return Solution(NAME, given, steps, answers)
+        derivation.append(size_step(given, output_sizes(given)))
+    derivation += [variant_step(layer, given, formulas[name], letters, answers)
+                   for name, layer in layers(given).items()]
+    return derivation + [separable_step(given, formulas["separable"], letters, answers),
+                         comparison_step(given, answers), ratio_step(given, formulas, letters, answers)]
 
 
 # ---- mistakes -------------------------------------------------------------
 
-def differences(right, wrong) -> dict:
-    return {name: value for name, value in wrong.items() if value != right[name]}
-
-
-def under(**rule):
-    """A mistake's answers: the counts under Rules with one rule changed."""
-    return lambda given: differences(counted(given, Rules()), counted(given, Rules(**rule)))
-
-
-def bias_changed(given, bias: bool) -> dict:
-    """The counts with every filter given a bias, or none."""
-    if given.bias == bias:
-        return {}
-    return differences(counted(given, Rules()), counted(dataclasses.replace(given, bias=bias), Rules()))
-
-
 def separable_part_only(given) -> list[tuple[str, dict]]:
     """The separable counts taken as the depthwise step's alone, or the pointwise step's."""
-    right = counted(given, Rules())
+    right = counted(given, RULES)
     cases = []
     for part in ("depthwise", "pointwise"):
         found = {f"separable_{count}": right[f"{part}_{count}"] for count in COUNTS if f"{part}_{count}" in right}
         found.update({f"{count}_ratio": ratio(found[f"separable_{count}"], right[f"standard_{count}"])
                       for count in ("params", "mults") if f"{count}_ratio" in right})
-        cases.append((f"only the {part} part", differences(right, found)))
+        cases.append((f"only the {part} part", {name: v for name, v in found.items() if v != right[name]}))
     return cases
 
 
-MISTAKES = [
-    shared_mistake("bias_forgotten", lambda g: bias_changed(g, False)),
-    shared_mistake("bias_counted", lambda g: bias_changed(g, True)),
-    shared_mistake("bias_per_layer", under(bias_per_filter=False)),
-    shared_mistake("in_channels_ignored", under(depth="one")),
-    Mistake("separable_part_only", "This counts only one part of the depthwise-separable convolution: it is "
-            "the depthwise convolution followed by the pointwise one, so each of its counts is the "
-            "depthwise count plus the pointwise count.", separable_part_only),
-    Mistake("groups_not_dividing_depth", "With g groups each filter sees only C/g input channels, so "
-            "its depth is C/g (1 for a depthwise convolution): the weights and multiplications are "
-            "g times fewer than N·C·K·K.",
-            under(depth="ungrouped")),
-    Mistake("adds_minus_one_forgotten", "Summing n products takes n - 1 additions, not n: each output "
-            "element needs (C/g)·K·K - 1 additions, plus one for the bias.",
-            under(adds_minus_one=False)),
-    Mistake("flops_as_mults", "This is twice the number of multiplications: it counts FLOPs, 2 per "
-            "multiply-add (PyTorch's FLOP counter convention). A MAC is one multiply-add, so the "
-            "multiplications equal the MACs.",
-            under(mults_per_mac=2)),
-    Mistake("output_size_ignored", "The operations were counted over the input size H×W; there is one "
-            "output element per window position, H_out×W_out, which padding and stride change.",
-            under(output_size=False)),
-]
+class ConvCost(Kind):
+    name = "conv_cost"
+    summary = ("parameters, multiplications and additions of standard, grouped, depthwise, pointwise "
+               "and depthwise-separable convolution, compared")
+    answers = ANSWERS
+    vary = VARY
+    Given, Rules = Given, Rules
+    changes_only = True
+    mistakes = [
+        shared("bias_forgotten", given=lambda g: {"bias": False}, applies=lambda g: g.bias),
+        "bias_counted", "bias_per_layer", "in_channels_ignored",
+        Mistake("separable_part_only", "This counts only one part of the depthwise-separable convolution: it is "
+                "the depthwise convolution followed by the pointwise one, so each of its counts is the "
+                "depthwise count plus the pointwise count.", separable_part_only),
+        Change("groups_not_dividing_depth", "With g groups each filter sees only C/g input channels, so "
+               "its depth is C/g (1 for a depthwise convolution): the weights and multiplications are "
+               "g times fewer than N·C·K·K.", rules={"kernel_depth": "ungrouped"}),
+        Change("adds_minus_one_forgotten", "Summing n products takes n - 1 additions, not n: each output "
+               "element needs (C/g)·K·K - 1 additions, plus one for the bias.", rules={"adds_minus_one": False}),
+        Change("flops_as_mults", "This is twice the number of multiplications: it counts FLOPs, 2 per "
+               "multiply-add (PyTorch's FLOP counter convention). A MAC is one multiply-add, so the "
+               "multiplications equal the MACs.", rules={"mults_per_mac": 2}),
+        Change("output_size_ignored", "The operations were counted over the input size H×W; there is one "
+               "output element per window position, H_out×W_out, which padding and stride change.",
+               rules={"output_size": False}),
+    ]
+
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        values = counted(given, rules)
+        return {name: make_answer(name, values[name]) for name in answer_order(values)}
+
+    def derive(self, given, answers) -> list[Step]:
+        return steps(given, answers)
+
+
+KIND = ConvCost()

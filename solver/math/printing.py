@@ -36,6 +36,8 @@ def number_latex(x, decimal: bool = False) -> str:
         return r"\text{%s}" % ("true" if x else "false")
     if isinstance(x, int):
         return f"{x:,}".replace(",", "{,}") if abs(x) >= 10_000 else str(x)
+    if isinstance(x, Fraction) and x.denominator == 1:
+        return number_latex(x.numerator)              # a rational equal to 3 is 3, not \frac{3}{1}
     if isinstance(x, Fraction):
         sign = "-" if x < 0 else ""
         return rf"{sign}\frac{{{abs(x.numerator)}}}{{{x.denominator}}}"
