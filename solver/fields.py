@@ -212,9 +212,10 @@ def nested_shape(name, value, path=()):
         if s != shapes[0]:
             where = "".join(f"[{j}]" for j in path)
             raise FieldError(name, f"is not rectangular: {name}{where}[{i}] has shape "
-                                   f"{_shape_text(s)} but {name}{where}[0] has shape {_shape_text(shapes[0])}")
+                                   f"{shape_text(s)} but {name}{where}[0] has shape {shape_text(shapes[0])}")
     return (len(value),) + (shapes[0] if shapes else ())
 
 
-def _shape_text(shape) -> str:
+def shape_text(shape) -> str:
+    """A shape as the derivations and messages write it: 3×224×224."""
     return "×".join(map(str, shape)) if shape else "a single number"

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InvalidAnswer
+from ..fields import shape_text
 from ..math import printing
 from ..math.nodes import Formula
 from .literals import _NO_NUMBER, _TRAILING, MAX_TEXT, _Parser, _quote, _whole_or_as_read
@@ -428,7 +429,3 @@ def is_whole(value) -> bool:
     """An integer, or an exact fraction equal to one (not a float that happens to be)."""
     return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
             or isinstance(value, Fraction) and value.denominator == 1)
-
-
-def shape_text(shape) -> str:
-    return "×".join(map(str, shape)) or "a single number"
