@@ -11,7 +11,9 @@ import textwrap
 import pytest
 
 from conftest import assert_bad_input, ROOT, run_solver
-from solver.kinds import network
+from solver.kinds import get_kind
+
+network = get_kind("network")
 
 CPEN = ROOT / "problems" / "cpen455-hw2.yaml"
 
@@ -326,7 +328,7 @@ def torch_net(layers, x):
 
 
 def net_cases(name):
-    return dict(next(m for m in network.MISTAKES if m.name == name).cases(network.read(MISTAKE_NET)))
+    return dict(next(m for m in network.mistakes if m.name == name).cases(network.read(MISTAKE_NET)))
 
 
 def test_network_mistakes_match_torch_with_the_wrong_setting():
@@ -369,6 +371,6 @@ def test_network_last_ceil_window_kept_is_the_count_without_the_drop():
     dropped = torch.nn.MaxPool2d(2, padding=1, ceil_mode=True)(torch.zeros(1, 2, 5, 5)).shape[-1]
     kept = -(-(5 + 2 - 2) // 2) + 1                     # ceil((H + 2P − K)/S) + 1, no drop
     assert kept == dropped + 1
-    found = dict(next(m for m in network.MISTAKES if m.name == "ceil_window_kept").cases(network.read(given)))
+    found = dict(next(m for m in network.mistakes if m.name == "ceil_window_kept").cases(network.read(given)))
     assert found["in layer 1, max pool 2×2"]["output_shape[1]"] == (2, kept, kept)
     assert found["in layer 1, max pool 2×2"]["output_shape[2]"] == (2 * kept * kept,)

@@ -27,7 +27,9 @@ import pytest
 
 from conftest import optional_module
 from solver.errors import FieldError
-from solver.kinds import network
+from solver.kinds import get_kind
+
+network = get_kind("network")
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 F = optional_module("torch.nn.functional")

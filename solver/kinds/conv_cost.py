@@ -16,13 +16,14 @@ from typing import Any
 from ..answers.types import answer_type
 from ..errors import FieldError
 from ..fields import IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, size_symbol
-from ..math.nodes import Formula, Fraction_, Group, Number, Power, Product, Symbol
+from ..math.nodes import Formula, Fraction_, Group, Number, Power, Symbol
 from ..math.notation import named_words, quantity, words
 from ..math.printing import node_latex
 from ..model import Answer, Step
 from ..sizes import Axis, conv_length, distinct
 from .base import Kind
 from .common import padding_amounts, read_padding
+from .counting import conv_counts, times
 from .mistakes import Change, Mistake, shared
 
 VARIANTS = {
@@ -176,12 +177,6 @@ B, C, N, G, M = Symbol("B"), Symbol("C"), Symbol("N"), Symbol("g"), Symbol("m")
 K, KH, KW = Squared("K"), Symbol("K_h"), Symbol("K_w")
 
 
-def times(*factors) -> Formula:
-    """The product of the factors that are not left out (None) or 1."""
-    kept = [f for f in factors if f is not None and not (isinstance(f, Number) and f.x == 1)]
-    return Number(1) if not kept else kept[0] if len(kept) == 1 else Product(kept)
-
-
 def shown(letter, value):
     """A letter whose value is 1 (a batch of one, depth multiplier 1) is left out."""
     return None if value == 1 else letter
@@ -247,15 +242,14 @@ RULES = Rules()
 
 def layer_formulas(layer, given, rules) -> dict[str, Formula]:
     """params, params_without_bias and (with an input size) mults and adds, in letters."""
-    products = times(rules.depth(layer), layer.area)
-    weights = times(layer.filters, products)
+    elements = times(shown(B, given.batch_size), layer.filters, H_OUT, W_OUT)
+    counts = conv_counts(layer.filters, rules.depth(layer), layer.area, elements, Number(1) if given.bias else None,
+                         rules.adds_minus_one, rules.mults_per_mac)
+    weights = counts["weights"]
     biases = layer.filters if rules.bias_per_filter else Number(1)
     formulas = {"params": weights + biases if given.bias else weights, "params_without_bias": weights}
     if given.input_size is not None:
-        elements = times(shown(B, given.batch_size), layer.filters, H_OUT, W_OUT)
-        additions = products - 1 if rules.adds_minus_one else products
-        formulas["mults"] = times(Number(rules.mults_per_mac), elements, products)
-        formulas["adds"] = times(elements, additions + 1 if given.bias else additions)
+        formulas.update(mults=counts["mults"], adds=counts["adds"])
     return formulas
 
 

@@ -14,17 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import FieldError
-from ..fields import choice, given_field, integer, optional, read_given
-from ..math.nodes import Number, Symbol
-from ..math.notation import QUANTITIES
-from ..math.printing import latex
-from ..model import Answer, Solution, Step
+from ..fields import choice, given_field, integer, optional, shape_text
+from ..math.nodes import ElidedSum, Number, Symbol
+from ..math.notation import braced, named_words, words, written
+from ..model import Answer, Step
 from ..answers.tables import Table
+from ..sizes import distinct
 from . import network_layers as nl
-from .common import Mistake, shared_mistake
-
-NAME = "network"
-SUMMARY = "a network's layer-by-layer output shapes, neurons, parameters and operation counts"
+from .base import Kind
+from .mistakes import Change, Mistake, shared
 COUNTS = {
     "neurons": "output values per example (in total: those of the conv and linear layers)",
     "weights": "weights (kernel and matrix entries, batch-norm scales)",
@@ -103,10 +101,23 @@ class Given:
                                 "repeat: n}; types: " + nl.describe_types())
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
+@dataclass(frozen=True)
+class Rules:
+    """How a network is worked out, PyTorch's way by default. Each mistake changes one rule;
+    those a layer's fields concern may be changed in one layer (`in_layer`) or in every layer."""
+    padding_sides: int = 2             # P on both sides of each axis (1: one side; 0: padding left out)
+    strides: bool = True               # False: every stride 1 (pooling's default, its kernel size, too)
+    ceil_drops_last_window: bool = True    # ceil_mode drops a window that starts in the end padding
+    bias: str = "as given"             # "none": no layer has a bias; "counted": a layer without one has one
+    in_layer: int | None = None        # the one layer the rules above are broken in (None: every layer)
+    bias_per_filter: bool = True       # False: one bias per layer
+    kernel_depth: str = "input"        # a kernel as deep as its input ("one": 1; "image": the input image's)
+    flatten_after_pooling: bool = True     # False: a flatten takes the shape before the pooling in front of it
+    layout_kept: bool = True           # False: shapes written in the other layout
+    macs_flops_swapped: bool = False
+
+
+RULES = Rules()
 
 
 def validate(given):
@@ -121,23 +132,28 @@ def per_example(given, shape) -> tuple:
     return (shape[2], shape[0], shape[1]) if given.layout == "hwc" and len(shape) == 3 else shape
 
 
-def as_written(given, shape) -> tuple:
-    """C×H×W (or F) -> the problem's layout, with the batch in front when given."""
-    shape = (shape[1], shape[2], shape[0]) if given.layout == "hwc" and len(shape) == 3 else shape
+def as_written(given, shape, rules: Rules = RULES) -> tuple:
+    """C×H×W (or F) -> the problem's layout (the other one, where the rules swap it), with the
+    batch in front when given."""
+    hwc = (given.layout == "hwc") == rules.layout_kept
+    shape = (shape[1], shape[2], shape[0]) if hwc and len(shape) == 3 else shape
     return (given.batch_size,) + shape if given.batch_size else shape
 
 
 # ---- computing ----------------------------------------------------------------
 
-def analyze(given, change=None) -> list:
-    """Each layer computed on the previous one's output: [(entry, Computed)].
-    `change(entry, shape)` may swap in another layer (a mistake) or a shape."""
+def analyze(given, rules: Rules = RULES) -> list:
+    """Each layer computed on the previous one's output: [(entry, Computed)], each layer
+    as the rules have it (a mistake's rules may change a layer, or the input it sees)."""
     shape = per_example(given, given.input_shape)
+    skipped = set() if rules.flatten_after_pooling else pools_before_flatten(given.layers)
     rows = []
     for entry in given.layers:
         layer = entry.layer
-        if change is not None:
-            layer, shape = change(entry, layer, shape)
+        if entry.number in skipped:
+            layer = nl.Activation()
+        elif rules.in_layer in (None, entry.number):
+            layer, shape = as_ruled(layer, shape, rules)
         try:
             computed = nl.compute(layer, shape)
         except FieldError as error:
@@ -153,14 +169,28 @@ def batch(given) -> int:
     return given.batch_size or 1
 
 
-def layer_values(given, computed) -> dict:
-    """The per-layer answers of one computed layer."""
+def layer_values(given, computed, layer=None, rules: Rules = RULES) -> dict:
+    """The per-layer answers of one computed layer (`layer`: what it is, where the rules
+    count its parameters another way)."""
     b = batch(given)
-    params = computed.weights + computed.biases
-    return {"output_shape": as_written(given, computed.output_shape), "neurons": computed.neurons,
-            "weights": computed.weights, "biases": computed.biases, "params": params,
-            "params_without_bias": computed.weights, "mults": b * computed.mults,
-            "adds": b * computed.adds, "macs": b * computed.macs, "flops": 2 * b * computed.macs}
+    weights, biases = computed.weights, computed.biases
+    if isinstance(layer, nl.Conv2d) and rules.kernel_depth != "input":
+        kh, kw = layer.kernel_size
+        weights = layer.out_channels * kernel_depth(given, rules) * kh * kw
+    if biases and not rules.bias_per_filter and not isinstance(layer, nl.BatchNorm2d):
+        biases = 1
+    macs, flops = b * computed.macs, 2 * b * computed.macs
+    if rules.macs_flops_swapped:
+        macs, flops = flops, macs
+    return {"output_shape": as_written(given, computed.output_shape, rules), "neurons": computed.neurons,
+            "weights": weights, "biases": biases, "params": weights + biases,
+            "params_without_bias": weights, "mults": b * computed.mults,
+            "adds": b * computed.adds, "macs": macs, "flops": flops}
+
+
+def kernel_depth(given, rules: Rules) -> int:
+    """A kernel's depth as a mistake's rules take it: 1, or the input image's channels."""
+    return 1 if rules.kernel_depth == "one" else per_example(given, given.input_shape)[0]
 
 
 def has_units(entry) -> bool:
@@ -168,10 +198,10 @@ def has_units(entry) -> bool:
     return isinstance(entry.layer, (nl.Conv2d, nl.ConvTranspose2d, nl.Linear))
 
 
-def values_of(given, rows) -> dict:
+def values_of(given, rows, rules: Rules = RULES) -> dict:
     """Every answer value by name: per layer, totals, inferred fields."""
     values = {}
-    per_layer = [layer_values(given, computed) for _, computed in rows]
+    per_layer = [layer_values(given, computed, entry.layer, rules) for entry, computed in rows]
     for (entry, computed), row in zip(rows, per_layer):
         values.update({f"{name}[{entry.number}]": v for name, v in row.items()})
         values.update({f"{name}[{entry.number}]": v for name, v in computed.inferred.items()})
@@ -186,25 +216,25 @@ def answer_type(name) -> str:
     return "shape" if name.startswith("output_shape") else "integer"
 
 
-def solve(given: Given) -> Solution:
-    rows = analyze(given)
-    values = values_of(given, rows)
+def answers_of(given, rows, values) -> dict[str, Answer]:
     # The totals first: `solver check ID` without a name checks the output shape.
     answers = {name: Answer(name, answer_type(name), value, label(name)) for name, value in values.items()
                if "[" not in name}
     answers.update({name: Answer(name, answer_type(name), value, label(name), detail=True)
                     for name, value in values.items() if "[" in name})
-    answers["table"] = Answer("table", "table", table_of(given, rows), r"\text{table}", detail=True)
-    steps = [input_step(given), table_step(given, rows)] + layer_steps(given, rows) + [total_step(given, rows, values)]
-    return Solution(NAME, given, steps, answers)
+    answers["table"] = Answer("table", "table", table_of(given, rows), words("table"), detail=True)
+    return answers
+
+
+LABEL_WORDS = {"output_shape": "output shape", "params_without_bias": "params without bias", "macs": "MACs",
+               "flops": "FLOPs"}
+LABEL_QUANTITIES = {"in_channels": "C_in", "in_features": "F_in"}
 
 
 def label(name) -> str:
     base, _, index = name.partition("[")
-    text = {"output_shape": r"\text{output shape}", "params_without_bias": r"\text{params without bias}",
-            "macs": r"\text{MACs}", "flops": r"\text{FLOPs}", "in_channels": QUANTITIES["C_in"],
-            "in_features": QUANTITIES["F_in"], "num_features": r"\text{num\_features}"}.get(base, rf"\text{{{base}}}")
-    return "{" + text + "}" + (rf"_{{{index[:-1]}}}" if index else r"_{\text{total}}" if base in COUNTS else "")
+    text = written(LABEL_QUANTITIES[base]) if base in LABEL_QUANTITIES else words(LABEL_WORDS.get(base, base))
+    return braced(text, index[:-1] if index else words("total") if base in COUNTS else None)
 
 
 def table_of(given, rows) -> Table:
@@ -236,10 +266,6 @@ def previous_shape(given, previous):
     return shape if len(shape) in (1, 3) else None
 
 
-def shape_text(shape) -> str:
-    return "×".join(map(str, shape))
-
-
 # ---- the derivation -----------------------------------------------------------
 
 CONVENTION = (
@@ -259,7 +285,7 @@ def input_step(given) -> Step:
     text = CONVENTION.format(layout=LAYOUT_NAMES[given.layout], batch=batch_text)
     if given.batch_size:
         text += " Multiplications, additions, MACs and FLOPs are for the whole batch."
-    return Step("Conventions", text, [[Symbol(r"\text{input}"), as_written(given, per_example(given, given.input_shape))]])
+    return Step("Conventions", text, [[named_words("input"), as_written(given, per_example(given, given.input_shape))]])
 
 
 def runs(rows) -> list[list]:
@@ -310,7 +336,7 @@ def count_line(given, name, formula, values):
     """name = formula = numbers = result; operations are counted for the batch."""
     if given.batch_size and name in ("mults", "adds"):
         formula, values = nl.B * formula, dict(values, B=given.batch_size)
-    return [Symbol(name, rf"\text{{{name}}}")] + nl.distinct_lines(formula, values)
+    return [named_words(name)] + nl.distinct_lines(formula, values)
 
 
 def layer_steps(given, rows) -> list[Step]:
@@ -324,6 +350,9 @@ def layer_steps(given, rows) -> list[Step]:
         last_entry, last = group[-1]
         previous = (f"layer {last_entry.number}'s output", last.output_shape)
     return steps
+
+
+MACS = named_words("macs", "MACs")
 
 
 def layer_step(given, entry, computed, source) -> Step:
@@ -340,9 +369,8 @@ def layer_step(given, entry, computed, source) -> Step:
     lines += [count_line(given, name, formula, values) for name, formula, values in computed.count_lines]
     if computed.macs:
         macs = batch(given) * computed.macs
-        lines.append([Symbol("macs", r"\text{MACs}"), Symbol("mults", r"\text{mults}"), Number(macs)])
-        lines.append([Symbol("flops", r"\text{FLOPs}"), Number(2) * Symbol("macs", r"\text{MACs}"),
-                      Number(2) * Number(macs), Number(2 * macs)])
+        lines.append([MACS, named_words("mults"), Number(macs)])
+        lines.append([named_words("flops", "FLOPs"), Number(2) * MACS, Number(2) * Number(macs), Number(2 * macs)])
     return Step(f"Layer {entry.number}: {entry.name}", " ".join(notes), lines)
 
 
@@ -377,79 +405,55 @@ def total_step(given, rows, values) -> Step:
     return Step("Totals", text, lines)
 
 
-SUM_WIDTH = 90      # characters of LaTeX a sum may take on one line before it is cut short
-
-
 def total_line(name, terms, total):
-    """total = t1 + t2 + ... = result (runs of equal terms as n · t)."""
+    """total = t1 + t2 + ... = result (runs of equal terms as n · t; the printer shortens a long sum)."""
     head = Symbol(name, label(name))
-    if sum(len(latex(t)) + 3 for t in terms) > SUM_WIDTH:
-        terms = terms[:2] + [Symbol("dots", r"\cdots"), terms[-1]]
     if not terms:
         return [head, Number(0)]
-    formula = terms[0]
-    for term in terms[1:]:
-        formula = formula + term
-    return [head] + ([formula] if latex(formula) != latex(Number(total)) else []) + [Number(total)]
+    return distinct([head, ElidedSum(terms), Number(total)])
 
 
-# ---- mistakes -----------------------------------------------------------------
+# ---- a layer as a mistake's rules have it ------------------------------------------
 
-def _reanalyzed(given, change) -> dict:
-    try:
-        return values_of(given, analyze(given, change))
-    except (FieldError, ValueError, ZeroDivisionError):
-        return {}
-
-
-def _fields(**fields):
-    """A layer changed by `fields`, on the same input."""
-    return lambda layer, shape: (dataclasses.replace(layer, **fields), shape)
-
-
-def _with_layer(alter, applies):
-    """`alter(layer, shape)` every layer where `applies(layer)`."""
-    def change(entry, layer, shape):
-        return alter(layer, shape) if applies(layer) else (layer, shape)
-    return change
+def as_ruled(layer, shape, rules: Rules):
+    """The layer, and the input it sees, as the rules have them (each rule where it applies)."""
+    if rules.padding_sides == 0 and padding_given(layer):
+        layer = dataclasses.replace(layer, padding=nl.ZERO)
+    if rules.padding_sides == 1 and padded(layer) and not isinstance(layer, nl.ConvTranspose2d):
+        layer, shape = padding_once(layer, shape)
+    if not rules.strides and strided(layer):
+        layer = dataclasses.replace(layer, stride=nl.ONE)
+    if not rules.ceil_drops_last_window and getattr(layer, "ceil_mode", False):
+        layer, shape = last_window_kept(layer, shape)
+    if rules.bias == "none" and getattr(layer, "bias", False) is True:
+        layer = dataclasses.replace(layer, bias=False)
+    if rules.bias == "counted" and getattr(layer, "bias", True) is False:
+        layer = dataclasses.replace(layer, bias=True)
+    return layer, shape
 
 
-def _in_one_layer(given, alter, applies, what) -> list:
-    """The mistake made in one layer at a time, then in every layer: [(where, answers)].
-    `alter(layer, shape)` gives the mistaken layer and the input it computes on."""
-    cases = []
-    for entry in given.layers:
-        if applies(entry.layer):
-            def change(e, layer, shape, target=entry.number):
-                return alter(layer, shape) if e.number == target else (layer, shape)
-            found = _reanalyzed(given, change)
-            if found:
-                cases.append((f"in layer {entry.number}, {entry.name}", found))
-    if sum(1 for e in given.layers if applies(e.layer)) > 1:
-        everywhere = _reanalyzed(given, _with_layer(alter, applies))
-        if everywhere:
-            cases.append((f"{what} in every layer", everywhere))
-    return cases
+def padding_given(layer) -> bool:
+    return getattr(layer, "padding", nl.ZERO) not in (nl.ZERO, "valid")
 
 
-def _padded(layer) -> bool:
+def padded(layer) -> bool:
     return isinstance(getattr(layer, "padding", None), nl.Pair) and tuple(layer.padding) != (0, 0)
 
 
-def _padding_once(layer, shape):
+def padding_once(layer, shape):
     """H + P instead of H + 2P: no padding, on an input P longer (a convolution or pooling)."""
     c, h, w = shape
     return dataclasses.replace(layer, padding=nl.ZERO), (c, h + layer.padding.h, w + layer.padding.w)
 
 
-def _strided(layer) -> bool:
+def strided(layer) -> bool:
     """A stride other than 1, given or (pooling) the kernel size by default."""
     if isinstance(layer, nl.MaxPool2d) and layer.stride is None:
         return tuple(layer.kernel_size) != (1, 1)
     return getattr(layer, "stride", None) is not None and tuple(layer.stride) != (1, 1)
 
 
-def _last_window_kept(layer, shape):
+def last_window_kept(layer, shape):
     """ceil_mode's count without PyTorch's drop: ceil((n + 2P − K_eff)/S) + 1 is
     floor((n + S − 1 + 2P − K_eff)/S) + 1, so floor mode on an input S − 1 longer."""
     c, h, w = shape
@@ -457,45 +461,7 @@ def _last_window_kept(layer, shape):
     return dataclasses.replace(layer, ceil_mode=False), (c, h + s.h - 1, w + s.w - 1)
 
 
-def _has_bias(layer):
-    return getattr(layer, "bias", False) is True
-
-
-def _bias_per_layer(given):
-    rows = analyze(given)
-    found = {}
-    for entry, computed in rows:
-        if computed.biases and not isinstance(entry.layer, nl.BatchNorm2d):
-            found[f"biases[{entry.number}]"] = 1
-            found[f"params[{entry.number}]"] = computed.weights + 1
-    if not found:
-        return {}
-    real = values_of(given, rows)
-    layers_with_bias = sum(1 for name in found if name.startswith("biases["))
-    found["biases"] = real["biases"] - sum(real[n] for n in found if n.startswith("biases[")) + layers_with_bias
-    found["params"] = real["weights"] + found["biases"]
-    return found
-
-
-def _kernel_depth(given, depth_of):
-    """Weights as if every kernel's depth were depth_of(input channels)."""
-    rows = analyze(given)
-    found = {}
-    for entry, computed in rows:
-        if isinstance(entry.layer, nl.Conv2d):
-            kh, kw = entry.layer.kernel_size
-            weights = entry.layer.out_channels * depth_of(given) * kh * kw
-            found[f"weights[{entry.number}]"] = found[f"params_without_bias[{entry.number}]"] = weights
-            found[f"params[{entry.number}]"] = weights + computed.biases
-    real = values_of(given, rows)
-    if not found or all(found[k] == real[k] for k in found):
-        return {}
-    for total in ("weights", "params_without_bias", "params"):
-        found[total] = real[total] + sum(found[k] - real[k] for k in found if k.startswith(total + "["))
-    return found
-
-
-def _pools_before_flatten(layers) -> set[int]:
+def pools_before_flatten(layers) -> set[int]:
     """The pooling layers a flatten follows (with only activations or dropout between)."""
     pools, pending = set(), []
     for entry in layers:
@@ -508,66 +474,95 @@ def _pools_before_flatten(layers) -> set[int]:
     return pools
 
 
-def _flatten_before_pooling(given):
-    """The flattened size taken from the shape before the pooling in front of it."""
-    skipped = _pools_before_flatten(given.layers)
+# ---- mistakes -----------------------------------------------------------------
+
+def always(given) -> bool:
+    return True
+
+
+def layer_rule(name, **rules) -> Change:
+    """The catalogue's mistake `name` as a change of the network's rules (a layer's field)."""
+    return shared(name, given=None, rules=rules, applies=always)
+
+
+# The mistakes made in a layer's fields: where each can be made, and what it is, made in every layer.
+IN_ONE_LAYER = {
+    "bias_counted": (lambda layer: getattr(layer, "bias", True) is False, "biases counted"),
+    "padding_forgotten": (padding_given, "padding left out"),
+    "padding_once": (lambda layer: padded(layer) and not isinstance(layer, nl.ConvTranspose2d),
+                     "padding on one side"),
+    "stride_ignored": (strided, "stride 1"),
+    "ceil_window_kept": (lambda layer: getattr(layer, "ceil_mode", False), "last window kept"),
+}
+
+
+def flatten_before_pooling(given) -> dict:
+    """The flattened size taken from the shape before the pooling (the pooling layers' own rows right)."""
+    skipped = pools_before_flatten(given.layers)
     if not skipped:
         return {}
-
-    def change(entry, layer, shape):
-        return (nl.Activation() if entry.number in skipped else layer), shape
-    found = _reanalyzed(given, change)
+    found = KIND.answers_under(Change("flatten_before_pooling", "", rules={"flatten_after_pooling": False}), given)
     return {name: v for name, v in found.items() if name.partition("[")[2][:-1] not in map(str, skipped)}
 
 
-def _layout_swapped(given):
-    other = "chw" if given.layout == "hwc" else "hwc"
-    swapped = dataclasses.replace(given, layout=other, input_shape=as_written_input(given, other))
-    found = _reanalyzed(swapped, None)
-    return {k: v for k, v in found.items() if k.startswith("output_shape")}
+class Network(Kind):
+    name = "network"
+    summary = "a network's layer-by-layer output shapes, neurons, parameters and operation counts"
+    answers = ANSWERS
+    vary = VARY
+    Given, Rules = Given, Rules
+    mistakes = [
+        layer_rule("bias_forgotten", bias="none"),
+        layer_rule("bias_counted", bias="counted"),
+        layer_rule("bias_per_layer", bias_per_filter=False),
+        "in_channels_ignored",
+        "image_channels_everywhere",
+        layer_rule("padding_forgotten", padding_sides=0),
+        layer_rule("padding_once", padding_sides=1),
+        layer_rule("stride_ignored", strides=False),
+        layer_rule("ceil_window_kept", ceil_drops_last_window=False),
+        Mistake("flatten_before_pooling", "The flattened size was taken before the pooling: flatten the "
+                "pooled output.", flatten_before_pooling),
+        Change("layout_swapped", "The shape is written in the other order (C×H×W and H×W×C swapped); "
+               "keep the order the problem uses.", rules={"layout_kept": False}),
+        Change("macs_flops_swapped", "MACs and FLOPs are swapped: one multiply-add is one MAC and two FLOPs.",
+               rules={"macs_flops_swapped": True}),
+    ]
+
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        rows = analyze(given, rules)
+        return answers_of(given, rows, values_of(given, rows, rules))
+
+    def derive(self, given, answers) -> list[Step]:
+        rows = analyze(given)
+        values = {name: answer.value for name, answer in answers.items()}
+        return ([input_step(given), table_step(given, rows)] + layer_steps(given, rows)
+                + [total_step(given, rows, values)])
+
+    def answers_under(self, change: Change, given):
+        """A mistake in a layer's fields as made in each layer where it can be, one at a time,
+        then in every such layer: [(where, answers)]. A mistake's answers are the values,
+        judged cell by cell, without the table."""
+        if change.name not in IN_ONE_LAYER:
+            found = super().answers_under(change, given)
+            found.pop("table", None)
+            return found
+        applies, what = IN_ONE_LAYER[change.name]
+        places = [entry for entry in given.layers if applies(entry.layer)]
+        cases = []
+        for entry in places:
+            found = self.answers_under(dataclasses.replace(change, name="", rules=dict(change.rules, in_layer=entry.number)),
+                                       given)
+            if found:
+                cases.append((f"in layer {entry.number}, {entry.name}", found))
+        if len(places) > 1:
+            everywhere = self.answers_under(dataclasses.replace(change, name=""), given)
+            if everywhere:
+                cases.append((f"{what} in every layer", everywhere))
+        return cases
 
 
-def as_written_input(given, layout):
-    c, *rest = per_example(given, given.input_shape) if len(given.input_shape) == 3 else (None,)
-    if c is None:
-        return given.input_shape
-    h, w = rest
-    return (h, w, c) if layout == "hwc" else (c, h, w)
-
-
-def _macs_flops_swapped(given):
-    values = values_of(given, analyze(given))
-    found = {}
-    for name, v in values.items():
-        base, _, index = name.partition("[")
-        if base == "macs":
-            found[name] = values["flops" + (f"[{index}" if index else "")]
-        elif base == "flops":
-            found[name] = values["macs" + (f"[{index}" if index else "")]
-    return found
-
-
-MISTAKES = [
-    shared_mistake("bias_forgotten", lambda g: _reanalyzed(g, _with_layer(_fields(bias=False), _has_bias))),
-    shared_mistake("bias_counted", lambda g: _in_one_layer(g, _fields(bias=True), lambda layer: getattr(
-        layer, "bias", True) is False, "biases counted")),
-    shared_mistake("bias_per_layer", _bias_per_layer),
-    shared_mistake("in_channels_ignored", lambda g: _kernel_depth(g, lambda _: 1)),
-    shared_mistake("image_channels_everywhere",
-                   lambda g: _kernel_depth(g, lambda given: per_example(given, given.input_shape)[0])),
-    shared_mistake("padding_forgotten", lambda g: _in_one_layer(
-        g, _fields(padding=nl.ZERO), lambda layer: getattr(layer, "padding", nl.ZERO) not in (nl.ZERO, "valid"),
-        "padding left out")),
-    shared_mistake("padding_once", lambda g: _in_one_layer(
-        g, _padding_once, lambda layer: _padded(layer) and not isinstance(layer, nl.ConvTranspose2d),
-        "padding on one side")),
-    shared_mistake("stride_ignored", lambda g: _in_one_layer(g, _fields(stride=nl.ONE), _strided, "stride 1")),
-    shared_mistake("ceil_window_kept", lambda g: _in_one_layer(
-        g, _last_window_kept, lambda layer: getattr(layer, "ceil_mode", False), "last window kept")),
-    Mistake("flatten_before_pooling", "The flattened size was taken before the pooling: flatten the "
-            "pooled output.", _flatten_before_pooling),
-    Mistake("layout_swapped", "The shape is written in the other order (C×H×W and H×W×C swapped); "
-            "keep the order the problem uses.", _layout_swapped),
-    Mistake("macs_flops_swapped", "MACs and FLOPs are swapped: one multiply-add is one MAC and two FLOPs.",
-            _macs_flops_swapped),
-]
+KIND = Network()

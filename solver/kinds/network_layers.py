@@ -26,8 +26,10 @@ from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, number, opt
 from ..math.nodes import Formula, Number, Symbol
 from ..math.notation import quantity
 from ..math.printing import latex
+from ..sizes import distinct
 from .conv import conv2d, conv_transpose2d, pool2d
 from .common import read_padding
+from .counting import conv_counts
 
 UNKNOWN = "?"
 B, CI, CO, G = Symbol("B"), quantity("C_in", "Ci"), quantity("C_out", "Co"), Symbol("g")
@@ -166,19 +168,13 @@ class Conv2d(Layer):
         conv2d.validate(given)
         ho, wo, lines = sizes_and_lines(conv2d.output_size(given))
         kh, kw = self.kernel_size
-        depth = CI / G if g > 1 else CI
-        volume = (c // g) * kh * kw
         values = dict(Ci=c, g=g, Kh=kh, Kw=kw, Co=self.out_channels, Ho=ho, Wo=wo, b=int(self.bias))
-        outputs = self.out_channels * ho * wo
+        formulas = dict(conv_counts(CO, CI / G if g > 1 else CI, KH * KW, CO * HO * WO, BIAS), biases=CO * BIAS)
+        counts = {name: formula.substitute(values).value() for name, formula in formulas.items()}
         return Computed(
-            (self.out_channels, ho, wo), weights=self.out_channels * volume,
-            biases=self.out_channels * self.bias, mults=outputs * volume,
-            adds=outputs * (volume - 1 + self.bias), macs=outputs * volume, inferred=inferred,
-            size_lines=lines,
-            count_lines=[("weights", CO * depth * KH * KW, values),
-                         ("biases", CO * BIAS, values),
-                         ("mults", CO * HO * WO * (depth * KH * KW), values),
-                         ("adds", CO * HO * WO * (depth * KH * KW - 1 + BIAS), values)])
+            (self.out_channels, ho, wo), weights=counts["weights"], biases=counts["biases"], mults=counts["mults"],
+            adds=counts["adds"], macs=counts["mults"], inferred=inferred, size_lines=lines,
+            count_lines=[(name, formulas[name], values) for name in ("weights", "biases", "mults", "adds")])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,7 +213,7 @@ class ConvTranspose2d(Layer):
         kept, reached = kept_h * kept_w * (c // g), reached_h * reached_w
         values = dict(Ci=c, g=g, Kh=kh, Kw=kw, Co=self.out_channels, H=h, W=w, b=int(self.bias),
                       N=kept, R=reached)
-        kept_sym, reached_sym = Symbol("N", r"N_{\text{kept}}"), Symbol("R", r"N_{\text{reached}}")
+        kept_sym, reached_sym = quantity("N_kept", "N"), quantity("N_reached", "R")
         share = CO / G if g > 1 else CO
         return Computed(
             (self.out_channels, ho, wo), weights=c * per_input, biases=self.out_channels * self.bias,
@@ -418,12 +414,7 @@ def describe_types() -> str:
 def distinct_lines(formula: Formula, values: dict) -> list:
     """formula, numbers substituted, result; without repeats."""
     substituted = formula.substitute(values)
-    lines = [formula, substituted, Number(substituted.value())]
-    kept = [lines[0]]
-    for line in lines[1:]:
-        if latex(line) != latex(kept[-1]):
-            kept.append(line)
-    return kept
+    return distinct([formula, substituted, Number(substituted.value())])
 
 
 def read_layer(raw) -> tuple[Layer, str | None, int]:

@@ -94,6 +94,11 @@ class Sum(Formula):
         return total
 
 
+class ElidedSum(Sum):
+    """A sum of many terms (a network's layers); the printer shortens one too long to read
+    to its first terms, ⋯ and its last. Its value is the whole sum."""
+
+
 class Negative(Formula):
     def __init__(self, operand):
         self.operand = operand

@@ -18,7 +18,8 @@ QUANTITIES = {
     "mu": r"\mu", "sigma^2": r"\sigma^2", "sigma": r"\sigma", "eps": r"\varepsilon",
     "gamma": r"\gamma", "beta": r"\beta", "xhat": r"\hat{x}", "ℓ": r"\ell", "delta": r"\delta",
     "alpha": r"\alpha",
-    "theta": r"\theta", "dots": r"\dots", "cdots": r"\cdots",
+    "theta": r"\theta", "dots": r"\dots",
+    "N_kept": r"N_{\text{kept}}", "N_reached": r"N_{\text{reached}}",
 }
 
 
@@ -44,6 +45,11 @@ def at_layer(name: str, layer) -> str:
     return f"{written(name)}^{{({layer})}}"
 
 
+def braced(written_name: str, subscript: str | None = None) -> str:
+    """A written label (words, a letter) in braces, with a subscript where given: {params}_{3}, {params}_{total}."""
+    return "{" + written_name + "}" + (f"_{{{subscript}}}" if subscript is not None else "")
+
+
 def named_words(name: str, text: str | None = None) -> Symbol:
     """A quantity named in words (params, MACs), written upright; `name` is its key."""
     return Symbol(name, words(text or name))
@@ -65,8 +71,8 @@ def listing(first: str, last: str) -> str:
 
 
 def words(text: str) -> str:
-    """Words inside math, upright: an answer's label such as 'linearly separable'."""
-    return rf"\text{{{text}}}"
+    """Words inside math, upright: an answer's label such as 'linearly separable', num_features."""
+    return rf"\text{{{text}}}".replace("_", r"\_")
 
 
 def indexed(name: str, *subscripts) -> Indexed:

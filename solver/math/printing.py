@@ -18,9 +18,9 @@ import numpy as np
 
 from ..prose import math_to_text
 from ..answers.tables import Table
-from .nodes import (Apply, Array, Call, Cases, Diag, Dots, Entry, Exp, Formula, Fraction_, Function, Group,
-                    Hadamard, Indexed, Log, Mean, Negative, Number, Partial, Power, Product, Relation, Root, Sum,
-                    Summation, Symbol, Transpose, is_plain)
+from .nodes import (Apply, Array, Call, Cases, Diag, Dots, ElidedSum, Entry, Exp, Formula, Fraction_, Function,
+                    Group, Hadamard, Indexed, Log, Mean, Negative, Number, Partial, Power, Product, Relation, Root,
+                    Sum, Summation, Symbol, Transpose, is_plain)
 
 
 # ---- numbers: the one number policy ------------------------------------------------
@@ -126,6 +126,16 @@ def sum_latex(node: Sum) -> str:
     return out
 
 
+ELIDED_WIDTH = 90         # characters of LaTeX an ElidedSum's terms may take before it is shortened
+
+
+def elided_sum_latex(node: ElidedSum) -> str:
+    """t1 + t2 + ⋯ + tn where the terms are too long for one line, else the sum in full."""
+    if sum(len(node_latex(term)) + 3 for term in node.terms) <= ELIDED_WIDTH:
+        return sum_latex(node)
+    return sum_latex(Sum(node.terms[:2] + [Dots(), node.terms[-1]]))
+
+
 def product_latex(node: Product) -> str:
     parts = [wrap(f, PRODUCT) for f in node.factors]
     first = node.factors[0]
@@ -226,6 +236,7 @@ PRINTERS = {
     Number: lambda node: number_latex(node.x, node.decimal),
     Array: lambda node: array_latex(node.a, node.decimal),
     Sum: sum_latex,
+    ElidedSum: elided_sum_latex,
     Negative: lambda node: "-" + wrap(node.operand, SUM, strict=True),
     Product: product_latex,
     Fraction_: lambda node: rf"\frac{{{node_latex(node.numerator)}}}{{{node_latex(node.denominator)}}}",
