@@ -22,7 +22,7 @@ from ..answers.tables import Table
 from ..sizes import distinct
 from . import network_layers as nl
 from .base import Kind
-from .mistakes import Change, Mistake, shared
+from .mistakes import SHARED_MISTAKES, Change, Mistake, Places, shared
 COUNTS = {
     "neurons": "output values per example (in total: those of the conv and linear layers)",
     "weights": "weights (kernel and matrix entries, batch-norm scales)",
@@ -480,20 +480,20 @@ def always(given) -> bool:
     return True
 
 
-def layer_rule(name, **rules) -> Change:
-    """The catalogue's mistake `name` as a change of the network's rules (a layer's field)."""
+def in_every_layer(name, **rules) -> Change:
+    """The catalogue's mistake `name` as a change of the network's rules, made in every layer."""
     return shared(name, given=None, rules=rules, applies=always)
 
 
-# The mistakes made in a layer's fields: where each can be made, and what it is, made in every layer.
-IN_ONE_LAYER = {
-    "bias_counted": (lambda layer: getattr(layer, "bias", True) is False, "biases counted"),
-    "padding_forgotten": (padding_given, "padding left out"),
-    "padding_once": (lambda layer: padded(layer) and not isinstance(layer, nl.ConvTranspose2d),
-                     "padding on one side"),
-    "stride_ignored": (strided, "stride 1"),
-    "ceil_window_kept": (lambda layer: getattr(layer, "ceil_mode", False), "last window kept"),
-}
+def in_each_layer(name, applies, what, **rules) -> Places:
+    """The catalogue's mistake `name`, a change of the rules made in one layer where `applies(layer)`,
+    then (`what`) in every such layer."""
+    def places(given):
+        layers = [entry for entry in given.layers if applies(entry.layer)]
+        found = [(f"in layer {entry.number}, {entry.name}", {}, dict(rules, in_layer=entry.number))
+                 for entry in layers]
+        return found + ([(f"{what} in every layer", {}, rules)] if len(layers) > 1 else [])
+    return Places(name, SHARED_MISTAKES[name], places)
 
 
 def flatten_before_pooling(given) -> dict:
@@ -501,7 +501,7 @@ def flatten_before_pooling(given) -> dict:
     skipped = pools_before_flatten(given.layers)
     if not skipped:
         return {}
-    found = KIND.answers_under(Change("flatten_before_pooling", "", rules={"flatten_after_pooling": False}), given)
+    found = KIND.answers_with(given, {}, {"flatten_after_pooling": False})
     return {name: v for name, v in found.items() if name.partition("[")[2][:-1] not in map(str, skipped)}
 
 
@@ -512,15 +512,18 @@ class Network(Kind):
     vary = VARY
     Given, Rules = Given, Rules
     mistakes = [
-        layer_rule("bias_forgotten", bias="none"),
-        layer_rule("bias_counted", bias="counted"),
-        layer_rule("bias_per_layer", bias_per_filter=False),
+        in_every_layer("bias_forgotten", bias="none"),
+        in_each_layer("bias_counted", lambda layer: getattr(layer, "bias", True) is False, "biases counted",
+                      bias="counted"),
+        in_every_layer("bias_per_layer", bias_per_filter=False),
         "in_channels_ignored",
         "image_channels_everywhere",
-        layer_rule("padding_forgotten", padding_sides=0),
-        layer_rule("padding_once", padding_sides=1),
-        layer_rule("stride_ignored", strides=False),
-        layer_rule("ceil_window_kept", ceil_drops_last_window=False),
+        in_each_layer("padding_forgotten", padding_given, "padding left out", padding_sides=0),
+        in_each_layer("padding_once", lambda layer: padded(layer) and not isinstance(layer, nl.ConvTranspose2d),
+                      "padding on one side", padding_sides=1),
+        in_each_layer("stride_ignored", strided, "stride 1", strides=False),
+        in_each_layer("ceil_window_kept", lambda layer: getattr(layer, "ceil_mode", False), "last window kept",
+                      ceil_drops_last_window=False),
         Mistake("flatten_before_pooling", "The flattened size was taken before the pooling: flatten the "
                 "pooled output.", flatten_before_pooling),
         Change("layout_swapped", "The shape is written in the other order (C×H×W and H×W×C swapped); "
@@ -542,27 +545,11 @@ class Network(Kind):
         return ([input_step(given), table_step(given, rows)] + layer_steps(given, rows)
                 + [total_step(given, rows, values)])
 
-    def answers_under(self, change: Change, given):
-        """A mistake in a layer's fields as made in each layer where it can be, one at a time,
-        then in every such layer: [(where, answers)]. A mistake's answers are the values,
-        judged cell by cell, without the table."""
-        if change.name not in IN_ONE_LAYER:
-            found = super().answers_under(change, given)
-            found.pop("table", None)
-            return found
-        applies, what = IN_ONE_LAYER[change.name]
-        places = [entry for entry in given.layers if applies(entry.layer)]
-        cases = []
-        for entry in places:
-            found = self.answers_under(dataclasses.replace(change, name="", rules=dict(change.rules, in_layer=entry.number)),
-                                       given)
-            if found:
-                cases.append((f"in layer {entry.number}, {entry.name}", found))
-        if len(places) > 1:
-            everywhere = self.answers_under(dataclasses.replace(change, name=""), given)
-            if everywhere:
-                cases.append((f"{what} in every layer", everywhere))
-        return cases
+    def answers_with(self, given, fields: dict, rules: dict) -> dict:
+        """A mistake's answers without the table: a mistake is judged cell by cell."""
+        found = super().answers_with(given, fields, rules)
+        found.pop("table", None)
+        return found
 
 
 KIND = Network()
