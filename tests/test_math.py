@@ -9,8 +9,9 @@ import pytest
 
 from solver.answers.grammar import parse_expression
 from solver.math.activations import ACTIVATIONS
-from solver.math.nodes import (Apply, Array, Call, Diag, Entry, Exp, Fraction_, Group, Hadamard, Indexed, Mean,
-                               Negative, Number, Partial, Power, Product, Root, Sum, Summation, Symbol, Transpose)
+from solver.math.nodes import (Apply, Array, Call, Diag, ElidedSum, Entry, Exp, Fraction_, Group, Hadamard, Indexed,
+                               Mean, Negative, Number, Partial, Power, Product, Root, Slash, Sum, Summation, Symbol,
+                               Transpose)
 from solver.math.printing import latex
 
 
@@ -114,6 +115,20 @@ def test_group_is_its_inner_value_in_brackets():
     inner = Sum([Number(2), Number(3)])
     assert Group(inner).value() == 5
     assert latex(Sum([Group(inner), Number(1)])) == r"\left(2 + 3\right) + 1"
+
+
+def test_slash_is_an_exact_inline_ratio_bracketed_as_a_factor():
+    assert Slash(Number(6), Number(4)).value() == Fraction(3, 2)
+    assert latex(Slash(Symbol("C"), Symbol("g"))) == "C/g"
+    assert latex(Product([Slash(Symbol("C"), Symbol("g")), Symbol("K")], dot=True)) == r"\left(C/g\right) \cdot K"
+    assert latex(Slash(Symbol("C"), Sum([Symbol("g"), Number(1)]))) == r"C/\left(g + 1\right)"
+
+
+def test_an_elided_sum_is_the_whole_sum_printed_short_when_long():
+    terms = [Number(10**6 + k) for k in range(12)]
+    assert ElidedSum(terms).value() == sum(10**6 + k for k in range(12))
+    assert latex(ElidedSum(terms)) == r"1{,}000{,}000 + 1{,}000{,}001 + \cdots + 1{,}000{,}011"
+    assert latex(ElidedSum(terms[:3])) == latex(Sum(terms[:3]))
 
 
 def test_summation_of_indexed_terms_is_a_correlation():

@@ -15,8 +15,9 @@ from typing import Any
 
 from ..errors import FieldError
 from ..fields import choice, given_field, integer, optional, shape_text
-from ..math.nodes import ElidedSum, Number, Symbol
+from ..math.nodes import ElidedSum, Number, Product, Slash, Symbol
 from ..math.notation import braced, named_words, words, written
+from ..math.printing import latex
 from ..model import Answer, Step
 from ..answers.tables import Table
 from ..sizes import distinct
@@ -63,7 +64,7 @@ class Entry:
 def read_shape(name, value):
     """[3, 512, 512], "3x512x512" or "3×512×512"; 3 numbers or 1 (a vector)."""
     if isinstance(value, str):
-        parts = re.split(r"\s*[x×*,]\s*", value.strip())
+        parts = [part.strip() for part in re.split("[x×*,]", value.strip())]
         value = [int(p) if p.isdigit() else p for p in parts]
     if (not isinstance(value, list) or len(value) not in (1, 3)
             or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)):
@@ -268,21 +269,22 @@ def previous_shape(given, previous):
 
 # ---- the derivation -----------------------------------------------------------
 
-CONVENTION = (
-    "Shapes are written {layout}{batch}. Parameters are the learnable weights and biases. "
-    r"Operation counts: each convolution output takes $(C_{{\text{{in}}}}/g) \cdot K_h \cdot K_w$ multiplications "
-    r"and one addition fewer, plus one for the bias; each linear output takes $F_{{\text{{in}}}}$ multiplications "
-    r"and $F_{{\text{{in}}}} - 1$ additions, plus the bias; padding zeros are multiplied like any entry. Average "
-    "pooling adds its window and scales once per output; batch norm (at inference) scales and "
-    "shifts each value once; max pooling, activations, dropout and flatten do no arithmetic. "
-    "A MAC is one multiply-add of a convolution or linear layer, and FLOPs = 2 × MACs, as "
-    "PyTorch's FLOP counter counts them. Neurons are the output values of a layer per example; "
-    "the network's total counts those of its convolution and linear layers.")
+def convention(layout: str, batch: str) -> str:
+    products, features = latex(Product([Slash(nl.CI, nl.G), nl.KH, nl.KW], dot=True)), latex(nl.FI)
+    return (f"Shapes are written {layout}{batch}. Parameters are the learnable weights and biases. "
+            f"Operation counts: each convolution output takes ${products}$ multiplications "
+            f"and one addition fewer, plus one for the bias; each linear output takes ${features}$ multiplications "
+            f"and ${latex(nl.FI - 1)}$ additions, plus the bias; padding zeros are multiplied like any entry. Average "
+            "pooling adds its window and scales once per output; batch norm (at inference) scales and "
+            "shifts each value once; max pooling, activations, dropout and flatten do no arithmetic. "
+            "A MAC is one multiply-add of a convolution or linear layer, and FLOPs = 2 × MACs, as "
+            "PyTorch's FLOP counter counts them. Neurons are the output values of a layer per example; "
+            "the network's total counts those of its convolution and linear layers.")
 
 
 def input_step(given) -> Step:
     batch_text = (f", with the batch of {given.batch_size} in front" if given.batch_size else "")
-    text = CONVENTION.format(layout=LAYOUT_NAMES[given.layout], batch=batch_text)
+    text = convention(LAYOUT_NAMES[given.layout], batch_text)
     if given.batch_size:
         text += " Multiplications, additions, MACs and FLOPs are for the whole batch."
     return Step("Conventions", text, [[named_words("input"), as_written(given, per_example(given, given.input_shape))]])

@@ -143,6 +143,19 @@ class Fraction_(Formula):
         return divide(self.numerator.value(), self.denominator.value())
 
 
+class Slash(Formula):
+    """a/b written inline, as prose writes a ratio (C_in/g); exact for ints like a fraction."""
+
+    def __init__(self, numerator, denominator):
+        self.numerator, self.denominator = lift(numerator), lift(denominator)
+
+    def substitute(self, values):
+        return Slash(self.numerator.substitute(values), self.denominator.substitute(values))
+
+    def value(self):
+        return divide(self.numerator.value(), self.denominator.value())
+
+
 class Call(Formula):
     """floor, ceil and friends: a named function shown with its own brackets."""
 
