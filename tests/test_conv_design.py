@@ -16,7 +16,9 @@ import pytest
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.answers.check import check_file
 from solver.errors import FieldError
-from solver.kinds import conv_design
+from solver.kinds import get_kind
+
+conv_design = get_kind("conv_design")
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 

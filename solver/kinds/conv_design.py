@@ -39,17 +39,16 @@ from typing import Any, NoReturn
 import numpy as np
 
 from ..errors import FieldError
-from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, read_given
+from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, optional, pair
 from ..math.nodes import Formula, Indexed, Negative, Number, Sum, Summation, Symbol
 from ..math.notation import quantity
-from ..model import Answer, Solution, Step
+from ..model import Answer, Step
 from ..sizes import Axis, conv_length
+from .base import Kind
 from .conv import conv2d
-from .common import Mistake, exact, shared_mistake
+from .common import exact
+from .mistakes import Change, shared
 
-NAME = "conv_design"
-SUMMARY = ("the kernel and bias with which a convolution computes a stated linear map (finite "
-           "differences, channel mixing, average pooling), or that none or many do")
 ANSWERS = {
     "kernel": "the weights W, C_out×C_in×Kh×Kw as in PyTorch; only when the solution is unique",
     "bias": "one value per output channel; only with bias: true and a unique solution",
@@ -364,10 +363,15 @@ class Given:
                                  "X[c, row, col] with i, j (e.g. 'X[i+1, j] - X[i, j]'), or {avg_pool: k}")
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
+@dataclass(frozen=True)
+class Rules:
+    """How the answers are read off the solved system; each of the kind's own mistakes changes one."""
+    flip: bool = False                 # the kernel as solved (a cross-correlation's), or rotated by 180°
+    diagonal_only: bool = True         # False: a channel-wise kernel's slices copied to every input channel
+    counted: str = "dimension"         # "solutions": the solutions counted, not the dimension of their set
+
+
+RULES = Rules()
 
 
 def validate(given: Given):
@@ -705,23 +709,35 @@ def plain_name(unknown) -> str:
 
 # ---- solving -------------------------------------------------------------------
 
-def solve(given: Given) -> Solution:
-    found = design(given)
-    steps = [convention_step(given), size_step(given), convolution_step(given), target_step(given, found)]
-    steps += [equations_step(given, l, channel) for l, channel in enumerate(found.channels)]
-    steps.append(solution_step(given, found))
-    answers = {}
+def steps(given, found: Design) -> list[Step]:
+    derivation = [convention_step(given), size_step(given), convolution_step(given), target_step(given, found)]
+    derivation += [equations_step(given, l, channel) for l, channel in enumerate(found.channels)]
+    derivation.append(solution_step(given, found))
     particular = found.particular()
+    if particular is not None:
+        derivation.append(check_step(given, found, *particular))
+    return derivation
+
+
+def answers_of(given, found: Design, rules: Rules = RULES) -> dict[str, Answer]:
+    """The kernel and bias where the solution is unique, and the solution set's dimension, as the rules read them."""
+    answers = {}
     if found.dimension == 0:
-        kernel, bias = particular
+        kernel, bias = found.particular()
+        if rules.flip:
+            kernel = kernel[:, :, ::-1, ::-1]
+        if not rules.diagonal_only:
+            kernel = every_channel(kernel)
         answers["kernel"] = Answer("kernel", "matrix", shown_array(given, kernel), "W")
         if bias is not None:
             answers["bias"] = Answer("bias", "matrix", shown_array(given, bias), "b")
-    answers["solution_dimension"] = Answer("solution_dimension", "integer", found.dimension,
-                                           r"\dim(\text{solution set})")
-    if particular is not None:
-        steps.append(check_step(given, found, *particular))
-    return Solution(NAME, given, steps, answers)
+    dimension = found.dimension
+    if rules.counted == "solutions":
+        if dimension > 0:
+            raise ValueError("a family of solutions has no count")
+        dimension += 1
+    answers["solution_dimension"] = Answer("solution_dimension", "integer", dimension, r"\dim(\text{solution set})")
+    return answers
 
 
 def shown_array(given, a: np.ndarray) -> np.ndarray:
@@ -902,54 +918,54 @@ def target_map(given, forms, x: np.ndarray) -> np.ndarray:
 
 # ---- mistakes ------------------------------------------------------------------
 
-def _unique_kernel(given) -> np.ndarray | None:
-    found = design(given)
-    return found.particular()[0] if found.dimension == 0 else None
-
-
-def _kernel_with(given, **changes) -> dict:
-    """The kernel answer of the problem with some givens changed; {} where that has none."""
-    try:
-        changed = dataclasses.replace(given, **changes)
-        validate(changed)
-    except FieldError:
-        return {}
-    kernel = _unique_kernel(changed)
-    return {} if kernel is None else {"kernel": shown_array(changed, kernel)}
-
-
-def _kernel_changed(given, change) -> dict:
-    """The unique kernel changed by `change`; {} where there is none or `change` does not apply (None)."""
-    kernel = _unique_kernel(given)
-    changed = None if kernel is None else change(kernel)
-    return {} if changed is None else {"kernel": shown_array(given, changed)}
-
-
-def _every_channel(kernel: np.ndarray) -> np.ndarray | None:
+def every_channel(kernel: np.ndarray) -> np.ndarray:
     """Each output channel's diagonal slice copied to every input channel; only for
     a kernel that keeps the channels apart (zero off the diagonal)."""
     c_out, c_in = kernel.shape[:2]
     off_diagonal = [kernel[l, c] for l in range(c_out) for c in range(c_in) if l != c]
     if c_out != c_in or c_in == 1 or any(np.any(s != 0) for s in off_diagonal):
-        return None
+        raise ValueError("the kernel does not keep the channels apart")
     return np.stack([np.stack([kernel[l, l]] * c_in) for l in range(c_out)])
 
 
-MISTAKES = [
-    Mistake("padding_offset_ignored", "The kernel entries sit one padding width too far up and to the left: "
-            "with padding P, tap (α, β) of the window at (i, j) reads X[S·i + α − P, S·j + β − P]; this "
-            "kernel was matched to X[S·i + α, S·j + β], as if there were no padding.",
-            lambda g: _kernel_with(g, padding=ZERO) if tuple(g.padding) != (0, 0) else {}),
-    shared_mistake("kernel_flipped", lambda g: _kernel_changed(g, lambda w: w[:, :, ::-1, ::-1])),
-    Mistake("pool_divisor_k", "The weights are 1/k: average pooling divides the sum of the k·k entries of "
-            "its window by k², so every weight is 1/k².",
-            lambda g: _kernel_with(g, target=dataclasses.replace(g.target, divisor=g.target.pool))
-            if g.target.pool and g.target.pool > 1 else {}),
-    Mistake("weights_on_every_channel", "The weights were put on every input channel: output channel l must "
-            "use input channel l only (the map keeps the channels apart), so w[l, c] is zero for c ≠ l and "
-            "the weights sit only on the diagonal slices w[l, l].",
-            lambda g: _kernel_changed(g, _every_channel)),
-    Mistake("solutions_counted", "This counts the solutions; the answer is the dimension of the solution set: "
-            "0 when exactly one kernel and bias work, −1 when none does, d for a family with d free parameters.",
-            lambda g: {"solution_dimension": dimension + 1} if (dimension := design(g).dimension) <= 0 else {}),
-]
+def always(given) -> bool:
+    return True
+
+
+class ConvDesign(Kind):
+    name = "conv_design"
+    summary = ("the kernel and bias with which a convolution computes a stated linear map (finite "
+               "differences, channel mixing, average pooling), or that none or many do")
+    answers = ANSWERS
+    vary = VARY
+    Given, Rules = Given, Rules
+    mistakes = [
+        Change("padding_offset_ignored", "The kernel entries sit one padding width too far up and to the left: "
+               "with padding P, tap (α, β) of the window at (i, j) reads X[S·i + α − P, S·j + β − P]; this "
+               "kernel was matched to X[S·i + α, S·j + β], as if there were no padding.",
+               given=lambda g: {"padding": ZERO}, applies=lambda g: tuple(g.padding) != (0, 0), only=("kernel",)),
+        shared("kernel_flipped", applies=always, only=("kernel",)),
+        Change("pool_divisor_k", "The weights are 1/k: average pooling divides the sum of the k·k entries of "
+               "its window by k², so every weight is 1/k².",
+               given=lambda g: {"target": dataclasses.replace(g.target, divisor=g.target.pool)},
+               applies=lambda g: bool(g.target.pool and g.target.pool > 1), only=("kernel",)),
+        Change("weights_on_every_channel", "The weights were put on every input channel: output channel l must "
+               "use input channel l only (the map keeps the channels apart), so w[l, c] is zero for c ≠ l and "
+               "the weights sit only on the diagonal slices w[l, l].", rules={"diagonal_only": False},
+               only=("kernel",)),
+        Change("solutions_counted", "This counts the solutions; the answer is the dimension of the solution set: "
+               "0 when exactly one kernel and bias work, −1 when none does, d for a family with d free parameters.",
+               rules={"counted": "solutions"}, only=("solution_dimension",)),
+    ]
+
+    def validate(self, given) -> None:
+        validate(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        return answers_of(given, design(given), rules)
+
+    def derive(self, given, answers) -> list[Step]:
+        return steps(given, design(given))
+
+
+KIND = ConvDesign()
