@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import FieldError
 from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, optional, pair
 from ..math.nodes import Formula, Indexed, Negative, Number, Sum, Summation, Symbol
-from ..math.notation import quantity
+from ..math.notation import quantity, written
 from ..model import Answer, Step
 from ..sizes import Axis, conv_length
 from .base import Kind
@@ -615,7 +615,7 @@ def conflicting(expressions, unknowns) -> list[int]:
 # ---- showing it ----------------------------------------------------------------
 
 I, J, L, C = Symbol("i"), Symbol("j"), Symbol("l"), Symbol("c")
-ALPHA, BETA = Symbol("alpha", r"\alpha"), Symbol("beta", r"\beta")
+ALPHA, BETA = quantity("alpha"), quantity("beta")
 
 
 def affine(terms) -> Formula:
@@ -736,7 +736,7 @@ def answers_of(given, found: Design, rules: Rules = RULES) -> dict[str, Answer]:
         if dimension > 0:
             raise ValueError("a family of solutions has no count")
         dimension += 1
-    answers["solution_dimension"] = Answer("solution_dimension", "integer", dimension, r"\dim(\text{solution set})")
+    answers["solution_dimension"] = Answer("solution_dimension", "integer", dimension, written("solution_dimension"))
     return answers
 
 
@@ -848,7 +848,7 @@ def kernel_lines(given, channels: list[Channel]) -> list[list]:
             for (tap_c, a, b), u in zip(taps(given), channel.unknowns):
                 if tap_c == c:
                     slice_[a, b] = shown_value(given, channel.solution[u])
-            lines.append([Symbol(f"W{l}{c}", rf"w_{{{l},{c}}}"), slice_])
+            lines.append([Indexed("w", [l, c]), slice_])
     if given.bias:
         bias = np.array([shown_value(given, channel.solution[channel.unknowns[-1]]) for channel in channels],
                         dtype=object)
@@ -892,8 +892,8 @@ def check_step(given, found: Design, kernel, bias) -> Step:
     return Step("Check", f"Apply {which} (with the conv2d kind) to an input of small random-looking whole "
                 "numbers, and compute the target map from the same input directly. " + verdict,
                 [[Symbol("X"), single_channel(x)],
-                 [Symbol("conv", r"\operatorname{conv}(X)"), shown_array(given, single_channel(y))],
-                 [Symbol("target", r"\operatorname{target}(X)"), shown_array(given, single_channel(expected))]])
+                 [quantity("conv(X)"), shown_array(given, single_channel(y))],
+                 [quantity("target(X)"), shown_array(given, single_channel(expected))]])
 
 
 def single_channel(a: np.ndarray) -> np.ndarray:
