@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import FieldError
 from ..fields import boolean, given_field, integer, optional
 from ..math.nodes import Formula, Indexed, Number, Symbol, Sum
-from ..math.notation import quantity, written
+from ..math.notation import indexed, quantity, written
 from ..model import Answer, Step
 from ..sizes import Axis, conv_formula, conv_length, distinct
 from .base import Kind
@@ -250,7 +250,7 @@ THETA, DOTS = written("theta"), quantity("dots")
 
 def theta(i) -> Indexed:
     """θ_i, the parameters of layer i (its number written plainly, however long)."""
-    return Indexed(THETA, [Symbol(str(i))])
+    return indexed("theta", i)
 
 
 def run_label(run) -> Formula:
@@ -285,7 +285,7 @@ def params_step(given, runs, total) -> Step:
         if run.count > 1:
             text += (f" Layers {run.first}–{run.last} are identical ({run.c_in} channels in, {run.c_out} "
                      f"out): one is counted and multiplied by {run.count}.")
-    lines = [[Indexed(THETA, [Symbol("l")]), params_formula(C_IN, K_SQUARED, C_OUT, given.bias)]]
+    lines = [[indexed("theta", "l"), params_formula(C_IN, K_SQUARED, C_OUT, given.bias)]]
     lines += [line for run in runs for line in run_lines(run, given.kernel_size, given.bias)]
     values = [run.count * per_layer(run, given.kernel_size, given.bias) for run in runs]
     lines.append(distinct([Symbol("theta", THETA), Sum([run_label(run) for run in runs]),
@@ -337,7 +337,7 @@ def iteration_step(given, sizes) -> Step:
     lines = []
     for i, size in enumerate(sizes[:-1], start=1):
         _, derivation = conv_length(axis(given, size))
-        lines.append([Indexed("H", [Symbol(str(i))])] + derivation[1:])
+        lines.append([indexed("H", i)] + derivation[1:])
     return Step("Layer by layer",
                 f"With stride {given.stride} the floor does not cancel, so apply the formula one layer "
                 f"at a time, each to the size the layer before it gives, starting from "

@@ -20,7 +20,7 @@ QUANTITIES = {
     "alpha": r"\alpha",
     "theta": r"\theta", "dots": r"\dots",
     "N_kept": r"N_{\text{kept}}", "N_reached": r"N_{\text{reached}}",
-    "alpha": r"\alpha", "solution_dimension": r"\dim(\text{solution set})",
+    "solution_dimension": r"\dim(\text{solution set})",
     "conv(X)": r"\operatorname{conv}(X)", "target(X)": r"\operatorname{target}(X)",
 }
 
