@@ -117,11 +117,11 @@ def test_group_is_its_inner_value_in_brackets():
     assert latex(Sum([Group(inner), Number(1)])) == r"\left(2 + 3\right) + 1"
 
 
-def test_slash_is_an_exact_inline_ratio_bracketed_as_a_factor():
+def test_slash_is_an_exact_inline_ratio_in_its_own_brackets():
     assert Slash(Number(6), Number(4)).value() == Fraction(3, 2)
-    assert latex(Slash(Symbol("C"), Symbol("g"))) == "C/g"
-    assert latex(Product([Slash(Symbol("C"), Symbol("g")), Symbol("K")], dot=True)) == r"\left(C/g\right) \cdot K"
-    assert latex(Slash(Symbol("C"), Sum([Symbol("g"), Number(1)]))) == r"C/\left(g + 1\right)"
+    assert latex(Slash(Symbol("C"), Symbol("g"))) == "(C/g)"
+    assert latex(Product([Slash(Symbol("C"), Symbol("g")), Symbol("K")], dot=True)) == r"(C/g) \cdot K"
+    assert latex(Slash(Symbol("C"), Sum([Symbol("g"), Number(1)]))) == r"(C/\left(g + 1\right))"
 
 
 def test_an_elided_sum_is_the_whole_sum_printed_short_when_long():

@@ -144,7 +144,8 @@ class Fraction_(Formula):
 
 
 class Slash(Formula):
-    """a/b written inline, as prose writes a ratio (C_in/g); exact for ints like a fraction."""
+    """(a/b), a ratio written inline in its own brackets, as prose writes it: (C_in/g); exact for
+    ints like a fraction."""
 
     def __init__(self, numerator, denominator):
         self.numerator, self.denominator = lift(numerator), lift(denominator)

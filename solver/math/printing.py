@@ -84,14 +84,13 @@ def float_latex(x: float) -> str:
 
 # ---- nodes: one printer per node class, one precedence rule --------------------------
 
-SUM, SLASH, PRODUCT, FRACTION, POWER, ATOM = 10, 15, 20, 25, 30, 100     # how tightly a node binds: higher binds tighter
-PRECEDENCE = {Sum: SUM, Negative: SUM, Summation: SUM, Slash: SLASH, Product: PRODUCT, Mean: PRODUCT,
-              Hadamard: PRODUCT, Fraction_: FRACTION, Power: POWER}
+SUM, PRODUCT, FRACTION, POWER, ATOM = 10, 20, 25, 30, 100     # how tightly a node binds: higher binds tighter
+PRECEDENCE = {Sum: SUM, Negative: SUM, Summation: SUM, Product: PRODUCT, Mean: PRODUCT, Hadamard: PRODUCT,
+              Fraction_: FRACTION, Power: POWER}
 
 
 def precedence(node: Formula) -> int:
-    """How tightly a node binds. A fraction binds less tightly than a power: (1/2)^2 is bracketed, 2 · 1/2 is not;
-    an inline a/b less tightly than a product: (C/g) · K."""
+    """How tightly a node binds. A fraction binds less tightly than a power: (1/2)^2 is bracketed, 2 · 1/2 is not."""
     if isinstance(node, Number) and isinstance(node.x, Fraction) and node.x.denominator != 1 \
             and not (node.decimal and decimal_text(node.x)):
         return FRACTION
@@ -241,7 +240,7 @@ PRINTERS = {
     Negative: lambda node: "-" + wrap(node.operand, SUM, strict=True),
     Product: product_latex,
     Fraction_: lambda node: rf"\frac{{{node_latex(node.numerator)}}}{{{node_latex(node.denominator)}}}",
-    Slash: lambda node: wrap(node.numerator, PRODUCT) + "/" + wrap(node.denominator, PRODUCT, strict=True),
+    Slash: lambda node: "(" + wrap(node.numerator, PRODUCT) + "/" + wrap(node.denominator, PRODUCT, strict=True) + ")",
     Call: call_latex,
     Power: lambda node: wrap(node.base, ATOM) + "^{" + node_latex(node.exponent) + "}",
     Root: lambda node: rf"\sqrt{{{node_latex(node.radicand)}}}",
