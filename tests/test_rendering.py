@@ -110,6 +110,35 @@ def test_a_long_display_breaks_into_rows_that_join_back():
     assert len(rows) == 2 and rows[1].startswith(r"\cdot \left(")
 
 
+def test_a_fraction_over_a_long_sum_breaks_as_the_sum_over_rows():
+    """A variance of twelve values, sum over N, was one row 240 pt past the margin: it prints
+    as 1/N times the sum between brackets that may break (\\Bigl, not \\left), one row per part."""
+    from solver.math.printing import MATH_WIDTH, display_rows, visible_length
+    squares = [rf"\left({v} - 1\right)^{{2}}" for v in (2, 7, 5, 3, 9, 4, 6, 8, 1, 2, 3, 5)]
+    rows = display_rows(rf"\frac{{{' + '.join(squares)}}}{{12}}")
+    assert len(rows) > 1 and all(visible_length(row) <= MATH_WIDTH for row in rows)
+    assert " ".join(rows) == rf"\frac{{1}}{{12}}\Bigl({' + '.join(squares)}\Bigr)"
+    half = rf"\frac{{1}}{{2}}\left({' + '.join(squares)}\right)"          # a loss: 1/2 (sum of squares)
+    assert " ".join(display_rows(half)) == rf"\frac{{1}}{{2}}\Bigl({' + '.join(squares)}\Bigr)"
+    short = r"\frac{1}{N} \sum_{i} \left(x_i - \mu\right)^{2}"    # fits: left as it is
+    assert display_rows(short) == [short]
+
+
+def test_a_matrix_too_wide_is_split_into_named_column_blocks_even_with_three_columns():
+    """An outer product's entries written as products of decimals (δ_i · a_j): three columns
+    ran 180 pt past the margin, since a matrix of three columns or fewer was never split."""
+    import numpy as np
+    from solver.math.nodes import Number, Product
+    from solver.math.printing import MATH_WIDTH, latex, visible_length
+    products = np.empty((3, 3), dtype=object)
+    for i, delta in enumerate((4.91531e-05, -0.141302, 6.09199e-08)):
+        for j, a in enumerate((2, -1, -2)):
+            products[i, j] = Product([Number(delta), Number(a)])
+    blocks = re.findall(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}_\{\\text\{(.*?)\}\}", latex(products))
+    assert [name for _, name in blocks] == ["columns 1--2", "column 3"]
+    assert all(visible_length(row) <= MATH_WIDTH for body, _ in blocks for row in body.split(r"\\"))
+
+
 def test_text_is_for_a_terminal():
     text = solve("problems/comp433-a3.yaml", "text")
     lines = text.splitlines()

@@ -321,12 +321,18 @@ def _array(a: np.ndarray, cell) -> tuple[str, int]:
         return r"\begin{bmatrix} \end{bmatrix}", 2
     widths = [max(visible_length(row[j]) for row in rows) + 2 for j in range(len(rows[0]))]
     blocks = column_blocks(widths)
-    if len(blocks) == 1 or len(widths) <= 3:
+    if len(blocks) == 1:
         return bmatrix(rows, 0, len(widths)), sum(widths) + 2
-    named = "entries" if a.ndim == 1 else "columns"
-    stacked = r" \\[4pt] ".join(bmatrix(rows, start, stop) + rf"_{{\text{{{named} {start + 1}--{stop}}}}}"
+    names = ("entry", "entries") if a.ndim == 1 else ("column", "columns")
+    stacked = r" \\[4pt] ".join(bmatrix(rows, start, stop) + rf"_{{\text{{{block_name(names, start, stop)}}}}}"
                                  for start, stop in blocks)
     return rf"\begin{{array}}{{@{{}}l@{{}}}} {stacked} \end{{array}}", MATH_WIDTH
+
+
+def block_name(names: tuple[str, str], start: int, stop: int) -> str:
+    """A block's name: "column 4" (one), "columns 1--3" (several)."""
+    one, several = names
+    return f"{one} {stop}" if stop - start == 1 else f"{several} {start + 1}--{stop}"
 
 
 def bmatrix(rows, start, stop) -> str:
@@ -356,6 +362,8 @@ def display_rows(value) -> list[str]:
     outside any bracket, else between bracketed factors; a row after the first starts
     with its sign (a product's with \\cdot)."""
     text = value if isinstance(value, str) else latex(value)
+    if visible_length(text) > MATH_WIDTH and not any(sign is not None for _, sign in top_level_breaks(text)):
+        text = opened(text)
     breaks = top_level_breaks(text)
     signs = [(at, sign) for at, sign in breaks if sign is not None]
     breaks = signs or [(at, r"\cdot ") for at, _ in breaks]
@@ -367,6 +375,55 @@ def display_rows(value) -> list[str]:
             start = last
         last = at
     return rows + [start[1] + text[start[0]:].strip()]
+
+
+def opened(text: str) -> str:
+    """A display too wide for one row and with no sign to break at, opened so that it can
+    break: a fraction over a sum too long for a row as 1/den times the sum, and the longest
+    bracketed sum (half a row or more) between \\Bigl-sized brackets, which (unlike
+    \\left...\\right) may sit on two rows."""
+    if text.startswith(r"\frac{"):
+        numerator_end = closing(text, len(r"\frac"))
+        denominator_end = closing(text, numerator_end + 1)
+        numerator = text[len(r"\frac{"):numerator_end]
+        if denominator_end == len(text) - 1 and visible_length(numerator) > MATH_WIDTH \
+                and any(sign is not None for _, sign in top_level_breaks(numerator)):
+            text = rf"\frac{{1}}{{{text[numerator_end + 2:denominator_end]}}}\left({numerator}\right)"
+    groups = [(start, end) for start, end in bracket_groups(text)
+              if visible_length(text[start:end]) > MATH_WIDTH // 2
+              and any(sign is not None for _, sign in top_level_breaks(text[start + len(r"\left("):end]))]
+    if not groups:
+        return text
+    start, end = max(groups, key=lambda group: group[1] - group[0])
+    size = r"\Bigg" if r"\frac" in text[start:end] else r"\Big"
+    inside, after = text[start + len(r"\left("):end], text[end + len(r"\right)"):]
+    return f"{text[:start]}{size}l({inside}{size}r){after}"
+
+
+def closing(text: str, at: int) -> int:
+    """The index of the brace that closes the one at `at`."""
+    depth = 0
+    for i in range(at, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    return len(text)
+
+
+def bracket_groups(text: str) -> list[tuple[int, int]]:
+    """(start of \\left(, start of its \\right)) of each bracket pair outside braces and other brackets."""
+    groups, depth, start = [], 0, None
+    for i in range(len(text)):
+        if text.startswith((r"\left", r"\begin{"), i) or text[i] == "{":
+            if depth == 0 and text.startswith(r"\left(", i):
+                start = i
+            depth += 1
+        elif text.startswith((r"\right", r"\end{"), i) or text[i] == "}":
+            depth -= 1
+            if depth == 0 and start is not None and text.startswith(r"\right)", i):
+                groups.append((start, i))
+                start = None
+    return groups
 
 
 def top_level_breaks(text: str) -> list[tuple[int, str]]:
