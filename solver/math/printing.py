@@ -362,7 +362,7 @@ def display_rows(value) -> list[str]:
     outside any bracket, else between bracketed factors; a row after the first starts
     with its sign (a product's with \\cdot)."""
     text = value if isinstance(value, str) else latex(value)
-    if visible_length(text) > MATH_WIDTH and not any(sign is not None for _, sign in top_level_breaks(text)):
+    if visible_length(text) > MATH_WIDTH and not top_level_breaks(text):
         text = opened(text)
     breaks = top_level_breaks(text)
     signs = [(at, sign) for at, sign in breaks if sign is not None]
@@ -378,7 +378,7 @@ def display_rows(value) -> list[str]:
 
 
 def opened(text: str) -> str:
-    """A display too wide for one row and with no sign to break at, opened so that it can
+    """A display too wide for one row and with no place to break, opened so that it can
     break: a fraction over a sum too long for a row as 1/den times the sum, and the longest
     bracketed sum (half a row or more) between \\Bigl-sized brackets, which (unlike
     \\left...\\right) may sit on two rows."""
@@ -516,13 +516,19 @@ def text_box(tex_text: str) -> list[str]:
     for start, end, name, inner in top_matrices(tex_text):
         boxes.append([math_to_text(tex_text[at:start])])
         rows = [[text_box(cell) for cell in split_top(row, "&")]
-                for row in (r.strip() for r in split_top(inner, r"\\")) if row]
+                for row in (re.sub(r"^\[[^\]]*\]", "", r.strip()).strip() for r in split_top(inner, r"\\")) if row]
         boxes.append(matrix_box(rows) if name.endswith("matrix") and name != "matrix"
                      else [line for row in rows for cell in row for line in cell])
         at = end
+        if label := BLOCK_LABEL.match(tex_text, at):        # a block of a split matrix: "(columns 1-3)"
+            boxes.append([f"({label.group(1).replace('--', '-')})"])
+            at = label.end()
     boxes.append([math_to_text(tex_text[at:])])
     spaced = [part for box in boxes if box != [""] for part in ([" "], box)][1:]
     return beside(spaced) or [""]
+
+
+BLOCK_LABEL = re.compile(r"_\{\\text\{([^{}]*)\}\}")
 
 
 def matrix_box(rows) -> list[str]:
