@@ -17,9 +17,10 @@ import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.errors import FieldError
-from solver.kinds import rnn
+from solver.kinds import get_kind
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
+rnn = get_kind("rnn")
 
 PROBLEMS = ROOT / "problems" / "comp433-a3.yaml"
 LOSSES = ("mse_last", "mse_all", "sse_last", "sse_all", "torch_mse_last", "torch_mse_all", "sum_last", "sum_all")
@@ -316,10 +317,10 @@ def test_every_mistake_is_diagnosed_as_itself(name):
 
 
 def test_numeric_solve_and_mistakes_do_not_import_sympy():
-    code = ("import sys; from solver.kinds import rnn as k; "
+    code = ("import sys; from solver.kinds import get_kind; k = get_kind('rnn'); "
             "g = k.read({'x': [0.3, 0.4], 'h0': 0.5, 'w_in': 0.2, 'w_hh': 0.2, 'w_hy': 0.2, "
             "'target': 0.4, 'learning_rate': 0.1}); k.solve(g); "
-            "[m.cases(g) for m in k.MISTAKES]; print('sympy' in sys.modules)")
+            "[m.cases(g) for m in k.mistakes]; print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.split() == ["False"], out.stderr
 
@@ -390,7 +391,7 @@ def test_truncated_bptt_matches_torch_with_the_states_detached(seed):
             "loss": rng.choice(["mse_all", "torch_mse_all"])}
     given = {name: v.tolist() if isinstance(v, np.ndarray) else v for name, v in case.items()}
     given["activation"] = "tanh"
-    cases = dict(next(x for x in rnn.MISTAKES if x.name == "chain_through_time_forgotten").cases(rnn.read(given)))
+    cases = dict(next(x for x in rnn.mistakes if x.name == "chain_through_time_forgotten").cases(rnn.read(given)))
     for where, last_only in (("", False), ("only the t = L term kept", True)):
         expected = torch_truncated(case, last_only)
         for name, grad in expected.items():

@@ -37,19 +37,20 @@ from typing import Any
 import numpy as np
 
 from ..errors import FieldError
-from ..fields import MAX_CELLS, choice, given_field, nested_shape, optional, read_given
-from ..math.nodes import Apply, Array, Formula, Hadamard, Negative, Number, Power, Product, Sum, Symbol
-from ..math.notation import after_update, derivative, listing, written
+from ..fields import MAX_CELLS, choice, given_field, nested_shape, optional
+from ..math.nodes import Apply, Array, Formula, Hadamard, Indexed, Negative, Norm, Number, Partial, Power, Product, \
+    Sum, Summation, Symbol
+from ..math.notation import after_update, derivative, indexed, listing, quantity, written
+from ..math.notation import transposed as transposed_
 from ..math.printing import latex
-from ..model import Answer, Solution, Step
-from .common import Mistake, exact, shared_mistake
+from ..model import Answer, Step
+from .base import Kind
+from .common import exact, exact_array
+from .mistakes import Change, Places, shared
 
-NAME = "rnn"
 # How the derivation writes each given (a sheet labels the givens with it).
 GIVEN_SYMBOLS = {field: written(name) for field, name in (("x", "x"), ("h0", "h_0"), ("w_in", "w_in"), ("w_hh", "w_hh"),
                                                      ("w_hy", "w_hy"), ("b", "b"), ("b_y", "b_y"), ("target", "y_r"))}
-SUMMARY = ("a recurrent network over a sequence: forward pass, loss, gradients by backpropagation "
-           "through time, one gradient-descent step")
 LOSS_TEXT = {
     "mse_last": "½‖y_L − y*‖², half the squared error of the last output (the default; not torch's mean)",
     "mse_all": "½Σ_t‖y_t − y*_t‖², half the squared error summed over the steps",
@@ -63,30 +64,9 @@ LOSS_TEXT = {
 LOSSES = tuple(LOSS_TEXT)
 WEIGHTS = ("w_in", "w_hh", "w_hy")
 PARAMETERS = WEIGHTS + ("b", "b_y")        # what one gradient-descent step updates
-ANSWERS = {
-    "h": "every hidden state h_1..h_L (a list, or one row per step); numeric problems",
-    "y": "the last output y_L (h_L where no w_hy is given)",
-    "loss": "the loss ℓ; needs a target for the squared losses (mse_, sse_, torch_mse_)",
-    "grad_w_in": "∂ℓ/∂w_in",
-    "grad_w_hh": "∂ℓ/∂w_hh",
-    "grad_b": "∂ℓ/∂b, where b is given",
-    "grad_w_hy": "∂ℓ/∂w_hy, where w_hy is given",
-    "grad_b_y": "∂ℓ/∂b_y, where b_y is given",
-    "grad_h0": "∂ℓ/∂h_0",
-    "grad_x": "∂ℓ/∂x_t for every input x_1..x_L, in the shape x is given (W_inᵀ g_t); numeric problems",
-    "grad_x[i]": "∂ℓ/∂x_i, steps counted from 1 (a formula where the problem has symbols)",
-    "updated_w_in": "w_in − η ∂ℓ/∂w_in, with a learning_rate",
-    "updated_w_hh": "w_hh − η ∂ℓ/∂w_hh, with a learning_rate",
-    "updated_w_hy": "w_hy − η ∂ℓ/∂w_hy, with a learning_rate and w_hy",
-    "updated_b": "b − η ∂ℓ/∂b, with a learning_rate and b",
-    "updated_b_y": "b_y − η ∂ℓ/∂b_y, with a learning_rate and b_y",
-    "h[i]": "the hidden state h_i, steps counted from 1 (a formula where the problem has symbols)",
-}
-# Where a problem gives no `vary`: each number redrawn within its field's range (solver/variants.py).
-VARY = {name: {} for name in ("x", "h0", "w_in", "w_hh", "b", "w_hy", "b_y", "target")}
 MAX_STEPS = 50
 MAX_SYMBOLIC_STEPS = 6     # the unrolled closed forms grow as L²
-SYMBOL_NAME = re.compile(r"[A-Za-z]+[0-9]*(_[A-Za-z0-9]+)?\Z")    # what a student's w_{in}, x_1 parse to
+SYMBOL_NAME = re.compile("[A-Za-z]+[0-9]*(_[A-Za-z0-9]+)?")    # what a student's w_in, x_1 parse to
 MAX_NAME = 16
 
 
@@ -103,7 +83,7 @@ def is_symbolic(value) -> bool:
 
 
 def read_cell(name, value):
-    if isinstance(value, str) and SYMBOL_NAME.match(value) and len(value) <= MAX_NAME:
+    if isinstance(value, str) and SYMBOL_NAME.fullmatch(value) and len(value) <= MAX_NAME:
         return real_symbol(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise FieldError(name, "must hold numbers, or symbol names such as w_in, x_1 or y_r; "
@@ -153,14 +133,30 @@ class Given:
     learning_rate: Any = given_field(optional(read_cell), None, "η for one gradient-descent step")
 
 
-def read(raw) -> Given:
-    given = read_given(Given, raw, NAME)
-    validate(given)
-    return given
+@dataclass(frozen=True)
+class Rules:
+    """The RNN's conventions (nn.RNN's recurrence, BPTT, gradient descent); each mistake changes one."""
+    h0_used: bool = True                 # h_0 as given (False: taken as 0)
+    biases_used: bool = True             # b and b_y added (False: left out)
+    tanh_used: bool = True               # the problem's activation (False: the linear RNN)
+    error_factor: int = 1                # ∂ℓ/∂y times this (-1: y* − y; 2: the ½ of the mse not cancelled)
+    chain: str = "every step"            # the error through h_{t−1}: "none", or "last term" (only t = L kept)
+    w_hh_transposed: bool = True         # δ_{t−1} gets W_hhᵀ g_t (False: W_hh g_t)
+    tanh_slope: bool = True              # g_t = δ_t ⊙ (1 − h_t²) (False: the slope left out)
+    extra_power: bool = False            # every power of w_hh one too high
+    h0_in_states: bool = True            # the states the weight gradients multiply hold h_0 (False: its term dropped)
+    term_changed: tuple = ()             # (decomposition, gradient, term, times): one term dropped (1) or flipped (2)
+    gradients_transposed: bool = False   # ∂ℓ/∂W = Σ_t g_t x_tᵀ (True: its transpose)
+    update_sign: int = -1                # w − η ∂ℓ/∂w (+1: the step added)
+
+    def closed_forms(self) -> bool:
+        """With symbols, the gradients are the unrolled closed forms; a mistake in BPTT itself
+        is made in BPTT (its formulas nest where the closed forms do not)."""
+        return (self.error_factor, self.chain, self.w_hh_transposed, self.tanh_slope, self.extra_power,
+                self.h0_in_states) == (1, "every step", True, True, False, True)
 
 
-def validate(given: Given):
-    model(given)
+RULES = Rules()
 
 
 # ---- the model in column form -------------------------------------------------
@@ -201,7 +197,16 @@ class Model:
         return np.zeros(self.w_hh.shape[0], dtype=object)
 
 
-def model(g: Given) -> Model:
+def model(g: Given, rules: Rules = RULES) -> Model:
+    """The problem in column form, as the rules read it."""
+    m = given_model(g)
+    changes = {"h0": m.zeros()} if not rules.h0_used else {}
+    changes |= {"b": None, "b_y": None} if not rules.biases_used else {}
+    changes |= {"tanh": False} if not rules.tanh_used else {}
+    return dataclasses.replace(m, **changes) if changes else m
+
+
+def given_model(g: Given) -> Model:
     x = g.x if g.x.ndim == 2 else g.x[:, None]
     steps, d = x.shape
     n = hidden_size(g.w_hh)
@@ -525,15 +530,8 @@ def shaped(value, shape):
     return exact(array.item()) if shape == () else exact_array(array)
 
 
-def exact_array(a):
-    out = np.empty(a.shape, dtype=object)
-    for index, v in np.ndenumerate(a):
-        out[index] = exact(v)
-    return out
-
-
-def answer_values(m: Model, fw: Forward, grads: dict | None) -> dict:
-    """Every answer's value, from one forward pass and one set of gradients."""
+def answer_values(m: Model, fw: Forward, grads: dict | None, sign=-1) -> dict:
+    """Every answer's value, from one forward pass and one set of gradients (the step taken with `sign`)."""
     state = m.shapes["state"]
     values = {}
     if not m.symbolic:
@@ -548,7 +546,7 @@ def answer_values(m: Model, fw: Forward, grads: dict | None) -> dict:
             values["grad_x"] = shaped(inputs, m.shapes["grad_x"])
         values.update({f"grad_x[{t}]": shaped(inputs[t - 1], m.shapes["input"]) for t in range(1, m.steps + 1)})
         if m.lr is not None:
-            values.update(updated(m, values))
+            values.update(updated(m, values, sign))
     values.update({f"h[{t}]": shaped(fw.h[t], state) for t in range(1, m.steps + 1)})
     if m.symbolic:           # a formula even where it is a number, as ∂ℓ/∂b_y = 1 of a sum
         import sympy
@@ -567,14 +565,65 @@ def updated(m: Model, values: dict, sign=-1) -> dict:
     return found
 
 
-def results(m: Model, fw: Forward | None = None) -> dict:
-    """The right answers: BPTT's numbers, or the closed forms where there are symbols."""
-    fw = fw or forward(m)
+def gradients(m: Model, fw: Forward, rules: Rules) -> dict:
+    """Every gradient, as the rules compute it: BPTT's numbers, or the closed forms where
+    there are symbols."""
+    dy = output_grads(m, fw)
+    if rules.error_factor != 1:
+        dy = {t: rules.error_factor * v for t, v in dy.items()}
+    if m.symbolic and rules.closed_forms():
+        grads = closed_forms(m, fw, dy)
+    else:
+        local = None if rules.h0_in_states else forward(m, h0=m.zeros())
+        bw = backward(m, fw, dy, chain=rules.chain != "none", transposed=rules.w_hh_transposed,
+                      derivative=rules.tanh_slope, extra_power=rules.extra_power, local=local)
+        grads = bw.grads
+        if rules.chain == "last term":
+            grads |= {name: terms[-1][1] for name, terms in bw.terms.items() if name != "grad_h0"}
+    if rules.term_changed:
+        decomposition, name, index, times = rules.term_changed
+        term = term_decompositions(m, fw, dy)[decomposition][name][index][1]
+        term = term if isinstance(grads[name], np.ndarray) else scalar_or(term)
+        grads = {**grads, name: grads[name] - times * term}
+    return grads
+
+
+def term_decompositions(m: Model, fw: Forward, dy: dict) -> list[dict]:
+    """Each gradient as a sum of terms, {name: [(which term, its value)]}: over the steps, and
+    (scalar, linear) over the unrolled closed form's terms, as a student writes them."""
+    bw = backward(m, fw, dy)
+    found = [{name: [(f"the t = {t} term of the sum over the steps", v) for t, v in terms]
+              for name, terms in bw.terms.items()}]
+    if m.scalar and not m.tanh and m.steps <= MAX_SYMBOLIC_STEPS:
+        found.append(unrolled_terms(m, dy))
+    return found
+
+
+def transposed_gradients(m: Model, values: dict) -> dict:
+    """Each square weight gradient that is not symmetric, transposed, and its step with it."""
+    found = {}
+    for name in WEIGHTS:
+        grad = values.get(f"grad_{name}")
+        if isinstance(grad, np.ndarray) and grad.ndim == 2 and grad.shape[0] == grad.shape[1] \
+                and not (grad == grad.T).all():
+            found[f"grad_{name}"] = grad.T
+    if found and m.lr is not None:
+        found.update({k: v for k, v in updated(m, {**values, **found}).items() if f"grad_{k[8:]}" in found})
+    return found
+
+
+def compute_values(given, rules: Rules = RULES) -> dict:
+    """{answer name: value} under the rules."""
+    m = model(given, rules)
+    fw = forward(m)
     if m.loss is None:
         return answer_values(m, fw, None)
-    dy = output_grads(m, fw)
-    grads = closed_forms(m, fw, dy) if m.symbolic else backward(m, fw, dy).grads
-    return answer_values(m, fw, grads)
+    values = answer_values(m, fw, gradients(m, fw, rules), rules.update_sign)
+    if rules.error_factor != 1:        # the loss a student who doubled the error has: twice the squares
+        values["loss"] = exact(loss_value(m, fw, abs(rules.error_factor) * loss_scale(m)))
+    if rules.gradients_transposed:
+        values |= transposed_gradients(m, values)
+    return values
 
 
 def answer_type(value) -> str:
@@ -586,19 +635,12 @@ def answer_type(value) -> str:
 
 
 QUANTITY_OF = {"w_in": "w_in", "w_hh": "w_hh", "b": "b", "w_hy": "w_hy", "b_y": "b_y", "h0": "h_0"}   # field: quantity
-LABELS = {"h": listing("h_1", "h_L"), "y": "y_L", "loss": written("loss"),
-          **{f"grad_{field}": derivative("loss", name) for field, name in QUANTITY_OF.items()},
-          "grad_x": listing(derivative("loss", "x_1"), derivative("loss", "x_L")),
-          **{f"updated_{field}": after_update(name) for field, name in QUANTITY_OF.items() if field != "h0"}}
 
 
-def solve(given: Given) -> Solution:
-    m = model(given)
-    fw = forward(m)
-    values = results(m, fw)
-    answers = {name: Answer(name, answer_type(v), v, answer_label(m, name), detail="[" in name)
-               for name, v in values.items()}
-    return Solution(NAME, given, derivation(m, fw, values), answers)
+def parameter(field: str, m: Model | None = None) -> str:
+    """The quantity a given is named by: w_in, or W_in where the model holds it as a matrix."""
+    name = QUANTITY_OF[field]
+    return "W" + name[1:] if m is not None and field in WEIGHTS and getattr(m, field).size > 1 else name
 
 
 def named(given: Given) -> dict:
@@ -616,12 +658,16 @@ def named(given: Given) -> dict:
 def answer_label(m: Model, name) -> str:
     """The answer's name in the derivation's letters: W for a matrix, y_3 for y_L."""
     if name.startswith("h["):
-        return f"h_{{{name[2:-1]}}}"
+        return latex(indexed("h", name[2:-1]))
     if name.startswith("grad_x["):
-        return rf"\frac{{\partial \ell}}{{\partial x_{{{name[7:-1]}}}}}"
-    weight = getattr(m, name.split("_", 1)[1], None) if name.startswith(("grad_w", "updated_w")) else None
-    label = LABELS[name].replace("y_L", f"y_{{{m.steps}}}")
-    return label.replace("w_{", "W_{") if weight is not None and weight.size > 1 else label
+        return derivative("loss", latex(indexed("x", name[7:-1])))
+    whole = {"h": lambda: listing("h_1", "h_L"), "y": lambda: latex(indexed("y", m.steps)),
+             "loss": lambda: written("loss"),
+             "grad_x": lambda: listing(derivative("loss", "x_1"), derivative("loss", "x_L"))}
+    if name in whole:
+        return whole[name]()
+    kind, field = name.split("_", 1)
+    return derivative("loss", parameter(field, m)) if kind == "grad" else after_update(parameter(field, m))
 
 
 # ---- how the derivation shows values --------------------------------------------
@@ -639,10 +685,7 @@ def as_node(v, row: bool = False) -> Formula:
 class Notation:
     """Letters and values of one problem: a formula is built twice, with `letter(name, t)`
     leaves and with `value(name, t)` leaves (the numbers, or symbols, put in)."""
-    BASE = {"w_in": r"{w}_{\text{in}}", "w_hh": r"{w}_{\text{hh}}", "w_hy": r"{w}_{\text{hy}}",
-            "b": "b", "b_y": "b_y", "x": "x", "h": "h", "a": "a", "y": "y", "g": "g",
-            "delta": r"\delta", "eta": r"\eta", "target": "y^{*}",
-            "dy": r"\frac{\partial \ell}{\partial y_{%s}}"}
+    NAMES = {"x": "x", "h": "h", "a": "a", "y": "y", "g": "g", "delta": "delta", "eta": "eta", "target": "y*"}
 
     def __init__(self, m: Model, fw: Forward, bw: Backward | None = None):
         self.m, self.fw, self.bw = m, fw, bw
@@ -666,17 +709,22 @@ class Notation:
         return as_node(v, row=transposed)
 
     def letter(self, name, t=None, transposed=False):
-        base = self.BASE["delta" if name == "g" and not self.m.tanh else name]    # linear: g_t is δ_t
-        tex = base.replace("{w}", "W" if name in WEIGHTS and getattr(self.m, name).size > 1 else "w")
+        """The quantity's letter, with its step t (and transposed), as one letter of a formula."""
+        base = "delta" if name == "g" and not self.m.tanh else name      # linear: g_t is δ_t
         if name == "dy":
-            tex = tex % t
-        elif name == "target" and (self.m.loss or "").endswith("_all"):
-            tex += f"_{{{t}}}"
-        elif t is not None and name != "target":
-            tex = f"{tex}_{{{t}}}"
+            node = Partial(quantity("loss"), indexed("y", t))
+        else:
+            written_as = parameter(base, self.m) if base in QUANTITY_OF else self.NAMES[base]
+            stepped = t is not None and (name != "target" or (self.m.loss or "").endswith("_all"))
+            node = indexed(written_as, t) if stepped else quantity(written_as)
         if transposed and np.size(self.raw(name, t)) > 1:
-            tex += r"^{\top}"
-        return Symbol(f"{name}{t or ''}{'T' if transposed else ''}", tex)
+            node = transposed_(node)
+        return as_letter(f"{name}{t or ''}{'T' if transposed else ''}", node)
+
+
+def as_letter(key: str, node: Formula) -> Symbol:
+    """A formula named as one letter (∂ℓ/∂h_3, h_{t-1}ᵀ), so that a product writes it side by side."""
+    return Symbol(key, latex(node))
 
 
 def tidy(line) -> list:
@@ -736,7 +784,7 @@ def model_step(m: Model, n: Notation) -> Step:
         lines.append([n.letter("y", "t"), plus([n.letter("w_hy") * n.letter("h", "t")]
                                                + ([n.letter("b_y")] if m.b_y is not None else []))])
     if m.loss is not None:
-        lines.append([Symbol("l", r"\ell"), loss_letters(m, n)])
+        lines.append([quantity("loss"), loss_letters(m, n)])
     activation = "tanh" if m.tanh else "no activation (a linear RNN)"
     sentences = [f"The RNN reads x_1, ..., x_{m.steps} one step at a time, with {activation}; h_0 is "
                  "the initial state.",
@@ -754,15 +802,17 @@ def loss_letters(m: Model, n: Notation):
     if m.loss.startswith("sum"):
         if len(steps) == 1 and np.size(n.raw("y", steps[0])) == 1:
             return n.letter("y", steps[0])
-        return Symbol("sum", r"\sum_{t=1}^{%d} \sum_i y_{t,i}" % m.steps if len(steps) > 1
-                      else r"\sum_i y_{%d,i}" % steps[0])
+        t, i = Symbol("t"), Symbol("i")
+        if len(steps) > 1:
+            return Summation(t, 1, m.steps, Summation(i, None, None, Indexed("y", [t, i])))
+        return Summation(i, None, None, Indexed("y", [steps[0], i]))
     if m.shapes["y"] == ():
         return scaled(loss_scale(m), plus([Power(n.letter("y", t) - n.letter("target", t)) for t in steps]))
-    norm = r"\left\lVert y_{%s} - y^{*}%s \right\rVert^{2}"
-    coefficient = "" if loss_scale(m) == 1 else latex(Number(loss_scale(m))) + " "
     if len(steps) == 1:
-        return Symbol("mse", coefficient + norm % (steps[0], ""))
-    return Symbol("mse", coefficient + r"\sum_{t=1}^{%d} " % m.steps + norm % ("t", "_{t}"))
+        squares = Power(Norm(indexed("y", steps[0]) - quantity("y*")))
+    else:
+        squares = Summation(Symbol("t"), 1, m.steps, Power(Norm(indexed("y", "t") - indexed("y*", "t"))))
+    return squares if loss_scale(m) == 1 else Product([Number(loss_scale(m)), squares], spaced=True)
 
 
 def scaled(coefficient, formula: Formula) -> Formula:
@@ -783,7 +833,7 @@ def forward_step(m: Model, n: Notation) -> Step:
             lines.append(tidy([n.letter("h", t), Apply("tanh", n.letter("a", t)), Apply("tanh", n.value("a", t)),
                                n.value("h", t)]))
     if m.symbolic:
-        text = ("Each step feeds the state before it back in. Putting each h_{t-1} into the next "
+        text = ("Each step feeds the state before it back in. Putting each h_(t−1) into the next "
                 "step unrolls the recurrence: h_t written with h_0 and the inputs alone, "
                 "h_t = w_hh^t h_0 + Σ_s w_hh^(t−s) (w_in x_s" + (" + b" if m.b is not None else "") + ").")
     else:
@@ -806,7 +856,7 @@ def output_step(m: Model, n: Notation) -> Step:
 def loss_step(m: Model, n: Notation) -> Step:
     steps = m.loss_steps
     loss = loss_value(m, n.fw)
-    head = Symbol("l", r"\ell")
+    head = quantity("loss")
     if not squared(m):
         entries = [as_node(v) for t in steps for v in n.fw.y[t]]
         return Step("Loss", "The loss adds up the entries of the outputs it reads.",
@@ -838,7 +888,7 @@ def bptt_steps(m: Model, n: Notation, values: dict) -> list[Step]:
             lines.append(tidy([n.letter("g", t), Hadamard(n.letter("delta", t), one_minus),
                                Hadamard(n.value("delta", t), as_node(scalar_or(slope(m, n.fw, t)))),
                                n.value("g", t)]))
-    lines.append(sum_line(n, Symbol("dh0", r"\frac{\partial \ell}{\partial h_{0}}"),
+    lines.append(sum_line(n, Partial(quantity("loss"), indexed("h", 0)),
                           [([("w_hh", None, True), ("g", 1)], bw.terms["grad_h0"][0][1])], bw.terms["grad_h0"][0][1]))
     text = ("Backpropagation through time, from the last step back: δ_t = ∂ℓ/∂h_t collects the error "
             "from y_t (through W_hy^T" + ("" if m.w_hy is not None else ", here the identity") +
@@ -919,7 +969,7 @@ def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
     errors = {t: short_error(m, n, t) for t in m.loss_steps}
     for s in range(1, m.steps + 1):
         terms = input_terms(m, errors, s)
-        letters = [state_error_letter(t) * Symbol(f"dh{t}dx{s}", r"\frac{\partial h_{%d}}{\partial x_{%d}}" % (t, s))
+        letters = [state_error_letter(t) * as_letter(f"dh{t}dx{s}", Partial(indexed("h", t), indexed("x", s)))
                    for t, _ in terms]
         lines.append(tidy([Symbol(f"grad_x[{s}]", answer_label(m, f"grad_x[{s}]")), plus(letters),
                            plus([error * as_node(n.m.w_hh.flat[0] ** (t - s) * n.m.w_in.flat[0]) for t, error in terms]),
@@ -932,11 +982,11 @@ def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
 
 
 def state_error_letter(t) -> Symbol:
-    return Symbol(f"dh{t}", r"\frac{\partial \ell}{\partial h_{%d}}" % t)
+    return as_letter(f"dh{t}", Partial(quantity("loss"), indexed("h", t)))
 
 
 def derivative_letter(t, name) -> Symbol:
-    return Symbol(f"d{t}{name}", r"\frac{\partial h_{%d}}{\partial %s}" % (t, PARAMETER_TEX[name]))
+    return as_letter(f"d{t}{name}", Partial(indexed("h", t), quantity(QUANTITY_OF[name[5:]])))
 
 
 def output_error(m: Model, n: Notation, t) -> Formula:
@@ -950,9 +1000,6 @@ def short_error(m: Model, n: Notation, t) -> Formula:
     """∂ℓ/∂h_t through y_t, with y_t as a letter: w_hy (y_t − y*_t)."""
     error = output_error(m, n, t)
     return error if m.w_hy is None else (n.value("w_hy") if not squared(m) else n.value("w_hy") * error)
-
-
-PARAMETER_TEX = {f"grad_{field}": written(QUANTITY_OF[field]) for field in ("w_in", "w_hh", "b", "h0")}
 
 
 def update_step(m: Model, n: Notation, values: dict) -> Step:
@@ -974,183 +1021,150 @@ def update_step(m: Model, n: Notation, values: dict) -> Step:
 
 # ---- mistakes -------------------------------------------------------------------
 
-def _with_model(answers, forward_only=False):
-    """A mistake's answers(given): {} where it does not apply. Most need a loss;
-    `forward_only` ones change the forward pass and apply without one."""
-    def run(given):
-        try:
-            m = model(given)
-        except (FieldError, ZeroDivisionError):
-            return {}
-        return diagnosable(m, answers(m)) if m.loss is not None or forward_only else {}
-    return run
+def has_loss(g) -> bool:
+    """A loss to descend: a sum of the outputs, or a squared loss with its target."""
+    return g.loss.startswith("sum") or g.target is not None
 
 
-def diagnosable(m: Model, found: dict) -> dict:
-    """A symbolic mistake's answers that differ from the right ones, in the right one's symbols.
-    An unchanged formula written otherwise (BPTT's nesting, not the closed form) would cost the
-    checker an expansion to set aside; a letter the right answer lacks, the checker reads as
-    another symbol, so it could never match."""
-    if not m.symbolic or not found:
+def nonzero(value) -> bool:
+    """Given, and not all zeros (a symbol counts as not zero)."""
+    return value is not None and any(v != 0 for v in np.asarray(value, dtype=object).flat)
+
+
+def asymmetric(value) -> bool:
+    """A matrix of more than one row that differs from its transpose."""
+    return np.ndim(value) == 2 and len(value) > 1 and not (value == value.T).all()
+
+
+def square_weights(g) -> bool:
+    return any(np.ndim(w) == 2 and len(w) > 1 and np.shape(w)[0] == np.shape(w)[1]
+               for w in (g.w_in, g.w_hh, g.w_hy) if w is not None)
+
+
+def chain_places(g) -> list:
+    """Truncated BPTT: no error through h_(t−1) at all, or only the last step's term kept
+    (a different answer where the loss reads every step)."""
+    if not has_loss(g):
+        return []
+    places = [("", {}, {"chain": "none"})]
+    if len(g.x) > 1 and g.loss.endswith("_all") and not symbolic_fields(g):
+        places.append(("only the t = L term kept", {}, {"chain": "last term"}))
+    return places
+
+
+def term_places(times: int):
+    """One place per term of each gradient's sum (over the steps, and over the unrolled
+    closed form's terms), that term taken `times` times fewer: 1 drops it, 2 flips its sign."""
+    def places(g) -> list:
+        if not has_loss(g):
+            return []
+        m = model(g)
+        fw = forward(m)
+        found = []
+        for d, terms_of in enumerate(term_decompositions(m, fw, output_grads(m, fw))):
+            for name, terms in terms_of.items():
+                for index, (where, term) in enumerate(terms if len(terms) > 1 else []):
+                    if np.any(np.asarray(term, dtype=object) != 0):
+                        found.append((where, {}, {"term_changed": (d, name, index, times)}))
         return found
-    right = results(m)
-    point = {s: (-1) ** i * Fraction(2 * i + 3, i + 7) for i, s in
-             enumerate(sorted(set().union(*(v.free_symbols for v in right.values())), key=str))}
-    return {name: v for name, v in found.items()
-            if name in right and v.free_symbols <= right[name].free_symbols
-            and v.xreplace(point) != right[name].xreplace(point)}
-
-
-def _backward_with(**flags):
-    def answers(m):
-        fw = forward(m)
-        return answer_values(m, fw, backward(m, fw, **flags).grads)
-    return answers
-
-
-def _dy_scaled(factor):
-    def answers(m):
-        if not squared(m) or (factor == 2 and not m.loss.startswith("mse")):
-            return {}        # the ½ forgotten: only the losses that have one
-        fw = forward(m)
-        dy = {t: factor * v for t, v in output_grads(m, fw).items()}
-        values = answer_values(m, fw, backward(m, fw, dy).grads)
-        return {**values, "loss": exact(loss_value(m, fw, abs(factor) * loss_scale(m)))}
-    return answers
-
-
-def _h0_forgotten(m):
-    if all(v == 0 for v in m.h0):
-        return {}
-    return results(dataclasses.replace(m, h0=m.zeros()))
-
-
-def _bias_forgotten(m):
-    if all(v == 0 for a in (m.b, m.b_y) if a is not None for v in a):
-        return {}
-    return results(dataclasses.replace(m, b=None, b_y=None))
-
-
-def _h0_term_dropped(m):
-    if m.tanh or all(v == 0 for v in m.h0):
-        return {}
-    fw = forward(m)
-    return answer_values(m, fw, backward(m, fw, local=forward(m, h0=m.zeros())).grads)
-
-
-def _linear_only(answers):
-    return lambda m: {} if m.tanh else answers(m)
-
-
-def _last_term_only(m):
-    """Every weight gradient as its t = L term alone (δ_L through step L only); with a
-    loss at the last step only, the same as no chain through time."""
-    if m.steps == 1 or m.loss_steps == [m.steps] or m.symbolic:
-        return {}
-    fw = forward(m)
-    bw = backward(m, fw)
-    grads = {**bw.grads, **{name: terms[-1][1] for name, terms in bw.terms.items() if name != "grad_h0"}}
-    return answer_values(m, fw, grads)
-
-
-def _chain_cases(given):
-    """Truncated BPTT: no error through h_{t−1} at all, or only the last step's term kept."""
-    return [("", _with_model(_backward_with(chain=False))(given)),
-            ("only the t = L term kept", _with_model(_last_term_only)(given))]
-
-
-def _term_changed(times):
-    """A mistake's cases: one per term of each gradient's sum (over the steps, and over
-    the unrolled closed form's terms) with that term taken `times` times fewer: 1 drops
-    it, 2 flips its sign."""
-    return lambda given: _terms_changed(given, times)
-
-
-def _terms_changed(given, times):
-    try:
-        m = model(given)
-    except (FieldError, ZeroDivisionError):
-        return []
-    if m.loss is None:
-        return []
-    fw = forward(m)
-    dy = output_grads(m, fw)
-    bw = backward(m, fw, dy)
-    grads = closed_forms(m, fw, dy) if m.symbolic else bw.grads
-    decompositions = [{name: [(f"the t = {t} term of the sum over the steps", v) for t, v in terms]
-                       for name, terms in bw.terms.items()}]
-    if m.scalar and not m.tanh and m.steps <= MAX_SYMBOLIC_STEPS:
-        decompositions.append(unrolled_terms(m, dy))
-    cases = []
-    for terms_of in decompositions:
-        for name, terms in terms_of.items():
-            for where, term in (terms if len(terms) > 1 else []):
-                if not np.any(np.asarray(term, dtype=object) != 0):
-                    continue
-                term = term if isinstance(grads[name], np.ndarray) else scalar_or(term)
-                changed = answer_values(m, fw, {**grads, name: grads[name] - times * term})
-                wanted = (name, f"updated_{name[5:]}")
-                cases.append((where, {k: v for k, v in changed.items() if k in wanted}))
-    return cases
-
-
-def _update_uphill(m):
-    if m.lr is None:
-        return {}
-    values = results(m)
-    return updated(m, values, sign=+1)
-
-
-def _w_hh_not_transposed(m):
-    if m.w_hh.size == 1 or (m.w_hh == m.w_hh.T).all():
-        return {}
-    return _backward_with(transposed=False)(m)
-
-
-def _gradients_transposed(m):
-    values = results(m)
-    found = {}
-    for name in WEIGHTS:
-        grad = values.get(f"grad_{name}")
-        if isinstance(grad, np.ndarray) and grad.ndim == 2 and grad.shape[0] == grad.shape[1] \
-                and not (grad == grad.T).all():
-            found[f"grad_{name}"] = grad.T
-    if found and m.lr is not None:
-        found.update({k: v for k, v in updated(m, {**values, **found}).items() if f"grad_{k[8:]}" in found})
-    return found
+    return places
 
 
 MISTAKES = [
-    Mistake("h0_forgotten", "This is the result with h_0 left out (taken as 0): the first step is "
-            "h_1 = w_in x_1 + w_hh h_0 + b, and h_0 is given.", _with_model(_h0_forgotten, True)),
-    shared_mistake("bias_forgotten", _with_model(_bias_forgotten, True)),
-    Mistake("tanh_forgotten", "This is the linear RNN's result: tanh is applied to a_t at every step.",
-            _with_model(lambda m: results(dataclasses.replace(m, tanh=False)) if m.tanh else {}, True)),
-    Mistake("update_added", "The gradient step was added: gradient descent subtracts it, "
-            "w − η ∂ℓ/∂w, to go downhill.", _with_model(_update_uphill)),
-    Mistake("error_sign_flipped", "Every gradient has the wrong sign: ∂ℓ/∂y = y − y*, not y* − y.",
-            _with_model(_dy_scaled(-1))),
-    Mistake("half_forgotten", "This is twice the answer: the ½ in ½(y − y*)² cancels the 2 of the "
-            "derivative, so ∂ℓ/∂y = y − y*.", _with_model(_dy_scaled(2))),
-    Mistake("chain_through_time_forgotten", "Only the last step's term is there: h_t also depends on "
-            "the weights through h_{t-1}, so the error flows back through every earlier step "
-            "(δ_{t-1} gets W_hh^T δ_t).", _chain_cases),
-    Mistake("w_hh_power_off_by_one", "Every power of w_hh is one too high: x_t reaches h_L through "
-            "L − t recurrent steps, so it is multiplied by w_hh^(L−t), and h_0 by w_hh^L.",
-            _with_model(_linear_only(_backward_with(extra_power=True)))),
-    Mistake("h0_term_dropped", "The h_0 term is missing: unrolled, h_t = w_hh^t h_0 + ..., and that "
-            "term has a derivative too (t w_hh^(t−1) h_0 with respect to w_hh).",
-            _with_model(_h0_term_dropped)),
+    Change("h0_forgotten", "This is the result with h_0 left out (taken as 0): the first step is "
+           "h_1 = w_in x_1 + w_hh h_0 + b, and h_0 is given.", rules={"h0_used": False},
+           applies=lambda g: nonzero(g.h0)),
+    shared("bias_forgotten", given=None, rules={"biases_used": False}, applies=lambda g: nonzero(g.b) or nonzero(g.b_y)),
+    Change("tanh_forgotten", "This is the linear RNN's result: tanh is applied to a_t at every step.",
+           rules={"tanh_used": False}, applies=lambda g: g.activation == "tanh"),
+    Change("update_added", "The gradient step was added: gradient descent subtracts it, "
+           "w − η ∂ℓ/∂w, to go downhill.", rules={"update_sign": 1},
+           applies=lambda g: has_loss(g) and g.learning_rate is not None),
+    Change("error_sign_flipped", "Every gradient has the wrong sign: ∂ℓ/∂y = y − y*, not y* − y.",
+           rules={"error_factor": -1}, applies=lambda g: g.target is not None and not g.loss.startswith("sum")),
+    Change("half_forgotten", "This is twice the answer: the ½ in ½(y − y*)² cancels the 2 of the "
+           "derivative, so ∂ℓ/∂y = y − y*.", rules={"error_factor": 2},
+           applies=lambda g: g.target is not None and g.loss.startswith("mse")),
+    Places("chain_through_time_forgotten", "Only the last step's term is there: h_t also depends on "
+           "the weights through h_(t−1), so the error flows back through every earlier step "
+           "(δ_(t−1) gets W_hh^T δ_t).", chain_places),
+    Change("w_hh_power_off_by_one", "Every power of w_hh is one too high: x_t reaches h_L through "
+           "L − t recurrent steps, so it is multiplied by w_hh^(L−t), and h_0 by w_hh^L.",
+           rules={"extra_power": True}, applies=lambda g: has_loss(g) and g.activation != "tanh"),
+    Change("h0_term_dropped", "The h_0 term is missing: unrolled, h_t = w_hh^t h_0 + ..., and that "
+           "term has a derivative too (t w_hh^(t−1) h_0 with respect to w_hh).", rules={"h0_in_states": False},
+           applies=lambda g: has_loss(g) and g.activation != "tanh" and nonzero(g.h0)),
     # Dropped first: a term dropped and a term half its size flipped give the same value.
-    Mistake("term_dropped", "One term of the sum is missing: the gradient adds up a term for every step "
-            "(and every term of the unrolled state) that the parameter reaches the loss through.",
-            _term_changed(1)),
-    Mistake("term_sign_flipped", "One term of the sum has the wrong sign.", _term_changed(2)),
-    Mistake("tanh_derivative_forgotten", "The derivative of tanh is missing: backpropagating through "
-            "h_t = tanh(a_t) multiplies by 1 − h_t².",
-            _with_model(lambda m: _backward_with(derivative=False)(m) if m.tanh else {})),
-    Mistake("w_hh_not_transposed", "The error was sent back through W_hh instead of its transpose: "
-            "δ_{t-1} gets W_hh^T g_t.", _with_model(_w_hh_not_transposed)),
-    Mistake("gradient_transposed", "This gradient is transposed: ∂ℓ/∂W = Σ_t g_t x_t^T has one row "
-            "per output of W (g_t times the transposed input).", _with_model(_gradients_transposed)),
+    Places("term_dropped", "One term of the sum is missing: the gradient adds up a term for every step "
+           "(and every term of the unrolled state) that the parameter reaches the loss through.", term_places(1)),
+    Places("term_sign_flipped", "One term of the sum has the wrong sign.", term_places(2)),
+    Change("tanh_derivative_forgotten", "The derivative of tanh is missing: backpropagating through "
+           "h_t = tanh(a_t) multiplies by 1 − h_t².", rules={"tanh_slope": False},
+           applies=lambda g: has_loss(g) and g.activation == "tanh"),
+    Change("w_hh_not_transposed", "The error was sent back through W_hh instead of its transpose: "
+           "δ_(t−1) gets W_hh^T g_t.", rules={"w_hh_transposed": False},
+           applies=lambda g: has_loss(g) and asymmetric(g.w_hh)),
+    Change("gradient_transposed", "This gradient is transposed: ∂ℓ/∂W = Σ_t g_t x_t^T has one row "
+           "per output of W (g_t times the transposed input).", rules={"gradients_transposed": True},
+           applies=lambda g: has_loss(g) and square_weights(g)),
 ]
+
+
+class Rnn(Kind):
+    name = "rnn"
+    summary = ("a recurrent network over a sequence: forward pass, loss, gradients by backpropagation "
+               "through time, one gradient-descent step")
+    answers = {
+        "h": "every hidden state h_1..h_L (a list, or one row per step); numeric problems",
+        "y": "the last output y_L (h_L where no w_hy is given)",
+        "loss": "the loss ℓ; needs a target for the squared losses (mse_, sse_, torch_mse_)",
+        "grad_w_in": "∂ℓ/∂w_in",
+        "grad_w_hh": "∂ℓ/∂w_hh",
+        "grad_b": "∂ℓ/∂b, where b is given",
+        "grad_w_hy": "∂ℓ/∂w_hy, where w_hy is given",
+        "grad_b_y": "∂ℓ/∂b_y, where b_y is given",
+        "grad_h0": "∂ℓ/∂h_0",
+        "grad_x": "∂ℓ/∂x_t for every input x_1..x_L, in the shape x is given (W_inᵀ g_t); numeric problems",
+        "grad_x[i]": "∂ℓ/∂x_i, steps counted from 1 (a formula where the problem has symbols)",
+        "updated_w_in": "w_in − η ∂ℓ/∂w_in, with a learning_rate",
+        "updated_w_hh": "w_hh − η ∂ℓ/∂w_hh, with a learning_rate",
+        "updated_w_hy": "w_hy − η ∂ℓ/∂w_hy, with a learning_rate and w_hy",
+        "updated_b": "b − η ∂ℓ/∂b, with a learning_rate and b",
+        "updated_b_y": "b_y − η ∂ℓ/∂b_y, with a learning_rate and b_y",
+        "h[i]": "the hidden state h_i, steps counted from 1 (a formula where the problem has symbols)",
+    }
+    # Where a problem gives no `vary`: each number redrawn within its field's range (solver/variants.py).
+    vary = {name: {} for name in ("x", "h0", "w_in", "w_hh", "b", "w_hy", "b_y", "target")}
+    Given, Rules = Given, Rules
+    mistakes = MISTAKES
+    named = staticmethod(named)
+
+    def validate(self, given) -> None:
+        model(given)
+
+    def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
+        m = model(given, rules)
+        return {name: Answer(name, answer_type(v), v, answer_label(m, name), detail="[" in name)
+                for name, v in compute_values(given, rules).items()}
+
+    def derive(self, given, answers) -> list[Step]:
+        m = model(given)
+        return derivation(m, forward(m), {name: answer.value for name, answer in answers.items()})
+
+    def answers_with(self, given, fields: dict, rules: dict) -> dict:
+        """A mistake's answers; with symbols, only those it changes, in the right answers' symbols:
+        an unchanged formula written otherwise (BPTT's nesting, not the closed form) would cost the
+        checker an expansion to set aside, and a letter the right answer lacks, the checker reads as
+        another symbol, so it could never match."""
+        found = super().answers_with(given, fields, rules)
+        if not found or not symbolic_fields(given):
+            return found
+        right = compute_values(given)
+        point = {s: (-1) ** i * Fraction(2 * i + 3, i + 7) for i, s in
+                 enumerate(sorted(set().union(*(v.free_symbols for v in right.values())), key=str))}
+        return {name: v for name, v in found.items()
+                if name in right and v.free_symbols <= right[name].free_symbols
+                and v.xreplace(point) != right[name].xreplace(point)}
+
+
+KIND = Rnn()

@@ -112,7 +112,7 @@ class Negative(Formula):
 
 class Product(Formula):
     """Factors in order; `dot`: every multiplication shown (X · W_Q^T), none left implied;
-    `spaced`: letters side by side with a space between them (W_Q x_i, α_ij v_j)."""
+    `spaced`: every factor side by side with a space between, as a course writes W_Q x_i, α_ij v_j."""
 
     def __init__(self, factors, dot: bool = False, spaced: bool = False):
         self.dot, self.spaced = dot, spaced
@@ -389,6 +389,20 @@ class Group(Formula):
 
     def value(self):
         return self.inner.value()
+
+
+class Norm(Formula):
+    """‖v‖, the Euclidean length of a vector."""
+
+    def __init__(self, inner):
+        self.inner = lift(inner)
+
+    def substitute(self, values):
+        return Norm(self.inner.substitute(values))
+
+    def value(self):
+        import numpy as np
+        return math.sqrt(sum(float(v) ** 2 for v in np.ravel(self.inner.value())))
 
 
 class Indexed(Symbol):

@@ -22,6 +22,8 @@ QUANTITIES = {
     "N_kept": r"N_{\text{kept}}", "N_reached": r"N_{\text{reached}}",
     "solution_dimension": r"\dim(\text{solution set})",
     "conv(X)": r"\operatorname{conv}(X)", "target(X)": r"\operatorname{target}(X)",
+    "W_in": r"W_{\text{in}}", "W_hh": r"W_{\text{hh}}", "W_hy": r"W_{\text{hy}}",
+    "eta": r"\eta", "y*": "y^{*}",
 }
 
 

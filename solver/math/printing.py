@@ -18,7 +18,7 @@ import numpy as np
 
 from ..prose import math_to_text
 from ..answers.tables import Table
-from .nodes import (Apply, Array, Call, Cases, Diag, Dots, ElidedSum, Entry, Exp, Formula, Fraction_, Function,
+from .nodes import (Apply, Array, Call, Cases, Norm, Diag, Dots, ElidedSum, Entry, Exp, Formula, Fraction_, Function,
                     Group, Hadamard, Indexed, Log, Mean, Negative, Number, Partial, Power, Product, Relation, Root,
                     Slash, Sum, Summation, Symbol, Transpose, is_plain)
 
@@ -142,11 +142,14 @@ def product_latex(node: Product) -> str:
     if len(parts) == 2 and isinstance(first, Number) and is_plain(first.x) and first.x == 1 \
             and isinstance(node.factors[1], Sum):
         return parts[1]                             # D(K - 1) with D = 1: (3 - 1), not 1(3 - 1)
+    if node.spaced:                                 # a trailing sum runs to the end: ½ Σ_t ‖y_t - y*_t‖²
+        last = node.factors[-1]
+        return " ".join(parts[:-1] + [node_latex(last) if isinstance(last, Summation) else parts[-1]])
     out = parts[0]
     for before, factor, part in zip(node.factors, node.factors[1:], parts[1:]):
         if not juxtaposed(before, factor, node.dot):
             out += r" \cdot "
-        elif node.spaced or isinstance(before, SPACED) or isinstance(factor, SPACED) \
+        elif isinstance(before, SPACED) or isinstance(factor, SPACED) \
                 or re.search(r"\\[A-Za-z]+$", out) and part[:1].isalpha():
             out += " "                              # A_\ell y, not the macro \elly
         out += part
@@ -257,6 +260,7 @@ PRINTERS = {
                          + node_latex(node.otherwise)),
     Hadamard: lambda node: wrap(node.a, PRODUCT) + r" \odot " + wrap(node.b, PRODUCT),
     Group: lambda node: rf"\left({node_latex(node.inner)}\right)",
+    Norm: lambda node: rf"\left\lVert {node_latex(node.inner)} \right\rVert",
     Dots: lambda node: r"\cdots",
     Indexed: lambda node: f"{node.name}_{{{','.join(node_latex(s) for s in node.subscripts)}}}",
     Summation: summation_latex,
