@@ -135,15 +135,16 @@ def prose_text(s: str) -> str:
     return "".join(math_to_text(text) if is_math else text for is_math, text in prose_parts(str(s)))
 
 
-# After a subscript, a letter starts the next factor: C_{\text{out}}C_{\text{in}} reads C_out·C_in.
-JUXTAPOSED = re.compile(r"(_(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))\s*(?=[A-Za-z]|\\(?:text|mathrm)\b)")
+# After a subscript, a letter starts the next factor: C_{\text{out}}C_{\text{in}} reads C_out·C_in
+# (but a sum's index is no factor: \sum_c a_c reads ∑_c a_c).
+JUXTAPOSED = re.compile(r"(?<!\\sum)(_(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))\s*(?=[A-Za-z]|\\(?:text|mathrm)\b)")
 
 
 def math_to_text(tex_text: str) -> str:
     """Math as Unicode text for a terminal: × · ⌊ ⌋ spaced as they read."""
     tex_text = re.sub(r"\\boxed\{([^{}]*)\}", r"\1*", tex_text)         # a marked cell: 5*
     text = text_converter().latex_to_text(JUXTAPOSED.sub(r"\1 \\cdot ", tex_text))
-    text = re.sub(r"\s*([·×])\s*", r" \1 ", text)
+    text = re.sub(r"\s*([·×])\s*", r" \1 ", re.sub(r"\blog\s+\(", "log(", text))
     text = re.sub(r"([⌊⌈])\s+", r"\1", re.sub(r"\s+([⌋⌉])", r"\1", text))
     return re.sub(r"([⌋⌉])(?=[-+=])", r"\1 ", re.sub(r" {2,}", " ", text)).strip()
 
@@ -162,5 +163,6 @@ def text_converter():
         latex2text.MacroTextSpec("frac", simplify_repl=fraction),
         latex2text.MacroTextSpec("dfrac", simplify_repl=fraction),
         latex2text.MacroTextSpec("left", ""), latex2text.MacroTextSpec("right", ""),
+        latex2text.MacroTextSpec("log", "log "),        # log p, not logp (a bracket follows it closely again below)
     ])
     return latex2text.LatexNodes2Text(latex_context=context, math_mode="text")

@@ -64,6 +64,11 @@ def derivative(of: str, by: str) -> str:
     return rf"\frac{{\partial {written(of)}}}{{\partial {written(by)}}}"
 
 
+def slashed_derivative(of: str, by: str) -> str:
+    """∂of / ∂by on one line, as a label or a sentence writes it."""
+    return rf"\partial {written(of)} / \partial {written(by)}"
+
+
 def after_update(name: str) -> str:
     """The quantity after one update step: w'."""
     return written(name) + "'"

@@ -221,9 +221,10 @@ def exp_latex(node: Exp) -> str:
 
 
 def log_latex(node: Log) -> str:
-    """log x for a letter or a number, log(...) for anything longer."""
+    """log x for a letter, a number or a sum Σ_j (which runs to the end), log(...) for anything longer."""
     inner = node_latex(node.argument)
-    return rf"\log {inner}" if precedence(node.argument) == ATOM else rf"\log\left({inner}\right)"
+    bare = precedence(node.argument) == ATOM or isinstance(node.argument, Summation)
+    return rf"\log {inner}" if bare else rf"\log\left({inner}\right)"
 
 
 def summation_latex(node: Summation) -> str:
@@ -240,7 +241,8 @@ PRINTERS = {
     Array: lambda node: array_latex(node.a, node.decimal),
     Sum: sum_latex,
     ElidedSum: elided_sum_latex,
-    Negative: lambda node: "-" + wrap(node.operand, SUM, strict=True),
+    Negative: lambda node: "-" + (node_latex(node.operand) if isinstance(node.operand, Summation)   # -Σ_c a_c
+                                  else wrap(node.operand, SUM, strict=True)),
     Product: product_latex,
     Fraction_: lambda node: rf"\frac{{{node_latex(node.numerator)}}}{{{node_latex(node.denominator)}}}",
     Slash: lambda node: "(" + wrap(node.numerator, PRODUCT) + "/" + wrap(node.denominator, PRODUCT, strict=True) + ")",

@@ -18,7 +18,10 @@ import numpy as np
 
 from ...errors import FieldError
 from ...fields import array, choice, given_field, number, optional
-from ...math.nodes import Array, Exp, Fraction_, Indexed, Log, Negative, Number, Partial, Product, Sum, Symbol
+from ...math.nodes import (Array, Exp, Fraction_, Group, Indexed, Log, Negative, Number, Partial, Power, Product, Sum,
+                           Summation, Symbol)
+from ...math.notation import quantity, slashed_derivative, subscripted, written as name_written
+from ...math.printing import latex
 from ...model import Answer, Step
 from ..base import Kind
 from ..mistakes import Change
@@ -207,10 +210,9 @@ class SoftmaxCrossEntropy(Kind):
         if not math.isfinite(loss):
             raise ValueError("a target class has probability 0")
         return {"probabilities": Answer("probabilities", "matrix", shaped(given, p), "p"),
-                "log_probabilities": Answer("log_probabilities", "matrix", shaped(given, log_p), r"\log p"),
+                "log_probabilities": Answer("log_probabilities", "matrix", shaped(given, log_p), latex(LOG_P)),
                 "loss": Answer("loss", "real", loss, "L"),
-                "grad_logits": Answer("grad_logits", "matrix", shaped(given, grad),
-                                       r"\partial L / \partial z")}
+                "grad_logits": Answer("grad_logits", "matrix", shaped(given, grad), slashed_derivative("L", "z"))}
 
     def derive(self, given, answers):
         rows = problem_rows(given, Rules())
@@ -220,8 +222,8 @@ class SoftmaxCrossEntropy(Kind):
                  Step("Softmax", softmax_text(len(rows.z), len(shown)),
                       [line for b in shown for line in softmax_lines(rows.z, b)]),
                  Step("Log-probabilities", "The log of each probability, from the same shifted logits: "
-                      "$\\log p_{b,c} = (z_{b,c} - m_b) - \\log \\sum_j e^{z_{b,j} - m_b}$.",
-                      [[Log(Symbol("p")), answers["log_probabilities"].value]])]
+                      f"${latex(Log(entry('p', 'c')))} = {latex(log_softmax_formula())}$.",
+                      [[LOG_P, answers["log_probabilities"].value]])]
         targets = target_distribution(given, Rules(), rows.z.shape[1], written)
         if not plain_one_hot(given):
             steps.append(Step("Targets", targets_text(given), [[Symbol("a"), decimals(shaped(given, targets))]]))
@@ -231,14 +233,51 @@ class SoftmaxCrossEntropy(Kind):
         return steps
 
 
+LOG_P = Log(Symbol("p"))
+
+
+def entry(letter: str, column: str) -> Indexed:
+    """letter_{b,column}: an entry of row b."""
+    return Indexed(letter, [Symbol("b"), Symbol(column)])
+
+
+def row_loss(b: int) -> Indexed:
+    """ℓ_b, the loss of row b."""
+    return Indexed(name_written("loss"), [b])
+
+
+def cross_entropy(target, probability) -> Negative:
+    """-Σ_c target log probability."""
+    return Negative(Summation(Symbol("c"), None, None, Product([target, Log(probability)], spaced=True)))
+
+
+def row_cross_entropy() -> Negative:
+    return cross_entropy(entry("a", "c"), entry("p", "c"))
+
+
+def shifted_power(column: str) -> Power:
+    """e^(z_{b,column} - m_b)."""
+    return Power(Symbol("e"), entry("z", column) - Symbol("m_b"))
+
+
+def every_shifted_power() -> Summation:
+    return Summation(Symbol("j"), None, None, shifted_power("j"))
+
+
+def log_softmax_formula() -> Sum:
+    """(z_{b,c} - m_b) - log Σ_j e^(z_{b,j} - m_b)."""
+    return Group(entry("z", "c") - Symbol("m_b")) - Log(every_shifted_power())
+
+
 def plain_one_hot(given) -> bool:
     return class_indices(given) is not None and not given.label_smoothing and given.weight is None
 
 
 def convention(given, rows: Rows) -> str:
     text = ("As in PyTorch's F.cross_entropy, the logits $z$ are raw scores: the softmax turns each row into "
-            "probabilities $p$, and the loss of a row is $-\\sum_c a_c \\log p_c$ for its target distribution $a$ "
-            "(for a class index $y$: $-\\log p_y$). Classes are numbered from 0.")
+            f"probabilities $p$, and the loss of a row is ${latex(cross_entropy(quantity('a_c'), quantity('p_c')))}$ "
+            f"for its target distribution $a$ (for a class index $y$: ${latex(Negative(Log(quantity('p_y'))))}$). "
+            "Classes are numbered from 0.")
     if given.reduction == "sum":
         return text + " The reduction is a sum: the rows' losses are added."
     if len(rows.z) == 1 and rows.divisor == 1:
@@ -254,7 +293,7 @@ def number_text(x: float) -> str:
 
 def softmax_text(batch: int, shown: int) -> str:
     text = ("Subtracting the row's largest logit $m_b$ changes no probability and keeps every exponential at most 1: "
-            "$p_{b,c} = e^{z_{b,c} - m_b} / \\sum_j e^{z_{b,j} - m_b}$.")
+            f"${latex(entry('p', 'c'))} = {latex(shifted_power('c'))} / {latex(every_shifted_power())}$.")
     if shown < batch:
         text += f" The first {shown} of the {batch} rows are shown; the others follow the same rule."
     return text
@@ -289,8 +328,9 @@ def targets_text(given) -> str:
     else:
         parts.append("Each class index $y$ is a one-hot row $t$ (1 in column $y$).")
     if given.label_smoothing:
-        parts.append(f"Label smoothing $\\varepsilon = {given.label_smoothing}$ mixes $(1 - \\varepsilon) t$ with "
-                     "$\\varepsilon / K$ of every class.")
+        eps = name_written("eps")
+        parts.append(f"Label smoothing ${eps} = {given.label_smoothing}$ mixes $({latex(1 - quantity('eps'))}) t$ "
+                     f"with ${eps} / K$ of every class.")
     if given.weight is not None:
         parts.append("Each class's share is then multiplied by its weight $w_c$.")
     return " ".join(parts) + " The target distribution $a$:"
@@ -298,8 +338,9 @@ def targets_text(given) -> str:
 
 def loss_text(given, rows: Rows) -> str:
     if plain_one_hot(given):
-        return "Each row's loss is minus the log-probability of its class, $\\ell_b = -\\log p_{b,y_b}$:"
-    return "Each row's loss is $\\ell_b = -\\sum_c a_{b,c} \\log p_{b,c}$:"
+        return ("Each row's loss is minus the log-probability of its class, "
+                f"${subscripted('loss', 'b')} = {latex(Negative(Log(entry('p', 'y_b'))))}$:")
+    return f"Each row's loss is ${subscripted('loss', 'b')} = {latex(row_cross_entropy())}$:"
 
 
 def decimals(values: np.ndarray) -> Array:
@@ -312,24 +353,26 @@ def loss_line(given, targets: np.ndarray, p: np.ndarray, b: int) -> list:
     value = float(-(targets[b].astype(float) * np.log(p[b])).sum())
     if plain_one_hot(given):
         y = indices[b]
-        return [Indexed("\\ell", [b]), Negative(Log(Indexed("p", [b, y]))), Negative(Log(Number(float(p[b, y])))),
+        return [row_loss(b), Negative(Log(Indexed("p", [b, y]))), Negative(Log(Number(float(p[b, y])))),
                 Number(value)]
     terms = [Negative(Product([Number(a, decimal=True), Log(Number(float(q)))], dot=True))
              for a, q in zip(targets[b], p[b]) if a]
-    return [Indexed("\\ell", [b]), Sum(terms), Number(value)]
+    return [row_loss(b), Sum(terms), Number(value)]
 
 
 def total_line(rows: Rows, loss: float) -> list:
     count = len(rows.z)
-    total = Sum([Indexed("\\ell", [b]) for b in range(count)]) if count > 1 else Indexed("\\ell", [0])
+    total = Sum([row_loss(b) for b in range(count)]) if count > 1 else row_loss(0)
     if rows.divisor == 1:
         return [Symbol("L"), total, Number(loss)]
     return [Symbol("L"), Fraction_(total, Number(exact(rows.divisor))), Number(loss)]
 
 
 def gradient_text(given, rows: Rows) -> str:
-    text = ("Differentiating $\\ell_b = -\\sum_c a_{b,c} \\log p_{b,c}$ through the softmax gives "
-            "$\\partial \\ell_b / \\partial z_{b,j} = p_{b,j} \\sum_c a_{b,c} - a_{b,j}$")
+    slope = Sum([Product([entry("p", "j"), Summation(Symbol("c"), None, None, entry("a", "c"))], spaced=True),
+                 Negative(entry("a", "j"))])
+    text = (f"Differentiating ${subscripted('loss', 'b')} = {latex(row_cross_entropy())}$ through the softmax gives "
+            f"${slashed_derivative(subscripted('loss', 'b'), latex(entry('z', 'j')))} = {latex(slope)}$")
     text += ", that is $p - y$ for a one-hot target" if plain_one_hot(given) else ""
     if rows.divisor != 1:
         text += f"; the mean divides it by {number_text(rows.divisor)} too"
