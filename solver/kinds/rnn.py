@@ -580,11 +580,6 @@ def gradients(m: Model, fw: Forward, rules: Rules) -> dict:
         grads = bw.grads
         if rules.chain == "last term":
             grads |= {name: terms[-1][1] for name, terms in bw.terms.items() if name != "grad_h0"}
-    if rules.term_changed:
-        decomposition, name, index, times = rules.term_changed
-        term = term_decompositions(m, fw, dy)[decomposition][name][index][1]
-        term = term if isinstance(grads[name], np.ndarray) else scalar_or(term)
-        grads = {**grads, name: grads[name] - times * term}
     return grads
 
 
@@ -612,8 +607,32 @@ def transposed_gradients(m: Model, values: dict) -> dict:
     return found
 
 
+_LAST = [None]      # (given, its parts): a mistake's cases change one term each of the same gradients
+
+
+def right_parts(given) -> tuple:
+    """The model, forward pass, gradients and their terms of the problem, worked out once for it."""
+    if _LAST[0] is None or _LAST[0][0] is not given:
+        m = model(given)
+        fw = forward(m)
+        dy = output_grads(m, fw)
+        _LAST[0] = (given, (m, fw, gradients(m, fw, RULES), term_decompositions(m, fw, dy)))
+    return _LAST[0][1]
+
+
+def term_changed_values(given, change: tuple) -> dict:
+    """The answers with one term of one gradient's sum taken `times` times fewer."""
+    decomposition, name, index, times = change
+    m, fw, grads, decompositions = right_parts(given)
+    term = decompositions[decomposition][name][index][1]
+    term = term if isinstance(grads[name], np.ndarray) else scalar_or(term)
+    return answer_values(m, fw, {**grads, name: grads[name] - times * term})
+
+
 def compute_values(given, rules: Rules = RULES) -> dict:
     """{answer name: value} under the rules."""
+    if rules.term_changed:
+        return term_changed_values(given, rules.term_changed)
     m = model(given, rules)
     fw = forward(m)
     if m.loss is None:
@@ -1058,10 +1077,8 @@ def term_places(times: int):
     def places(g) -> list:
         if not has_loss(g):
             return []
-        m = model(g)
-        fw = forward(m)
         found = []
-        for d, terms_of in enumerate(term_decompositions(m, fw, output_grads(m, fw))):
+        for d, terms_of in enumerate(right_parts(g)[3]):
             for name, terms in terms_of.items():
                 for index, (where, term) in enumerate(terms if len(terms) > 1 else []):
                     if np.any(np.asarray(term, dtype=object) != 0):
@@ -1159,12 +1176,18 @@ class Rnn(Kind):
         found = super().answers_with(given, fields, rules)
         if not found or not symbolic_fields(given):
             return found
-        right = compute_values(given)
+        right = self.right_values(given)
         point = {s: (-1) ** i * Fraction(2 * i + 3, i + 7) for i, s in
                  enumerate(sorted(set().union(*(v.free_symbols for v in right.values())), key=str))}
         return {name: v for name, v in found.items()
                 if name in right and v.free_symbols <= right[name].free_symbols
                 and v.xreplace(point) != right[name].xreplace(point)}
+
+    def right_values(self, given) -> dict:
+        """The right answers' values, computed once for the given every mistake is compared on."""
+        if getattr(self, "_right", (None,))[0] is not given:
+            self._right = (given, compute_values(given))
+        return self._right[1]
 
 
 KIND = Rnn()
