@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 import jinja2
 import numpy as np
 
-from .math.printing import (display_rows, latex, marked, members, products, table_parts, text_display)
+from .math.printing import (column_groups, display_rows, latex, marked, members, products, table_parts,
+                             text_display)
 from .prose import escape_html, escape_latex, html_literal, escape_markdown, math_to_text, prose_text
 from .answers.types import answer_type
 
@@ -58,7 +59,7 @@ def environment(fmt: str) -> jinja2.Environment:
                        inline_math=INLINE_MATH.get(fmt, lambda s: f"${s}$"),
                        asked=asked, arrays=given_arrays, dollar_math=dollar_math,
                        title_text=lambda s: html_literal(prose_text(s)),
-                       table_parts=table_parts, display_rows=display_rows,
+                       table_parts=table_parts, column_groups=column_groups, display_rows=display_rows,
                        marked=marked, members=members,
                        tall_blank=lambda answer: answer_type(answer.type).tall_blank)
     env.tests.update(by_rows=lambda answer: answer_type(answer.type).by_rows)

@@ -1,7 +1,7 @@
 """The generated corpus (tests/corpus.py) through every command, and against PyTorch.
 
 For each generated problem set: `solve` in all four formats exits 0; the
-solutions, key and problem sheets compile and the key's text shows every
+solutions, key and problem sheets compile with nothing off the page and the key's text shows every
 problem and its whole-number answers; `selftest` passes; three variants are
 valid and keep the problem meaningful; the JSON answers agree with PyTorch
 wherever PyTorch computes them (the three sets of our own in problems/ too).
@@ -20,6 +20,7 @@ import yaml
 import corpus
 from solver.problems import load
 from conftest import IN_CI, ROOT, require_program, run_solver
+from test_pdf import overfull_boxes
 
 FULL = os.environ.get("SOLVER_CORPUS") == "full"
 SEEDS, PER_KIND = (range(1, 6), 3) if FULL else ((0,), 1)
@@ -103,6 +104,8 @@ def shown_integers(answer) -> list[str]:
 def test_corpus_sheets_compile_and_show_every_answer(name, corpus_dir, tmp_path_factory):
     path = set_path(corpus_dir, name)
     sheets = compiled(path, tmp_path_factory.mktemp(name))
+    for mode, (log, _) in sheets.items():
+        assert overfull_boxes(log) == [], (mode, overfull_boxes(log))     # nothing runs off the page
     key = " ".join(sheets["key"][1].split())
     asked = {p["id"]: p.get("ask") for p in yaml.safe_load(path.read_text())["problems"]}
     for problem, answers in solved_json(path).items():

@@ -467,6 +467,23 @@ def table_parts(table: Table) -> list[dict]:
     return parts
 
 
+def column_groups(table: dict) -> list[list[int]]:
+    """A table of named rows ({"columns": [words], "rows": [{"name", "counts"}]}) as arrays of
+    at most TABLE_WIDTH characters across: the columns each array holds, at least one; every
+    array repeats the row names."""
+    names = max((len(row["name"]) for row in table["rows"]), default=0) + 2
+    widths = [max(visible_length(text) for text in [column, *(latex(row["counts"][j]) for row in table["rows"])]) + 2
+              for j, column in enumerate(table["columns"])]
+    groups, group, used = [], [], names
+    for j, width in enumerate(widths):
+        if group and used + width > TABLE_WIDTH:
+            groups.append(group)
+            group, used = [], names
+        group.append(j)
+        used += width
+    return groups + [group]
+
+
 def visible_length(tex_text: str) -> int:
     """About how wide LaTeX math prints, in digits (a letter or macro one, an operator three)."""
     text = re.sub(r"\\(?:left|right)(?![A-Za-z])|[{}\s]", "", tex_text)
