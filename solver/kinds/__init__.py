@@ -6,7 +6,7 @@ conv2d answer does not pay for importing every other kind.
 from importlib import import_module
 
 from ..errors import FieldError
-from .base import Kind, ModuleKind
+from .base import Kind
 
 KINDS = {                      # kind name -> its module in this package
     "conv2d": "conv.conv2d",
@@ -28,11 +28,11 @@ KINDS = {                      # kind name -> its module in this package
 
 
 def get_kind(name) -> Kind:
-    """The kind: its module's KIND, or the module adapted while it is not yet on the Kind base."""
+    """The kind: its module's KIND."""
     if name not in KINDS:
         raise FieldError("kind", f"unknown kind {name!r}; the kinds are {', '.join(KINDS)}")
     module = import_module(f"{__name__}.{KINDS[name]}")
-    return module.KIND if hasattr(module, "KIND") else ModuleKind(module)
+    return module.KIND
 
 
 def all_kinds() -> dict:

@@ -107,26 +107,3 @@ class Kind:
             self._posed = (given, self.compute(given))
         return self._posed[1]
 
-
-class ModuleKind(Kind):
-    """A kind module not yet ported onto Kind (NAME, SUMMARY, ANSWERS, VARY, MISTAKES, Given,
-    read, validate, solve), seen through the Kind interface. It goes when the last kind is ported."""
-
-    def __init__(self, module):
-        self.module = module
-        self.name, self.summary = module.NAME, getattr(module, "SUMMARY", "")
-        self.answers, self.vary = getattr(module, "ANSWERS", {}), getattr(module, "VARY", {})
-        self.Given, self.named = getattr(module, "Given", None), getattr(module, "named", None)
-        self.mistakes = list(getattr(module, "MISTAKES", []))
-
-    def read(self, raw):
-        return self.module.read(raw)
-
-    def validate(self, given) -> None:
-        self.module.validate(given)
-
-    def compute(self, given, rules=None) -> dict[str, Answer]:
-        return self.module.solve(given).answers
-
-    def solve(self, given) -> Solution:
-        return self.module.solve(given)
