@@ -22,7 +22,7 @@ import yaml
 SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
     "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "essay"),
-    "dense": ("batchnorm", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy"),
+    "dense": ("batchnorm", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy", "dropout"),
 }
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "softplus")
 
@@ -544,12 +544,33 @@ def draw_softmax_cross_entropy(rng):
     return given
 
 
+def draw_dropout(rng):
+    """Training (a mask drawn as PyTorch would: each unit kept with probability 1 - p) or evaluation,
+    1 to 4 axes, whole numbers or tenths, p from 0 to 0.9."""
+    shape = [rng.randint(1, 4) for _ in range(rng.randint(1, 4))]
+    given = {"input": values(rng, shape, decimals=rng.random() < 0.5), "p": rng.choice([0, 0.1, 0.2, 0.25, 0.3, 0.5,
+                                                                                          0.6, 0.75, 0.9])}
+    if rng.random() < 0.3:
+        given["training"] = False
+    else:
+        kept = values(rng, shape, decimals=True, low=0, high=1)       # tenths in [0, 1]: kept below 1 - p
+        given["mask"] = mask_of(kept, 1 - given["p"])
+    return given
+
+
+def mask_of(uniform, keep):
+    if isinstance(uniform, list):
+        return [mask_of(u, keep) for u in uniform]
+    return 1 if uniform < keep or keep == 1 else 0
+
+
 DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_conv2d(r),
         "conv_transpose2d": draw_conv_transpose2d, "conv2d_backward": lambda r: draw_conv2d(r, backward=True),
         "pool2d": draw_pool2d, "conv_cost": draw_conv_cost, "layers_to_size": draw_layers_to_size,
         "conv_design": draw_conv_design, "network": draw_network, "essay": draw_essay,
         "batchnorm": draw_batchnorm, "mlp": draw_mlp, "mlp_jacobian": draw_mlp_jacobian, "rnn": draw_rnn,
-        "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy}
+        "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy,
+        "dropout": draw_dropout}
 
 
 # ---- problem sets ---------------------------------------------------------------

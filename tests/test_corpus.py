@@ -449,6 +449,13 @@ def softmax_cross_entropy(torch, raw, given, answers):
     return True
 
 
+def dropout(torch, raw, given, answers):
+    from test_dropout import torch_dropout
+    for name, expected in torch_dropout(torch, raw).items():
+        close(answers[name], expected, name)
+    return True
+
+
 def attention(torch, raw, given, answers):
     if given.x is None:
         return False
@@ -474,7 +481,7 @@ ORACLES = {"conv2d": conv_family("conv2d"), "conv_transpose2d": conv_family("con
            "pool2d": conv_family("pool2d"), "conv2d_backward": conv2d_backward, "conv_cost": conv_cost,
            "layers_to_size": layers_to_size, "network": network, "batchnorm": batchnorm, "mlp": mlp,
            "mlp_jacobian": mlp_jacobian, "rnn": rnn, "attention": attention,
-           "softmax_cross_entropy": softmax_cross_entropy}
+           "softmax_cross_entropy": softmax_cross_entropy, "dropout": dropout}
 
 
 # ---- defects the corpus found, each fixed with its own test -------------------

@@ -439,6 +439,9 @@ EVERY_KIND = """\
   - id: sce
     kind: softmax_cross_entropy
     given: {logits: [[2.0, -1.0, 0.5], [0.25, 1.5, -0.5]], target: [0, 2]}
+  - id: dropout
+    kind: dropout
+    given: {input: [[1.5, -2.0, 0.5], [3.0, 4.0, -1.0]], p: 0.25, mask: [[1, 0, 1], [1, 1, 0]]}
   - id: mlp
     kind: mlp
     given:

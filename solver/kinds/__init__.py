@@ -23,6 +23,7 @@ KINDS = {                      # kind name -> its module in this package
     "rnn": "rnn",
     "attention": "attention",
     "softmax_cross_entropy": "training.softmax_cross_entropy",
+    "dropout": "training.dropout",
     "essay": "essay",
 }
 

@@ -55,6 +55,12 @@ def exact(x):
     return x
 
 
+def written(x: float):
+    """A number as the problem file writes it, exactly: 0.1 is 1/10, 2.0 is 2."""
+    q = Fraction(repr(float(x)))
+    return q.numerator if q.denominator == 1 else q
+
+
 def exact_array(a: np.ndarray) -> np.ndarray:
     out = np.empty(a.shape, dtype=object)
     for index, v in np.ndenumerate(a):

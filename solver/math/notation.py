@@ -24,6 +24,7 @@ QUANTITIES = {
     "conv(X)": r"\operatorname{conv}(X)", "target(X)": r"\operatorname{target}(X)",
     "W_in": r"W_{\text{in}}", "W_hh": r"W_{\text{hh}}", "W_hy": r"W_{\text{hy}}",
     "eta": r"\eta", "y*": "y^{*}",
+    "E[y]": r"\mathbb{E}[y]",
 }
 
 

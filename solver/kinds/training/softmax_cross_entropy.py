@@ -10,7 +10,6 @@ when a class index is weighted, as PyTorch does), 1 for `sum`.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from ...math.notation import quantity, slashed_derivative, subscripted, written 
 from ...math.printing import latex
 from ...model import Answer, Step
 from ..base import Kind
+from ..common import written
 from ..mistakes import Change
 
 ROW_SUM_SLACK = 1e-9          # probability rows must sum to 1 within this
@@ -313,12 +313,6 @@ def softmax_lines(z: np.ndarray, b: int) -> list[list]:
 def exact(x: float):
     """A whole float as an int, so 2.0 prints as 2."""
     return int(x) if float(x).is_integer() else float(x)
-
-
-def written(x: float):
-    """A number as the problem file writes it, exactly: 0.1 is 1/10, 2.0 is 2."""
-    q = Fraction(repr(float(x)))
-    return q.numerator if q.denominator == 1 else q
 
 
 def targets_text(given) -> str:
