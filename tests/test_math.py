@@ -141,6 +141,13 @@ def test_summation_of_indexed_terms_is_a_correlation():
     assert latex(total) == r"\sum_{\alpha=0}^{2} w_{\alpha}x_{i + \alpha}"
 
 
+def test_subscripts_that_are_formulas_are_set_apart_and_a_ratio_in_them_needs_no_brackets_of_its_own():
+    i, j, p, s, d = (Symbol(name) for name in "ijpSD")
+    assert latex(Indexed("X", [Symbol("c"), i, j])) == "X_{c,i,j}"
+    assert latex(Indexed("X", [Symbol("c"), i + 1, j])) == r"X_{c,\ i + 1,\ j}"
+    assert latex(Indexed("W", [Slash(i - p * s, d), Slash(j, d)])) == r"W_{\left(i - pS\right)/D,\ j/D}"
+
+
 def test_mean_is_the_average():
     x = np.array([3, 8, 1, 6], dtype=object)
     b = Symbol("b")

@@ -10,6 +10,9 @@ from .nodes import Indexed, Symbol, Transpose
 QUANTITIES = {
     "H_in": r"H_{\text{in}}", "H_out": r"H_{\text{out}}", "W_out": r"W_{\text{out}}",
     "H_target": r"H_{\text{target}}",
+    "X_pad": r"X_{\text{pad}}", "X^pad": r"X^{\text{pad}}", "K_eff": r"K_{\text{eff}}",
+    "W_dilated": r"W_{\text{dilated}}", "P_out": r"P_{\text{out}}", "Y_full": r"Y_{\text{full}}",
+    "U_full": r"U_{\text{full}}", "Sigma": r"\Sigma",
     "C_in": r"C_{\text{in}}", "C_out": r"C_{\text{out}}",
     "F_in": r"F_{\text{in}}", "F_out": r"F_{\text{out}}",
     "K_h": "K_h", "K_w": "K_w", "K^2": "K^{2}",

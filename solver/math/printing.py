@@ -169,7 +169,7 @@ def juxtaposed(before: Formula, factor: Formula, dot: bool) -> bool:
 
 BRACKETS = {"floor": (r"\left\lfloor ", r" \right\rfloor"), "ceil": (r"\left\lceil ", r" \right\rceil")}
 FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\mathrm{sigmoid}", "relu": r"\mathrm{ReLU}", "identity": r"\mathrm{id}",
-             "step": r"\mathrm{step}"}
+             "step": r"\mathrm{step}", "rot180": r"\operatorname{rot180}"}
 RELATIONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "=": "="}
 
 
@@ -227,6 +227,15 @@ def log_latex(node: Log) -> str:
     return rf"\log {inner}" if bare else rf"\log\left({inner}\right)"
 
 
+def indexed_latex(node: Indexed) -> str:
+    """X_{c,i,j}; subscripts that are formulas apart, X_{pS + aD,\\ qS + bD}, and a ratio in them without
+    brackets of its own (the subscript's braces hold it): W_{(i + P - pS)/D,\\ ...}."""
+    parts = [wrap(s.numerator, PRODUCT) + "/" + wrap(s.denominator, PRODUCT, strict=True) if isinstance(s, Slash)
+             else node_latex(s) for s in node.subscripts]
+    atoms = all(precedence(s) == ATOM and not isinstance(s, Slash) for s in node.subscripts)
+    return node.name + "_{" + ("," if atoms else r",\ ").join(parts) + "}"
+
+
 def summation_latex(node: Summation) -> str:
     if node.start is None:
         var = node_latex(node.var)
@@ -264,7 +273,7 @@ PRINTERS = {
     Group: lambda node: rf"\left({node_latex(node.inner)}\right)",
     Norm: lambda node: rf"\left\lVert {node_latex(node.inner)} \right\rVert",
     Dots: lambda node: r"\cdots",
-    Indexed: lambda node: f"{node.name}_{{{','.join(node_latex(s) for s in node.subscripts)}}}",
+    Indexed: indexed_latex,
     Summation: summation_latex,
     Mean: lambda node: rf"\frac{{1}}{{{node_latex(node.count)}}} {node_latex(node.total)}",
 }

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...answers.types import Shape, answer_type
 from ...errors import FieldError
 from ...fields import Pair
-from ...math.nodes import Symbol
+from ...math.nodes import Apply, Symbol
+from ...math.notation import quantity, written
+from ...math.printing import latex
 from ...model import Answer, Step
 
 
@@ -14,8 +17,8 @@ def size_answer(given, sizes, axis_pair) -> Answer:
     size, else the shape [H_out, W_out]. `sizes` holds (size, lines, ...) per axis."""
     (h, *_), (w, *_) = sizes
     if given.input is None and given.input_size.scalar and axis_pair[0] == axis_pair[1]:
-        return Answer("output_size", "integer" if isinstance(h, int) else "expression", h, r"H_{\text{out}}")
-    return Answer("output_size", "shape", (h, w), r"H_{\text{out}} \times W_{\text{out}}")
+        return Answer("output_size", "integer" if isinstance(h, int) else "expression", h, written("H_out"))
+    return Answer("output_size", "shape", (h, w), latex((quantity("H_out"), quantity("W_out"))))
 
 
 def size_under_rules(answer: Answer, sizes, unrounded: bool) -> Answer:
@@ -23,7 +26,7 @@ def size_under_rules(answer: Answer, sizes, unrounded: bool) -> Answer:
     or give a shape without rounding (not something a student writes)."""
     if any(isinstance(size, int) and size < 1 for size, *_ in sizes):
         raise FieldError("kernel", "leaves no window position under these rules")
-    if unrounded and answer.type == "shape":
+    if unrounded and isinstance(answer_type(answer.type), Shape):
         raise FieldError("output_size", "is a shape: its sizes are written rounded")
     return answer
 
@@ -66,7 +69,7 @@ def activation_steps(relu: np.ndarray, activation, label: str) -> list[Step]:
         return []
     return [Step("ReLU", f"ReLU(z) = max(0, z) is applied to every cell of {label}: negative "
                          "cells become 0, the others stay.",
-                 [[Symbol(f"ReLU({label})", rf"\mathrm{{ReLU}}({label})"), relu]])]
+                 [[Apply("relu", Symbol(label)), relu]])]
 
 
 def squeeze_output(y: np.ndarray, input_ndim: int) -> np.ndarray:

@@ -10,7 +10,8 @@ import numpy as np
 from ...errors import FieldError
 from ...fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
                        optional, pair)
-from ...math.nodes import Symbol
+from ...math.nodes import Array, Hadamard, Indexed, Symbol
+from ...math.notation import quantity
 from ...model import Answer, Step
 from ...sizes import Axis, conv_length, general_conv_derivation
 from ..base import Kind
@@ -231,14 +232,14 @@ def matrix_steps(given, y) -> list[Step]:
         xp = padded_input(given)
         shown = xp[0] if given.input.ndim == 2 else xp
         steps.append(Step("Padding", f"Add {describe_padding(ax)} of zeros around the input.",
-                          [[Symbol("X_p", r"X_{\text{pad}}"), shown]]))
+                          [[quantity("X_pad"), shown]]))
     if any(a.d > 1 for a in ax):
         dilated = dilate(kernel_tensor(given)[0, 0], ax[0].d, ax[1].d)
         k_eff = Symbol("D") * (Symbol("K") - 1) + 1
-        lines = [[Symbol("K_e", r"K_{\text{eff}}"), k_eff, k_eff.substitute(ax[0].values()),
+        lines = [[quantity("K_eff"), k_eff, k_eff.substitute(ax[0].values()),
                   ax[0].d * (ax[0].k - 1) + 1]]
         if dilated.size <= 100:
-            lines.append([Symbol("W_d", r"W_{\text{dilated}}"), dilated])
+            lines.append([quantity("W_dilated"), dilated])
         steps.append(Step("Dilation", "With dilation D the kernel taps are D apart: the kernel acts like "
                           "a larger kernel with zeros between its entries, D(K - 1) + 1 wide.", lines))
     return steps
@@ -264,10 +265,10 @@ def size_steps(given, sizes) -> list[Step]:
     if any(not isinstance(v, int) for a in ax for v in (a.n, a.k, a.s, a.d, a.before)):
         steps += general_conv_derivation()
     same = ax[0] == ax[1]
-    names = [r"H_{\text{out}}"] if same else [r"H_{\text{out}}", r"W_{\text{out}}"]
-    lines = [[Symbol(name)] + lines for name, (_, lines) in zip(names, sizes)]
+    names = ["H_out"] if same else ["H_out", "W_out"]
+    lines = [[quantity(name)] + lines for name, (_, lines) in zip(names, sizes)]
     if same and given.input is not None:
-        lines[0].insert(1, Symbol("W_o", r"W_{\text{out}}"))
+        lines[0].insert(1, quantity("W_out"))
     text = ("PyTorch's output size, per axis, with input length H, padding P, dilation D, "
             "kernel size K and stride S:")
     if given.padding == "same":
@@ -276,9 +277,10 @@ def size_steps(given, sizes) -> list[Step]:
     return steps
 
 
-def window_cells(given, y) -> tuple[list[dict], bool]:
+def window_cells(given, y, name=lambda index: Indexed("Y", index)) -> tuple[list[dict], bool]:
     """The cells of y (O×H_out×W_out) a derivation shows, as the conv2d.windows layout
-    takes them (window, kernel, products, value), and whether that is all of them."""
+    takes them (the cell's name, window ⊙ kernel, products, value), and whether that is all
+    of them. `name` names the cell at an index ((o, i, j), or (i, j) for one output channel)."""
     xp, w = padded_input(given), kernel_tensor(given)
     cells, complete = shown_cells(y.shape)
     shown = []
@@ -287,8 +289,8 @@ def window_cells(given, y) -> tuple[list[dict], bool]:
         terms = [(win[c, a, b], w[o, c, a, b]) for c in range(win.shape[0])
                  for a in range(win.shape[1]) for b in range(win.shape[2])]
         single = win.shape[0] == 1
-        shown.append({"index": (o, i, j) if y.shape[0] > 1 else (i, j),
-                      "window": win[0] if single else win, "kernel": w[o, 0] if single else w[o],
+        shown.append({"name": name((o, i, j) if y.shape[0] > 1 else (i, j)),
+                      "product": Hadamard(Array(win[0] if single else win), Array(w[o, 0] if single else w[o])),
                       "terms": terms, "row_length": w.shape[3],
                       "bias": None if given.bias is None else given.bias[o], "value": y[o, i, j]})
     return shown, complete

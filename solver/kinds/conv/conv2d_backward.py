@@ -28,7 +28,9 @@ import numpy as np
 
 from ...errors import FieldError
 from ...fields import Pair, array, given_field, optional
-from ...math.nodes import Number, Sum, Symbol, divide
+from ...math.nodes import Apply, Entry, Indexed, Number, Partial, Product, Slash, Sum, Summation, Symbol, divide, symbols
+from ...math.notation import quantity, written
+from ...math.printing import latex
 from ...model import Answer, Step
 from ..base import Kind
 from ..common import exact, exact_array
@@ -186,15 +188,20 @@ def bias_value(values: np.ndarray):
 
 def bias_answer(grad_b) -> Answer:
     if grad_b.size == 1:
-        return scalar_answer("grad_bias", bias_value(grad_b), GRAD["b"])
-    return Answer("grad_bias", "matrix", grad_b, GRAD["b"])
+        return scalar_answer("grad_bias", bias_value(grad_b), latex(GRAD["b"]))
+    return Answer("grad_bias", "matrix", grad_b, latex(GRAD["b"]))
 
 
 # ---- solving --------------------------------------------------------------
 
-GRAD = {"X": r"\frac{\partial L}{\partial X}",
-        "W": r"\frac{\partial L}{\partial W}", "K": r"\frac{\partial L}{\partial K}",
-        "b": r"\frac{\partial L}{\partial b}"}
+L = Symbol("L")
+GRAD = {name: Partial(L, Symbol(name)) for name in "XWKb"}      # ∂L/∂X, ∂L/∂W, ∂L/∂K, ∂L/∂b
+P, Q, A, B, I, J, S, D, PADDING = symbols("p q a b i j S D P")
+
+
+def gradient_entry(name: str, index) -> Entry:
+    """[∂L/∂W]_{o,c,a,b}: one entry of a gradient, as a window-by-window layout names it."""
+    return Entry(GRAD[name], ",".join(map(str, index)))
 
 
 def loss_step(given, u) -> Step:
@@ -219,8 +226,9 @@ def summed(values) -> list:
 
 def loss_value_step(u, y, loss) -> Step:
     terms = [Number(yv) if uv == 1 else Number(uv) * Number(yv) for uv, yv in zip(u.flat, y.flat)]
-    index = "o,i,j" if u.shape[0] > 1 else "i,j"
-    line = [Symbol("L"), Symbol("sum U Y", rf"\sum_{{{index}}} U_{{{index}}} Y_{{{index}}}")]
+    index = symbols("o i j" if u.shape[0] > 1 else "i j")
+    line = [L, Summation(Symbol(",".join(letter.name for letter in index)), None, None,
+                         Product([Indexed("U", index), Indexed("Y", index)], spaced=True))]
     if 1 < len(terms) <= MAX_TERMS:
         line.append(Sum(terms))
     return Step("Loss", "", [line + [loss]])
@@ -229,9 +237,9 @@ def loss_value_step(u, y, loss) -> Step:
 def bias_step(u, grad_b) -> Step:
     """∂L/∂b[o] = Σ U[o]: the bias is added to every cell of its output channel."""
     several = grad_b.size > 1
-    lines = [[Symbol(f"dL/db{o}", rf"\frac{{\partial L}}{{\partial b_{{{o}}}}}" if several
-                     else GRAD["b"]),
-              Symbol("sum U", rf"\sum_{{i,j}} U_{{{o},i,j}}" if several else r"\sum_{i,j} U_{i,j}"),
+    cell = [I, J]
+    lines = [[Partial(L, Indexed("b", [o])) if several else GRAD["b"],
+              Summation(Symbol("i,j"), None, None, Indexed("U", [o, *cell] if several else cell)),
               *summed(u[o].flat)] for o in range(grad_b.size)]
     return Step("Gradient with respect to the bias",
                 "The bias of an output channel is added once to each of its cells, and each cell's "
@@ -250,21 +258,20 @@ def kernel_step(given, parts, grad_k) -> Step:
         text += (" With channels, slice W[o, c] sees U[o] and channel c of its group in the input; "
                  "the windows of ∂L/∂W[0, 0] are shown, the other slices follow the same rule.")
     (o, c), part, value = parts[0]
-    cells, complete = conv2d.window_cells(part, value)
-    if several:
-        cells = [dict(cell, index=(o, c, *cell["index"])) for cell in cells]
+    cells, complete = conv2d.window_cells(part, value, lambda index: gradient_entry(
+        "W", (o, c, *index) if several else index))
     windows = Step("Window by window", "" if complete else
                    f"The first {len(cells)} of the {value.size} entries are shown in full.",
-                   layout="conv2d_backward.windows", data={"cells": cells, "label": GRAD["W"]})
-    result = [[Symbol("dL/dW", GRAD["W"]), grad_k[..., ::-1, ::-1] if given.flip else grad_k]]
+                   layout="conv2d.windows", data={"cells": cells})
+    result = [[GRAD["W"], grad_k[..., ::-1, ::-1] if given.flip else grad_k]]
     if given.flip:
-        rotated = Symbol("rot dL/dW", r"\operatorname{rot180}\left(\frac{\partial L}{\partial W}\right)")
-        result.append([Symbol("dL/dK", GRAD["K"]), rotated, grad_k])
+        result.append([GRAD["K"], Apply("rot180", GRAD["W"]), grad_k])
     kernel_text = ("The kernel given is K = rot180(W), so its gradient is ∂L/∂W rotated back."
                    if given.flip else "")
     return Step("Gradient with respect to the kernel", text,
-                [[Symbol("dL/dWab", r"\frac{\partial L}{\partial W_{a,b}}"),
-                  Symbol("sum U X", r"\sum_{p,q} U_{p,q} \, X^{\text{pad}}_{pS + aD,\ qS + bD}")]],
+                [[Partial(L, Indexed("W", [A, B])),
+                  Summation(Symbol("p,q"), None, None, Product(
+                      [Indexed("U", [P, Q]), Indexed(written("X^pad"), [P * S + A * D, Q * S + B * D])], spaced=True))]],
                 substeps=[windows, Step("Result", kernel_text, result)])
 
 
@@ -283,25 +290,27 @@ def input_step(given, part, grad_x) -> Step:
                  "since the padding is not part of the input.")
     flipped, full = conv2d.kernel_tensor(part), part.input
     one_channel = flipped.shape[:2] == (1, 1)
-    cells, complete = conv2d.window_cells(part, grad_x)
+    cells, complete = conv2d.window_cells(part, grad_x, lambda index: gradient_entry("X", index))
     shown = "" if complete else f" The first {len(cells)} of the {grad_x.size} entries are shown in full."
     steps = [Step("Full upstream gradient",
                   "U padded with K - 1 zeros on every side." if plain(given) else
                   "U with S - 1 zeros between its entries, padded with D(K - 1) zeros on every side, "
                   "less the padding P (the bottom and right also get the rows and columns of the "
                   "padded input that no forward window reached).",
-                  [[Symbol("U_f", r"U_{\text{full}}"), full[0] if full.shape[0] == 1 else full]]),
+                  [[quantity("U_full"), full[0] if full.shape[0] == 1 else full]]),
              Step("Flipped kernel", "Rotate the kernel by 180°" + ("." if one_channel else
                   "; its input and output channels swap places, as the gradient flows from the output "
                   "channels back to the input channels."),
-                  [[Symbol("W_r", r"\operatorname{rot180}(W)"), flipped[0, 0] if one_channel else flipped]]),
+                  [[Apply("rot180", Symbol("W")), flipped[0, 0] if one_channel else flipped]]),
              Step("Window by window", "Each entry is the window of U_full at its position times "
                   "rot180(W), summed." + shown,
-                  layout="conv2d_backward.windows", data={"cells": cells, "label": GRAD["X"]}),
-             Step("Result", "", [[Symbol("dL/dX", GRAD["X"]), squeeze_output(grad_x, given.input.ndim)]])]
+                  layout="conv2d.windows", data={"cells": cells}),
+             Step("Result", "", [[GRAD["X"], squeeze_output(grad_x, given.input.ndim)]])]
     return Step("Gradient with respect to the input", text,
-                [[Symbol("dL/dXij", r"\frac{\partial L}{\partial X_{i,j}}"),
-                  Symbol("sum U W", r"\sum_{p,q} U_{p,q} \, W_{(i + P - pS)/D,\ (j + P - qS)/D}")]],
+                [[Partial(L, Indexed("X", [I, J])),
+                  Summation(Symbol("p,q"), None, None, Product(
+                      [Indexed("U", [P, Q]), Indexed("W", [Slash(I + PADDING - P * S, D), Slash(J + PADDING - Q * S, D)])],
+                      spaced=True))]],
                 substeps=steps)
 
 
@@ -346,8 +355,8 @@ class Conv2dBackward(Kind):
             conv2d.validate(part)    # U too small for the kernel: no valid correlation
         grad_x = squeeze_output(conv2d.correlate(part), given.input.ndim)
         return {"output": output, "loss": scalar_answer("loss", exact((u * y).sum()), "L"),
-                "grad_input": Answer("grad_input", "matrix", grad_x, GRAD["X"]),
-                "grad_kernel": Answer("grad_kernel", "matrix", grad_k, GRAD["K" if given.flip else "W"]),
+                "grad_input": Answer("grad_input", "matrix", grad_x, latex(GRAD["X"])),
+                "grad_kernel": Answer("grad_kernel", "matrix", grad_k, latex(GRAD["K" if given.flip else "W"])),
                 "grad_bias": bias_answer(bias_gradient(u, rules.bias_gradient))}
 
     def derive(self, given, answers) -> list[Step]:
