@@ -9,6 +9,7 @@ under-determined problems are derived by hand below. Nothing expected is copied
 from solver output.
 """
 import textwrap
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -257,3 +258,26 @@ def test_errors_say_what_is_valid():
     with pytest.raises(FieldError) as error:
         conv_design.read({"in_channels": 1, "out_channels": 1, "kernel_size": 1, "target": "X[i, j]^2"})
     assert error.value.field == "target" and "linear combination of input entries" in str(error.value)
+
+
+@pytest.mark.parametrize("target, words", [
+    ("1e3*X[i, j]", "at character 2, has 'e3' where a number, X[...] or '(' should be"),
+    ("X_1[i, j]", "at character 1, has 'X_1' where a number, X[...] or '(' should be"),
+    ("X[i, j] + $", "at character 11, has '$' where a number, X[...], an operator or a bracket should be"),
+    ("X[i, j] + \\frac{1}{2}", "at character 11, has '\\\\' where a number, X[...], an operator or a bracket"),
+    ("(" * 21 + "X[i, j]" + ")" * 21, "at character 21, nests more than 20 parentheses or signs"),
+    ("X[i*j, 0]", "at character 5, has an index that is not linear in i and j"),
+    ("X[i, j] / (X[i, j] - X[i, j])", "at character 9, divides by zero"),
+    ("1" * 31 + "*X[i, j]", "at character 1, has a number with more than 30 digits"),
+])
+def test_target_formula_errors_say_where(target, words):
+    # The linear dialect of the answer grammar: plain text, no exponents, words such as X_1 read whole.
+    with pytest.raises(FieldError) as error:
+        conv_design.read({"in_channels": 1, "out_channels": 1, "kernel_size": 1, "target": target})
+    assert error.value.field == "target" and words in str(error.value)
+
+
+def test_target_numbers_may_have_a_bare_point():
+    target = conv_design.read({"in_channels": 1, "out_channels": 1, "kernel_size": 1,
+                               "target": "5.*X[i, j] − .5·X[i, j+1] + 2"}).target
+    assert list(target.forms[0].values()) == [5, Fraction(-1, 2), 2] and target.decimal

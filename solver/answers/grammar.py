@@ -37,6 +37,10 @@ get one spelling: `H_{\text{in}}`, `H_{in}` and `H_in` are all "H_in".
 
 `parse_constant` reads a number written as arithmetic (`1/64 + 1/9`) with the
 same grammar, except that two numbers side by side are refused (`12 13`).
+
+`parse_linear` reads a convolution's target (a problem file's formula, linear in
+the entries of X) in the linear dialect: the same tokens and operators, plain
+text only, whole words (`X1` is a name), its own atoms, bounds and wording.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import NamedTuple, NoReturn
 
@@ -203,54 +208,76 @@ class _Token(NamedTuple):
     end: int
 
 
-def _tokens(text: str) -> list[_Token]:
+class _Alphabet(NamedTuple):
+    """The characters a dialect reads, and how: its operators and Unicode signs, LaTeX
+    (commands and `~`) or not, a letter alone or with the letters, digits and "_" after
+    it as one word (X1 a name, not X·1), numbers with an exponent (1e-3) or a bare point
+    (5., .5), and the digits a number may have (None: as many as the text holds)."""
+    ops: tuple[str, ...] = _OPS
+    unicode: dict = _UNICODE
+    latex: bool = True
+    words: bool = False
+    exponents: bool = True
+    bare_points: bool = False
+    max_digits: int | None = MAX_DIGITS
+
+
+_FORMULAS = _Alphabet()
+
+
+def _tokens(text: str, alphabet: _Alphabet = _FORMULAS, fail=None) -> list[_Token]:
+    """The tokens of `text`; `fail(text, message, pos)` where a character is not in the alphabet."""
+    fail = fail or _fail
     tokens, pos = [], 0
     while pos < len(text):
         char = text[pos]
-        if char.isspace() or char == "~":
+        if char.isspace() or char == "~" and alphabet.latex:
             pos += 1
-        elif char in _DIGITS:
-            end = _number_end(text, pos)
+        elif char in _DIGITS or alphabet.bare_points and char == "." and text[pos + 1:pos + 2] in _DIGITS:
+            end = _number_end(text, pos, alphabet)
             tokens.append(_Token("number", text[pos:end], pos, end))
             pos = end
         elif char.isascii() and char.isalpha():
-            tokens.append(_Token("letter", char, pos, pos + 1))
-            pos += 1
-        elif char == "\\":
+            end = pos + 1
+            while alphabet.words and end < len(text) and (text[end].isalnum() or text[end] == "_"):
+                end += 1
+            tokens.append(_Token("letter", text[pos:end], pos, end))
+            pos = end
+        elif char == "\\" and alphabet.latex:
             token, pos = _command(text, pos)
             if token:
                 tokens.append(token)
-        elif char in _UNICODE:
-            tokens.append(_Token(*_UNICODE[char], pos, pos + 1))
+        elif char in alphabet.unicode:
+            tokens.append(_Token(*alphabet.unicode[char], pos, pos + 1))
             pos += 1
         else:
-            op = next((op for op in _OPS if text.startswith(op, pos)), None)
+            op = next((op for op in alphabet.ops if text.startswith(op, pos)), None)
             if op is None:
-                _fail(text, "expected a number, a letter, an operator or a bracket", pos)
+                fail(text, "expected a number, a letter, an operator or a bracket", pos)
             tokens.append(_Token("op", op, pos, pos + len(op)))
             pos += len(op)
     tokens.append(_Token("end", "", len(text), len(text)))
     return tokens
 
 
-def _number_end(text: str, pos: int) -> int:
+def _number_end(text: str, pos: int, alphabet: _Alphabet = _FORMULAS) -> int:
     """Where the number starting at `pos` ends: digits, a decimal part, an exponent."""
-    end = _digits_end(text, pos)
-    if text[end:end + 1] == "." and text[end + 1:end + 2] in _DIGITS:
-        end = _digits_end(text, end + 1)
+    end = _digits_end(text, pos, alphabet.max_digits)
+    if text[end:end + 1] == "." and (text[end + 1:end + 2] in _DIGITS or alphabet.bare_points):
+        end = _digits_end(text, end + 1, alphabet.max_digits)
     mark = end + 1 + (text[end + 1:end + 2] in ("+", "-"))
-    if text[end:end + 1] in ("e", "E") and text[mark:mark + 1] in _DIGITS:
-        end = _digits_end(text, mark)
+    if alphabet.exponents and text[end:end + 1] in ("e", "E") and text[mark:mark + 1] in _DIGITS:
+        end = _digits_end(text, mark, alphabet.max_digits)
     return end
 
 
-def _digits_end(text: str, pos: int) -> int:
+def _digits_end(text: str, pos: int, max_digits: int | None = MAX_DIGITS) -> int:
     end = pos
     # Stop one past the limit: a million nines is refused without reading them all.
-    while end < len(text) and text[end] in _DIGITS and end - pos <= MAX_DIGITS:
+    while end < len(text) and text[end] in _DIGITS and (max_digits is None or end - pos <= max_digits):
         end += 1
-    if end - pos > MAX_DIGITS:
-        _fail(text, f"expected at most {MAX_DIGITS} digits", pos)
+    if max_digits is not None and end - pos > max_digits:
+        _fail(text, f"expected at most {max_digits} digits", pos)
     return end
 
 
@@ -637,6 +664,244 @@ def _bits(value) -> int:
 def _fail(text: str, message: str, pos: int) -> NoReturn:
     # Word and locate the error as literals.py does for numbers.
     _Parser(text)._fail(message, pos)
+
+
+# --- the linear dialect: a convolution's target, linear in the entries of X -------
+
+MAX_LINEAR_TEXT = 10_000  # characters of one linear formula
+MAX_LINEAR_DIGITS = 30    # digits of one number in it
+MAX_LINEAR_NESTING = 20   # parentheses and signs, one inside the other
+MAX_INDEX = 10**6         # |coefficient| in a row or column index
+_LINEAR = _Alphabet(ops=("+", "-", "*", "/", "(", ")", "[", "]", ","),
+                    unicode={char: _UNICODE[char] for char in "\u2212\u00b7\u22c5\u00d7"},
+                    latex=False, words=True, exponents=False, bare_points=True, max_digits=None)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """X[channel, row, col]; row and col are (coefficient of i, of j, constant)."""
+    channel: int | None            # None: written X[row, col] (one input channel)
+    row: tuple[int, int, int]
+    col: tuple[int, int, int]
+
+    def at(self, i: int, j: int) -> tuple[int, int, int]:
+        """(channel, row, col) it names at output position (i, j)."""
+        return (self.channel or 0, self.row[0] * i + self.row[1] * j + self.row[2],
+                self.col[0] * i + self.col[1] * j + self.col[2])
+
+
+CONSTANT = None                    # the key of a linear form's constant term
+
+
+class Linear(NamedTuple):
+    """A formula read by the linear dialect: {Entry or CONSTANT: Fraction} in the order the
+    formula writes its terms, and whether it wrote a decimal (0.299)."""
+    form: dict
+    decimal: bool
+
+
+class LinearFormError(ValueError):
+    """Where (a character index, or None for the whole formula) and what: "is not linear: ..."."""
+
+    def __init__(self, what: str, position: int | None = None):
+        super().__init__(what)
+        self.what, self.position = what, position
+
+
+def parse_linear(text: str) -> Linear:
+    """Read a linear formula in the entries of X, the linear dialect of the grammar:
+
+        sum     = product { ("+" | "-") product } ;
+        product = signed { [ "*" | "/" ] signed } ;    (* no operator: multiply *)
+        signed  = ("+" | "-") signed | atom ;
+        atom    = number | "X" "[" index "," index [ "," index ] "]" | "(" sum ")" ;
+        index   = [ sign ] iterm { ("+" | "-") iterm } ;
+        iterm   = int [ [ "*" ] ( "i" | "j" ) ] | ( "i" | "j" ) [ "*" int ] ;
+        number  = digits [ "." [ digits ] ] | "." digits ;
+
+    Plain text only (no LaTeX, no exponents), `−`, `·`, `⋅` and `×` as `-` and `*`. A product
+    or quotient keeps the formula linear: one side is a constant. Raises LinearFormError."""
+    if len(text) > MAX_LINEAR_TEXT:
+        raise LinearFormError(f"is longer than {MAX_LINEAR_TEXT} characters")
+    parser = _LinearParser(text)
+    return Linear(parser.formula(), parser.decimal)
+
+
+def _combined(f: dict, g: dict, sign: int = 1) -> dict:
+    out = dict(f)
+    for key, value in g.items():
+        out[key] = out.get(key, 0) + sign * value
+    return {key: value for key, value in out.items() if value}
+
+
+def _scaled(f: dict, factor: Fraction) -> dict:
+    return {key: value * factor for key, value in f.items() if value * factor}
+
+
+def _constant_value(f: dict):
+    """The value of a form without entries of X, else None."""
+    return f.get(CONSTANT, Fraction(0)) if set(f) <= {CONSTANT} else None
+
+
+class _LinearParser(_ExpressionParser):
+    """The linear dialect: the grammar's tokens and operators, its own atoms (numbers and
+    entries of X), values (linear forms) and wording ("has ... where ... should be")."""
+
+    def __init__(self, text: str):
+        self.text, self.i, self.depth, self.decimal, self.pending = text, 0, 0, False, []
+        self.deadline = math.inf          # a problem file's formula: bounded by its length, not timed
+        self.tokens = _tokens(text, _LINEAR, lambda text, message, pos: self._fail(
+            f"has {text[pos]!r} where a number, X[...], an operator or a bracket should be", pos))
+
+    def _fail(self, message: str, pos: int | None) -> NoReturn:
+        raise LinearFormError(message, pos)
+
+    @contextmanager
+    def _nested(self, pos: int):
+        yield                             # the dialect counts parentheses and signs only (_deeper)
+
+    @contextmanager
+    def _deeper(self, pos: int):
+        self.depth += 1
+        if self.depth > MAX_LINEAR_NESTING:
+            self._fail(f"nests more than {MAX_LINEAR_NESTING} parentheses or signs", pos)
+        yield
+        self.depth -= 1
+
+    def _node(self, value, pos: int):
+        return value
+
+    def _expect_op(self, text: str, what: str):
+        if not self._take(text):
+            self._fail(f"needs {what}", self._peek().start)
+
+    def formula(self) -> dict:
+        if self._peek().kind == "end":
+            self._fail("is empty", None)
+        form = self._expression(_SUM)
+        if self._peek().kind != "end":
+            self._fail(f"has {self._peek().text!r} where an operator or the end should be", self._peek().start)
+        return form
+
+    def _operator(self, token: _Token):
+        if token.kind == "op" and token.text in ("+", "-"):
+            sign = 1 if token.text == "+" else -1
+            return _SUM, True, lambda a, b, pos: _combined(a, b, sign)
+        if token.kind == "op" and token.text in ("*", "/"):
+            return _PRODUCT, True, self._divided if token.text == "/" else self._multiplied
+        if token.kind in ("number", "letter") or token.text == "(":
+            return _PRODUCT, False, self._multiplied
+        return None
+
+    def _multiplied(self, left: dict, right: dict, pos: int) -> dict:
+        a, b = _constant_value(left), _constant_value(right)
+        if a is None and b is None:
+            self._fail("is not linear: it multiplies two expressions that both contain entries of X "
+                       "(a convolution computes a linear map plus a constant)", pos)
+        return _scaled(right, a) if a is not None else _scaled(left, b)
+
+    def _divided(self, left: dict, right: dict, pos: int) -> dict:
+        b = _constant_value(right)
+        if b is None:
+            self._fail("is not linear: it divides by an expression with entries of X", pos)
+        if b == 0:
+            self._fail("divides by zero", pos)
+        return _scaled(left, 1 / b)
+
+    def _operand(self) -> dict:
+        token = self._peek()
+        if token.kind == "op" and token.text in ("+", "-"):
+            self._next()
+            with self._deeper(token.start):
+                form = self._expression(_SIGNED)
+            return _scaled(form, Fraction(-1 if token.text == "-" else 1))
+        return self._atom()
+
+    def _atom(self) -> dict:
+        token = self._peek()
+        if token.kind == "number":
+            self._next()
+            number = self._number(token)
+            return {CONSTANT: number} if number else {}
+        if token.kind == "letter" and token.text == "X":
+            self._next()
+            return {self._entry(): Fraction(1)}
+        if token.text == "(":
+            self._next()
+            with self._deeper(token.start):
+                form = self._expression(_SUM)
+                self._expect_op(")", "a closing ')'")
+            return form
+        self._fail(f"has {token.text or 'its end'!r} where a number, X[...] or '(' should be (the input is "
+                   "written X; i and j appear only in its indices)", token.start)
+
+    def _number(self, token: _Token) -> Fraction:
+        if len(token.text.replace(".", "")) > MAX_LINEAR_DIGITS:
+            self._fail(f"has a number with more than {MAX_LINEAR_DIGITS} digits", token.start)
+        self.decimal |= "." in token.text
+        return Fraction(token.text)
+
+    def _entry(self) -> Entry:
+        self._expect_op("[", "'[' after X")
+        indices = [self._index()]
+        while self._take(","):
+            indices.append(self._index())
+        self._expect_op("]", "']' after the indices of X")
+        if len(indices) == 2:
+            return Entry(None, *indices)
+        if len(indices) != 3:
+            self._fail(f"gives X {len(indices)} indices; X takes [row, col] or [channel, row, col]", None)
+        channel, row, col = indices
+        if channel[:2] != (0, 0):
+            self._fail("has a channel (first index of X) that depends on i or j; it must be a whole number", None)
+        return Entry(channel[2], row, col)
+
+    def _index(self) -> tuple[int, int, int]:
+        total = [0, 0, 0]
+        sign = -1 if self._take("-") else 1
+        if sign == 1:
+            self._take("+")
+        while True:
+            coefficient, slot = self._index_term()
+            total[slot] += sign * coefficient
+            if self._take("+"):
+                sign = 1
+            elif self._take("-"):
+                sign = -1
+            else:
+                break
+        if any(abs(v) > MAX_INDEX for v in total):
+            self._fail(f"has an index coefficient larger than {MAX_INDEX}", None)
+        return tuple(total)
+
+    def _index_term(self) -> tuple[int, int]:
+        """(coefficient, 0 for i, 1 for j, 2 for a constant)."""
+        token = self._peek()
+        coefficient = 1
+        if token.kind == "number":
+            if not self._whole(token):
+                self._fail("has an index that is not a whole number", token.start)
+            coefficient = int(token.text)
+            self._next()
+            self._take("*")
+            token = self._peek()
+            if token.kind != "letter":
+                return coefficient, 2
+        if token.kind == "letter" and token.text in ("i", "j"):
+            self._next()
+            if self._take("*"):                          # i*2
+                factor = self._peek()
+                if factor.kind != "number" or not self._whole(factor):
+                    self._fail("has an index that is not linear in i and j (e.g. write 2*i, not i*j)", factor.start)
+                self._next()
+                coefficient *= int(factor.text)
+            return coefficient, "ij".index(token.text)
+        self._fail(f"has {token.text or 'its end'!r} in an index of X; indices are whole numbers and i, j "
+                   "(e.g. i+1, 2*j)", token.start)
+
+    @staticmethod
+    def _whole(token: _Token) -> bool:
+        return "." not in token.text and len(token.text) <= MAX_LINEAR_DIGITS
 
 
 # --- equivalence -------------------------------------------------------------

@@ -31,17 +31,17 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
+from ..answers.grammar import CONSTANT, Entry, Linear, LinearFormError, parse_linear
 from ..errors import FieldError
 from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, optional, pair
 from ..math.nodes import Formula, Indexed, Negative, Number, Sum, Summation, Symbol
-from ..math.notation import quantity, written
+from ..math.notation import quantity, subscripted, written
 from ..model import Answer, Step
 from ..sizes import Axis, conv_length
 from .base import Kind
@@ -61,10 +61,6 @@ VARY = {"input_size": {}}
 MAX_CHANNELS = 64
 MAX_INPUT = 50             # per axis: every interior position gives the same equations
 MAX_WORK = 200_000         # positions × output channels × taps, each written out one by one
-MAX_FORMULA = 10_000       # characters of one target formula
-MAX_DIGITS = 30            # digits of one number in a formula
-MAX_NESTING = 20           # parentheses in a formula
-MAX_INDEX = 10**6          # |coefficient| in a row or column index
 QUOTED = 80                # characters of a formula an error message quotes
 MAX_SHOWN_EQUATIONS = 40   # per output channel; the derivation says how many more there are
 CHECK_SEED = 455           # the check's input is the same on every run
@@ -78,38 +74,6 @@ TARGET_FORMS = ("A target is one formula per output channel: a linear combinatio
 
 
 # ---- the target: linear forms in the entries of X ------------------------------
-
-@dataclass(frozen=True)
-class Entry:
-    """X[channel, row, col]; row and col are (coefficient of i, of j, constant)."""
-    channel: int | None            # None: written X[row, col] (one input channel)
-    row: tuple[int, int, int]
-    col: tuple[int, int, int]
-
-    def at(self, i: int, j: int) -> tuple[int, int, int]:
-        """(channel, row, col) it names at output position (i, j)."""
-        return (self.channel or 0, self.row[0] * i + self.row[1] * j + self.row[2],
-                self.col[0] * i + self.col[1] * j + self.col[2])
-
-
-CONSTANT = None                    # the key of a linear form's constant term
-
-
-def combined(f: dict, g: dict, sign: int = 1) -> dict:
-    out = dict(f)
-    for key, value in g.items():
-        out[key] = out.get(key, 0) + sign * value
-    return {key: value for key, value in out.items() if value}
-
-
-def scaled(f: dict, factor: Fraction) -> dict:
-    return {key: value * factor for key, value in f.items() if value * factor}
-
-
-def constant_value(f: dict):
-    """The value of a form without entries of X, else None."""
-    return f.get(CONSTANT, Fraction(0)) if set(f) <= {CONSTANT} else None
-
 
 @dataclass(frozen=True)
 class Target:
@@ -130,201 +94,6 @@ class Target:
                 for c in range(channels)]
 
 
-TOKEN = re.compile(r"\s*(?:(?P<number>\d+(?:\.\d*)?|\.\d+)|(?P<name>[A-Za-z]\w*)|(?P<op>[-+*/()\[\],]))")
-UNICODE_OPERATORS = str.maketrans({"\u2212": "-", "\u00b7": "*", "\u22c5": "*", "\u00d7": "*"})
-
-
-class FormulaParser:
-    """A recursive-descent reader of one target formula (instructor input, never eval'd):
-
-        sum     = product { ("+" | "-") product } ;
-        product = unary { [ "*" | "/" ] unary } ;     (* no operator: multiply *)
-        unary   = ("+" | "-") unary | atom ;
-        atom    = number | "X" "[" index "," index [ "," index ] "]" | "(" sum ")" ;
-        index   = [ sign ] iterm { ("+" | "-") iterm } ;
-        iterm   = int [ [ "*" ] ( "i" | "j" ) ] | ( "i" | "j" ) [ "*" int ] ;
-
-    A product or quotient must keep the formula linear: one side a constant.
-    """
-
-    def __init__(self, text: str, channel: int):
-        self.text, self.channel = text, channel
-        self.decimal = False
-        self.depth = 0
-        self.tokens = self.tokenize(text.translate(UNICODE_OPERATORS))
-        self.at = 0
-
-    def fail(self, what: str, position: int | None = None) -> NoReturn:
-        where = f", at character {position + 1}," if position is not None else ""
-        quoted = self.text if len(self.text) <= QUOTED else self.text[:QUOTED] + "…"
-        raise FieldError("target", f"output channel {self.channel}'s formula {quoted!r}{where} {what}. "
-                                   + TARGET_FORMS)
-
-    def deeper(self, position: int):
-        """One more level of parentheses or signs, within MAX_NESTING."""
-        self.depth += 1
-        if self.depth > MAX_NESTING:
-            self.fail(f"nests more than {MAX_NESTING} parentheses or signs", position)
-
-    def tokenize(self, text: str) -> list[tuple[str, str, int]]:
-        if len(text) > MAX_FORMULA:
-            self.fail(f"is longer than {MAX_FORMULA} characters")
-        tokens, position = [], 0
-        while text[position:].strip():
-            match = TOKEN.match(text, position)
-            if match is None:
-                start = len(text) - len(text[position:].lstrip())
-                self.fail(f"has {text[start]!r} where a number, X[...], an operator or a bracket should be", start)
-            kind = match.lastgroup
-            tokens.append((kind, match.group(kind), match.start(kind)))
-            position = match.end()
-        return tokens
-
-    # -- tokens --
-
-    def peek(self) -> tuple[str, str, int]:
-        return self.tokens[self.at] if self.at < len(self.tokens) else ("end", "", len(self.text))
-
-    def take(self, *values) -> str | None:
-        kind, value, _ = self.peek()
-        if kind != "end" and (not values or value in values):
-            self.at += 1
-            return value
-        return None
-
-    def expect(self, value: str, what: str):
-        if self.take(value) is None:
-            self.fail(f"needs {what}", self.peek()[2])
-
-    # -- the grammar --
-
-    def formula(self) -> dict:
-        if not self.tokens:
-            self.fail("is empty")
-        form = self.sum()
-        if self.peek()[0] != "end":
-            self.fail(f"has {self.peek()[1]!r} where an operator or the end should be", self.peek()[2])
-        return form
-
-    def sum(self) -> dict:
-        form = self.product()
-        while (op := self.take("+", "-")) is not None:
-            form = combined(form, self.product(), 1 if op == "+" else -1)
-        return form
-
-    def product(self) -> dict:
-        form = self.unary()
-        while True:
-            kind, value, position = self.peek()
-            if value in ("*", "/"):
-                self.at += 1
-            elif not (kind in ("number", "name") or value == "("):
-                return form
-            form = self.multiplied(form, self.unary(), value == "/", position)
-
-    def multiplied(self, left: dict, right: dict, divide: bool, position: int) -> dict:
-        a, b = constant_value(left), constant_value(right)
-        if divide:
-            if b is None:
-                self.fail("is not linear: it divides by an expression with entries of X", position)
-            if b == 0:
-                self.fail("divides by zero", position)
-            return scaled(left, 1 / b)
-        if a is None and b is None:
-            self.fail("is not linear: it multiplies two expressions that both contain entries of X "
-                      "(a convolution computes a linear map plus a constant)", position)
-        return scaled(right, a) if a is not None else scaled(left, b)
-
-    def unary(self) -> dict:
-        position = self.peek()[2]
-        op = self.take("+", "-")
-        if op is None:
-            return self.atom()
-        self.deeper(position)
-        form = scaled(self.unary(), Fraction(-1 if op == "-" else 1))
-        self.depth -= 1
-        return form
-
-    def atom(self) -> dict:
-        kind, value, position = self.peek()
-        if kind == "number":
-            self.at += 1
-            number = self.number(value, position)
-            return {CONSTANT: number} if number else {}
-        if kind == "name" and value == "X":
-            self.at += 1
-            return {self.entry(): Fraction(1)}
-        if value == "(":
-            self.at += 1
-            self.deeper(position)
-            form = self.sum()
-            self.expect(")", "a closing ')'")
-            self.depth -= 1
-            return form
-        self.fail(f"has {value or 'its end'!r} where a number, X[...] or '(' should be (the input is "
-                  "written X; i and j appear only in its indices)", position)
-
-    def number(self, text: str, position: int) -> Fraction:
-        if len(text.replace(".", "")) > MAX_DIGITS:
-            self.fail(f"has a number with more than {MAX_DIGITS} digits", position)
-        self.decimal |= "." in text
-        return Fraction(text)
-
-    def entry(self) -> Entry:
-        self.expect("[", "'[' after X")
-        indices = [self.index()]
-        while self.take(","):
-            indices.append(self.index())
-        self.expect("]", "']' after the indices of X")
-        if len(indices) == 2:
-            return Entry(None, *indices)
-        if len(indices) != 3:
-            self.fail(f"gives X {len(indices)} indices; X takes [row, col] or [channel, row, col]")
-        channel, row, col = indices
-        if channel[:2] != (0, 0):
-            self.fail("has a channel (first index of X) that depends on i or j; it must be a whole number")
-        return Entry(channel[2], row, col)
-
-    def index(self) -> tuple[int, int, int]:
-        total = [0, 0, 0]
-        sign = -1 if self.take("+", "-") == "-" else 1
-        while True:
-            coefficient, slot = self.index_term()
-            total[slot] += sign * coefficient
-            op = self.take("+", "-")
-            if op is None:
-                break
-            sign = 1 if op == "+" else -1
-        if any(abs(v) > MAX_INDEX for v in total):
-            self.fail(f"has an index coefficient larger than {MAX_INDEX}")
-        return tuple(total)
-
-    def index_term(self) -> tuple[int, int]:
-        """(coefficient, 0 for i, 1 for j, 2 for a constant)."""
-        kind, value, position = self.peek()
-        coefficient = 1
-        if kind == "number":
-            if "." in value or len(value) > MAX_DIGITS:
-                self.fail("has an index that is not a whole number", position)
-            coefficient = int(value)
-            self.at += 1
-            self.take("*")
-            kind, value, position = self.peek()
-            if kind != "name":
-                return coefficient, 2
-        if kind == "name" and value in ("i", "j"):
-            self.at += 1
-            if self.take("*"):                          # i*2
-                kind, factor, position = self.peek()
-                if kind != "number" or "." in factor or len(factor) > MAX_DIGITS:
-                    self.fail("has an index that is not linear in i and j (e.g. write 2*i, not i*j)", position)
-                self.at += 1
-                coefficient *= int(factor)
-            return coefficient, "ij".index(value)
-        self.fail(f"has {value or 'its end'!r} in an index of X; indices are whole numbers and i, j "
-                  "(e.g. i+1, 2*j)", position)
-
-
 def read_target(name, value) -> Target:
     """A formula, a list of formulas (one per output channel), or {avg_pool: k}."""
     if isinstance(value, dict):
@@ -338,9 +107,19 @@ def read_target(name, value) -> Target:
             or not all(isinstance(f, str) for f in formulas):
         raise FieldError(name, f"must be a formula or a list of 1 to {MAX_CHANNELS} formulas; got {value!r}. "
                                + TARGET_FORMS)
-    parsers = [FormulaParser(text, channel) for channel, text in enumerate(formulas)]
-    forms = tuple(parser.formula() for parser in parsers)
-    return Target(formulas=tuple(formulas), forms=forms, decimal=any(p.decimal for p in parsers))
+    read = [linear(name, text, channel) for channel, text in enumerate(formulas)]
+    return Target(formulas=tuple(formulas), forms=tuple(f.form for f in read), decimal=any(f.decimal for f in read))
+
+
+def linear(name, text: str, channel: int) -> Linear:
+    """One output channel's formula, read by the grammar's linear dialect."""
+    try:
+        return parse_linear(text)
+    except LinearFormError as error:
+        where = f", at character {error.position + 1}," if error.position is not None else ""
+        quoted = text if len(text) <= QUOTED else text[:QUOTED] + "…"
+        raise FieldError(name, f"output channel {channel}'s formula {quoted!r}{where} {error.what}. "
+                               + TARGET_FORMS) from None
 
 
 # ---- the given fields ----------------------------------------------------------
@@ -472,6 +251,7 @@ class Channel:
     unknowns: list                       # sympy symbols w_{l,c,α,β}, then b_l
     equations: list[tuple[Any, Fraction]]   # distinct (convolution side, target side), interior first
     from_border: int                     # how many of them (the last ones) only border positions give
+    names: dict                          # unknown -> as prose writes it: w[0,1,2,0], b[0]
     solution: dict | None = None         # unknown -> value (free unknowns stand for themselves); None: none
     conflict: list = dataclasses.field(default_factory=list)   # equations that cannot all hold
 
@@ -525,12 +305,17 @@ def fraction(x):
 
 def weight_symbol(l, c, a, b):
     import sympy
-    return sympy.Symbol(f"w_{{{l},{c},{a},{b}}}")
+    return sympy.Symbol(subscripted("w", f"{l},{c},{a},{b}"))
 
 
 def bias_symbol(l):
     import sympy
-    return sympy.Symbol(f"b_{{{l}}}")
+    return sympy.Symbol(subscripted("b", l))
+
+
+def plain_name(l, c=None, a=None, b=None) -> str:
+    """An unknown as prose writes it: w[0,1,2,0], b[0]."""
+    return f"b[{l}]" if c is None else f"w[{l},{c},{a},{b}]"
 
 
 def design(given: Given) -> Design:
@@ -549,7 +334,8 @@ def channel_system(given, l, form) -> Channel:
             found.setdefault(equation)
         if interior(given, i, j):
             interior_count = len(found)
-    channel = Channel(unknowns, list(found), len(found) - interior_count)
+    names = {u: plain_name(l, *tap) for tap, u in zip(taps(given), unknowns)} | ({bias: plain_name(l)} if given.bias else {})
+    channel = Channel(unknowns, list(found), len(found) - interior_count, names)
     solve_channel(channel)
     return channel
 
@@ -639,7 +425,7 @@ def x_entry(given, channel, row: Formula, col: Formula) -> Formula:
 
 def letter(name, values: Pair, axis: int) -> Symbol:
     """S, or S_h and S_w where the two axes differ."""
-    return Symbol(name if values.h == values.w else f"{name}_{'hw'[axis]}")
+    return Symbol(name if values.h == values.w else subscripted(name, "hw"[axis]))
 
 
 def general_convolution(given) -> Formula:
@@ -700,11 +486,6 @@ def only_twos_and_fives(n: int) -> bool:
 
 def y_label(l) -> Formula:
     return Indexed("Y", [l, I, J])
-
-
-def plain_name(unknown) -> str:
-    """w_{0,1,2,0} as prose writes it: w[0,1,2,0]."""
-    return str(unknown).replace("_{", "[").replace("}", "]")
 
 
 # ---- solving -------------------------------------------------------------------
@@ -831,8 +612,8 @@ def solution_step(given, found: Design) -> Step:
                 "equation. The kernel, slice by slice (w[l, c] is the Kh×Kw kernel from input channel c "
                 "to output channel l), and the bias:")
     else:
-        free = [u for channel in found.channels for u in channel.free]
-        names = ", ".join(plain_name(u) for u in free[:12]) + (", ..." if len(free) > 12 else "")
+        free = [channel.names[u] for channel in found.channels for u in channel.free]
+        names = ", ".join(free[:12]) + (", ..." if len(free) > 12 else "")
         text = (f"sympy's linsolve finds infinitely many solutions: {dimension} unknown(s) ({names}) appear in "
                 "no equation, because at every output position their taps read padding zeros; they may take "
                 f"any value. The solution set has dimension {dimension}, and every solution is, with those "
