@@ -111,7 +111,7 @@ def asked(solution, ask) -> list:
 
 def given_arrays(given, earlier=()) -> list[Labelled]:
     """The matrices a problem gives, named as the kind's derivation writes them (its
-    GIVEN_SYMBOLS), else by their fields: a statement cannot show them.
+    GIVEN_SYMBOLS, or the given's own `shown_arrays()`), else by their fields: a statement cannot show them.
 
     One that is the answer of an `earlier` (problem, solution) names that problem
     as its source: a problem sheet must not print it.
@@ -119,6 +119,8 @@ def given_arrays(given, earlier=()) -> list[Labelled]:
     def source(value):
         return next((problem.id for problem, solution in earlier for answer in solution.answers.values()
                      if isinstance(answer.value, np.ndarray) and np.array_equal(answer.value, value)), None)
+    if hasattr(given, "shown_arrays"):          # a given whose tensors are not fields of their own (named ones)
+        return [Labelled(label, value, source(value)) for label, value in given.shown_arrays()]
     symbols = getattr(sys.modules.get(type(given).__module__), "GIVEN_SYMBOLS", {})
     return [Labelled(symbols.get(f.name, rf"\text{{{f.name.replace('_', ' ')}}}"), value, source(value))
             for f in dataclasses.fields(given) if isinstance(value := getattr(given, f.name), np.ndarray)]

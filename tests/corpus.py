@@ -22,7 +22,8 @@ import yaml
 SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
     "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "essay"),
-    "dense": ("batchnorm", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy", "dropout"),
+    "dense": ("batchnorm", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy", "dropout",
+              "optimizer"),
 }
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "softplus")
 
@@ -564,13 +565,55 @@ def mask_of(uniform, keep):
     return 1 if uniform < keep or keep == 1 else 0
 
 
+OPTIMIZER_OBJECTIVES = ("(w - 3)^2 + 2*b^2", "w^2*b + exp(w/4) - b", "log(1 + exp(-w*b)) + b^2/2",
+                        "sigmoid(w) + (b - 1)^4 + w*b")
+
+
+def draw_optimizer(rng):
+    """Every rule and option: one tensor or several named ones, gradients given or an objective,
+    weight decay, maximize, momentum with dampening or Nesterov, a learning rate per step."""
+    rule = rng.choice(["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"])
+    steps = rng.randint(1, 4)
+    objective = rng.random() < 0.25
+    shapes = {"w": (), "b": ()} if objective else \
+        rng.choice([{"params": ()}, {"params": (3,)}, {"params": (2, 2)}, {"w": (2,), "b": ()}])
+
+    def tensor(shape):
+        return values(rng, shape, decimals=True, low=-2, high=2) if shape else round(rng.uniform(-2, 2), 1)
+
+    params = {name: tensor(shape) for name, shape in shapes.items()}
+    given = {"rule": rule, "params": params if len(params) > 1 or "params" not in params else params["params"]}
+    if objective:
+        given.update(objective=rng.choice(OPTIMIZER_OBJECTIVES), steps=steps)
+    else:
+        grads = [{name: tensor(shape) for name, shape in shapes.items()} for _ in range(steps)]
+        given["grads"] = grads if "params" not in shapes else [g["params"] for g in grads]
+    given["lr"] = rng.choice([0.1, 0.05, 0.5, 0.01]) if rng.random() < 0.8 else \
+        [rng.choice([0.1, 0.2, 0.05]) for _ in range(steps)]
+    if rule in ("sgd", "momentum", "nesterov", "rmsprop") and (rule != "sgd" or rng.random() < 0.5):
+        given["momentum"] = rng.choice([0.9, 0.5, 0.8])
+    if rule in ("sgd", "momentum") and "momentum" in given and rng.random() < 0.5:
+        given["dampening"] = rng.choice([0.1, 0.5])
+    if rule == "rmsprop" and rng.random() < 0.5:
+        given["alpha"] = rng.choice([0.9, 0.99, 0.5])
+    if rule in ("adam", "adamw") and rng.random() < 0.5:
+        given["betas"] = [rng.choice([0.9, 0.8, 0.5]), rng.choice([0.999, 0.99, 0.9])]
+    if rule in ("rmsprop", "adagrad", "adam", "adamw") and rng.random() < 0.5:
+        given["eps"] = rng.choice([1e-8, 0.01, 0.1])
+    if rng.random() < 0.5:
+        given["weight_decay"] = rng.choice([0.01, 0.1, 0.5])
+    if rng.random() < 0.3:
+        given["maximize"] = True
+    return given
+
+
 DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_conv2d(r),
         "conv_transpose2d": draw_conv_transpose2d, "conv2d_backward": lambda r: draw_conv2d(r, backward=True),
         "pool2d": draw_pool2d, "conv_cost": draw_conv_cost, "layers_to_size": draw_layers_to_size,
         "conv_design": draw_conv_design, "network": draw_network, "essay": draw_essay,
         "batchnorm": draw_batchnorm, "mlp": draw_mlp, "mlp_jacobian": draw_mlp_jacobian, "rnn": draw_rnn,
         "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy,
-        "dropout": draw_dropout}
+        "dropout": draw_dropout, "optimizer": draw_optimizer}
 
 
 # ---- problem sets ---------------------------------------------------------------

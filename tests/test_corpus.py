@@ -456,6 +456,13 @@ def dropout(torch, raw, given, answers):
     return True
 
 
+def optimizer(torch, raw, given, answers):
+    from test_optimizer import torch_answers
+    for name, expected in torch_answers(torch, raw).items():
+        close(answers[name], expected, name)
+    return True
+
+
 def attention(torch, raw, given, answers):
     if given.x is None:
         return False
@@ -481,7 +488,8 @@ ORACLES = {"conv2d": conv_family("conv2d"), "conv_transpose2d": conv_family("con
            "pool2d": conv_family("pool2d"), "conv2d_backward": conv2d_backward, "conv_cost": conv_cost,
            "layers_to_size": layers_to_size, "network": network, "batchnorm": batchnorm, "mlp": mlp,
            "mlp_jacobian": mlp_jacobian, "rnn": rnn, "attention": attention,
-           "softmax_cross_entropy": softmax_cross_entropy, "dropout": dropout}
+           "softmax_cross_entropy": softmax_cross_entropy, "dropout": dropout,
+           "optimizer": optimizer}
 
 
 # ---- defects the corpus found, each fixed with its own test -------------------

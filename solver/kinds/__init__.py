@@ -24,6 +24,7 @@ KINDS = {                      # kind name -> its module in this package
     "attention": "attention",
     "softmax_cross_entropy": "training.softmax_cross_entropy",
     "dropout": "training.dropout",
+    "optimizer": "training.optimizer",
     "essay": "essay",
 }
 

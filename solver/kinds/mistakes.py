@@ -66,6 +66,8 @@ SHARED_MISTAKES = {
                               "classes are weighted).",
     "gradient_sign_flipped": "The gradient has the wrong sign: it points where the loss grows (for softmax with "
                              "cross-entropy, ∂L/∂z = p - y, not y - p).",
+    "update_sign_flipped": "The update has the wrong sign: a gradient step moves against the gradient, "
+                           "θ ← θ - γ·(the step), downhill; only `maximize` steps uphill.",
     "eps_forgotten": "ε was left out: the normalization divides by √(σ² + ε).",
     "variance_for_std": "The centred input was divided by the variance σ² + ε; it is divided by the "
                         "standard deviation √(σ² + ε).",
@@ -134,6 +136,7 @@ CATALOGUE = {change.name: change for change in (
     Change("mean_divisor_forgotten", SHARED_MISTAKES["mean_divisor_forgotten"], rules={"mean_divides": False},
            applies=lambda g: g.reduction == "mean"),
     Change("gradient_sign_flipped", SHARED_MISTAKES["gradient_sign_flipped"], rules={"gradient_sign": -1}),
+    Change("update_sign_flipped", SHARED_MISTAKES["update_sign_flipped"], rules={"update_sign": -1}),
     Change("kernel_flipped", SHARED_MISTAKES["kernel_flipped"], rules={"flip": True},
            applies=lambda g: g.kernel is not None),
     Change("eps_forgotten", SHARED_MISTAKES["eps_forgotten"], given=lambda g: {"eps": 0}, applies=lambda g: g.eps != 0),

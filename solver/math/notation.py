@@ -28,6 +28,8 @@ QUANTITIES = {
     "W_in": r"W_{\text{in}}", "W_hh": r"W_{\text{hh}}", "W_hy": r"W_{\text{hy}}",
     "eta": r"\eta", "y*": "y^{*}",
     "E[y]": r"\mathbb{E}[y]",
+    "beta_1": r"\beta_1", "beta_2": r"\beta_2", "lambda": r"\lambda", "tau": r"\tau",
+    "m_hat": r"\hat{m}", "v_hat": r"\hat{v}", "nabla_f": r"\nabla f",
 }
 
 

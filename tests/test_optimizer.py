@@ -1,0 +1,363 @@
+"""optimizer against torch.optim with p.grad set at each step (and autograd for an objective), over
+random problems of every rule and option; each mistake's answer against an independent computation
+of that wrong answer (torch with the option changed, or numpy written here)."""
+import json
+import random
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import require_module, run_solver
+from corpus import draw_optimizer
+
+KIND = "optimizer"
+STATE_NAMES = ("momentum_buffer", "exp_avg", "exp_avg_sq", "sum", "square_avg")
+# The objectives of the corpus, written again for torch (an independent reading of the formula).
+TORCH_OBJECTIVES = {
+    "(w - 3)^2 + 2*b^2": lambda t, w, b: (w - 3) ** 2 + 2 * b ** 2,
+    "w^2*b + exp(w/4) - b": lambda t, w, b: w ** 2 * b + t.exp(w / 4) - b,
+    "log(1 + exp(-w*b)) + b^2/2": lambda t, w, b: t.log(1 + t.exp(-w * b)) + b ** 2 / 2,
+    "sigmoid(w) + (b - 1)^4 + w*b": lambda t, w, b: t.sigmoid(w) + (b - 1) ** 4 + w * b,
+}
+
+
+def kind():
+    from solver.kinds import get_kind
+    return get_kind(KIND)
+
+
+def torch_optimizer(torch, rule, tensors, raw, **changes):
+    options = {name: raw[name] for name in ("lr", "momentum", "dampening", "alpha", "eps", "weight_decay", "maximize")
+               if name in raw}
+    if isinstance(options.get("lr"), list):
+        options["lr"] = options["lr"][0]
+    if "betas" in raw:
+        options["betas"] = tuple(raw["betas"])
+    if rule == "nesterov":
+        options["nesterov"] = True
+    options.update(changes)
+    classes = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad",
+               "adam": "Adam", "adamw": "AdamW"}
+    return getattr(torch.optim, classes[rule])(tensors, **options)
+
+
+def torch_answers(torch, raw: dict, rule=None, **changes) -> dict:
+    """{answer name: value} of torch.optim run step by step: p.grad set to the given gradient, or
+    the objective's gradient by autograd."""
+    named = isinstance(raw["params"], dict)
+    params = raw["params"] if named else {"params": raw["params"]}
+    tensors = {n: torch.tensor(np.array(v, dtype=float), dtype=torch.float64, requires_grad=True)
+               for n, v in params.items()}
+    optimizer = torch_optimizer(torch, rule or raw["rule"], list(tensors.values()), raw, **changes)
+    steps = raw.get("steps") or len(raw["grads"])
+    found = {}
+    for t in range(1, steps + 1):
+        if isinstance(raw.get("lr"), list):
+            for group in optimizer.param_groups:
+                group["lr"] = raw["lr"][t - 1]
+        optimizer.zero_grad()
+        if "objective" in raw:
+            TORCH_OBJECTIVES[raw["objective"]](torch, tensors["w"], tensors["b"]).backward()
+        else:
+            for n, p in tensors.items():
+                grad = raw["grads"][t - 1][n] if named else raw["grads"][t - 1]
+                p.grad = torch.tensor(np.array(grad, dtype=float), dtype=torch.float64)
+        optimizer.step()
+        for n, p in tensors.items():
+            found[f"{n}[{t}]"] = p.detach().numpy().copy()
+            for key, value in optimizer.state[p].items():
+                if key in STATE_NAMES and value is not None:
+                    found[f"{key}_{n}[{t}]" if named else f"{key}[{t}]"] = value.numpy().copy()
+    for n, p in tensors.items():
+        found[n] = p.detach().numpy().copy()
+    return found
+
+
+def floats(value):
+    return np.asarray(np.vectorize(float, otypes=[float])(np.asarray(value, dtype=object)), dtype=float)
+
+
+def assert_close(ours, expected, what):
+    ours = floats(ours)
+    assert ours.shape == np.shape(expected) and np.allclose(ours, expected, rtol=1e-9, atol=1e-12), \
+        (what, ours, expected)
+
+
+def solved(given: dict, rules=None) -> dict:
+    k = kind()
+    answers = k.compute(k.read(given)) if rules is None else k.compute(k.read(given), rules)
+    return {name: answer.value for name, answer in answers.items()}
+
+
+GIVENS = [draw_optimizer(random.Random(f"optimizer-{seed}")) for seed in range(150)]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("given", GIVENS, ids=[f"random{i}-{g['rule']}" for i, g in enumerate(GIVENS)])
+def test_answers_agree_with_torch_optim(given):
+    torch = require_module("torch")
+    ours = solved(given)
+    expected = torch_answers(torch, given)
+    assert set(ours) == set(expected), (sorted(ours), sorted(expected))
+    for name, value in expected.items():
+        assert_close(ours[name], value, name)
+
+
+def test_the_random_problems_cover_every_rule_and_option():
+    seen = {(g["rule"], "objective" in g, isinstance(g["params"], dict), "weight_decay" in g,
+             g.get("maximize", False)) for g in GIVENS}
+    assert {rule for rule, *_ in seen} == {"sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"}
+    for option in range(1, 5):
+        assert {key[option] for key in seen} == {True, False}
+    assert any("dampening" in g for g in GIVENS) and any(isinstance(g["lr"], list) for g in GIVENS)
+    assert any(g["rule"] == "rmsprop" and "momentum" in g for g in GIVENS)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("rule", ["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"])
+def test_torch_defaults_apply_where_a_setting_is_left_out(rule):
+    torch = require_module("torch")
+    given = {"rule": rule, "params": [1.5, -0.5], "grads": [[0.3, -1.2], [0.7, 0.1], [-0.4, 0.9]]}
+    if rule in ("momentum", "nesterov"):
+        given["momentum"] = 0.9
+    for name, value in torch_answers(torch, given).items():
+        assert_close(solved(given)[name], value, name)
+
+
+def test_sgd_is_exact_and_hand_checked():
+    given = {"rule": "momentum", "params": 1, "grads": [2, 4], "lr": 0.1, "momentum": 0.5, "dampening": 0.5}
+    answers = solved(given)
+    from fractions import Fraction
+    # b1 = g1 = 2 (no dampening in step 1); θ1 = 1 - 0.2 = 0.8; b2 = 0.5·2 + 0.5·4 = 3; θ2 = 0.8 - 0.3 = 0.5
+    assert answers["momentum_buffer[1]"] == 2 and answers["params[1]"] == Fraction(4, 5)
+    assert answers["momentum_buffer[2]"] == 3 and answers["params"] == Fraction(1, 2)
+
+
+def test_adam_first_step_moves_by_the_learning_rate():
+    """Bias-corrected, Adam's first step is γ·g/(|g| + ε): about γ against the sign of g."""
+    answers = solved({"rule": "adam", "params": [1, 2], "grads": [[0.5, -3]], "lr": 0.01, "eps": 0})
+    assert np.allclose(floats(answers["params"]), [0.99, 2.01], rtol=1e-12)
+
+
+@pytest.mark.parametrize("rule", ["sgd", "nesterov", "adam"])
+@pytest.mark.torch
+def test_objective_gradients_are_autograds(rule):
+    torch = require_module("torch")
+    for formula in TORCH_OBJECTIVES:
+        given = {"rule": rule, "params": {"w": 0.5, "b": -1.5}, "objective": formula, "steps": 3, "lr": 0.1,
+                 "weight_decay": 0.1}
+        if rule == "nesterov":
+            given["momentum"] = 0.9
+        ours = solved(given)
+        for name, value in torch_answers(torch, given).items():
+            assert_close(ours[name], value, f"{formula}: {name}")
+
+
+def test_a_symbolic_learning_rate_gives_formulas():
+    import sympy
+    eta, w0 = sympy.Symbol("eta", real=True), sympy.Symbol("w_0", real=True)
+    answers = solved({"rule": "sgd", "params": {"w": "w_0"}, "objective": "(w - 3)^2", "steps": 2, "lr": "eta"})
+    w1 = w0 - eta * (2 * w0 - 6)                       # gradient descent on (w - 3)², by hand
+    w2 = w1 - eta * (2 * w1 - 6)
+    assert sympy.expand(answers["w[1]"] - w1) == 0 and sympy.expand(answers["w"] - w2) == 0
+
+
+# ---- mistakes ---------------------------------------------------------------------
+
+def mistake_answers(given: dict) -> dict:
+    k = kind()
+    read = k.read(given)
+    return {m.name: m.answers(read) for m in k.mistakes}
+
+
+def numpy_run(raw, step):
+    """The parameters after each step of `step(t, p, g, state)`, written here in numpy."""
+    p, state, found = np.array(raw["params"], dtype=float), {}, {}
+    for t, g in enumerate(raw["grads"], 1):
+        p = step(t, p, np.array(g, dtype=float), state)
+        found[f"params[{t}]"] = p
+    return found
+
+
+def assert_gives(found: dict, expected: dict):
+    assert found, "the mistake gave nothing"
+    for name, value in expected.items():
+        assert_close(found[name], value, name)
+
+
+@pytest.mark.torch
+def test_update_sign_flipped_is_torch_maximizing():
+    torch = require_module("torch")
+    for rule in ("sgd", "adam"):
+        given = {"rule": rule, "params": [1, -2], "grads": [[0.5, 1], [-0.25, 2]], "lr": 0.1}
+        found = mistake_answers(given)["update_sign_flipped"]
+        assert_gives(found, {k: v for k, v in torch_answers(torch, given, maximize=True).items() if "params" in k})
+
+
+@pytest.mark.torch
+def test_adamw_weight_decay_as_l2_is_torch_adam_and_the_reverse():
+    torch = require_module("torch")
+    given = {"rule": "adamw", "params": [1, -2], "grads": [[0.5, 1], [-0.25, 2]], "lr": 0.1, "weight_decay": 0.5}
+    assert_gives(mistake_answers(given)["weight_decay_as_l2"], torch_answers(torch, given, rule="adam"))
+    given["rule"] = "adam"
+    assert_gives(mistake_answers(given)["weight_decay_decoupled"], torch_answers(torch, given, rule="adamw"))
+    assert mistake_answers(given)["weight_decay_as_l2"] == {}
+
+
+def test_adam_without_bias_correction_and_eps_inside_root_as_numpy_computes_them():
+    given = {"rule": "adam", "params": [1, -2], "grads": [[0.5, 1], [-0.25, 2], [1, 1]], "lr": 0.1,
+             "betas": [0.8, 0.9], "eps": 0.01}
+
+    def adam(corrected, inside):
+        def step(t, p, g, s):
+            s["m"] = 0.8 * s.get("m", 0) + 0.2 * g
+            s["v"] = 0.9 * s.get("v", 0) + 0.1 * g * g
+            c1, c2 = (1 - 0.8 ** t, 1 - 0.9 ** t) if corrected else (1, 1)
+            root = np.sqrt(s["v"] / c2 + 0.01) if inside else np.sqrt(s["v"] / c2) + 0.01
+            return p - 0.1 * (s["m"] / c1) / root
+        return step
+
+    found = mistake_answers(given)
+    assert_gives(found["adam_without_bias_correction"], numpy_run(given, adam(False, False)))
+    assert_gives(found["eps_inside_root"], numpy_run(given, adam(True, True)))
+
+
+def test_rmsprop_mistakes_as_numpy_computes_them():
+    given = {"rule": "rmsprop", "params": [1, -2], "grads": [[0.5, 1], [-0.25, 2]], "lr": 0.1, "alpha": 0.9,
+             "eps": 0.01}
+
+    def rmsprop(denominator):
+        def step(t, p, g, s):
+            s["v"] = 0.9 * s.get("v", 0) + 0.1 * g * g
+            return p - 0.1 * g / denominator(s["v"])
+        return step
+
+    found = mistake_answers(given)
+    assert_gives(found["rmsprop_without_root"], numpy_run(given, rmsprop(lambda v: v + 0.01)))
+    assert_gives(found["eps_inside_root"], numpy_run(given, rmsprop(lambda v: np.sqrt(v + 0.01))))
+    adagrad = dict(given, rule="adagrad")
+    del adagrad["alpha"]
+
+    def inside(t, p, g, s):
+        s["sum"] = s.get("sum", 0) + g * g
+        return p - 0.1 * g / np.sqrt(s["sum"] + 0.01)
+    assert_gives(mistake_answers(adagrad)["eps_inside_root"], numpy_run(adagrad, inside))
+
+
+def test_textbook_momentum_as_numpy_computes_it():
+    given = {"rule": "momentum", "params": [1, -2], "grads": [[0.5, 1], [-0.25, 2], [1, 1]], "lr": 0.1,
+             "momentum": 0.9, "dampening": 0.5}
+
+    def textbook(t, p, g, s):
+        s["v"] = 0.9 * s.get("v", 0) - 0.1 * g
+        return p + s["v"]
+    assert_gives(mistake_answers(given)["textbook_momentum"], numpy_run(given, textbook))
+    plain = dict(given, dampening=0)
+    assert mistake_answers(plain)["textbook_momentum"] == {}           # the same as PyTorch's without dampening
+    changing = dict(plain, lr=[0.1, 0.2, 0.1])
+
+    def textbook_changing(t, p, g, s):
+        s["v"] = 0.9 * s.get("v", 0) - [0.1, 0.2, 0.1][t - 1] * g
+        return p + s["v"]
+    assert_gives(mistake_answers(changing)["textbook_momentum"], numpy_run(changing, textbook_changing))
+
+
+def test_a_mistake_that_cannot_be_made_here_gives_nothing():
+    found = mistake_answers({"rule": "sgd", "params": 1, "grads": [1], "lr": 0.1})
+    for name in ("adam_without_bias_correction", "eps_inside_root", "weight_decay_as_l2", "textbook_momentum",
+                 "rmsprop_without_root"):
+        assert found[name] == {}, name
+
+
+# ---- the command line -------------------------------------------------------------
+
+def write_set(tmp_path, given, ask=None) -> str:
+    path = tmp_path / "set.yaml"
+    problem = {"id": "p", "kind": KIND, "given": given}
+    if ask:
+        problem["ask"] = ask
+    path.write_text(yaml.safe_dump({"title": "t", "problems": [problem]}))
+    return path
+
+
+def test_solve_shows_every_step_with_numbers(tmp_path):
+    path = write_set(tmp_path, {"rule": "nesterov", "params": [1, 2], "grads": [[1, -1], [0.5, 0.5]], "lr": 0.1,
+                                "momentum": 0.9})
+    result = run_solver("solve", path, "--format", "text")
+    assert result.returncode == 0, result.stderr
+    assert "Step 1" in result.stdout and "Step 2" in result.stdout and "torch.optim.SGD" in result.stdout
+
+
+@pytest.mark.torch
+def test_check_a_vector_answer_and_name_the_flipped_update(tmp_path):
+    torch = require_module("torch")
+    given = {"rule": "adam", "params": [1, -2, 0.5], "grads": [[0.5, 1, -1], [-0.25, 2, 0.5]], "lr": 0.1}
+    path = write_set(tmp_path, given)
+    right = torch_answers(torch, given)["params"]
+    wrong = torch_answers(torch, given, maximize=True)["params"]
+    text = lambda v: "[" + ", ".join(f"{x:.5f}" for x in v) + "]"
+    result = run_solver("check", path, "p:params", text(right), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_solver("check", path, "p:params", text(wrong), "--json")
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 1 and verdict["mistake"] == "update_sign_flipped", result.stdout
+
+
+def test_check_a_formula_when_the_learning_rate_is_a_symbol(tmp_path):
+    path = write_set(tmp_path, {"rule": "sgd", "params": {"w": 2}, "objective": "(w - 3)^2", "steps": 2,
+                                "lr": "eta"})
+    # w1 = 2 + 2η; w2 = w1 - 2η(w1 - 3) = 2 + 4η - 4η², by hand
+    result = run_solver("check", path, "p:w", "2 + 4*eta - 4*eta^2", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_solver("check", path, "p:w", "2 - 4*eta + 4*eta^2", "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("given, field, words", [
+    ({"rule": "adam", "params": 1, "grads": [1], "betas": [0.9, 1.0]}, "betas", "[0, 1)"),
+    ({"rule": "adam", "params": 1, "grads": [1], "betas": [-0.1, 0.9]}, "betas", "[0, 1)"),
+    ({"rule": "sgd", "params": 1, "grads": [1], "lr": -0.1}, "lr", ">= 0"),
+    ({"rule": "sgd", "params": 1, "grads": [1, 2], "steps": 3}, "grads", "`steps` is 3"),
+    ({"rule": "sgd", "params": [1, 2], "grads": [[1, 2, 3]]}, "grads", "shape 3"),
+    ({"rule": "sgd", "params": {"w": 1, "b": 2}, "grads": [{"w": 1}]}, "grads", "step 1 gives w; each step needs a mapping"),
+    ({"rule": "sgd", "params": {"w": 1}, "objective": "(w - u)^2"}, "objective", "u, which is not a parameter"),
+    ({"rule": "sgd", "params": {"w": 3}, "objective": "abs(w - 3)", "lr": 0.1}, "objective", "subgradients"),
+    ({"rule": "sgd", "params": {"w": 1}, "objective": "w^2", "grads": [1]}, "grads", "not both"),
+    ({"rule": "sgd", "params": 1}, "grads", "or `objective`"),
+    ({"rule": "adam", "params": 1, "grads": [1], "momentum": 0.9}, "momentum", "not a setting of rule adam"),
+    ({"rule": "nesterov", "params": 1, "grads": [1], "momentum": 0.9, "dampening": 0.1}, "dampening", "Nesterov"),
+    ({"rule": "momentum", "params": 1, "grads": [1]}, "momentum", "μ > 0"),
+    ({"rule": "adam", "params": {"w": "w_0"}, "grads": [{"w": 1}]}, "rule", "symbols"),
+    ({"rule": "sgd", "params": {"w": 1}, "objective": "floor(w)"}, "objective", "piecewise constant"),
+    ({"rule": "sgd", "params": {"w": 0}, "objective": "sqrt(w)"}, "objective", "no finite derivative"),
+    ({"rule": "sgd", "params": 1, "objective": "w^2"}, "params", "must name the parameters"),
+])
+def test_bad_input_is_one_paragraph_naming_the_field(tmp_path, given, field, words):
+    path = write_set(tmp_path, given)
+    result = run_solver("solve", path)
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    assert f"`{field}`" in result.stderr and words in result.stderr and '"p"' in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("given", [g for g in GIVENS if g["rule"] in ("sgd", "momentum", "nesterov")][:25])
+def test_every_displayed_sgd_equation_holds(given):
+    """Each line of an SGD derivation is a chain of equal members: evaluating a member gives the number
+    it is set equal to (the exact rules only: the adaptive ones show rounded floats)."""
+    from solver.math.nodes import Array, Formula, Number
+    k = kind()
+    solution = k.solve(k.read(given))
+    checked = 0
+    for step in solution.steps:
+        for line in step.math:
+            values = []
+            for member in line[1:]:
+                try:
+                    value = member.value() if isinstance(member, Formula) else member
+                    values.append(floats(value.a if isinstance(value, Array) else value))
+                except (ValueError, AttributeError, TypeError):
+                    continue
+            for value in values[:-1]:
+                assert np.allclose(value, values[-1], rtol=1e-12), (step.title, line)
+                checked += 1
+    assert checked >= 1
