@@ -11,7 +11,8 @@ import numpy as np
 from ...errors import FieldError
 from ...fields import (ONE, ZERO, Pair, array, bound_cells, bound_windows, choice, given_field, integer, optional,
                        pair)
-from ...math.nodes import Symbol
+from ...math.nodes import Indexed, Number, Product, Symbol
+from ...math.notation import quantity, written
 from ...model import Answer, Step
 from ...sizes import Axis, output_padding_needed, transposed_length
 from ..base import Kind
@@ -222,9 +223,9 @@ def size_answer(given, sizes) -> Answer:
 def padding_answer(given, op) -> Answer:
     if given.target_size.scalar and op.h == op.w:
         return Answer("output_padding", "integer" if isinstance(op.h, int) else "expression", op.h,
-                      r"P_{\text{out}}")
+                      written("P_out"))
     # a pair, not a shape: its entries may be 0 (and a mistake's negative)
-    return Answer("output_padding", "matrix", np.array([op.h, op.w], dtype=object), r"P_{\text{out}}")
+    return Answer("output_padding", "matrix", np.array([op.h, op.w], dtype=object), written("P_out"))
 
 
 CONVENTION = ("As in PyTorch, the transposed convolution scatters: every input cell X[i, j] "
@@ -237,7 +238,7 @@ CONVENTION = ("As in PyTorch, the transposed convolution scatters: every input c
 def padding_steps(given) -> list[Step]:
     if given.target_size is None:
         return []
-    lines = [[Symbol("P_o", r"P_{\text{out}}")] + lines for _, lines in needed_padding(given)]
+    lines = [[quantity("P_out")] + lines for _, lines in needed_padding(given)]
     if axes(given)[0] == axes(given)[1] and given.target_size.h == given.target_size.w:
         lines = lines[:1]
     return [Step("Output padding for the target size",
@@ -250,11 +251,14 @@ def padding_steps(given) -> list[Step]:
 def size_step(given, sizes) -> Step:
     ax = axes(given, output_padding_of(given))
     same = ax[0] == ax[1]
-    names = [r"H_{\text{out}}"] if same else [r"H_{\text{out}}", r"W_{\text{out}}"]
-    lines = [[Symbol(name)] + lines for name, (_, lines) in zip(names, sizes)]
+    names = ["H_out"] if same else ["H_out", "W_out"]
+    lines = [[quantity(name)] + lines for name, (_, lines) in zip(names, sizes)]
     return Step("Output size", "PyTorch's output size of a transposed convolution, per axis "
                                "(H input, S stride, P padding, D dilation, K kernel, P_out output_padding):",
                 lines)
+
+
+KERNEL = Symbol("W")
 
 
 def scatter_steps(given, canvas, y, op) -> list[Step]:
@@ -272,7 +276,8 @@ def scatter_steps(given, canvas, y, op) -> list[Step]:
             changed = np.zeros(running.shape, dtype=bool)
             changed[out, rows, cols] = True
             scaled = exact_array(x[c, i, j] * w[c])
-            shown.append({"index": (c, i, j) if x.shape[0] > 1 else (i, j), "value": x[c, i, j],
+            shown.append({"name": Product([Indexed("X", (c, i, j) if x.shape[0] > 1 else (i, j)), KERNEL], dot=True),
+                          "product": Product([Number(x[c, i, j]), KERNEL], dot=True),
                           "scaled": scaled[0] if scaled.shape[0] == 1 else scaled,
                           "at": (i * ah.s, j * aw.s),
                           "running": squeeze_output(exact_array(running.copy()), given.input.ndim),
@@ -289,9 +294,10 @@ def scatter_steps(given, canvas, y, op) -> list[Step]:
                   if (op.h or op.w) else ".")
     if given.bias is not None:
         crop_text += " Finally add the bias to every cell of its output channel."
-    return [Step("Scatter and add", text, layout="conv_transpose2d.scatter", data={"cells": shown}),
+    return [Step("Scatter and add", text, layout="conv_transpose2d.scatter",
+                 data={"cells": shown, "sum": quantity("Sigma")}),
             Step("Crop and output padding", crop_text,
-                 [[Symbol("Y_f", r"Y_{\text{full}}"), full], [Symbol("Y"), squeeze_output(y, given.input.ndim)]])]
+                 [[quantity("Y_full"), full], [Symbol("Y"), squeeze_output(y, given.input.ndim)]])]
 
 
 class ConvTranspose2d(Kind):
