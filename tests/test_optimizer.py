@@ -344,7 +344,7 @@ def test_bad_input_is_one_paragraph_naming_the_field(tmp_path, given, field, wor
 def test_every_displayed_sgd_equation_holds(given):
     """Each line of an SGD derivation is a chain of equal members: evaluating a member gives the number
     it is set equal to (the exact rules only: the adaptive ones show rounded floats)."""
-    from solver.math.nodes import Array, Formula, Number
+    from solver.math.nodes import Array, Formula
     k = kind()
     solution = k.solve(k.read(given))
     checked = 0

@@ -469,7 +469,6 @@ def answer_name(given, name: str, state: str | None = None, t: int | None = None
 
 
 def answer_of(name: str, value, label: str, detail: bool) -> Answer:
-    import sympy  # noqa: F401  (only reached where a value is a formula)
     value = np.asarray(value, dtype=object)
     if value.ndim:
         return Answer(name, "matrix", elementwise(plain, value), label, detail)
@@ -889,7 +888,7 @@ def step_lines(given, steps, t, name) -> list[list]:
     u = steps[t - 1][name]
     rule, lines = given.rule, []
     g = of(given, name, "g", t)
-    theta, before = of(given, name, "theta", t), of(given, name, "theta", t - 1)
+    theta = of(given, name, "theta", t)
     num = convert(given)
     settings = {k: (tuple(num(x) for x in v) if isinstance(v, tuple) else num(v))
                 for k, v in settings_of(given).items()}
@@ -910,7 +909,10 @@ def step_lines(given, steps, t, name) -> list[list]:
     else:
         lines.append([g, raw, shown(u.grad)])
     mu = settings.get("momentum", 0)
-    state = lambda base, key, when: shown(steps[when - 1][name].state[key]) if when >= 1 else Number(0)
+
+    def state(key, when):
+        """The state `key` after step `when`, as shown."""
+        return shown(steps[when - 1][name].state[key])
     if rule in SGD_RULES:
         if mu == 0:
             return lines + [line(theta, shown(u.before) - times(shown(lr), shown(u.grad)), shown(u.after))]
@@ -920,7 +922,7 @@ def step_lines(given, steps, t, name) -> list[list]:
         else:
             tau = settings["dampening"]
             new = shown(u.grad) if tau == 0 else times(shown(1 - tau), shown(u.grad))
-            lines.append(line(b, times(shown(mu), state("b", "momentum_buffer", t - 1)) + new,
+            lines.append(line(b, times(shown(mu), state("momentum_buffer", t - 1)) + new,
                               shown(u.state["momentum_buffer"])))
         buffer = shown(u.state["momentum_buffer"])
         step = Group(shown(u.grad) + times(shown(mu), buffer)) if rule == "nesterov" else buffer
@@ -932,16 +934,16 @@ def step_lines(given, steps, t, name) -> list[list]:
         if rule == "rmsprop":
             alpha = settings["alpha"]
             grown = times(shown(1 - alpha), Power(shown(u.grad)))
-            new = grown if t == 1 else times(shown(alpha), state(base, key, t - 1)) + grown
+            new = grown if t == 1 else times(shown(alpha), state(key, t - 1)) + grown
         else:
-            new = Power(shown(u.grad)) if t == 1 else state(base, key, t - 1) + Power(shown(u.grad))
+            new = Power(shown(u.grad)) if t == 1 else state(key, t - 1) + Power(shown(u.grad))
         lines.append(line(avg, new, shown(u.state[key])))
         root_line, denominator_shown = root_of(of(given, name, base, t), shown(u.state[key]), eps, tensor)
         lines += root_line
         ratio = over(shown(u.grad), denominator_shown, tensor)
         if rule == "rmsprop" and mu > 0:
             b = of(given, name, "b", t)
-            lines.append(line(b, (times(shown(mu), state("b", "momentum_buffer", t - 1)) + ratio) if t > 1 else ratio,
+            lines.append(line(b, (times(shown(mu), state("momentum_buffer", t - 1)) + ratio) if t > 1 else ratio,
                               shown(u.state["momentum_buffer"])))
             return lines + [line(theta, shown(u.before) - times(shown(lr), shown(u.state["momentum_buffer"])),
                                  shown(u.after))]
@@ -949,9 +951,9 @@ def step_lines(given, steps, t, name) -> list[list]:
     beta1, beta2 = settings["betas"]
     m_new = times(shown(1 - beta1), shown(u.grad))
     v_new = times(shown(1 - beta2), Power(shown(u.grad)))
-    lines += [line(of(given, name, "m", t), m_new if t == 1 else times(shown(beta1), state("m", "exp_avg", t - 1))
+    lines += [line(of(given, name, "m", t), m_new if t == 1 else times(shown(beta1), state("exp_avg", t - 1))
                    + m_new, shown(u.state["exp_avg"])),
-              line(of(given, name, "v", t), v_new if t == 1 else times(shown(beta2), state("v", "exp_avg_sq", t - 1))
+              line(of(given, name, "v", t), v_new if t == 1 else times(shown(beta2), state("exp_avg_sq", t - 1))
                    + v_new, shown(u.state["exp_avg_sq"])),
               line(of(given, name, "m_hat", t), over(shown(u.state["exp_avg"]), 1 - Power(shown(beta1), t), tensor),
                    shown(u.extra["m_hat"])),
