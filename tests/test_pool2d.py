@@ -63,7 +63,17 @@ def test_ceil_mode_partial_window_is_scaled_and_shown():
     want = torch_lp(x, 2, 2, None, True)
     np.testing.assert_allclose(as_float(solution.answers["output"].value), want, rtol=1e-12)
     latex = render_solution(solution, "latex")
-    assert r"\frac{4}{2} \left( 5^{2} + 1^{2}\right)" in latex and r"\frac{4}{2} \cdot 26" in latex
+    assert r"\frac{4}{2} \left(5^{2} + 1^{2}\right)" in latex and r"\frac{4}{2} \cdot 26" in latex
+
+
+def test_a_scaled_sum_of_powers_that_is_a_fraction_is_bracketed_under_its_root():
+    """The last window covers 4 of 2×3 cells: 1² + 2² = 5 scaled by 6/4 is 15/2, whose root is
+    (15/2)^(1/2), not 15 over √2."""
+    x = [[0, 0, 0, 1, 2], [0, 0, 0, 0, 0]]
+    solution = solve({"input": x, "mode": "lp", "norm_type": 2, "kernel_size": [2, 3], "ceil_mode": True})
+    np.testing.assert_allclose(as_float(solution.answers["output"].value), torch_lp(x, 2, (2, 3), None, True),
+                               rtol=1e-12)
+    assert r"\left(\frac{15}{2}\right)^{1/2}" in render_solution(solution, "latex")
 
 
 @pytest.mark.parametrize("size, k, s", [(7, 2, 2), (5, 3, 2), (6, 4, 3), (1, 1, 1)])

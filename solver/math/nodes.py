@@ -368,6 +368,19 @@ class Hadamard(Formula):
         return self.a.value() * self.b.value()
 
 
+class Arguments(Formula):
+    """The arguments of a function of several, max(1, 4, 2): a list, with no value of its own."""
+
+    def __init__(self, items):
+        self.items = [lift(item) for item in items]
+
+    def substitute(self, values):
+        return Arguments([item.substitute(values) for item in self.items])
+
+    def value(self):
+        raise ValueError("a list of arguments has no value of its own")
+
+
 class Dots(Formula):
     """The terms a long sum leaves out: ⋯ (it has no value of its own)."""
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..prose import math_to_text
 from ..answers.tables import Table
-from .nodes import (Apply, Array, Call, Cases, Norm, Diag, Dots, ElidedSum, Entry, Exp, Formula, Fraction_, Function,
+from .nodes import (Apply, Arguments, Array, Call, Cases, Norm, Diag, Dots, ElidedSum, Entry, Exp, Formula, Fraction_, Function,
                     Group, Hadamard, Indexed, Log, Mean, Negative, Number, Partial, Power, Product, Relation, Root,
                     Slash, Sum, Summation, Symbol, Transpose, is_plain)
 
@@ -169,7 +169,8 @@ def juxtaposed(before: Formula, factor: Formula, dot: bool) -> bool:
 
 BRACKETS = {"floor": (r"\left\lfloor ", r" \right\rfloor"), "ceil": (r"\left\lceil ", r" \right\rceil")}
 FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\mathrm{sigmoid}", "relu": r"\mathrm{ReLU}", "identity": r"\mathrm{id}",
-             "step": r"\mathrm{step}", "rot180": r"\operatorname{rot180}"}
+             "step": r"\mathrm{step}", "rot180": r"\operatorname{rot180}", "max": r"\max", "avg": r"\mathrm{avg}",
+             "lp": r"\mathrm{lp}"}
 RELATIONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "=": "="}
 
 
@@ -227,11 +228,17 @@ def log_latex(node: Log) -> str:
     return rf"\log {inner}" if bare else rf"\log\left({inner}\right)"
 
 
+def braced_latex(node: Formula) -> str:
+    """A subscript or an exponent: inside its braces a ratio needs no brackets of its own, x^{1/p}."""
+    if isinstance(node, Slash):
+        return wrap(node.numerator, PRODUCT) + "/" + wrap(node.denominator, PRODUCT, strict=True)
+    return node_latex(node)
+
+
 def indexed_latex(node: Indexed) -> str:
-    """X_{c,i,j}; subscripts that are formulas apart, X_{pS + aD,\\ qS + bD}, and a ratio in them without
-    brackets of its own (the subscript's braces hold it): W_{(i + P - pS)/D,\\ ...}."""
-    parts = [wrap(s.numerator, PRODUCT) + "/" + wrap(s.denominator, PRODUCT, strict=True) if isinstance(s, Slash)
-             else node_latex(s) for s in node.subscripts]
+    """X_{c,i,j}; subscripts that are formulas apart, X_{pS + aD,\\ qS + bD}, a ratio in them with no
+    brackets of its own: W_{(i + P - pS)/D,\\ ...}."""
+    parts = [braced_latex(s) for s in node.subscripts]
     atoms = all(precedence(s) == ATOM and not isinstance(s, Slash) for s in node.subscripts)
     return node.name + "_{" + ("," if atoms else r",\ ").join(parts) + "}"
 
@@ -256,7 +263,7 @@ PRINTERS = {
     Fraction_: lambda node: rf"\frac{{{node_latex(node.numerator)}}}{{{node_latex(node.denominator)}}}",
     Slash: lambda node: "(" + wrap(node.numerator, PRODUCT) + "/" + wrap(node.denominator, PRODUCT, strict=True) + ")",
     Call: call_latex,
-    Power: lambda node: wrap(node.base, ATOM) + "^{" + node_latex(node.exponent) + "}",
+    Power: lambda node: wrap(node.base, ATOM) + "^{" + braced_latex(node.exponent) + "}",
     Root: lambda node: rf"\sqrt{{{node_latex(node.radicand)}}}",
     Exp: exp_latex,
     Log: log_latex,
@@ -273,6 +280,7 @@ PRINTERS = {
     Group: lambda node: rf"\left({node_latex(node.inner)}\right)",
     Norm: lambda node: rf"\left\lVert {node_latex(node.inner)} \right\rVert",
     Dots: lambda node: r"\cdots",
+    Arguments: lambda node: ", ".join(node_latex(item) for item in node.items),
     Indexed: indexed_latex,
     Summation: summation_latex,
     Mean: lambda node: rf"\frac{{1}}{{{node_latex(node.count)}}} {node_latex(node.total)}",

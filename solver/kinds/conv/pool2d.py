@@ -17,7 +17,9 @@ import numpy as np
 from ...errors import FieldError
 from ...fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
                        number, optional, pair)
-from ...math.nodes import Symbol
+from ...math.nodes import (Apply, Arguments, Array, Formula, Fraction_, Indexed, Number, Power, Product, Slash, Sum,
+                           Symbol)
+from ...math.notation import quantity
 from ...model import Answer, Step
 from ...sizes import Axis, conv_length, pool_ceil_length
 from ..base import Kind
@@ -249,8 +251,8 @@ def convention(given) -> str:
 def size_step(given, sizes) -> Step:
     ax = axes(given)
     same = ax[0] == ax[1]
-    names = [r"H_{\text{out}}"] if same else [r"H_{\text{out}}", r"W_{\text{out}}"]
-    lines = [[Symbol(name)] + lines for name, (_, lines, _) in zip(names, sizes)]
+    names = ["H_out"] if same else ["H_out", "W_out"]
+    lines = [[quantity(name)] + lines for name, (_, lines, _) in zip(names, sizes)]
     notes = " ".join(dict.fromkeys(note for _, _, note in sizes if note))
     text = "The output size per axis, as for a convolution (H input, P padding, D dilation, K window, S stride)"
     text += (": in ceil_mode the division is rounded up." if given.ceil_mode else ":")
@@ -262,14 +264,34 @@ def window_steps(given, y, details) -> list[Step]:
     shown = []
     for c, i, j in cells:
         d = details[(c, i, j)]
-        shown.append(dict(d, index=(c, i, j) if y.shape[0] > 1 else (i, j), value=y[c, i, j],
-                          entries=[v for v in d["window"].flat if v != float("-inf")]))
+        shown.append({"name": Indexed("Y", (c, i, j) if y.shape[0] > 1 else (i, j)),
+                      "pooled": Apply(d["op"], Array(d["window"])), "members": pooled_members(d, y[c, i, j])})
     text = "Each output cell pools one window of the input."
     if not complete:
         text += (f" The output has {y.size} cells; the first {len(cells)} are shown and the others "
                  "follow the same rule.")
     return [Step("Window by window", text, layout="pool2d.windows", data={"cells": shown}),
             Step("Result", "", [[Symbol("Y"), squeeze_output(y, given.input.ndim)]])]
+
+
+def pooled_members(detail, value) -> list[Formula]:
+    """How one window pools, after `op(window) =`: max(entries), or their sum over the divisor, or
+    (Σ x^p)^(1/p) (its sum of powers scaled by K_h·K_w over the cells covered in a window cut
+    short), each worked to the value."""
+    entries = [Number(v) for v in detail["window"].flat if v != float("-inf")]
+    if detail["op"] == "max":
+        return [Apply("max", Arguments(entries)), Number(value)]
+    if detail["op"] == "avg":
+        divisor = Number(detail["divisor"])
+        return [Fraction_(Sum(entries), divisor), Fraction_(Number(detail["total"]), divisor), Number(value)]
+    p = Number(detail["p"])
+    root = Slash(1, p)
+    powers = Sum([Power(entry, p) for entry in entries])
+    if "scaled" not in detail:
+        return [Power(powers, root), Power(Number(detail["total"]), root), Number(value)]
+    share = Fraction_(Number(detail["area"]), Number(detail["cells"]))
+    return [Power(Product([share, powers], spaced=True), root), Power(share * Number(detail["total"]), root),
+            Power(Number(detail["scaled"]), root), Number(value)]
 
 
 def averaging(given) -> bool:
