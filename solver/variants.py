@@ -148,7 +148,10 @@ def written(x) -> str:
 
 
 def numbers_in(value) -> list:
-    """The numbers of a number or nested list; [] if anything else is in it."""
+    """The numbers of a number or nested list (or a mapping of them: named tensors); [] if
+    anything else is in it."""
+    if isinstance(value, dict):
+        value = list(value.values())
     if isinstance(value, list):
         found = [numbers_in(item) for item in value]
         return [x for part in found for x in part] if all(found) else []
@@ -178,10 +181,12 @@ def shown_fields(problem: Problem, statement) -> set[str]:
 
 
 def has_zero_row(value) -> bool:
-    """Whether a nested list has a row (a list of numbers) of zeros only."""
+    """Whether a nested list (or a mapping of them) has a row (a list of numbers) of zeros only."""
+    if isinstance(value, dict):
+        return any(has_zero_row(item) for item in value.values())
     if not isinstance(value, list):
         return False
-    if value and not any(isinstance(item, list) for item in value):
+    if value and not any(isinstance(item, (list, dict)) for item in value):
         return not any(value)
     return any(has_zero_row(item) for item in value)
 
@@ -235,9 +240,11 @@ def draw(draws: Draws, spec, original):
 
 
 def redrawn(value, number: Callable[[], Any], zero_rows: bool):
+    if isinstance(value, dict):                   # named tensors keep their names
+        return {key: redrawn(item, number, zero_rows) for key, item in value.items()}
     if not isinstance(value, list):
         return number()
-    if value and not any(isinstance(item, list) for item in value):      # a row of numbers
+    if value and not any(isinstance(item, (list, dict)) for item in value):      # a row of numbers
         while not any(row := [number() for _ in value]) and not zero_rows:
             pass
         return row

@@ -361,3 +361,17 @@ def test_every_displayed_sgd_equation_holds(given):
                 assert np.allclose(value, values[-1], rtol=1e-12), (step.title, line)
                 checked += 1
     assert checked >= 1
+
+
+def test_variants_redraw_named_parameters_and_keep_their_names(tmp_path):
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump({"title": "t", "problems": [{
+        "id": "p", "kind": KIND, "vary": {"params": {"min": -2, "max": 2}, "grads": {"min": -1, "max": 1}},
+        "given": {"rule": "adam", "params": {"w": 1, "b": 0.5}, "grads": [{"w": 0.5, "b": 1}, {"w": -1, "b": 0.5}],
+                  "lr": 0.1}}]}))
+    result = run_solver("variants", path, "--count", "3", "--seed", "1", "--output", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    for i in (1, 2, 3):
+        given = yaml.safe_load((tmp_path / "out" / "set-variants" / f"set-v{i}.yaml").read_text())["problems"][0]["given"]
+        assert set(given["params"]) == {"w", "b"} and all(set(g) == {"w", "b"} for g in given["grads"]), given
+        assert all(-2 <= v <= 2 for v in given["params"].values())
