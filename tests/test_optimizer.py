@@ -163,6 +163,18 @@ def test_a_symbolic_learning_rate_gives_formulas():
     assert sympy.expand(answers["w[1]"] - w1) == 0 and sympy.expand(answers["w"] - w2) == 0
 
 
+def test_symbolic_momentum_and_weight_decay_by_hand():
+    import sympy
+    eta, mu, lam, w0, g1, g2 = sympy.symbols("eta mu lambda w_0 g_1 g_2", real=True)
+    answers = solved({"rule": "momentum", "params": {"w": "w_0"}, "grads": [{"w": "g_1"}, {"w": "g_2"}],
+                      "lr": "eta", "momentum": "mu", "weight_decay": "lambda"})
+    d1 = g1 + lam * w0                                  # PyTorch: g + λθ, b1 = g1, b2 = μ b1 + g2
+    w1 = w0 - eta * d1
+    b2 = mu * d1 + g2 + lam * w1
+    assert sympy.expand(answers["momentum_buffer_w[2]"] - b2) == 0
+    assert sympy.expand(answers["w"] - (w1 - eta * b2)) == 0
+
+
 # ---- mistakes ---------------------------------------------------------------------
 
 def mistake_answers(given: dict) -> dict:

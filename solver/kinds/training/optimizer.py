@@ -385,6 +385,7 @@ def trajectory(given, rules: Rules = Rules()) -> list[dict[str, Update]]:
                 after = adagrad_step(given, rules, update, state[n], lr, num)
             else:
                 after = adam_step(given, rules, update, state[n], t, lr, wd, num)
+            update.grad = elementwise(tidy, update.grad)
             update.after = elementwise(tidy, after)
             update.state = {k: elementwise(tidy, v) for k, v in state[n].items()}
             updates[n] = update
@@ -684,6 +685,13 @@ def shown(x) -> Any:
     return Number(plain(x.item()), decimal=True)
 
 
+def as_term(node):
+    """A shown value as a later term of a sum: a formula of several terms in brackets (+ (-ηg + w), not + -ηg + w)."""
+    if isinstance(node, Number) and is_symbolic(node.x) and node.x.is_Add:
+        return Group(node)
+    return node
+
+
 def small(x) -> bool:
     return np.size(x) <= SUBSTITUTED_CELLS
 
@@ -921,7 +929,7 @@ def step_lines(given, steps, t, name) -> list[list]:
             lines.append([b, g, shown(u.state["momentum_buffer"])])
         else:
             tau = settings["dampening"]
-            new = shown(u.grad) if tau == 0 else times(shown(1 - tau), shown(u.grad))
+            new = as_term(shown(u.grad)) if tau == 0 else times(shown(1 - tau), shown(u.grad))
             lines.append(line(b, times(shown(mu), state("momentum_buffer", t - 1)) + new,
                               shown(u.state["momentum_buffer"])))
         buffer = shown(u.state["momentum_buffer"])
