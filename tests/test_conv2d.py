@@ -101,3 +101,15 @@ def test_conv_transpose2d_own_mistakes_are_torch_rearranged_with_the_relu(seed):
     at_start = full[:, p - op:h - p, p - op:w_ - p] + bias
     found = one(conv_transpose2d, "output_padding_wrong_side", given)["output"]
     np.testing.assert_array_equal(np.array(found, dtype=float), torch.relu(at_start).numpy())
+
+
+def test_a_negative_bias_is_added_in_brackets_in_each_window():
+    """Y[0, 0] = 1·1 + 2·(-1) + 4·0 + 5·2 + (-2) = 7, as torch computes it; the bias reads + (-2), never + -2."""
+    torch = pytest.importorskip("torch")
+    from solver.render import render_solution
+    x, w = [[1, 2, 3], [4, 5, 6], [7, 8, 9]], [[1, -1], [0, 2]]
+    solution = conv2d.solve(conv2d.read({"input": x, "kernel": w, "bias": -2}))
+    want = torch.nn.functional.conv2d(torch.tensor([[x]]), torch.tensor([[w]]), torch.tensor([-2]))[0, 0]
+    assert np.array_equal(np.array(solution.answers["output"].value, dtype=int), want.numpy())
+    latex = render_solution(solution, "latex")
+    assert r"5 \cdot 2 + \left(-2\right) \\" in latex and "+ -2" not in latex

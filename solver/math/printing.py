@@ -517,13 +517,15 @@ def table_latex(table: Table) -> str:
     return rf"\begin{{array}}{{{'r' * len(names)}}} {header} \\ \hline " + r" \\ ".join(rows) + r" \end{array}"
 
 
-def products(terms, per_row: int) -> list[str]:
-    """`x \\cdot w` terms of a window sum, `per_row` to a display row."""
+def products(terms, per_row: int, bias=None) -> list[str]:
+    """`x \\cdot w` terms of a window sum, `per_row` to a display row, and the bias (where there is
+    one) after the last; a negative number bracketed."""
     def factor(v):
         t = latex(v)
         return rf"\left({t}\right)" if t.startswith("-") else t
     parts = [rf"{factor(x)} \cdot {factor(w)}" for x, w in terms]
-    return [" + ".join(parts[i:i + per_row]) for i in range(0, len(parts), per_row)]
+    rows = [" + ".join(parts[i:i + per_row]) for i in range(0, len(parts), per_row)]
+    return rows[:-1] + [rows[-1] + " + " + factor(bias)] if bias is not None else rows
 
 
 # ---- Unicode text: LaTeX math laid out for a terminal -----------------------------------
