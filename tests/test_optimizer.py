@@ -3,6 +3,7 @@ random problems of every rule and option; each mistake's answer against an indep
 of that wrong answer (torch with the option changed, or numpy written here)."""
 import json
 import random
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -128,7 +129,6 @@ def test_torch_defaults_apply_where_a_setting_is_left_out(rule):
 def test_sgd_is_exact_and_hand_checked():
     given = {"rule": "momentum", "params": 1, "grads": [2, 4], "lr": 0.1, "momentum": 0.5, "dampening": 0.5}
     answers = solved(given)
-    from fractions import Fraction
     # b1 = g1 = 2 (no dampening in step 1); θ1 = 1 - 0.2 = 0.8; b2 = 0.5·2 + 0.5·4 = 3; θ2 = 0.8 - 0.3 = 0.5
     assert answers["momentum_buffer[1]"] == 2 and answers["params[1]"] == Fraction(4, 5)
     assert answers["momentum_buffer[2]"] == 3 and answers["params"] == Fraction(1, 2)
@@ -152,6 +152,26 @@ def test_objective_gradients_are_autograds(rule):
         ours = solved(given)
         for name, value in torch_answers(torch, given).items():
             assert_close(ours[name], value, f"{formula}: {name}")
+
+
+@pytest.mark.torch
+def test_a_long_exact_run_goes_on_in_floats_once_its_fractions_grow_long():
+    torch = require_module("torch")
+    given = {"rule": "nesterov", "params": {"w": 0.5, "b": -1.5}, "objective": "(w - 3)^2 + 2*b^2", "steps": 60,
+             "lr": 0.01, "momentum": 0.9}
+    ours = solved(given)
+    assert isinstance(ours["w[2]"], Fraction) and isinstance(ours["w"], float)
+    for name, value in torch_answers(torch, given).items():
+        assert_close(ours[name], value, name)
+
+
+def test_symbols_are_bounded():
+    k = kind()
+    from solver.errors import FieldError
+    with pytest.raises(FieldError, match="at most 6"):
+        k.read({"rule": "sgd", "params": {"w": 1}, "objective": "w^2", "steps": 7, "lr": "eta"})
+    with pytest.raises(FieldError, match="more than 1000 characters"):
+        k.read({"rule": "sgd", "params": {"w": 1}, "objective": "w^4", "steps": 6, "lr": "eta"})
 
 
 def test_a_symbolic_learning_rate_gives_formulas():

@@ -56,6 +56,9 @@ SETTING_TEXT = {"lr": "the learning rate γ", "momentum": "the momentum μ", "da
                 "weight_decay": "the weight decay λ", "alpha": "RMSprop's smoothing constant α",
                 "eps": "ε, added to the root in the denominator", "betas": "Adam's (β₁, β₂)"}
 MAX_STEPS = 100
+MAX_SYMBOLIC_STEPS = 6      # with symbols the formulas grow with every step
+MAX_FORMULA = 1000          # characters of one answer's formula
+MAX_EXACT = 10**30          # numerators and denominators kept exact; longer ones become floats
 STEPS_SHOWN = 10            # steps derived in full; a longer run shows the first and the last
 SUBSTITUTED_CELLS = 4       # a parameter with more entries shows its updates as formula and result
 UNDIFFERENTIABLE = ("floor", "ceiling", "sign", "Heaviside")
@@ -398,12 +401,19 @@ def trajectory(given, rules: Rules = Rules()) -> list[dict[str, Update]]:
 
 
 def tidy(x):
-    """Whole rationals as ints; formulas expanded."""
-    if isinstance(x, Fraction) and x.denominator == 1:
-        return x.numerator
+    """Whole rationals as ints, a rational too long to show exactly as a float (an objective's
+    powers make the digits grow with every step); formulas expanded, and refused past a size a
+    student could write."""
+    if isinstance(x, Fraction):
+        if x.denominator == 1:
+            return x.numerator
+        return float(x) if max(abs(x.numerator), x.denominator) > MAX_EXACT else x
     if is_symbolic(x):
         import sympy
-        return sympy.expand(x)
+        x = sympy.expand(x)
+        if len(str(x)) > MAX_FORMULA:
+            raise FieldError("steps", f"make formulas of more than {MAX_FORMULA} characters with these symbols; "
+                                      "take fewer steps or give numbers")
     return x
 
 
@@ -574,6 +584,9 @@ class Optimizer(Kind):
         steps = step_count(given)
         if steps > MAX_STEPS:
             raise FieldError("steps", f"must be at most {MAX_STEPS}; got {steps}")
+        if steps > MAX_SYMBOLIC_STEPS and symbolic(given):
+            raise FieldError("steps", f"must be at most {MAX_SYMBOLIC_STEPS} where a given is a symbol (the "
+                                      f"answers are formulas that grow with every step); got {steps}")
         if given.grads is not None and len(given.grads) != steps:
             raise FieldError("grads", f"has {len(given.grads)} gradient(s); `steps` is {steps}, and each step "
                                       "takes one")
