@@ -177,6 +177,26 @@ def pair(minimum: int, allow_symbol: bool):
     return read
 
 
+def count_or_symbol(name, value):
+    """A positive whole number (channels, groups, batch, features) or a symbol name like C."""
+    if isinstance(value, str) and IDENTIFIER.match(value):
+        return size_symbol(value)
+    return integer(1, "an integer >= 1 or a symbol name such as C")(name, value)
+
+
+def number_or_symbol(**assumptions):
+    """A number, or a symbol name (a letter such as g) standing for a number with `assumptions`
+    (positive=True, real=True): the problem is then the general formula."""
+    def read(name, value):
+        if isinstance(value, str) and IDENTIFIER.match(value):
+            import sympy
+            return sympy.Symbol(value, **assumptions)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise FieldError(name, f"must be a number or a symbol name such as g; got {value!r}")
+        return value
+    return read
+
+
 def size_symbol(name: str):
     """A size letter: a positive integer symbol (so floor(H - 1) simplifies)."""
     import sympy

@@ -136,8 +136,8 @@ def prose_text(s: str) -> str:
 
 
 # After a subscript, a letter starts the next factor: C_{\text{out}}C_{\text{in}} reads C_out·C_in
-# (but a sum's index is no factor: \sum_c a_c reads ∑_c a_c).
-JUXTAPOSED = re.compile(r"(?<!\\sum)(_(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))\s*(?=[A-Za-z]|\\(?:text|mathrm)\b)")
+# (but a sum's index is no factor: \sum_c a_c reads ∑_c a_c; nor is an escaped underscore: \text{fan\_in} reads fan_in).
+JUXTAPOSED = re.compile(r"(?<!\\sum)(?<!\\)(_(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))\s*(?=[A-Za-z]|\\(?:text|mathrm)\b)")
 
 
 def math_to_text(tex_text: str) -> str:

@@ -23,7 +23,7 @@ SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
     "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "essay"),
     "dense": ("batchnorm", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy", "dropout",
-              "optimizer"),
+              "optimizer", "init"),
 }
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "softplus")
 
@@ -607,13 +607,44 @@ def draw_optimizer(rng):
     return given
 
 
+INIT_SCHEMES = ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "default")
+NONLINEARITIES = ("linear", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
+
+
+def draw_init(rng):
+    """Every scheme, a linear layer or a convolution (square kernel or not), a gain or a nonlinearity (with or
+    without a slope), either mode; one draw in five in letters (the general formula)."""
+    scheme = rng.choice(INIT_SCHEMES)
+    letters = rng.random() < 0.2
+    if rng.random() < 0.5:
+        given = {"in_features": "n" if letters else rng.choice([1, 3, 10, 64, 100, 300]),
+                 "out_features": "m" if letters else rng.choice([1, 2, 10, 50, 128])}
+    else:
+        given = {"in_channels": "C" if letters else rng.choice([1, 3, 16, 64]),
+                 "out_channels": "N" if letters else rng.choice([1, 8, 32]),
+                 "kernel_size": "K" if letters else rng.choice([1, 3, 5, [3, 1], [2, 5]])}
+    given = {"scheme": scheme, **given}
+    if scheme == "default":
+        return given
+    if scheme.startswith("kaiming"):
+        maybe(rng, given, "mode", rng.choice(["fan_in", "fan_out"]))
+    choice = rng.random()
+    if scheme.startswith("xavier") and choice < 0.3:
+        given["gain"] = "g" if letters else rng.choice([0.5, 1, 2, 1.5])
+    elif choice < 0.8 or scheme.startswith("kaiming") and "mode" not in given:
+        given["nonlinearity"] = rng.choice(NONLINEARITIES)
+    if given.get("nonlinearity", "leaky_relu" if scheme.startswith("kaiming") else None) == "leaky_relu":
+        maybe(rng, given, "a", "a" if letters else rng.choice([0, 0.01, 0.1, 0.2, 0.5]))
+    return given
+
+
 DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_conv2d(r),
         "conv_transpose2d": draw_conv_transpose2d, "conv2d_backward": lambda r: draw_conv2d(r, backward=True),
         "pool2d": draw_pool2d, "conv_cost": draw_conv_cost, "layers_to_size": draw_layers_to_size,
         "conv_design": draw_conv_design, "network": draw_network, "essay": draw_essay,
         "batchnorm": draw_batchnorm, "mlp": draw_mlp, "mlp_jacobian": draw_mlp_jacobian, "rnn": draw_rnn,
         "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy,
-        "dropout": draw_dropout, "optimizer": draw_optimizer}
+        "dropout": draw_dropout, "optimizer": draw_optimizer, "init": draw_init}
 
 
 # ---- problem sets ---------------------------------------------------------------

@@ -463,6 +463,15 @@ def optimizer(torch, raw, given, answers):
     return True
 
 
+def init(torch, raw, given, answers):
+    from test_init import symbolic, torch_spread
+    if symbolic(raw):
+        return False
+    for name, expected in torch_spread(torch, raw).items():
+        close(answers[name], expected, name)
+    return True
+
+
 def attention(torch, raw, given, answers):
     if given.x is None:
         return False
@@ -489,7 +498,7 @@ ORACLES = {"conv2d": conv_family("conv2d"), "conv_transpose2d": conv_family("con
            "layers_to_size": layers_to_size, "network": network, "batchnorm": batchnorm, "mlp": mlp,
            "mlp_jacobian": mlp_jacobian, "rnn": rnn, "attention": attention,
            "softmax_cross_entropy": softmax_cross_entropy, "dropout": dropout,
-           "optimizer": optimizer}
+           "optimizer": optimizer, "init": init}
 
 
 # ---- defects the corpus found, each fixed with its own test -------------------

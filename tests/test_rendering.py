@@ -139,6 +139,12 @@ def test_a_matrix_too_wide_is_split_into_named_column_blocks_even_with_three_col
     assert all(visible_length(row) <= MATH_WIDTH for body, _ in blocks for row in body.split(r"\\"))
 
 
+def test_an_escaped_underscore_in_words_is_no_subscript_in_text():
+    """\\text{fan\\_in} reads fan_in on a terminal; it read fan_i · n, as if _i were a subscript before a factor n."""
+    from solver.prose import math_to_text
+    assert math_to_text(r"\text{fan\_in} = C_{\text{in}} K_h") == "fan_in = C_in · K_h"
+
+
 def test_text_is_for_a_terminal():
     text = solve("problems/comp433-a3.yaml", "text")
     lines = text.splitlines()

@@ -442,6 +442,10 @@ EVERY_KIND = """\
   - id: dropout
     kind: dropout
     given: {input: [[1.5, -2.0, 0.5], [3.0, 4.0, -1.0]], p: 0.25, mask: [[1, 0, 1], [1, 1, 0]]}
+  - id: init
+    kind: init
+    statement: "A {{ in_channels }} to {{ out_channels }} convolution with {{ kernel_size }}×{{ kernel_size }} kernels."
+    given: {scheme: kaiming_uniform, in_channels: 16, out_channels: 32, kernel_size: 3}
   - id: mlp
     kind: mlp
     given:

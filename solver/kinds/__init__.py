@@ -25,6 +25,7 @@ KINDS = {                      # kind name -> its module in this package
     "softmax_cross_entropy": "training.softmax_cross_entropy",
     "dropout": "training.dropout",
     "optimizer": "training.optimizer",
+    "init": "training.init",
     "essay": "essay",
 }
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..answers.types import answer_type
 from ..errors import FieldError
-from ..fields import IDENTIFIER, ONE, ZERO, Pair, boolean, given_field, integer, optional, pair, size_symbol
+from ..fields import ONE, ZERO, Pair, boolean, count_or_symbol, given_field, optional, pair
 from ..math.nodes import Formula, Fraction_, Group, Number, Power, Symbol
 from ..math.notation import named_words, quantity, words
 from ..math.printing import node_latex
@@ -54,13 +54,6 @@ VARY = {
     "depth_multiplier": [1, 2, 4],
     "batch_size": [1, 8, 16, 32, 64],
 }
-
-
-def count_or_symbol(name, value):
-    """A positive whole number (channels, groups, batch) or a symbol name like C."""
-    if isinstance(value, str) and IDENTIFIER.match(value):
-        return size_symbol(value)
-    return integer(1, "an integer >= 1 or a symbol name such as C")(name, value)
 
 
 @dataclass(frozen=True, kw_only=True)

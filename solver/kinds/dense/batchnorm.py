@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import FieldError
-from ...fields import array, boolean, choice, given_field, number, optional
+from ...fields import array, boolean, choice, count_or_symbol, given_field, number, optional
 from ...math.nodes import Dots, Formula, Fraction_, Mean, Number, Power, Product, Root, Sum, Summation, Symbol, divide
 from ...math.notation import quantity, words, written
 from ...math.printing import latex
@@ -36,7 +36,6 @@ from ...model import Answer, Step
 from ...sizes import distinct
 from ..base import Kind
 from ..common import exact, exact_array, shown_cells
-from ..conv_cost import count_or_symbol
 from ..mistakes import Places
 
 # How the derivation writes each given (a sheet labels the givens with it).
