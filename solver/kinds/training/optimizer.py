@@ -771,28 +771,29 @@ def l2(given) -> bool:
 def rule_lines(given, name) -> list[list]:
     """The rule in letters, for one parameter."""
     rule, g = given.rule, of(given, name, "g", T)
+    gamma = Indexed(written("gamma"), [T]) if isinstance(setting(given, "lr"), tuple) else quantity("gamma")
     theta, before = of(given, name, "theta", T), of(given, name, "theta", BEFORE)
     lines = [[g, gradient_formula(given, name, {"l2": l2(given)})]]
     mu = setting(given, "momentum") if "momentum" in DEFAULTS[rule] else 0
     if rule in SGD_RULES:
         if mu == 0:
-            return lines + [[theta, before - times(quantity("gamma"), g)]]
+            return lines + [[theta, before - times(gamma, g)]]
         b, b_before = of(given, name, "b", T), of(given, name, "b", BEFORE)
         lines.append([b, times(quantity("mu"), b_before) + damped(given, g)])
         step = Group(g + times(quantity("mu"), b)) if rule == "nesterov" else b
-        return lines + [[theta, before - times(quantity("gamma"), step)]]
+        return lines + [[theta, before - times(gamma, step)]]
     if rule == "rmsprop":
         v, v_before = of(given, name, "v", T), of(given, name, "v", BEFORE)
         lines.append([v, times(quantity("alpha"), v_before) + times(Group(1 - quantity("alpha")), squared(given, g))])
         ratio = Fraction_(g, Root(v) + quantity("eps"))
         if mu == 0:
-            return lines + [[theta, before - times(quantity("gamma"), ratio)]]
+            return lines + [[theta, before - times(gamma, ratio)]]
         b, b_before = of(given, name, "b", T), of(given, name, "b", BEFORE)
-        return lines + [[b, times(quantity("mu"), b_before) + ratio], [theta, before - times(quantity("gamma"), b)]]
+        return lines + [[b, times(quantity("mu"), b_before) + ratio], [theta, before - times(gamma, b)]]
     if rule == "adagrad":
         s_, s_before = of(given, name, "s", T), of(given, name, "s", BEFORE)
         return lines + [[s_, s_before + squared(given, g)],
-                        [theta, before - times(quantity("gamma"), Fraction_(g, Root(s_) + quantity("eps")))]]
+                        [theta, before - times(gamma, Fraction_(g, Root(s_) + quantity("eps")))]]
     m, v = of(given, name, "m", T), of(given, name, "v", T)
     m_hat, v_hat = of(given, name, "m_hat", T), of(given, name, "v_hat", T)
     lines += [[m, times(quantity("beta_1"), of(given, name, "m", BEFORE))
@@ -801,8 +802,8 @@ def rule_lines(given, name) -> list[list]:
                + times(Group(1 - quantity("beta_2")), squared(given, g))],
               [m_hat, Fraction_(m, 1 - Power(quantity("beta_1"), T))],
               [v_hat, Fraction_(v, 1 - Power(quantity("beta_2"), T))]]
-    start = times(before, Group(1 - times(quantity("gamma"), quantity("lambda")))) if adamw_decays(given) else before
-    return lines + [[theta, start - times(quantity("gamma"), Fraction_(m_hat, Root(v_hat) + quantity("eps")))]]
+    start = times(before, Group(1 - times(gamma, quantity("lambda")))) if adamw_decays(given) else before
+    return lines + [[theta, start - times(gamma, Fraction_(m_hat, Root(v_hat) + quantity("eps")))]]
 
 
 def adamw_decays(given) -> bool:
@@ -827,7 +828,8 @@ def settings_text(given) -> str:
             parts += [f"${latex(quantity('beta_1'))} = {latex(shown(value[0]))}$",
                       f"${latex(quantity('beta_2'))} = {latex(shown(value[1]))}$"]
         elif isinstance(value, tuple):
-            parts.append(f"${latex(quantity('gamma'))}$ = " + ", ".join(f"${latex(shown(v))}$" for v in value)
+            parts.append(f"${latex(Indexed(written('gamma'), [T]))}$ = " + ", ".join(f"${latex(shown(v))}$"
+                                                                                   for v in value)
                          + " in steps 1 to " + str(len(value)))
         else:
             parts.append(f"${latex(quantity(SYMBOL_OF[name]))} = {latex(shown(value))}$")
