@@ -46,12 +46,8 @@ DEFAULTS = {                    # torch.optim's defaults; a rule takes exactly t
     "adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0},
     "adamw": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01},
 }
-STATE = {                       # the state PyTorch keeps, by rule (rmsprop's buffer only with momentum)
-    "sgd": ("momentum_buffer",), "momentum": ("momentum_buffer",), "nesterov": ("momentum_buffer",),
-    "rmsprop": ("square_avg", "momentum_buffer"), "adagrad": ("sum",), "adam": ("exp_avg", "exp_avg_sq"),
-    "adamw": ("exp_avg", "exp_avg_sq"),
-}
-STATE_LETTER = {"momentum_buffer": "b", "square_avg": "v", "sum": "s", "exp_avg": "m", "exp_avg_sq": "v"}
+STATE_LETTER = {                # PyTorch's state names and their letters in the rule
+    "momentum_buffer": "b", "square_avg": "v", "sum": "s", "exp_avg": "m", "exp_avg_sq": "v"}
 SETTING_TEXT = {"lr": "the learning rate γ", "momentum": "the momentum μ", "dampening": "the dampening τ",
                 "weight_decay": "the weight decay λ", "alpha": "RMSprop's smoothing constant α",
                 "eps": "ε, added to the root in the denominator", "betas": "Adam's (β₁, β₂)"}
@@ -61,7 +57,7 @@ MAX_FORMULA = 1000          # characters of one answer's formula
 MAX_EXACT = 10**30          # numerators and denominators kept exact; longer ones become floats
 STEPS_SHOWN = 10            # steps derived in full; a longer run shows the first and the last
 SUBSTITUTED_CELLS = 4       # a parameter with more entries shows its updates as formula and result
-UNDIFFERENTIABLE = ("floor", "ceiling", "sign", "Heaviside")
+UNDIFFERENTIABLE = ("floor", "ceiling")        # piecewise constant: no gradient to step along
 
 
 # ---- reading ----------------------------------------------------------------
@@ -313,7 +309,7 @@ def sympy_number(x):
         return sympy.Rational(x.numerator, x.denominator)
     if isinstance(x, float):
         return sympy.Float(x)
-    return sympy.sympify(x) if isinstance(x, int) else x
+    return sympy.Integer(x) if isinstance(x, int) else x
 
 
 def from_sympy(value, convert_value):
@@ -337,7 +333,7 @@ class Update:
     grad: Any                    # g_t: maximize and weight decay applied
     state: dict                  # PyTorch's state after the step
     after: Any                   # θ_t
-    extra: dict = field(default_factory=dict)     # m̂, v̂, the decayed θ of AdamW
+    extra: dict = field(default_factory=dict)     # Adam's m̂ and v̂
 
 
 def decoupled(given, rules: Rules) -> bool:
@@ -390,7 +386,8 @@ def trajectory(given, rules: Rules = Rules()) -> list[dict[str, Update]]:
                 after = adam_step(given, rules, update, state[n], t, lr, wd, num)
             update.grad = elementwise(tidy, update.grad)
             update.after = elementwise(tidy, after)
-            update.state = {k: elementwise(tidy, v) for k, v in state[n].items()}
+            state[n] = {k: elementwise(tidy, v) for k, v in state[n].items()}
+            update.state = dict(state[n])
             updates[n] = update
         for n, update in updates.items():
             params[n] = update.after
@@ -460,7 +457,6 @@ def adam_step(given, rules, u: Update, state, t, lr, wd, num):
     eps, g, p = num(setting(given, "eps")), u.grad, u.before
     if wd != 0 and decoupled(given, rules):
         p = p * (1 - lr * wd)
-        u.extra["decayed"] = p
     state["exp_avg"] = beta1 * state.get("exp_avg", 0 * g) + (1 - beta1) * g
     state["exp_avg_sq"] = beta2 * state.get("exp_avg_sq", 0 * g) + (1 - beta2) * g * g
     corrections = (1 - beta1 ** t, 1 - beta2 ** t) if rules.bias_correction else (1, 1)
