@@ -16,7 +16,7 @@ from typing import Any
 from ..answers.types import answer_type
 from ..errors import FieldError
 from ..fields import ONE, ZERO, Pair, boolean, count_or_symbol, given_field, optional, pair
-from ..math.nodes import Formula, Fraction_, Group, Number, Power, Symbol
+from ..math.nodes import Formula, Fraction_, Group, Number, Squared, Symbol
 from ..math.notation import named_words, quantity, words
 from ..math.printing import node_latex
 from ..model import Answer, Step
@@ -142,29 +142,6 @@ def size_step(given, sizes) -> Step:
 
 
 # ---- formulas -------------------------------------------------------------
-
-class Squared(Symbol):
-    """K^2 for a square kernel, written next to other letters like a letter.
-
-    Put in a number, it becomes 3^2; put in a symbol, it stays a letter
-    (so the line does not repeat) but now has a value.
-    """
-
-    def __init__(self, name, base=None):
-        super().__init__(name, f"{name}^2")
-        self.base = base
-
-    def substitute(self, values):
-        if self.name not in values:
-            return self
-        value = values[self.name]
-        return Power(Number(value), 2) if isinstance(value, int) else Squared(str(value), value)
-
-    def value(self):
-        if self.base is None:
-            return super().value()
-        return self.base ** 2
-
 
 B, C, N, G, M = Symbol("B"), Symbol("C"), Symbol("N"), Symbol("g"), Symbol("m")
 K, KH, KW = Squared("K"), Symbol("K_h"), Symbol("K_w")

@@ -23,9 +23,8 @@ from typing import Any
 
 from ..errors import FieldError
 from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, number, optional, pair, read_given
-from ..math.nodes import Formula, Number, Symbol
+from ..math.nodes import Formula, Number, Symbol, same
 from ..math.notation import quantity
-from ..math.printing import latex
 from ..sizes import distinct
 from .conv import conv2d, conv_transpose2d, pool2d
 from .common import read_padding
@@ -132,10 +131,10 @@ def sizes_and_lines(sizes):
     """[(size, lines, ...)] per axis from a kind -> (Ho, Wo), display lines."""
     (ho, h_lines, *_), (wo, w_lines, *_) = sizes
     lines = [[HO] + h_lines]
-    if latex(h_lines[-1]) != latex(w_lines[-1]) or latex(h_lines[1]) != latex(w_lines[1]):
-        lines.append([WO] + w_lines)
-    else:
+    if same(h_lines[1:], w_lines[1:]):          # one line says both: the same numbers, the same steps
         lines[0].insert(1, WO)
+    else:
+        lines.append([WO] + w_lines)
     return ho, wo, lines
 
 

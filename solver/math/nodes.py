@@ -65,6 +65,27 @@ class Symbol(Formula):
         raise ValueError(f"no value for {self.name}")
 
 
+class Squared(Symbol):
+    """A letter squared, written next to other letters like a letter: K^2, the taps of a
+    square kernel. Put in a number, it becomes the power 3^2; put in a symbol, it stays a
+    letter (so the line does not repeat) but now has a value."""
+
+    def __init__(self, name: str, base=None):
+        super().__init__(name)
+        self.base = base
+
+    def substitute(self, values):
+        if self.name not in values:
+            return self
+        value = values[self.name]
+        return Power(Number(value), 2) if isinstance(value, int) else Squared(str(value), value)
+
+    def value(self):
+        if self.base is None:
+            return super().value()
+        return self.base ** 2
+
+
 class Number(Formula):
     """A number (int, Fraction, float) or a sympy object standing for one. `decimal`: an
     exact value whose decimal expansion is short shows as that decimal (0.06, not 3/50)."""
@@ -480,6 +501,19 @@ def ceil(x) -> Formula:
 
 def symbols(spec: str) -> list[Symbol]:
     return [Symbol(name) for name in spec.split()]
+
+
+def same(a, b) -> bool:
+    """Two formulas written alike, decided on the trees, not on what they print: the same
+    nodes in the same order, with the same letters and numbers."""
+    if isinstance(a, Formula) or isinstance(b, Formula):
+        return type(a) is type(b) and vars(a).keys() == vars(b).keys() and all(
+            same(value, vars(b)[name]) for name, value in vars(a).items())
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if hasattr(a, "shape"):                 # an array of numbers inside a formula
+        return hasattr(b, "shape") and a.shape == b.shape and all(same(x, y) for x, y in zip(a.flat, b.flat))
+    return type(a) is type(b) and bool(a == b)
 
 
 def divide(a, b):

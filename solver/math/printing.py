@@ -20,7 +20,7 @@ from ..prose import math_to_text
 from ..answers.tables import Table
 from .nodes import (Apply, Arguments, Array, Call, Cases, Norm, Diag, Dots, ElidedSum, Entry, Exp, Formula, Fraction_, Function,
                     Group, Hadamard, Indexed, Log, Mean, Negative, Number, Partial, Power, Product, Relation, Root,
-                    Slash, Sum, Summation, Symbol, Transpose, is_plain)
+                    Slash, Squared, Sum, Summation, Symbol, Transpose, is_plain)
 
 
 # ---- numbers: the one number policy ------------------------------------------------
@@ -253,6 +253,7 @@ def summation_latex(node: Summation) -> str:
 
 PRINTERS = {
     Symbol: lambda node: node.latex,
+    Squared: lambda node: node.latex + "^2",
     Number: lambda node: number_latex(node.x, node.decimal),
     Array: lambda node: array_latex(node.a, node.decimal),
     Sum: sum_latex,
