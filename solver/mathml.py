@@ -15,6 +15,8 @@ MATH = re.compile(r"\\\[(.+?)\\\]|\\\((.+?)\\\)", re.S)
 ALIGNED = re.compile(r"\\(begin|end)\{aligned\}")
 # Extra space after a line break (\\[4pt]): latex2mathml would print the [4pt].
 LINE_SPACE = re.compile(r"\\\\\[[^\]]*\]")
+# An underscore in words (\text{fan\_in}): latex2mathml would print the backslash; in text it is no subscript.
+WORDS = re.compile(r"\\text\{[^{}]*\}")
 
 
 def typeset(page: str) -> str:
@@ -28,4 +30,5 @@ def typeset(page: str) -> str:
 def mathml(tex: str, display: bool) -> str:
     from latex2mathml.converter import convert     # here: only HTML sheets need it
     tex = LINE_SPACE.sub(r"\\\\", ALIGNED.sub(r"\\\1{align*}", tex))
+    tex = WORDS.sub(lambda words: words.group(0).replace("\\_", "_"), tex)
     return convert(tex, display="block" if display else "inline")

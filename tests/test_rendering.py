@@ -145,6 +145,12 @@ def test_an_escaped_underscore_in_words_is_no_subscript_in_text():
     assert math_to_text(r"\text{fan\_in} = C_{\text{in}} K_h") == "fan_in = C_in · K_h"
 
 
+def test_an_escaped_underscore_in_words_is_an_underscore_in_mathml():
+    """latex2mathml printed \\text{fan\\_in} as fan\\_in, its backslash and all."""
+    from solver.mathml import mathml
+    assert "<mtext>fan_in</mtext>" in mathml(r"\text{fan\_in} = x_{\text{in}}", True)
+
+
 def test_text_is_for_a_terminal():
     text = solve("problems/comp433-a3.yaml", "text")
     lines = text.splitlines()
