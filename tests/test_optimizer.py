@@ -364,6 +364,8 @@ def test_check_a_formula_when_the_learning_rate_is_a_symbol(tmp_path):
     ({"rule": "sgd", "params": {"w": 1}, "objective": "floor(w)"}, "objective", "piecewise constant"),
     ({"rule": "sgd", "params": {"w": 0}, "objective": "sqrt(w)"}, "objective", "no finite derivative"),
     ({"rule": "sgd", "params": 1, "objective": "w^2"}, "params", "must name the parameters"),
+    ({"rule": "sgd", "params": {"w": 2}, "objective": "w^4", "steps": 30, "lr": 1}, "lr", "diverge"),
+    ({"rule": "adagrad", "params": 1, "grads": [0], "eps": 0}, "eps", "divides by zero"),
 ])
 def test_bad_input_is_one_paragraph_naming_the_field(tmp_path, given, field, words):
     path = write_set(tmp_path, given)

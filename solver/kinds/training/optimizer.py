@@ -392,7 +392,7 @@ def trajectory(given, rules: Rules = Rules()) -> list[dict[str, Update]]:
         for n, update in updates.items():
             params[n] = update.after
             if not all(is_symbolic(v) or math.isfinite(v) for v in update.after.flat):
-                raise ValueError("a step divides by zero")
+                raise ValueError("the steps diverge")
         steps.append(updates)
     return steps
 
@@ -401,10 +401,10 @@ def tidy(x):
     """Whole rationals as ints, a rational too long to show exactly as a float (an objective's
     powers make the digits grow with every step); formulas expanded, and refused past a size a
     student could write."""
-    if isinstance(x, Fraction):
-        if x.denominator == 1:
-            return x.numerator
-        return float(x) if max(abs(x.numerator), x.denominator) > MAX_EXACT else x
+    if isinstance(x, Fraction) and x.denominator == 1:
+        x = x.numerator
+    if isinstance(x, (int, Fraction)) and not isinstance(x, bool):
+        return float(x) if max(abs(Fraction(x).numerator), Fraction(x).denominator) > MAX_EXACT else x
     if is_symbolic(x):
         import sympy
         x = sympy.expand(x)
@@ -595,9 +595,12 @@ class Optimizer(Kind):
             read_objective(given.objective, tuple(given.params.names))
         try:
             trajectory(given)
-        except (ValueError, ZeroDivisionError):
+        except ZeroDivisionError:
             raise FieldError("eps", "is 0 and a squared gradient is 0, so a step divides by zero; give ε > 0 "
                                     "(PyTorch's default is tiny but positive)") from None
+        except (ValueError, OverflowError):
+            raise FieldError("lr", "makes the steps diverge: the parameters grow past the range of floating-point "
+                                   "numbers; give a smaller learning rate or fewer steps") from None
 
     def validate_settings(self, given) -> None:
         rule = given.rule
@@ -677,7 +680,6 @@ class Optimizer(Kind):
 
     def derive(self, given, answers):
         return derivation(given, trajectory(given))
-
 
 
 # ---- the derivation -------------------------------------------------------------------
