@@ -191,3 +191,17 @@ def test_jacobian_notation_prints_as_written_by_hand():
 def test_a_rational_equal_to_a_whole_number_prints_as_that_number():
     assert latex(Fraction(1)) == "1" and latex(Fraction(-3, 1)) == "-3" and latex(Fraction(20000)) == "20{,}000"
     assert latex(Fraction(3, 4)) == r"\frac{3}{4}"
+
+
+def test_same_decides_on_the_tree_not_on_the_print():
+    import sympy
+    from solver.math.nodes import Squared, floor, same
+    h, k = Symbol("H"), Symbol("K")
+    assert same(floor((h + 2 - k) / 2) + 1, floor((Symbol("H") + 2 - Symbol("K")) / 2) + 1)
+    assert not same(h + 2, h + 3) and not same(h + 2, 2 + h)
+    # A letter and a number that is a symbol print alike, H; they are different lines.
+    assert latex(Symbol("H")) == latex(Number(sympy.Symbol("H"))) and not same(Symbol("H"), Number(sympy.Symbol("H")))
+    assert same([Number(3), Array(np.array([1, 2]))], [Number(3), Array(np.array([1, 2]))])
+    assert not same(Array(np.array([1, 2])), Array(np.array([1, 3])))
+    # K^2 next to other letters: a letter that prints squared, a number put in makes it a power.
+    assert latex(Number(2) * Squared("K")) == "2K^2" and latex(Squared("K").substitute({"K": 3})) == "3^{2}"

@@ -506,13 +506,14 @@ def symbols(spec: str) -> list[Symbol]:
 def same(a, b) -> bool:
     """Two formulas written alike, decided on the trees, not on what they print: the same
     nodes in the same order, with the same letters and numbers."""
+    import numpy as np
     if isinstance(a, Formula) or isinstance(b, Formula):
         return type(a) is type(b) and vars(a).keys() == vars(b).keys() and all(
             same(value, vars(b)[name]) for name, value in vars(a).items())
     if isinstance(a, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if hasattr(a, "shape"):                 # an array of numbers inside a formula
-        return hasattr(b, "shape") and a.shape == b.shape and all(same(x, y) for x, y in zip(a.flat, b.flat))
+    if isinstance(a, np.ndarray):           # an array of numbers inside a formula
+        return isinstance(b, np.ndarray) and a.shape == b.shape and all(same(x, y) for x, y in zip(a.flat, b.flat))
     return type(a) is type(b) and bool(a == b)
 
 
