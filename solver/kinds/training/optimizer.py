@@ -727,6 +727,11 @@ def root_of(label, value, eps, tensor: bool) -> tuple[list, Any]:
     return [[Root(label) + quantity("eps"), shown(result)]], shown(result)
 
 
+def letters(*factors) -> Product:
+    """Letters side by side, as the rule is written: μ b_{t-1}, (1 - β_1) g_t."""
+    return Product(list(factors))
+
+
 def times(*factors) -> Product:
     return Product(list(factors), dot=True)
 
@@ -775,33 +780,33 @@ def rule_lines(given, name) -> list[list]:
     mu = setting(given, "momentum") if "momentum" in DEFAULTS[rule] else 0
     if rule in SGD_RULES:
         if mu == 0:
-            return lines + [[theta, before - times(gamma, g)]]
+            return lines + [[theta, before - letters(gamma, g)]]
         b, b_before = of(given, name, "b", T), of(given, name, "b", BEFORE)
-        lines.append([b, times(quantity("mu"), b_before) + damped(given, g)])
-        step = Group(g + times(quantity("mu"), b)) if rule == "nesterov" else b
-        return lines + [[theta, before - times(gamma, step)]]
+        lines.append([b, letters(quantity("mu"), b_before) + damped(given, g)])
+        step = Group(g + letters(quantity("mu"), b)) if rule == "nesterov" else b
+        return lines + [[theta, before - letters(gamma, step)]]
     if rule == "rmsprop":
         v, v_before = of(given, name, "v", T), of(given, name, "v", BEFORE)
-        lines.append([v, times(quantity("alpha"), v_before) + times(Group(1 - quantity("alpha")), squared(given, g))])
+        lines.append([v, letters(quantity("alpha"), v_before) + letters(Group(1 - quantity("alpha")), squared(given, g))])
         ratio = Fraction_(g, Root(v) + quantity("eps"))
         if mu == 0:
-            return lines + [[theta, before - times(gamma, ratio)]]
+            return lines + [[theta, before - letters(gamma, ratio)]]
         b, b_before = of(given, name, "b", T), of(given, name, "b", BEFORE)
-        return lines + [[b, times(quantity("mu"), b_before) + ratio], [theta, before - times(gamma, b)]]
+        return lines + [[b, letters(quantity("mu"), b_before) + ratio], [theta, before - letters(gamma, b)]]
     if rule == "adagrad":
         s_, s_before = of(given, name, "s", T), of(given, name, "s", BEFORE)
         return lines + [[s_, s_before + squared(given, g)],
-                        [theta, before - times(gamma, Fraction_(g, Root(s_) + quantity("eps")))]]
+                        [theta, before - letters(gamma, Fraction_(g, Root(s_) + quantity("eps")))]]
     m, v = of(given, name, "m", T), of(given, name, "v", T)
     m_hat, v_hat = of(given, name, "m_hat", T), of(given, name, "v_hat", T)
-    lines += [[m, times(quantity("beta_1"), of(given, name, "m", BEFORE))
-               + times(Group(1 - quantity("beta_1")), g)],
-              [v, times(quantity("beta_2"), of(given, name, "v", BEFORE))
-               + times(Group(1 - quantity("beta_2")), squared(given, g))],
+    lines += [[m, letters(quantity("beta_1"), of(given, name, "m", BEFORE))
+               + letters(Group(1 - quantity("beta_1")), g)],
+              [v, letters(quantity("beta_2"), of(given, name, "v", BEFORE))
+               + letters(Group(1 - quantity("beta_2")), squared(given, g))],
               [m_hat, Fraction_(m, 1 - Power(quantity("beta_1"), T))],
               [v_hat, Fraction_(v, 1 - Power(quantity("beta_2"), T))]]
-    start = times(before, Group(1 - times(gamma, quantity("lambda")))) if adamw_decays(given) else before
-    return lines + [[theta, start - times(gamma, Fraction_(m_hat, Root(v_hat) + quantity("eps")))]]
+    start = letters(before, Group(1 - letters(gamma, quantity("lambda")))) if adamw_decays(given) else before
+    return lines + [[theta, start - letters(gamma, Fraction_(m_hat, Root(v_hat) + quantity("eps")))]]
 
 
 def adamw_decays(given) -> bool:
@@ -810,7 +815,7 @@ def adamw_decays(given) -> bool:
 
 def damped(given, g):
     tau = setting(given, "dampening")
-    return g if tau == 0 else times(Group(1 - quantity("tau")), g)
+    return g if tau == 0 else letters(Group(1 - quantity("tau")), g)
 
 
 SYMBOL_OF = {"lr": "gamma", "momentum": "mu", "dampening": "tau", "weight_decay": "lambda", "alpha": "alpha",
