@@ -213,23 +213,27 @@ def _read_problem(pid: str, raw: dict) -> Problem:
         if not isinstance(ask, list) or not all(isinstance(a, str) for a in ask):
             raise ProblemError("must be a list of answer names", field="ask")
         for name in ask:
-            if not is_answer(kind, name):
-                raise ProblemError(f"`{name}` is not an answer of kind `{kind.name}`; "
-                                   f"its answers are {', '.join(kind.answers)}", field="ask")
+            if not is_answer(kind, name, given):
+                raise ProblemError(f"`{name}` is not an answer of kind `{kind.name}`; its answers are "
+                                   f"{', '.join(kind.answer_names(given) or kind.answers)}", field="ask")
     vary = raw.get("vary")
     if vary is not None:
         from .variants import read_vary
         vary = read_vary(kind, raw.get("given", {}), vary)
     tolerance = raw.get("tolerance")
     if tolerance is not None:
-        tolerance = read_tolerances(tolerance, lambda name: is_answer(kind, name))
+        tolerance = read_tolerances(tolerance, lambda name: is_answer(kind, name, given))
     statement = fill_statement(_text(None, "statement", raw.get("statement", "")), raw.get("given", {}), given)
     return Problem(id=pid, kind=kind.name, given=given, statement=statement, ask=ask, vary=vary,
                    tolerance=tolerance)
 
 
-def is_answer(kind, name: str) -> bool:
-    """Is `name` an answer of `kind`: one it lists, or an indexed one (params[3] of params[i])?"""
+def is_answer(kind, name: str, given=None) -> bool:
+    """Is `name` an answer of `kind`: one it lists, or an indexed one (params[3] of params[i])? Where
+    the given names the answers (kind.answer_names), one of those."""
+    names = kind.answer_names(given) if given is not None else None
+    if names is not None:
+        return name in names or any(INDEXED.sub("[i]", n) == name for n in names)
     return name in kind.answers or INDEXED.sub("[i]", name) in kind.answers
 
 

@@ -409,3 +409,20 @@ def test_variants_redraw_named_parameters_and_keep_their_names(tmp_path):
         given = yaml.safe_load((tmp_path / "out" / "set-variants" / f"set-v{i}.yaml").read_text())["problems"][0]["given"]
         assert set(given["params"]) == {"w", "b"} and all(set(g) == {"w", "b"} for g in given["grads"]), given
         assert all(-2 <= v <= 2 for v in given["params"].values())
+
+
+def test_ask_and_tolerance_name_the_answers_of_this_problem(tmp_path):
+    """Answers per named parameter (w, exp_avg_b[1]) may be asked for; a name the problem has not is refused."""
+    given = {"rule": "adam", "params": {"w": 1, "b": 2}, "grads": [{"w": 1, "b": 1}]}
+    result = run_solver("solve", write_set(tmp_path, given, ask=["w", "exp_avg_b[1]"]))
+    assert result.returncode == 0, result.stderr
+    result = run_solver("solve", write_set(tmp_path, given, ask=["w", "exp_avg_c[1]"]))
+    assert result.returncode == 2 and "`exp_avg_c[1]` is not an answer" in result.stderr, result.stderr
+    assert "exp_avg_b[1]" in result.stderr
+    result = run_solver("solve", write_set(tmp_path, dict(given, params=[1, 2], grads=[[1, 1]]), ask=["w"]))
+    assert result.returncode == 2 and "its answers are params, params[1]" in result.stderr, result.stderr
+    path = tmp_path / "tolerance.yaml"
+    path.write_text(yaml.safe_dump({"title": "t", "problems": [
+        {"id": "p", "kind": KIND, "given": given, "tolerance": {"w[i]": {"relative": 0.01}}}]}))
+    result = run_solver("check", path, "p:w[1]", "0.9991", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr

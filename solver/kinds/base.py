@@ -50,6 +50,11 @@ class Kind:
     def validate(self, given) -> None:
         """Raise FieldError where the given values make no problem."""
 
+    def answer_names(self, given) -> list[str] | None:
+        """The names of this problem's answers where the given names them (an optimizer's w[i] for a
+        parameter w), for `ask` and `tolerance` to be checked against; None: `answers` lists them."""
+        return None
+
     def compute(self, given, rules=None) -> dict[str, Answer]:
         raise NotImplementedError
 

@@ -534,26 +534,10 @@ def momentum_differs(given) -> bool:
             and (setting(given, "dampening") != 0 or isinstance(lr, tuple) and len(set(lr)) > 1))
 
 
-class AnswerNames(dict):
-    """The answers, by what they are; several named parameters give answers named by them (w, w[i],
-    exp_avg_w[i]), which a problem's `ask` may list too."""
-
-    def __contains__(self, name) -> bool:
-        if super().__contains__(name):
-            return True
-        if not isinstance(name, str):
-            return False
-        base = name[:-len("[i]")] if name.endswith("[i]") else name
-        state = next((s for s in STATE_LETTER if base.startswith(f"{s}_")), None)
-        if state is not None and name.endswith("[i]"):
-            base = base[len(state) + 1:]
-        return IDENTIFIER.match(base) is not None
-
-
 class Optimizer(Kind):
     name = "optimizer"
     summary = "steps of torch.optim's SGD (momentum, Nesterov), RMSprop, Adagrad, Adam and AdamW"
-    answers = AnswerNames({
+    answers = {
         "params[i]": "the parameters after step i (w[i] for a parameter named w)",
         "params": "the parameters after the last step (w for a parameter named w)",
         "momentum_buffer[i]": "SGD's (and RMSprop's, with momentum) momentum buffer after step i",
@@ -562,7 +546,7 @@ class Optimizer(Kind):
         "square_avg[i]": "RMSprop's running mean of squared gradients after step i",
         "sum[i]": "Adagrad's sum of squared gradients after step i",
         "w[i], w, exp_avg_w[i], ...": "the same per parameter where `params` names several ({w: ..., b: ...})",
-    })
+    }
     vary = {}
     Given, Rules = Given, Rules
     mistakes = ["update_sign_flipped", *OWN_MISTAKES]
@@ -659,6 +643,9 @@ class Optimizer(Kind):
         if given.objective is not None and any(np.ndim(v) for v in params.values):
             raise FieldError("objective", "needs numbers as parameters (one number per name, such as "
                                           "{w: 1, b: 2}); give `grads` for vectors and matrices")
+
+    def answer_names(self, given) -> list[str]:
+        return list(self.compute(given))
 
     def compute(self, given, rules: Rules = Rules()) -> dict[str, Answer]:
         steps = trajectory(given, rules)
