@@ -79,7 +79,7 @@ def answers_csv(folder: Path, rows: int = 10_000) -> str:
     sys.path.insert(0, str(ROOT))           # this repository's solver, not an installed one
     from solver.answers.types import format_answer
     from solver.kinds import get_kind
-    from solver.problems import load
+    from solver.problems.load import load
     rng = random.Random(5)
     pools = {"matrix": [], "number": []}
     for problem in load(ROOT / GRADED).problems:
@@ -122,7 +122,7 @@ def off_by_one(value, answer_type):
 def largest_set(files) -> str:
     """The problem file with the most problems."""
     sys.path.insert(0, str(ROOT))           # this repository's solver, not an installed one
-    from solver.problems import load
+    from solver.problems.load import load
     return max(files, key=lambda f: len(load(ROOT / f).problems))
 
 
@@ -170,7 +170,7 @@ def checking_seconds(file, target, text) -> float:
     """The time `check_file` takes in this process, its imports done (what the budget bounds,
     with reading the problem and solving it)."""
     sys.path.insert(0, str(ROOT))           # this repository's solver, not an installed one
-    from solver.answers.check import check_file
+    from solver.commands.check import check_file
     check_file(ROOT / file, target, "0")    # warm: imports and caches
     start = time.perf_counter()
     check_file(ROOT / file, target, text)

@@ -15,7 +15,7 @@ import traceback
 import unicodedata
 from pathlib import Path
 
-from .errors import InternalError, SolverError, UsageError, bug_text
+from .core.errors import InternalError, SolverError, UsageError, bug_text
 
 MAX_ANSWER_BYTES = 1_000_000    # more is cut; the answer grammar rejects it as too long
 EPILOG = ("Exit status: 0 success (check: correct), 1 check: incorrect, 2 invalid input or answer, "
@@ -159,7 +159,7 @@ def run_kinds(args) -> int:
 
 def run_solve(args) -> int:
     from .render import EXTENSIONS, render
-    from .solve import solve_file
+    from .problems.load import solve_file
     pset, solutions = solve_file(args.file, args.problem)
     text = render(pset, solutions, args.format)
     if args.output is None:
@@ -174,7 +174,7 @@ def run_solve(args) -> int:
 
 def run_sheet(args) -> int:
     from .render import EXTENSIONS
-    from .sheets import build_sheet, compile_pdf, sheet_stem
+    from .commands.sheet import build_sheet, compile_pdf, sheet_stem
     if args.pdf and args.format != "latex":
         raise UsageError(f"--pdf compiles the LaTeX sheet; leave out --format {args.format}")
     text = build_sheet(args.file, args.mode, args.format)
@@ -193,7 +193,7 @@ def run_sheet(args) -> int:
 
 
 def run_check(args) -> int:
-    from .answers.check import check_file
+    from .commands.check import check_file
     verdict = check_file(args.file, args.target, answer_text(args.text, args.answer_file))
     if args.json:
         print(json.dumps({"problem": verdict.problem, "answer": verdict.answer,
@@ -206,7 +206,7 @@ def run_check(args) -> int:
 
 
 def run_variants(args) -> int:
-    from .variants import write_variants
+    from .commands.variants import write_variants
     target = write_variants(args.file, args.count, args.seed, args.output, args.format,
                             progress=lambda message: print(message, file=sys.stderr))
     print(f"wrote {args.count} variants to {target}", file=sys.stderr)
@@ -214,7 +214,7 @@ def run_variants(args) -> int:
 
 
 def run_grade(args) -> int:
-    from .grading import grade_file
+    from .commands.grade import grade_file
     if (args.seed is None) != (args.count is None):
         raise UsageError("--seed and --count go together: give the ones you gave `solver variants`")
     if args.output is not None:                 # refused before grading, not after
@@ -233,7 +233,7 @@ def run_grade(args) -> int:
 
 
 def run_export(args) -> int:
-    from .export import export_file
+    from .commands.export import export_file
     name, data = export_file(args.file, args.to, args.variants, args.seed,
                              progress=lambda message: print(message, file=sys.stderr))
     print(f"wrote {write_atomically(Path(args.output), name, data)}", file=sys.stderr)
@@ -241,7 +241,7 @@ def run_export(args) -> int:
 
 
 def run_selftest(args) -> int:
-    from .selftest import selftest
+    from .commands.selftest import selftest
     failures = selftest(args.files, sys.stdout, progress=lambda message: print(message, file=sys.stderr))
     return 1 if failures else 0
 

@@ -7,10 +7,11 @@ import sympy
 from hypothesis import given, settings, strategies as st
 
 from conftest import PROBLEM_FILES
-from solver.answers.tables import Table, judge_rows, read_table
+from solver.answers.tables import judge_rows, read_table
+from solver.core.model import Table
 from solver.answers.types import TYPES, answer_type, compare, parse_answer
 from solver.kinds import get_kind
-from solver.problems import load
+from solver.problems.load import load
 
 
 def used_types(answers) -> set[str]:

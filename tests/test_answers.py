@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from solver.answers.types import format_number, parse_answer
-from solver.errors import InvalidAnswer
+from solver.core.errors import InvalidAnswer
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALAR_TYPES = ("integer", "rational", "real")

@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.answers.check import check_value
 from solver.kinds import get_kind
-from solver.problems import Problem
+from solver.problems.load import Problem
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
 F = optional_module("torch.nn.functional")

@@ -18,7 +18,7 @@ import pytest
 import sympy
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.errors import FieldError
+from solver.core.errors import FieldError
 from solver.kinds import get_kind
 from solver.math.printing import latex
 
@@ -230,7 +230,7 @@ def test_hw2_instance_by_hand():
     1/4+25/4+9/4+1/4+49/4+9/4+25/4+1/4 = 30, so σ² = 40/8 = 5 and 30/8 = 15/4, σ = √5 and √15/2.
     With ε = 0, γ = (2, 1), β = (1, -1): Y[1,1,1,1] = 2(1 - 4)/√5 + 1 = 1 - 6/√5 and
     Y[2,2,1,1] = (6 - 5/2)/(√15/2) - 1 = 7/√15 - 1."""
-    from solver.problems import load
+    from solver.problems.load import load
     problem = load(HW2, only="2.5e").problems[0]
     answers = {n: a.value for n, a in batchnorm.solve(problem.given).answers.items()}
     assert list(answers["mean"]) == [4, Fraction(5, 2)]

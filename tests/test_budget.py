@@ -5,7 +5,7 @@ import time
 import pytest
 
 from solver.answers.grammar import _Timeout, _time_limit
-from solver.budget import OutOfTime, check_time, time_budget
+from solver.core.budget import OutOfTime, check_time, time_budget
 
 
 def test_the_budget_is_cpu_time_so_a_busy_machine_changes_no_verdict():

@@ -95,7 +95,7 @@ def test_check_names_wrong_cells_and_scores():
 
 
 def test_check_does_not_import_sympy_for_numeric_answers():
-    code = ("import sys; from solver.answers.check import check_file; "
+    code = ("import sys; from solver.commands.check import check_file; "
             "v = check_file('problems/comp433-a3.yaml', 'Q1a', '[[7,9,8],[7,9,10],[8,5,8]]'); "
             "print(v.verdict, 'sympy' in sys.modules)")
     import subprocess

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from solver.answers.check import check_value
-from solver.problems import Problem
+from solver.problems.load import Problem
 from solver.kinds import get_kind
 
 conv2d, conv_transpose2d = get_kind("conv2d"), get_kind("conv_transpose2d")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.errors import FieldError
+from solver.core.errors import FieldError
 from solver.kinds import get_kind
 from test_oracle import (as_exact_ints, draw_conv_case, draw_until_valid, matrix,
                          solve, torch_conv, torch_ints)

@@ -19,9 +19,9 @@ import pytest
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.answers.check import check_value
 from solver.answers.types import compare, format_answer
-from solver.errors import FieldError
+from solver.core.errors import FieldError
 from solver.kinds import get_kind
-from solver.problems import Problem
+from solver.problems.load import Problem
 
 conv_cost = get_kind("conv_cost")
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
@@ -332,7 +332,7 @@ def test_problem_6_1_reads_well_in_markdown():
 def test_shipped_problems_have_the_expected_answers():
     import sympy
     c, n, k, m = (sympy.Symbol(s, integer=True, positive=True) for s in "CNKM")
-    from solver.problems import load
+    from solver.problems.load import load
 
     def answers(problem_id):
         problem = load(ROOT / "problems/cpen455-hw2.yaml", only=problem_id).problems[0]

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.answers.check import check_file
-from solver.errors import FieldError
+from solver.commands.check import check_file
+from solver.core.errors import FieldError
 from solver.kinds import get_kind
 
 conv_design = get_kind("conv_design")

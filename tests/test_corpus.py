@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 import corpus
-from solver.problems import load
+from solver.problems.load import load
 from conftest import IN_CI, ROOT, require_program, run_solver
 from test_pdf import overfull_boxes
 

@@ -9,8 +9,8 @@ import zipfile
 import pytest
 
 from solver.answers.check import check_value
-from solver.grading import solve_once
-from solver.selftest import mistake_answers
+from solver.commands.grade import solve_once
+from solver.commands.selftest import mistake_answers
 
 from conftest import PROBLEM_FILES, ROOT, run_solver
 from test_export_moodle import COUNT, SEED, expected_problems, typed

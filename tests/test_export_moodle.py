@@ -20,9 +20,9 @@ import yaml
 
 from solver.answers.check import check_value
 from solver.answers.types import format_answer
-from solver.grading import solve_once
-from solver.problems import load
-from solver.selftest import mistake_answers
+from solver.commands.grade import solve_once
+from solver.problems.load import load
+from solver.commands.selftest import mistake_answers
 
 from conftest import PROBLEM_FILES, ROOT, run_solver
 
@@ -295,7 +295,7 @@ def test_any_text_stays_valid_xml(tmp_path):
 
 def test_cloze_feedback_keeps_any_text():
     """A Cloze field's feedback with Cloze's own special characters reads back as written."""
-    from solver.export.moodle import Choice, numerical
+    from solver.commands.export.moodle import Choice, numerical
     feedback = "Kernel {flipped} ~ twice # or / \\ \"so\" <b>&"
     field = numerical([Choice("3", "0", "100", "Correct."), Choice("4", "0.5", "0", feedback),
                        Choice("*", "0", "0", "Other.")])

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from solver.answers.grammar import equivalent, parse_expression
 from solver.answers.types import format_answer, parse_answer
-from solver.errors import InvalidAnswer
+from solver.core.errors import InvalidAnswer
 
 from conftest import run_solver
 

@@ -7,7 +7,7 @@ import yaml
 
 from solver.answers.types import format_answer
 from solver.kinds import get_kind
-from solver.problems import load
+from solver.problems.load import load
 
 from conftest import ROOT, run_solver
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from solver.answers.check import check_file
+from solver.commands.check import check_file
 from solver.answers.types import format_answer
-from solver.fields import ONE, ZERO, Pair, given_field, pair
+from solver.core.fields import ONE, ZERO, Pair, given_field, pair
 from solver.kinds import get_kind
 from solver.kinds.base import Kind
 from solver.kinds.conv.conv2d import Conv2d
 from solver.kinds.mistakes import SHARED_MISTAKES
-from solver.model import Answer
-from solver.problems import load
+from solver.core.model import Answer
+from solver.problems.load import load
 
 from conftest import PROBLEM_FILES
 

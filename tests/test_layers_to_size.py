@@ -8,9 +8,9 @@ import textwrap
 import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.errors import FieldError
+from solver.core.errors import FieldError
 from solver.kinds import get_kind
-from solver.problems import load
+from solver.problems.load import load
 
 kind = get_kind("layers_to_size")
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)

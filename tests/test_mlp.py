@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.answers.check import check_file
+from solver.commands.check import check_file
 from solver.answers.types import compare, format_answer, parse_answer
-from solver.errors import InvalidAnswer
+from solver.core.errors import InvalidAnswer
 from solver.kinds import get_kind
 from solver.kinds.dense.mlp import ACTIVATIONS, common_average, separating_hyperplane
 from solver.math.printing import latex
@@ -154,7 +154,7 @@ def test_threshold_reads_sigmoid_outputs_as_bits():
 
 
 def test_numeric_check_does_not_import_sympy():
-    code = ("import sys; from solver.answers.check import check_file; "
+    code = ("import sys; from solver.commands.check import check_file; "
             f"v = check_file({CPEN!r}, '1.2:outputs', '[0, 1, 1, 0]'); print(v.verdict, 'sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True).stdout
     assert out.split() == ["correct", "False"]

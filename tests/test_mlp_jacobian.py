@@ -19,10 +19,10 @@ import pytest
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
 from solver.answers.check import check_value
 from solver.answers.types import compare, format_answer
-from solver.errors import FieldError
+from solver.core.errors import FieldError
 from solver.kinds import get_kind
 from solver.kinds.dense.mlp_jacobian import PER_LAYER
-from solver.problems import Problem
+from solver.problems.load import Problem
 
 mj = get_kind("mlp_jacobian")
 
@@ -307,7 +307,7 @@ def test_check_reads_a_latex_matrix():
 def test_numeric_check_does_not_import_sympy():
     """A wrong answer too: diagnosing it runs every mistake."""
     output = shipped_answer("6b:output").item()
-    code = ("import sys; from solver.answers.check import check_file; "
+    code = ("import sys; from solver.commands.check import check_file; "
             f"right = check_file('problems/mathdnn-hw4.yaml', '6b:output', '{output:.5f}'); "
             "wrong = check_file('problems/mathdnn-hw4.yaml', '6b:jacobian_weight[1]', '[[1, 2], [3, 4], [5, 6]]'); "
             "print(right.verdict, wrong.verdict, 'sympy' in sys.modules)")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pytest
 
 from conftest import optional_module
-from solver.errors import FieldError
+from solver.core.errors import FieldError
 from solver.kinds import get_kind
 
 network = get_kind("network")

@@ -167,7 +167,7 @@ def test_a_long_exact_run_goes_on_in_floats_once_its_fractions_grow_long():
 
 def test_symbols_are_bounded():
     k = kind()
-    from solver.errors import FieldError
+    from solver.core.errors import FieldError
     with pytest.raises(FieldError, match="at most 6"):
         k.read({"rule": "sgd", "params": {"w": 1}, "objective": "w^2", "steps": 7, "lr": "eta"})
     with pytest.raises(FieldError, match="more than 1000 characters"):

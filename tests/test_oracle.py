@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import optional_module
-from solver.errors import FieldError
+from solver.core.errors import FieldError
 from solver.kinds import get_kind
 
 conv2d, conv_transpose2d, pool2d = get_kind("conv2d"), get_kind("conv_transpose2d"), get_kind("pool2d")

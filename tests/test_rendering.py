@@ -141,13 +141,13 @@ def test_a_matrix_too_wide_is_split_into_named_column_blocks_even_with_three_col
 
 def test_an_escaped_underscore_in_words_is_no_subscript_in_text():
     """\\text{fan\\_in} reads fan_in on a terminal; it read fan_i · n, as if _i were a subscript before a factor n."""
-    from solver.prose import math_to_text
+    from solver.core.prose import math_to_text
     assert math_to_text(r"\text{fan\_in} = C_{\text{in}} K_h") == "fan_in = C_in · K_h"
 
 
 def test_an_escaped_underscore_in_words_is_an_underscore_in_mathml():
     """latex2mathml printed \\text{fan\\_in} as fan\\_in, its backslash and all."""
-    from solver.mathml import mathml
+    from solver.render.mathml import mathml
     assert "<mtext>fan_in</mtext>" in mathml(r"\text{fan\_in} = x_{\text{in}}", True)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_bad_input, optional_module, run_solver
-from solver.errors import FieldError
+from solver.core.errors import FieldError
 from solver.kinds import get_kind
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)
@@ -309,8 +309,8 @@ VARIED = {
 @pytest.mark.parametrize("name", VARIED)
 def test_every_mistake_is_diagnosed_as_itself(name):
     """The selftest's checks: own answers correct, each mistake's answer diagnosed as it, garbage invalid."""
-    from solver.problems import Problem
-    from solver.selftest import selftest_problem
+    from solver.problems.load import Problem
+    from solver.commands.selftest import selftest_problem
     report = selftest_problem(Problem(id=name, kind="rnn", given=rnn.read(VARIED[name])))
     assert not report.failures, report.failures[0].describe("", name)
     assert report.mistakes.total > 20

@@ -3,8 +3,8 @@ diagnosed as a mistake giving that very answer, and garbage is invalid. The chec
 are `solver selftest`'s (solver/selftest.py), one test per problem."""
 import pytest
 
-from solver.problems import load
-from solver.selftest import selftest_problem
+from solver.problems.load import load
+from solver.commands.selftest import selftest_problem
 
 from conftest import PROBLEM_FILES
 

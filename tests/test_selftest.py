@@ -7,9 +7,9 @@ from solver import cli
 from solver.kinds import KINDS
 from solver.kinds.base import Kind
 from solver.kinds.mistakes import Mistake
-from solver.model import Answer
-from solver.problems import Problem, load
-from solver.selftest import selftest_problem
+from solver.core.model import Answer
+from solver.problems.load import Problem, load
+from solver.commands.selftest import selftest_problem
 
 from conftest import PROBLEM_FILES, run_solver
 

@@ -103,7 +103,7 @@ def test_problem_sheet_names_an_earlier_answer_instead_of_printing_it(tmp_path):
 
 
 def test_solution_displays_itself_in_a_notebook():
-    from solver.solve import solve_file
+    from solver.problems.load import solve_file
     _, solutions = solve_file(SMALL_FILE)
     for solution in (s for s in solutions if s.answers):        # essays have no Answer
         md = solution._repr_markdown_()
@@ -285,8 +285,8 @@ def test_pdflatex_alone_runs_twice_and_unwritable_output_is_clean(tmp_path):
 @pytest.mark.tex
 def test_a_tex_run_that_never_ends_is_stopped():
     require_program("pdflatex")
-    from solver.errors import SolverError
-    from solver.sheets import compile_pdf
+    from solver.core.errors import SolverError
+    from solver.commands.sheet import compile_pdf
     endless = "\\documentclass{article}\\begin{document}\\def\\x{\\x}\\x\\end{document}\n"
     with pytest.raises(SolverError, match="took more than 2 s and was stopped"):
         compile_pdf(endless, "endless", timeout=2)

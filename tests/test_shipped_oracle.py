@@ -5,7 +5,7 @@ import pytest
 
 from solver.kinds import get_kind
 from solver.kinds.conv.conv_transpose2d import output_padding_of
-from solver.problems import load
+from solver.problems.load import load
 from conftest import PROBLEM_FILES, optional_module
 
 torch = optional_module("torch")      # a test that uses torch skips alone without it (fails in CI)

@@ -15,12 +15,12 @@ import pytest
 import yaml
 
 from solver import cli
-from solver.answers.check import check_file
+from solver.commands.check import check_file
 from solver.kinds import KINDS
 from solver.kinds.mistakes import Mistake
-from solver.problems import load
-from solver.solve import solve_file
-from solver.variants import write_variants
+from solver.problems.load import load
+from solver.problems.load import solve_file
+from solver.commands.variants import write_variants
 
 from conftest import PROBLEM_FILES, ROOT, assert_bad_input, run_solver
 from test_selftest import Doubling
@@ -377,7 +377,7 @@ def test_a_statement_naming_no_given_is_one_clear_paragraph(tmp_path, statement,
 
 
 def test_draws_are_uniform_within_their_bounds_and_fixed_by_their_key():
-    from solver.variants import Draws
+    from solver.problems.vary import Draws
     first, again, other = Draws([7, 1, 0]), Draws([7, 1, 0]), Draws([7, 2, 0])
     values = [first.integer(-2, 3) for _ in range(6000)]
     assert values == [again.integer(-2, 3) for _ in range(6000)]
@@ -533,7 +533,8 @@ def test_default_variants_stay_meaningful_problems(tmp_path):
 
 
 def test_an_array_with_a_zero_row_may_keep_zero_rows_but_is_never_drawn_all_zero():
-    from solver.variants import Draws, Range, draw
+    from solver.problems.variants import draw
+    from solver.problems.vary import Draws, Range
     original = [[0], [2]]                   # a zero row: zero rows may be drawn, each with chance 1/3
     drawn = [draw(Draws([5, key]), Range(0, 2, 0), original) for key in range(300)]
     assert any(row == [0] for value in drawn for row in value)

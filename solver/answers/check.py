@@ -7,10 +7,9 @@ from functools import partial
 
 import numpy as np
 
-from ..budget import CHECK_SECONDS, OutOfTime, time_budget
-from ..errors import InternalError, InvalidAnswer, SolverError, UsageError
+from ..core.budget import CHECK_SECONDS, OutOfTime, time_budget
+from ..core.errors import InternalError, InvalidAnswer, SolverError
 from ..kinds import KINDS, get_kind
-from ..problems import load
 from .tables import judge_rows, missing_text, read_table
 from .tolerance import tolerance_of
 from .types import answer_type, as_sympy, compare, compare_formulas, parse_answer
@@ -32,21 +31,6 @@ class Verdict:
         return {"correct": 0, "incorrect": 1, "invalid": 2}[self.verdict]
 
 
-def check_file(path, spec: str, text: str) -> Verdict:
-    """`spec` is ID or ID:ANSWER; the answer defaults to the problem's first asked one."""
-    problem_id, _, answer_name = spec.rpartition(":") if ":" in spec else (spec, "", "")
-    problem = load(path, only=problem_id).problems[0]
-    kind = get_kind(problem.kind)
-    answers = kind.compute(problem.given)          # the numbers only: checking builds no derivation
-    if answer_name and answer_name not in answers:
-        raise UsageError(f'{path}, problem "{problem_id}": no answer named `{answer_name}`; '
-                         f"its answers are {', '.join(answers)}")
-    if not answers:
-        raise UsageError(f'{path}, problem "{problem_id}": {nothing_to_check(problem.kind)}')
-    answer = answers[answer_name] if answer_name else default_answer(problem, answers)
-    return check_value(problem, answer, text, kind.mistakes)
-
-
 def default_answer(problem, answers):
     """The first of `answers` the problem asks for (its `ask`), else the kind's first."""
     asked = next((name for name in problem.ask or () if name in answers), None)
@@ -59,7 +43,7 @@ def nothing_to_check(kind: str) -> str:
 
 
 def check_value(problem, answer, text, mistakes) -> Verdict:
-    """The verdict on `text` as the answer `answer` of `problem` (a solver.problems.Problem),
+    """The verdict on `text` as the answer `answer` of `problem` (a solver.problems.load.Problem),
     checked within the time budget. An unexpected error is raised as InternalError naming
     the problem and answer: a bug in the tool."""
     try:

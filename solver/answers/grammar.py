@@ -57,9 +57,9 @@ from typing import NamedTuple, NoReturn
 import mpmath
 import sympy
 
-from ..budget import check_time, remaining
-from ..errors import InvalidAnswer
-from ..fields import size_symbol
+from ..core.budget import check_time, remaining
+from ..core.errors import InvalidAnswer
+from ..core.fields import size_symbol
 from .literals import MAX_DIGITS, NestingLimit, _Parser
 
 MAX_TEXT = 2000           # characters in a formula

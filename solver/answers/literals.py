@@ -60,7 +60,7 @@ from contextlib import contextmanager
 from fractions import Fraction
 from typing import NamedTuple, NoReturn
 
-from ..errors import InvalidAnswer
+from ..core.errors import InvalidAnswer
 
 MAX_TEXT = 100_000        # characters in an answer
 MAX_DIGITS = 60           # digits in one integer literal (or one decimal's fraction part)

@@ -14,25 +14,13 @@ import json
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import InvalidAnswer
+from ..core.errors import InvalidAnswer
+from ..core.model import Table
 from .literals import MAX_TEXT
 
 ROW_KEYS = ("layer", "row")
 MAX_ROWS = 5000
 MISSING_NAMED = 6          # rows with blank cells the feedback names
-
-
-@dataclass
-class Table:
-    columns: dict[str, str]                  # column name -> answer type
-    rows: list[dict]                         # the right values, row by row
-    labels: list[str]                        # what the `layer` column calls each row
-    carry: Callable | None = None            # (row number from 1, student's row before) -> expected row
-
-    def expected(self, position: int, previous: dict | None) -> dict:
-        if self.carry is None or previous is None:
-            return self.rows[position]
-        return self.carry(position + 1, previous)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..errors import ProblemError
+from ..core.errors import ProblemError
 
 MAX_SIG_FIGS = 15            # a float holds about 16
 FLOAT_NOISE = 1e-12          # differences this small are a float's rounding, not the student's

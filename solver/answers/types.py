@@ -16,12 +16,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import InvalidAnswer
-from ..fields import shape_text
+from ..core.errors import InvalidAnswer
+from ..core.fields import shape_text
 from ..math import printing
 from ..math.nodes import Formula
 from .literals import _NO_NUMBER, _TRAILING, MAX_TEXT, _Parser, _quote, _whole_or_as_read
-from .tables import Table, format_table
+from ..core.model import Table
+from .tables import format_table
 from .tolerance import DEFAULT, Tolerance, close_miss
 
 MAX_ARITHMETIC = 2000     # characters of a number written as arithmetic (a formula's bound)

@@ -5,7 +5,7 @@ conv2d answer does not pay for importing every other kind.
 """
 from importlib import import_module
 
-from ..errors import FieldError
+from ..core.errors import FieldError
 from .base import Kind
 
 KINDS = {                      # kind name -> its module in this package

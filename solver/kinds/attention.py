@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FieldError
-from ..fields import array, choice, given_field, integer, number, optional, size_symbol
+from ..core.errors import FieldError
+from ..core.fields import array, choice, given_field, integer, number, optional, size_symbol
 from ..math.nodes import Array, Exp, Formula, Fraction_, Number, Product, Root, Sum, Summation, Symbol, divide
 from ..math.notation import indexed, listing, quantity, transposed
 from ..math.printing import latex
-from ..model import Answer, Step
+from ..core.model import Answer, Step
 from .base import Kind
 from .common import exact, exact_array, shown_cells
 from .mistakes import Change

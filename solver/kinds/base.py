@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from ..answers.types import answer_type
-from ..errors import FieldError
-from ..fields import read_given
-from ..model import Answer, Solution, Step
+from ..core.errors import FieldError
+from ..core.fields import read_given
+from ..core.model import Answer, Solution, Step
 from .mistakes import CATALOGUE, Change, Mistake, Places
 
 

@@ -7,9 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..errors import FieldError
-from ..fields import pair
-from .mistakes import Mistake, shared_mistake  # noqa: F401  (imported from here by the kinds not yet ported)
+from ..core.errors import FieldError
+from ..core.fields import pair
 
 MAX_SHOWN_CELLS = 50      # larger outputs show a few windows and the rule
 WINDOWS_SHOWN_WHEN_LARGE = 4

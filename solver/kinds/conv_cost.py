@@ -14,13 +14,13 @@ from fractions import Fraction
 from typing import Any
 
 from ..answers.types import answer_type
-from ..errors import FieldError
-from ..fields import ONE, ZERO, Pair, boolean, count_or_symbol, given_field, optional, pair
+from ..core.errors import FieldError
+from ..core.fields import ONE, ZERO, Pair, boolean, count_or_symbol, given_field, optional, pair
 from ..math.nodes import Formula, Fraction_, Group, Number, Squared, Symbol
 from ..math.notation import named_words, quantity, words
 from ..math.printing import node_latex
-from ..model import Answer, Step
-from ..sizes import Axis, conv_length, distinct
+from ..core.model import Answer, Step
+from .sizes import Axis, conv_length, distinct
 from .base import Kind
 from .common import padding_amounts, read_padding
 from .counting import conv_counts, times

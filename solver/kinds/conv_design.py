@@ -38,12 +38,12 @@ from typing import Any
 import numpy as np
 
 from ..answers.grammar import CONSTANT, Entry, Linear, LinearFormError, parse_linear
-from ..errors import FieldError
-from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, optional, pair
+from ..core.errors import FieldError
+from ..core.fields import ONE, ZERO, Pair, boolean, given_field, integer, optional, pair
 from ..math.nodes import Formula, Indexed, Negative, Number, Sum, Summation, Symbol
 from ..math.notation import quantity, subscripted, written
-from ..model import Answer, Step
-from ..sizes import Axis, conv_length
+from ..core.model import Answer, Step
+from .sizes import Axis, conv_length
 from .base import Kind
 from .conv import conv2d
 from .common import exact

@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..errors import FieldError
-from ..fields import given_field, text
-from ..model import Step
+from ..core.errors import FieldError
+from ..core.fields import given_field, text
+from ..core.model import Step
 from .base import Kind
 
 MAX_LENGTH = 20_000

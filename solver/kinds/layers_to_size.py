@@ -6,12 +6,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import FieldError
-from ..fields import boolean, given_field, integer, optional
+from ..core.errors import FieldError
+from ..core.fields import boolean, given_field, integer, optional
 from ..math.nodes import Formula, Indexed, Number, Symbol, Sum
 from ..math.notation import indexed, quantity, written
-from ..model import Answer, Step
-from ..sizes import Axis, conv_formula, conv_length, distinct
+from ..core.model import Answer, Step
+from .sizes import Axis, conv_formula, conv_length, distinct
 from .base import Kind
 from .mistakes import Change, shared
 

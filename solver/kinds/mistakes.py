@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from ..fields import ONE, ZERO, Pair
+from ..core.fields import ONE, ZERO, Pair
 
 
 @dataclass
@@ -156,9 +156,3 @@ def shared(name: str, **adapted) -> Change:
     """The catalogue's change `name`, its wording kept, with what a kind adapts (where it
     applies, or the given fields it replaces where the kind holds the convention in its given)."""
     return replace(CATALOGUE[name], **adapted)
-
-
-def shared_mistake(name: str, answers: Callable[[Any], dict | list]) -> Mistake:
-    """A mistake from the catalogue, with the kind's own way of re-solving under it
-    (the kinds not yet on the Kind base)."""
-    return Mistake(name, SHARED_MISTAKES[name], answers)

@@ -13,14 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import FieldError
-from ..fields import choice, given_field, integer, optional, shape_text
+from ..core.errors import FieldError
+from ..core.fields import choice, given_field, integer, optional, shape_text
 from ..math.nodes import ElidedSum, Number, Product, Slash, Symbol
 from ..math.notation import braced, named_words, words, written
 from ..math.printing import latex
-from ..model import Answer, Step
-from ..answers.tables import Table
-from ..sizes import distinct
+from ..core.model import Answer, Step
+from ..core.model import Table
+from .sizes import distinct
 from . import network_layers as nl
 from .base import Kind
 from .mistakes import SHARED_MISTAKES, Change, Mistake, Places, shared

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ..errors import FieldError
-from ..fields import ONE, ZERO, Pair, boolean, given_field, integer, number, optional, pair, read_given
+from ..core.errors import FieldError
+from ..core.fields import ONE, ZERO, Pair, boolean, given_field, integer, number, optional, pair, read_given
 from ..math.nodes import Formula, Number, Symbol, same
 from ..math.notation import quantity
-from ..sizes import distinct
+from .sizes import distinct
 from .conv import conv2d, conv_transpose2d, pool2d
 from .common import read_padding
 from .counting import conv_counts

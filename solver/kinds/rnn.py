@@ -36,14 +36,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FieldError
-from ..fields import MAX_CELLS, choice, given_field, nested_shape, optional
+from ..core.errors import FieldError
+from ..core.fields import MAX_CELLS, choice, given_field, nested_shape, optional
 from ..math.nodes import Apply, Array, Formula, Hadamard, Indexed, Negative, Norm, Number, Partial, Power, Product, \
     Sum, Summation, Symbol
 from ..math.notation import after_update, derivative, indexed, listing, quantity, written
 from ..math.notation import transposed as transposed_
 from ..math.printing import latex
-from ..model import Answer, Step
+from ..core.model import Answer, Step
 from .base import Kind
 from .common import exact, exact_array
 from .mistakes import Change, Places, shared

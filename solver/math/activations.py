@@ -1,29 +1,12 @@
-"""Each activation function once: its value and its slope (the derivative), exact where the
-function is piecewise linear. A formula applies one as the node `Apply(name, argument)`."""
+"""Each activation function once: its value and slope (from functions.py) and its formulas,
+the function and its derivative as nodes. A formula applies one as the node `Apply(name, argument)`."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .functions import VALUE_AND_SLOPE
 from .nodes import Apply, Cases, Exp, Formula, Negative, Number, Power, Relation
-
-
-def as_float(z) -> float:
-    """A huge exact z as ±inf, where sigmoid and tanh are 0, 1 or ±1 anyway."""
-    try:
-        return float(z)
-    except OverflowError:
-        return math.inf if z > 0 else -math.inf
-
-
-def sigmoid(z) -> float:
-    """1 / (1 + e^-z), without overflow for large |z|."""
-    z = as_float(z)
-    if z >= 0:
-        return 1 / (1 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1 + e)
 
 
 @dataclass(frozen=True)
@@ -41,17 +24,16 @@ def positive(z: Formula) -> Relation:
 
 
 ACTIVATIONS = {a.name: a for a in (
-    Activation("sigmoid", sigmoid, lambda z: sigmoid(z) * (1 - sigmoid(z)),
+    Activation("sigmoid", *VALUE_AND_SLOPE["sigmoid"],
                lambda z: 1 / (1 + Exp(Negative(z))), lambda z: Apply("sigmoid", z) * (1 - Apply("sigmoid", z)),
                lambda y: y * (1 - y)),
-    Activation("tanh", lambda z: math.tanh(as_float(z)), lambda z: 1 - math.tanh(as_float(z)) ** 2,
+    Activation("tanh", *VALUE_AND_SLOPE["tanh"],
                lambda z: (Exp(z) - Exp(Negative(z))) / (Exp(z) + Exp(Negative(z))),
                lambda z: 1 - Power(Apply("tanh", z)),
                lambda y: 1 - y * y),
-    Activation("relu", lambda z: z if z > 0 else 0, lambda z: 1 if z > 0 else 0,
-               lambda z: Cases(z, positive(z), 0), lambda z: Cases(1, positive(z), 0)),
-    Activation("identity", lambda z: z, lambda z: 1, lambda z: z, lambda z: Number(1)),
-    Activation("abs", abs, lambda z: 1 if z > 0 else -1 if z < 0 else 0,
+    Activation("relu", *VALUE_AND_SLOPE["relu"], lambda z: Cases(z, positive(z), 0), lambda z: Cases(1, positive(z), 0)),
+    Activation("identity", *VALUE_AND_SLOPE["identity"], lambda z: z, lambda z: Number(1)),
+    Activation("abs", *VALUE_AND_SLOPE["abs"],
                lambda z: Cases(z, Relation(z, ">=", 0), Negative(z)),
                lambda z: Cases(1, positive(z), Cases(-1, Relation(z, "<", 0), 0))),
 )}

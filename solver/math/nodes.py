@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from .functions import VALUE_AND_SLOPE
+
 
 class Formula:
     """Base node. Operators build trees, so `2 * P + H` reads as written."""
@@ -292,9 +294,8 @@ class Apply(Formula):
         return Apply(self.function, self.argument.substitute(values))
 
     def value(self):
-        from .activations import ACTIVATIONS
-        activation = ACTIVATIONS[self.function.rstrip("'")]
-        return (activation.slope if self.function.endswith("'") else activation.value)(self.argument.value())
+        value, slope = VALUE_AND_SLOPE[self.function.rstrip("'")]
+        return (slope if self.function.endswith("'") else value)(self.argument.value())
 
 
 class Function(Formula):

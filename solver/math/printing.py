@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..prose import math_to_text
-from ..answers.tables import Table
+from ..core.prose import math_to_text
+from ..core.model import Table
 from .nodes import (Apply, Arguments, Array, Call, Cases, Norm, Diag, Dots, ElidedSum, Entry, Exp, Formula, Fraction_, Function,
                     Group, Hadamard, Indexed, Log, Mean, Negative, Number, Partial, Power, Product, Relation, Root,
                     Slash, Squared, Sum, Summation, Symbol, Transpose, is_plain)

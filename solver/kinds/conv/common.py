@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...answers.types import Shape, answer_type
-from ...errors import FieldError
-from ...fields import Pair
+from ...core.errors import FieldError
+from ...core.fields import Pair
 from ...math.nodes import Apply, Symbol
 from ...math.notation import quantity, written
 from ...math.printing import latex
-from ...model import Answer, Step
+from ...core.model import Answer, Step
 
 
 def size_answer(given, sizes, axis_pair) -> Answer:

@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FieldError
-from ...fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
+from ...core.errors import FieldError
+from ...core.fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
                        optional, pair)
 from ...math.nodes import Array, Hadamard, Indexed, Symbol
 from ...math.notation import quantity
-from ...model import Answer, Step
-from ...sizes import Axis, conv_length, general_conv_derivation
+from ...core.model import Answer, Step
+from ..sizes import Axis, conv_length, general_conv_derivation
 from ..base import Kind
 from ..common import exact_array, padding_amounts, read_padding, shown_cells
 from .common import (activated, activation_steps, as_channels, check_not_symbolic_with_matrices, pad, read_bias,

@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FieldError
-from ...fields import Pair, array, given_field, optional
+from ...core.errors import FieldError
+from ...core.fields import Pair, array, given_field, optional
 from ...math.nodes import Apply, Entry, Indexed, Number, Partial, Product, Slash, Sum, Summation, Symbol, divide, symbols
 from ...math.notation import quantity, written
 from ...math.printing import latex
-from ...model import Answer, Step
+from ...core.model import Answer, Step
 from ..base import Kind
 from ..common import exact, exact_array
 from ..mistakes import Change

@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FieldError
-from ...fields import (ONE, ZERO, Pair, array, bound_cells, bound_windows, choice, given_field, integer, optional,
+from ...core.errors import FieldError
+from ...core.fields import (ONE, ZERO, Pair, array, bound_cells, bound_windows, choice, given_field, integer, optional,
                        pair)
 from ...math.nodes import Indexed, Number, Product, Symbol
 from ...math.notation import quantity, written
-from ...model import Answer, Step
-from ...sizes import Axis, output_padding_needed, transposed_length
+from ...core.model import Answer, Step
+from ..sizes import Axis, output_padding_needed, transposed_length
 from ..base import Kind
 from ..common import exact_array, shown_cells
 from ..mistakes import Change, pads_both_sides, shared

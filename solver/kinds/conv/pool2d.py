@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FieldError
-from ...fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
+from ...core.errors import FieldError
+from ...core.fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_windows, choice, given_field, integer,
                        number, optional, pair)
 from ...math.nodes import (Apply, Arguments, Array, Formula, Fraction_, Indexed, Number, Power, Product, Slash, Sum,
                            Symbol)
 from ...math.notation import quantity
-from ...model import Answer, Step
-from ...sizes import Axis, conv_length, pool_ceil_length
+from ...core.model import Answer, Step
+from ..sizes import Axis, conv_length, pool_ceil_length
 from ..base import Kind
 from ..common import exact, shown_cells
 from ..mistakes import Change, shared

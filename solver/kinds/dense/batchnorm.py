@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FieldError
-from ...fields import array, boolean, choice, count_or_symbol, given_field, number, optional
+from ...core.errors import FieldError
+from ...core.fields import array, boolean, choice, count_or_symbol, given_field, number, optional
 from ...math.nodes import Dots, Formula, Fraction_, Mean, Number, Power, Product, Root, Sum, Summation, Symbol, divide
 from ...math.notation import quantity, words, written
 from ...math.printing import latex
-from ...model import Answer, Step
-from ...sizes import distinct
+from ...core.model import Answer, Step
+from ..sizes import distinct
 from ..base import Kind
 from ..common import exact, exact_array, shown_cells
 from ..mistakes import Places

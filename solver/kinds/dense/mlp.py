@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FieldError
-from ...fields import array, choice, given_field, number, optional, read_given
+from ...core.errors import FieldError
+from ...core.fields import array, choice, given_field, number, optional, read_given
 from ...math.activations import ACTIVATIONS as FUNCTIONS
 from ...math.nodes import Apply, Formula, Group, Negative, Number, Product, Relation, Sum, Symbol
 from ...math.notation import at_layer, subscripted, words
 from ...math.printing import float_latex, latex
-from ...model import Answer, Step
+from ...core.model import Answer, Step
 from ..base import Kind
 from ..common import exact
 from ..mistakes import Change, Places

@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FieldError
-from ...fields import array, choice, given_field, optional
+from ...core.errors import FieldError
+from ...core.fields import array, choice, given_field, optional
 from ...math.activations import ACTIVATIONS as FUNCTIONS, Activation
 from ...math.nodes import (Apply, Array, Diag, Dots, Entry, Function, Number, Partial, Product, Sum, Summation,
                            Symbol, Transpose)
 from ...math.notation import derivative, subscripted, written
-from ...model import Answer, Step
+from ...core.model import Answer, Step
 from ..base import Kind
 from ..common import exact_array
 from ..mistakes import Change

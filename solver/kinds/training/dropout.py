@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FieldError
-from ...fields import array, boolean, given_field, number, optional, shape_text
+from ...core.errors import FieldError
+from ...core.fields import array, boolean, given_field, number, optional, shape_text
 from ...math.nodes import Array, Fraction_, Group, Hadamard, Number, Product, Symbol
 from ...math.notation import quantity
 from ...math.printing import latex
-from ...model import Answer, Step
-from ...sizes import distinct
+from ...core.model import Answer, Step
+from ..sizes import distinct
 from ..base import Kind
 from ..common import written
 from ..mistakes import Change

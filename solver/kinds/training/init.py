@@ -17,13 +17,13 @@ from typing import Any
 
 import sympy
 
-from ...errors import FieldError
-from ...fields import choice, count_or_symbol, given_field, number_or_symbol, optional, pair
+from ...core.errors import FieldError
+from ...core.fields import choice, count_or_symbol, given_field, number_or_symbol, optional, pair
 from ...math.nodes import Formula, Fraction_, Number, Power, Product, Root, Symbol
 from ...math.notation import named_words, quantity
 from ...math.printing import latex
-from ...model import Answer, Step
-from ...sizes import distinct
+from ...core.model import Answer, Step
+from ..sizes import distinct
 from ..base import Kind
 from ..common import written
 from ..mistakes import Change

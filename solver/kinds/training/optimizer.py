@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FieldError, InvalidAnswer
-from ...fields import (IDENTIFIER, MAX_CELLS, MAX_COMPUTED_CELLS, boolean, check_numbers, choice, given_field,
+from ...core.errors import FieldError, InvalidAnswer
+from ...core.fields import (IDENTIFIER, MAX_CELLS, MAX_COMPUTED_CELLS, boolean, check_numbers, choice, given_field,
                        integer, nested_shape, optional, shape_text, text)
 from ...math.nodes import (Apply, Array, Fraction_, Group, Indexed, Negative, Number, Partial, Power, Product, Root,
                            Slash, Sum)
 from ...math.notation import at_layer, quantity, written
 from ...math.printing import latex
-from ...model import Answer, Step
+from ...core.model import Answer, Step
 from ..base import Kind
 from ..common import written as written_number
 from ..mistakes import Change

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FieldError
-from ...fields import array, choice, given_field, number, optional
+from ...core.errors import FieldError
+from ...core.fields import array, choice, given_field, number, optional
 from ...math.nodes import (Array, Exp, Fraction_, Group, Indexed, Log, Negative, Number, Partial, Power, Product, Sum,
                            Summation, Symbol)
 from ...math.notation import quantity, slashed_derivative, subscripted, written as name_written
 from ...math.printing import latex
-from ...model import Answer, Step
+from ...core.model import Answer, Step
 from ..base import Kind
 from ..common import written
 from ..mistakes import Change

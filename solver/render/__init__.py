@@ -19,10 +19,10 @@ from typing import Any, NamedTuple
 import jinja2
 import numpy as np
 
-from .math.printing import (column_groups, display_rows, latex, marked, members, products, table_parts,
+from ..math.printing import (column_groups, display_rows, latex, marked, members, products, table_parts,
                              text_display)
-from .prose import escape_html, escape_latex, html_literal, escape_markdown, math_to_text, prose_text
-from .answers.types import answer_type
+from ..core.prose import escape_html, escape_latex, html_literal, escape_markdown, math_to_text, prose_text
+from ..answers.types import answer_type
 
 FORMATS = ("md", "latex", "text", "json", "html")
 EXTENSIONS = {"md": "md", "latex": "tex", "text": "txt", "json": "json", "html": "html"}
@@ -32,9 +32,9 @@ SHEET_TITLES = {"solutions": "Worked solutions", "key": "Answer key", "problems"
 
 def templates_dir() -> Path:
     """Templates ship inside the wheel (solver/templates) and live at the repo top."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "templates"
-    return packaged if packaged.is_dir() else here.parent / "templates"
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "templates"
+    return packaged if packaged.is_dir() else package.parent / "templates"
 
 
 PROSE = {"latex": lambda s: escape_latex(s), "md": lambda s: escape_markdown(s), "text": lambda s: prose_text(s),

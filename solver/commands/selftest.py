@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .answers.check import check_value
-from .answers.tolerance import tolerance_of
-from .answers.types import compare, format_answer
-from .errors import UsageError
-from .grading import Solved, counted, solve_once
-from .problems import Problem, load
-from .variants import Variant, Variants
+from ..answers.check import check_value
+from ..answers.tolerance import tolerance_of
+from ..answers.types import compare, format_answer
+from ..core.errors import UsageError
+from .grade import Solved, counted, solve_once
+from ..problems.load import Problem, load
+from ..problems.variants import Variant, Variants
 
 # Unbalanced on purpose: "seven-ish" alone reads as a formula (s·e·v·e·n − i·s·h).
 GARBAGE = "seven-ish ("

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import CATCH_ALL, Export, Question, decimal, tolerance
-from ..answers.types import Boolean, Matrix, Number, Shape, answer_type
+from ...answers.types import Boolean, Matrix, Number, Shape, answer_type
 
 PENALTY = "0.3333333"          # Moodle's default: a third off per retry
 CORRECT = "Correct."

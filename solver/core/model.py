@@ -6,7 +6,7 @@ pre-rendered markup, so one solution renders to LaTeX, Markdown, text and JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 @dataclass
 class Step:
@@ -32,7 +32,7 @@ class Answer:
     integer: int; rational: fractions.Fraction or int; real: float or an exact
     sympy number; shape: tuple of ints; matrix: numpy array whose cells are
     int, Fraction, float or exact sympy numbers; expression: sympy expression;
-    table: solver.answers.tables.Table, rows of named cells of the types above;
+    table: Table, rows of named cells of the types above;
     boolean: bool (a yes/no answer, such as whether a network implements a target).
     """
     name: str
@@ -40,6 +40,19 @@ class Answer:
     value: Any
     label: str = ""          # how the derivation names it, e.g. "Y" or "H_out"
     detail: bool = False     # a part (one layer's count, a table): on a sheet only when asked for
+
+
+@dataclass
+class Table:
+    columns: dict[str, str]                  # column name -> answer type
+    rows: list[dict]                         # the right values, row by row
+    labels: list[str]                        # what the `layer` column calls each row
+    carry: Callable | None = None            # (row number from 1, student's row before) -> expected row
+
+    def expected(self, position: int, previous: dict | None) -> dict:
+        if self.carry is None or previous is None:
+            return self.rows[position]
+        return self.carry(position + 1, previous)
 
 
 @dataclass
@@ -54,5 +67,5 @@ class Solution:
 
     def _repr_markdown_(self) -> str:
         """Jupyter shows a Solution as its worked steps and answers."""
-        from .render import render_solution
+        from ..render import render_solution
         return render_solution(self, "md")

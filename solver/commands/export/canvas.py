@@ -28,8 +28,8 @@ import zipfile
 import numpy as np
 
 from . import Export, Question, decimal, tolerance
-from ..answers.types import AnswerType, Boolean, Matrix, Number, Shape, answer_type, format_answer
-from ..mathml import typeset
+from ...answers.types import AnswerType, Boolean, Matrix, Number, Shape, answer_type, format_answer
+from ...render.mathml import typeset
 
 QTI = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
 CP = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .answers.check import Verdict, check_value, default_answer, nothing_to_check
-from .errors import ProblemError, SolverError, UsageError, bug_text
-from .kinds import get_kind
-from .model import Solution
-from .problems import Problem, ProblemSet, load
-from .variants import Variant, Variants
+from ..answers.check import Verdict, check_value, default_answer, nothing_to_check
+from ..core.errors import ProblemError, SolverError, UsageError, bug_text
+from ..kinds import get_kind
+from ..core.model import Solution
+from ..problems.load import Problem, ProblemSet, load
+from ..problems.variants import Variant, Variants
 
 REQUIRED_COLUMNS = ("student", "problem", "answer", "text")
 VARIANT_COLUMN = "variant"

@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .errors import SolverError
-from .render import SHEET_TITLES, render
-from .solve import solve_file
+from ..core.errors import SolverError
+from ..render import SHEET_TITLES, render
+from ..problems.load import solve_file
 
 MODES = tuple(SHEET_TITLES)
 FORMATS = ("latex", "md", "html")

@@ -8,9 +8,12 @@ from typing import Any
 
 import yaml
 
-from .errors import ProblemError, SolverError
-from .fields import NUMBER_LIMIT, check_numbers
-from .answers.tolerance import INDEXED, Tolerances, read_tolerances
+from ..core.errors import ProblemError, SolverError
+from ..core.fields import NUMBER_LIMIT, check_numbers
+from ..answers.tolerance import INDEXED, Tolerances, read_tolerances
+from ..core.prose import MATH_IN_PROSE, prose_problem
+from ..kinds import KINDS, get_kind
+from .vary import read_vary
 
 SET_KEYS = ("title", "course", "term", "instructions", "problems")
 PROBLEM_KEYS = ("id", "kind", "statement", "given", "ask", "tolerance", "vary")
@@ -192,12 +195,10 @@ def _problem_id(path, index, raw) -> str:
 
 
 def _read_problem(pid: str, raw: dict) -> Problem:
-    from .kinds import get_kind
     for key in raw:
         if key not in PROBLEM_KEYS:
             raise ProblemError(f"unknown key `{key}`; a problem takes {', '.join(PROBLEM_KEYS)}", field=str(key))
     if not isinstance(raw.get("kind"), str):
-        from .kinds import KINDS
         raise ProblemError(f"must be the name of a kind, one of {', '.join(KINDS)}; got {raw.get('kind')!r}",
                            field="kind")
     kind = get_kind(raw["kind"])
@@ -218,7 +219,6 @@ def _read_problem(pid: str, raw: dict) -> Problem:
                                    f"{', '.join(kind.answer_names(given) or kind.answers)}", field="ask")
     vary = raw.get("vary")
     if vary is not None:
-        from .variants import read_vary
         vary = read_vary(kind, raw.get("given", {}), vary)
     tolerance = raw.get("tolerance")
     if tolerance is not None:
@@ -241,7 +241,6 @@ def fill_statement(statement: str, given: dict, validated=None) -> str:
     """The statement with each `{{ field }}` replaced by that given's value, so a
     variant's statement tells its own numbers; a vector or matrix (from the
     `validated` given) shows its values as math."""
-    from .prose import MATH_IN_PROSE
     spans = [match.span(1) for match in MATH_IN_PROSE.finditer(statement)]
 
     def value(match):
@@ -251,7 +250,7 @@ def fill_statement(statement: str, given: dict, validated=None) -> str:
                                f"{', '.join(given) or 'none'}", field="statement")
         array = getattr(validated, name, None)
         if getattr(array, "ndim", 0) >= 1:
-            from .math.printing import latex
+            from ..math.printing import latex
             in_math = any(start <= match.start() < end for start, end in spans)
             return latex(array) if in_math else f"${latex(array)}$"
         return shown_value(given[name], name)
@@ -283,7 +282,6 @@ def _text(path, key, value) -> str:
 def printable(text: str, field: str, path=None) -> str:
     """`text` if a sheet can print it; else the reason, as bad input (before anything is solved)."""
     if "$" in text or not text.isascii():
-        from .prose import prose_problem
         if reason := prose_problem(text):
             raise ProblemError(reason, file=path, field=field)
     return text
@@ -299,3 +297,15 @@ def _given_strings(value, field: str) -> None:
     elif isinstance(value, list):
         for item in value:
             _given_strings(item, field)
+
+
+def solve_file(path, problem_id=None):
+    """The problem set at `path` (or its one problem `problem_id`) and each problem's solution."""
+    pset = load(path, only=problem_id)
+    solutions = []
+    for problem in pset.problems:
+        try:
+            solutions.append(get_kind(problem.kind).solve(problem.given))
+        except ProblemError as error:
+            raise error.located(file=path, problem=problem.id) from None
+    return pset, solutions

@@ -16,19 +16,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..answers.check import check_value
-from ..errors import UsageError
-from ..grading import Solved, remembered
-from ..kinds import get_kind
-from ..model import Answer
-from ..problems import ProblemSet
-from ..math.printing import latex
-from ..render import asked, environment
+from ...answers.check import check_value
+from ...core.errors import UsageError
+from ..grade import Solved, remembered
+from ...kinds import get_kind
+from ...core.model import Answer
+from ...problems.load import ProblemSet
+from ...math.printing import latex
+from ...render import asked, environment
 from ..selftest import mistake_answers
-from ..solve import solve_file
-from ..variants import MAX_COUNT, Variants
-from ..answers.tolerance import DEFAULT
-from ..answers.types import answer_type
+from ...problems.load import solve_file
+from ...problems.variants import Variants
+from ..variants import MAX_COUNT
+from ...answers.tolerance import DEFAULT
+from ...answers.types import answer_type
 
 WHY_LEFT_OUT = {       # answer type -> why the export leaves it out
     "expression": "formulas need a computer algebra plugin (Moodle's STACK), and the export writes none yet",

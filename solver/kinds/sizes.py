@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .math.nodes import Number, Symbol, ceil, floor
-from .math.printing import latex
-from .model import Step
+from ..math.nodes import Number, Symbol, ceil, floor
+from ..math.printing import latex
+from ..core.model import Step
 
 N, K, S, D, P, OP = (Symbol("H"), Symbol("K"), Symbol("S"), Symbol("D"), Symbol("P"),
                      Symbol("P_{\\text{out}}"))
