@@ -21,6 +21,7 @@ MODES = ("solutions", "key", "problems")
 SUBTITLES = {"solutions": "Worked solutions", "key": "Answer key", "problems": "Problems"}
 STEP_HEADING = {"md": re.compile(r"^### \d+\. ", re.M), "latex": re.compile(r"\\subsection\*\{\d+\. ")}
 ANSWER_HEADING = {"md": "### Answer\n", "latex": "\\subsection*{Answer}"}
+PROBLEM_HEADING = {"md": "## Problem {}\n", "latex": "\\section*{{Problem {}}}"}
 NO_TEX_HINT = "apt-get install texlive-latex-base texlive-latex-recommended texlive-latex-extra"
 SMALL_FILE = ROOT / "problems" / "dsga1008-hw2.yaml"
 
@@ -39,6 +40,13 @@ def shown_answers(path):
     return {p["id"]: {name: answer for name, answer in p["answers"].items()
                       if (name in asks[p["id"]] if asks[p["id"]] is not None else "[" not in name)}
             for p in data["problems"]}
+
+
+def section(text, fmt, problem):
+    """The part of a sheet under one problem's heading (up to the next problem's)."""
+    start = text.index(PROBLEM_HEADING[fmt].format(problem))
+    end = text.find(PROBLEM_HEADING[fmt].format("").rstrip("}\n"), start + 1)
+    return text[start:end if end > 0 else None]
 
 
 def joined(text):
@@ -76,7 +84,13 @@ def test_every_file_builds_all_three_sheets(path, fmt):
         for name, answer in answers.items():
             shown = f"&= {answer['latex']}"       # `label &= value`, as the Answer section shows it
             assert shown in text["solutions"] and shown in text["key"], (problem, name)
-            assert shown not in text["problems"], (problem, name)
+            # The key's `label &= value` line is not on the student's sheet (a given may have the
+            # same value under its own label: the gradient g_1 = 1 and the answer b_1 = 1).
+            key_lines = re.findall(rf"^\s*(\S.*?{re.escape(shown)})(?: \\\\)?(?:\[4pt\])?$",
+                                   section(text["key"], fmt, problem), re.M)
+            assert key_lines, (problem, name)
+            for line in key_lines:
+                assert line not in section(text["problems"], fmt, problem), (problem, name)
     assert ANSWER_HEADING[fmt] in text["key"] and ANSWER_HEADING[fmt] not in text["problems"]
     for words in essays.values():
         opening = letters(words)[:40]           # escaping and line breaks leave the letters as they are
