@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..math.nodes import Number, Symbol, ceil, floor
+from ..math.notation import named_words, quantity
 from ..math.printing import latex
 from ..core.model import Step
 
-N, K, S, D, P, OP = (Symbol("H"), Symbol("K"), Symbol("S"), Symbol("D"), Symbol("P"),
-                     Symbol("P_{\\text{out}}"))
-P_BEFORE, P_AFTER = Symbol("P_b", r"P_{\text{begin}}"), Symbol("P_e", r"P_{\text{end}}")
+N, K, S, D, P, OP = Symbol("H"), Symbol("K"), Symbol("S"), Symbol("D"), Symbol("P"), quantity("P_out")
+P_BEFORE, P_AFTER = quantity("P_begin", "P_b"), quantity("P_end", "P_e")
 ROUNDINGS = {"floor": floor, "ceil": ceil, "exact": lambda x: x}
 AXES = (("H", "height", "top", "bottom"), ("W", "width", "left", "right"))
 
@@ -36,7 +36,7 @@ class Axis:
         return self.before == self.after
 
     def values(self):
-        values = {"H": self.n, "K": self.k, "S": self.s, "D": self.d, "P_{\\text{out}}": self.output_padding}
+        values = {"H": self.n, "K": self.k, "S": self.s, "D": self.d, "P_out": self.output_padding}
         if self.symmetric:
             values["P"] = self.before
         else:
@@ -95,7 +95,7 @@ def transposed_length(axis: Axis):
 def output_padding_needed(axis: Axis, target):
     """P_out = target - ((H - 1)S - 2P + D(K - 1) + 1): what reaches `target`."""
     base = (Symbol("H", axis.letter) - 1) * S - 2 * P + D * (K - 1) + 1
-    formula = Symbol("T", r"H_{\text{target}}") - base
+    formula = quantity("H_target", "T") - base
     values = dict(axis.values(), T=target)
     substituted = formula.substitute(values)
     return _simplify(substituted.value()), [formula, substituted, Number(_simplify(substituted.value()))]
@@ -106,21 +106,21 @@ def general_conv_derivation() -> list[Step]:
     keff = D * (K - 1) + 1
     return [
         Step("Padded input", "Padding adds P rows at the top and P at the bottom.",
-             [[Symbol("H_p", r"H_{\text{pad}}"), N + 2 * P]]),
+             [[quantity("H_pad"), N + 2 * P]]),
         Step("Effective kernel",
              "Dilation D leaves D - 1 gaps between neighbouring kernel taps, so K taps span "
              "D(K - 1) + 1 rows.",
-             [[Symbol("K_e", r"K_{\text{eff}}"), keff]]),
+             [[quantity("K_eff"), keff]]),
         Step("Window positions",
              "A window may start at row 0, 1, ..., up to the last row where it still fits inside "
              "the padded input, that is H_pad - K_eff.",
-             [[Symbol("L", r"\text{last start}"), N + 2 * P - keff, N + 2 * P - D * (K - 1) - 1]]),
+             [[named_words("L", "last start"), N + 2 * P - keff, N + 2 * P - D * (K - 1) - 1]]),
         Step("Counting strides",
              "Starting at 0 and moving S rows at a time, the windows that fit are those whose start "
              "is a multiple of S no larger than the last start. Their number is the floor of "
              "(last start)/S, plus 1 for the window at 0. The floor is there because a partial "
              "step that would leave the padded input is not taken.",
-             [[Symbol("H_o", r"H_{\text{out}}"), conv_formula(Axis(0, 0))]]),
+             [[quantity("H_out"), conv_formula(Axis(0, 0))]]),
     ]
 
 
