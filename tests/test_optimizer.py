@@ -313,6 +313,19 @@ def write_set(tmp_path, given, ask=None) -> str:
     return path
 
 
+@pytest.mark.parametrize("rule, words", [
+    ("sgd", "torch.optim.SGD"), ("momentum", "b_{1} = g_{1}"), ("nesterov", "Nesterov"),
+    ("rmsprop", "centered=False"), ("adagrad", "lr_decay=0"), ("adam", "bias corrections"),
+    ("adamw", "decoupled")])
+def test_the_rule_states_pytorchs_conventions(rule, words):
+    given = {"rule": rule, "params": [1, 2], "grads": [[1, -1]], "weight_decay": 0.1}
+    if rule in ("momentum", "nesterov"):
+        given["momentum"] = 0.9
+    k = kind()
+    rule_step = k.solve(k.read(given)).steps[0]
+    assert rule_step.title == "Rule" and words in rule_step.text and "torch.optim" in rule_step.text
+
+
 def test_solve_shows_every_step_with_numbers(tmp_path):
     path = write_set(tmp_path, {"rule": "nesterov", "params": [1, 2], "grads": [[1, -1], [0.5, 0.5]], "lr": 0.1,
                                 "momentum": 0.9})
@@ -374,10 +387,11 @@ def test_bad_input_is_one_paragraph_naming_the_field(tmp_path, given, field, wor
     assert f"`{field}`" in result.stderr and words in result.stderr and '"p"' in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("given", [g for g in GIVENS if g["rule"] in ("sgd", "momentum", "nesterov")][:25])
-def test_every_displayed_sgd_equation_holds(given):
-    """Each line of an SGD derivation is a chain of equal members: evaluating a member gives the number
-    it is set equal to (the exact rules only: the adaptive ones show rounded floats)."""
+@pytest.mark.parametrize("given", GIVENS[:60], ids=[f"random{i}-{g['rule']}" for i, g in enumerate(GIVENS[:60])])
+def test_every_displayed_equation_holds(given):
+    """Each line of a derivation is a chain of equal members: evaluating a member (the numbers put in)
+    gives the number it is set equal to."""
+    from sympy import SympifyError
     from solver.math.nodes import Array, Formula
     k = kind()
     solution = k.solve(k.read(given))
@@ -389,10 +403,10 @@ def test_every_displayed_sgd_equation_holds(given):
                 try:
                     value = member.value() if isinstance(member, Formula) else member
                     values.append(floats(value.a if isinstance(value, Array) else value))
-                except (ValueError, AttributeError, TypeError):
-                    continue
+                except (ValueError, AttributeError, TypeError, SympifyError):
+                    continue                 # a formula in letters, or a root of a vector: no value here
             for value in values[:-1]:
-                assert np.allclose(value, values[-1], rtol=1e-12), (step.title, line)
+                assert np.allclose(value, values[-1], rtol=1e-9, atol=1e-12), (step.title, line)
                 checked += 1
     assert checked >= 1
 
