@@ -41,3 +41,8 @@ def test_the_layer_check_sees_an_upward_import(architecture, tmp_path, monkeypat
     monkeypatch.setattr(architecture, "PACKAGE", package)
     assert architecture.upward_imports() == ["solver.kinds.k -> solver.commands.grade"]
     assert architecture.cycles() == [["solver.commands.grade", "solver.kinds.k"]]
+
+
+def test_no_code_tests_an_answer_type_by_its_name(architecture):
+    """Answer types are classes in one registry (solver/answers/types.py): code asks the class."""
+    assert architecture.type_dispatches() == []

@@ -560,8 +560,8 @@ def text_box(tex_text: str) -> list[str]:
         boxes.append([math_to_text(tex_text[at:start])])
         rows = [[text_box(cell) for cell in split_top(row, "&")]
                 for row in (re.sub(r"^\[[^\]]*\]", "", r.strip()).strip() for r in split_top(inner, r"\\")) if row]
-        boxes.append(matrix_box(rows) if name.endswith("matrix") and name != "matrix"
-                     else [line for row in rows for cell in row for line in cell])
+        bracketed = name in ("bmatrix", "pmatrix")          # not a bare matrix or array
+        boxes.append(matrix_box(rows) if bracketed else [line for row in rows for cell in row for line in cell])
         at = end
         if label := BLOCK_LABEL.match(tex_text, at):        # a block of a split matrix: "(columns 1-3)"
             boxes.append([f"({label.group(1).replace('--', '-')})"])
