@@ -23,7 +23,7 @@ SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
     "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "essay"),
     "dense": ("batchnorm", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy", "dropout",
-              "optimizer", "init"),
+              "optimizer", "init", "regularization"),
 }
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "softplus")
 
@@ -638,13 +638,46 @@ def draw_init(rng):
     return given
 
 
+REGULARIZATION_SHAPES = ({"W": (2, 2), "b": (2,)}, {"W": (2, 3), "b": (2,)}, {"w": (3,)}, {"w": ()},
+                         {"W_1": (2, 2), "b_1": (2,), "W_2": (1, 2), "b_2": ()}, {"K": (1, 2, 2)})
+
+
+def draw_regularization(rng):
+    """Every penalty (l2, l1, elastic with and without l1_ratio), halved or not, biases named or not,
+    weights at 0 (L1's subgradient), λ and the learning rate from 0 up; tensors from numbers to 3 axes."""
+    shapes = rng.choice(REGULARIZATION_SHAPES)
+    zeros = rng.random() < 0.4
+
+    def tensor(shape):
+        drawn = values(rng, shape, decimals=True, low=-2, high=2) if shape else round(rng.uniform(-2, 2), 1)
+        if zeros and shape:
+            cells = drawn if len(shape) == 1 else drawn[0] if len(shape) == 2 else drawn[0][0]
+            cells[0] = 0
+        return drawn
+
+    kind = rng.choice(["l2", "l1", "elastic"])
+    given = {"weights": {name: tensor(shape) for name, shape in shapes.items()}, "kind": kind,
+             "lambda": rng.choice([0, 0.01, 0.1, 0.5, 1, 2]),
+             "data_grad": {name: tensor(shape) for name, shape in shapes.items()},
+             "lr": rng.choice([0, 0.05, 0.1, 0.5, 1])}
+    biases = [name for name in shapes if name.startswith("b")]
+    if biases and rng.random() < 0.8:
+        given["biases"] = biases
+    if kind != "l1" and rng.random() < 0.5:
+        given["halved"] = True
+    if kind == "elastic" and rng.random() < 0.7:
+        given["l1_ratio"] = rng.choice([0, 0.25, 0.5, 0.9, 1])
+    return given
+
+
 DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_conv2d(r),
         "conv_transpose2d": draw_conv_transpose2d, "conv2d_backward": lambda r: draw_conv2d(r, backward=True),
         "pool2d": draw_pool2d, "conv_cost": draw_conv_cost, "layers_to_size": draw_layers_to_size,
         "conv_design": draw_conv_design, "network": draw_network, "essay": draw_essay,
         "batchnorm": draw_batchnorm, "mlp": draw_mlp, "mlp_jacobian": draw_mlp_jacobian, "rnn": draw_rnn,
         "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy,
-        "dropout": draw_dropout, "optimizer": draw_optimizer, "init": draw_init}
+        "dropout": draw_dropout, "optimizer": draw_optimizer, "init": draw_init,
+        "regularization": draw_regularization}
 
 
 # ---- problem sets ---------------------------------------------------------------

@@ -472,6 +472,13 @@ def init(torch, raw, given, answers):
     return True
 
 
+def regularization(torch, raw, given, answers):
+    from test_regularization import torch_regularization
+    for name, expected in torch_regularization(torch, raw).items():
+        close(answers[name], expected, name)
+    return True
+
+
 def attention(torch, raw, given, answers):
     if given.x is None:
         return False
@@ -498,7 +505,7 @@ ORACLES = {"conv2d": conv_family("conv2d"), "conv_transpose2d": conv_family("con
            "layers_to_size": layers_to_size, "network": network, "batchnorm": batchnorm, "mlp": mlp,
            "mlp_jacobian": mlp_jacobian, "rnn": rnn, "attention": attention,
            "softmax_cross_entropy": softmax_cross_entropy, "dropout": dropout,
-           "optimizer": optimizer, "init": init}
+           "optimizer": optimizer, "init": init, "regularization": regularization}
 
 
 # ---- defects the corpus found, each fixed with its own test -------------------

@@ -446,6 +446,14 @@ EVERY_KIND = """\
     kind: init
     statement: "A {{ in_channels }} to {{ out_channels }} convolution with {{ kernel_size }}×{{ kernel_size }} kernels."
     given: {scheme: kaiming_uniform, in_channels: 16, out_channels: 32, kernel_size: 3}
+  - id: regularization
+    kind: regularization
+    given:
+      weights: {W: [[0.5, -1.5], [2.0, 1.0]], b: [0.25, -0.5]}
+      biases: [b]
+      lambda: 0.1
+      data_grad: {W: [[0.2, -0.4], [1.0, 0.5]], b: [0.3, -0.1]}
+      lr: 0.5
   - id: mlp
     kind: mlp
     given:
@@ -483,14 +491,16 @@ def written_decimals(x) -> int:
 
 
 def rows(value) -> list:
-    """The innermost lists of numbers (a vector is its own row)."""
+    """The innermost lists of numbers (a vector is its own row; named tensors each their own rows)."""
+    if isinstance(value, dict):
+        return [row for item in value.values() for row in (rows(item) if isinstance(item, list) else [[item]])]
     if value and isinstance(value[0], list):
         return [row for item in value for row in rows(item)]
     return [value]
 
 
 def flat(value) -> list:
-    return [x for row in rows(value) for x in row] if isinstance(value, list) else [value]
+    return [x for row in rows(value) for x in row] if isinstance(value, (list, dict)) else [value]
 
 
 def test_every_kind_that_varies_by_default_is_drawn_here():
@@ -522,7 +532,7 @@ def test_default_variants_stay_meaningful_problems(tmp_path):
             numbers = flat(new)
             if 0 not in flat(old):
                 assert 0 not in numbers, (pid, field, new)
-            if isinstance(old, list) and all(any(row) for row in rows(old)):
+            if isinstance(old, (list, dict)) and all(any(row) for row in rows(old)):
                 assert all(any(row) for row in rows(new)), (pid, field, new)
             assert all(isinstance(x, float) == (places > 0) and written_decimals(x) <= places for x in numbers), \
                 (pid, field, new)

@@ -50,9 +50,16 @@ class Pair:
 ONE, ZERO = Pair(1, 1, scalar=True), Pair(0, 0, scalar=True)
 
 
-def given_field(read: Callable, default=dataclasses.MISSING, doc: str = ""):
-    """A dataclass field with its reader and a one-line description."""
-    return dataclasses.field(default=default, metadata={"read": read, "doc": doc})
+def given_field(read: Callable, default=dataclasses.MISSING, doc: str = "", key: str | None = None):
+    """A dataclass field with its reader and a one-line description; `key`: the name a problem
+    file gives it where that is no Python name (`lambda`)."""
+    metadata = {"read": read, "doc": doc} if key is None else {"read": read, "doc": doc, "key": key}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def field_key(f: dataclasses.Field) -> str:
+    """The name a problem file gives a field: its own, or its `key` (`lambda` for the field lambda_)."""
+    return f.metadata.get("key", f.name)
 
 
 def read_given(cls, raw: Any, kind: str):
@@ -60,21 +67,21 @@ def read_given(cls, raw: Any, kind: str):
     if not isinstance(raw, dict):
         raise FieldError("given", f"must be a mapping of field names to values for kind "
                                   f"`{kind}`; it takes {field_list(cls)}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {field_key(f): f for f in dataclasses.fields(cls)}
     for name in raw:
         if name not in fields:
             raise FieldError(str(name), f"is not a field of kind `{kind}`; it takes {field_list(cls)}")
     values = {}
     for name, f in fields.items():
         if name in raw:
-            values[name] = f.metadata["read"](name, raw[name])
+            values[f.name] = f.metadata["read"](name, raw[name])
         elif f.default is dataclasses.MISSING:
             raise FieldError(name, f"is required for kind `{kind}`: {f.metadata['doc']}")
     return cls(**values)
 
 
 def field_list(cls) -> str:
-    return ", ".join(f.name for f in dataclasses.fields(cls))
+    return ", ".join(field_key(f) for f in dataclasses.fields(cls))
 
 
 def check_numbers(name: str, value, where: str = "") -> None:

@@ -26,6 +26,7 @@ KINDS = {                      # kind name -> its module in this package
     "dropout": "training.dropout",
     "optimizer": "training.optimizer",
     "init": "training.init",
+    "regularization": "training.regularization",
     "essay": "essay",
 }
 

@@ -14,6 +14,8 @@ import dataclasses
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
+
 from ..answers.types import answer_type
 from ..core.errors import FieldError
 from ..core.fields import read_given
@@ -102,7 +104,8 @@ class Kind:
         found = {name: answer_type(posed[name].type).in_form(answer.value, posed[name].value)
                 if name in posed else answer.value for name, answer in answers.items()}
         if self.changes_only:
-            found = {name: value for name, value in found.items() if name not in posed or value != posed[name].value}
+            found = {name: value for name, value in found.items()
+                     if name not in posed or differs(value, posed[name].value)}
         return found
 
     def posed_answers(self, given) -> dict[str, Answer]:
@@ -112,3 +115,10 @@ class Kind:
             self._posed = (given, self.compute(given))
         return self._posed[1]
 
+
+def differs(value, other) -> bool:
+    """Whether two answers' values differ: a number, or a matrix cell by cell."""
+    if isinstance(value, np.ndarray) or isinstance(other, np.ndarray):
+        return np.shape(value) != np.shape(other) or not np.array_equal(np.asarray(value, dtype=object),
+                                                                         np.asarray(other, dtype=object))
+    return value != other

@@ -29,4 +29,5 @@ VALUE_AND_SLOPE = {
     "relu": (lambda z: z if z > 0 else 0, lambda z: 1 if z > 0 else 0),
     "identity": (lambda z: z, lambda z: 1),
     "abs": (abs, lambda z: 1 if z > 0 else -1 if z < 0 else 0),
+    "sign": (lambda z: 1 if z > 0 else -1 if z < 0 else 0, lambda z: 0),      # torch.sign: 0 at 0
 }

@@ -427,17 +427,21 @@ class Group(Formula):
 
 
 class Norm(Formula):
-    """‖v‖, the Euclidean length of a vector."""
+    """‖v‖, the Euclidean length of a vector; with `order` 1 or 2 written with it, ‖v‖₁ (the sum
+    of the entries' sizes, exact) or ‖v‖₂."""
 
-    def __init__(self, inner):
-        self.inner = lift(inner)
+    def __init__(self, inner, order: int | None = None):
+        self.inner, self.order = lift(inner), order
 
     def substitute(self, values):
-        return Norm(self.inner.substitute(values))
+        return Norm(self.inner.substitute(values), self.order)
 
     def value(self):
         import numpy as np
-        return math.sqrt(sum(float(v) ** 2 for v in np.ravel(self.inner.value())))
+        entries = np.ravel(np.asarray(self.inner.value(), dtype=object))
+        if self.order == 1:
+            return sum(abs(v) for v in entries)
+        return math.sqrt(sum(float(v) ** 2 for v in entries))
 
 
 class Indexed(Symbol):

@@ -31,6 +31,7 @@ QUANTITIES = {
     "E[y]": r"\mathbb{E}[y]",
     "beta_1": r"\beta_1", "beta_2": r"\beta_2", "lambda": r"\lambda", "tau": r"\tau",
     "m_hat": r"\hat{m}", "v_hat": r"\hat{v}", "nabla_f": r"\nabla f",
+    "L_data": r"L_{\text{data}}", "rho": r"\rho",
 }
 
 

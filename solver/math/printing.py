@@ -170,7 +170,7 @@ def juxtaposed(before: Formula, factor: Formula, dot: bool) -> bool:
 BRACKETS = {"floor": (r"\left\lfloor ", r" \right\rfloor"), "ceil": (r"\left\lceil ", r" \right\rceil")}
 FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\mathrm{sigmoid}", "relu": r"\mathrm{ReLU}", "identity": r"\mathrm{id}",
              "step": r"\mathrm{step}", "rot180": r"\operatorname{rot180}", "max": r"\max", "avg": r"\mathrm{avg}",
-             "lp": r"\mathrm{lp}"}
+             "lp": r"\mathrm{lp}", "sign": r"\operatorname{sign}"}
 RELATIONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "=": "="}
 
 
@@ -279,7 +279,7 @@ PRINTERS = {
                          + node_latex(node.otherwise)),
     Hadamard: lambda node: wrap(node.a, PRODUCT) + r" \odot " + wrap(node.b, PRODUCT),
     Group: lambda node: rf"\left({node_latex(node.inner)}\right)",
-    Norm: lambda node: rf"\left\lVert {node_latex(node.inner)} \right\rVert",
+    Norm: lambda node: rf"\left\lVert {node_latex(node.inner)} \right\rVert" + (f"_{node.order}" if node.order else ""),
     Dots: lambda node: r"\cdots",
     Arguments: lambda node: ", ".join(node_latex(item) for item in node.items),
     Indexed: indexed_latex,

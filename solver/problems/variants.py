@@ -37,6 +37,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..core.errors import FieldError, ProblemError
+from ..core.fields import field_key
 from ..core.model import Solution
 from ..kinds import get_kind
 from ..kinds.common import exact
@@ -51,9 +52,15 @@ def shown_fields(problem: Problem, statement) -> set[str]:
     """The fields a student sees: the arrays every sheet prints (render.given_arrays)
     and the fields the statement shows as `{{ field }}`."""
     given = problem.given
-    arrays = {f.name for f in dataclasses.fields(given) if isinstance(getattr(given, f.name), np.ndarray)} \
+    arrays = {field_key(f) for f in dataclasses.fields(given) if printed(getattr(given, f.name))} \
         if dataclasses.is_dataclass(given) else set()
     return arrays | statement_fields(statement)
+
+
+def printed(value) -> bool:
+    """A given every sheet prints: an array, or named arrays ({W: ..., b: ...})."""
+    return isinstance(value, np.ndarray) or isinstance(value, dict) and bool(value) \
+        and all(isinstance(item, np.ndarray) for item in value.values())
 
 
 def has_zero_row(value) -> bool:

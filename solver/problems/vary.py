@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..core.errors import ProblemError
-from ..core.fields import MAX_SIZE
+from ..core.fields import MAX_SIZE, field_key
 
 MAX_PLACES = 6               # decimals a drawn number has at most
 RANGE = ("min", "max")
@@ -25,7 +25,7 @@ def read_vary(kind, given: dict, vary) -> dict:
     """A problem's `vary`, checked against its kind's fields and its given values."""
     if not isinstance(vary, dict):
         raise ProblemError(f"must be a mapping from given fields to {SPEC_FORM}", field="vary")
-    fields = [f.name for f in dataclasses.fields(kind.Given)]
+    fields = [field_key(f) for f in dataclasses.fields(kind.Given)]
     for name, spec in vary.items():
         if name not in fields:
             raise ProblemError(f"`{name}` is not a given field of kind `{kind.name}`; it takes "
