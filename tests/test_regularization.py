@@ -315,3 +315,20 @@ def test_every_line_prints(given):
     for step in k.solve(k.read(given)).steps:
         for line in step.math:
             assert all(latex(member) for member in line)
+
+
+def test_a_problem_of_biases_alone_has_no_penalty(tmp_path):
+    path = write_set(tmp_path, {"weights": {"b": [0.5, -1]}, "biases": ["b"], "lambda": 0.1,
+                                "data_grad": {"b": [1, 2]}, "lr": 0.5})
+    result = run_solver("solve", path, "--format", "text")
+    assert result.returncode == 0 and "Every tensor is a bias" in result.stdout and "R = 0" in result.stdout
+    result = run_solver("check", path, "p:grad_b", "[1.1, 1.8]", "--json")          # + 2λb: penalised
+    assert result.returncode == 1 and json.loads(result.stdout)["mistake"] == "biases_regularized", result.stdout
+
+
+def test_check_names_the_penalty_applied_after_the_step(tmp_path):
+    """u = W - γG = [[0.4, -0.8], [-0.5, 1.75]]; then u - γ·2λu = 0.9u."""
+    path = write_set(tmp_path, CLI_GIVEN)
+    result = run_solver("check", path, "p:updated_W", "[[0.36, -0.72], [-0.45, 1.575]]", "--json")
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 1 and verdict["mistake"] == "decay_after_step", result.stdout

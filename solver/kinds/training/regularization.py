@@ -359,7 +359,7 @@ def penalty_text(given) -> str:
     if biases:
         text += (f" The biases ({', '.join(f'${latex(tensor(n))}$' for n in biases)}) are not regularized: they "
                  "add nothing to the penalty.")
-    return text + (f" Here ${latex(W)}$ stands for each regularized tensor; their norms, then the penalty:")
+    return text
 
 
 W = Symbol("w")
@@ -384,15 +384,15 @@ def penalty_step(given, answers) -> Step:
             two.append(lines[-1][-1])
     value = Number(answers["penalty"].value, decimal=True)
     if not penalised:
-        return Step("Penalty", penalty_text(given).rsplit(" Here", 1)[0] + " Every tensor is a bias, so the "
-                                                                          "penalty is 0.", [[R, value]])
+        return Step("Penalty", penalty_text(given) + " Every tensor is a bias, so the penalty is 0.", [[R, value]])
     rho = Number(l1_ratio(given), decimal=True)
     letters = penalty_formula(given, LAMBDA, RHO, total([Norm(tensor(n), 1) for n in penalised]),
                               total([Power(Norm(tensor(n), 2)) for n in penalised]))
     filled = numbers(penalty_formula(given, Number(written(given.lambda_), decimal=True), rho,
                                      total(one) if one else None, total(two) if two else None))
     lines.append([R, letters, filled, value])
-    return Step("Penalty", penalty_text(given), lines)
+    return Step("Penalty", penalty_text(given) + f" Here ${latex(W)}$ stands for each regularized tensor; their "
+                                                 "norms, then the penalty:", lines)
 
 
 def gradient_step(given, answers) -> Step:
