@@ -332,3 +332,15 @@ def test_check_names_the_penalty_applied_after_the_step(tmp_path):
     result = run_solver("check", path, "p:updated_W", "[[0.36, -0.72], [-0.45, 1.575]]", "--json")
     verdict = json.loads(result.stdout)
     assert result.returncode == 1 and verdict["mistake"] == "decay_after_step", result.stdout
+
+
+def test_a_norm_with_its_order_prints_and_evaluates_exactly():
+    """‖w‖₁ is the exact sum of the entries' sizes; ‖w‖₂² prints its order before the square; sign(0) = 0."""
+    from solver.core.prose import math_to_text
+    from solver.math.nodes import Apply, Array, Norm, Number, Power, Symbol
+    from solver.math.printing import latex
+    w = np.array([Fraction(1, 2), -1, 0], dtype=object)
+    assert Norm(Array(w), 1).value() == Fraction(3, 2)
+    assert latex(Power(Norm(Symbol("W"), 2))) == r"\left\lVert W \right\rVert_2^{2}"
+    assert math_to_text(latex(Norm(Symbol("W"), 1))) == "‖W ‖_1"
+    assert [Apply("sign", Number(x)).value() for x in (-2, 0, Fraction(1, 3))] == [-1, 0, 1]
