@@ -54,3 +54,15 @@ def test_json_math_is_latex_a_tex_engine_compiles(tmp_path):
     compiled = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "steps.tex"],
                               cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert compiled.returncode == 0, compiled.stdout[-3000:]
+
+
+@pytest.mark.parametrize("path", PROBLEM_FILES, ids=lambda p: p.stem)
+def test_a_number_prints_in_its_answer_as_its_derivation_printed_it(path):
+    """One number policy: a scalar answer's LaTeX (the answer block's, the key's) is what its
+    derivation wrote, so a problem given in decimals does not end a derivation on 0.525 and
+    answer 21/40 (nor a gradient -0.022631168 and -88403/3906250)."""
+    for problem in json.loads(run_solver("solve", path, "--format", "json").stdout)["problems"]:
+        derivation = "\n".join(line for _, step in flattened(problem["steps"]) for line in step["math"])
+        for name, answer in problem["answers"].items():
+            if answer["type"] in ("integer", "rational", "real") and "[" not in name:
+                assert answer["latex"] in derivation, (problem["id"], name, answer["latex"])

@@ -215,7 +215,7 @@ CLI_GIVEN = {"weights": {"W": [[0.5, -1], [0, 2]], "b": [0.1, -0.2]}, "biases": 
 def test_solve_and_check_a_vector_answer(tmp_path):
     path = write_set(tmp_path, CLI_GIVEN)
     result = run_solver("solve", path, "--format", "text")
-    assert result.returncode == 0 and "2λW" in result.stdout and "R = 21/40" in result.stdout, result.stderr
+    assert result.returncode == 0 and "2λW" in result.stdout and "R = 0.525" in result.stdout, result.stderr   # λ‖W‖² = 0.1 · 5.25, in decimals as given
     result = run_solver("check", path, "p:grad_b", "[0.3, -0.1]")
     assert result.returncode == 0, result.stdout + result.stderr
     result = run_solver("check", path, "p:grad_b", "[0.32, -0.14]", "--json")       # + 2λb: the bias penalised

@@ -69,8 +69,8 @@ class AnswerType:
     def to_json(self, value):
         return json_value(value)
 
-    def latex(self, value) -> str:
-        return printing.latex(value)
+    def latex(self, answer) -> str:
+        return printing.latex(printing.answer_value(answer))
 
 
 class _Literal(AnswerType):

@@ -40,6 +40,8 @@ class Answer:
     value: Any
     label: str = ""          # how the derivation names it, e.g. "Y" or "H_out"
     detail: bool = False     # a part (one layer's count, a table): on a sheet only when asked for
+    decimal: bool = False    # exact numbers shown as decimals where they terminate (0.25, not 1/4), as the
+                             # derivation of a problem given in decimals shows them
 
 
 @dataclass

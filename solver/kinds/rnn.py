@@ -1161,7 +1161,7 @@ class Rnn(Kind):
 
     def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
         m = model(given, rules)
-        return {name: Answer(name, answer_type(v), v, answer_label(m, name), detail="[" in name)
+        return {name: Answer(name, answer_type(v), v, answer_label(m, name), detail="[" in name, decimal=True)
                 for name, v in compute_values(given, rules).items()}
 
     def derive(self, given, answers) -> list[Step]:

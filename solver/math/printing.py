@@ -170,7 +170,7 @@ def juxtaposed(before: Formula, factor: Formula, dot: bool) -> bool:
 BRACKETS = {"floor": (r"\left\lfloor ", r" \right\rfloor"), "ceil": (r"\left\lceil ", r" \right\rceil")}
 FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\mathrm{sigmoid}", "relu": r"\mathrm{ReLU}", "identity": r"\mathrm{id}",
              "step": r"\mathrm{step}", "rot180": r"\operatorname{rot180}", "max": r"\max", "avg": r"\mathrm{avg}",
-             "lp": r"\mathrm{lp}", "sign": r"\operatorname{sign}", "min": r"\min"}
+             "lp": r"\mathrm{lp}", "sign": r"\operatorname{sign}"}
 RELATIONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "=": "="}
 
 
@@ -318,6 +318,18 @@ def latex(value) -> str:
     if isinstance(value, list):
         return r",\ ".join(latex(v) for v in value)
     return number_latex(value)
+
+
+def answer_value(answer):
+    """An answer's value as its derivation shows it, so that it prints the same in the steps,
+    the answer block, the key and JSON: a `decimal` answer's exact numbers as decimals where
+    they terminate."""
+    value = answer.value
+    if not getattr(answer, "decimal", False) or isinstance(value, bool):
+        return value
+    if isinstance(value, np.ndarray):
+        return Array(value, decimal=True)
+    return Number(value, decimal=True) if isinstance(value, (int, Fraction, float)) else value
 
 
 MATH_WIDTH = 60           # digits of math a display line holds right of its "=" (the text width at 11pt)

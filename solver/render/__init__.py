@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import jinja2
 import numpy as np
 
-from ..math.printing import (column_groups, display_rows, latex, marked, members, products, table_parts,
+from ..math.printing import (answer_value, column_groups, display_rows, latex, marked, members, products, table_parts,
                              text_display)
 from ..core.prose import escape_html, escape_latex, html_literal, escape_markdown, math_to_text, prose_text
 from ..answers.types import answer_type
@@ -60,7 +60,7 @@ def environment(fmt: str) -> jinja2.Environment:
                        asked=asked, arrays=given_arrays, dollar_math=dollar_math,
                        title_text=lambda s: html_literal(prose_text(s)),
                        table_parts=table_parts, column_groups=column_groups, display_rows=display_rows,
-                       marked=marked, members=members,
+                       marked=marked, members=members, shown=answer_value,
                        tall_blank=lambda answer: answer_type(answer.type).tall_blank)
     env.tests.update(by_rows=lambda answer: answer_type(answer.type).by_rows)
     return env
@@ -188,7 +188,7 @@ def to_json(pset, solutions) -> dict:
 
 def answer_json(answer) -> dict:
     kind = answer_type(answer.type)
-    return {"type": answer.type, "value": kind.to_json(answer.value), "latex": kind.latex(answer.value)}
+    return {"type": answer.type, "value": kind.to_json(answer.value), "latex": kind.latex(answer)}
 
 
 def step_json(step) -> dict:

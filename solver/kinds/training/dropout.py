@@ -138,10 +138,10 @@ class Dropout(Kind):
         x = exact_cells(given.input)
         kept = x * exact_cells(given.mask) if given.training else x
         expectation = whole(keep_probability(p, rules) * s) if given.training else s
-        return {"output": Answer("output", "matrix", scaled(kept, s), "y"),
-                "scale": Answer("scale", "rational", s, "s"),
+        return {"output": Answer("output", "matrix", scaled(kept, s), "y", decimal=True),
+                "scale": Answer("scale", "rational", s, "s", decimal=True),
                 "expected_output": Answer("expected_output", "matrix", scaled(x, expectation),
-                                          latex(EXPECTED_Y))}
+                                          latex(EXPECTED_Y), decimal=True)}
 
     def derive(self, given, answers) -> list[Step]:
         p = written(given.p)

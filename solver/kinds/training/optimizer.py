@@ -478,10 +478,10 @@ def answer_name(given, name: str, state: str | None = None, t: int | None = None
 def answer_of(name: str, value, label: str, detail: bool) -> Answer:
     value = np.asarray(value, dtype=object)
     if value.ndim:
-        return Answer(name, "matrix", elementwise(plain, value), label, detail)
+        return Answer(name, "matrix", elementwise(plain, value), label, detail, decimal=True)
     x = plain(value.item())
     kind = "expression" if is_symbolic(x) else "real" if isinstance(x, float) else "rational"
-    return Answer(name, kind, x, label, detail)
+    return Answer(name, kind, x, label, detail, decimal=True)
 
 
 def plain(x):

@@ -144,8 +144,8 @@ def computed(given, rules: Rules = Rules()) -> dict:
 
 def answer(name: str, value: np.ndarray, label) -> Answer:
     if value.ndim:
-        return Answer(name, "matrix", value, latex(label))
-    return Answer(name, "rational", value.item(), latex(label))
+        return Answer(name, "matrix", value, latex(label), decimal=True)
+    return Answer(name, "rational", value.item(), latex(label), decimal=True)
 
 
 # ---- the letters ---------------------------------------------------------------------------
@@ -327,7 +327,7 @@ class Regularization(Kind):
 
     def compute(self, given, rules: Rules = Rules()) -> dict[str, Answer]:
         found = computed(given, rules)
-        answers = {"penalty": Answer("penalty", "rational", found.pop("penalty"), latex(R))}
+        answers = {"penalty": Answer("penalty", "rational", found.pop("penalty"), latex(R), decimal=True)}
         for n, (grad, after) in found.items():
             answers[f"grad_{n}"] = answer(f"grad_{n}", grad, Partial(L, tensor(n)))
         for n, (grad, after) in found.items():

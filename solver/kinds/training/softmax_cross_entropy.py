@@ -209,10 +209,12 @@ class SoftmaxCrossEntropy(Kind):
         grad = rules.gradient_sign * (p * rows.a.sum(axis=1, keepdims=True) - rows.a) / rows.divisor
         if not math.isfinite(loss):
             raise ValueError("a target class has probability 0")
-        return {"probabilities": Answer("probabilities", "matrix", shaped(given, p), "p"),
-                "log_probabilities": Answer("log_probabilities", "matrix", shaped(given, log_p), latex(LOG_P)),
-                "loss": Answer("loss", "real", loss, "L"),
-                "grad_logits": Answer("grad_logits", "matrix", shaped(given, grad), slashed_derivative("L", "z"))}
+        return {"probabilities": Answer("probabilities", "matrix", shaped(given, p), "p", decimal=True),
+                "log_probabilities": Answer("log_probabilities", "matrix", shaped(given, log_p), latex(LOG_P),
+                                            decimal=True),
+                "loss": Answer("loss", "real", loss, "L", decimal=True),
+                "grad_logits": Answer("grad_logits", "matrix", shaped(given, grad), slashed_derivative("L", "z"),
+                                      decimal=True)}
 
     def derive(self, given, answers):
         rows = problem_rows(given, Rules())

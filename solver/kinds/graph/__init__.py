@@ -1,1 +1,0 @@
-"""graph: backpropagation through a computation the instructor writes (the `program`), node by node."""
