@@ -15,6 +15,7 @@ out here (`conv_size`, `transposed_size`), never asked of the solver.
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import yaml
@@ -23,7 +24,7 @@ SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
     "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "essay"),
     "dense": ("batchnorm", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy", "dropout",
-              "optimizer", "init", "regularization"),
+              "optimizer", "init", "regularization", "graph"),
 }
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "softplus")
 
@@ -670,6 +671,47 @@ def draw_regularization(rng):
     return given
 
 
+# Lines of a random program: A the line before's name, B any name so far (fan-out where
+# it repeats). Each keeps values bounded (a squashed factor, a denominator >= 1) and defined.
+GRAPH_LINES = ("A + B", "A - B", "tanh(A) * B", "sigmoid(A) * B", "max(A, B)", "min(A, B)", "A / (1 + square(B))",
+               "log(1 + square(A)) - B", "sqrt(1 + A*A) + B", "exp(tanh(A)) * B", "abs(A) - B", "relu(A) + B",
+               "tanh(A)^2 + B", "-sigmoid(A - B)", "0.5 * A - B^2 / (1 + B^2)", "A * sigmoid(B) + A")
+GRAPH_INPUTS = ("x", "y", "z", "w", "b0")
+KINKED = ("max", "min", "abs", "relu")
+
+
+def draw_graph(rng):
+    """A program of 2 to 8 lines (or one nested expression), each line reading the one before
+    and any earlier name (shared subexpressions, fan-out); numbers, or letters for the closed form."""
+    inputs = list(GRAPH_INPUTS[:rng.randint(2, len(GRAPH_INPUTS))])
+    single = rng.random() < 0.25
+    depth = rng.randint(2, 4 if single else 8)        # a nested expression grows fast
+    lines, names, previous = [], list(inputs), rng.choice(inputs)
+    for i in range(depth):
+        template = rng.choice(GRAPH_LINES)
+        b = rng.choice(inputs if single else names)
+        a = f"({previous})" if single and i else previous
+        text = template.replace("A", a).replace("B", b)
+        if single:
+            previous = text
+        else:
+            target = f"h{i + 1}" if i < depth - 1 else "f"
+            lines.append(f"{target} = {text}")
+            names.append(target)
+            previous = target
+    program = f"f = {previous}" if single else lines
+    text = " ".join([program] if single else program)
+    used = [n for n in inputs if re.search(rf"\b{n}\b", text)]
+    letters = rng.random() < 0.3 and depth <= 4 and not any(f"{k}(" in text for k in KINKED)   # closed forms grow
+    given = {"program": program,
+             "values": {n: n if letters else round(rng.uniform(-2, 2), 1) or 0.5 for n in used}}
+    maybe(rng, given, "granularity", "assignments", 0.3)
+    maybe(rng, given, "upstream", rng.choice([2, -0.5]), 0.2)
+    if rng.random() < 0.3:
+        given["wrt"] = used[:1]
+    return given
+
+
 DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_conv2d(r),
         "conv_transpose2d": draw_conv_transpose2d, "conv2d_backward": lambda r: draw_conv2d(r, backward=True),
         "pool2d": draw_pool2d, "conv_cost": draw_conv_cost, "layers_to_size": draw_layers_to_size,
@@ -677,7 +719,7 @@ DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_
         "batchnorm": draw_batchnorm, "mlp": draw_mlp, "mlp_jacobian": draw_mlp_jacobian, "rnn": draw_rnn,
         "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy,
         "dropout": draw_dropout, "optimizer": draw_optimizer, "init": draw_init,
-        "regularization": draw_regularization}
+        "regularization": draw_regularization, "graph": draw_graph}
 
 
 # ---- problem sets ---------------------------------------------------------------

@@ -463,6 +463,16 @@ def optimizer(torch, raw, given, answers):
     return True
 
 
+def graph(torch, raw, given, answers):
+    from test_graph import autograd
+    if any(isinstance(v, str) for v in raw["values"].values()):
+        return False
+    for name, expected in autograd(raw).items():
+        if name in answers:
+            close(answers[name], expected, name)
+    return True
+
+
 def init(torch, raw, given, answers):
     from test_init import symbolic, torch_spread
     if symbolic(raw):
@@ -505,7 +515,8 @@ ORACLES = {"conv2d": conv_family("conv2d"), "conv_transpose2d": conv_family("con
            "layers_to_size": layers_to_size, "network": network, "batchnorm": batchnorm, "mlp": mlp,
            "mlp_jacobian": mlp_jacobian, "rnn": rnn, "attention": attention,
            "softmax_cross_entropy": softmax_cross_entropy, "dropout": dropout,
-           "optimizer": optimizer, "init": init, "regularization": regularization}
+           "optimizer": optimizer, "init": init, "regularization": regularization,
+           "graph": graph}
 
 
 # ---- defects the corpus found, each fixed with its own test -------------------

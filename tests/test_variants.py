@@ -478,6 +478,9 @@ EVERY_KIND = """\
     kind: layers_to_size
     statement: "{{ kernel_size }}×{{ kernel_size }} convolutions shrink {{ input_size }} to {{ target_size }}."
     given: {input_size: 64, target_size: 8, kernel_size: 3}
+  - id: graph
+    kind: graph
+    given: {program: ["q = x + y", "f = q * z"], values: {x: -2, y: 5, z: -4}}
   - id: network
     kind: network
     statement: "A batch of {{ batch_size }} images."

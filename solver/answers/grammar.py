@@ -52,14 +52,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import mpmath
 import sympy
 
 from ..core.budget import check_time, remaining
 from ..core.errors import InvalidAnswer
-from ..core.fields import size_symbol
+from ..core.fields import IDENTIFIER, size_symbol
 from .literals import MAX_DIGITS, NestingLimit, _Parser
 
 MAX_TEXT = 2000           # characters in a formula
@@ -1259,3 +1259,208 @@ def _in_subscript(token: _Token, braced: bool) -> bool:
     """May `token` be part of a subscript? Braces also allow a sign: h_{t-1}."""
     return (token.kind in ("letter", "text") or token.kind == "number" and token.text.isdigit()
             or braced and token.kind == "op" and token.text in ("+", "-"))
+
+
+# --- the program dialect: a computation the instructor writes, one assignment a line -------
+
+MAX_PROGRAM_LINE = 500    # characters of one assignment
+MAX_PROGRAM_NODES = 200   # numbers, names and operations in one assignment
+MAX_PROGRAM_DIGITS = 30   # digits of one number in it
+MAX_PROGRAM_EXPONENT = 64 # |p| in x^p
+# name -> its number of arguments: the primitive operations a program may call
+PROGRAM_FUNCTIONS = {"exp": 1, "log": 1, "sqrt": 1, "abs": 1, "sigmoid": 1, "tanh": 1, "relu": 1, "square": 1,
+                     "max": 2, "min": 2}
+_PROGRAM = _Alphabet(ops=("**", "+", "-", "*", "/", "^", "(", ")", ",", "="),
+                     unicode={char: _UNICODE[char] for char in "\u2212\u00b7\u22c5\u00d7"},
+                     latex=False, words=True, exponents=True, max_digits=MAX_PROGRAM_DIGITS)
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name the program uses: an input, or an earlier assignment's."""
+    name: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A number written in the program, exactly (0.1 is 1/10); `decimal`: written with a point."""
+    value: Fraction
+    decimal: bool = False
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One primitive operation: add, sub, mul, div, neg, pow (its exponent a Constant), or a
+    function of PROGRAM_FUNCTIONS; `position` where the program writes it."""
+    op: str
+    args: tuple
+    position: int
+
+
+class Assignment(NamedTuple):
+    target: str | None            # None: a bare expression
+    expression: Any
+
+
+class ProgramError(ValueError):
+    """Where (a character index, or None for the whole line) and what: "has ... where ... should be"."""
+
+    def __init__(self, what: str, position: int | None = None):
+        super().__init__(what)
+        self.what, self.position = what, position
+
+
+def parse_assignment(text: str) -> Assignment:
+    """Read one line of a program, `name = expression` (or an expression alone), in the program
+    dialect of the grammar:
+
+        line    = [ name "=" ] sum ;
+        sum     = product { ( "+" | "-" ) product } ;
+        product = signed { ( "*" | "/" ) signed } ;     (* an operator between factors: 2*x, not 2x *)
+        signed  = ( "+" | "-" ) signed | power ;
+        power   = atom [ ( "^" | "**" ) signed ] ;      (* the exponent a constant *)
+        atom    = number | name | function "(" sum { "," sum } ")" | "(" sum ")" ;
+        name    = letters [ digits ] [ "_" letters-and-digits ] ;
+
+    Plain text only, `−`, `·`, `⋅` and `×` as `-` and `*`; the functions are PROGRAM_FUNCTIONS.
+    Arithmetic on numbers alone is done exactly (1/2 is a constant); every other operation is a
+    node of the graph. Raises ProgramError."""
+    if len(text) > MAX_PROGRAM_LINE:
+        raise ProgramError(f"is longer than {MAX_PROGRAM_LINE} characters")
+    return _ProgramParser(text).line()
+
+
+def _is_constant(value) -> bool:
+    return isinstance(value, Constant)
+
+
+class _ProgramParser(_ExpressionParser):
+    """The program dialect: the grammar's tokens and operators, its own atoms (names, numbers,
+    calls), values (Name, Constant, Operation) and wording."""
+    max_depth = MAX_DEPTH
+
+    def __init__(self, text: str):
+        self.text, self.i, self.depth, self.nodes, self.pending = text, 0, 0, 0, []
+        self.deadline = math.inf          # a problem file's line: bounded by its length, not timed
+        self.tokens = _tokens(text, _PROGRAM, lambda text, message, pos: self._fail(
+            f"has {text[pos]!r} where a name, a number, an operator or a bracket should be", pos))
+
+    def _fail(self, message: str, pos: int | None) -> NoReturn:
+        raise ProgramError(message, pos)
+
+    def _node(self, value, pos: int):
+        self.nodes += 1
+        if self.nodes > MAX_PROGRAM_NODES:
+            self._fail(f"has more than {MAX_PROGRAM_NODES} numbers, names and operations", pos)
+        return value
+
+    def line(self) -> Assignment:
+        target = None
+        first, second = self.tokens[0], self.tokens[min(1, len(self.tokens) - 1)]
+        if first.kind == "letter" and second.kind == "op" and second.text == "=":
+            target = self._name(first)
+            self.i = 2
+        if self._peek().kind == "end":
+            self._fail("has no expression" + (" after its '='" if target else ""), None)
+        value = self._expression(_SUM)
+        token = self._peek()
+        if token.kind != "end":
+            what = "a second '='" if token.text == "=" else repr(token.text)
+            self._fail(f"has {what} where an operator or the end of the line should be", token.start)
+        return Assignment(target, value)
+
+    def _name(self, token: _Token) -> str:
+        if token.text in PROGRAM_FUNCTIONS:
+            self._fail(f"uses {token.text}, a function, as a name; call it as {token.text}(...)", token.start)
+        if not IDENTIFIER.match(token.text):
+            self._fail(f"has the name {token.text!r}; a name is letters, then digits, then at most one _ and "
+                       "a subscript (x, w0, x_1, h_in), at most 16 characters", token.start)
+        return token.text
+
+    def _operator(self, token: _Token):
+        if token.kind == "op" and token.text in ("+", "-"):
+            op = "add" if token.text == "+" else "sub"
+            return _SUM, True, lambda a, b, pos: self._operation(op, (a, b), pos)
+        if token.kind == "op" and token.text in ("*", "/"):
+            op = "mul" if token.text == "*" else "div"
+            return _PRODUCT, True, lambda a, b, pos: self._operation(op, (a, b), pos)
+        if token.kind == "op" and token.text in ("^", "**"):
+            return _POWER, True, self._raised
+        if token.kind in ("number", "letter") or token.kind == "op" and token.text == "(":
+            self._fail(f"has {token.text!r} right after a factor; write the operator, e.g. 2*x, not 2x",
+                       token.start)
+        return None
+
+    def _raised(self, base, exponent, pos: int):
+        if not _is_constant(exponent):
+            self._fail("raises to a power that is not a constant number; an exponent is a number such as 2, "
+                       "-1 or 0.5 (write exp(...) for e to a power)", pos)
+        if abs(exponent.value) > MAX_PROGRAM_EXPONENT:
+            self._fail(f"has the exponent {exponent.value}; exponents are between -{MAX_PROGRAM_EXPONENT} and "
+                       f"{MAX_PROGRAM_EXPONENT}", pos)
+        return self._operation("pow", (base, exponent), pos)
+
+    def _operation(self, op: str, args: tuple, pos: int):
+        """The operation, or its value where its arguments are numbers and it is exact."""
+        if all(map(_is_constant, args)) and op in ("add", "sub", "mul", "div", "neg", "pow"):
+            values = [a.value for a in args]
+            decimal = any(a.decimal for a in args)
+            if op == "div" and values[1] == 0:
+                self._fail("divides by zero", pos)
+            if op == "pow" and (values[1].denominator != 1 or values[0] == 0 and values[1] < 0):
+                return Operation(op, args, pos)
+            value = {"add": lambda: values[0] + values[1], "sub": lambda: values[0] - values[1],
+                     "mul": lambda: values[0] * values[1], "div": lambda: values[0] / values[1],
+                     "neg": lambda: -values[0], "pow": lambda: values[0] ** int(values[1])}[op]()
+            if max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_BITS:
+                self._fail(f"makes a number of more than {MAX_BITS} bits", pos)
+            return Constant(Fraction(value), decimal)
+        return Operation(op, args, pos)
+
+    def _operand(self):
+        token = self._peek()
+        if token.kind == "op" and token.text in ("+", "-"):
+            self._next()
+            with self._nested(token.start):
+                value = self._expression(_SIGNED)
+            return value if token.text == "+" else self._node(self._operation("neg", (value,), token.start),
+                                                              token.start)
+        return self._atom()
+
+    def _atom(self):
+        token = self._next()
+        if token.kind == "number":
+            decimal = "." in token.text or "e" in token.text.lower()
+            return self._node(Constant(Fraction(token.text), decimal), token.start)
+        if token.kind == "letter" and token.text in PROGRAM_FUNCTIONS:
+            return self._call(token)
+        if token.kind == "letter":
+            if self._peek().kind == "op" and self._peek().text == "(":
+                self._fail(f"calls {token.text}, which is not a function of a program; the functions are "
+                           f"{', '.join(PROGRAM_FUNCTIONS)}", token.start)
+            return self._node(Name(self._name(token), token.start), token.start)
+        if token.kind == "op" and token.text == "(":
+            value = self._expression(_SUM)
+            self._expect_closing(token)
+            return value
+        self._fail(f"has {token.text or 'its end'!r} where a name, a number, a function or '(' should be",
+                   token.start)
+
+    def _expect_closing(self, opening: _Token) -> None:
+        if not self._take(")"):
+            self._fail(f"needs a ')' to close the '(' of column {opening.start + 1}", self._peek().start)
+
+    def _call(self, token: _Token):
+        name = token.text
+        opening = self._next()
+        if opening.kind != "op" or opening.text != "(":
+            self._fail(f"has {name} without '(' after it; call it as {name}(...)", token.start)
+        with self._nested(token.start):
+            args = [self._expression(_SUM)]
+            while self._take(","):
+                args.append(self._expression(_SUM))
+        self._expect_closing(opening)
+        if len(args) != PROGRAM_FUNCTIONS[name]:
+            self._fail(f"gives {name} {len(args)} argument(s); it takes {PROGRAM_FUNCTIONS[name]}", token.start)
+        return self._node(Operation(name, tuple(args), token.start), token.start)

@@ -27,6 +27,7 @@ KINDS = {                      # kind name -> its module in this package
     "optimizer": "training.optimizer",
     "init": "training.init",
     "regularization": "training.regularization",
+    "graph": "graph.backprop",
     "essay": "essay",
 }
 

@@ -40,6 +40,17 @@ def written(name: str) -> str:
     return QUANTITIES.get(name, name)
 
 
+def variable(name: str) -> Symbol:
+    """A name a problem's program gives (w0, x_1, h_in, loss): its digits and subscript as a
+    subscript, a word of several letters upright-italic as one name."""
+    base, _, subscript = name.partition("_")
+    letters = base.rstrip("0123456789")
+    digits = base[len(letters):]
+    text = rf"\mathit{{{letters}}}" if len(letters) > 1 else letters
+    index = ",".join(part for part in (digits, subscript) if part)
+    return Symbol(name, f"{text}_{{{index}}}" if index else text)
+
+
 def quantity(name: str, key: str | None = None) -> Symbol:
     """The letter of a named quantity; `key` is the name values are put in under, where it differs."""
     return Symbol(key or name, written(name))

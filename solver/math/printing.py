@@ -170,7 +170,7 @@ def juxtaposed(before: Formula, factor: Formula, dot: bool) -> bool:
 BRACKETS = {"floor": (r"\left\lfloor ", r" \right\rfloor"), "ceil": (r"\left\lceil ", r" \right\rceil")}
 FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\mathrm{sigmoid}", "relu": r"\mathrm{ReLU}", "identity": r"\mathrm{id}",
              "step": r"\mathrm{step}", "rot180": r"\operatorname{rot180}", "max": r"\max", "avg": r"\mathrm{avg}",
-             "lp": r"\mathrm{lp}", "sign": r"\operatorname{sign}"}
+             "lp": r"\mathrm{lp}", "sign": r"\operatorname{sign}", "min": r"\min"}
 RELATIONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "=": "="}
 
 

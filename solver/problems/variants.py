@@ -49,12 +49,14 @@ PROSE_NUMBER = re.compile(r"(?<![\w^{.\-])-?\d+(?:\.\d+)?")   # not after a lett
 
 
 def shown_fields(problem: Problem, statement) -> set[str]:
-    """The fields a student sees: the arrays every sheet prints (render.given_arrays)
-    and the fields the statement shows as `{{ field }}`."""
+    """The fields a student sees: the arrays every sheet prints (render.given_arrays), the
+    fields the given says its sheet shows (`shown_fields()`: a graph's values) and the fields
+    the statement shows as `{{ field }}`."""
     given = problem.given
     arrays = {field_key(f) for f in dataclasses.fields(given) if printed(getattr(given, f.name))} \
         if dataclasses.is_dataclass(given) else set()
-    return arrays | statement_fields(statement)
+    own = given.shown_fields() if hasattr(given, "shown_fields") else set()      # a sheet shows them otherwise
+    return arrays | own | statement_fields(statement)
 
 
 def printed(value) -> bool:

@@ -1,0 +1,1 @@
+"""graph: backpropagation through a computation the instructor writes (the `program`), node by node."""
