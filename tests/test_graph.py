@@ -188,8 +188,24 @@ def test_max_routed_to_the_smaller_input():
     t = require_module("torch")
     given = {"program": ["m = max(x, y)", "f = m * z"], "values": {"x": 4, "y": 1, "z": 3}}
     wrong = autograd(given, overrides={"max": lambda a, b: with_gradient(t, t.maximum(a, b), t.minimum(a, b))})
-    found = mistake_answers(given)["max_routed_to_smaller"][""]
+    found = mistake_answers(given)["max_routed_wrongly"]["to the smaller input"]
     assert (found["grad_x"], found["grad_y"]) == (wrong["grad_x"], wrong["grad_y"]) == (0, 3)
+    both = autograd(given, overrides={"max": lambda a, b: with_gradient(t, t.maximum(a, b), a + b)})
+    found = mistake_answers(given)["max_routed_wrongly"]["to both inputs"]
+    assert (found["grad_x"], found["grad_y"]) == (both["grad_x"], both["grad_y"]) == (3, 3)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("program, values", [
+    ("f = max(x, y) * z", {"x": 2, "y": 2, "z": 3}), ("f = min(x, y) * z", {"x": -1, "y": -1, "z": 3}),
+    ("f = relu(x - y) + abs(y - 1)", {"x": 1, "y": 1}),
+])
+def test_at_a_kink_the_subgradient_is_pytorchs_and_said(tmp_path, program, values):
+    given = {"program": program, "values": values}
+    assert_agrees(solved(given), autograd(given), given)
+    result = run_solver("solve", write_set(tmp_path, given), "--format", "text")
+    said = "its inputs are equal, a tie" if "max" in program or "min" in program else "PyTorch takes the slope 0"
+    assert result.returncode == 0 and said in result.stdout, result.stdout
 
 
 @pytest.mark.torch
@@ -231,9 +247,9 @@ def test_quotient_rule_written_as_one_over_the_denominator():
 
 def test_a_mistake_that_cannot_be_made_here_gives_nothing():
     found = mistake_answers(CS231N)
-    for name in ("max_routed_to_smaller", "sigmoid_slope_at_input", "subtraction_sign", "quotient_as_reciprocal"):
+    for name in ("sigmoid_slope_at_input", "subtraction_sign", "quotient_as_reciprocal"):
         assert found[name] == {"": {}}, name
-    assert found["fan_out_not_summed"] == {}
+    assert found["fan_out_not_summed"] == found["max_routed_wrongly"] == {}
 
 
 # ---- the command line ----------------------------------------------------------------------

@@ -26,7 +26,8 @@ from ...math.printing import latex
 from ..base import Kind
 from ..common import written
 from ..mistakes import Change, Places
-from .ops import KINKED, RULE_TEXT, Rules, exact, formula, is_symbolic, local_gradients, rule_formulas, value
+from .ops import (AT_THE_KINK, KINKED, RULE_TEXT, Rules, at_the_kink, exact, formula, is_symbolic, local_gradients,
+                  rule_formulas, value)
 from .program import Program, read_program, where
 
 MAX_MAGNITUDE = 1e15          # a value or gradient past this is refused: a student could not type it
@@ -406,7 +407,7 @@ def derivation(given) -> list[Step]:
             node_lines.append([Product([Partial(f, symbol_of(v.name)), by], dot=True),
                                Product([shown(grads[v.name][0]), shown(local)], dot=True),
                                shown(grads[v.name][0] * local)])
-        backward_steps.append(Step(f"Node {v.name}", node_text(given, v), node_lines))
+        backward_steps.append(Step(f"Node {v.name}", node_text(given, v, values), node_lines))
     steps.append(Step("Backward pass", f"In reverse order, each node passes the gradient arriving at it (upstream) "
                                        f"to each input, times that input's local gradient; where a value feeds "
                                        f"several nodes, the gradients arriving from each are added. The gradient "
@@ -429,12 +430,17 @@ def gradient_line(f, name: str, grads) -> list:
     return line + [shown(g)]
 
 
-def node_text(given, v: Visible) -> str:
+def node_text(given, v: Visible, values: dict) -> str:
     program = given.program
-    if given.granularity == "assignments" and not one_operation(program, program.line(v.line)):
-        return "The local gradients of the whole assignment, by the chain rule inside it:"
+    line = program.line(v.line)
+    inside = line.nodes if given.granularity == "assignments" else (v.name,)
+    kinks = [node for node in (program.node(n) for n in inside)
+             if at_the_kink(node.op, [arg_value(a, values) for a in node.args])]
+    here = "".join(f" At {node.name}, {AT_THE_KINK[node.op]}." for node in kinks)
+    if given.granularity == "assignments" and not one_operation(program, line):
+        return "The local gradients of the whole assignment, by the chain rule inside it." + here
     op = program.node(v.name).op
-    return RULE_TEXT[op][0].upper() + RULE_TEXT[op][1:] + ":"
+    return RULE_TEXT[op][0].upper() + RULE_TEXT[op][1:] + "." + here
 
 
 # ---- mistakes --------------------------------------------------------------------
@@ -458,10 +464,11 @@ MISTAKES = [
                                  "gradients from every node it feeds (the multivariable chain rule).",
            lambda g: [("the first path kept", {}, {"fan_out": "first"}),
                       ("the last path kept", {}, {"fan_out": "last"})] if fan_out(g) else []),
-    Change("max_routed_to_smaller", "The max gate routed the gradient to the smaller input: max passes the whole "
-                                    "upstream gradient to the input it chose (the larger), and 0 to the other "
-                                    "(min, the reverse).",
-           rules={"route_to": "other"}, applies=uses_op("max", "min")),
+    Places("max_routed_wrongly", "The max gate routed the gradient wrongly: max passes the whole upstream "
+                                 "gradient to the input it chose (the larger), and 0 to the other (min, the "
+                                 "reverse); only a tie splits it, half to each.",
+           lambda g: [("to the smaller input", {}, {"route_to": "other"}),
+                      ("to both inputs", {}, {"route_to": "both"})] if uses_op("max", "min")(g) else []),
     Change("sigmoid_slope_at_input", "The sigmoid's local gradient was taken at its input, x(1 - x): it is "
                                      "σ(x)(1 - σ(x)), written with the gate's output s as s(1 - s).",
            rules={"sigmoid_slope": "input"}, applies=uses_op("sigmoid")),

@@ -17,6 +17,17 @@ from ...math.nodes import (Apply, Arguments, Cases, Exp, Formula, Fraction_, Log
                            Relation, Root, Sum)
 
 KINKED = ("abs", "max", "min", "relu")        # not differentiable everywhere: numbers only
+AT_THE_KINK = {"abs": "its input is 0, where |x| has a kink: PyTorch takes the slope 0 there",
+               "relu": "its input is 0, where ReLU has a kink: PyTorch takes the slope 0 there",
+               "max": "its inputs are equal, a tie: PyTorch splits the gradient, half to each",
+               "min": "its inputs are equal, a tie: PyTorch splits the gradient, half to each"}
+
+
+def at_the_kink(op: str, args: list) -> bool:
+    """Is this operation at a point where it is not differentiable (a tie, an input of 0)?"""
+    if op not in KINKED or any(map(is_symbolic, args)):
+        return False
+    return args[0] == args[1] if op in ("max", "min") else args[0] == 0
 RULE_TEXT = {
     "add": "an addition passes the upstream gradient unchanged to each input",
     "sub": "a subtraction passes it to the first input and its negative to the second",
@@ -127,7 +138,8 @@ def value(op: str, args: list):
 class Rules:
     """The conventions of backpropagation; each mistake changes one."""
     fan_out: str = "sum"             # "first", "last": where a value feeds several nodes, one path's gradient kept
-    route_to: str = "chosen"         # "other": max (min) routes the gradient to the input it did not choose
+    route_to: str = "chosen"         # "other": max (min) routes the gradient to the input it did not choose;
+    #                                  "both": to both inputs
     sigmoid_slope: str = "output"    # "input": σ' taken as x(1 - x) at the input x
     upstream: bool = True            # False: each local gradient taken as the gradient (upstream not multiplied)
     subtraction_sign: int = -1       # +1: a - b's local gradient to b taken as +1
@@ -167,6 +179,8 @@ def local_gradients(op: str, args: list, out, rules: Rules = Rules()) -> list:
         return [VALUE_AND_SLOPE["abs"][1](args[0])]
     if op in ("max", "min"):
         a, b = args
+        if rules.route_to == "both":
+            return [1, 1]
         first = (a > b) if op == "max" else (a < b)
         if rules.route_to == "other":
             first = not first
