@@ -210,7 +210,7 @@ def answer_of(name: str, x, label: str, detail: bool) -> Answer:
         import sympy
         return Answer(name, "expression", sympy.expand(x) if x.is_polynomial() else x, label, detail)
     kind = "real" if isinstance(x, float) else "integer" if isinstance(x, int) else "rational"
-    return Answer(name, kind, x, label, detail)
+    return Answer(name, kind, x, label, detail, decimal=True)
 
 
 def output_symbol(given) -> Symbol:
