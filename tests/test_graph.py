@@ -312,6 +312,9 @@ def test_check_a_closed_form(tmp_path):
      "no later line uses"),
     ({"program": "f = " + " + ".join(["x"] * 200), "values": {"x": 1}}, "program", "longer than 500 characters"),
     ({"program": "f = sqrt(x - 1)", "values": {"x": 1}}, "values", "square root has no finite gradient"),
+    ({"program": "f = x^64", "values": {"x": 1e15}}, "values", "more than 1e+15 in size at f"),
+    ({"program": "f = 1e999 * x", "values": {"x": 1}}, "program", "numbers in a program are at most"),
+    ({"program": "f = " + "(" * 60 + "x" + ")" * 60, "values": {"x": 1}}, "program", "levels of nesting"),
 ])
 def test_bad_input_is_one_paragraph_naming_the_field(tmp_path, given, field, words):
     path = write_set(tmp_path, given)

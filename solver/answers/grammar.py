@@ -59,7 +59,7 @@ import sympy
 
 from ..core.budget import check_time, remaining
 from ..core.errors import InvalidAnswer
-from ..core.fields import IDENTIFIER, size_symbol
+from ..core.fields import IDENTIFIER, MAX_NUMBER, NUMBER_LIMIT, size_symbol
 from .literals import MAX_DIGITS, NestingLimit, _Parser
 
 MAX_TEXT = 2000           # characters in a formula
@@ -1432,7 +1432,11 @@ class _ProgramParser(_ExpressionParser):
         token = self._next()
         if token.kind == "number":
             decimal = "." in token.text or "e" in token.text.lower()
-            return self._node(Constant(Fraction(token.text), decimal), token.start)
+            number = Fraction(token.text)
+            if abs(number) > MAX_NUMBER or _fraction_bits(number) > MAX_BITS:
+                self._fail(f"has the number {token.text}; numbers in a program are at most {NUMBER_LIMIT} in size, "
+                           f"with at most {MAX_BITS} bits", token.start)
+            return self._node(Constant(number, decimal), token.start)
         if token.kind == "letter" and token.text in PROGRAM_FUNCTIONS:
             return self._call(token)
         if token.kind == "letter":

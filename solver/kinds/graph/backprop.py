@@ -269,18 +269,18 @@ class Graph(Kind):
                 local_gradients(node.op, args, values[node.name])
             except (ZeroDivisionError, OverflowError, ValueError):
                 raise FieldError("values", f"make {at} divide by zero or overflow at {node.op}") from None
-            if not is_symbolic(values[node.name]) and abs(values[node.name]) > MAX_MAGNITUDE:
-                raise FieldError("values", f"make {at} reach {float(values[node.name]):.3g} at {node.name}; values are "
-                                           f"at most {MAX_MAGNITUDE:.0e} in size")
+            if too_large(values[node.name]):
+                raise FieldError("values", f"make {at} reach a value of more than {MAX_MAGNITUDE:.0e} in size at "
+                                           f"{node.name}; a student could not write it")
         _, _, grads, _ = solve_graph(given)
         for name, (g, _) in grads.items():
             if is_symbolic(g):
                 if len(str(g)) > MAX_FORMULA:
                     raise FieldError("values", f"make the gradient at {name} a formula of more than {MAX_FORMULA} "
                                                "characters; give numbers, or a shorter program")
-            elif not math.isfinite(float(g)) or abs(g) > MAX_MAGNITUDE:
-                raise FieldError("values", f"make the gradient at {name} {float(g):.3g}; gradients are at most "
-                                           f"{MAX_MAGNITUDE:.0e} in size")
+            elif too_large(g):
+                raise FieldError("values", f"make the gradient at {name} more than {MAX_MAGNITUDE:.0e} in size (or "
+                                           "not a number); a student could not write it")
 
     def answer_names(self, given) -> list[str]:
         return list(self.compute(given))
@@ -309,6 +309,15 @@ class Graph(Kind):
 
     def derive(self, given, answers) -> list[Step]:
         return derivation(given)
+
+
+def too_large(x) -> bool:
+    """A number past MAX_MAGNITUDE in size, or not finite (a letter's formula is not a number)."""
+    if is_symbolic(x):
+        return False
+    if isinstance(x, float) and not math.isfinite(x):
+        return True
+    return abs(x) > MAX_MAGNITUDE
 
 
 def domain_problem(op: str, args: list) -> str | None:
