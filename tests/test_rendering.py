@@ -139,6 +139,14 @@ def test_a_matrix_too_wide_is_split_into_named_column_blocks_even_with_three_col
     assert all(visible_length(row) <= MATH_WIDTH for body, _ in blocks for row in body.split(r"\\"))
 
 
+def test_a_letter_command_keeps_its_space_before_a_relation_in_text():
+    """pylatexenc took the space after \\gamma as the command's own: "γ= 0.5", "ℓ= 1/2"."""
+    from solver.core.prose import math_to_text
+    assert math_to_text(r"\gamma = 0.5, \mu = 0.9") == "γ = 0.5, μ = 0.9"
+    assert math_to_text(r"\ell = \frac{1}{2}\left(y - y_r\right)^{2}") == "ℓ = 1/2(y - y_r)^2"
+    assert math_to_text(r"\alpha + \beta - \varepsilon") == "α + β - ε"
+
+
 def test_an_escaped_underscore_in_words_is_no_subscript_in_text():
     """\\text{fan\\_in} reads fan_in on a terminal; it read fan_i · n, as if _i were a subscript before a factor n."""
     from solver.core.prose import math_to_text

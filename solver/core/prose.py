@@ -143,6 +143,8 @@ JUXTAPOSED = re.compile(r"(?<!\\sum)(?<!\\)(_(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-
 def math_to_text(tex_text: str) -> str:
     """Math as Unicode text for a terminal: × · ⌊ ⌋ spaced as they read."""
     tex_text = re.sub(r"\\boxed\{([^{}]*)\}", r"\1*", tex_text)         # a marked cell: 5*
+    # pylatexenc takes the space after a command as the command's own: ℓ= 1, γ= 0.5
+    tex_text = re.sub(r"(\\[A-Za-z]+) +(?=[=<>+-])", r"\1{} ", tex_text)
     text = text_converter().latex_to_text(JUXTAPOSED.sub(r"\1 \\cdot ", tex_text))
     text = re.sub(r"\s*([·×])\s*", r" \1 ", re.sub(r"\blog\s+\(", "log(", text))
     text = re.sub(r"([⌊⌈])\s+", r"\1", re.sub(r"\s+([⌋⌉])", r"\1", text))
