@@ -57,7 +57,7 @@ from typing import Any, NamedTuple, NoReturn
 import mpmath
 import sympy
 
-from ..core.budget import check_time, remaining
+from ..core.budget import check_time, collection_deferred, remaining
 from ..core.errors import InvalidAnswer
 from ..core.fields import IDENTIFIER, MAX_NUMBER, NUMBER_LIMIT, size_symbol
 from .literals import MAX_DIGITS, NestingLimit, _Parser
@@ -933,18 +933,19 @@ def _time_limit(seconds: float):
     def expire(signum, frame):
         raise _Timeout
 
-    previous = signal.signal(signal.SIGPROF, expire)
-    signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.001), 0.05)
-    try:
-        yield True
-    finally:
-        while True:             # an alarm during the clean-up must not leave the timer running
-            try:
-                signal.setitimer(signal.ITIMER_PROF, 0)
-                signal.signal(signal.SIGPROF, previous)
-                break
-            except _Timeout:
-                continue
+    with collection_deferred():             # before the timer: a collection of the whole heap is not this block's time
+        previous = signal.signal(signal.SIGPROF, expire)
+        signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.001), 0.05)
+        try:
+            yield True
+        finally:
+            while True:             # an alarm during the clean-up must not leave the timer running
+                try:
+                    signal.setitimer(signal.ITIMER_PROF, 0)
+                    signal.signal(signal.SIGPROF, previous)
+                    break
+                except _Timeout:
+                    continue
 
 
 def _as_expr(value):
