@@ -116,6 +116,19 @@ def test_last_ceil_window_kept(h, k, s, p):
     assert found[""] == {"output_size": kept}
 
 
+@pytest.mark.parametrize("h, k, s, p", [(5, 2, 2, 1), (5, 3, 3, 1), (6, 2, 3, 0), (10, 4, 3, 2), (11, 3, 3, 1)])
+def test_every_line_of_a_dropped_ceil_window_size_is_the_size_torch_gives(h, k, s, p):
+    """The chain was "⌈5/2⌉ + 1 = 4 = 4 − 1 = 3", asserting 4 = 3: each line after the
+    formula now has torch's size as its value (the drop is part of every line)."""
+    torch = pytest.importorskip("torch")
+    from solver.kinds.conv.pool2d import output_size
+    size = torch.nn.functional.max_pool2d(torch.zeros(1, 1, h, h), k, s, p, ceil_mode=True).shape[-1]
+    given = pool2d.read({"input_size": h, "kernel_size": k, "stride": s, "padding": p, "ceil_mode": True})
+    found, lines, _ = output_size(given)[0]
+    assert found == size
+    assert [line.value() if hasattr(line, "value") else line for line in lines[1:]] == [size] * (len(lines) - 1)
+
+
 @pytest.mark.parametrize("h, w, k, s, p", [(7, 6, 3, 2, 1), (9, 9, 4, 1, 2), (5, 8, 2, 2, 1)])
 def test_padding_once_is_torch_padded_on_one_side(h, w, k, s, p):
     torch = pytest.importorskip("torch")
