@@ -83,3 +83,22 @@ def assert_bad_input(result, path, problem, field, words):
     assert "Traceback" not in message and message.count("\n") == 1, message
     assert str(path) in message and f'problem "{problem}"' in message and f"`{field}`" in message, message
     assert words in message, message
+
+
+def compared_members(solution, value, same, errors=(ValueError, AttributeError, TypeError)) -> int:
+    """Each line of a derivation (sub-steps too) is a chain of equal members: every member after
+    the label that has a value (`value(member)`; a formula in letters raises one of `errors`) is
+    `same` as the line's last one. Asserts it and returns how many members were compared."""
+    compared = 0
+    for step in solution.steps + [sub for step in solution.steps for sub in step.substeps]:
+        for line in step.math:
+            values = []
+            for member in line[1:]:
+                try:
+                    values.append(value(member))
+                except errors:
+                    continue
+            for found in values[:-1]:
+                assert same(found, values[-1]), (step.title, line)
+                compared += 1
+    return compared
