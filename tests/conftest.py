@@ -85,6 +85,19 @@ def assert_bad_input(result, path, problem, field, words):
     assert words in message, message
 
 
+def numeric(member):
+    """A derivation member's value as floats (an array's entries each); a formula in letters raises."""
+    import numpy as np
+    from solver.math.nodes import Array, Formula, Number
+    if isinstance(member, Array):
+        return np.vectorize(lambda x: float(numeric(x)), otypes=[float])(member.a)
+    if isinstance(member, Number):
+        return float(member.x)
+    if isinstance(member, Formula):
+        return np.asarray(member.value(), dtype=float)
+    return np.asarray(member, dtype=float)
+
+
 def compared_members(solution, value, same, errors=(ValueError, AttributeError, TypeError)) -> int:
     """Each line of a derivation (sub-steps too) is a chain of equal members: every member after
     the label that has a value (`value(member)`; a formula in letters raises one of `errors`) is

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import compared_members, require_module, run_solver
+from conftest import compared_members, numeric, require_module, run_solver
 from corpus import draw_dropout
 
 KIND = "dropout"
@@ -203,15 +203,6 @@ def test_bad_input_is_one_paragraph_naming_the_field(tmp_path, given, field, wor
     assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
     assert f"`{field}`" in result.stderr and words in result.stderr and '"p"' in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-
-
-def numeric(value):
-    from solver.math.nodes import Array, Number
-    if isinstance(value, Array):
-        return np.vectorize(float, otypes=[float])(value.a)
-    if isinstance(value, Number):
-        return float(value.x)
-    return np.asarray(value.value(), dtype=float)
 
 
 @pytest.mark.parametrize("given", GIVENS[:20], ids=[f"random{i}" for i in range(20)])

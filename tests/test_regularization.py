@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import compared_members, require_module, run_solver
+from conftest import compared_members, numeric, require_module, run_solver
 from corpus import draw_regularization
 
 KIND = "regularization"
@@ -265,15 +265,6 @@ def test_lambda_is_named_lambda_in_the_file_and_in_the_kinds_listing(tmp_path):
 
 
 # ---- the derivation ------------------------------------------------------------------------------
-
-def numeric(value):
-    from solver.math.nodes import Array, Number
-    if isinstance(value, Array):
-        return np.vectorize(float, otypes=[float])(value.a)
-    if isinstance(value, Number):
-        return float(value.x)
-    return np.asarray(value.value(), dtype=float)
-
 
 @pytest.mark.parametrize("given", GIVENS[:25], ids=[f"random{i}" for i in range(25)])
 def test_every_displayed_equation_holds(given):

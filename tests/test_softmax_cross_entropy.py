@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import compared_members, require_module, run_solver
+from conftest import compared_members, numeric, require_module, run_solver
 from corpus import draw_softmax_cross_entropy
 
 KIND = "softmax_cross_entropy"
@@ -126,17 +126,6 @@ def test_bad_input_is_one_paragraph_naming_the_field(tmp_path, given, field, wor
     result = run_solver("solve", path)
     assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
     assert f"`{field}`" in result.stderr and words in result.stderr and '"p"' in result.stderr, result.stderr
-
-
-def numeric(value):
-    from solver.math.nodes import Array, Formula, Number
-    if isinstance(value, Array):
-        return np.vectorize(lambda x: float(numeric(x)), otypes=[float])(value.a)
-    if isinstance(value, Number):
-        return float(value.x)
-    if isinstance(value, Formula):
-        return np.asarray(value.value(), dtype=float)
-    return np.asarray(value, dtype=float)
 
 
 @pytest.mark.parametrize("given", GIVENS[:30], ids=[f"random{i}" for i in range(30)])
