@@ -85,6 +85,17 @@ def assert_bad_input(result, path, problem, field, words):
     assert words in message, message
 
 
+def one_problem_file(tmp_path, kind, given, ask=None) -> Path:
+    """A problem file with one problem "p" of `kind` (and its `ask`), as a user would write it."""
+    import yaml
+    problem = {"id": "p", "kind": kind, "given": given}
+    if ask:
+        problem["ask"] = ask
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump({"title": "t", "problems": [problem]}))
+    return path
+
+
 def numeric(member):
     """A derivation member's value as floats (an array's entries each); a formula in letters raises."""
     import numpy as np

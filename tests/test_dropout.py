@@ -7,9 +7,8 @@ import random
 
 import numpy as np
 import pytest
-import yaml
 
-from conftest import compared_members, numeric, require_module, run_solver
+from conftest import compared_members, numeric, one_problem_file, require_module, run_solver
 from corpus import draw_dropout
 
 KIND = "dropout"
@@ -157,10 +156,8 @@ def test_exact_values():
     assert answers["expected_output"].tolist() == [[1, -2, Fraction(1, 2)]]
 
 
-def write_set(tmp_path, given) -> str:
-    path = tmp_path / "set.yaml"
-    path.write_text(yaml.safe_dump({"title": "t", "problems": [{"id": "p", "kind": KIND, "given": given}]}))
-    return path
+def write_set(tmp_path, given, ask=None):
+    return one_problem_file(tmp_path, KIND, given, ask)
 
 
 def test_check_accepts_the_output_and_names_the_missing_scale(tmp_path):

@@ -7,9 +7,8 @@ import random
 import re
 
 import pytest
-import yaml
 
-from conftest import compared_members, optional_module, require_module, run_solver
+from conftest import compared_members, one_problem_file, optional_module, require_module, run_solver
 from corpus import draw_graph
 
 torch = optional_module("torch")
@@ -255,12 +254,7 @@ def test_a_mistake_that_cannot_be_made_here_gives_nothing():
 # ---- the command line ----------------------------------------------------------------------
 
 def write_set(tmp_path, given, ask=None):
-    path = tmp_path / "set.yaml"
-    problem = {"id": "p", "kind": KIND, "given": given}
-    if ask:
-        problem["ask"] = ask
-    path.write_text(yaml.safe_dump({"title": "t", "problems": [problem]}))
-    return path
+    return one_problem_file(tmp_path, KIND, given, ask)
 
 
 def test_solve_shows_the_graph_and_both_passes(tmp_path):

@@ -10,9 +10,8 @@ import random
 
 import numpy as np
 import pytest
-import yaml
 
-from conftest import compared_members, require_module, run_solver
+from conftest import compared_members, one_problem_file, require_module, run_solver
 from corpus import draw_init
 
 KIND = "init"
@@ -208,13 +207,8 @@ def test_exact_values():
     assert tanh["gain"] == Fraction(5, 3) and "bound" not in tanh
 
 
-def write_set(tmp_path, given, ask=None) -> str:
-    path = tmp_path / "set.yaml"
-    problem = {"id": "p", "kind": KIND, "given": given}
-    if ask:
-        problem["ask"] = ask
-    path.write_text(yaml.safe_dump({"title": "t", "problems": [problem]}))
-    return path
+def write_set(tmp_path, given, ask=None):
+    return one_problem_file(tmp_path, KIND, given, ask)
 
 
 def test_check_reads_exact_and_decimal_values_and_names_the_missing_root(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import compared_members, require_module, run_solver
+from conftest import compared_members, one_problem_file, require_module, run_solver
 from corpus import draw_optimizer
 
 KIND = "optimizer"
@@ -304,13 +304,8 @@ def test_a_mistake_that_cannot_be_made_here_gives_nothing():
 
 # ---- the command line -------------------------------------------------------------
 
-def write_set(tmp_path, given, ask=None) -> str:
-    path = tmp_path / "set.yaml"
-    problem = {"id": "p", "kind": KIND, "given": given}
-    if ask:
-        problem["ask"] = ask
-    path.write_text(yaml.safe_dump({"title": "t", "problems": [problem]}))
-    return path
+def write_set(tmp_path, given, ask=None):
+    return one_problem_file(tmp_path, KIND, given, ask)
 
 
 @pytest.mark.parametrize("rule, words", [

@@ -8,9 +8,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import yaml
 
-from conftest import compared_members, numeric, require_module, run_solver
+from conftest import compared_members, numeric, one_problem_file, require_module, run_solver
 from corpus import draw_regularization
 
 KIND = "regularization"
@@ -202,10 +201,8 @@ def test_a_mistake_that_cannot_be_made_here_gives_nothing():
 
 # ---- the CLI --------------------------------------------------------------------------------------
 
-def write_set(tmp_path, given) -> str:
-    path = tmp_path / "set.yaml"
-    path.write_text(yaml.safe_dump({"title": "t", "problems": [{"id": "p", "kind": KIND, "given": given}]}))
-    return path
+def write_set(tmp_path, given, ask=None):
+    return one_problem_file(tmp_path, KIND, given, ask)
 
 
 CLI_GIVEN = {"weights": {"W": [[0.5, -1], [0, 2]], "b": [0.1, -0.2]}, "biases": ["b"], "lambda": 0.1,
