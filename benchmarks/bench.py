@@ -9,6 +9,9 @@ Issue 4: `solver check` on a formula answer (a size formula, an RNN gradient) <=
 Issue 5: `solver grade` of 10,000 numeric and matrix answers <= 10 s in one process;
 `solver variants` of the largest problem set (most problems), 200 variants with
 solutions and keys in LaTeX, <= 20 s in one process.
+Issue 12: `solver check` on a numeric answer no slower than before the kinds were
+ported, and on a formula answer faster: `--compare REV` times the checks in this tree
+and in git revision REV side by side (wall and CPU seconds, runs interleaved).
 Issue 11: `solver check` of a hostile formula answer (huge powers, products of
 powers) gets its verdict within the 2 s budget per answer plus the process's
 start (<= 4 s per process) and stays within 200 MB; `solver grade` of a CSV of
@@ -18,6 +21,7 @@ import argparse
 import os
 import csv
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -51,6 +55,8 @@ HOSTILE_RUNS = 3
 RNN_CHECK = ["check", "problems/comp433-a3.yaml", "Q6c:grad_w_hh",       # a BPTT closed form, in LaTeX
              r"(w_{hy}(h_0 w_{hh}^3 + w_{in} w_{hh}^2 x_1 + w_{in} w_{hh} x_2 + w_{in} x_3) - y_r)"
              r" w_{hy} (3 h_0 w_{hh}^2 + 2 w_{hh} w_{in} x_1 + w_{in} x_2)"]
+
+WRONG_RNN_CHECK = RNN_CHECK[:3] + [RNN_CHECK[3].replace(" + w_{in} x_2)", ")")]     # a term left out
 
 
 def deep_network(folder: Path, layers: int = 120) -> str:
@@ -127,12 +133,40 @@ def largest_set(files) -> str:
 
 
 def seconds(args) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(SOLVER + args, cwd=ROOT, capture_output=True, text=True, env=USER_ENV)
-    elapsed = time.perf_counter() - start
+    return wall_and_cpu(args)[0]
+
+
+def wall_and_cpu(args, tree: Path = ROOT) -> tuple[float, float]:
+    """Wall and CPU (user + system, all threads) seconds of one `solver ARGS` process run in `tree`."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    result = subprocess.run(SOLVER + args, cwd=tree, capture_output=True, text=True, env=USER_ENV)
+    elapsed, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode not in (0, 1):
-        sys.exit(f"solver {' '.join(args)} failed:\n{result.stderr}")
-    return elapsed
+        sys.exit(f"solver {' '.join(args)} failed in {tree}:\n{result.stderr}")
+    return elapsed, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def compare_checks(revision: str, runs: int):
+    """The checks' wall and CPU medians here and at `revision` (a temporary git worktree),
+    runs interleaved so that both see the same machine load."""
+    checks = {"numeric (matrix)": MATRIX_CHECK, "formula": FORMULA_CHECK, "RNN gradient": RNN_CHECK,
+              "wrong RNN gradient (a term left out: mistakes tried)": WRONG_RNN_CHECK}
+    with tempfile.TemporaryDirectory() as folder:
+        other = Path(folder) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(other), revision],
+                       check=True, capture_output=True)
+        try:
+            for name, args in checks.items():
+                figures = {ROOT: [], other: []}
+                for _ in range(runs + 1):           # the first round warms the file cache and bytecode
+                    for tree in figures:
+                        figures[tree].append(wall_and_cpu(args, tree))
+                wall, cpu = ({tree: statistics.median(f[i] for f in found[1:]) for tree, found in figures.items()}
+                             for i in (0, 1))
+                print(f"solver check ({name} answer), median of {runs}: {revision} {wall[other]:.3f} s wall, "
+                      f"{cpu[other]:.3f} s CPU; this tree {wall[ROOT]:.3f} s wall, {cpu[ROOT]:.3f} s CPU")
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=True)
 
 
 def seconds_and_megabytes(args) -> tuple[float, float]:
@@ -198,7 +232,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15, help="fresh processes per figure (default 15)")
     parser.add_argument("--hostile", action="store_true", help="only the hostile answers' figures (issue 11)")
+    parser.add_argument("--compare", metavar="REV", help="only the checks' figures, beside those of git "
+                        "revision REV (issue 12)")
     options = parser.parse_args()
+    if options.compare:
+        compare_checks(options.compare, options.runs)
+        return
     if options.hostile:
         hostile_figures()
         return

@@ -1176,11 +1176,21 @@ class Rnn(Kind):
         found = super().answers_with(given, fields, rules)
         if not found or not symbolic_fields(given):
             return found
-        right = {name: answer.value for name, answer in self.posed_answers(given).items()}
-        point = {s: (-1) ** i * Fraction(2 * i + 3, i + 7) for i, s in
-                 enumerate(sorted(set().union(*(v.free_symbols for v in right.values())), key=str))}
-        return {name: v for name, v in found.items()
-                if name in right and v.free_symbols <= right[name].free_symbols
-                and v.xreplace(point) != right[name].xreplace(point)}
+        point, right = self.right_at_point(given)
+        return {name: v for name, v in found.items() if name in right and v != right[name][0]
+                and v.free_symbols <= right[name][1] and v.xreplace(point) != right[name][2]}
+
+    _at_point = None
+
+    def right_at_point(self, given) -> tuple[dict, dict]:
+        """A point for the problem's symbols, and each right answer as (value, its symbols, its
+        value there): worked out once for all the mistakes of one problem."""
+        if self._at_point is None or self._at_point[0] is not given:
+            right = {name: answer.value for name, answer in self.posed_answers(given).items()}
+            symbols = sorted(set().union(*(v.free_symbols for v in right.values())), key=str)
+            point = {s: (-1) ** i * Fraction(2 * i + 3, i + 7) for i, s in enumerate(symbols)}
+            self._at_point = (given, point, {name: (v, v.free_symbols, v.xreplace(point))
+                                             for name, v in right.items()})
+        return self._at_point[1:]
 
 KIND = Rnn()
