@@ -21,6 +21,8 @@ KINDS = {                      # kind name -> its module in this package
     "mlp": "dense.mlp",
     "mlp_jacobian": "dense.mlp_jacobian",
     "rnn": "rnn",
+    "lstm": "recurrent.lstm",
+    "gru": "recurrent.gru",
     "attention": "attention",
     "softmax_cross_entropy": "training.softmax_cross_entropy",
     "dropout": "training.dropout",

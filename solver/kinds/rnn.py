@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import FieldError
-from ..core.fields import MAX_CELLS, choice, given_field, nested_shape, optional
+from ..core.fields import choice, given_field, optional
 from ..math.nodes import Apply, Array, Formula, Hadamard, Indexed, Negative, Norm, Number, Partial, Power, Product, \
     Sum, Summation, Symbol
 from ..math.notation import after_update, derivative, indexed, listing, quantity, written
@@ -47,74 +46,20 @@ from ..core.model import Answer, Step
 from .base import Kind
 from .common import exact, exact_array
 from .mistakes import Change, Places, shared
+from .recurrent import common as recurrent
+from .recurrent.common import LOSS_TEXT, LOSSES, fit, read_cell, read_sequence, read_targets, \
+    read_tensor, squeezed, symbolic_fields, sympy_number, exact_number, words
 
 # How the derivation writes each given (a sheet labels the givens with it).
 GIVEN_SYMBOLS = {field: written(name) for field, name in (("x", "x"), ("h0", "h_0"), ("w_in", "w_in"), ("w_hh", "w_hh"),
                                                      ("w_hy", "w_hy"), ("b", "b"), ("b_y", "b_y"), ("target", "y_r"))}
-LOSS_TEXT = {
-    "mse_last": "½‖y_L − y*‖², half the squared error of the last output (the default; not torch's mean)",
-    "mse_all": "½Σ_t‖y_t − y*_t‖², half the squared error summed over the steps",
-    "sse_last": "‖y_L − y*‖², the squared error of the last output, without ½",
-    "sse_all": "Σ_t‖y_t − y*_t‖², the squared error summed over the steps, without ½",
-    "torch_mse_last": "torch's nn.MSELoss() of the last output: the mean of (y_L,i − y*_i)² over its m entries",
-    "torch_mse_all": "torch's nn.MSELoss() of every output: the mean of (y_t,i − y*_t,i)² over all L·m entries",
-    "sum_last": "Σ_i y_L,i, the sum of the last output's entries",
-    "sum_all": "Σ_t Σ_i y_t,i, the sum of every output's entries",
-}
-LOSSES = tuple(LOSS_TEXT)
 WEIGHTS = ("w_in", "w_hh", "w_hy")
 PARAMETERS = WEIGHTS + ("b", "b_y")        # what one gradient-descent step updates
 MAX_STEPS = 50
 MAX_SYMBOLIC_STEPS = 6     # the unrolled closed forms grow as L²
-SYMBOL_NAME = re.compile("[A-Za-z]+[0-9]*(_[A-Za-z0-9]+)?")    # what a student's w_in, x_1 parse to
-MAX_NAME = 16
 
 
 # ---- reading ----------------------------------------------------------------
-
-def real_symbol(name: str):
-    """A real symbol: the checker draws nonzero rationals of either sign for it."""
-    import sympy
-    return sympy.Symbol(name, real=True)
-
-
-def is_symbolic(value) -> bool:
-    return not isinstance(value, (int, float, Fraction))
-
-
-def read_cell(name, value):
-    if isinstance(value, str) and SYMBOL_NAME.fullmatch(value) and len(value) <= MAX_NAME:
-        return real_symbol(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise FieldError(name, "must hold numbers, or symbol names such as w_in, x_1 or y_r; "
-                               f"found {value!r}")
-    return value
-
-
-def read_tensor(name, value):
-    """A number or symbol name, a list of them, or a matrix of numbers (a list of equal rows)."""
-    if not isinstance(value, list):
-        return read_cell(name, value)
-    shape = nested_shape(name, value)
-    if len(shape) > 2 or 0 in shape:
-        raise FieldError(name, "must be a number, a symbol, a non-empty list or a matrix (a list of "
-                               f"equal rows); got {'an empty list' if 0 in shape else f'{len(shape)} dimensions'}")
-    if math.prod(shape) > MAX_CELLS:
-        raise FieldError(name, f"has {math.prod(shape)} entries; at most {MAX_CELLS} are supported")
-    cells = [read_cell(name, v) for v in np.array(value, dtype=object).flat]
-    if len(shape) == 2 and any(is_symbolic(c) for c in cells):
-        raise FieldError(name, "symbols need scalars: a matrix must hold numbers")
-    out = np.empty(shape, dtype=object)
-    out.flat[:] = cells
-    return out
-
-
-def read_sequence(name, value):
-    if not isinstance(value, list):
-        raise FieldError(name, "must be a list with one entry per time step: numbers or symbols "
-                               "(x_1, x_2, ...), or one row of numbers per step for vector inputs")
-    return read_tensor(name, value)
-
 
 @dataclass(frozen=True, kw_only=True)
 class Given:
@@ -184,9 +129,7 @@ class Model:
 
     @property
     def loss_steps(self) -> list[int]:
-        if self.loss is None:
-            return []
-        return list(range(1, self.steps + 1)) if self.loss.endswith("_all") else [self.steps]
+        return recurrent.loss_steps(self.loss, self.steps)
 
     @property
     def scalar(self) -> bool:
@@ -268,52 +211,6 @@ def output_weights(w_hy, n) -> np.ndarray:
     return fit("w_hy", w_hy, (rows, n), f"outputs × hidden size {n}")
 
 
-def read_targets(g, steps, m) -> dict | None:
-    if g.loss.startswith("sum"):
-        if g.target is not None:
-            raise FieldError("target", f"is not used by loss {g.loss}, which sums the outputs; remove it, "
-                                       "or use a squared loss such as mse_last or mse_all")
-        return None
-    if g.target is None:
-        return None
-    if g.loss.endswith("_last"):
-        return {steps: fit("target", g.target, (m,), f"one entry per output of y_L, {m}")}
-    rows = fit("target", g.target, (steps, m), f"one target per step ({steps}) and output ({m})")
-    return {t: rows[t - 1] for t in range(1, steps + 1)}
-
-
-def fit(name, value, shape, what) -> np.ndarray:
-    """`value` as an array of `shape`; size-1 axes may be left out (a number for 1×1, a list for n×1)."""
-    actual = np.shape(value)
-    if actual != shape and (len(actual) >= len(shape) or squeezed(actual) != squeezed(shape)):
-        raise FieldError(name, f"must be {words(shape)} ({what}); got {words(actual)}")
-    return np.array(value, dtype=object).reshape(shape)
-
-
-def squeezed(shape) -> tuple:
-    return tuple(k for k in shape if k != 1)
-
-
-def words(shape) -> str:
-    if not squeezed(shape):
-        return "a single number"
-    if len(shape) == 1:
-        return f"a list of {shape[0]} numbers"
-    return f"a {shape[0]}×{shape[1]} matrix" + (" (or a list)" if len(squeezed(shape)) == 1 else "")
-
-
-def symbolic_fields(g) -> list[str]:
-    """The given fields that hold a symbol."""
-    found = []
-    for f in dataclasses.fields(g):
-        value = getattr(g, f.name)
-        if value is None or isinstance(value, str):
-            continue
-        cells = value.flat if isinstance(value, np.ndarray) else [value]
-        if any(is_symbolic(v) for v in cells):
-            found.append(f.name)
-    return found
-
 
 def check_sizes(g, steps, named, widest):
     if steps > MAX_STEPS:
@@ -328,17 +225,6 @@ def check_sizes(g, steps, named, widest):
                                 "with vectors or matrices give numbers")
     if steps > MAX_SYMBOLIC_STEPS:
         raise FieldError("x", f"has {steps} steps; with symbols at most {MAX_SYMBOLIC_STEPS} are supported")
-
-
-def exact_number(v):
-    """A decimal is the fraction it spells: 0.3 is 3/10, not the float nearest it."""
-    return exact(Fraction(repr(v))) if isinstance(v, float) else v
-
-
-def sympy_number(v):
-    import sympy
-    v = exact_number(v)
-    return sympy.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) else sympy.sympify(v)
 
 
 # ---- forward, loss, backward --------------------------------------------------
@@ -370,37 +256,26 @@ def output(m: Model, h):
 
 
 def squared(m: Model) -> bool:
-    return not m.loss.startswith("sum")
+    return recurrent.squared(m.loss)
 
 
 def loss_scale(m: Model) -> Fraction:
     """c in ℓ = c Σ (y − y*)²: ½ (mse), 1 (sse), or 1 over the entries averaged (torch_mse)."""
-    if m.loss.startswith("mse"):
-        return Fraction(1, 2)
-    if m.loss.startswith("sse"):
-        return Fraction(1)
-    return Fraction(1, len(m.loss_steps) * len(m.targets[m.steps]))
+    return recurrent.loss_scale(m.loss, m.targets)
 
 
 def error_factor(m: Model):
     """2c, the factor of y − y* in ∂ℓ/∂y: 1 for mse."""
-    return exact(2 * loss_scale(m))
+    return recurrent.error_factor(m.loss, m.targets)
 
 
 def output_grads(m: Model, fw: Forward) -> dict:
     """∂ℓ/∂y_t for the steps the loss reads: 2c (y_t − y*_t), or 1 for a sum."""
-    if squared(m):
-        factor = error_factor(m)
-        return {t: (fw.y[t] - m.targets[t]) * factor if factor != 1 else fw.y[t] - m.targets[t]
-                for t in m.loss_steps}
-    return {t: np.ones(len(fw.y[t]), dtype=object) for t in m.loss_steps}
+    return recurrent.output_grads(m.loss, {t: fw.y[t] for t in m.loss_steps}, m.targets)
 
 
 def loss_value(m: Model, fw: Forward, scale=None):
-    if not squared(m):
-        return sum(sum(fw.y[t]) for t in m.loss_steps)
-    scale = loss_scale(m) if scale is None else scale
-    return scale * sum(sum(v * v for v in fw.y[t] - m.targets[t]) for t in m.loss_steps)
+    return recurrent.loss_value(m.loss, {t: fw.y[t] for t in m.loss_steps}, m.targets, scale)
 
 
 def slope(m: Model, fw: Forward, t):

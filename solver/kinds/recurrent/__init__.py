@@ -1,0 +1,1 @@
+"""The recurrent kinds' shared reading and losses (common), and the gated cells lstm and gru."""
