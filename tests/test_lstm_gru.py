@@ -318,3 +318,18 @@ def test_gru_check_diagnoses_the_reset_gate_before_the_product(tmp_path):
 def test_gru_weight_shapes_name_3h(tmp_path):
     path = one_problem_file(tmp_path, "gru", {"x": [1], "weight_ih": [1, 2, 3, 4], "weight_hh": [1, 2, 3]})
     assert_bad_input(run_solver("solve", path), path, "p", "weight_ih", "3H×I = 3×1")
+
+
+@pytest.mark.parametrize("cell, given", [
+    ("lstm", {**SCALAR_LSTM, "b_if": 0.5, "b_ho": -0.2, "target": [0.1, -0.2, 0.3], "loss": "mse_all",
+              "learning_rate": 0.1}),
+    ("gru", {**SCALAR_GRU, "target": 0.5, "learning_rate": 0.1}),
+    ("gru", {**SCALAR_GRU, "loss": "sum_all"}),
+])
+def test_every_displayed_equation_of_a_scalar_derivation_holds(cell, given):
+    """Each line's members (the letters put in, the products, the sums) equal its last: worked out from the nodes."""
+    from conftest import compared_members, numeric
+    k = kind(cell)
+    solution = k.solve(k.read(given))
+    count = compared_members(solution, numeric, lambda a, b: np.allclose(a, b, rtol=1e-9, atol=1e-12))
+    assert count > 40

@@ -27,8 +27,8 @@ from ...core.errors import FieldError
 from ...core.fields import choice, given_field, optional
 from ...core.model import Answer, Step
 from ...math.functions import VALUE_AND_SLOPE
-from ...math.nodes import Apply, Array, Formula, Hadamard, Number, Partial, Power, Product, Sum, Summation, \
-    Symbol, Transpose
+from ...math.nodes import Apply, Array, Formula, Group, Hadamard, Negative, Number, Partial, Power, Product, Relation, Sum, \
+    Summation, Symbol, Transpose
 from ...math.notation import after_update, derivative, indexed, listing, quantity, words, written
 from ...math.printing import latex
 from ..common import exact
@@ -137,6 +137,12 @@ def given_symbols(cell: Cell) -> dict:
     found = {"x": "x", "target": written("y*")} | {f"{s}0": latex(indexed(s, 0)) for s in cell.states}
     found |= {name: words(name) for name in STACKED}
     return found | {name: latex(gate_parameter(name)) for name in cell.per_gate}
+
+
+def recurrent_weight(m, k: str) -> Formula:
+    """W_hk as δ_(t−1) multiplies it: transposed where it is a matrix."""
+    w = gate_parameter(f"w_h{k}")
+    return Transpose(w) if m.hidden > 1 else w
 
 
 def gate_parameter(name: str) -> Formula:
@@ -396,38 +402,58 @@ def letter(name: str, t=None) -> Formula:
     return quantity(name) if t is None else indexed(name, t)
 
 
+def inline(node: Formula, *more: Formula) -> str:
+    """Math in prose: one formula, or several joined by =."""
+    for other in more:
+        node = Relation(node, "=", other)
+    return "$" + latex(node) + "$"
+
+
+def dl(of: Formula) -> Symbol:
+    """∂ℓ/∂of as one letter."""
+    return partial_letter(quantity("loss"), of)
+
+
 def loss_step(m: Model, hs: list) -> Step:
     steps = m.loss_steps
     head = quantity("loss")
     if not recurrent.squared(m.loss):
         entries = [as_node(v) for t in steps for v in hs[t]]
-        return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}, of the outputs y_t = h_t.",
+        return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}, of the outputs {outputs()}.",
                     [tidy([head, plus(entries), as_node(loss_value(m, hs))])])
     scale = recurrent.loss_scale(m.loss, m.targets)
     pairs = [(y, target) for t in steps for y, target in zip(hs[t], m.targets[t])]
     squares = plus([Power(as_node(y) - as_node(target)) for y, target in pairs])
     put_in = squares if scale == 1 else Product([Number(exact(scale)), squares])
-    return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}, of the outputs y_t = h_t (the states the cell "
+    return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}, of the outputs {outputs()} (the states the cell "
                         "returns).", [tidy([head, put_in, as_node(loss_value(m, hs))])])
 
 
-def error_text(m: Model) -> str:
+def own_error(m: Model, t: int, records: list) -> Formula:
+    """∂ℓ/∂y_t with the numbers put in: c·(h_t − y*_t) for a squared loss, 1 for a sum."""
     if not recurrent.squared(m.loss):
-        return "∂ℓ/∂h_t is 1 in every entry of each state the loss sums"
+        return as_node(np.ones(m.hidden, dtype=object))
+    difference = Sum([as_node(records[t]["states"]["h"]), Negative(as_node(m.targets[t]))])
     factor = recurrent.error_factor(m.loss, m.targets)
-    return ("∂ℓ/∂h_t = h_t − y*_t (the ½ cancels the 2 of the derivative)" if factor == 1 else
-            f"∂ℓ/∂h_t = {latex(Number(exact(factor), decimal=True))}·(h_t − y*_t)") + \
-        " at each step the loss reads, 0 at the others"
+    return difference if factor == 1 else Product([Number(exact(factor), decimal=True), Group(difference)])
 
 
-def gradient_sum_line(m: Model, name: str, error: Formula, other, terms: list, result) -> list:
-    """∂ℓ/∂P = Σ_t error_t otherᵀ: the letters, each step's term worked out, the sum."""
-    head = Symbol(f"grad {name}", derivative("loss", latex(gate_parameter(name))))
-    letters = Product([error, Transpose(other)]) if other is not None and m.hidden * m.inputs > 1 or \
-        other is not None and name.startswith("w_h") and m.hidden > 1 else \
-        (Product([error, other]) if other is not None else error)
-    summed = Summation(Symbol("t"), 1, m.steps, letters)
-    return tidy([head, summed, plus([as_node(v) for v in terms]), as_node(result)])
+def outputs() -> str:
+    return inline(letter("y", "t"), letter("h", "t"))
+
+
+def error_text(m: Model) -> str:
+    """∂ℓ/∂h_t from the loss, in words."""
+    head = dl(letter("h", "t"))
+    if not recurrent.squared(m.loss):
+        return f"From the loss, {inline(head)} is 1 in every entry of each state the loss sums"
+    factor = recurrent.error_factor(m.loss, m.targets)
+    error = Sum([letter("h", "t"), Negative(letter("y*", "t"))])
+    if factor == 1:
+        return (f"From the loss, {inline(head, error)} at each step it reads (the ½ cancels the 2 of the "
+                "derivative), 0 at the others")
+    return f"From the loss, {inline(head, Product([Number(exact(factor), decimal=True), Group(error)]))} at each " \
+        "step it reads, 0 at the others"
 
 
 def update_step(m: Model, values: dict) -> Step:
@@ -439,8 +465,9 @@ def update_step(m: Model, values: dict) -> Step:
                            as_node(parameter_value(m, name)) - Number(exact(m.lr), decimal=True) *
                            as_node(np.asarray(values[f"grad_{name}"], dtype=object)),
                            as_node(values[f"updated_{name}"])]))
-    return Step("Gradient-descent step", "Each given weight and bias moves against its gradient, scaled by "
-                                         "the learning rate η: P − η ∂ℓ/∂P.", lines)
+    return Step("Gradient-descent step", "Each given weight and bias P moves against its gradient, scaled by the "
+                                         f"learning rate: {inline(Symbol('P') - quantity('eta') * dl(Symbol('P')))}.",
+                lines)
 
 
 def partial_letter(of: Formula, by: Formula) -> Symbol:
@@ -700,9 +727,11 @@ def gradient_step(m: Model, records: list, bw: dict, values: dict) -> Step:
     for s in m.cell.states:
         lines.append([Symbol(f"grad {s}0", derivative("loss", latex(indexed(s, 0)))), as_node(bw["grads"][f"{s}0"])])
     text = ("Each weight and bias is used at every step, so its gradient is a sum over the steps: the error of the "
-            "gate's pre-activation at step t times what the weight multiplied there (x_t, or h_(t−1)); a bias "
-            "takes the error itself. ∂ℓ/∂h_0" + (" and ∂ℓ/∂c_0 are" if "c" in m.cell.states else " is") +
-            " what step 1 sent back.")
+            f"gate's pre-activation at step t times what the weight multiplied there ({inline(letter('x', 't'))}, or "
+            f"{inline(letter('h', 't-1'))}); a bias takes the error itself. " +
+            " and ".join(inline(dl(indexed(s, 0))) for s in m.cell.states) +
+            (" are" if "c" in m.cell.states else " is") + " what step 1 sent back." +
+            (" The stacked gradients put the gates' blocks back in PyTorch's order." if m.stacked else ""))
     return Step("Gradients", text, lines)
 
 

@@ -13,11 +13,11 @@ BPTT: ∂ℓ/∂a_n = δh_t ⊙ (1 − z_t) ⊙ (1 − n_t²), ∂ℓ/∂a_z = �
 from __future__ import annotations
 
 from ...core.model import Step
-from ...math.nodes import Apply, Group, Negative, Number, Power, Product, Sum, Transpose
-from ...math.notation import indexed, quantity
+from ...math.nodes import Apply, Group, Negative, Number, Power, Product, Sum
+from ...math.notation import indexed
 from ..mistakes import Change, Places, shared
-from .cells import RULES, Cell, GatedCell, Model, Rules, activation, apply, as_node, entrywise, error_text, \
-    gate_line, gate_parameter, given_symbols, letter, make_given, partial_letter, plus, slope_of_output, tidy
+from .cells import RULES, own_error, recurrent_weight, Cell, GatedCell, Model, Rules, activation, apply, as_node, entrywise, error_text, \
+    dl, gate_line, gate_parameter, given_symbols, inline, letter, make_given, plus, slope_of_output, tidy
 
 CELL = Cell("gru", "nn.GRU", ("r", "z", "n"), {"r": "sigmoid", "z": "sigmoid", "n": "tanh"}, ("h",),
             {"r": "reset gate", "z": "update gate", "n": "candidate (new gate)"})
@@ -89,22 +89,26 @@ def model_step(m: Model) -> Step:
                   + entrywise(m, letter("z", "t"), letter("h", "t-1"))])
     sizes = f"H = {m.hidden} hidden unit{'s' if m.hidden > 1 else ''}, I = {m.inputs} input entr" + \
         ("ies" if m.inputs > 1 else "y")
-    text = (f"PyTorch's nn.GRU ({sizes}) reads x_1, ..., x_{m.steps} one step at a time. Its gates, in the order "
-            "PyTorch stacks them, are the reset gate r, the update gate z and the candidate n; σ is the sigmoid" +
+    reset = entrywise(m, letter("r", "t"), Group(plus(affine_letters(m, "n", "t")[1])))
+    text = (f"PyTorch's nn.GRU ({sizes}) reads {inline(letter('x', 1))}, ..., {inline(letter('x', m.steps))} one "
+            "step at a time. Its gates, in the order PyTorch stacks them, are the reset gate r, the update gate z "
+            "and the candidate n; σ is the sigmoid" +
             (", ⊙ multiplies entry by entry, and vectors are columns" if m.hidden > 1 else "") +
-            ". PyTorch's candidate applies r_t after the product: r_t ⊙ (W_hn h_(t−1) + b_hn), the recurrent "
-            "bias inside (the original paper applies r_t to h_(t−1) first). z_t keeps the old state: where z is "
-            "1, h_t = h_(t−1). h_0 is zeros where the problem does not give it, as nn.GRU takes it. "
-            "Each bias not given is 0.")
+            f". PyTorch's candidate applies the reset gate after the product, {inline(reset)}, the recurrent bias "
+            "inside (the original paper applies it to the state first). The update gate keeps the old state: where "
+            f"it is 1, {inline(letter('h', 't'), letter('h', 't-1'))}. Steps count from 1; "
+            f"{inline(letter('h', 0))} is zeros where the problem does not give it, as nn.GRU takes it" +
+            ("." if len([n for n in m.p if n[0] == "b"]) == 6 else ", and a bias not given is 0."))
     return Step("The cell", text, lines)
 
 
 def step_text(m: Model, t: int) -> str:
     if t == 1:
-        return ("The reset and update gates from x_1 and h_0, then the candidate and the new state." +
-                (" With symbols, a later step writes the state before it as h_(t−1): the answers put its formula "
-                 "in." if m.symbolic else ""))
-    return f"The same with x_{t} and h_{t - 1}."
+        return (f"The reset and update gates from {inline(letter('x', 1))} and {inline(letter('h', 0))}, then the "
+                "candidate and the new state." +
+                (f" With symbols, a later step writes the state before it as {inline(letter('h', 't-1'))}: the "
+                 "answers put its formula in." if m.symbolic else ""))
+    return f"The same with {inline(letter('x', t))} and {inline(letter('h', t - 1))}."
 
 
 def forward_lines(m: Model, t: int, records: list) -> list:
@@ -123,30 +127,31 @@ def forward_lines(m: Model, t: int, records: list) -> list:
 
 def back_text(m: Model, t: int) -> str:
     if t == m.steps:
-        return ("Backpropagation through time, from the last step back. " + error_text(m) + ". h_t = (1 − z_t) ⊙ "
-                "n_t + z_t ⊙ h_(t−1) sends δh_t ⊙ (1 − z_t) to n_t and δh_t ⊙ (h_(t−1) − n_t) to z_t; the reset "
-                "gate is reached through the candidate, times W_hn h_(t−1) + b_hn. Each pre-activation error "
-                "multiplies in its activation's slope, σ' = σ(1 − σ), tanh' = 1 − tanh².")
-    return f"h_{t} reached h_{t + 1} directly (through z_{t + 1}) and through step {t + 1}'s three gates."
-
-
-def dl(of):
-    return partial_letter(quantity("loss"), of)
+        return ("Backpropagation through time, from the last step back. " + error_text(m) + ". The new state mixes "
+                f"the candidate (weight 1 − z) and the old state (weight z), so {inline(dl(letter('h', 't')))} "
+                "reaches the candidate times 1 − z and the update gate times the old state minus the candidate; the "
+                "reset gate is reached through the candidate, times what it multiplied, "
+                f"{inline(plus(affine_letters(m, 'n', 't')[1]))}. Each pre-activation error multiplies in its "
+                "activation's slope, written with its output: σ' = σ(1 − σ), tanh' = 1 − tanh².")
+    return (f"{inline(letter('h', t))} reached {inline(letter('h', t + 1))} directly (times "
+            f"{inline(letter('z', t + 1))}) and through step {t + 1}'s three gates.")
 
 
 def backward_lines(m: Model, t: int, records: list, bw: dict) -> list:
     found, record = bw["steps"][t], records[t]
     gates, h = record["gates"], records[t - 1]["states"]["h"]
     terms = [dl(indexed("y", t))] if t in bw["dh_out"] else []
+    values = [own_error(m, t, records)] if t in bw["dh_out"] else []
     if t < m.steps:
-
+        after, later = records[t + 1]["gates"], bw["steps"][t + 1]
         terms.append(entrywise(m, dl(indexed("h", t + 1)), letter("z", t + 1)))
-        terms += [Product([Transpose(gate_parameter(f"w_h{k}")) if m.hidden > 1 else gate_parameter(f"w_h{k}"),
-                           dl(indexed("a", k, t + 1)) if k != "n" else
+        values.append(entrywise(m, as_node(later["into"]["h"]), as_node(after["z"])))
+        terms += [Product([recurrent_weight(m, k), dl(indexed("a", k, t + 1)) if k != "n" else
                            Group(entrywise(m, letter("r", t + 1), dl(indexed("a", "n", t + 1))))])
                   for k in ("r", "z", "n")]
+        values += [Product([as_node(m.p[f"w_h{k}"].T), as_node(later["a_h"][k])]) for k in ("r", "z", "n")]
     dh = found["into"]["h"]
-    lines = [tidy([dl(indexed("h", t)), plus(terms), as_node(dh)])]
+    lines = [tidy([dl(indexed("h", t)), plus(terms), plus(values), as_node(dh)])]
     one_minus_z = Group(Sum([Number(1), Negative(letter("z", t))]))
     lines.append(tidy([dl(indexed("a", "n", t)),
                        entrywise(m, entrywise(m, dl(indexed("h", t)), one_minus_z),

@@ -14,11 +14,11 @@ BPTT: δh_t = ∂ℓ/∂h_t (the loss's, plus Σ_k W_hkᵀ ∂ℓ/∂a_{k,t+1});
 from __future__ import annotations
 
 from ...core.model import Step
-from ...math.nodes import Apply, Group, Negative, Number, Power, Product, Sum, Symbol, Transpose
+from ...math.nodes import Apply, Group, Negative, Number, Power, Product, Sum
 from ..mistakes import Change, Places, shared
-from ...math.notation import indexed, quantity
-from .cells import RULES, Cell, GatedCell, Model, Rules, activation, affine, apply, as_node, entrywise, error_text, \
-    gate_line, gate_parameter, given_symbols, letter, make_given, partial_letter, plus, slope_of_output, tidy
+from ...math.notation import indexed
+from .cells import RULES, own_error, recurrent_weight, Cell, GatedCell, Model, Rules, activation, affine, apply, as_node, entrywise, error_text, \
+    dl, gate_line, gate_parameter, given_symbols, inline, letter, make_given, plus, slope_of_output, tidy
 
 CELL = Cell("lstm", "nn.LSTM", ("i", "f", "g", "o"),
             {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid"}, ("h", "c"),
@@ -72,23 +72,25 @@ def model_step(m: Model) -> Step:
     lines.append([letter("h", "t"), entrywise(m, letter("o", "t"), Apply("tanh", letter("c", "t")))])
     sizes = f"H = {m.hidden} hidden unit{'s' if m.hidden > 1 else ''}, I = {m.inputs} input entr" + \
         ("ies" if m.inputs > 1 else "y")
-    text = (f"PyTorch's nn.LSTM ({sizes}) reads x_1, ..., x_{m.steps} one step at a time. Its four gates, in the "
-            "order PyTorch stacks them, are the input gate i, the forget gate f, the candidate g and the output "
-            "gate o; σ is the sigmoid 1/(1 + e^(−a))" + (", ⊙ multiplies entry by entry, and vectors are columns"
-                                                         if m.hidden > 1 else "") +
-            ". The forget gate scales the old cell state, the input gate the candidate; h_t is the output gate "
-            "times tanh of the new cell state. " +
-            "h_0 and c_0 are zeros where the problem does not give them, as nn.LSTM takes them. " +
-            ("Each bias not given is 0." if len([n for n in m.p if n[0] == "b"]) < 8 else ""))
+    text = (f"PyTorch's nn.LSTM ({sizes}) reads {inline(letter('x', 1))}, ..., {inline(letter('x', m.steps))} one "
+            "step at a time. Its four gates, in the order PyTorch stacks them, are the input gate i, the forget gate "
+            "f, the candidate g and the output gate o; σ is the sigmoid 1/(1 + e^(−a))" +
+            (", ⊙ multiplies entry by entry, and vectors are columns" if m.hidden > 1 else "") +
+            ". The forget gate scales the old cell state, the input gate the candidate, and the new hidden state is "
+            "the output gate times tanh of the new cell state. Steps count from 1; "
+            f"{inline(letter('h', 0))} and {inline(letter('c', 0))} are zeros where the problem does not give them, "
+            "as nn.LSTM takes them" + ("." if len([n for n in m.p if n[0] == "b"]) == 8 else
+                                       ", and a bias not given is 0."))
     return Step("The cell", text.strip(), lines)
 
 
 def step_text(m: Model, t: int) -> str:
     if t == 1:
-        return ("The four gates from x_1 and h_0, then the new cell state and hidden state." +
-                (" With symbols, a later step writes the states before it as h_(t−1), c_(t−1): the answers put "
-                 "their formulas in." if m.symbolic else ""))
-    return f"The same with x_{t} and the states of step {t - 1}."
+        return (f"The four gates from {inline(letter('x', 1))} and {inline(letter('h', 0))}, then the new cell "
+                "state and hidden state." +
+                (f" With symbols, a later step writes the states before it as {inline(letter('h', 't-1'))} and "
+                 f"{inline(letter('c', 't-1'))}: the answers put their formulas in." if m.symbolic else ""))
+    return f"The same with {inline(letter('x', t))} and the states of step {t - 1}."
 
 
 def forward_lines(m: Model, t: int, records: list) -> list:
@@ -114,29 +116,27 @@ def forward_lines(m: Model, t: int, records: list) -> list:
 def back_text(m: Model, t: int) -> str:
     if t == m.steps:
         return ("Backpropagation through time, from the last step back. " + error_text(m) + ". The cell state's "
-                "error δc_t = ∂ℓ/∂c_t gathers the error through h_t = o_t ⊙ tanh(c_t) and through c_(t+1) = "
-                "f_(t+1) ⊙ c_t + ...; each gate's pre-activation error a_(k,t) multiplies in the slope of its "
-                "activation, σ' = σ(1 − σ) and tanh' = 1 − tanh².")
-    return (f"h_{t} also reached step {t + 1}'s four gates through W_h·, and c_{t} reached c_{t + 1} through "
-            f"f_{t + 1}.")
-
-
-def dl(of) -> Symbol:
-    return partial_letter(quantity("loss"), of)
+                f"error {inline(dl(letter('c', 't')))} comes through {inline(letter('h', 't'))} (times the output "
+                "gate and tanh's slope) and from the next step through "
+                f"{inline(letter('c', 't+1'))} (times {inline(letter('f', 't+1'))}). Each gate's pre-activation "
+                f"error {inline(dl(indexed('a', 'k', 't')))} multiplies in the slope of its activation, written "
+                "with its output: σ' = σ(1 − σ), tanh' = 1 − tanh².")
+    return (f"{inline(letter('h', t))} also reached step {t + 1}'s four gates through their recurrent weights, and "
+            f"{inline(letter('c', t))} reached {inline(letter('c', t + 1))} through {inline(letter('f', t + 1))}.")
 
 
 def backward_lines(m: Model, t: int, records: list, bw: dict) -> list:
     found, record = bw["steps"][t], records[t]
     gates = record["gates"]
-    h_terms, c_terms = [], []
+    h_terms, h_values = [], []
     if t in bw["dh_out"]:
         h_terms.append(dl(indexed("y", t)))
+        h_values.append(own_error(m, t, records))
     if t < m.steps:
-        h_terms += [Product([Transpose(gate_parameter(f"w_h{k}")) if m.hidden > 1 else gate_parameter(f"w_h{k}"),
-                             dl(indexed("a", k, t + 1))]) for k in CELL.gates]
+        h_terms += [Product([recurrent_weight(m, k), dl(indexed("a", k, t + 1))]) for k in CELL.gates]
+        h_values += [Product([as_node(m.p[f"w_h{k}"].T), as_node(bw["steps"][t + 1]["a_i"][k])]) for k in CELL.gates]
     dh, dc = found["into"]["h"], found["dc"]
-    lines = [tidy([dl(indexed("h", t)), plus(h_terms), as_node(dh)]) if h_terms else
-             [dl(indexed("h", t)), as_node(dh)]]
+    lines = [tidy([dl(indexed("h", t)), plus(h_terms), plus(h_values), as_node(dh)])]
     c_terms = [entrywise(m, entrywise(m, dl(indexed("h", t)), letter("o", t)),
                          Sum([Number(1), Negative(Power(Apply("tanh", letter("c", t))))]))]
     if t < m.steps:
