@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--seed", metavar="S", type=seed, help="with --variants: the seed of the variants")
     export.add_argument("--output", metavar="DIR", default="output",
                         help="write DIR/FILE-stem-moodle.xml or DIR/FILE-stem-canvas.zip (default: output)")
+    export.add_argument("--no-stack", action="store_true", help="Moodle: leave formula answers out (named on "
+                        "standard error) instead of writing them as STACK questions, for a Moodle without the "
+                        "STACK plugin")
     export.set_defaults(run=run_export)
 
     selftest = commands.add_parser("selftest", help="check that every problem's own answers, mistakes "
@@ -239,7 +242,7 @@ def run_grade(args) -> int:
 def run_export(args) -> int:
     from .commands.export import export_file
     name, data = export_file(args.file, args.to, args.variants, args.seed,
-                             progress=lambda message: print(message, file=sys.stderr))
+                             progress=lambda message: print(message, file=sys.stderr), stack=not args.no_stack)
     print(f"wrote {write_atomically(Path(args.output), name, data)}", file=sys.stderr)
     return 0
 

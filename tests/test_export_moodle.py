@@ -8,7 +8,16 @@ must get what `solver check` says to it (the same feedback, naming the mistake).
 The expected values come from `solver solve --format json` (of the files `solver
 variants` writes, for variants); Cloze fields are read with Moodle's own pattern
 for them (question/type/multianswer), written out again here.
+
+Formulas go to STACK questions. Maxima (the CAS under STACK, from Debian's packages)
+is the oracle for them: each teacher's answer and each mistake's formula, as the
+export writes it, must have the value our formula has at random points; and STACK's
+rule (the first PRT node whose test holds gives its score and feedback), with
+equivalence taken as equal values at those points, must give the right formula full
+marks and each mistake's formula the feedback `solver check` gives it.
 """
+import random
+import subprocess
 import html
 import json
 import re
@@ -24,7 +33,7 @@ from solver.commands.grade import solve_once
 from solver.problems.load import load
 from solver.commands.selftest import mistake_answers
 
-from conftest import PROBLEM_FILES, ROOT, run_solver
+from conftest import PROBLEM_FILES, ROOT, require_program, run_solver
 
 SEED, COUNT = 7, 2
 ESSAY_FILE = ROOT / "problems" / "csci5922-ps3.yaml"
@@ -112,7 +121,7 @@ def expected_problems(path, tmp_path, variants):
         for p in data["problems"]:
             ask = asks[p["id"]]
             shown = {name: a for name, a in p["answers"].items()
-                     if (name in ask if ask is not None else "[" not in name) and a["type"] != "expression"}
+                     if (name in ask if ask is not None else "[" not in name)}
             found[(p["id"], number)] = (problems[p["id"]], shown)
     return found
 
@@ -166,6 +175,9 @@ def check_question(question, problem, shown):
         assert choices[-1][1] == "*"
         check_scalar(solved, answer, choices)
         return
+    if qtype == "stack":
+        check_stack(question, solved, answers)
+        return
     if qtype == "truefalse":
         [answer] = answers
         assert answer.type == "boolean"
@@ -215,6 +227,95 @@ def check_cloze_answer(solved, answer, fields, general_feedback):
             (answer.name, value, graded, said.feedback)
 
 
+# ---- STACK, with Maxima as the oracle --------------------------------------------------
+
+def maxima_values(variables: str, names: list[str], points: list[dict]) -> dict:
+    """{(name, point index): float}: each question variable's value at each point, computed by
+    Maxima from the question's own variables (exactly, then as a float: radicals are not fractions)."""
+    script = ["display2d:false$", variables.replace(";", "$")]
+    for index, point in enumerate(points):
+        at = ", ".join(f"{symbol} = {value.numerator}/{value.denominator}" for symbol, value in point.items())
+        script += [f'print("@@", "{name}", {index}, float(ev({name}, [{at}])))$' for name in names]
+    result = subprocess.run([require_program("maxima"), "--very-quiet", "--batch-string=" + "\n".join(script)],
+                            capture_output=True, text=True, timeout=120)
+    found = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("@@ "):
+            _, name, index, value = line.split(maxsplit=3)
+            found[(name, int(index))] = float(value)
+    missing = [(n, i) for n in names for i in range(len(points)) if (n, i) not in found]
+    assert not missing, (missing, result.stdout[-2000:], result.stderr[-2000:])
+    return found
+
+
+def exact_value(value, point: dict) -> float | None:
+    """Our formula's value at a point (sympy, exactly, then to 30 digits), or None where it
+    is not a finite real number there."""
+    import sympy
+    found = sympy.sympify(value).xreplace({s: sympy.Rational(point[str(s)].numerator, point[str(s)].denominator)
+                                           for s in getattr(value, "free_symbols", ())}).evalf(30)
+    return float(found) if found.is_real and found.is_finite else None
+
+
+def same_value(a, b, margin=0.0) -> bool:
+    return a is not None and abs(a - b) <= margin + 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def random_points(symbols, rng, count=4):
+    """Points whose coordinates are positive fractions, as sizes and weights may be."""
+    return [{s: Fraction(rng.randint(1, 60), rng.randint(1, 7)) for s in symbols} for _ in range(count)]
+
+
+def check_stack(question, solved, answers):
+    """Every formula the question holds has our value (Maxima's check of the translation),
+    and STACK's first-node-wins rule gives each answer and each mistake's answer what
+    `solver check` gives it."""
+    variables = question.findtext("questionvariables/text")
+    names = [line.split(":")[0] for line in variables.splitlines()]
+    inputs = {node.findtext("name"): node.findtext("tans") for node in question.findall("input")}
+    trees = {prt.findtext("name"): prt.findall("node") for prt in question.findall("prt")}
+    assert len(inputs) == len(trees) == len(answers)
+    rng = random.Random(1)
+    wrongs = {a.name: [(value, verdict(solved, a, text)) for _, value, text in mistake_answers(solved, a)]
+              for a in answers}
+    formulas = [a.value for a in answers] + [value for found in wrongs.values() for value, _ in found]
+    symbols = sorted({str(s) for f in formulas for s in getattr(f, "free_symbols", ())})
+    points = [p for p in random_points(symbols, rng, 8) if all(exact_value(f, p) is not None for f in formulas)][:4]
+    assert points, "no point where the answers are finite"
+    values = maxima_values(variables, names, points)
+    for number, answer in enumerate(answers, start=1):
+        assert inputs[f"ans{number}"] == f"ta{number}"
+        ours = [exact_value(answer.value, p) for p in points]
+        assert all(same_value(ours[i], values[(f"ta{number}", i)]) for i in range(len(points))), \
+            (answer.name, variables, ours)
+        nodes = trees[f"prt{number}"]
+        assert first_node(nodes, ours, values, points) == (1.0, "Correct.")
+        for value, said in wrongs[answer.name]:
+            if not said.mistake:
+                continue
+            theirs = [exact_value(value, p) for p in points]
+            score, feedback = first_node(nodes, theirs, values, points)
+            assert score == 0.0 and feedback == said.diagnosis, (answer.name, value, feedback, said.feedback)
+
+
+def first_node(nodes, student, values, points):
+    """STACK's rule on a PRT: from node 0, a node whose test holds ends with its true score
+    and feedback, else its false branch; (score, feedback text) where it ends."""
+    by_name = {node.findtext("name"): node for node in nodes}
+    node = by_name["0"]
+    while True:
+        target = [values[(node.findtext("tans"), i)] for i in range(len(points))]
+        test = node.findtext("answertest")
+        margin = float(node.findtext("testoptions") or 0) if test == "NumAbsolute" else 0.0
+        holds = all(same_value(s, t, margin) for s, t in zip(student, target))
+        branch = "true" if holds else "false"
+        following = node.findtext(f"{branch}nextnode")
+        if following == "-1":
+            text = re.sub(r"</?p>", "", html.unescape(node.findtext(f"{branch}feedback/text") or ""))
+            return float(node.findtext(f"{branch}score")), text
+        node = by_name[following]
+
+
 def questions_of(root):
     """{(problem id, variant or None): question} and the category paths, in order."""
     found, categories = {}, []
@@ -256,8 +357,8 @@ def test_every_file_grades_as_the_checker_does(path, variants, tmp_path):
         assert categories == [root_category]
 
 
-def test_formula_answers_are_named_as_left_out(tmp_path):
-    root, stderr = export(ROOT / "problems" / "cpen455-hw2.yaml", tmp_path=tmp_path)
+def test_formula_answers_are_named_as_left_out_without_stack(tmp_path):
+    root, stderr = export(ROOT / "problems" / "cpen455-hw2.yaml", "--no-stack", tmp_path=tmp_path)
     assert "problem 3.1 is left out (`output_size`: formulas need" in stderr
     assert "STACK" in stderr
     assert {q.findtext("idnumber") for q in root.findall("question")} >= {"2.4", "3.3a", "1.1"}
@@ -323,6 +424,34 @@ def test_a_file_with_only_formulas_is_refused(tmp_path):
     source = tmp_path / "formulas.yaml"
     source.write_text("title: T\nproblems:\n  - id: a\n    kind: conv2d\n"
                       "    given: {input_size: H, kernel_size: 3}\n")
-    result = run_solver("export", source, "--to", "moodle", "--output", tmp_path)
+    result = run_solver("export", source, "--to", "moodle", "--no-stack", "--output", tmp_path)
     assert result.returncode == 2 and "problem a is left out" in result.stderr
     assert "nothing was written" in result.stderr and not (tmp_path / "formulas-moodle.xml").exists()
+
+
+def test_a_formula_maxima_cannot_read_is_named_and_left_out(tmp_path):
+    source = tmp_path / "words.yaml"
+    source.write_text("title: T\nproblems:\n  - id: a\n    kind: conv2d\n"
+                      "    given: {input_size: beta, kernel_size: 3}\n"
+                      "  - id: b\n    kind: conv2d\n    given: {input_size: H, kernel_size: 3}\n")
+    root, stderr = export(source, tmp_path=tmp_path)
+    assert "problem a is left out" in stderr and "the symbol `beta` is a word of Maxima's" in stderr
+    questions, _ = questions_of(root)
+    assert set(questions) == {("b", None)} and questions[("b", None)].get("type") == "stack"
+
+
+def test_a_formula_beside_a_matrix_is_left_out_and_the_rest_exported():
+    """No shipped kind asks a formula beside a matrix; the rule is checked on such a question."""
+    from types import SimpleNamespace
+    import sympy
+    from solver.commands.export import Question
+    from solver.commands.export.moodle import with_formulas_fit
+    from solver.core.model import Answer
+    formula = Answer("size", "expression", sympy.Symbol("H") + 1, "H_out")
+    matrix = Answer("output", "matrix", __import__("numpy").array([[1, 2]]), "Y")
+    question = Question(SimpleNamespace(problem=SimpleNamespace(id="p")), [formula, matrix], None, [])
+    warnings = []
+    kept = with_formulas_fit(question, warnings)
+    assert kept.answers == [matrix]
+    assert warnings == ["problem p: answers left out, the rest exported (`size`: a formula asked beside a matrix, "
+                        "a shape or a yes/no answer: a STACK question here holds formulas and numbers only)"]

@@ -25,6 +25,7 @@ class Verdict:
     mistake: str | None = None
     wrong_cells: list[list[int]] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)      # a table's rows: score, wrong columns
+    diagnosis: str = ""                  # the mistake named and its wording, as in `feedback`, alone
 
     @property
     def exit_code(self) -> int:
@@ -83,7 +84,8 @@ def check_single(problem, answer, text, mistakes) -> Verdict:
         return Verdict(problem.id, answer.name, "correct", 1.0, "Correct.")
     found = diagnose(problem.given, mistakes, {answer.name: (answer.type, student, answer.value)}, same=same)
     return Verdict(problem.id, answer.name, "incorrect", score, with_mistake(detail, found),
-                   found[0].name if found else None, [list(i) for i in wrong])
+                   found[0].name if found else None, [list(i) for i in wrong], diagnosis=with_mistake("", found)
+                   if found else "")
 
 
 def named_quantities(problem) -> dict:

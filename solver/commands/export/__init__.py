@@ -31,9 +31,12 @@ from ..variants import MAX_COUNT
 from ...answers.tolerance import DEFAULT
 from ...answers.types import answer_type
 
-WHY_LEFT_OUT = {       # answer type -> why the export leaves it out
-    "expression": "formulas need a computer algebra plugin (Moodle's STACK), and the export writes none yet",
-    "table": "tables are not exported yet",
+TABLES = {"table": "tables are not exported yet"}
+WHY_LEFT_OUT = {       # target -> {answer type: why the export leaves it out}
+    "moodle": TABLES,
+    "moodle --no-stack": {"expression": "formulas need Moodle's STACK plugin, which --no-stack leaves out",
+                          **TABLES},
+    "canvas": {"expression": "Canvas cannot check a formula (Moodle can, with STACK)", **TABLES},
 }
 CATCH_ALL = "Not one of the common mistakes: compare your steps with the worked solution."
 
@@ -43,6 +46,7 @@ class Wrong:
     """A wrong answer a mistake gives, and what `solver check` says to it."""
     value: Any
     feedback: str
+    diagnosis: str = ""     # the mistake named, without what the feedback says of this very value
 
 
 @dataclass
@@ -74,7 +78,7 @@ class Question:
         for _, value, text in mistake_answers(self.solved, answer):
             verdict = check_value(self.problem, answer, text, self.solved.mistakes)
             if verdict.verdict == "incorrect":
-                found.append(Wrong(value, verdict.feedback))
+                found.append(Wrong(value, verdict.feedback, verdict.diagnosis))
         return found
 
     def html(self, macro: str, *args) -> str:
@@ -103,9 +107,10 @@ class Export:
     warnings: list[str]
 
 
-def gather(path, count: int | None, seed: int | None) -> Export:
+def gather(path, count: int | None, seed: int | None, left_out: dict[str, str]) -> Export:
     """The questions of the problem file at `path`: each problem once, or `count`
-    variants of each (made as `solver variants --seed` makes them)."""
+    variants of each (made as `solver variants --seed` makes them), without the answers
+    of the types `left_out` names (type -> why)."""
     if (count is None) != (seed is None):
         raise UsageError("--variants and --seed go together: give the ones you gave `solver variants`")
     if count is not None and not 1 <= count <= MAX_COUNT:
@@ -125,9 +130,10 @@ def gather(path, count: int | None, seed: int | None) -> Export:
         for index, (problem, solution) in enumerate(pairs):
             mistakes = remembered(get_kind(problem.kind).mistakes, problem.given)
             shown = asked(solution, problem.ask)
-            kept = [a for a in shown if a.type not in WHY_LEFT_OUT]
+            kept = [a for a in shown if a.type not in left_out]
             if len(kept) < len(shown):
-                warnings[left_out(problem.id, shown, whole=not kept)] = None
+                warnings[left_out_text(problem.id, [a for a in shown if a.type in left_out], left_out,
+                                       whole=not kept)] = None
             if shown and not kept:
                 continue
             questions[index].append(Question(Solved(problem, solution, mistakes), kept, number, pairs[:index],
@@ -135,15 +141,14 @@ def gather(path, count: int | None, seed: int | None) -> Export:
     return Export(pset, [q for q in questions if q], list(warnings))
 
 
-def left_out(problem_id: str, answers, whole: bool) -> str:
-    """One warning per problem: which answers are left out, and why."""
+def left_out_text(problem_id: str, answers, why: dict[str, str], whole: bool) -> str:
+    """One warning per problem: which answers are left out, and why (`why`: type or name -> reason)."""
     names = {}
     for answer in answers:
-        if answer.type in WHY_LEFT_OUT:
-            names.setdefault(answer.type, []).append(f"`{answer.name}`")
-    why = "; ".join(f"{', '.join(listed)}: {WHY_LEFT_OUT[kind]}" for kind, listed in names.items())
-    return (f"problem {problem_id} is left out ({why})" if whole
-            else f"problem {problem_id}: answers left out, the rest exported ({why})")
+        names.setdefault(why.get(answer.type) or why[answer.name], []).append(f"`{answer.name}`")
+    reasons = "; ".join(f"{', '.join(listed)}: {reason}" for reason, listed in names.items())
+    return (f"problem {problem_id} is left out ({reasons})" if whole
+            else f"problem {problem_id}: answers left out, the rest exported ({reasons})")
 
 
 def tolerance(type_name: str, value) -> float:
@@ -162,9 +167,10 @@ def decimal(x) -> str:
 
 
 def export_file(path, target: str, count: int | None = None, seed: int | None = None,
-                progress: Callable[[str], None] = lambda message: None) -> tuple[str, bytes]:
-    """(file name, contents) of the quiz for `target`, "moodle" or "canvas"."""
-    export = gather(path, count, seed)
+                progress: Callable[[str], None] = lambda message: None, stack: bool = True) -> tuple[str, bytes]:
+    """(file name, contents) of the quiz for `target`, "moodle" or "canvas"; formulas go to
+    Moodle as STACK questions unless `stack` is False."""
+    export = gather(path, count, seed, WHY_LEFT_OUT[target if stack or target != "moodle" else "moodle --no-stack"])
     if target == "moodle":
         from .moodle import moodle_xml as write
     else:

@@ -7,6 +7,9 @@ holding its variants, so a quiz can draw one at random. Per question, by what it
   then each different value a mistake gives (0 %, with that mistake's feedback),
   then `*` (0 %, a hint);
 - one yes/no: `truefalse`; an essay: `essay` with the model answer for the grader;
+- formulas (and numbers asked beside them): `stack`, the STACK plugin's question
+  (stack.py), unless `--no-stack`; a formula asked beside a matrix, a shape or a yes/no
+  is left out, named;
 - anything else (shapes, matrices, several answers): `cloze`, Moodle's multianswer
   question, one NUMERICAL field per number (an axis, a cell), yes/no as a choice.
   Feedback about a whole matrix (kernel flipped) goes in the general feedback.
@@ -14,13 +17,15 @@ Text is escaped by ElementTree (no CDATA, so `]]>` is plain text too).
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import xml.etree.ElementTree as ET
 from typing import NamedTuple
 
 import numpy as np
 
-from . import CATCH_ALL, Export, Question, decimal, tolerance
+from . import CATCH_ALL, Export, Question, decimal, left_out_text, tolerance
+from .stack import NotMaxima, fill_stack, inputs_text, maxima, stackable
 from ...answers.types import Boolean, Matrix, Number, Shape, answer_type
 
 PENALTY = "0.3333333"          # Moodle's default: a third off per retry
@@ -37,7 +42,9 @@ def moodle_xml(export: Export) -> bytes:
         if varied:
             category(quiz, f"{root}/{category_name(questions[0].problem.id)}")
         for question in questions:
-            quiz.append(moodle_question(question))
+            question = with_formulas_fit(question, export.warnings)
+            if question is not None:
+                quiz.append(moodle_question(question))
     ET.indent(quiz)
     return ET.tostring(quiz, encoding="utf-8", xml_declaration=True) + b"\n"
 
@@ -60,10 +67,37 @@ def text(parent, tag: str, content: str, fmt: str | None = "html"):
     return element
 
 
+def with_formulas_fit(question: Question, warnings: list[str]) -> Question | None:
+    """The question less the formulas no Moodle question here can hold: one Maxima cannot
+    read, or one asked beside a matrix, a shape or a yes/no (a STACK question here holds
+    formulas and numbers); None where nothing is left. Each left out is named in `warnings`."""
+    formulas = [a for a in question.answers if answer_type(a.type).symbolic]
+    if not formulas:
+        return question
+    why = {}
+    if not all(stackable(a) for a in question.answers):
+        why = {a.name: "a formula asked beside a matrix, a shape or a yes/no answer: a STACK question here "
+                       "holds formulas and numbers only" for a in formulas}
+    for answer in formulas:
+        try:
+            maxima(answer.value)
+        except NotMaxima as error:
+            why.setdefault(answer.name, f"it cannot be written for Maxima: {error}")
+    if not why:
+        return question
+    kept = [a for a in question.answers if a.name not in why]
+    message = left_out_text(question.problem.id, [a for a in question.answers if a.name in why], why, not kept)
+    if message not in warnings:
+        warnings.append(message)
+    return dataclasses.replace(question, answers=kept) if kept else None
+
+
 def moodle_question(question: Question) -> ET.Element:
     answers = question.answers
     if question.essay:
         qtype = "essay"
+    elif any(answer_type(a.type).symbolic for a in answers):
+        qtype = "stack"
     elif len(answers) == 1 and isinstance(answer_type(answers[0].type), Number):
         qtype = "numerical"
     elif len(answers) == 1 and isinstance(answer_type(answers[0].type), Boolean):
@@ -77,9 +111,11 @@ def moodle_question(question: Question) -> ET.Element:
     body = question.text_html()
     if qtype == "cloze":
         body += "\n" + "\n".join(cloze_part(question, answer) for answer in answers)
+    elif qtype == "stack":
+        body += "\n" + inputs_text(question)
     text(element, "questiontext", body)
     text(element, "generalfeedback", general_feedback(question))
-    ET.SubElement(element, "defaultgrade").text = str(len(answers) if qtype == "cloze" else 1)
+    ET.SubElement(element, "defaultgrade").text = str(len(answers) if qtype in ("cloze", "stack") else 1)
     ET.SubElement(element, "penalty").text = PENALTY
     ET.SubElement(element, "hidden").text = "0"
     ET.SubElement(element, "idnumber").text = f"{problem.id}-v{variant}" if variant else str(problem.id)
@@ -146,7 +182,8 @@ def fill_essay(element, question: Question):
     text(element, "responsetemplate", "")
 
 
-FILL = {"numerical": fill_numerical, "truefalse": fill_truefalse, "essay": fill_essay}
+FILL = {"numerical": fill_numerical, "truefalse": fill_truefalse, "essay": fill_essay,
+        "stack": lambda element, question: fill_stack(element, question, text, PENALTY)}
 
 
 # ---- Cloze ----------------------------------------------------------------------
