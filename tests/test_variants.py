@@ -429,6 +429,15 @@ EVERY_KIND = """\
     kind: rnn
     statement: "A tanh RNN: h_0 = {{ h0 }}, w_in = {{ w_in }}, w_hh = {{ w_hh }}, w_hy = {{ w_hy }}, y_r = {{ target }}."
     given: {x: [0.3, -0.2, 0.5], h0: 0.1, w_in: 0.3, w_hh: 0.3, w_hy: 0.7, activation: tanh, target: 0.5}
+  - id: lstm
+    kind: lstm
+    statement: "An LSTM reads {{ x }} from h_0 = {{ h0 }}, c_0 = {{ c0 }}."
+    given: {x: [0.5, -1.0], h0: 0.2, c0: -0.5, weight_ih: [0.5, 0.4, 0.8, 0.3], weight_hh: [0.2, 0.1, -0.5, 0.6],
+            bias_ih: [0.1, 0.5, -0.1, 0.1], target: 0.2}
+  - id: gru
+    kind: gru
+    given: {x: [[1.0, -0.5], [0.5, 0.25]], w_ir: [0.5, 0.2], w_iz: [-0.4, 0.1], w_in: [0.8, -0.3], w_hr: 0.7,
+            w_hz: 0.2, w_hn: -0.6, b_hn: 0.4}
   - id: attention
     kind: attention
     given:

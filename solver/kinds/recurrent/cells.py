@@ -623,6 +623,12 @@ class GatedCell(Kind):
     Rules = Rules
     changes_only = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Where a problem gives no `vary`: each number of the sequence, states, weights and target redrawn.
+        cls.vary = {name: {} for name in ("x", *(f"{s}0" for s in cls.cell.states), *STACKED, *cls.cell.per_gate,
+                                          "target")}
+
     def validate(self, given) -> None:
         read_model(self.cell, given)
 
