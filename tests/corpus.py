@@ -23,8 +23,8 @@ import yaml
 SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
     "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "essay"),
-    "dense": ("batchnorm", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy", "dropout",
-              "optimizer", "init", "regularization", "graph"),
+    "dense": ("batchnorm", "normalization", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy",
+              "dropout", "optimizer", "init", "regularization", "graph"),
 }
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "softplus")
 
@@ -446,6 +446,32 @@ def draw_batchnorm(rng):
     return given
 
 
+def draw_normalization(rng):
+    """Every type on B×F or B×C×H×W (instance on B×C×H×W alone), groups that divide C, γ and β as
+    PyTorch's weight shape or one number or absent, the upstream gradient half the time; a batch
+    statistic always has 2 values or more (PyTorch refuses 1 in training), ε never 0."""
+    kind = rng.choice(["batch", "layer", "instance", "group"])
+    four = kind == "instance" or rng.random() < 0.6
+    if four:
+        b, c, h, w = rng.choice([(2, 2, 1, 2), (1, 4, 2, 2), (2, 3, 2, 1), (2, 2, 2, 2), (3, 1, 1, 2)])
+        shape = [b, c, h, w]
+        if kind == "batch" and b * h * w == 1:
+            shape[0] = 2
+    else:
+        shape = [rng.randint(2, 4), rng.choice([1, 2, 3, 4, 6])]
+    given = {"input": values(rng, shape, decimals=rng.random() < 0.3), "type": kind,
+             "eps": rng.choice([1e-5, 0.001, 0.1])}
+    if kind == "group":
+        given["groups"] = rng.choice([g for g in range(1, shape[1] + 1) if shape[1] % g == 0])
+    weight = shape[1:] if kind == "layer" else shape[1:2]
+    for name, nonzero in (("gamma", True), ("beta", False)):
+        if rng.random() < 0.5:
+            given[name] = values(rng, weight, nonzero=nonzero) if rng.random() < 0.7 else rng.randint(1, 3)
+    if rng.random() < 0.5:
+        given["upstream"] = values(rng, shape, decimals=rng.random() < 0.3)
+    return given
+
+
 def draw_mlp(rng):
     inputs = [[0, 0], [0, 1], [1, 0], [1, 1]]
     target = [rng.randint(0, 1) for _ in inputs]
@@ -716,7 +742,8 @@ DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_
         "conv_transpose2d": draw_conv_transpose2d, "conv2d_backward": lambda r: draw_conv2d(r, backward=True),
         "pool2d": draw_pool2d, "conv_cost": draw_conv_cost, "layers_to_size": draw_layers_to_size,
         "conv_design": draw_conv_design, "network": draw_network, "essay": draw_essay,
-        "batchnorm": draw_batchnorm, "mlp": draw_mlp, "mlp_jacobian": draw_mlp_jacobian, "rnn": draw_rnn,
+        "batchnorm": draw_batchnorm, "normalization": draw_normalization, "mlp": draw_mlp,
+        "mlp_jacobian": draw_mlp_jacobian, "rnn": draw_rnn,
         "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy,
         "dropout": draw_dropout, "optimizer": draw_optimizer, "init": draw_init,
         "regularization": draw_regularization, "graph": draw_graph}

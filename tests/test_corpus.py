@@ -456,6 +456,13 @@ def dropout(torch, raw, given, answers):
     return True
 
 
+def normalization(torch, raw, given, answers):
+    from test_normalization import torch_answers
+    for name, expected in torch_answers(torch, raw).items():
+        close(answers[name], expected, name)
+    return True
+
+
 def optimizer(torch, raw, given, answers):
     from test_optimizer import torch_answers
     for name, expected in torch_answers(torch, raw).items():
@@ -512,7 +519,8 @@ def attention(torch, raw, given, answers):
 
 ORACLES = {"conv2d": conv_family("conv2d"), "conv_transpose2d": conv_family("conv_transpose2d"),
            "pool2d": conv_family("pool2d"), "conv2d_backward": conv2d_backward, "conv_cost": conv_cost,
-           "layers_to_size": layers_to_size, "network": network, "batchnorm": batchnorm, "mlp": mlp,
+           "layers_to_size": layers_to_size, "network": network, "batchnorm": batchnorm,
+           "normalization": normalization, "mlp": mlp,
            "mlp_jacobian": mlp_jacobian, "rnn": rnn, "attention": attention,
            "softmax_cross_entropy": softmax_cross_entropy, "dropout": dropout,
            "optimizer": optimizer, "init": init, "regularization": regularization,

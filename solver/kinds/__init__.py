@@ -18,6 +18,7 @@ KINDS = {                      # kind name -> its module in this package
     "layers_to_size": "layers_to_size",
     "network": "network",
     "batchnorm": "dense.batchnorm",
+    "normalization": "dense.normalization",
     "mlp": "dense.mlp",
     "mlp_jacobian": "dense.mlp_jacobian",
     "rnn": "rnn",

@@ -69,6 +69,12 @@ SHARED_MISTAKES = {
     "update_sign_flipped": "The update has the wrong sign: a gradient step moves against the gradient, "
                            "θ ← θ - γ·(the step), downhill; only `maximize` steps uphill.",
     "eps_forgotten": "ε was left out: the normalization divides by √(σ² + ε).",
+    "unbiased_variance": "The variance was divided by the wrong count: PyTorch's normalization layers normalize "
+                         "with the biased variance, divided by the count N, even where a problem reports the "
+                         "unbiased one; N − 1 gives the unbiased variance of torch.var and BatchNorm's "
+                         "running_var, which only a problem that says `unbiased` reports.",
+    "wrong_axes": "The statistics were taken over the wrong axes: check which indices the mean keeps and which "
+                  "it sums over.",
     "variance_for_std": "The centred input was divided by the variance σ² + ε; it is divided by the "
                         "standard deviation √(σ² + ε).",
     "kernel_flipped": "The kernel is rotated by 180°: PyTorch's convolutions, transposed ones too, use the "

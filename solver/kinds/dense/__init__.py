@@ -1,1 +1,1 @@
-"""The dense family: batchnorm, mlp and mlp_jacobian."""
+"""The dense family: batchnorm and normalization (on one statistics module), mlp and mlp_jacobian."""

@@ -20,23 +20,22 @@ Conventions (PyTorch's; the derivation states them):
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from ...core.errors import FieldError
 from ...core.fields import array, boolean, choice, count_or_symbol, given_field, number, optional
-from ...math.nodes import Dots, Formula, Fraction_, Mean, Number, Power, Product, Root, Sum, Summation, Symbol, divide
+from ...math.nodes import Formula, Mean, Number, Power, Product, Root, Summation, Symbol
 from ...math.notation import quantity, words, written
 from ...math.printing import latex
 from ...core.model import Answer, Step
 from ..sizes import distinct
 from ..base import Kind
 from ..common import exact, exact_array, shown_cells
-from ..mistakes import Places
+from ..mistakes import SHARED_MISTAKES, Places
+from .statistics import (Statistic, gathered, mean_line, minus, normalized_value, plus, read_eps, variance_line)
 
 # How the derivation writes each given (a sheet labels the givens with it).
 GIVEN_SYMBOLS = {"input": "X", "gamma": written("gamma"), "beta": written("beta")}
@@ -69,13 +68,6 @@ DESCRIPTIONS = {
     "feature": ("one mean and variance per feature (c, h, w), over the batch b alone, as PyTorch's "
                 "BatchNorm1d on each sample's C·H·W features flattened"),
 }
-MAX_TERMS = 12                # a longer sum shows its first and last terms around "⋯"
-
-
-def read_eps(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise FieldError(name, f"must be a number >= 0 (PyTorch's default is 1e-5); got {value!r}")
-    return value
 
 
 def read_shape(name, value):
@@ -204,64 +196,19 @@ def evaluate(given, formula: Formula):
 
 # ---- the numbers --------------------------------------------------------------
 
-@dataclass
-class Statistic:
-    index: tuple           # where it sits in the statistics' array (from 0)
-    cells: list            # the input indices it averages
-    mean: Any
-    variance: Any          # as reported: divided by N, or by N − 1 with unbiased
-    std: Any               # √variance
-    spread: Any            # the variance the output is normalized with (biased, unless a mistake)
-
-
 def statistic_index(cell, statistics) -> tuple:
     return tuple(cell[AXES.index(a)] for a in STATISTICS[statistics]) or (0,)
 
 
 def statistics(given, rules: Rules) -> list[Statistic]:
     """One Statistic per mean, in the order of the statistics' array."""
-    x, groups = given.input, {}
-    for cell in np.ndindex(*x.shape):
-        groups.setdefault(statistic_index(cell, rules.axes(given)), []).append(cell)
-    found = []
-    for index, cells in groups.items():
-        values = [x[cell] for cell in cells]
-        mean = divide(sum(values), len(values))
-        squares = sum((v - mean) ** 2 for v in values)
-        variance = exact(divide(squares, len(values) - given.unbiased))
-        spread = exact(divide(squares, len(values) - rules.normalize_unbiased))
-        found.append(Statistic(index, cells, exact(mean), variance, square_root(variance), spread))
-    return found
-
-
-def square_root(q):
-    """√q: a whole number or fraction where it is one, else a sympy radical; a float stays a float."""
-    if isinstance(q, float):
-        return math.sqrt(q)
-    q = Fraction(q)
-    top, bottom = math.isqrt(q.numerator), math.isqrt(q.denominator)
-    if top * top == q.numerator and bottom * bottom == q.denominator:
-        return exact(Fraction(top, bottom))
-    import sympy
-    return sympy.sqrt(sympy.Rational(q.numerator, q.denominator))
+    return gathered(given.input, lambda cell: statistic_index(cell, rules.axes(given)), given.unbiased,
+                    rules.normalize_unbiased)
 
 
 def affine(value, index):
     """γ or β for the statistic at `index`: the one number, or its entry."""
     return exact(value[index]) if isinstance(value, np.ndarray) else value
-
-
-def output_cell(x, stat: Statistic, gamma, beta, eps, rules: Rules):
-    """γ·(x − μ)/√(σ² + ε) + β: exact unless a decimal is involved."""
-    spread = stat.spread + eps
-    denominator = square_root(spread) if rules.divide_by == "std" else spread
-    centred = x - stat.mean
-    if any(isinstance(v, float) for v in (centred, denominator, gamma, beta)):
-        return float(gamma) * float(centred) / float(denominator) + float(beta)
-    if isinstance(denominator, (int, Fraction)):
-        return exact(gamma * divide(centred, denominator) + beta)
-    import sympy
-    return gamma * sympy.Rational(centred) / denominator + beta
 
 
 def normalized(given, stats: list[Statistic], rules: Rules) -> np.ndarray:
@@ -271,8 +218,9 @@ def normalized(given, stats: list[Statistic], rules: Rules) -> np.ndarray:
     y = np.empty(x.shape, dtype=object)
     for cell in np.ndindex(*x.shape):
         own = statistic_index(cell, given.statistics)
-        y[cell] = output_cell(x[cell], by_cell[cell], affine(given.gamma, own), affine(given.beta, own), given.eps,
-                              rules)
+        stat = by_cell[cell]
+        y[cell] = normalized_value(x[cell], stat.mean, stat.spread, given.eps, affine(given.gamma, own),
+                                   affine(given.beta, own), rules.divide_by)
     return y
 
 
@@ -343,15 +291,6 @@ def stat_index_text(index: tuple, statistics: str) -> str:
     return f"[{', '.join(str(i + 1) for i in index)}]" if STATISTICS[statistics] else ""
 
 
-def minus(a, b) -> Formula:
-    return Number(a) - Number(b)
-
-
-def plus(a: Formula, b) -> Formula:
-    """a + b, written a - |b| for a negative number b."""
-    return a - Number(-b) if b < 0 else a + Number(b)
-
-
 def derivation(given, answers) -> list[Step]:
     steps = [Step("Convention", convention(given)), count_step(given), formula_step(given)]
     if given.input is not None:
@@ -417,22 +356,12 @@ def shown_statistics(given, stats) -> tuple[list[Statistic], str]:
     return stats[:len(cells)], note
 
 
-def terms(formulas: list[Formula]) -> Formula:
-    """A sum of the terms, or of its first and last ones around ⋯ when it is long."""
-    if len(formulas) > MAX_TERMS:
-        formulas = formulas[:3] + [Dots()] + formulas[-1:]
-    return Sum(formulas)
-
-
 def mean_step(given, stats) -> Step:
     shown, note = shown_statistics(given, stats)
     lines = []
     for stat in shown:
         values = [given.input[cell] for cell in stat.cells]
-        n = len(values)
-        lines.append([Symbol("mu", stat_label("mu", stat.index, given.statistics))]
-                     + distinct([Fraction_(terms([Number(v) for v in values]), Number(n)),
-                                 Fraction_(Number(exact(sum(values))), Number(n)), Number(stat.mean)]))
+        lines.append(mean_line(Symbol("mu", stat_label("mu", stat.index, given.statistics)), values, stat.mean))
     return Step("Means", "Each mean is the sum of its N values divided by N." + note, lines)
 
 
@@ -442,15 +371,12 @@ def variance_step(given, stats) -> Step:
     var, std = ("unbiased", "s") if given.unbiased else ("var", "std")
     for stat in shown:
         values = [given.input[cell] for cell in stat.cells]
-        squares = [Power(minus(v, stat.mean)) for v in values]
-        total = exact(sum((v - stat.mean) ** 2 for v in values))
         divisors = [(len(values), "var", stat.spread)]
         if given.unbiased:
             divisors.append((len(values) - 1, "unbiased", stat.variance))
         for divisor, name, value in divisors:
-            lines.append([Symbol(name, stat_label(name, stat.index, given.statistics))]
-                         + distinct([Fraction_(terms(squares), Number(divisor)),
-                                     Fraction_(Number(total), Number(divisor)), Number(value)]))
+            lines.append(variance_line(Symbol(name, stat_label(name, stat.index, given.statistics)), values,
+                                       stat.mean, divisor, value))
         lines.append([Symbol(std, stat_label(std, stat.index, given.statistics))]
                      + distinct([Root(Number(stat.variance)), Number(stat.std)]))
     text = "Each variance is the sum of the squared distances from the mean divided by N"
@@ -511,13 +437,8 @@ def wrong_count(given) -> list[tuple[str, dict, dict]]:
 
 
 OWN_MISTAKES = {
-    "unbiased_variance": Places(
-        "unbiased_variance", "The variance was divided by the wrong count: BatchNorm normalizes the "
-        "output with the biased variance, divided by N, even where a problem reports the unbiased one; "
-        "N − 1 gives the unbiased variance of torch.var and PyTorch's running_var, which only a problem "
-        "that says `unbiased` reports.", wrong_count),
-    "wrong_axes": Places("wrong_axes", "The statistics were taken over the wrong axes: check which indices the "
-                         "mean keeps and which it sums over.", other_axes),
+    "unbiased_variance": Places("unbiased_variance", SHARED_MISTAKES["unbiased_variance"], wrong_count),
+    "wrong_axes": Places("wrong_axes", SHARED_MISTAKES["wrong_axes"], other_axes),
 }
 
 
