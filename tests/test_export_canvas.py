@@ -158,3 +158,12 @@ def test_variants_are_groups_that_pick_one(tmp_path):
         check_problem(found[problem_id], *expected[(problem_id, 1)])
     left_out = re.findall(r"problem (\S+) is left out of the Canvas quiz: it needs several questions", stderr)
     assert left_out and not set(left_out) & set(found)
+
+
+def test_a_table_is_named_as_left_out(tmp_path):
+    source = tmp_path / "table.yaml"
+    source.write_text("title: T\nproblems:\n  - id: net\n    kind: network\n    ask: [table]\n    given:\n"
+                      "      input_shape: 3x8x8\n      layers:\n        - {type: conv2d, out_channels: 2, kernel_size: 3}\n")
+    result = run_solver("export", source, "--to", "canvas", "--output", tmp_path)
+    assert result.returncode == 2 and "problem net is left out (`table`: tables are not exported to Canvas" \
+        in result.stderr, result.stderr

@@ -455,3 +455,28 @@ def test_a_formula_beside_a_matrix_is_left_out_and_the_rest_exported():
     assert kept.answers == [matrix]
     assert warnings == ["problem p: answers left out, the rest exported (`size`: a formula asked beside a matrix, "
                         "a shape or a yes/no answer: a STACK question here holds formulas and numbers only)"]
+
+
+def test_a_table_is_a_grid_of_fields_each_graded_as_its_own_answer(tmp_path):
+    source = tmp_path / "table.yaml"
+    source.write_text("title: T\nproblems:\n  - id: net\n    kind: network\n    ask: [table]\n    given:\n"
+                      "      input_shape: 3x32x32\n      layers:\n"
+                      "        - {type: conv2d, out_channels: 8, kernel_size: 5, padding: 2, stride: 2}\n"
+                      "        - {type: maxpool2d, kernel_size: 2}\n        - {type: flatten}\n"
+                      "        - {type: linear, out_features: 10}\n")
+    root, stderr = export(source, tmp_path=tmp_path)
+    assert "left out" not in stderr
+    questions, _ = questions_of(root)
+    question = questions[("net", None)]
+    assert question.get("type") == "cloze"
+    problem = load(source).problems[0]
+    solved = solve_once(problem)
+    table = solved.solution.answers["table"].value
+    grid = question.findtext("questiontext/text")
+    assert grid.count("<tr>") == len(table.rows) + 1 and all(f"<th>{label}</th>" in grid for label in table.labels)
+    fields = iter(cloze_fields(grid))
+    general = html.unescape(question.findtext("generalfeedback/text"))
+    for number in range(1, len(table.rows) + 1):
+        for column in table.columns:
+            check_cloze_answer(solved, solved.solution.answers[f"{column}[{number}]"], fields, general)
+    assert next(fields, None) is None, "more Cloze fields than cells"

@@ -31,12 +31,11 @@ from ..variants import MAX_COUNT
 from ...answers.tolerance import DEFAULT
 from ...answers.types import answer_type
 
-TABLES = {"table": "tables are not exported yet"}
 WHY_LEFT_OUT = {       # target -> {answer type: why the export leaves it out}
-    "moodle": TABLES,
-    "moodle --no-stack": {"expression": "formulas need Moodle's STACK plugin, which --no-stack leaves out",
-                          **TABLES},
-    "canvas": {"expression": "Canvas cannot check a formula (Moodle can, with STACK)", **TABLES},
+    "moodle": {},
+    "moodle --no-stack": {"expression": "formulas need Moodle's STACK plugin, which --no-stack leaves out"},
+    "canvas": {"expression": "Canvas cannot check a formula (Moodle can, with STACK)",
+               "table": "tables are not exported to Canvas yet (Moodle takes them as a grid)"},
 }
 CATCH_ALL = "Not one of the common mistakes: compare your steps with the worked solution."
 

@@ -10,8 +10,9 @@ holding its variants, so a quiz can draw one at random. Per question, by what it
 - formulas (and numbers asked beside them): `stack`, the STACK plugin's question
   (stack.py), unless `--no-stack`; a formula asked beside a matrix, a shape or a yes/no
   is left out, named;
-- anything else (shapes, matrices, several answers): `cloze`, Moodle's multianswer
-  question, one NUMERICAL field per number (an axis, a cell), yes/no as a choice.
+- anything else (shapes, matrices, tables, several answers): `cloze`, Moodle's
+  multianswer question, one NUMERICAL field per number (an axis, a cell), yes/no as
+  a choice; a table is a grid of them, row by row.
   Feedback about a whole matrix (kernel flipped) goes in the general feedback.
 Text is escaped by ElementTree (no CDATA, so `]]>` is plain text too).
 """
@@ -197,6 +198,8 @@ def cloze_part(question: Question, answer) -> str:
         return f"<p>{label} {yes_no(question, answer)}</p>"
     if isinstance(kind, Shape):
         return f"<p>{label} {shape_fields(question, answer)}</p>"
+    if kind.by_rows:
+        return f"<p>{label}</p>\n{table_grid(question, answer)}"
     return f"<p>{label}</p>\n{matrix_tables(answer)}"
 
 
@@ -253,3 +256,33 @@ def matrix_tables(answer) -> str:
                                          for x in row) + "</tr>" for row in cells)
         tables.append(f'<table class="matrix">{caption}\n{rows}\n</table>')
     return "\n".join(tables)
+
+
+def table_grid(question: Question, answer) -> str:
+    """A table answer as a grid: each row's label, then one field per number of each cell.
+    Where the kind also names a cell as an answer of its own (`params[3]`, row 3's
+    `params`), the cell's field carries what each mistake gives for it, as a lone
+    answer's would. Moodle grades each cell against the right value: a row is not
+    judged from the student's row before it, as `solver check` judges it."""
+    table, answers = answer.value, question.solution.answers
+    header = "<tr><th>layer</th>" + "".join(f"<th>{html.escape(name)}</th>" for name in table.columns) + "</tr>"
+    rows = []
+    for number, (label, row) in enumerate(zip(table.labels, table.rows), start=1):
+        cells = []
+        for column, type_name in table.columns.items():
+            own = answers.get(f"{column}[{number}]")
+            cell = own if own is not None and own.type == type_name else None
+            cells.append(cell_fields(question, cell, type_name, row[column]))
+        rows.append(f"<tr><th>{html.escape(label)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f'<table class="grid">\n{header}\n' + "\n".join(rows) + "\n</table>"
+
+
+def cell_fields(question: Question, cell, type_name: str, value) -> str:
+    """A table cell's fields: one per axis of a shape, one for a number; with the
+    mistakes' values where the cell is an answer of its own."""
+    if cell is not None:
+        return shape_fields(question, cell) if isinstance(answer_type(type_name), Shape) \
+            else numerical(scalar_choices(question, cell))
+    values = value if isinstance(answer_type(type_name), Shape) else [value]
+    return " × ".join(numerical([choice(type_name, v, "100", CORRECT), Choice("*", "0", "0", CATCH_ALL)])
+                      for v in values)
