@@ -262,8 +262,7 @@ def test_batch_norm_backward_by_hand():
 @pytest.mark.torch
 @pytest.mark.parametrize("problem_id", ["T.20", "T.21", "T.22"])
 def test_shipped_problems_agree_with_pytorch(problem_id):
-    import yaml
-    raw = next(p for p in yaml.safe_load(TRAINING.read_text())["problems"] if p["id"] == problem_id)["given"]
+    raw = shipped_given(problem_id)
     answers = solved(raw)
     for name, value in torch_answers(torch, raw).items():
         assert_close(answers[name], value, f"{problem_id} {name}")
@@ -396,6 +395,40 @@ def test_mistakes_are_named(spec, text, mistake):
     result = run_solver("check", TRAINING, spec, text, "--json")
     verdict = json.loads(result.stdout)
     assert result.returncode == 1 and verdict["mistake"] == mistake, result.stdout
+
+
+def nested_text(values: np.ndarray) -> str:
+    """A tensor as a student types it, each entry to 5 significant figures (torch's rounding error
+    at 0, -1.1e-16, written 0)."""
+    if values.ndim == 0:
+        return f"{round(float(values), 12) + 0.0:.5g}"
+    return "[" + ", ".join(nested_text(v) for v in values) + "]"
+
+
+def shipped_given(problem_id) -> dict:
+    import yaml
+    return next(p for p in yaml.safe_load(TRAINING.read_text())["problems"] if p["id"] == problem_id)["given"]
+
+
+@pytest.mark.torch
+def test_a_four_axis_output_checks_and_another_types_statistics_are_named():
+    """T.22's 1×4×2×2 output typed as a nested list is read and checked; the output of instance norm
+    (F.instance_norm), where group norm was asked, is diagnosed as the wrong axes."""
+    x = t(shipped_given("T.22")["input"])
+    right = torch.nn.functional.group_norm(x, 2, eps=1e-5).numpy()
+    result = run_solver("check", TRAINING, "T.22:output", nested_text(right))
+    assert result.returncode == 0, result.stdout + result.stderr
+    wrong = torch.nn.functional.instance_norm(x, eps=1e-5).numpy()
+    result = run_solver("check", TRAINING, "T.22:output", nested_text(wrong), "--json")
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 1 and verdict["mistake"] == "wrong_axes", result.stdout
+
+
+def test_the_unbiased_variance_is_named():
+    """T.21 by hand: the squared distances sum to 36 and 16; divided by N − 1 = 3, 12 and 16/3."""
+    result = run_solver("check", TRAINING, "T.21:variance", "[12, 16/3]", "--json")
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 1 and verdict["mistake"] == "unbiased_variance", result.stdout
 
 
 def test_batchnorm_stays_a_kind():

@@ -463,12 +463,16 @@ def gamma_step(given, grads, xhat) -> Step:
 def xhat_step(given, grads) -> Step:
     every, weights = letters(given.input), weight_letters(given)
     cells, note = shown_entries(given.input.shape, "gradient")
+    affine = Relation(Y, "=", Product([quantity("gamma"), XHAT], dot=True) + quantity("beta"))
+    if np.array_equal(given.gamma, 1):
+        return Step("Gradient of the normalized input", f"{math(affine)} with γ = 1, so "
+                                                       f"{math(Partial(LOSS, XHAT))} is the upstream gradient "
+                                                       "itself.", [[gradient("xhat", every), gradient("Y", every)]])
     lines = [[gradient("xhat", every), label("gamma", weights) * gradient("Y", every)]]
     for cell in cells:
         gamma = entry(given.gamma, weight_of(given, cell))
         lines.append([gradient("xhat", cell)] + distinct([Product([Number(gamma), Number(given.upstream[cell])],
                                                                   dot=True), Number(grads["grad_xhat"][cell])]))
-    affine = Relation(Y, "=", Product([quantity("gamma"), XHAT], dot=True) + quantity("beta"))
     return Step("Gradient of the normalized input", f"{math(affine)}, so each entry's {math(Partial(LOSS, XHAT))} "
                                                    f"is its γ times its {math(Partial(LOSS, Y))}." + note, lines)
 
