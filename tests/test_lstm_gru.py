@@ -169,11 +169,14 @@ def test_random_cells_agree_with_torch(cell, seed):
 
 # ---- mistakes: torch re-implementations of the cell with one change -------------------------------------
 
-def lstm_by_hand(given, change=""):
-    """An LSTM written from its equations in torch, with one change: each gate's weights per gate, no biases."""
-    t = lambda v: torch.tensor(float(v), dtype=torch.float64)  # noqa: E731
+def lstm_by_hand(given, change="", leaves=None):
+    """An LSTM written from its equations in torch, with one change: each gate's weights per gate, no biases;
+    `leaves` (a dict) receives the weights as autograd leaves, and h_L is returned as a tensor in it."""
+    t = lambda v: torch.tensor(float(v), dtype=torch.float64, requires_grad=True)  # noqa: E731
     w = {k: (t(given[f"w_i{k}"]), t(given[f"w_h{k}"])) for k in "ifgo"}
     h, c, hs, cs = t(given.get("h0", 0)), t(given.get("c0", 0)), [], []
+    if leaves is not None:
+        leaves |= {f"w_i{k}": w[k][0] for k in "ifgo"} | {f"w_h{k}": w[k][1] for k in "ifgo"} | {"h0": h, "c0": c}
     for x in given["x"]:
         a = {k: w[k][0] * x + w[k][1] * h for k in "ifgo"}
         gate = {k: torch.sigmoid(a[k]) for k in "ifo"} | {"g": torch.tanh(a["g"])}
@@ -188,6 +191,8 @@ def lstm_by_hand(given, change=""):
         h = gate["o"] * (c if change == "o_on_c" else torch.tanh(c))
         hs.append(h.item())
         cs.append(c.item())
+    if leaves is not None:
+        leaves["h_L"] = h
     return hs, cs
 
 
@@ -267,11 +272,13 @@ def test_bad_input_is_one_paragraph(tmp_path, given, field, words):
     assert_bad_input(run_solver("solve", path), path, "p", field, words)
 
 
-def gru_by_hand(given, change=""):
-    """A GRU written from PyTorch's equations in torch, scalar, with one change."""
-    t = lambda v: torch.tensor(float(v), dtype=torch.float64)  # noqa: E731
+def gru_by_hand(given, change="", leaves=None):
+    """A GRU written from PyTorch's equations in torch, scalar, with one change (`leaves` as lstm_by_hand's)."""
+    t = lambda v: torch.tensor(float(v), dtype=torch.float64, requires_grad=True)  # noqa: E731
     p = {name: t(given.get(name, 0)) for name in ("w_ir", "w_iz", "w_in", "w_hr", "w_hz", "w_hn", "b_in", "b_hn")}
     h, hs = t(given.get("h0", 0)), []
+    if leaves is not None:
+        leaves |= p | {"h0": h}
     for x in given["x"]:
         r = torch.sigmoid(p["w_ir"] * x + p["w_hr"] * h)
         z = torch.sigmoid(p["w_iz"] * x + p["w_hz"] * h)
@@ -283,6 +290,8 @@ def gru_by_hand(given, change=""):
             n = torch.tanh(p["w_in"] * x + p["b_in"] + r * (p["w_hn"] * h + p["b_hn"]))
         h = z * n + (1 - z) * h if change == "z_reversed" else (1 - z) * n + z * h
         hs.append(h.item())
+    if leaves is not None:
+        leaves["h_L"] = h
     return hs
 
 
@@ -333,3 +342,63 @@ def test_every_displayed_equation_of_a_scalar_derivation_holds(cell, given):
     solution = k.solve(k.read(given))
     count = compared_members(solution, numeric, lambda a, b: np.allclose(a, b, rtol=1e-9, atol=1e-12))
     assert count > 40
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("cell, mistake", [("lstm", m) for m in LSTM_MISTAKES] + [("gru", m) for m in GRU_MISTAKES])
+def test_a_mistakes_gradients_are_autograds_of_the_changed_cell(cell, mistake):
+    """A student who makes the mistake in the forward pass backpropagates through the cell they computed:
+    the mistake's gradients and step are autograd's through the torch cell with that change."""
+    require_module("torch")
+    from solver.kinds.recurrent.cells import Rules
+    given = {**(SCALAR_LSTM if cell == "lstm" else SCALAR_GRU), "target": 0.25, "learning_rate": 0.5}
+    change, rules = (LSTM_MISTAKES if cell == "lstm" else GRU_MISTAKES)[mistake]
+    got = answers(cell, given, Rules(**rules))
+    leaves = {}
+    (lstm_by_hand if cell == "lstm" else gru_by_hand)(given, change, leaves)
+    loss = (leaves.pop("h_L") - 0.25) ** 2 / 2
+    loss.backward()
+    close(got["loss"], loss.item(), "loss")
+    grads = {name: 0.0 if leaf.grad is None else leaf.grad.item() for name, leaf in leaves.items()}  # unused: 0
+    for name, grad in grads.items():
+        if name in given:
+            close(got[f"grad_{name}"], grad, name)
+            if name not in ("h0", "c0"):
+                close(got[f"updated_{name}"], given[name] - 0.5 * grad, f"updated {name}")
+    found = {m.name: m for m in kind(cell).mistakes}[mistake]       # and the kind's mistake gives these answers
+    assert any(np.isclose(float(values["grad_h0"]), grads["h0"])
+               for _, values in found.cases(kind(cell).read(given)) if values)
+
+
+@pytest.mark.torch
+def test_symbolic_gru_agrees_with_torch_at_random_points():
+    require_module("torch")
+    given = {"x": ["x_1", "x_2", "x_3"], "h0": "h_0", "w_ir": "a", "w_iz": 0.5, "w_in": 1, "w_hr": 0.3,
+             "w_hz": "b", "w_hn": -0.5, "b_hn": 0.25}
+    got = answers("gru", given)
+    rng = random.Random(5)
+    for _ in range(5):
+        point = {name: rng.uniform(-1, 1) for name in ("x_1", "x_2", "x_3", "h_0", "a", "b")}
+        numeric = {k: point[v] if isinstance(v, str) else v for k, v in given.items() if k != "x"}
+        numeric["x"] = [point[f"x_{t}"] for t in (1, 2, 3)]
+        hs = gru_by_hand(numeric)
+        for t in (1, 2, 3):
+            subs = {s: point[s.name] for s in got[f"h[{t}]"].free_symbols}
+            assert abs(float(got[f"h[{t}]"].subs(subs)) - hs[t - 1]) < 1e-9
+
+
+@pytest.mark.parametrize("cell, given, field, words", [
+    ("lstm", {"x": [1, 2], "weight_ih": [1, 2, 3, 4], "weight_hh": [1, 2, 3, 4], "c0": [0, 1]}, "c0",
+     "one per hidden unit, H = 1"),
+    ("lstm", {"x": [1], "w_ii": 1, "w_if": 1, "w_ig": 1, "w_io": 1, "w_hi": 1, "w_hf": 1, "w_hg": 1}, "w_ho",
+     "is missing"),
+    ("gru", {"x": [[1, 2]], "w_ir": [1, 2], "w_iz": [1, 2], "w_in": [1, 2, 3], "w_hr": 1, "w_hz": 1, "w_hn": 1},
+     "w_in", "H×I = 1×2"),
+    ("gru", {"x": ["x_1"], "weight_ih": [1, 0, 1, 1, 0, 1],
+             "weight_hh": [[1, 0], [0, 1], [1, 1], [1, 0], [0, 1], [1, 1]]}, "x", "symbols need a scalar cell"),
+    ("gru", {"x": ["x_1"], "weight_ih": [1, 2, 3], "weight_hh": [1, 2, 3], "target": 1}, "x",
+     "forward pass only"),
+])
+def test_more_bad_input(tmp_path, cell, given, field, words):
+    path = one_problem_file(tmp_path, cell, given)
+    assert_bad_input(run_solver("solve", path), path, "p", field, words)

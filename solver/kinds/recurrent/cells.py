@@ -27,8 +27,8 @@ from ...core.errors import FieldError
 from ...core.fields import choice, given_field, optional
 from ...core.model import Answer, Step
 from ...math.functions import VALUE_AND_SLOPE
-from ...math.nodes import Apply, Array, Formula, Group, Hadamard, Negative, Number, Partial, Power, Product, Relation, Sum, \
-    Summation, Symbol, Transpose
+from ...math.nodes import Apply, Array, Formula, Group, Hadamard, Negative, Number, Partial, Power, Product, \
+    Relation, Sum, Summation, Symbol, Transpose
 from ...math.notation import after_update, derivative, indexed, listing, quantity, words, written
 from ...math.printing import latex
 from ..common import exact
@@ -249,7 +249,8 @@ def stacked_parameters(cell: Cell, g, inputs: int) -> tuple[dict, int]:
     ih = np.shape(g.weight_ih)
     if ih != (n * hidden, inputs) and squeezed(ih) != squeezed((n * hidden, inputs)):
         raise FieldError("weight_ih", f"is {shape_text(ih)}, but weight_hh is {shape_text(hh)} (H = {hidden}) and "
-                                      f"each input has I = {inputs} entries: weight_ih must be {n}H×I = "
+                                      f"each input has I = {inputs} entr{'y' if inputs == 1 else 'ies'}: weight_ih must be "
+                                      f"{n}H×I = "
                                       f"{n * hidden}×{inputs}, the gates {cell.stack()} stacked by rows")
     w_ih = np.array(g.weight_ih, dtype=object).reshape(n * hidden, inputs)
     w_hh = np.array(g.weight_hh, dtype=object).reshape(n * hidden, hidden)
@@ -556,7 +557,7 @@ def exact_value(v):
 class Rules:
     """PyTorch's cells; each mistake changes one thing."""
     sigmoid_as_tanh: str = ""      # a gate squashed by tanh instead of σ
-    lstm_carry: str = "forget"     # c_t's c_{t−1} term: "forget" f ⊙ c_{t−1} + i ⊙ g; "swapped" i ⊙ c_{t−1} + f ⊙ g; "none"
+    lstm_carry: str = "forget"     # c_t = f ⊙ c_{t−1} + i ⊙ g; "swapped": i ⊙ c_{t−1} + f ⊙ g; "none": i ⊙ g
     output_squashed: bool = True   # h_t = o_t ⊙ tanh(c_t) (False: o_t ⊙ c_t)
     reset_after_product: bool = True   # n_t = tanh(... + r_t ⊙ (W_hn h + b_hn)) (False: W_hn (r_t ⊙ h) + b_hn)
     z_keeps_old: bool = True       # h_t = (1 − z) ⊙ n + z ⊙ h_{t−1} (False: z ⊙ n + (1 − z) ⊙ h_{t−1})
@@ -660,7 +661,8 @@ class GatedCell(Kind):
         steps.append(loss_step(m, hs))
         bw = backward(m, self.back, records, RULES)
         for t in range(m.steps, 0, -1):
-            steps.append(Step(f"Back through step t = {t}", self.back_text(m, t), self.backward_lines(m, t, records, bw)))
+            steps.append(Step(f"Back through step t = {t}", self.back_text(m, t),
+                              self.backward_lines(m, t, records, bw)))
         steps.append(gradient_step(m, records, bw, {name: a.value for name, a in answers.items()}))
         if m.lr is not None:
             steps.append(update_step(m, {name: a.value for name, a in answers.items()}))
@@ -724,12 +726,8 @@ def gradient_step(m: Model, records: list, bw: dict, values: dict) -> Step:
         lines.append(tidy([head, Summation(Symbol("t"), 1, m.steps, times(factors)), plus(terms),
                            as_node(bw["grads"][name])]))
     if m.stacked:
-        for name in m.parameters():
-            part = STACKED_PART[name]
-            blocks = Array(np.array([[Symbol(f"g{part}{k}", derivative("loss", latex(gate_parameter(f"{part}{k}"))))]
-                                     for k in m.cell.gates], dtype=object))
-            lines.append([Symbol(f"grad {name}", derivative("loss", words(name))), blocks,
-                          as_node(values[f"grad_{name}"])])
+        lines += [[Symbol(f"grad {name}", derivative("loss", words(name))), as_node(values[f"grad_{name}"])]
+                  for name in m.parameters()]
     for s in m.cell.states:
         lines.append([Symbol(f"grad {s}0", derivative("loss", latex(indexed(s, 0)))), as_node(bw["grads"][f"{s}0"])])
     text = ("Each weight and bias is used at every step, so its gradient is a sum over the steps: the error of the "

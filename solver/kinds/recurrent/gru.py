@@ -16,8 +16,10 @@ from ...core.model import Step
 from ...math.nodes import Apply, Group, Negative, Number, Power, Product, Sum
 from ...math.notation import indexed
 from ..mistakes import Change, Places, shared
-from .cells import RULES, own_error, recurrent_weight, Cell, GatedCell, Model, Rules, activation, apply, as_node, entrywise, error_text, \
-    dl, gate_line, gate_parameter, given_symbols, inline, letter, make_given, plus, slope_of_output, tidy
+from .cells import RULES, Cell, GatedCell, Model, Rules, activation, apply, as_node, dl, entrywise, error_text, \
+    gate_line, gate_parameter, given_symbols, inline, letter, make_given, own_error, plus, recurrent_weight, \
+    slope_of_output, tidy
+
 
 CELL = Cell("gru", "nn.GRU", ("r", "z", "n"), {"r": "sigmoid", "z": "sigmoid", "n": "tanh"}, ("h",),
             {"r": "reset gate", "z": "update gate", "n": "candidate (new gate)"})

@@ -17,8 +17,10 @@ from ...core.model import Step
 from ...math.nodes import Apply, Group, Negative, Number, Power, Product, Sum
 from ..mistakes import Change, Places, shared
 from ...math.notation import indexed
-from .cells import RULES, own_error, recurrent_weight, Cell, GatedCell, Model, Rules, activation, affine, apply, as_node, entrywise, error_text, \
-    dl, gate_line, gate_parameter, given_symbols, inline, letter, make_given, plus, slope_of_output, tidy
+from .cells import RULES, Cell, GatedCell, Model, Rules, activation, affine, apply, as_node, dl, entrywise, \
+    error_text, gate_line, gate_parameter, given_symbols, inline, letter, make_given, own_error, plus, \
+    recurrent_weight, slope_of_output, tidy
+
 
 CELL = Cell("lstm", "nn.LSTM", ("i", "f", "g", "o"),
             {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid"}, ("h", "c"),
