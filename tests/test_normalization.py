@@ -315,7 +315,8 @@ def test_mistakes_agree_with_independent_computations(seed, kind_name, rank):
 
     [(_, found)] = mistake_cases("parameter_gradient_not_summed", given)
     x = t(given["input"])
-    for b in range(x.shape[0]):
+    assert bool(found) == (x.shape[0] > 1)
+    for b in range(x.shape[0] if found else 0):
         one = dict(given, upstream=(t(given["upstream"]) * (torch.arange(x.shape[0]) == b).reshape(
             [-1] + [1] * (x.dim() - 1))).tolist())
         alone = wrong_answers(one)
@@ -368,6 +369,12 @@ def test_wrong_axes_lists_the_other_types():
 def test_backward_mistakes_need_the_upstream():
     given = {"input": [[1, 2], [3, 5]]}
     assert mistake_cases("statistics_held_constant", given) == [("", {})]
+    assert mistake_cases("parameter_gradient_not_summed", given) == [("", {})]
+
+
+def test_one_sample_has_no_batch_to_sum_over():
+    """With B = 1 the gradients of γ and β per sample are the gradients themselves: not a mistake."""
+    given = {"input": [[[[1, 2], [4, 3]]]], "type": "instance", "upstream": [[[[1, 0], [2, 1]]]]}
     assert mistake_cases("parameter_gradient_not_summed", given) == [("", {})]
 
 

@@ -573,7 +573,8 @@ MISTAKES = [
     Change("parameter_gradient_not_summed", "The gradients of γ and β were not summed over the batch: each γ and "
                                             "β is shared by every sample, so its gradient is the sum of every "
                                             "sample's contribution.",
-           rules={"sum_over_batch": False}, applies=backward_asked, only=("grad_gamma", "grad_beta")),
+           rules={"sum_over_batch": False}, applies=lambda g: backward_asked(g) and g.input.shape[0] > 1,
+           only=("grad_gamma", "grad_beta")),
 ]
 
 
