@@ -22,7 +22,7 @@ import yaml
 
 SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
-    "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "essay"),
+    "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "transformer", "essay"),
     "dense": ("batchnorm", "normalization", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy",
               "dropout", "optimizer", "init", "regularization", "graph"),
 }
@@ -738,6 +738,30 @@ def draw_graph(rng):
     return given
 
 
+TRANSFORMER_LETTERS = {"vocab_size": "V", "context_length": "T_ctx", "d_model": "d", "num_layers": "L",
+                       "num_heads": "h", "d_ff": "d_ff", "batch_size": "B", "sequence_length": "T"}
+
+
+def draw_transformer(rng):
+    """A small GPT-style decoder: every option (tied or not, biases or not, layernorm or rmsnorm, learned or no
+    positions, each dtype), heads dividing the width, sequences up to the context (beyond it without learned
+    positions); one draw in five with some sizes as letters (the general formula)."""
+    heads = rng.randint(1, 4)
+    context = rng.randint(1, 12)
+    given = {"vocab_size": rng.randint(2, 60), "context_length": context, "d_model": heads * rng.randint(1, 6),
+             "num_layers": rng.randint(1, 3), "num_heads": heads, "d_ff": rng.randint(1, 24),
+             "tied_embeddings": rng.random() < 0.5, "bias": rng.random() < 0.5,
+             "norm": rng.choice(["layernorm", "rmsnorm"]), "positional": rng.choice(["learned", "none"])}
+    maybe(rng, given, "batch_size", rng.randint(1, 3))
+    if rng.random() < 0.8:
+        given["sequence_length"] = rng.randint(1, context if given["positional"] == "learned" else context + 4)
+    maybe(rng, given, "dtype", rng.choice(["float32", "float16", "bfloat16", "float64"]))
+    if rng.random() < 0.2:
+        for name in rng.sample(sorted(TRANSFORMER_LETTERS), rng.randint(1, len(TRANSFORMER_LETTERS))):
+            given[name] = TRANSFORMER_LETTERS[name]
+    return given
+
+
 DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_conv2d(r),
         "conv_transpose2d": draw_conv_transpose2d, "conv2d_backward": lambda r: draw_conv2d(r, backward=True),
         "pool2d": draw_pool2d, "conv_cost": draw_conv_cost, "layers_to_size": draw_layers_to_size,
@@ -746,7 +770,7 @@ DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_
         "mlp_jacobian": draw_mlp_jacobian, "rnn": draw_rnn,
         "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy,
         "dropout": draw_dropout, "optimizer": draw_optimizer, "init": draw_init,
-        "regularization": draw_regularization, "graph": draw_graph}
+        "regularization": draw_regularization, "graph": draw_graph, "transformer": draw_transformer}
 
 
 # ---- problem sets ---------------------------------------------------------------

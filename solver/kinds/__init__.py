@@ -31,6 +31,7 @@ KINDS = {                      # kind name -> its module in this package
     "init": "training.init",
     "regularization": "training.regularization",
     "graph": "graph.backprop",
+    "transformer": "transformer",
     "essay": "essay",
 }
 

@@ -28,7 +28,7 @@ from ..math.notation import quantity
 from .sizes import distinct
 from .conv import conv2d, conv_transpose2d, pool2d
 from .common import read_padding
-from .counting import conv_counts
+from .counting import conv_counts, linear_counts, norm_counts
 
 UNKNOWN = "?"
 B, CI, CO, G = Symbol("B"), quantity("C_in", "Ci"), quantity("C_out", "Co"), Symbol("g")
@@ -305,11 +305,12 @@ class BatchNorm2d(Layer):
         c, h, w = shape
         inferred = inferred_channels("num_features", self.num_features, c)
         values = dict(C=c, H=h, W=w)
-        return Computed(shape, weights=c * self.affine, biases=c * self.affine, mults=c * h * w,
+        affine = norm_counts(C) if self.affine else {}
+        counts = {name: formula.substitute(values).value() for name, formula in affine.items()}
+        return Computed(shape, weights=counts.get("weights", 0), biases=counts.get("biases", 0), mults=c * h * w,
                         adds=c * h * w, inferred=inferred,
-                        count_lines=[("weights", C, values), ("biases", C, values),
-                                     ("mults", C * H * W, values), ("adds", C * H * W, values)]
-                        if self.affine else [("mults", C * H * W, values), ("adds", C * H * W, values)],
+                        count_lines=[(name, affine[name], values) for name in affine]
+                        + [("mults", C * H * W, values), ("adds", C * H * W, values)],
                         note="γ (a weight) and β (a bias) per channel; the running mean and variance "
                              "are statistics, not parameters." if self.affine else "")
 
@@ -333,10 +334,11 @@ class Linear(Layer):
         inferred = inferred_channels("in_features", self.in_features, f)
         o = self.out_features
         values = dict(Fi=f, Fo=o, b=int(self.bias))
-        return Computed((o,), weights=o * f, biases=o * self.bias, mults=o * f,
-                        adds=o * (f - 1 + self.bias), macs=o * f, inferred=inferred,
-                        count_lines=[("weights", FO * FI, values), ("biases", FO * BIAS, values),
-                                     ("mults", FO * FI, values), ("adds", FO * (FI - 1 + BIAS), values)])
+        formulas = linear_counts(FI, FO, BIAS)
+        counts = {name: formula.substitute(values).value() for name, formula in formulas.items()}
+        return Computed((o,), weights=counts["weights"], biases=counts["biases"], mults=counts["mults"],
+                        adds=counts["adds"], macs=counts["mults"], inferred=inferred,
+                        count_lines=[(name, formula, values) for name, formula in formulas.items()])
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -72,8 +72,8 @@ class Squared(Symbol):
     square kernel. Put in a number, it becomes the power 3^2; put in a symbol, it stays a
     letter (so the line does not repeat) but now has a value."""
 
-    def __init__(self, name: str, base=None):
-        super().__init__(name)
+    def __init__(self, name: str, base=None, latex: str | None = None):
+        super().__init__(name, latex)
         self.base = base
 
     def substitute(self, values):

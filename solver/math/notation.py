@@ -32,6 +32,7 @@ QUANTITIES = {
     "beta_1": r"\beta_1", "beta_2": r"\beta_2", "lambda": r"\lambda", "tau": r"\tau",
     "m_hat": r"\hat{m}", "v_hat": r"\hat{v}", "nabla_f": r"\nabla f",
     "L_data": r"L_{\text{data}}", "rho": r"\rho",
+    "T_ctx": r"T_{\text{ctx}}", "d_ff": r"d_{\text{ff}}",
 }
 
 

@@ -253,7 +253,7 @@ def summation_latex(node: Summation) -> str:
 
 PRINTERS = {
     Symbol: lambda node: node.latex,
-    Squared: lambda node: node.latex + "^2",
+    Squared: lambda node: (node.latex if node.base is None or is_plain(node.base) else sympy_latex(node.base)) + "^2",
     Number: lambda node: number_latex(node.x, node.decimal),
     Array: lambda node: array_latex(node.a, node.decimal),
     Sum: sum_latex,
