@@ -34,6 +34,7 @@ from ...math.printing import latex
 from ..common import exact
 from . import common as recurrent
 from ..base import Kind
+from ..mistakes import Places
 from .common import LOSS_TEXT, LOSSES, fit, read_cell, read_sequence, read_targets, read_tensor, squeezed, \
     symbolic_fields, sympy_number
 
@@ -174,9 +175,6 @@ class Model:
     @property
     def loss_steps(self) -> list[int]:
         return recurrent.loss_steps(self.loss, self.steps)
-
-    def zeros(self) -> np.ndarray:
-        return np.zeros(self.hidden, dtype=object) + 0.0 if not self.symbolic else np.zeros(self.hidden, dtype=object)
 
     def parameters(self) -> list[str]:
         """The given parameter fields, stacked or per gate, in PyTorch's order."""
@@ -567,6 +565,13 @@ class Rules:
 RULES = Rules()
 
 
+def gate_tanh_for_sigmoid(gates: tuple) -> Places:
+    """The mistake of squashing one of `gates` with tanh, one place per gate."""
+    return Places("gate_tanh_for_sigmoid", "A gate was squashed with tanh: the gates use the sigmoid σ, so that "
+                  "they lie between 0 and 1; tanh is for the candidate and the state.",
+                  lambda g: [(f"on the {k} gate", {}, {"sigmoid_as_tanh": k}) for k in gates])
+
+
 def activation(m: Model, k: str, rules: Rules) -> str:
     return "tanh" if rules.sigmoid_as_tanh == k else m.cell.activations[k]
 
@@ -635,9 +640,6 @@ class GatedCell(Kind):
 
     def model(self, given) -> Model:
         return read_model(self.cell, given)
-
-    def values(self, given, rules: Rules = RULES) -> dict:
-        return answer_values(self.model(given), self.step, self.back, rules)
 
     def compute(self, given, rules: Rules = RULES) -> dict:
         m = self.model(given)

@@ -15,10 +15,10 @@ from __future__ import annotations
 from ...core.model import Step
 from ...math.nodes import Apply, Group, Negative, Number, Power, Product, Sum
 from ...math.notation import indexed
-from ..mistakes import Change, Places, shared
+from ..mistakes import Change, shared
 from .cells import RULES, Cell, GatedCell, Model, Rules, activation, apply, as_node, dl, entrywise, error_text, \
-    gate_line, gate_parameter, given_symbols, inline, letter, make_given, own_error, plus, recurrent_weight, \
-    slope_of_output, tidy
+    gate_line, gate_parameter, gate_tanh_for_sigmoid, given_symbols, inline, letter, make_given, own_error, plus, \
+    recurrent_weight, slope_of_output, tidy
 
 
 CELL = Cell("gru", "nn.GRU", ("r", "z", "n"), {"r": "sigmoid", "z": "sigmoid", "n": "tanh"}, ("h",),
@@ -183,9 +183,7 @@ MISTAKES = [
            "its bias too.", rules={"reset_after_product": False}),
     Change("update_gate_reversed", "z weights the two states the wrong way round: PyTorch's GRU keeps the old "
            "state where z is 1, h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_(t−1).", rules={"z_keeps_old": False}),
-    Places("gate_tanh_for_sigmoid", "A gate was squashed with tanh: the gates use the sigmoid σ, so that they lie "
-           "between 0 and 1; tanh is for the candidate and the state.",
-           lambda g: [(f"on the {k} gate", {}, {"sigmoid_as_tanh": k}) for k in ("r", "z")]),
+    gate_tanh_for_sigmoid(("r", "z")),
     shared("update_sign_flipped", applies=lambda g: g.learning_rate is not None),
 ]
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from ...core.model import Step
 from ...math.nodes import Apply, Group, Negative, Number, Power, Product, Sum
-from ..mistakes import Change, Places, shared
+from ..mistakes import Change, shared
 from ...math.notation import indexed
 from .cells import RULES, Cell, GatedCell, Model, Rules, activation, affine, apply, as_node, dl, entrywise, \
-    error_text, gate_line, gate_parameter, given_symbols, inline, letter, make_given, own_error, plus, \
-    recurrent_weight, slope_of_output, tidy
+    error_text, gate_line, gate_parameter, gate_tanh_for_sigmoid, given_symbols, inline, letter, make_given, \
+    own_error, plus, recurrent_weight, slope_of_output, tidy
 
 
 CELL = Cell("lstm", "nn.LSTM", ("i", "f", "g", "o"),
@@ -167,9 +167,7 @@ MISTAKES = [
     Change("forget_input_swapped", "The forget and input gates are swapped: c_t = f_t ⊙ c_(t−1) + i_t ⊙ g_t, the "
            "forget gate scaling the old cell state and the input gate the candidate.",
            rules={"lstm_carry": "swapped"}),
-    Places("gate_tanh_for_sigmoid", "A gate was squashed with tanh: the gates use the sigmoid σ, so that they lie "
-           "between 0 and 1; tanh is for the candidate and the state.",
-           lambda g: [(f"on the {k} gate", {}, {"sigmoid_as_tanh": k}) for k in ("i", "f", "o")]),
+    gate_tanh_for_sigmoid(("i", "f", "o")),
     Change("cell_carry_dropped", "The c_(t−1) term is missing: the cell state carries over, c_t = f_t ⊙ c_(t−1) + "
            "i_t ⊙ g_t.", rules={"lstm_carry": "none"}),
     Change("output_gate_on_c", "The output gate was applied to c_t itself: h_t = o_t ⊙ tanh(c_t), the cell state "
