@@ -514,15 +514,18 @@ def input_step(given, stats, grads, xhat) -> Step:
     m1, m2, centred = Symbol("m_1"), Symbol("m_2"), x_ - quantity("mu")
     spread = quantity("sigma^2") + quantity("eps")
     text = (f"x reaches the loss three ways: through its own {math(XHAT)}, and through μ and σ², on which every "
-            f"{math(XHAT)} of its statistic depends. The chain rule adds the three paths. Through μ: every "
-            f"{math(XHAT)} of the statistic moves by {math(Negative(Fraction_(Number(1), n * root)))} when μ grows, "
-            f"which gives {math(Negative(m1))}, the statistic's mean of {math(Partial(LOSS, XHAT))}. Through σ²: "
+            f"{math(XHAT)} of its statistic depends. The chain rule adds the three paths. Directly: "
+            f"{math(Relation(Partial(XHAT, x_), '=', Fraction_(Number(1), root)))}. Through μ: "
+            f"{math(Relation(Partial(quantity('mu'), x_), '=', Fraction_(Number(1), n)))} and "
+            f"{math(Relation(Partial(XHAT, quantity('mu')), '=', Negative(Fraction_(Number(1), root))))} for every "
+            f"{math(XHAT)} of the statistic, which gives {math(Negative(m1))} over the same root, with {math(m1)} "
+            f"the statistic's mean of {math(Partial(LOSS, XHAT))}. Through σ²: "
             f"{math(Relation(Partial(quantity('sigma^2'), x_), '=', Fraction_(2 * Group(centred), n)))} (the part "
             "through μ vanishes since the distances from μ sum to 0) and "
-            f"{math(Relation(Partial(XHAT, quantity('sigma^2')), '=', Negative(Fraction_(XHAT, 2 * Group(spread)))))}, "
-            f"which gives {math(Negative(Product([XHAT, m2], dot=True)))}, with {math(m2)} the statistic's mean of "
-            f"{math(Product([Partial(LOSS, XHAT), XHAT], dot=True))}. The means run over the statistic's N "
-            "entries, as μ's does.")
+            f"{math(Relation(Partial(XHAT, quantity('sigma^2')), '=', Negative(Fraction_(XHAT, 2 * Group(spread)))))}"
+            f", which gives {math(Negative(Product([XHAT, m2], dot=True)))} over the same root, with {math(m2)} the "
+            f"statistic's mean of {math(Product([Partial(LOSS, XHAT), XHAT], dot=True))}. The means run over the "
+            "statistic's N entries, as μ's does.")
     return Step("Gradient of the input", text + note + cell_note, lines)
 
 
