@@ -35,7 +35,7 @@ def test_json_follows_the_design_shape(path):
     for problem in data["problems"]:
         assert set(problem) == {"id", "kind", "answers", "steps"}
         for step in problem["steps"]:
-            assert {"title", "text", "math"} <= set(step) <= {"title", "text", "math", "display", "steps"}
+            assert {"title", "text", "math"} <= set(step) <= {"title", "text", "math", "display", "diagram", "steps"}
         for answer in problem["answers"].values():
             assert set(answer) == {"type", "value", "latex"}
             if answer["type"] == "integer":

@@ -15,6 +15,7 @@ class Step:
     `math` is a list of display lines; each line is a list of values shown
     joined by "=" (formula, substitution, arithmetic, result). `layout` names a
     kind-specific template macro ("conv2d.windows") that renders `data`.
+    `diagram`, where the step has one, is a graph to draw (the renderer lays it out).
     """
     title: str
     text: str = ""
@@ -22,6 +23,39 @@ class Step:
     layout: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     substeps: list[Step] = field(default_factory=list)
+    diagram: Diagram | None = None
+
+
+@dataclass
+class Vertex:
+    """A node of a drawn graph: `name` and `operation` (what it computes, in its inputs' names; None
+    for an input) are math values, as are its `value`, its `gradient` and its `gate` (the operation
+    as short as a picture draws it: +, e^□)."""
+    id: str
+    name: Any
+    operation: Any = None
+    value: Any = None
+    gradient: Any = None
+    gate: Any = None
+
+
+@dataclass
+class Wire:
+    """A wire of a drawn graph, from vertex `source` into vertex `target`: the value it carries
+    forward and the gradient it carries back."""
+    source: str
+    target: str
+    value: Any = None
+    gradient: Any = None
+
+
+@dataclass
+class Diagram:
+    """A graph to draw, as data: its vertices in topological order and its wires. A vertex that
+    feeds nothing is an output: its value and gradient leave it on a wire of its own. How it is
+    laid out (columns by depth, left to right) is the renderer's business."""
+    vertices: list[Vertex]
+    wires: list[Wire]
 
 
 @dataclass

@@ -23,6 +23,7 @@ from ..math.printing import (answer_value, column_groups, display_rows, latex, m
                              text_display)
 from ..core.prose import escape_html, escape_latex, html_literal, escape_markdown, math_to_text, prose_text
 from ..answers.types import answer_type
+from .diagram import laid_out, mermaid_text
 
 FORMATS = ("md", "latex", "text", "json", "html")
 EXTENSIONS = {"md": "md", "latex": "tex", "text": "txt", "json": "json", "html": "html"}
@@ -61,9 +62,18 @@ def environment(fmt: str) -> jinja2.Environment:
                        title_text=lambda s: html_literal(prose_text(s)),
                        table_parts=table_parts, column_groups=column_groups, display_rows=display_rows,
                        marked=marked, members=members, shown=answer_value,
-                       tall_blank=lambda answer: answer_type(answer.type).tall_blank)
+                       tall_blank=lambda answer: answer_type(answer.type).tall_blank,
+                       laid_out=lambda diagram: laid_out(diagram, fmt), mermaid=mermaid_text, drawn=drawn)
+    env.globals["format"] = fmt
     env.tests.update(by_rows=lambda answer: answer_type(answer.type).by_rows)
     return env
+
+
+def drawn(solutions) -> bool:
+    """Does any step (or sub-step) of these solutions draw a graph (a LaTeX sheet then loads TikZ)?"""
+    def any_drawn(steps):
+        return any(step.diagram is not None or any_drawn(step.substeps) for step in steps)
+    return any(any_drawn(solution.steps) for solution in solutions)
 
 
 def template_cache():
@@ -200,7 +210,20 @@ def step_json(step) -> dict:
         kind, name = step.layout.split(".")
         layouts = environment("latex").get_template(f"kinds/{kind}.j2").module
         out["display"] = re.sub(r"\n{2,}", "\n", str(getattr(layouts, name)(step.data))).strip()
+    if step.diagram is not None:
+        out["diagram"] = diagram_json(step.diagram)
     if step.substeps:
         out["steps"] = [step_json(sub) for sub in step.substeps]
     return out
+
+
+def diagram_json(diagram) -> dict:
+    """A drawn graph as data: its vertices and wires, each math value as LaTeX (null where it has none)."""
+    def written(value):
+        return None if value is None else latex(value)
+    return {"vertices": [{field.name: value if field.name == "id" else written(value)
+                          for field in dataclasses.fields(vertex) for value in [getattr(vertex, field.name)]}
+                         for vertex in diagram.vertices],
+            "wires": [{"source": wire.source, "target": wire.target, "value": written(wire.value),
+                       "gradient": written(wire.gradient)} for wire in diagram.wires]}
 

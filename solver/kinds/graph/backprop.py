@@ -19,15 +19,15 @@ from typing import Any
 from ...answers.grammar import Constant, Name
 from ...core.errors import FieldError
 from ...core.fields import IDENTIFIER, check_numbers, choice, given_field, number_or_symbol
-from ...core.model import Answer, Step
+from ...core.model import Answer, Diagram, Step, Vertex, Wire
 from ...math.nodes import Negative, Number, Partial, Product, Sum, Symbol
 from ...math.notation import variable
 from ...math.printing import latex
 from ..base import Kind
 from ..common import written
 from ..mistakes import Change, Places
-from .ops import (AT_THE_KINK, KINKED, RULE_TEXT, Rules, at_the_kink, exact, formula, is_symbolic, local_gradients,
-                  rule_formulas, value)
+from .ops import (AT_THE_KINK, KINKED, RULE_TEXT, Rules, at_the_kink, exact, formula, gate, is_symbolic,
+                  local_gradients, rule_formulas, value)
 from .program import Program, read_program, where
 
 MAX_MAGNITUDE = 1e15          # a value or gradient past this is refused: a student could not type it
@@ -398,7 +398,8 @@ def derivation(given) -> list[Step]:
         else "each assignment is one node, its local gradients compound"
     steps = [Step("Graph", f"The program as a graph, in topological order ({each}); the inputs are "
                            + ", ".join(f"${latex(symbol_of(n))}$" for n in inputs) + ".",
-                  [[symbol_of(v.name), node_formula(given, v, symbol_of)] for v in visible])]
+                  [[symbol_of(v.name), node_formula(given, v, symbol_of)] for v in visible],
+                  diagram=diagram(given, values, visible, grads, locals_found))]
     lines = []
     for v in visible:
         lines.append([symbol_of(v.name), node_formula(given, v, lambda n: shown(values[n])), shown(values[v.name])])
@@ -427,6 +428,27 @@ def derivation(given) -> list[Step]:
                                        is_symbolic(values[n]) for n in inputs) else "") + ":",
                       [gradient_line(f, n, grads) for n in wrt(given)]))
     return steps
+
+
+def diagram(given, values, visible, grads, locals_found) -> Diagram:
+    """The graph to draw: each input and node with its value and gradient; each wire with the value
+    it carries forward and the gradient it carries back (the consumer's gradient times the local one)."""
+    def gradient(name):
+        return shown(grads.get(name, (0,))[0])
+    vertices = [Vertex(n, symbol_of(n), None, shown(values[n]), gradient(n)) for n in given.values.names]
+    vertices += [Vertex(v.name, symbol_of(v.name), node_formula(given, v, symbol_of), shown(values[v.name]),
+                        gradient(v.name), gate_of(given, v)) for v in visible]
+    wires = [Wire(arg, v.name, shown(values[arg]), shown(grads[v.name][0] * local))
+             for v in visible for arg, local in locals_found[v.name]]
+    return Diagram(vertices, wires)
+
+
+def gate_of(given, v: Visible):
+    """What a drawn node shows of its operation: a primitive's operator (+, e^□); a whole assignment's formula."""
+    if given.granularity == "assignments":
+        return node_formula(given, v, symbol_of)
+    node = given.program.node(v.name)
+    return gate(node.op, [None if isinstance(a, str) else Number(exact(a.value), decimal=True) for a in node.args])
 
 
 def gradient_line(f, name: str, grads) -> list:

@@ -15,6 +15,7 @@ from ...math.activations import ACTIVATIONS
 from ...math.functions import VALUE_AND_SLOPE
 from ...math.nodes import (Apply, Arguments, Cases, Exp, Formula, Fraction_, Log, Negative, Number, Power, Product,
                            Relation, Root, Sum)
+from ...math.notation import quantity
 
 KINKED = ("abs", "max", "min", "relu")        # not differentiable everywhere: numbers only
 AT_THE_KINK = {"abs": "its input is 0, where |x| has a kink: PyTorch takes the slope 0 there",
@@ -222,6 +223,18 @@ def formula(op: str, args: list) -> Formula:
     if op in ("max", "min"):
         return Apply(op, Arguments(args))
     return Apply(op, args[0])        # abs, sigmoid, tanh, relu
+
+
+OPERATORS = {"add": "plus", "sub": "minus", "mul": "times", "div": "divided by"}
+
+
+def gate(op: str, args: list) -> Formula:
+    """The operation as a drawn gate shows it: its operator where both inputs are wires (+, ×),
+    else its formula with a slot for each wire (e^□, 1 + □, σ(□)); `args` are Numbers (constants) or
+    None (a wire)."""
+    if op in OPERATORS and all(a is None for a in args):
+        return quantity(OPERATORS[op])
+    return formula(op, [quantity("slot") if a is None else a for a in args])
 
 
 def rule_formulas(op: str, args: list, out: Formula) -> list:

@@ -1,0 +1,266 @@
+"""graph's picture: the graph drawn, each wire's value and gradient, in LaTeX (TikZ, compiled by
+pdflatex, within the page) and in Markdown (a Mermaid flowchart, read back by a parser-level check
+written here); the values and gradients it shows against PyTorch's autograd, on the shipped sheet
+and on random programs of up to 30 nodes."""
+import random
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, optional_module, require_module, run_solver
+from test_graph import autograd
+from test_pdf import compile_sheet, overfull_boxes, pdf_text
+
+torch = optional_module("torch")
+SHEET = ROOT / "problems" / "backprop-graphs.yaml"
+INPUTS = ("x", "y", "z", "w", "b")
+# One primitive operation per line, so that every node is a line autograd names.
+OPERATIONS = ("A + B", "A - B", "A * B", "tanh(A)", "sigmoid(A)", "max(A, B)", "-A", "0.5 * A", "A * A")
+
+
+def random_program(rng, nodes: int) -> dict:
+    """A program of `nodes` lines, one operation each, every line read by a later one: each line
+    reads a name nothing has read yet (else any earlier one) and any earlier name (fan-out); the
+    names left unread at the end are added up."""
+    inputs = list(INPUTS[:rng.randint(2, len(INPUTS))])
+    names, unread, lines = list(inputs), [], []
+    while len(lines) < nodes:
+        last = len(lines) == nodes - 1
+        if last and len(unread) > 1 or len(unread) > 2 and rng.random() < 0.3:
+            a, b, template = unread.pop(0), unread.pop(0), "A + B"
+        else:
+            a = unread.pop(0) if unread and rng.random() < 0.6 else rng.choice(names)
+            b, template = rng.choice(names), rng.choice(OPERATIONS)
+        if last and unread:
+            a, b, template = a, unread.pop(), "A + B"
+        target = "f" if last else f"h{len(lines) + 1}"
+        lines.append(f"{target} = {template.replace('A', a).replace('B', b)}")
+        unread = [n for n in unread if n not in (a, b)] + [target]
+        names.append(target)
+    used = [n for n in inputs if any(re.search(rf"\b{n}\b", line.split("=", 1)[1]) for line in lines)]
+    return {"program": lines, "values": {n: round(rng.uniform(-2, 2), 1) or 0.5 for n in used}}
+
+
+def readable(given) -> bool:
+    """Does the kind take it (no overflow, every line used)?"""
+    from solver.core.errors import FieldError
+    from solver.kinds import get_kind
+    kind = get_kind("graph")
+    try:
+        kind.validate(kind.read(given))
+    except FieldError:
+        return False
+    return True
+
+
+def programs(count: int, nodes: int, seed: str) -> list[dict]:
+    rng, found = random.Random(seed), []
+    while len(found) < count:
+        given = random_program(rng, nodes)
+        if readable(given):
+            found.append(given)
+    return found
+
+
+LARGE = programs(4, 30, "picture-30") + programs(4, 12, "picture-12")
+
+
+def picture(given):
+    """The diagram of the graph step of `given` solved."""
+    from solver.kinds import get_kind
+    kind = get_kind("graph")
+    read = kind.read(given)
+    steps = kind.derive(read, kind.compute(read))
+    drawn = [step.diagram for step in steps if step.diagram is not None]
+    assert len(drawn) == 1
+    return drawn[0]
+
+
+def number(value) -> float:
+    return float(value.x)
+
+
+def test_the_random_programs_have_30_nodes_fan_out_and_depth():
+    from solver.kinds import get_kind
+    kind = get_kind("graph")
+    read = kind.read(LARGE[0])
+    assert len(read.program.nodes) == 30
+    uses = [a for node in read.program.nodes for a in node.args if isinstance(a, str)]
+    assert len(uses) > len(set(uses))                                  # a value feeds several nodes
+    drawn = picture(LARGE[0])
+    assert len(drawn.vertices) == 30 + len(LARGE[0]["values"])
+
+
+@pytest.mark.parametrize("given", LARGE + [yaml.safe_load(SHEET.read_text())["problems"][i]["given"]
+                                           for i in range(6)],
+                         ids=[f"random{i}" for i in range(len(LARGE))] + [f"G.{i + 1}" for i in range(6)])
+def test_the_picture_shows_autograds_values_and_gradients(given):
+    """Every vertex's value and gradient, each wire's value (its source's) and the gradients on the
+    wires out of a value, which add up to its gradient: all as torch's autograd finds them."""
+    expected = autograd(given)
+    drawn = picture(given)
+    named = {v.id: v for v in drawn.vertices}
+    compared = 0
+    for name, value in given["values"].items():
+        expected[f"value[{name}]"] = value
+    for v in drawn.vertices:
+        if f"grad[{v.id}]" in expected:              # an input or a node autograd names (not an unnamed n_1)
+            assert number(v.value) == pytest.approx(expected[f"value[{v.id}]"], rel=1e-6, abs=1e-9), v.id
+            assert number(v.gradient) == pytest.approx(expected[f"grad[{v.id}]"], rel=1e-6, abs=1e-9), v.id
+            compared += 1
+    for w in drawn.wires:
+        assert number(w.value) == number(named[w.source].value)
+    for v in drawn.vertices:
+        leaving = [number(w.gradient) for w in drawn.wires if w.source == v.id]
+        if leaving and f"grad[{v.id}]" in expected:
+            assert sum(leaving) == pytest.approx(expected[f"grad[{v.id}]"], rel=1e-6, abs=1e-9), v.id
+    assert compared >= len(given["values"]) + 1
+
+
+@pytest.mark.parametrize("given", LARGE[:2], ids=["random0", "random1"])
+def test_each_wire_carries_its_targets_gradient_times_the_local_one(given):
+    """A wire's gradient is the gradient at its target times the target's derivative by its source
+    (torch.autograd.grad at each node, independently of our local gradients)."""
+    t = require_module("torch")
+    env = {n: t.tensor(float(v), dtype=t.float64, requires_grad=True) for n, v in given["values"].items()}
+    scope = {"__builtins__": {}, "tanh": t.tanh, "sigmoid": t.sigmoid, "max": t.maximum}
+    for line in given["program"]:
+        target, text = (part.strip() for part in line.split("=", 1))
+        env[target] = eval(text, scope, env)          # the test's own program text
+        env[target].retain_grad()
+    env["f"].backward()
+    texts = dict(tuple(part.strip() for part in line.split("=", 1)) for line in given["program"])
+    drawn = picture(given)
+    pairs = {(w.source, w.target) for w in drawn.wires}
+    for source, target in pairs:
+        # the target's line again on fresh leaves: its derivative by this input alone
+        leaves = {n: x.detach().clone().requires_grad_() for n, x in env.items()}
+        local, = t.autograd.grad(eval(texts[target], scope, leaves), leaves[source])
+        carried = sum(number(w.gradient) for w in drawn.wires if (w.source, w.target) == (source, target))
+        assert carried == pytest.approx((env[target].grad * local).item(), rel=1e-6, abs=1e-9), (source, target)
+
+
+# ---- Mermaid ------------------------------------------------------------------------
+
+MERMAID_BLOCK = re.compile(r"```mermaid\n(.*?)```", re.S)
+IDENTIFIER = r"[A-Za-z][A-Za-z0-9_]*"
+LABEL = r'"([^"]*)"'
+NODE = re.compile(rf"({IDENTIFIER})\[{LABEL}\]$")
+EDGE = re.compile(rf"({IDENTIFIER}) -->\|{LABEL}\| ({IDENTIFIER})(?:\(\[{LABEL}\]\))?$")
+# What a quoted label must not hold raw: its quote, and what Mermaid or its HTML takes as markup.
+UNESCAPED = re.compile(r'[<>`|]|#(?![a-z]+;|\d+;)|&')
+
+
+def mermaid_graphs(markdown: str) -> list[dict]:
+    """Each Mermaid block read as Mermaid's flowchart grammar takes it: the `flowchart LR` header,
+    then node statements ID["label"] and edge statements A -->|"label"| B (B may be declared on
+    the edge, B(["label"])); ids unique, every edge's ends declared, labels quoted and escaped.
+    Returns {nodes: {id: label}, edges: [(from, to, label)]} for each block."""
+    found = []
+    for block in MERMAID_BLOCK.findall(markdown):
+        lines = [line.strip() for line in block.strip().split("\n")]
+        assert lines[0] == "flowchart LR", lines[0]
+        nodes, edges = {}, []
+        for line in lines[1:]:
+            if node := NODE.match(line):
+                assert node[1] not in nodes, f"node {node[1]} declared twice"
+                nodes[node[1]] = node[2]
+            elif edge := EDGE.match(line):
+                source, label, target, declared = edge.groups()
+                if declared is not None:
+                    assert target not in nodes, f"node {target} declared twice"
+                    nodes[target] = declared
+                edges.append((source, target, label))
+            else:
+                raise AssertionError(f"not a Mermaid node or edge statement: {line!r}")
+        for source, target, _ in edges:
+            assert source in nodes and target in nodes, (source, target)
+        for label in [*nodes.values(), *(label for _, _, label in edges)]:
+            assert not UNESCAPED.search(label), label
+        found.append({"nodes": nodes, "edges": edges})
+    return found
+
+
+def test_the_mermaid_check_refuses_what_mermaid_would():
+    good = '```mermaid\nflowchart LR\n    v_x["x"]\n    v_q["q"]\n    v_x -->|"1 / 2"| v_q\n```\n'
+    assert mermaid_graphs(good)[0]["edges"] == [("v_x", "v_q", "1 / 2")]
+    for bad in (good.replace("flowchart LR", "graph TD"), good.replace('v_x -->', 'v_y -->'),
+                good.replace('v_q["q"]', 'v_q["q<b>"]'), good.replace('v_q["q"]', 'v_x["q"]'),
+                good.replace('"1 / 2"', '"1 | 2"'), good.replace("-->", "->")):
+        with pytest.raises(AssertionError):
+            mermaid_graphs(bad)
+
+
+def test_mermaid_labels_are_escaped():
+    from solver.render.diagram import mermaid_text
+    assert mermaid_text('a "b" <c> | #d & `e`') == "a #quot;b#quot; #lt;c#gt; #124; #35;d #amp; #96;e#96;"
+
+
+def floats(label: str) -> list[float]:
+    return [float(part.replace("−", "-")) for part in label.split(" / ")]
+
+
+def test_the_sheets_mermaid_diagrams_are_valid_and_agree_with_autograd():
+    result = run_solver("sheet", SHEET, "--format", "md")
+    assert result.returncode == 0, result.stderr
+    graphs = mermaid_graphs(result.stdout)
+    problems = yaml.safe_load(SHEET.read_text())["problems"]
+    assert len(graphs) == len(problems)
+    for problem, graph in zip(problems[:6], graphs):              # G.7 is in letters
+        expected = autograd(problem["given"])
+        for source, target, label in graph["edges"]:
+            value, gradient = floats(label)
+            name = source.removeprefix("v_")
+            if f"value[{name}]" in expected:
+                assert value == pytest.approx(expected[f"value[{name}]"], rel=1e-5), (problem["id"], label)
+            if target.startswith("out_"):                          # the output's own wire: its upstream
+                assert gradient == pytest.approx(float(problem["given"].get("upstream", 1)))
+        declared = {node.removeprefix("v_") for node in graph["nodes"] if node.startswith("v_")}
+        assert set(problem["given"]["values"]) <= declared
+
+
+def test_a_large_programs_mermaid_diagram_is_valid(tmp_path):
+    path = tmp_path / "large.yaml"
+    path.write_text(yaml.safe_dump({"title": "Large graphs", "problems": [
+        {"id": f"L{i}", "kind": "graph", "given": given} for i, given in enumerate(LARGE)]}))
+    result = run_solver("sheet", path, "--format", "md")
+    assert result.returncode == 0, result.stderr
+    graphs = mermaid_graphs(result.stdout)
+    assert len(graphs) == len(LARGE)
+    assert len(graphs[0]["nodes"]) == 30 + len(LARGE[0]["values"]) + 1      # and the output's end
+
+
+# ---- TikZ ---------------------------------------------------------------------------
+
+@pytest.mark.tex
+def test_the_sheets_pictures_compile_within_the_page(tmp_path):
+    pdf, log = compile_sheet(SHEET, "solutions", tmp_path)
+    assert overfull_boxes(log) == []
+    tex = (tmp_path / f"{SHEET.stem}-solutions.tex").read_text()
+    assert tex.count(r"\begin{tikzpicture}") == len(yaml.safe_load(SHEET.read_text())["problems"])
+    assert re.search(r"0\.731059\s+1\b", pdf_text(pdf))          # the neuron's output wire: value over gradient
+
+
+@pytest.mark.tex
+def test_large_random_graphs_compile_within_the_page(tmp_path):
+    path = tmp_path / "large.yaml"
+    path.write_text(yaml.safe_dump({"title": "Large graphs", "problems": [
+        {"id": f"L{i}", "kind": "graph", "given": given} for i, given in enumerate(LARGE)]}))
+    _, log = compile_sheet(path, "solutions", tmp_path)
+    assert overfull_boxes(log) == []
+
+
+def test_key_and_problem_sheets_draw_nothing():
+    for mode in ("key", "problems"):
+        result = run_solver("sheet", SHEET, f"--{mode}", "--format", "latex")
+        assert result.returncode == 0 and "tikz" not in result.stdout, result.stderr
+
+
+def test_the_readme_shows_g1s_picture_as_the_sheet_writes_it():
+    result = run_solver("solve", SHEET, "--problem", "G.1", "--format", "md")
+    assert result.returncode == 0, result.stderr
+    written = MERMAID_BLOCK.findall(result.stdout)
+    assert len(written) == 1 and written[0] in MERMAID_BLOCK.findall((ROOT / "README.md").read_text())
+    mermaid_graphs((ROOT / "README.md").read_text())
