@@ -324,9 +324,17 @@ def count_line(given) -> list:
     numbers = [Slash(Number(sizes[a]), Number(given.groups)) if given.type == "group" and a in "CF"
                else Number(sizes[a]) for a in over]
     n = x.size // int(np.prod(statistics_shape(given.type, given)))
-    if len(factors) == 1:
-        return [Symbol("N")] + distinct([factors[0], numbers[0], Number(n)])
+    if len(factors) == 1:       # F/G of a B×F group norm, as a fraction
+        only = [Fraction_(f.numerator, f.denominator) if isinstance(f, Slash) else f for f in (factors[0], numbers[0])]
+        return [Symbol("N")] + distinct(only + [Number(n)])
     return [Symbol("N")] + distinct([Product(factors), Product(numbers, dot=True), Number(n)])
+
+
+def group_text(given) -> str:
+    what = "features f" if given.input.ndim == 2 else "channels c"
+    one = what.split()[1]
+    return (f", the {what} of group g; the entry at {one} belongs to the statistic of its group, "
+            f"g = ⌈{one}/({one.upper()}/G)⌉")
 
 
 def formula_step(given) -> Step:
@@ -340,7 +348,7 @@ def formula_step(given) -> Step:
              [label("xhat", every), (xe - mu) / Root(var + quantity("eps"))],
              [label("Y", every), label("gamma", weights) * label("xhat", every) + label("beta", weights)]]
     text = (f"Each statistic averages the N entries that share its index ({', '.join(kept)}); the sums run over "
-            f"{', '.join(over)}" + (", the channels c of group g" if given.type == "group" else "") +
+            f"{', '.join(over)}" + (group_text(given) if given.type == "group" else "") +
             f". γ and β are indexed by {', '.join(weights)}, as PyTorch's weight and bias.")
     return Step("Formulas", text, lines)
 
