@@ -23,8 +23,8 @@ import yaml
 SET_KINDS = {                 # set name -> the kinds it holds
     "convolution": ("conv2d", "conv_transpose2d", "conv2d_backward", "pool2d"),
     "counting": ("conv_cost", "layers_to_size", "conv_design", "network", "transformer", "essay"),
-    "dense": ("batchnorm", "normalization", "mlp", "mlp_jacobian", "rnn", "attention", "softmax_cross_entropy",
-              "dropout", "optimizer", "init", "regularization", "graph"),
+    "dense": ("batchnorm", "normalization", "mlp", "mlp_jacobian", "rnn", "lstm", "gru", "attention",
+              "softmax_cross_entropy", "dropout", "optimizer", "init", "regularization", "graph"),
 }
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "elu", "softplus")
 
@@ -536,6 +536,37 @@ def draw_rnn(rng):
     return given
 
 
+def draw_gated_cell(rng, gates: str, states: tuple):
+    """An LSTM (gates ifgo, states h, c) or GRU (rzn, h): stacked or per-gate weights, biases or not, a loss
+    or a forward pass; a quarter of them scalar cells with symbols (a forward pass)."""
+    if rng.random() < 0.25:
+        given = {"x": ["x_1", "x_2"]}
+        given |= {f"w_{side}{k}": rng.choice(["w", round(rng.uniform(-1, 1), 1)]) for side in "ih" for k in gates}
+        maybe(rng, given, "h0", "h_0", 0.4)
+        return given
+    hidden, inputs, steps = rng.randint(1, 2), rng.randint(1, 2), rng.randint(2, 3)
+    cell = (lambda *shape: values(rng, shape, decimals=True, low=-1, high=1, nonzero=True))  # noqa: E731
+    given = {"x": [cell(inputs) if inputs > 1 else cell() for _ in range(steps)]}
+    n = len(gates)
+    if rng.random() < 0.5:
+        given |= {"weight_ih": cell(n * hidden, inputs), "weight_hh": cell(n * hidden, hidden)}
+        maybe(rng, given, "bias_ih", cell(n * hidden), 0.5)
+        maybe(rng, given, "bias_hh", cell(n * hidden), 0.3)
+    else:
+        for k in gates:
+            given[f"w_i{k}"], given[f"w_h{k}"] = cell(hidden, inputs), cell(hidden, hidden)
+            maybe(rng, given, f"b_i{k}", cell(hidden), 0.3)
+    for s in states:
+        maybe(rng, given, f"{s}0", cell(hidden), 0.4)
+    loss = rng.choice(["mse_last", "mse_all", "sum_last", None])
+    if loss is not None:
+        given["loss"] = loss
+        if loss.startswith("mse"):
+            given["target"] = [cell(hidden) for _ in range(steps)] if loss == "mse_all" else cell(hidden)
+        maybe(rng, given, "learning_rate", rng.choice([0.1, 0.5]), 0.5)
+    return given
+
+
 def draw_attention(rng):
     if rng.random() < 0.2:
         tokens = rng.randint(1, 4)
@@ -768,6 +799,7 @@ DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_
         "conv_design": draw_conv_design, "network": draw_network, "essay": draw_essay,
         "batchnorm": draw_batchnorm, "normalization": draw_normalization, "mlp": draw_mlp,
         "mlp_jacobian": draw_mlp_jacobian, "rnn": draw_rnn,
+        "lstm": lambda r: draw_gated_cell(r, "ifgo", ("h", "c")), "gru": lambda r: draw_gated_cell(r, "rzn", ("h",)),
         "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy,
         "dropout": draw_dropout, "optimizer": draw_optimizer, "init": draw_init,
         "regularization": draw_regularization, "graph": draw_graph, "transformer": draw_transformer}

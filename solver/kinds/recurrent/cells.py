@@ -39,7 +39,7 @@ from .common import LOSS_TEXT, LOSSES, fit, read_cell, read_sequence, read_targe
     symbolic_fields, sympy_number
 
 MAX_STEPS = 20
-MAX_SYMBOLIC_STEPS = 4         # the formulas nest a gate in a gate per step
+MAX_SYMBOLIC_STEPS = 2         # the formulas nest a gate in a gate per step (an answer is at most 2000 characters)
 MAX_HIDDEN = 16
 
 
