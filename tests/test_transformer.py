@@ -232,7 +232,7 @@ def test_each_mistake_is_its_own_model_or_count(tied):
     no_beta = torch_budget(given, norm_bias=False, training=False)
     assert found["layernorm_shift_forgotten"] == {"params_norms": no_beta["params_norms"], "params": no_beta["params"]}
     assert found["rmsnorm_shift_counted"] == {}
-    without_scores = right["flops"] - right["bmm_flops"]           # the counter's own split: bmm is QKᵀ and weights·V
+    without_scores = right["flops"] - right["bmm_flops"]        # the counter's own split: bmm is QKᵀ and weights·V
     assert found["attention_scores_left_out"]["flops"] == without_scores
     assert found["attention_scores_left_out"]["training_flops"] == 3 * without_scores
     assert found["macs_as_flops"]["flops"] * 2 == right["flops"]

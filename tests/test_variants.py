@@ -451,6 +451,11 @@ EVERY_KIND = """\
   - id: dropout
     kind: dropout
     given: {input: [[1.5, -2.0, 0.5], [3.0, 4.0, -1.0]], p: 0.25, mask: [[1, 0, 1], [1, 1, 0]]}
+  - id: transformer
+    kind: transformer
+    statement: "{{ batch_size }} sequences of {{ sequence_length }} tokens through a small decoder."
+    given: {vocab_size: 1000, context_length: 1024, d_model: 64, num_layers: 2, num_heads: 4, d_ff: 256,
+            batch_size: 8, sequence_length: 256}
   - id: init
     kind: init
     statement: "A {{ in_channels }} to {{ out_channels }} convolution with {{ kernel_size }}×{{ kernel_size }} kernels."

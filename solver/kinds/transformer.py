@@ -58,6 +58,9 @@ LABELS = {"params_embeddings": "embedding params", "params_attention": "attentio
           "params": "params", "macs_per_token": "MACs per token", "flops_per_token": "FLOPs per token",
           "flops_per_sequence": "FLOPs per sequence", "flops": "FLOPs", "training_flops": "training FLOPs",
           "kv_cache_bytes": "KV cache bytes"}
+# Where a problem gives no `vary`, a variant redraws these fields, but only those the statement shows as
+# {{ field }} (solver/variants.py); the model's sizes stay, so a named model (GPT-2 small) stays itself.
+VARY = {"batch_size": [1, 2, 4, 8, 16, 32, 64], "sequence_length": [64, 128, 256, 512, 1024]}
 COMPONENTS = ("params_embeddings", "params_attention", "params_mlp", "params_norms", "params_head")
 FLOP_ANSWERS = ("flops_per_token", "flops_per_sequence", "flops", "training_flops")
 
@@ -282,12 +285,12 @@ TITLES = {"params_embeddings": "Embeddings", "params_attention": "Attention", "p
 SCORES_LATEX = node_latex(Product([Symbol("Q"), Transpose(Symbol("K"))]))
 
 
-def flops_text(given) -> str:
+def flops_text() -> str:
     return ("FLOPs = 2 × MACs (a multiply-accumulate is a multiplication and an addition), counted for the matrix "
             "products alone, as torch.utils.flop_counter.FlopCounterMode counts them: biases, norms, GELU, the "
             "softmax, the residual additions and the embedding lookups are left out. Per token, nn.Linear(f_in, "
-            f"f_out) takes f_in · f_out MACs. For the attention scores ${SCORES_LATEX}$ each of the h heads compares the "
-            "token's query (d/h features) with the keys of all T positions, h · T · (d/h) = T · d MACs; the "
+            f"f_out) takes f_in · f_out MACs. For the attention scores ${SCORES_LATEX}$ each of the h heads compares "
+            "the token's query (d/h features) with the keys of all T positions, h · T · (d/h) = T · d MACs; the "
             "weighted sum of the values takes as many again. The causal mask is not subtracted: the whole T × T "
             "score matrix is computed, and counted, before the entries above the diagonal are set to −∞. The "
             "head computes V logits at every position.")
@@ -307,7 +310,7 @@ def steps(given, answers) -> list[Step]:
     d_head = Slash(D, H)
     scores = Product([H, T, d_head])
     score_value = scores.substitute(letter_values(given)).value()
-    result.append(Step("Forward FLOPs", flops_text(given), [
+    result.append(Step("Forward FLOPs", flops_text(), [
         line(SCORES, scores, letters, tidy(score_value)),
         line("macs_per_token", found["macs_per_token"], letters, values["macs_per_token"]),
         line("flops_per_token", found["flops_per_token"], shown, values["flops_per_token"]),
@@ -355,6 +358,7 @@ class Transformer(Kind):
     summary = ("the parameter, FLOP and KV-cache budget of a GPT-style decoder (GPT-2's pre-norm blocks), "
                "per component and in total")
     answers = ANSWERS
+    vary = VARY
     Given, Rules = Given, Rules
     changes_only = True
     mistakes = MISTAKES
