@@ -72,7 +72,8 @@ SHARED_MISTAKES = {
     "unbiased_variance": "The variance was divided by the wrong count: PyTorch's normalization layers normalize "
                          "with the biased variance, divided by the count N, even where a problem reports the "
                          "unbiased one; N − 1 gives the unbiased variance of torch.var and BatchNorm's "
-                         "running_var, which only a problem that says `unbiased` reports.",
+                         "running_var, which a problem reports only where it asks for it (batchnorm's "
+                         "`unbiased: true`).",
     "wrong_axes": "The statistics were taken over the wrong axes: check which indices the mean keeps and which "
                   "it sums over.",
     "variance_for_std": "The centred input was divided by the variance σ² + ε; it is divided by the "

@@ -221,23 +221,14 @@ def backward(given, rules: Rules, stats, xhat) -> dict[str, np.ndarray]:
     for stat in stats:
         n = len(stat.cells)
         mean_g = divide(sum(gxhat[c] for c in stat.cells), n)
-        # Σ g·(x − μ), divided by N·(σ² + ε) below: x̂·mean(g·x̂) without a root (N − 1 where the
-        # normalization divides the variance by N − 1: the derivative of that variance)
-        spread = stat.spread + given.eps
+        # x̂·mean(∂ℓ/∂x̂·x̂) = (x − μ)·Σ ∂ℓ/∂x̂·(x − μ) / (N·(σ² + ε)), a root-free form (with N − 1 where
+        # the normalization's variance divides by N − 1: the derivative of that variance)
         moment = sum(times(gxhat[c], x[c] - stat.mean) for c in stat.cells)
+        denominator = times(n - rules.normalize_unbiased, stat.spread + given.eps)
         for cell in stat.cells:
-            if rules.statistics_constant:
-                dx[cell] = root_divided(gxhat[cell], stat.spread, given.eps)
-                continue
-            through_variance = times(x[cell] - stat.mean, moment)
-            denominator = times(n - rules.normalize_unbiased, spread)
-            if isinstance(through_variance, float) or isinstance(denominator, float):
-                term = float(through_variance) / float(denominator)
-            else:
-                term = divide(through_variance, denominator)
-            value = gxhat[cell] - mean_g - term
-            dx[cell] = root_divided(float(value) if isinstance(term, float) or isinstance(mean_g, float) else value,
-                                    stat.spread, given.eps)
+            value = gxhat[cell] if rules.statistics_constant else \
+                gxhat[cell] - mean_g - divide(times(x[cell] - stat.mean, moment), denominator)
+            dx[cell] = root_divided(value, stat.spread, given.eps)
     return {"grad_beta": grad_beta, "grad_gamma": grad_gamma, "grad_xhat": gxhat, "grad_input": dx}
 
 
@@ -299,11 +290,11 @@ def gradient(name: str, index) -> Partial:
     return Partial(LOSS, label(name, index))
 
 
-def sums(given, kind: str, body: Formula, over: str) -> Formula:
-    """Σ over the letters `over` of `body`; a group's channels run over group g alone."""
+def sums(body: Formula, over: str, grouped: bool = False) -> Formula:
+    """Σ over the letters `over` of `body`; `grouped`: the channels (features) run over group g alone."""
     for letter in reversed(over):
         start, stop = 1, Symbol(letter.upper())
-        if kind == "group" and letter in "cf":
+        if grouped and letter in "cf":
             size = Slash(Symbol(letter.upper()), Symbol("G"))
             start, stop = Product([Group(Symbol("g") - 1), size]) + 1, Product([Symbol("g"), size])
         body = Summation(Symbol(letter), start, stop, body)
@@ -342,9 +333,10 @@ def formula_step(given) -> Step:
     every, kept = letters(x), kept_letters(given.type, x)
     over, weights = averaged(given), weight_letters(given)
     xe, mu, var = label("X", every), label("mu", kept), label("sigma^2", kept)
+    grouped = given.type == "group"
     lines = [count_line(given),
-             [mu, Mean(Symbol("N"), sums(given, given.type, xe, over))],
-             [var, Mean(Symbol("N"), sums(given, given.type, Power(xe - mu), over))],
+             [mu, Mean(Symbol("N"), sums(xe, over, grouped))],
+             [var, Mean(Symbol("N"), sums(Power(xe - mu), over, grouped))],
              [label("xhat", every), (xe - mu) / Root(var + quantity("eps"))],
              [label("Y", every), label("gamma", weights) * label("xhat", every) + label("beta", weights)]]
     text = (f"Each statistic averages the N entries that share its index ({', '.join(kept)}); the sums run over "
@@ -441,7 +433,7 @@ def beta_step(given, grads) -> Step:
     every, weights = letters(given.input), weight_letters(given)
     shared_by = "".join(a for a in every if a not in weights)
     cells, note = shown_entries(weight_shape(given), "gradient")
-    lines = [[gradient("beta", weights), sums(given, "batch", gradient("Y", every), shared_by)]]
+    lines = [[gradient("beta", weights), sums(gradient("Y", every), shared_by)]]
     dy = given.upstream
     for index in cells:
         touched = [c for c in np.ndindex(*dy.shape) if weight_of(given, c) == index]
@@ -456,7 +448,7 @@ def gamma_step(given, grads, xhat) -> Step:
     every, weights = letters(given.input), weight_letters(given)
     shared_by = "".join(a for a in every if a not in weights)
     cells, note = shown_entries(weight_shape(given), "gradient")
-    lines = [[gradient("gamma", weights), sums(given, "batch", gradient("Y", every) * label("xhat", every),
+    lines = [[gradient("gamma", weights), sums(gradient("Y", every) * label("xhat", every),
                                                shared_by)]]
     dy = given.upstream
     for index in cells:
@@ -491,8 +483,9 @@ def input_step(given, stats, grads, xhat) -> Step:
     g, xh = gradient("xhat", every), label("xhat", every)
     m1, m2 = label("m_1", kept), label("m_2", kept)
     var = label("sigma^2", kept)
-    lines = [[m1, Mean(Symbol("N"), sums(given, given.type, g, over))],
-             [m2, Mean(Symbol("N"), sums(given, given.type, g * xh, over))],
+    grouped = given.type == "group"
+    lines = [[m1, Mean(Symbol("N"), sums(g, over, grouped))],
+             [m2, Mean(Symbol("N"), sums(g * xh, over, grouped))],
              [gradient("X", every), Fraction_(g - m1 - xh * m2, Root(var + quantity("eps")))]]
     shown, note = shown_statistics(given, stats)
     gx = grads["grad_xhat"]
