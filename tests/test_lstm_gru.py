@@ -242,6 +242,7 @@ def test_symbolic_lstm_agrees_with_torch_at_random_points():
 
 # ---- the CLI ----------------------------------------------------------------------------
 
+@pytest.mark.torch
 def test_check_a_right_answer_and_a_mistake(tmp_path):
     require_module("torch")
     path = one_problem_file(tmp_path, "lstm", SCALAR_LSTM)
@@ -315,6 +316,7 @@ def test_gru_mistakes_agree_with_the_changed_cell(mistake):
     assert mistake in {m.name for m in kind("gru").mistakes}
 
 
+@pytest.mark.torch
 def test_gru_check_diagnoses_the_reset_gate_before_the_product(tmp_path):
     require_module("torch")
     path = one_problem_file(tmp_path, "gru", SCALAR_GRU)
