@@ -36,7 +36,7 @@ from . import common as recurrent
 from ..base import Kind
 from ..mistakes import Places
 from .common import LOSS_TEXT, LOSSES, fit, read_cell, read_sequence, read_targets, read_tensor, squeezed, \
-    symbolic_fields, sympy_number
+    symbolic_fields, sympy_number, words as shape_words
 
 MAX_STEPS = 20
 MAX_SYMBOLIC_STEPS = 2         # the formulas nest a gate in a gate per step (an answer is at most 2000 characters)
@@ -241,15 +241,15 @@ def stacked_parameters(cell: Cell, g, inputs: int) -> tuple[dict, int]:
     hh = np.shape(g.weight_hh)
     hidden = hh[1] if len(hh) == 2 else 1
     if hh != (n * hidden, hidden) and not (hidden == 1 and squeezed(hh) == (n,)):
-        raise FieldError("weight_hh", f"is {shape_text(hh)}; it must be {n}H×H, the {n} gates {cell.stack()} "
+        raise FieldError("weight_hh", f"is {shape_words(hh)}; it must be {n}H×H, the {n} gates {cell.stack()} "
                                       f"stacked by rows, each H×H (H hidden units): {n}×1 for H = 1, "
                                       f"{2 * n}×2 for H = 2")
     ih = np.shape(g.weight_ih)
     if ih != (n * hidden, inputs) and squeezed(ih) != squeezed((n * hidden, inputs)):
-        raise FieldError("weight_ih", f"is {shape_text(ih)}, but weight_hh is {shape_text(hh)} (H = {hidden}) and "
-                                      f"each input has I = {inputs} entr{'y' if inputs == 1 else 'ies'}: weight_ih must be "
-                                      f"{n}H×I = "
-                                      f"{n * hidden}×{inputs}, the gates {cell.stack()} stacked by rows")
+        entries = f"{inputs} entr{'y' if inputs == 1 else 'ies'}"
+        raise FieldError("weight_ih", f"is {shape_words(ih)}, but it must be {n}H×I = {n * hidden}×{inputs}, the "
+                                      f"gates {cell.stack()} stacked by rows: H = {hidden} hidden unit{'s' * (hidden > 1)}, as weight_hh, "
+                                      f"{shape_words(hh)}, says, and each input x_t has I = {entries}")
     w_ih = np.array(g.weight_ih, dtype=object).reshape(n * hidden, inputs)
     w_hh = np.array(g.weight_hh, dtype=object).reshape(n * hidden, hidden)
     p = {}
@@ -273,7 +273,7 @@ def gate_parameters(cell: Cell, g, inputs: int) -> tuple[dict, int]:
     first = f"w_h{cell.gates[0]}"
     shape = np.shape(getattr(g, first))
     if len(shape) == 2 and shape[0] != shape[1] or len(shape) == 1:
-        raise FieldError(first, f"is {shape_text(shape)}; a recurrent weight is H×H (square), or one number for "
+        raise FieldError(first, f"is {shape_words(shape)}; a recurrent weight is H×H (square), or one number for "
                                 "H = 1")
     hidden = shape[0] if shape else 1
     p = {}
@@ -289,11 +289,6 @@ def gate_parameters(cell: Cell, g, inputs: int) -> tuple[dict, int]:
         else:
             p[name] = fit(name, value, (hidden,), f"one per hidden unit, H = {hidden}")
     return p, hidden
-
-
-def shape_text(shape) -> str:
-    return "a single number" if shape == () else "×".join(map(str, shape)) if len(shape) == 2 else \
-        f"a list of {shape[0]}"
 
 
 # ---- loss, gradients, answers -----------------------------------------------------
