@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ...core.errors import FieldError
-from ...core.fields import array, boolean, choice, count_or_symbol, given_field, number, optional
+from ...core.fields import array, boolean, choice, count_or_symbol, given_field, optional
 from ...math.nodes import Formula, Mean, Number, Power, Product, Root, Summation, Symbol
 from ...math.notation import quantity, words, written
 from ...math.printing import latex
@@ -35,7 +35,8 @@ from ..sizes import distinct
 from ..base import Kind
 from ..common import exact, exact_array, shown_cells
 from ..mistakes import SHARED_MISTAKES, Places
-from .statistics import (Statistic, gathered, mean_line, minus, normalized_value, plus, read_eps, variance_line)
+from .statistics import (Statistic, affine_reader, entry, gathered, has_affine, mean_line, minus, normalized_value,
+                         plus, read_eps, shown_statistics, statistics_array, variance_line)
 
 # How the derivation writes each given (a sheet labels the givens with it).
 GIVEN_SYMBOLS = {"input": "X", "gamma": written("gamma"), "beta": written("beta")}
@@ -76,11 +77,7 @@ def read_shape(name, value):
     return tuple(count_or_symbol(name, v) for v in value)
 
 
-def read_affine(name, value):
-    """γ or β: one number, or a nested list with the statistics' shape."""
-    if isinstance(value, list):
-        return array((1, 2, 3), "a number or a nested list with the statistics' shape")(name, value)
-    return number(name, value)
+READ_AFFINE = affine_reader("the statistics' shape")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,8 +92,8 @@ class Given:
                                   "BatchNorm1d on the flattened features)")
     eps: Any = given_field(read_eps, 1e-5, "ε added to the variance under the root (default 1e-5; 0 is "
                                            "allowed for exact hand work, though PyTorch's layers refuse it)")
-    gamma: Any = given_field(read_affine, 1, "the scale γ: one number or one per statistic (default 1)")
-    beta: Any = given_field(read_affine, 0, "the shift β: one number or one per statistic (default 0)")
+    gamma: Any = given_field(READ_AFFINE, 1, "the scale γ: one number or one per statistic (default 1)")
+    beta: Any = given_field(READ_AFFINE, 0, "the shift β: one number or one per statistic (default 0)")
     unbiased: bool = given_field(boolean, False, "report the variance divided by N − 1 (torch.var, "
                                                  "PyTorch's running_var) instead of N (default); the output "
                                                  "is normalized with the biased one either way")
@@ -206,11 +203,6 @@ def statistics(given, rules: Rules) -> list[Statistic]:
                     rules.normalize_unbiased)
 
 
-def affine(value, index):
-    """γ or β for the statistic at `index`: the one number, or its entry."""
-    return exact(value[index]) if isinstance(value, np.ndarray) else value
-
-
 def normalized(given, stats: list[Statistic], rules: Rules) -> np.ndarray:
     """The output tensor; γ and β are indexed by the problem's statistics, whatever `rules` says."""
     x = given.input
@@ -219,16 +211,9 @@ def normalized(given, stats: list[Statistic], rules: Rules) -> np.ndarray:
     for cell in np.ndindex(*x.shape):
         own = statistic_index(cell, given.statistics)
         stat = by_cell[cell]
-        y[cell] = normalized_value(x[cell], stat.mean, stat.spread, given.eps, affine(given.gamma, own),
-                                   affine(given.beta, own), rules.divide_by)
+        y[cell] = normalized_value(x[cell], stat.mean, stat.spread, given.eps, entry(given.gamma, own),
+                                   entry(given.beta, own), rules.divide_by)
     return y
-
-
-def statistics_array(given, stats, rules, field) -> np.ndarray:
-    values = np.empty(statistics_shape(given, rules.axes(given)), dtype=object)
-    for stat in stats:
-        values[stat.index] = getattr(stat, field)
-    return values
 
 
 def computed(given, rules: Rules) -> dict[str, Answer]:
@@ -245,7 +230,7 @@ def computed(given, rules: Rules) -> dict[str, Answer]:
         return answers
     stats = statistics(given, rules)
     labels = GREEK["unbiased" if given.unbiased else "var"], GREEK["s" if given.unbiased else "std"]
-    numbers = {name: Answer(name, "matrix", statistics_array(given, stats, rules, name), label)
+    numbers = {name: Answer(name, "matrix", statistics_array(stats, statistics_shape(given, rules.axes(given)), name), label)
                for name, label in (("mean", GREEK["mu"]), ("variance", labels[0]), ("std", labels[1]))}
     y = normalized(given, stats, rules)
     for b in range(y.shape[0]):
@@ -349,15 +334,8 @@ def formula_step(given) -> Step:
                 lines)
 
 
-def shown_statistics(given, stats) -> tuple[list[Statistic], str]:
-    cells, complete = shown_cells(statistics_shape(given, given.statistics))
-    note = "" if complete else (f" There are {len(stats)} statistics; the first {len(cells)} are shown "
-                                "and the others follow the same rule.")
-    return stats[:len(cells)], note
-
-
 def mean_step(given, stats) -> Step:
-    shown, note = shown_statistics(given, stats)
+    shown, note = shown_statistics(stats, statistics_shape(given, given.statistics))
     lines = []
     for stat in shown:
         values = [given.input[cell] for cell in stat.cells]
@@ -366,7 +344,7 @@ def mean_step(given, stats) -> Step:
 
 
 def variance_step(given, stats) -> Step:
-    shown, note = shown_statistics(given, stats)
+    shown, note = shown_statistics(stats, statistics_shape(given, given.statistics))
     lines = []
     var, std = ("unbiased", "s") if given.unbiased else ("var", "std")
     for stat in shown:
@@ -392,7 +370,7 @@ def output_step(given, stats, answers) -> Step:
     lines = []
     for cell in cells:
         stat = by_cell[cell]
-        gamma, beta = affine(given.gamma, stat.index), affine(given.beta, stat.index)
+        gamma, beta = entry(given.gamma, stat.index), entry(given.beta, stat.index)
         spread = Number(stat.spread) + Number(given.eps) if given.eps else Number(stat.spread)
         formula = minus(x[cell], stat.mean) / Root(spread)
         formula = formula if gamma == 1 else Number(gamma) * formula
@@ -410,10 +388,6 @@ def output_step(given, stats, answers) -> Step:
         text += (f" The output has {x.size} entries; the first {len(cells)} are shown and the others "
                  "follow the same rule.")
     return Step("Normalized output", text, lines)
-
-
-def has_affine(given) -> bool:
-    return not (np.array_equal(given.gamma, 1) and np.array_equal(given.beta, 0))
 
 
 def result_step(given, answers) -> Step:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ...core.errors import FieldError
-from ...core.fields import array, choice, given_field, integer, number, optional, shape_text
+from ...core.fields import array, choice, given_field, integer, optional, shape_text
 from ...core.model import Answer, Step
 from ...math.nodes import (Formula, Fraction_, Group, Mean, Negative, Number, Partial, Power, Product, Relation, Root,
                             Slash, Summation, Symbol, divide)
@@ -35,18 +35,15 @@ from ..base import Kind
 from ..common import exact, exact_array, shown_cells
 from ..mistakes import SHARED_MISTAKES, Change, Places, shared
 from ..sizes import distinct
-from .statistics import gathered, mean_line, minus, normalized_value, plus, read_eps, terms, variance_line
+from .statistics import (affine_reader, entry, gathered, has_affine, mean_line, minus, normalized_value, plus,
+                         read_eps, shown_statistics, statistics_array, terms, variance_line)
 
 TYPES = ("batch", "layer", "instance", "group")
 FUNCTIONS = {"batch": "F.batch_norm (BatchNorm1d, BatchNorm2d) in training mode", "layer": "F.layer_norm (LayerNorm)",
              "instance": "F.instance_norm (InstanceNorm2d)", "group": "F.group_norm (GroupNorm)"}
 
 
-def read_affine(name, value):
-    """γ or β: one number, or a list in the shape of PyTorch's weight."""
-    if isinstance(value, list):
-        return array((1, 2, 3), "a number or a list in the shape of PyTorch's weight")(name, value)
-    return number(name, value)
+READ_AFFINE = affine_reader("PyTorch's weight shape")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,9 +56,9 @@ class Given:
                             "channels; needs `groups`)")
     groups: Any = given_field(optional(integer(1, "a whole number >= 1")), None,
                               "G, the number of channel groups of group norm; it must divide C (F)")
-    gamma: Any = given_field(read_affine, 1, "the scale γ: one number, or PyTorch's weight: C (F) entries, or the "
+    gamma: Any = given_field(READ_AFFINE, 1, "the scale γ: one number, or PyTorch's weight: C (F) entries, or the "
                                              "normalized shape F or C×H×W for layer norm (default 1)")
-    beta: Any = given_field(read_affine, 0, "the shift β, shaped as γ (default 0)")
+    beta: Any = given_field(READ_AFFINE, 0, "the shift β, shaped as γ (default 0)")
     eps: Any = given_field(read_eps, 1e-5, "ε added to the variance under the root (default 1e-5; 0 is allowed "
                                            "for exact hand work)")
     upstream: Any = given_field(optional(array((2, 4), "a tensor in the input's shape")), None,
@@ -126,11 +123,6 @@ def weight_shape(given) -> tuple:
 
 def weight_letters(given) -> str:
     return letters(given.input)[1:] if given.type == "layer" else letters(given.input)[1]
-
-
-def entry(values, index):
-    """γ or β at `index`: the one number, or its entry."""
-    return exact(values[index]) if isinstance(values, np.ndarray) else values
 
 
 # ---- validation -----------------------------------------------------------------------------
@@ -230,13 +222,6 @@ def backward(given, rules: Rules, stats, xhat) -> dict[str, np.ndarray]:
                 gxhat[cell] - mean_g - divide(times(x[cell] - stat.mean, moment), denominator)
             dx[cell] = root_divided(value, stat.spread, given.eps)
     return {"grad_beta": grad_beta, "grad_gamma": grad_gamma, "grad_xhat": gxhat, "grad_input": dx}
-
-
-def statistics_array(stats, shape, field) -> np.ndarray:
-    values = np.empty(shape, dtype=object)
-    for stat in stats:
-        values[stat.index] = getattr(stat, field)
-    return values
 
 
 def computed(given, rules: Rules) -> dict[str, Answer]:
@@ -368,13 +353,6 @@ def convention(given) -> str:
     return text
 
 
-def shown_statistics(given, stats) -> tuple[list, str]:
-    cells, complete = shown_cells(statistics_shape(given.type, given))
-    note = "" if complete else (f" There are {len(stats)} statistics; the first {len(cells)} are shown and the "
-                                "others follow the same rule.")
-    return stats[:len(cells)], note
-
-
 def shown_entries(shape, what: str) -> tuple[list, str]:
     cells, complete = shown_cells(shape)
     note = "" if complete else (f" The {what} has {int(np.prod(shape))} entries; the first {len(cells)} are shown "
@@ -383,13 +361,13 @@ def shown_entries(shape, what: str) -> tuple[list, str]:
 
 
 def mean_step(given, stats) -> Step:
-    shown, note = shown_statistics(given, stats)
+    shown, note = shown_statistics(stats, statistics_shape(given.type, given))
     lines = [mean_line(label("mu", stat.index), [given.input[c] for c in stat.cells], stat.mean) for stat in shown]
     return Step("Means", "Each mean is the sum of its N values divided by N." + note, lines)
 
 
 def variance_step(given, stats) -> Step:
-    shown, note = shown_statistics(given, stats)
+    shown, note = shown_statistics(stats, statistics_shape(given.type, given))
     lines = [variance_line(label("sigma^2", stat.index), [given.input[c] for c in stat.cells], stat.mean,
                            len(stat.cells), stat.variance) for stat in shown]
     return Step("Variances", "Each variance is the sum of the squared distances from the mean divided by N "
@@ -409,7 +387,7 @@ def spread_root(stat, eps) -> Root:
 def output_step(given, by_cell, xhat, answers) -> Step:
     x = given.input
     cells, note = shown_entries(x.shape, "output")
-    affine = not (np.array_equal(given.gamma, 1) and np.array_equal(given.beta, 0))
+    affine = has_affine(given)
     lines = []
     for cell in cells:
         stat = by_cell[cell]
@@ -487,7 +465,7 @@ def input_step(given, stats, grads, xhat) -> Step:
     lines = [[m1, Mean(Symbol("N"), sums(g, over, grouped))],
              [m2, Mean(Symbol("N"), sums(g * xh, over, grouped))],
              [gradient("X", every), Fraction_(g - m1 - xh * m2, Root(var + quantity("eps")))]]
-    shown, note = shown_statistics(given, stats)
+    shown, note = shown_statistics(stats, statistics_shape(given.type, given))
     gx = grads["grad_xhat"]
     means = {}
     for stat in stats:

@@ -15,8 +15,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ...core.errors import FieldError
+from ...core.fields import array, number
 from ...math.nodes import Dots, Formula, Fraction_, Number, Power, Sum, Symbol, divide
-from ..common import exact
+from ..common import exact, shown_cells
 from ..sizes import distinct
 
 MAX_TERMS = 12                # a longer sum shows its first and last terms around "⋯"
@@ -26,6 +27,25 @@ def read_eps(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise FieldError(name, f"must be a number >= 0 (PyTorch's default is 1e-5); got {value!r}")
     return value
+
+
+def affine_reader(shape: str):
+    """A reader of γ or β: one number, or a nested list in `shape` (how the kind words it)."""
+    def read(name, value):
+        if isinstance(value, list):
+            return array((1, 2, 3), f"a number or a nested list with {shape}")(name, value)
+        return number(name, value)
+    return read
+
+
+def entry(values, index):
+    """γ or β at `index`: the one number, or its entry."""
+    return exact(values[index]) if isinstance(values, np.ndarray) else values
+
+
+def has_affine(given) -> bool:
+    """γ or β other than PyTorch's initial 1 and 0."""
+    return not (np.array_equal(given.gamma, 1) and np.array_equal(given.beta, 0))
 
 
 @dataclass
@@ -54,6 +74,14 @@ def gathered(x, index_of: Callable[[tuple], tuple], reported_offset: int = 0,
         spread = exact(divide(squares, len(values) - normalize_offset))
         found.append(Statistic(index, cells, exact(mean), variance, square_root(variance), spread))
     return found
+
+
+def statistics_array(stats: list[Statistic], shape: tuple, field: str) -> np.ndarray:
+    """One field of every statistic (mean, variance, ...) in the statistics' shape."""
+    values = np.empty(shape, dtype=object)
+    for stat in stats:
+        values[stat.index] = getattr(stat, field)
+    return values
 
 
 def square_root(q):
@@ -98,6 +126,14 @@ def terms(formulas: list[Formula]) -> Formula:
     if len(formulas) > MAX_TERMS:
         formulas = formulas[:3] + [Dots()] + formulas[-1:]
     return Sum(formulas)
+
+
+def shown_statistics(stats: list[Statistic], shape: tuple) -> tuple[list[Statistic], str]:
+    """The statistics a derivation works out one by one, and a sentence where those are not all."""
+    cells, complete = shown_cells(shape)
+    note = "" if complete else (f" There are {len(stats)} statistics; the first {len(cells)} are shown "
+                                "and the others follow the same rule.")
+    return stats[:len(cells)], note
 
 
 def mean_line(label: Symbol, values: list, mean) -> list:
