@@ -90,8 +90,8 @@ def test_check_exit_codes(target, text, code, verdict):
 def test_check_names_wrong_cells_and_scores():
     result = run_solver("check", "problems/comp433-a3.yaml", "Q1a", "[[7, 9, 8], [7, 9, 10], [8, 5, 9]]", "--json")
     data = json.loads(result.stdout)
-    assert data["wrong_cells"] == [[2, 2]] and data["score"] == pytest.approx(8 / 9)
-    assert "[2,2]" in data["feedback"]
+    assert data["wrong_cells"] == [[2, 2]] and data["score"] == pytest.approx(8 / 9)    # numpy's indices
+    assert "([row,column], from 1): [3,3]" in data["feedback"]          # the derivation's, as it numbers cells
 
 
 def test_check_does_not_import_sympy_for_numeric_answers():

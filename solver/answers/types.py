@@ -381,12 +381,12 @@ def compare_matrices(student, expected, tolerance=None):
     score = 1.0 - len(wrong) / expected.size
     if not wrong:
         return 1.0, [], ""
-    names = ", ".join("[" + ",".join(map(str, i)) + "]" for i in wrong[:MAX_NAMED_CELLS])
+    names = ", ".join("[" + ",".join(str(k + 1) for k in i) + "]" for i in wrong[:MAX_NAMED_CELLS])
     more = f" and {len(wrong) - MAX_NAMED_CELLS} more" if len(wrong) > MAX_NAMED_CELLS else ""
     close = any(close_note(student[i], expected[i], tolerance) for i in wrong)
     precision = f" Some are close: each cell is asked {(tolerance or DEFAULT).describe()}." if close else ""
     return score, wrong, (f"{len(wrong)} of {expected.size} cells are wrong "
-                          f"(0-based [row,column]): {names}{more}.{precision}")
+                          f"([row,column], from 1): {names}{more}.{precision}")
 
 
 def same_number(student, expected, tolerance: Tolerance | None = None, exact: bool = False) -> bool:

@@ -216,7 +216,7 @@ def size_answer(given, sizes) -> Answer:
 
 CONVENTION = ("As in PyTorch, the convolution is a cross-correlation: the kernel slides over the "
               "input without being flipped, and each output cell is the sum of the products of a "
-              "window with the kernel. Rows and columns are numbered from 0.")
+              "window with the kernel. Rows and columns are numbered from 1.")
 TRUE_CONVOLUTION = ("This problem asks for a true convolution: the kernel is first rotated by "
                     "180° (flipped in both directions), then slid over the input as a cross-correlation.")
 
@@ -289,19 +289,24 @@ def window_cells(given, y, name=lambda index: Indexed("Y", index)) -> tuple[list
         terms = [(win[c, a, b], w[o, c, a, b]) for c in range(win.shape[0])
                  for a in range(win.shape[1]) for b in range(win.shape[2])]
         single = win.shape[0] == 1
-        shown.append({"name": name((o, i, j) if y.shape[0] > 1 else (i, j)),
+        shown.append({"name": name((o + 1, i + 1, j + 1) if y.shape[0] > 1 else (i + 1, j + 1)),
                       "product": Hadamard(Array(win[0] if single else win), Array(w[o, 0] if single else w[o])),
                       "terms": terms, "row_length": w.shape[3],
                       "bias": None if given.bias is None else given.bias[o], "value": y[o, i, j]})
     return shown, complete
 
 
+def window_start(index: str, stride: int) -> str:
+    """Where window `index` (from 1) starts with this stride: i, or S(i - 1) + 1."""
+    return index if stride == 1 else f"{stride}({index} - 1) + 1"
+
+
 def window_steps(given, y) -> list[Step]:
     ax = axes(given)
     shown, complete = window_cells(given, y)
     text = ("Each output cell Y[i, j] is the sum, over the window whose top-left corner is at "
-            f"row {ax[0].s}·i and column {ax[1].s}·j of the padded input, of each entry times the "
-            "kernel entry over it" + (", plus the bias." if given.bias is not None else "."))
+            f"row {window_start('i', ax[0].s)} and column {window_start('j', ax[1].s)} of the padded input, "
+            "of each entry times the kernel entry over it" + (", plus the bias." if given.bias is not None else "."))
     if not complete:
         text += (f" The output has {y.size} cells; the first {len(shown)} are shown in full and "
                  "the others follow the same rule.")

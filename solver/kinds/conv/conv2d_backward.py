@@ -199,6 +199,16 @@ GRAD = {name: Partial(L, Symbol(name)) for name in "XWKb"}      # ∂L/∂X, ∂
 P, Q, A, B, I, J, S, D, PADDING = symbols("p q a b i j S D P")
 
 
+def padded_row(output, tap):
+    """(p - 1)S + (a - 1)D + 1: the padded input's row that tap a of output row p reads (from 1)."""
+    return (output - 1) * S + (tap - 1) * D + 1
+
+
+def kernel_tap(row, output):
+    """(i + P - 1 - (p - 1)S)/D + 1: the tap of output row p that reads input row i (from 1)."""
+    return Slash(row + PADDING - 1 - (output - 1) * S, D) + 1
+
+
 def gradient_entry(name: str, index) -> Entry:
     """[∂L/∂W]_{o,c,a,b}: one entry of a gradient, as a window-by-window layout names it."""
     return Entry(GRAD[name], ",".join(map(str, index)))
@@ -249,17 +259,18 @@ def bias_step(u, grad_b) -> Step:
 
 def kernel_step(given, parts, grad_k) -> Step:
     several = len(parts) > 1
-    text = ("Kernel entry W[a, b] multiplies X_pad[pS + aD, qS + bD] in output cell Y[p, q], so its "
+    text = ("Kernel entry W[a, b] multiplies X_pad[(p - 1)S + (a - 1)D + 1, (q - 1)S + (b - 1)D + 1] in output "
+            "cell Y[p, q], so its "
             "gradient sums U[p, q] times that input entry over all output cells: the cross-correlation "
             "of the padded input with U" + (
                 "." if plain(given) else ", U's entries taken S apart (the stride) and the windows D "
                                          "apart (the dilation)."))
     if several:
         text += (" With channels, slice W[o, c] sees U[o] and channel c of its group in the input; "
-                 "the windows of ∂L/∂W[0, 0] are shown, the other slices follow the same rule.")
+                 "the windows of ∂L/∂W[1, 1] are shown, the other slices follow the same rule.")
     (o, c), part, value = parts[0]
     cells, complete = conv2d.window_cells(part, value, lambda index: gradient_entry(
-        "W", (o, c, *index) if several else index))
+        "W", (o + 1, c + 1, *index) if several else index))
     windows = Step("Window by window", "" if complete else
                    f"The first {len(cells)} of the {value.size} entries are shown in full.",
                    layout="conv2d.windows", data={"cells": cells})
@@ -271,13 +282,14 @@ def kernel_step(given, parts, grad_k) -> Step:
     return Step("Gradient with respect to the kernel", text,
                 [[Partial(L, Indexed("W", [A, B])),
                   Summation(Symbol("p,q"), None, None, Product(
-                      [Indexed("U", [P, Q]), Indexed(written("X^pad"), [P * S + A * D, Q * S + B * D])], spaced=True))]],
+                      [Indexed("U", [P, Q]), Indexed(written("X^pad"), [padded_row(P, A), padded_row(Q, B)])],
+                      spaced=True))]],
                 substeps=[windows, Step("Result", kernel_text, result)])
 
 
 def input_step(given, part, grad_x) -> Step:
     text = ("Input entry X[i, j] is multiplied by W[a, b] in every output cell Y[p, q] whose window "
-            "covers it, where i + P = pS + aD (and j likewise), so its gradient sums U[p, q] times "
+            "covers it, where i + P = (p - 1)S + (a - 1)D + 1 (and j likewise), so its gradient sums U[p, q] times "
             "that kernel entry over those cells.")
     if as_channels(given.input).shape[0] > 1:
         text += " With channels the sum runs also over the output channels of the input channel's group."
@@ -309,7 +321,7 @@ def input_step(given, part, grad_x) -> Step:
     return Step("Gradient with respect to the input", text,
                 [[Partial(L, Indexed("X", [I, J])),
                   Summation(Symbol("p,q"), None, None, Product(
-                      [Indexed("U", [P, Q]), Indexed("W", [Slash(I + PADDING - P * S, D), Slash(J + PADDING - Q * S, D)])],
+                      [Indexed("U", [P, Q]), Indexed("W", [kernel_tap(I, P), kernel_tap(J, Q)])],
                       spaced=True))]],
                 substeps=steps)
 

@@ -230,9 +230,9 @@ def padding_answer(given, op) -> Answer:
 
 CONVENTION = ("As in PyTorch, the transposed convolution scatters: every input cell X[i, j] "
               "multiplies the whole kernel, and the product is added into the result with its top-left "
-              "corner at row i·S, column j·S (kernel taps D apart when dilated). The padding P is then "
-              "cropped from every side of that full result, and output_padding adds rows and columns "
-              "at the bottom and right only. Rows and columns are numbered from 0.")
+              "corner at row (i - 1)S + 1, column (j - 1)S + 1 (kernel taps D apart when dilated). The padding "
+              "P is then cropped from every side of that full result, and output_padding adds rows and "
+              "columns at the bottom and right only. Rows and columns are numbered from 1.")
 
 
 def padding_steps(given) -> list[Step]:
@@ -276,10 +276,11 @@ def scatter_steps(given, canvas, y, op) -> list[Step]:
             changed = np.zeros(running.shape, dtype=bool)
             changed[out, rows, cols] = True
             scaled = exact_array(x[c, i, j] * w[c])
-            shown.append({"name": Product([Indexed("X", (c, i, j) if x.shape[0] > 1 else (i, j)), KERNEL], dot=True),
+            shown.append({"name": Product([Indexed("X", (c + 1, i + 1, j + 1) if x.shape[0] > 1 else (i + 1, j + 1)),
+                                            KERNEL], dot=True),
                           "product": Product([Number(x[c, i, j]), KERNEL], dot=True),
                           "scaled": scaled[0] if scaled.shape[0] == 1 else scaled,
-                          "at": (i * ah.s, j * aw.s),
+                          "at": (i * ah.s + 1, j * aw.s + 1),
                           "running": squeeze_output(exact_array(running.copy()), given.input.ndim),
                           "changed": squeeze_output(changed, given.input.ndim)})
     text = "Scatter each input cell's multiple of the kernel into the full result and keep a running sum."

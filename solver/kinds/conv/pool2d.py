@@ -245,7 +245,7 @@ def convention(given) -> str:
                  "covers before the root.")
     if given.stride is None:
         text += f" The stride defaults to the kernel size, {s.h}×{s.w}: windows do not overlap."
-    return text + " Rows and columns are numbered from 0."
+    return text + " Rows and columns are numbered from 1."
 
 
 def size_step(given, sizes) -> Step:
@@ -264,7 +264,7 @@ def window_steps(given, y, details) -> list[Step]:
     shown = []
     for c, i, j in cells:
         d = details[(c, i, j)]
-        shown.append({"name": Indexed("Y", (c, i, j) if y.shape[0] > 1 else (i, j)),
+        shown.append({"name": Indexed("Y", (c + 1, i + 1, j + 1) if y.shape[0] > 1 else (i + 1, j + 1)),
                       "pooled": Apply(d["op"], Array(d["window"])), "members": pooled_members(d, y[c, i, j])})
     text = "Each output cell pools one window of the input."
     if not complete:
