@@ -7,10 +7,11 @@ Conventions (each stated in the derivation):
   cell (default all ones). The loss is L = Σ U ⊙ Y: the loss whose gradient at Y is U; with U
   all ones it is the sum of the output.
 - W is the kernel as applied, O×(C/g)×Kh×Kw (rotated by 180° when `flip`), S the stride, P the
-  padding, D the dilation, X_pad the padded input. Then
+  padding, D the dilation, X_pad the padded input; indices from 1. Then
     ∂L/∂b[o]          = Σ_{p,q} U[o, p, q];
-    ∂L/∂W[o, c, a, b] = Σ_{p,q} U[o, p, q] X_pad[c', pS + aD, qS + bD]  (c' = channel c of o's
-                        group): the cross-correlation of X_pad with U, U's taps S apart;
+    ∂L/∂W[o, c, a, b] = Σ_{p,q} U[o, p, q] X_pad[c', (p - 1)S + (a - 1)D + 1, (q - 1)S + (b - 1)D + 1]
+                        (c' = channel c of o's group): the cross-correlation of X_pad with U,
+                        U's taps S apart;
     ∂L/∂X             = the cross-correlation of U, spread S apart and padded by D(K - 1) on every
                         side ("full") less the forward padding P, with rot180(W) dilated by D,
                         input and output channels swapped within each group. With stride 1, no
