@@ -465,3 +465,29 @@ BAD = [
 def test_bad_input_is_one_paragraph_naming_the_field(tmp_path, given, field, words):
     path = one_problem_file(tmp_path, KIND, given)
     assert_bad_input(run_solver("solve", path), path, "p", field, words)
+
+
+@pytest.mark.parametrize("kind_name, function", [("batch", "F.batch_norm"), ("layer", "F.layer_norm"),
+                                                 ("instance", "F.instance_norm"), ("group", "F.group_norm")])
+def test_the_derivation_states_pytorchs_convention(kind_name, function):
+    given = {"input": np.arange(16).reshape(2, 2, 2, 2).tolist(), "type": kind_name,
+             "upstream": np.ones((2, 2, 2, 2), dtype=int).tolist()}
+    if kind_name == "group":
+        given["groups"] = 2
+    k = kind()
+    steps = k.solve(k.read(given)).steps
+    convention = steps[0].text
+    assert function in convention and "biased" in convention and "ε" in convention
+
+
+def test_a_long_tensor_shows_its_first_entries_and_says_the_rest_follow():
+    """2×4×4×4 = 128 entries, 32 per channel: the sums elide their middle terms, the output and the
+    gradients show their first entries and say the others follow the same rule."""
+    x = (np.arange(128).reshape(2, 4, 4, 4) * 7) % 11
+    k = kind()
+    solution = k.solve(k.read({"input": x.tolist(), "upstream": (x % 3 - 1).tolist(), "gamma": [1, 2, 3, 4]}))
+    steps = {step.title: step for step in solution.steps}
+    assert "The output has 128 entries; the first 4 are shown" in steps["Normalized output"].text
+    assert "the first 4 are shown" in steps["Gradient of the input"].text
+    assert len(steps["Gradient of the normalized input"].math) == 1 + 4
+    assert compared_members(solution, numeric, lambda a, b: np.allclose(a, b, rtol=1e-9)) >= 15
