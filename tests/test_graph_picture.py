@@ -234,12 +234,39 @@ def test_a_large_programs_mermaid_diagram_is_valid(tmp_path):
 
 # ---- TikZ ---------------------------------------------------------------------------
 
+def layout(given):
+    from solver.render.diagram import laid_out
+    return laid_out(picture(given), "latex")
+
+
+@pytest.mark.parametrize("given", LARGE, ids=[f"random{i}" for i in range(len(LARGE))])
+def test_a_wide_picture_is_cut_into_parts_that_fit_and_lose_nothing(given):
+    """Parts of at most PART_WIDTH (then scaled to the text width: by 0.7 at worst), each vertex in
+    one part, each wire's labels drawn once, and a wire cut between parts named at both cuts."""
+    from solver.render.diagram import PART_WIDTH
+    drawn = layout(given)
+    for part in drawn.parts:
+        assert max(v.x + v.width / 2 for v in part.vertices) - min(v.x - v.width / 2 for v in part.vertices) \
+            <= PART_WIDTH
+    assert sorted(v.id for part in drawn.parts for v in part.vertices) == sorted(v.id for v in drawn.vertices)
+    labelled = [(p.value, p.gradient) for part in drawn.parts for p in part.paths if p.value is not None]
+    assert sorted(labelled) == sorted((w.value, w.gradient) for w in drawn.wires)
+    if len(drawn.parts) > 1:
+        assert any(p.goes_to for p in drawn.parts[0].paths) and any(p.came_from for p in drawn.parts[1].paths)
+
+
+def test_the_sheets_pictures_are_not_cut():
+    problems = yaml.safe_load(SHEET.read_text())["problems"]
+    assert [len(layout(problem["given"]).parts) for problem in problems] == [1] * len(problems)
+    assert len(layout(LARGE[0]).parts) > 1
+
+
 @pytest.mark.tex
 def test_the_sheets_pictures_compile_within_the_page(tmp_path):
     pdf, log = compile_sheet(SHEET, "solutions", tmp_path)
     assert overfull_boxes(log) == []
     tex = (tmp_path / f"{SHEET.stem}-solutions.tex").read_text()
-    assert tex.count(r"\begin{tikzpicture}") == len(yaml.safe_load(SHEET.read_text())["problems"])
+    assert tex.count(r"\begin{tikzpicture}") == len(yaml.safe_load(SHEET.read_text())["problems"])   # one part each
     assert re.search(r"0\.731059\s+1\b", pdf_text(pdf))          # the neuron's output wire: value over gradient
 
 

@@ -5,13 +5,16 @@ deepest input). A wire that skips columns passes through a bend point in each co
 crosses, which takes a row there like a vertex, so that no wire runs through a vertex. The
 rows of each column are ordered by the barycentre of their neighbours' rows, sweeping right
 and left a few times and keeping the order with the fewest crossings. Columns are spaced by
-the widths of the labels between them (estimated from the printed math), so the templates
-only write what this places: TikZ for LaTeX, a listing for text. Mermaid lays out its own
-diagram; it takes the labels from here.
+the widths of the labels between them (estimated from the printed math). A picture wider
+than the page is cut into parts of as many columns as fit across it, one under the other: a
+wire cut there ends in the name of the vertex it goes to, and comes in again in the next part
+from the name of the vertex it comes from. The templates only write what this places: TikZ for
+LaTeX, a listing for text. Mermaid lays out its own diagram; it takes the labels from here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 
 from ..core.prose import math_to_text
 from ..math.printing import latex
@@ -24,7 +27,11 @@ PAD = 0.3                 # cm inside a vertex's frame
 GAP = 0.5                 # cm of bare wire beside a wire's labels
 LEAD = 1.2                # cm of the wire that leaves an output, at least
 SHIFT = 0.15              # labels this far along a wire from its middle, away from where wires meet or part
-STEEP = 0.35               # a column's gap at least this times the rise of a wire across it
+STEEP = 0.35              # a column's gap at least this times the rise of a wire across it
+PART_WIDTH = 24.0         # cm of columns one part of a picture holds at most (scaled to the text width)
+ENTRY = 0.8               # cm of a wire that comes in from the part before
+EXIT = 0.3                # cm short of the next column where a wire that goes on to the next part stops
+TAG = 0.9                 # cm for the name written at such a wire's end
 
 
 @dataclass
@@ -41,24 +48,40 @@ class Placed:
 
 @dataclass
 class Drawn:
-    """A wire as drawn: from a vertex through bend points (x, y) to a vertex, or, for an output's
-    own wire, to a point right of it (`target` None)."""
+    """A wire: the vertices it joins (`target` None: an output's own wire), its labels as printed,
+    and its ends' names as printed (the output's own wire: its name alone)."""
     source: str
     target: str | None
     value: str
     gradient: str
-    names: tuple = ()         # the two ends' names as printed (the output's own wire: its name alone)
-    bends: list = field(default_factory=list)
-    end: tuple | None = None
-    at: float = 0.5           # where along its first segment its labels sit: away from where wires meet
+    names: tuple
+
+
+@dataclass
+class Path:
+    """A wire as one part of the picture draws it: its stops, each a vertex's id or a point (x, y);
+    its first segment's labels where the part holds its source (else None); the source's name where
+    it comes in from the part before, the target's where it goes on to the part after."""
+    stops: list
+    value: str | None = None
+    gradient: str | None = None
+    at: float = 0.5           # where along the first segment the labels sit: away from where wires meet
+    came_from: str | None = None
+    goes_to: str | None = None
+
+
+@dataclass
+class Part:
+    """The columns of the picture that fit across the page: a picture of its own."""
+    vertices: list
+    paths: list
 
 
 @dataclass
 class Picture:
     vertices: list[Placed]
     wires: list[Drawn]
-    width: float
-    height: float
+    parts: list[Part]
 
 
 def printed(fmt: str):
@@ -142,18 +165,76 @@ def laid_out(diagram, fmt: str) -> Picture:
         x += width + gaps[c]
     for i, v in vertices.items():
         v.x, v.y = xs[v.column], -row[i] * ROW
-    wires = []
-    for k, w in enumerate(diagram.wires):
-        bends = [(xs[b[2]], -row[b] * ROW) for b in chains[k][1:-1]]
-        wires.append(Drawn(w.source, w.target, show(w.value), show(w.gradient),
-                           (vertices[w.source].name, vertices[w.target].name), bends, at=at[k]))
-    for v in outputs:
-        placed = vertices[v.id]
-        lead = max(LEAD, gaps[placed.column] + GAP)
-        wires.append(Drawn(v.id, None, show(v.value), show(v.gradient), (placed.name,),
-                           end=(placed.x + placed.width / 2 + lead, placed.y)))
-    height = (max(row.values()) - min(row.values()) + 1) * ROW
-    return Picture(list(vertices.values()), wires, x, height)
+    wires = [Drawn(w.source, w.target, show(w.value), show(w.gradient),
+                   (vertices[w.source].name, vertices[w.target].name)) for w in diagram.wires]
+    wires += [Drawn(v.id, None, show(v.value), show(v.gradient), (vertices[v.id].name,)) for v in outputs]
+
+    def place(item):
+        return (vertices[item].x, vertices[item].y) if item in vertices else (xs[item[2]], -row[item] * ROW)
+
+    def column(item):
+        return vertices[item].column if item in vertices else item[2]
+
+    lefts = [x - width / 2 for x, width in zip(xs, widths)]
+    rights = [x + width / 2 for x, width in zip(xs, widths)]
+    leads = {v.id: max(LEAD, gaps[depth[v.id]] + GAP) for v in outputs}
+    last = len(columns) - 1
+
+    def extent(a, b):
+        start = lefts[a] - (ENTRY + TAG if a > 0 else 0)
+        end = rights[b] + (gaps[b] + TAG if b < last else max(leads.values()))
+        return end - start
+    count = math.ceil(extent(0, last) / PART_WIDTH)             # parts of about equal widths
+    part_of = [min(count - 1, int(x_at * count / x)) for x_at in xs]
+    windows = [(part_of.index(p), len(part_of) - 1 - part_of[::-1].index(p)) for p in sorted(set(part_of))]
+
+    parts = []
+    for a, b in windows:
+        paths = []
+        for k, w in enumerate(diagram.wires):
+            chain = chains[k]
+            inside = [i for i, item in enumerate(chain) if a <= column(item) <= b]
+            if not inside:
+                continue
+            first, final = inside[0], inside[-1]
+            stops = [chain[i] if chain[i] in vertices else place(chain[i]) for i in inside]
+            path = Path(stops)
+            if first > 0:                       # it comes in from the part before
+                stops.insert(0, on_segment(place(chain[first - 1]), place(chain[first]), lefts[a] - ENTRY))
+                path.came_from = vertices[w.source].name
+            else:
+                path.value, path.gradient, path.at = show(w.value), show(w.gradient), at[k]
+            if final < len(chain) - 1:          # it goes on to the part after
+                stops.append(on_segment(place(chain[final]), place(chain[final + 1]), rights[b] + gaps[b] - EXIT))
+                path.goes_to = vertices[w.target].name
+            paths.append(path)
+        untagged(paths)
+        for v in outputs:
+            placed = vertices[v.id]
+            if a <= placed.column <= b:
+                paths.append(Path([v.id, (placed.x + placed.width / 2 + leads[v.id], placed.y)],
+                                  show(v.value), show(v.gradient)))
+        parts.append(Part([v for v in vertices.values() if a <= v.column <= b], paths))
+    return Picture(list(vertices.values()), wires, parts)
+
+
+def untagged(paths: list) -> None:
+    """One name where several cut wires end (or start) at about the same place with the same name."""
+    for side, end in (("came_from", 0), ("goes_to", -1)):
+        seen = []
+        for path in paths:
+            name, y = getattr(path, side), path.stops[end][1] if isinstance(path.stops[end], tuple) else None
+            if name is None or y is None:
+                continue
+            if any(name == other and abs(y - at) < ROW / 2 for other, at in seen):
+                setattr(path, side, None)
+            else:
+                seen.append((name, y))
+
+
+def on_segment(p, q, x) -> tuple:
+    """The point of the segment from p to q whose first coordinate is x."""
+    return x, p[1] + (q[1] - p[1]) * (x - p[0]) / (q[0] - p[0])
 
 
 def rows(columns: list[list], left: dict, right: dict) -> dict:
