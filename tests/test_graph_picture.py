@@ -291,3 +291,44 @@ def test_the_readme_shows_g1s_picture_as_the_sheet_writes_it():
     written = MERMAID_BLOCK.findall(result.stdout)
     assert len(written) == 1 and written[0] in MERMAID_BLOCK.findall((ROOT / "README.md").read_text())
     mermaid_graphs((ROOT / "README.md").read_text())
+
+
+# ---- HTML: inline SVG -----------------------------------------------------------------
+
+def test_the_html_sheet_draws_each_graph_as_well_formed_svg():
+    """Each picture is an <svg> an XML parser reads, with a frame per vertex and every wire's labels
+    (the output's own wire's value autograd's output)."""
+    import xml.etree.ElementTree as ElementTree
+    from collections import Counter
+    from solver.render.diagram import laid_out
+    result = run_solver("sheet", SHEET, "--format", "html")
+    assert result.returncode == 0, result.stderr
+    svgs = re.findall(r"<svg .*?</svg>", result.stdout, re.S)
+    problems = yaml.safe_load(SHEET.read_text())["problems"]
+    assert len(svgs) == len(problems)
+    namespace = "{http://www.w3.org/2000/svg}"
+    for problem, svg in zip(problems, svgs):
+        root = ElementTree.fromstring(svg)
+        drawn = laid_out(picture(problem["given"]), "html")
+        assert len(root.findall(f"{namespace}rect")) == len(drawn.vertices)
+        texts = Counter(t.text for t in root.findall(f"{namespace}text"))
+        paths = [p for part in drawn.parts for p in part.paths if p.value is not None]
+        assert not Counter(label for p in paths for label in (p.value, p.gradient)) - texts, problem["id"]
+        if problem["id"] != "G.7":                                   # G.7 is in letters
+            output = next(p for p in paths if isinstance(p.stops[-1], tuple) and not p.goes_to)
+            assert float(output.value) == pytest.approx(autograd(problem["given"])["output"], rel=1e-5)
+
+
+@pytest.mark.parametrize("lms", ["moodle", "canvas"])
+def test_lms_exports_leave_the_picture_out(lms, tmp_path):
+    """An LMS's sanitizer strips inline SVG and would leave its labels as loose text in the feedback."""
+    result = run_solver("export", SHEET, "--to", lms, "--output", tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    import zipfile
+    written = tmp_path / f"{SHEET.stem}-{lms}.{'zip' if lms == 'canvas' else 'xml'}"
+    if lms == "canvas":
+        with zipfile.ZipFile(written) as archive:
+            exported = "".join(archive.read(name).decode() for name in archive.namelist())
+    else:
+        exported = written.read_text()
+    assert "Backward pass" in exported and "svg" not in exported.lower()

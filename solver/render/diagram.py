@@ -32,6 +32,9 @@ PART_WIDTH = 24.0         # cm of columns one part of a picture holds at most (s
 ENTRY = 0.8               # cm of a wire that comes in from the part before
 EXIT = 0.3                # cm short of the next column where a wire that goes on to the next part stops
 TAG = 0.9                 # cm for the name written at such a wire's end
+HEIGHT = {False: 0.55, True: 0.95}   # cm a vertex's frame is high: a name alone, a name over its gate
+MARGIN = 0.45             # cm above and below a part for the labels of its outermost wires
+HEAD = 0.18               # cm an arrowhead is long
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Placed:
     y: float = 0.0
     column: int = 0
     width: float = 0.0
+    height: float = 0.0
 
 
 @dataclass
@@ -68,6 +72,9 @@ class Path:
     at: float = 0.5           # where along the first segment the labels sit: away from where wires meet
     came_from: str | None = None
     goes_to: str | None = None
+    points: list = ()         # its stops as points, its ends on its vertices' frames (for SVG)
+    label: tuple = ()         # where its labels sit: the point `at` along its first segment
+    head: list = ()           # its arrowhead's corners
 
 
 @dataclass
@@ -75,6 +82,7 @@ class Part:
     """The columns of the picture that fit across the page: a picture of its own."""
     vertices: list
     paths: list
+    box: tuple = ()           # (left, bottom, right, top), room for labels and names included
 
 
 @dataclass
@@ -142,7 +150,7 @@ def laid_out(diagram, fmt: str) -> Picture:
     def shown(value):
         return None if value is None else show(value)
     vertices = {v.id: Placed(v.id, show(v.name), shown(v.operation), shown(v.gate), column=depth[v.id],
-                             width=vertex_width(v.name, v.gate))
+                             width=vertex_width(v.name, v.gate), height=HEIGHT[v.gate is not None])
                 for v in diagram.vertices}
     outputs = [v for v in diagram.vertices if not feeds[v.id]]
     widths = [max((vertices[i].width for i in column if i in vertices), default=0.0) for column in columns]
@@ -214,7 +222,12 @@ def laid_out(diagram, fmt: str) -> Picture:
             if a <= placed.column <= b:
                 paths.append(Path([v.id, (placed.x + placed.width / 2 + leads[v.id], placed.y)],
                                   show(v.value), show(v.gradient)))
-        parts.append(Part([v for v in vertices.values() if a <= v.column <= b], paths))
+        for path in paths:
+            traced(path, vertices)
+        inside = [v for v in vertices.values() if a <= v.column <= b]
+        xs_in = [x for path in paths for x, _ in path.points] + [v.x + d * v.width / 2 for v in inside for d in (-1, 1)]
+        ys_in = [y for path in paths for _, y in path.points] + [v.y + d * v.height / 2 for v in inside for d in (-1, 1)]
+        parts.append(Part(inside, paths, (min(xs_in) - TAG, min(ys_in) - MARGIN, max(xs_in) + TAG, max(ys_in) + MARGIN)))
     return Picture(list(vertices.values()), wires, parts)
 
 
@@ -230,6 +243,30 @@ def untagged(paths: list) -> None:
                 setattr(path, side, None)
             else:
                 seen.append((name, y))
+
+
+def traced(path: Path, vertices: dict) -> None:
+    """The path's points, its ends on the frames of the vertices it joins; its labels' place; its arrowhead."""
+    points = [(vertices[stop].x, vertices[stop].y) if isinstance(stop, str) else stop for stop in path.stops]
+    if isinstance(path.stops[0], str):
+        points[0] = on_frame(vertices[path.stops[0]], points[1])
+    if isinstance(path.stops[-1], str):
+        points[-1] = on_frame(vertices[path.stops[-1]], points[-2])
+    path.points = points
+    (x0, y0), (x1, y1) = points[0], points[1]
+    path.label = (x0 + (x1 - x0) * path.at, y0 + (y1 - y0) * path.at)
+    (xa, ya), (xb, yb) = points[-2], points[-1]
+    size = math.hypot(xb - xa, yb - ya) or 1
+    dx, dy = (xb - xa) / size, (yb - ya) / size
+    path.head = [(xb, yb), (xb - HEAD * dx - HEAD / 2.5 * dy, yb - HEAD * dy + HEAD / 2.5 * dx),
+                 (xb - HEAD * dx + HEAD / 2.5 * dy, yb - HEAD * dy - HEAD / 2.5 * dx)]
+
+
+def on_frame(vertex: Placed, toward: tuple) -> tuple:
+    """Where the line from the vertex's centre toward a point leaves its frame."""
+    dx, dy = toward[0] - vertex.x, toward[1] - vertex.y
+    t = min(vertex.width / 2 / abs(dx) if dx else math.inf, vertex.height / 2 / abs(dy) if dy else math.inf, 1)
+    return vertex.x + t * dx, vertex.y + t * dy
 
 
 def on_segment(p, q, x) -> tuple:

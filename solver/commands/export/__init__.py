@@ -9,6 +9,7 @@ command writes the file.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +89,7 @@ class Question:
         return self.html("question", self.problem, self.earlier)
 
     def solution_html(self) -> str:
-        return self.html("worked", self.solution, self.problem.ask)
+        return self.html("worked", undrawn(self.solution), self.problem.ask)
 
     def mistakes_html(self, types) -> str:
         """What each mistake says and gives, for the answers of these types, answer type
@@ -97,6 +98,14 @@ class Question:
                  f"{html.escape(latex(wrong.value))}\\).</li>"
                  for answer in self.answers if isinstance(answer_type(answer.type), types) for wrong in self.wrong_answers(answer)]
         return "<h3>Common mistakes</h3>\n<ul>\n" + "\n".join(items) + "\n</ul>" if items else ""
+
+
+def undrawn(solution):
+    """The solution without its pictures: an LMS's sanitizer strips inline SVG, and would leave its
+    labels as loose text in the feedback."""
+    def steps(items):
+        return [dataclasses.replace(step, diagram=None, substeps=steps(step.substeps)) for step in items]
+    return dataclasses.replace(solution, steps=steps(solution.steps))
 
 
 @dataclass
