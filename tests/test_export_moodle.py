@@ -120,8 +120,9 @@ def expected_problems(path, tmp_path, variants):
         problems = {p.id: p for p in load(source).problems}
         for p in data["problems"]:
             ask = asks[p["id"]]
-            shown = {name: a for name, a in p["answers"].items()
-                     if (name in ask if ask is not None else "[" not in name)}
+            answers = p["answers"]
+            shown = ({name: answers[name] for name in dict.fromkeys(ask) if name in answers} if ask is not None
+                     else {name: a for name, a in answers.items() if "[" not in name})     # in the order asked
             found[(p["id"], number)] = (problems[p["id"]], shown)
     return found
 

@@ -218,3 +218,18 @@ def test_the_kinds_prose_writes_its_symbols_as_math():
     assert r"$\alpha_{ij} = \exp(e_{ij})" in attention and r"\ensuremath{\alpha}\_ij" not in attention
     network = solve("problems/cpen455-hw2.yaml", "latex", "--problem", "2.1")
     assert r"$(C_{\text{in}}/g) \cdot K_h \cdot K_w$" in network and r"C\_in" not in network
+
+
+def test_a_key_lists_the_answers_in_the_order_the_problem_asks_them(tmp_path):
+    source = tmp_path / "order.yaml"
+    asks = [["output_size", "output"], ["output", "output_size"]]
+    source.write_text(yaml.safe_dump({"title": "T", "problems": [
+        {"id": f"p{n}", "kind": "conv2d", "ask": ask,
+         "given": {"input": [[1, 2, 3], [4, 5, 6], [7, 8, 9]], "kernel": [[1, 0], [0, 1]]}}
+        for n, ask in enumerate(asks)]}))
+    result = run_solver("sheet", source, "--key", "--format", "md")
+    assert result.returncode == 0, result.stderr
+    for section, ask in zip(result.stdout.split("## Problem")[1:], asks):
+        labels = {"output": "Y &=", "output_size": "H_{\\text{out}}"}
+        positions = [section.index(labels[name]) for name in ask]
+        assert positions == sorted(positions), (ask, section)

@@ -114,9 +114,11 @@ class Labelled(NamedTuple):
 
 
 def asked(solution, ask) -> list:
-    """The answers a sheet shows: those the problem asks for, else all but the details."""
-    return [a for a in solution.answers.values()
-            if (a.name in ask if ask is not None else not a.detail)]
+    """The answers a sheet shows: those the problem asks for, in the order it asks them,
+    else all but the details, in the kind's order."""
+    if ask is not None:
+        return [solution.answers[name] for name in dict.fromkeys(ask) if name in solution.answers]
+    return [a for a in solution.answers.values() if not a.detail]
 
 
 def given_arrays(given, earlier=()) -> list[Labelled]:
