@@ -425,6 +425,10 @@ EVERY_KIND = """\
   - id: norm
     kind: batchnorm
     given: {input: [[[[1, 2]], [[3, 5]]], [[[4, 0]], [[2, 2]]]], gamma: [0.5, 1.5], beta: [0.1, -0.2]}
+  - id: normalization
+    kind: normalization
+    given: {type: group, groups: 2, input: [[[[1, 2]], [[3, 5]], [[4, 0]], [[2, 2]]]], gamma: [0.5, 1.5, 1, 2],
+            beta: [0.1, -0.2, 0, 0.3], upstream: [[[[1, -1]], [[0.5, 2]], [[1, 1]], [[-2, 0.5]]]]}
   - id: rnn
     kind: rnn
     statement: "A tanh RNN: h_0 = {{ h0 }}, w_in = {{ w_in }}, w_hh = {{ w_hh }}, w_hy = {{ w_hy }}, y_r = {{ target }}."
