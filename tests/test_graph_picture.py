@@ -1,7 +1,8 @@
 """graph's picture: the graph drawn, each wire's value and gradient, in LaTeX (TikZ, compiled by
-pdflatex, within the page) and in Markdown (a Mermaid flowchart, read back by a parser-level check
-written here); the values and gradients it shows against PyTorch's autograd, on the shipped sheet
-and on random programs of up to 30 nodes."""
+pdflatex, within the page), in Markdown (a Mermaid flowchart, read back by a parser-level check
+written here and parsed by Mermaid's own parser, tests/mermaid) and in HTML (inline SVG); the
+values and gradients it shows against PyTorch's autograd, on the shipped sheet and on random
+programs of up to 30 nodes."""
 import random
 import re
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, optional_module, require_module, run_solver
+from conftest import IN_CI, ROOT, optional_module, require_module, require_program, run_solver
 from test_graph import autograd
 from test_pdf import compile_sheet, overfull_boxes, pdf_text
 
@@ -191,6 +192,41 @@ def test_the_mermaid_check_refuses_what_mermaid_would():
                 good.replace('"1 / 2"', '"1 | 2"'), good.replace("-->", "->")):
         with pytest.raises(AssertionError):
             mermaid_graphs(bad)
+
+
+MERMAID = ROOT / "tests" / "mermaid"
+
+
+def mermaid_parses(diagrams: list[str]) -> list:
+    """Mermaid's own parser (tests/mermaid, installed by `npm ci --prefix tests/mermaid`) on each
+    diagram: None where it parses, else Mermaid's error."""
+    import json
+    import subprocess
+    node = require_program("node")
+    if not (MERMAID / "node_modules" / "mermaid").is_dir():
+        if IN_CI:
+            pytest.fail("Mermaid is not installed; CI must run `npm ci --prefix tests/mermaid` (see .ci/run)")
+        pytest.skip("Mermaid is not installed (npm ci --prefix tests/mermaid)")
+    result = subprocess.run([node, MERMAID / "parse.mjs"], input=json.dumps(diagrams), capture_output=True,
+                            text=True, timeout=300, cwd=MERMAID)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def test_mermaids_own_parser_takes_every_diagram_and_refuses_a_broken_one(tmp_path):
+    path = tmp_path / "large.yaml"
+    path.write_text(yaml.safe_dump({"title": "Large graphs", "problems": [
+        {"id": f"L{i}", "kind": "graph", "given": given} for i, given in enumerate(LARGE)]}))
+    diagrams = []
+    for sheet in (SHEET, path):
+        result = run_solver("sheet", sheet, "--format", "md")
+        assert result.returncode == 0, result.stderr
+        diagrams += MERMAID_BLOCK.findall(result.stdout)
+    diagrams += MERMAID_BLOCK.findall((ROOT / "README.md").read_text())
+    assert len(diagrams) >= 7 + len(LARGE) + 1
+    broken = diagrams[0].replace('["x"]', '["x"y"]')           # a quote left in a label
+    found = mermaid_parses(diagrams + [broken])
+    assert found[:-1] == [None] * len(diagrams) and found[-1] is not None
 
 
 def test_mermaid_labels_are_escaped():
