@@ -25,6 +25,7 @@ DIGIT = 0.19              # cm a digit of a vertex's \small math takes, about
 LABEL_DIGIT = 0.155       # cm a digit of a wire's \footnotesize label takes
 PAD = 0.3                 # cm inside a vertex's frame
 GAP = 0.5                 # cm of bare wire beside a wire's labels
+MIN_GAP = 1.3             # cm between two columns at least, so that short labels on slanted wires stay apart
 LEAD = 1.2                # cm of the wire that leaves an output, at least
 SHIFT = 0.15              # labels this far along a wire from its middle, away from where wires meet or part
 STEEP = 0.35              # a column's gap at least this times the rise of a wire across it
@@ -154,7 +155,7 @@ def laid_out(diagram, fmt: str) -> Picture:
                 for v in diagram.vertices}
     outputs = [v for v in diagram.vertices if not feeds[v.id]]
     widths = [max((vertices[i].width for i in column if i in vertices), default=0.0) for column in columns]
-    gaps = [GAP] * len(columns)             # the room right of each column, for its wires' labels
+    gaps = [MIN_GAP] * len(columns)         # the room right of each column, for its wires' labels
     at = {}                                     # where along its first segment a wire's labels sit
     for k, w in enumerate(diagram.wires):
         alone_in = len(chains[k]) > 2 or len(inputs[w.target]) == 1      # the only wire into the next item
