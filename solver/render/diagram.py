@@ -168,10 +168,10 @@ def laid_out(diagram, fmt: str) -> Picture:
     for v in outputs:
         c = depth[v.id]
         gaps[c] = max(gaps[c], label_width(v.value, v.gradient))
-    xs, x = [], 0.0
+    xs, total = [], 0.0
     for c, width in enumerate(widths):
-        xs.append(x + width / 2)
-        x += width + gaps[c]
+        xs.append(total + width / 2)
+        total += width + gaps[c]
     for i, v in vertices.items():
         v.x, v.y = xs[v.column], -row[i] * ROW
     wires = [Drawn(w.source, w.target, show(w.value), show(w.gradient),
@@ -184,8 +184,8 @@ def laid_out(diagram, fmt: str) -> Picture:
     def column(item):
         return vertices[item].column if item in vertices else item[2]
 
-    lefts = [x - width / 2 for x, width in zip(xs, widths)]
-    rights = [x + width / 2 for x, width in zip(xs, widths)]
+    lefts = [at_x - width / 2 for at_x, width in zip(xs, widths)]
+    rights = [at_x + width / 2 for at_x, width in zip(xs, widths)]
     leads = {v.id: max(LEAD, gaps[depth[v.id]] + GAP) for v in outputs}
     last = len(columns) - 1
 
@@ -194,7 +194,7 @@ def laid_out(diagram, fmt: str) -> Picture:
         end = rights[b] + (gaps[b] + TAG if b < last else max(leads.values()))
         return end - start
     count = math.ceil(extent(0, last) / PART_WIDTH)             # parts of about equal widths
-    part_of = [min(count - 1, int(x_at * count / x)) for x_at in xs]
+    part_of = [min(count - 1, int(at_x * count / total)) for at_x in xs]
     windows = [(part_of.index(p), len(part_of) - 1 - part_of[::-1].index(p)) for p in sorted(set(part_of))]
 
     parts = []
