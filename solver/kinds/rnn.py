@@ -46,8 +46,9 @@ from ..core.model import Answer, Step
 from .base import Kind
 from .common import exact, exact_array
 from .mistakes import Change, Places, shared
+from .sizes import distinct
 from .recurrent import common as recurrent
-from .recurrent.common import LOSS_TEXT, LOSSES, fit, read_cell, read_sequence, read_targets, \
+from .recurrent.common import LOSS_TEXT, LOSSES, fit, plus, times, read_cell, read_sequence, read_targets, \
     read_tensor, squeezed, symbolic_fields, sympy_number, exact_number, words
 
 # How the derivation writes each given (a sheet labels the givens with it).
@@ -621,21 +622,6 @@ def as_letter(key: str, node: Formula) -> Symbol:
     return Symbol(key, latex(node))
 
 
-def tidy(line) -> list:
-    """A display line without a value repeating the one before it."""
-    out = [line[0]]
-    for item in line[1:]:
-        if latex(item) != latex(out[-1]):
-            out.append(item)
-    return out
-
-
-def plus(terms) -> Formula:
-    return terms[0] if len(terms) == 1 else Sum(terms)
-
-
-def times(factors) -> Formula:
-    return factors[0] if len(factors) == 1 else Product(factors)
 
 
 def sum_line(n: Notation, head, products, result) -> list:
@@ -645,8 +631,8 @@ def sum_line(n: Notation, head, products, result) -> list:
     values = plus([times([n.value(*spec) for spec in specs]) for specs, _ in products])
     worked = plus([as_node(scalar_or(v)) for _, v in products])
     if n.m.symbolic:         # each product is already as simple as it gets
-        return tidy([head, letters, values, as_node(scalar_or(result))])
-    return tidy([head, letters, values, worked, as_node(scalar_or(result))])
+        return distinct([head, letters, values, as_node(scalar_or(result))])
+    return distinct([head, letters, values, worked, as_node(scalar_or(result))])
 
 
 def scalar_or(v):
@@ -724,7 +710,7 @@ def forward_step(m: Model, n: Notation) -> Step:
             products.append(([("b",)], m.b))
         lines.append(sum_line(n, head, products, n.fw.a[t]))
         if m.tanh:
-            lines.append(tidy([n.letter("h", t), Apply("tanh", n.letter("a", t)), Apply("tanh", n.value("a", t)),
+            lines.append(distinct([n.letter("h", t), Apply("tanh", n.letter("a", t)), Apply("tanh", n.value("a", t)),
                                n.value("h", t)]))
     if m.symbolic:
         text = ("Each step feeds the state before it back in. Putting each h_(t−1) into the next "
@@ -754,12 +740,12 @@ def loss_step(m: Model, n: Notation) -> Step:
     if not squared(m):
         entries = [as_node(v) for t in steps for v in n.fw.y[t]]
         return Step("Loss", "The loss adds up the entries of the outputs it reads.",
-                    [tidy([head, loss_letters(m, n), plus(entries), as_node(loss)])])
+                    [distinct([head, loss_letters(m, n), plus(entries), as_node(loss)])])
     pairs = [(y, tg) for t in steps for y, tg in zip(n.fw.y[t], m.targets[t])]
     c = loss_scale(m)
     put_in = scaled(c, plus([Power(as_node(y) - as_node(tg)) for y, tg in pairs]))
     worked = scaled(c, plus([Power(as_node(y - tg)) for y, tg in pairs]))
-    return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}.", [tidy([head, loss_letters(m, n), put_in, worked, as_node(loss)])])
+    return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}.", [distinct([head, loss_letters(m, n), put_in, worked, as_node(loss)])])
 
 
 def bptt_steps(m: Model, n: Notation, values: dict) -> list[Step]:
@@ -779,7 +765,7 @@ def bptt_steps(m: Model, n: Notation, values: dict) -> list[Step]:
         lines.append(sum_line(n, n.letter("delta", t), products, bw.delta[t]))
         if m.tanh:
             one_minus = Sum([Number(1), Negative(Power(n.letter("h", t)))])
-            lines.append(tidy([n.letter("g", t), Hadamard(n.letter("delta", t), one_minus),
+            lines.append(distinct([n.letter("g", t), Hadamard(n.letter("delta", t), one_minus),
                                Hadamard(n.value("delta", t), as_node(scalar_or(slope(m, n.fw, t)))),
                                n.value("g", t)]))
     lines.append(sum_line(n, Partial(quantity("loss"), indexed("h", 0)),
@@ -804,7 +790,7 @@ def dy_line(m: Model, n: Notation, t) -> list:
     if not squared(m):
         return [head, n.value("dy", t)]
     c = error_factor(m)
-    return tidy([head, scaled(c, n.letter("y", t) - n.letter("target", t)),
+    return distinct([head, scaled(c, n.letter("y", t) - n.letter("target", t)),
                  scaled(c, n.value("y", t) - n.value("target", t)), n.value("dy", t)])
 
 
@@ -838,7 +824,7 @@ def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
     for t in m.loss_steps:
         chain.append(dy_line(m, n, t))
         if m.w_hy is not None:
-            chain.append(tidy([state_error_letter(t), n.letter("w_hy") * n.letter("dy", t),
+            chain.append(distinct([state_error_letter(t), n.letter("w_hy") * n.letter("dy", t),
                                short_error(m, n, t)]))
     output = (" = w_hy h_t" + (" + b_y" if m.b_y is not None else "")) if m.w_hy is not None else " = h_t"
     steps = [Step("Chain rule at the outputs", f"The loss reaches h_t through y_t{output}. Below, y_t "
@@ -859,13 +845,13 @@ def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
             letters = [state_error_letter(t) * derivative_letter(t, name) for t in m.loss_steps]
             put_in = [short_error(m, n, t) * as_node(total(unrolled_derivatives(m, t)[name]))
                       for t in m.loss_steps]
-        lines.append(tidy([Symbol(name, answer_label(m, name)), plus(letters), plus(put_in), as_node(values[name])]))
+        lines.append(distinct([Symbol(name, answer_label(m, name)), plus(letters), plus(put_in), as_node(values[name])]))
     errors = {t: short_error(m, n, t) for t in m.loss_steps}
     for s in range(1, m.steps + 1):
         terms = input_terms(m, errors, s)
         letters = [state_error_letter(t) * as_letter(f"dh{t}dx{s}", Partial(indexed("h", t), indexed("x", s)))
                    for t, _ in terms]
-        lines.append(tidy([Symbol(f"grad_x[{s}]", answer_label(m, f"grad_x[{s}]")), plus(letters),
+        lines.append(distinct([Symbol(f"grad_x[{s}]", answer_label(m, f"grad_x[{s}]")), plus(letters),
                            plus([error * as_node(n.m.w_hh.flat[0] ** (t - s) * n.m.w_in.flat[0]) for t, error in terms]),
                            as_node(values[f"grad_x[{s}]"])]) if terms else
                      [Symbol(f"grad_x[{s}]", answer_label(m, f"grad_x[{s}]")), as_node(values[f"grad_x[{s}]"])])
@@ -907,7 +893,7 @@ def update_step(m: Model, n: Notation, values: dict) -> Step:
         letters = n.letter(name) - n.letter("eta") * gradient
         put_in = n.value(name) - n.value("eta") * as_node(grad_shown)
         worked = n.value(name) - as_node(scalar_or(m.lr * grad.reshape(getattr(m, name).shape)))
-        lines.append(tidy([Symbol(f"new {name}", answer_label(m, f"updated_{name}")), letters, put_in, worked,
+        lines.append(distinct([Symbol(f"new {name}", answer_label(m, f"updated_{name}")), letters, put_in, worked,
                            as_node(values[f"updated_{name}"])]))
     return Step("Gradient-descent step", "Each weight and bias moves against its gradient, scaled by the "
                                          "learning rate η.", lines)

@@ -35,7 +35,8 @@ from ..common import exact
 from . import common as recurrent
 from ..base import Kind
 from ..mistakes import Places
-from .common import LOSS_TEXT, LOSSES, fit, read_cell, read_sequence, read_targets, read_tensor, squeezed, \
+from ..sizes import distinct
+from .common import LOSS_TEXT, LOSSES, fit, plus, times, read_cell, read_sequence, read_targets, read_tensor, squeezed, \
     symbolic_fields, sympy_number, words as shape_words
 
 MAX_STEPS = 20
@@ -375,21 +376,6 @@ def as_node(v) -> Formula:
     return Number(exact(v), decimal=True)
 
 
-def tidy(line) -> list:
-    """A display line without a member repeating the one before it."""
-    out = [line[0]]
-    for item in line[1:]:
-        if latex(item) != latex(out[-1]):
-            out.append(item)
-    return out
-
-
-def plus(terms) -> Formula:
-    return terms[0] if len(terms) == 1 else Sum(terms)
-
-
-def times(factors) -> Formula:
-    return factors[0] if len(factors) == 1 else Product(factors)
 
 
 def letter(name: str, t=None) -> Formula:
@@ -414,13 +400,13 @@ def loss_step(m: Model, hs: list) -> Step:
     if not recurrent.squared(m.loss):
         entries = [as_node(v) for t in steps for v in hs[t]]
         return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}, of the outputs {outputs()}.",
-                    [tidy([head, plus(entries), as_node(loss_value(m, hs))])])
+                    [distinct([head, plus(entries), as_node(loss_value(m, hs))])])
     scale = recurrent.loss_scale(m.loss, m.targets)
     pairs = [(y, target) for t in steps for y, target in zip(hs[t], m.targets[t])]
     squares = plus([Power(as_node(y) - as_node(target)) for y, target in pairs])
     put_in = squares if scale == 1 else Product([Number(exact(scale)), squares])
     return Step("Loss", f"The loss is {LOSS_TEXT[m.loss]}, of the outputs {outputs()} (the states the cell "
-                        "returns).", [tidy([head, put_in, as_node(loss_value(m, hs))])])
+                        "returns).", [distinct([head, put_in, as_node(loss_value(m, hs))])])
 
 
 def own_error(m: Model, t: int, records: list) -> Formula:
@@ -454,7 +440,7 @@ def update_step(m: Model, values: dict) -> Step:
     lines = []
     for name in m.parameters():
         label = words(name) if name in STACKED else latex(gate_parameter(name))
-        lines.append(tidy([Symbol(f"new {name}", after_update(label)),
+        lines.append(distinct([Symbol(f"new {name}", after_update(label)),
                            Symbol(name, label) - quantity("eta") * Symbol(f"g {name}", derivative("loss", label)),
                            as_node(parameter_value(m, name)) - Number(exact(m.lr), decimal=True) *
                            as_node(np.asarray(values[f"grad_{name}"], dtype=object)),
@@ -615,7 +601,7 @@ def gate_line(m: Model, k: str, t: int, records: list, rules: Rules = RULES, res
     if not m.symbolic:         # with symbols the letters go straight to the formula
         line += [Apply(f, values), Apply(f, as_node(record["a"][k]))]
     line.append(as_node(record["gates"][k]))
-    return tidy(line)
+    return distinct(line)
 
 
 class GatedCell(Kind):
@@ -720,7 +706,7 @@ def gradient_step(m: Model, records: list, bw: dict, values: dict) -> Step:
         factors = [error] if other is None else [error, Transpose(other) if m.hidden > 1 or m.inputs > 1 else other]
         head = Symbol(f"grad {name}", derivative("loss", latex(gate_parameter(name))))
         terms = [as_node(v) for _, v in bw["terms"][name]]
-        lines.append(tidy([head, Summation(Symbol("t"), 1, m.steps, times(factors)), plus(terms),
+        lines.append(distinct([head, Summation(Symbol("t"), 1, m.steps, times(factors)), plus(terms),
                            as_node(bw["grads"][name])]))
     if m.stacked:
         lines += [[Symbol(f"grad {name}", derivative("loss", words(name))), as_node(values[f"grad_{name}"])]

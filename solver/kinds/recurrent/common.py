@@ -12,6 +12,7 @@ import numpy as np
 
 from ...core.errors import FieldError
 from ...core.fields import MAX_CELLS, nested_shape
+from ...math.nodes import Formula, Product, Sum
 from ..common import exact
 
 LOSS_TEXT = {
@@ -172,3 +173,11 @@ def loss_value(loss: str, outputs: dict, targets: dict, scale=None):
         return sum(sum(y) for y in outputs.values())
     scale = loss_scale(loss, targets) if scale is None else scale
     return scale * sum(sum(v * v for v in y - targets[t]) for t, y in outputs.items())
+
+
+def plus(terms) -> Formula:
+    return terms[0] if len(terms) == 1 else Sum(terms)
+
+
+def times(factors) -> Formula:
+    return factors[0] if len(factors) == 1 else Product(factors)

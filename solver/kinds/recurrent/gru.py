@@ -16,9 +16,11 @@ from ...core.model import Step
 from ...math.nodes import Apply, Group, Negative, Number, Power, Product, Sum
 from ...math.notation import indexed
 from ..mistakes import Change, shared
+from ..sizes import distinct
+from .common import plus
 from .cells import RULES, Cell, GatedCell, Model, Rules, activation, apply, as_node, dl, entrywise, error_text, \
-    gate_line, gate_parameter, gate_tanh_for_sigmoid, given_symbols, inline, letter, make_given, own_error, plus, \
-    recurrent_weight, slope_of_output, tidy
+    gate_line, gate_parameter, gate_tanh_for_sigmoid, given_symbols, inline, letter, make_given, own_error, \
+    recurrent_weight, slope_of_output
 
 
 CELL = Cell("gru", "nn.GRU", ("r", "z", "n"), {"r": "sigmoid", "z": "sigmoid", "n": "tanh"}, ("h",),
@@ -121,7 +123,7 @@ def forward_lines(m: Model, t: int, records: list) -> list:
     z = as_node(record["gates"]["z"])
     put_in = entrywise(m, Group(Sum([Number(1), Negative(z)])), as_node(record["gates"]["n"])) + \
         entrywise(m, z, previous)
-    lines.append(tidy([letter("h", t), entrywise(m, Group(Sum([Number(1), Negative(letter("z", t))])), letter("n", t))
+    lines.append(distinct([letter("h", t), entrywise(m, Group(Sum([Number(1), Negative(letter("z", t))])), letter("n", t))
                        + entrywise(m, letter("z", t), letter("h", t - 1))] + ([] if m.symbolic else [put_in]) +
                       [as_node(record["states"]["h"])]))
     return lines
@@ -153,22 +155,22 @@ def backward_lines(m: Model, t: int, records: list, bw: dict) -> list:
                   for k in ("r", "z", "n")]
         values += [Product([as_node(m.p[f"w_h{k}"].T), as_node(later["a_h"][k])]) for k in ("r", "z", "n")]
     dh = found["into"]["h"]
-    lines = [tidy([dl(indexed("h", t)), plus(terms), plus(values), as_node(dh)])]
+    lines = [distinct([dl(indexed("h", t)), plus(terms), plus(values), as_node(dh)])]
     one_minus_z = Group(Sum([Number(1), Negative(letter("z", t))]))
-    lines.append(tidy([dl(indexed("a", "n", t)),
+    lines.append(distinct([dl(indexed("a", "n", t)),
                        entrywise(m, entrywise(m, dl(indexed("h", t)), one_minus_z),
                                  Group(Sum([Number(1), Negative(Power(letter("n", t)))]))),
                        entrywise(m, entrywise(m, as_node(dh), as_node(1 - gates["z"])),
                                  as_node(1 - gates["n"] * gates["n"])),
                        as_node(found["a_i"]["n"])]))
-    lines.append(tidy([dl(indexed("a", "z", t)),
+    lines.append(distinct([dl(indexed("a", "z", t)),
                        entrywise(m, entrywise(m, dl(indexed("h", t)), Group(letter("h", t - 1) - letter("n", t))),
                                  Group(Product([letter("z", t), Group(Sum([Number(1), Negative(letter("z", t))]))]))),
                        entrywise(m, entrywise(m, as_node(dh), as_node(h - gates["n"])),
                                  as_node(slope_of_output("sigmoid", gates["z"]))),
                        as_node(found["a_i"]["z"])]))
     hidden = plus([gate_parameter("w_hn") * letter("h", t - 1)] + ([gate_parameter("b_hn")] if "b_hn" in m.p else []))
-    lines.append(tidy([dl(indexed("a", "r", t)),
+    lines.append(distinct([dl(indexed("a", "r", t)),
                        entrywise(m, entrywise(m, dl(indexed("a", "n", t)), Group(hidden)),
                                  Group(Product([letter("r", t), Group(Sum([Number(1), Negative(letter("r", t))]))]))),
                        entrywise(m, entrywise(m, as_node(found["a_i"]["n"]), as_node(record["part"])),

@@ -16,10 +16,12 @@ from __future__ import annotations
 from ...core.model import Step
 from ...math.nodes import Apply, Group, Negative, Number, Power, Product, Sum
 from ..mistakes import Change, shared
+from ..sizes import distinct
+from .common import plus
 from ...math.notation import indexed
 from .cells import RULES, Cell, GatedCell, Model, Rules, activation, affine, apply, as_node, dl, entrywise, \
     error_text, gate_line, gate_parameter, gate_tanh_for_sigmoid, given_symbols, inline, letter, make_given, \
-    own_error, plus, recurrent_weight, slope_of_output, tidy
+    own_error, recurrent_weight, slope_of_output
 
 
 CELL = Cell("lstm", "nn.LSTM", ("i", "f", "g", "o"),
@@ -107,10 +109,10 @@ def forward_lines(m: Model, t: int, records: list) -> list:
         return as_node(records[step]["states"][name])
     c_values = entrywise(m, shown("f", t), shown("c", t - 1)) + entrywise(m, shown("i", t), shown("g", t))
     h_values = entrywise(m, shown("o", t), Apply("tanh", as_node(record["states"]["c"])))
-    lines.append(tidy([letter("c", t), entrywise(m, letter("f", t), letter("c", t - 1)) +
+    lines.append(distinct([letter("c", t), entrywise(m, letter("f", t), letter("c", t - 1)) +
                        entrywise(m, letter("i", t), letter("g", t))] + ([] if m.symbolic else [c_values]) +
                       [as_node(record["states"]["c"])]))
-    lines.append(tidy([letter("h", t), entrywise(m, letter("o", t), Apply("tanh", letter("c", t)))] +
+    lines.append(distinct([letter("h", t), entrywise(m, letter("o", t), Apply("tanh", letter("c", t)))] +
                       ([] if m.symbolic else [h_values]) + [as_node(record["states"]["h"])]))
     return lines
 
@@ -138,7 +140,7 @@ def backward_lines(m: Model, t: int, records: list, bw: dict) -> list:
         h_terms += [Product([recurrent_weight(m, k), dl(indexed("a", k, t + 1))]) for k in CELL.gates]
         h_values += [Product([as_node(m.p[f"w_h{k}"].T), as_node(bw["steps"][t + 1]["a_i"][k])]) for k in CELL.gates]
     dh, dc = found["into"]["h"], found["dc"]
-    lines = [tidy([dl(indexed("h", t)), plus(h_terms), plus(h_values), as_node(dh)])]
+    lines = [distinct([dl(indexed("h", t)), plus(h_terms), plus(h_values), as_node(dh)])]
     c_terms = [entrywise(m, entrywise(m, dl(indexed("h", t)), letter("o", t)),
                          Sum([Number(1), Negative(Power(Apply("tanh", letter("c", t))))]))]
     if t < m.steps:
@@ -147,7 +149,7 @@ def backward_lines(m: Model, t: int, records: list, bw: dict) -> list:
                         Sum([Number(1), Negative(Power(as_node(record["squashed"])))]))]
     if t < m.steps:
         put_in.append(entrywise(m, as_node(bw["steps"][t + 1]["dc"]), as_node(records[t + 1]["gates"]["f"])))
-    lines.append(tidy([dl(indexed("c", t)), plus(c_terms), plus(put_in), as_node(dc)]))
+    lines.append(distinct([dl(indexed("c", t)), plus(c_terms), plus(put_in), as_node(dc)]))
     source = {"o": (dl(indexed("h", t)), Apply("tanh", letter("c", t)), dh, record["squashed"]),
               "f": (dl(indexed("c", t)), letter("c", t - 1), dc, records[t - 1]["states"]["c"]),
               "i": (dl(indexed("c", t)), letter("g", t), dc, gates["g"]),
@@ -157,7 +159,7 @@ def backward_lines(m: Model, t: int, records: list, bw: dict) -> list:
         slope = Sum([Number(1), Negative(Power(letter(k, t)))]) if k == "g" else \
             Product([letter(k, t), Group(Sum([Number(1), Negative(letter(k, t))]))])
         slope_value = slope_of_output(CELL.activations[k], gates[k])
-        lines.append(tidy([dl(indexed("a", k, t)), entrywise(m, entrywise(m, error, other), Group(slope)),
+        lines.append(distinct([dl(indexed("a", k, t)), entrywise(m, entrywise(m, error, other), Group(slope)),
                            entrywise(m, entrywise(m, as_node(error_value), as_node(other_value)), as_node(slope_value)),
                            as_node(found["a_i"][k])]))
     return lines
