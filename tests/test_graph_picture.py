@@ -368,3 +368,20 @@ def test_lms_exports_leave_the_picture_out(lms, tmp_path):
     else:
         exported = written.read_text()
     assert "Backward pass" in exported and "svg" not in exported.lower()
+
+
+@pytest.mark.tex
+def test_a_picture_wider_than_tex_can_measure_compiles(tmp_path):
+    """A graph in letters whose wires carry long closed forms is drawn in parts that start
+    far to the right (here past 500 cm, beyond TeX's largest dimension, about 575 cm, when
+    each part was drawn where it stands in the whole picture); each part is drawn from its
+    own left edge. Drawn from the generated corpus (seed 5), where it failed to compile."""
+    path = tmp_path / "wide.yaml"
+    path.write_text(yaml.safe_dump({"title": "Wide", "problems": [{"id": "w", "kind": "graph", "given": {
+        "program": ["h1 = log(1 + square(x)) - w", "h2 = h1 * sigmoid(h1) + h1", "h3 = exp(tanh(h2)) * w",
+                    "f = 0.5 * h3 - b0^2 / (1 + b0^2)"],
+        "values": {"x": "x", "w": "w", "b0": "b0"}}}]}))
+    tex = run_solver("sheet", path, "--solutions", "--format", "latex").stdout
+    starts = [float(x) for x in re.findall(r"\\node\[vertex\] \([^)]*\) at \((-?[\d.]+),", tex)]
+    assert starts and max(starts) < 100, starts
+    compile_sheet(path, "solutions", tmp_path)
