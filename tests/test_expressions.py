@@ -374,3 +374,22 @@ def test_cli_checks_a_formula(text, code, verdict, mistake):
     assert result.returncode == code, result.stdout + result.stderr
     data = json.loads(result.stdout)
     assert data["verdict"] == verdict and data["mistake"] == mistake
+
+
+def test_a_negative_value_to_a_whole_power_is_defined(tmp_path):
+    """tanh(...)^2 where tanh is negative was taken as undefined (a negative base to a real
+    power), so the points where it is left too few magnitudes to prove a right formula
+    equal: a graph's own closed form (generated corpus, seed 3) was judged wrong."""
+    from solver.commands.check import check_file
+    from solver.kinds import get_kind
+    from solver.problems.load import load
+    program = ("f = sqrt(1 + (tanh(((log(1 + square(x)) - w) * sigmoid(y) + (log(1 + square(x)) - w)))^2 + z)"
+               "*(tanh(((log(1 + square(x)) - w) * sigmoid(y) + (log(1 + square(x)) - w)))^2 + z)) + x")
+    path = tmp_path / "graph.yaml"
+    path.write_text(json.dumps({"title": "T", "problems": [{"id": "g", "kind": "graph", "given": {
+        "program": program, "values": {n: n for n in "wxyz"}, "granularity": "assignments"}}]}))
+    problem = load(path).problems[0]
+    answers = get_kind("graph").compute(problem.given)
+    for name in ("grad_y", "grad_w"):
+        text = format_answer(answers[name].value, "expression")
+        assert check_file(path, f"g:{name}", text).verdict == "correct", name

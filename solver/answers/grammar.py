@@ -1201,18 +1201,19 @@ def _product(values):
 
 
 def _power_value(base, exponent):
-    if isinstance(base, Fraction) and isinstance(exponent, Fraction) and exponent.denominator == 1:
+    whole = isinstance(exponent, Fraction) and exponent.denominator == 1
+    if isinstance(base, Fraction) and whole:
         if base == 0 and exponent < 0:
             raise _Undefined
         if abs(exponent) * (_fraction_bits(base) - 1) > MAX_VALUE_BITS:
             raise _TooLarge
         return _bounded(base ** int(exponent))
     base, exponent = _mpf(base), _mpf(exponent)
-    if base < 0 or base == 0 and exponent <= 0:      # complex or undefined
+    if base < 0 and not whole or base == 0 and exponent <= 0:      # complex (tanh(x)^2 is not) or undefined
         raise _Undefined
-    if base and abs(exponent * mpmath.log(base, 2)) > MAX_VALUE_BITS:     # before computing it
+    if base and abs(exponent * mpmath.log(abs(base), 2)) > MAX_VALUE_BITS:     # before computing it
         raise _TooLarge
-    return _finite(mpmath.power(base, exponent))
+    return _finite(mpmath.power(base, int(exponent) if whole else exponent))
 
 
 def _floor(x) -> Fraction:
