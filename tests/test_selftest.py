@@ -1,4 +1,5 @@
 """`solver selftest`: passes on every shipped file; a broken kind's failures are reported."""
+import json
 import sys
 from fractions import Fraction
 from types import SimpleNamespace
@@ -88,3 +89,18 @@ def test_cli_reports_the_failure_and_exits_1(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert f"FAIL {path} problem 'twice' answer 'count', mistake not_a_number" in out
     assert out.rstrip().endswith("1 failure")
+
+
+def test_a_mistakes_answer_is_judged_as_the_checker_judges_it(tmp_path):
+    """Two mistakes give updated biases within the tolerance of each other (saturated
+    gates, values near 1). The checker names the first whose value the answer is within
+    tolerance of; selftest must compare the same way round (the answer against the
+    mistake's value), as it did not: this problem (a variant of the generated corpus's,
+    seed 4) failed selftest on a mistake the checker named rightly."""
+    path = tmp_path / "lstm.yaml"
+    path.write_text(json.dumps({"title": "T", "problems": [{"id": "lstm", "kind": "lstm", "given": {
+        "x": [[0.3, -0.8], [-1.0, -0.2], [0.5, 1.0]], "target": [[-0.2], [-0.6], [-0.7]], "loss": "mse_all",
+        "learning_rate": 0.5, "b_if": [1.0], "w_ii": [[1.0, 0.2]], "w_if": [[-0.8, 0.6]], "w_ig": [[0.1, 1.0]],
+        "w_io": [[-0.9, -0.6]], "w_hi": [[-0.6]], "w_hf": [[0.7]], "w_hg": [[-0.1]], "w_ho": [[0.7]]}}]}))
+    result = run_solver("selftest", path, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]

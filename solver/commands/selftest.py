@@ -156,9 +156,9 @@ def mistake_outcome(solved, answer, value, text) -> str | None:
     named = next((m for m in solved.mistakes if m.name == verdict.mistake), None)
     if named is None:
         return f"incorrect, but no mistake was named: {verdict.feedback}"
-    if not any(answer.name in found and same(answer.type, found[answer.name], value,
-                                             tolerance_of(solved.problem, answer.name))
-               for _, found in named.cases(solved.problem.given)):
+    if not any(answer.name in found and same(answer.type, value, found[answer.name],     # as the checker compares:
+                                             tolerance_of(solved.problem, answer.name))   # the answer against
+               for _, found in named.cases(solved.problem.given)):                       # the mistake's value
         return f"diagnosed as {named.name}, which does not give this answer: {verdict.feedback}"
     if named.feedback not in verdict.feedback:
         return f"diagnosed as {named.name}, but its feedback is not shown: {verdict.feedback}"
