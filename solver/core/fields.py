@@ -154,6 +154,16 @@ def text(name, value):
     return value
 
 
+def names(what: str, empty: bool = True):
+    """A reader of a list of names (one name alone is a list of one); `what` says what they are."""
+    def read(name, value):
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not (items or empty) or not all(isinstance(v, str) for v in items):
+            raise FieldError(name, f"must be {what}; got {value!r}")
+        return tuple(items)
+    return read
+
+
 def optional(read):
     """None (YAML `null` or absent) stays None; anything else goes to `read`."""
     def read_optional(name, value):

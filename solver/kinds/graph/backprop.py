@@ -18,7 +18,7 @@ from typing import Any
 
 from ...answers.grammar import Constant, Name
 from ...core.errors import FieldError
-from ...core.fields import IDENTIFIER, check_numbers, choice, given_field, number_or_symbol
+from ...core.fields import IDENTIFIER, check_numbers, choice, given_field, names, number_or_symbol
 from ...core.model import Answer, Diagram, Step, Vertex, Wire
 from ...math.nodes import Negative, Number, Partial, Product, Sum, Symbol
 from ...math.notation import variable
@@ -55,20 +55,13 @@ def read_values(name, value) -> Values:
     return Values(tuple(value), tuple(out))
 
 
-def read_wrt(name, value):
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
-        raise FieldError(name, f"must be an input's name or a list of them; got {value!r}")
-    return tuple(items)
-
-
 @dataclass(frozen=True, kw_only=True)
 class Given:
     program: Any = given_field(read_program, doc="one expression (f = (x + y) * z) or a list of assignments "
                                                  "([q = x + y, f = q * z]); the last line is the output")
     values: Any = given_field(read_values, doc="each input's value: a number, or a letter for the general "
                                                "derivation")
-    wrt: Any = given_field(read_wrt, None, "the inputs whose gradients are asked (default: every input)")
+    wrt: Any = given_field(names("an input's name or a list of them", empty=False), None, "the inputs whose gradients are asked (default: every input)")
     upstream: Any = given_field(number_or_symbol(real=True), 1, "the gradient arriving at the output (default 1)")
     granularity: str = given_field(choice("nodes", "assignments"), "nodes",
                                    "nodes (every primitive operation a node, the default) or assignments (one "

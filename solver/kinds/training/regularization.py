@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...core.errors import FieldError
-from ...core.fields import IDENTIFIER, array, boolean, choice, given_field, number, optional, shape_text
+from ...core.fields import IDENTIFIER, array, boolean, choice, given_field, names, number, optional, shape_text
 from ...core.model import Answer, Step
 from ...math.nodes import (Apply, Array, ElidedSum, Fraction_, Group, Norm, Number, Partial, Power, Product, Sum,
                            Symbol)
@@ -43,19 +43,11 @@ def named_tensors(name, value):
     return {key: TENSOR(f"{name}.{key}", item) for key, item in value.items()}
 
 
-def names(name, value):
-    """A list of tensor names (one name alone is a list of one)."""
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        raise FieldError(name, f"must be a list of the names of the tensors that are biases; got {value!r}")
-    return tuple(items)
-
-
 @dataclass(frozen=True, kw_only=True)
 class Given:
     weights: dict = given_field(named_tensors, doc="the parameters by name, {W: [[...]], b: [...]}: numbers, "
                                                    "vectors or matrices")
-    biases: tuple = given_field(names, (), "the names of the tensors that are biases: not regularized "
+    biases: tuple = given_field(names("a list of the names of the tensors that are biases"), (), "the names of the tensors that are biases: not regularized "
                                            "(default: none)")
     kind: str = given_field(choice(*PENALTIES), "l2", "the penalty: l2 (default), l1 or elastic")
     lambda_: Any = given_field(number, doc="the regularization strength λ >= 0", key="lambda")
