@@ -72,8 +72,8 @@ def pool_ceil_length(axis: Axis):
     size, lines = conv_length(axis, "ceil")
     note = ""
     if isinstance(size, int) and (size - 1) * axis.s >= axis.n + axis.before:
-        note = (f"The last window would start at {(size - 1) * axis.s}, inside the end padding "
-                f"(index >= H + P = {axis.n + axis.before}), so PyTorch drops it: {size} - 1 = {size - 1}.")
+        note = (f"The last window would start at row {(size - 1) * axis.s + 1} (counting from 1), inside the end "
+                f"padding (the rows after H + P = {axis.n + axis.before}), so PyTorch drops it: {size} - 1 = {size - 1}.")
         # the drop is part of every line (H_out is never the 4 windows before it): ... + 1 - 1 = 4 - 1 = 3
         lines = [line - 1 for line in lines[:-1]] + [Number(size) - 1, Number(size - 1)]
         size -= 1
