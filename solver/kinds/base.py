@@ -16,7 +16,7 @@ from functools import partial
 
 import numpy as np
 
-from ..answers.types import answer_type
+from ..answers.types import AnswerType, answer_type
 from ..core.errors import FieldError
 from ..core.fields import read_given
 from ..core.model import Answer, Solution, Step
@@ -60,6 +60,11 @@ class Kind:
     def compute(self, given, rules=None) -> dict[str, Answer]:
         raise NotImplementedError
 
+    def values(self, given, rules) -> dict:
+        """{answer name: value} under the rules: what a mistake's re-solve needs. A kind whose
+        answers are many (a network's per-layer counts) may compute the values alone, faster."""
+        return {name: answer.value for name, answer in self.compute(given, rules).items()}
+
     def derive(self, given, answers: dict[str, Answer]) -> list[Step]:
         raise NotImplementedError
 
@@ -97,12 +102,13 @@ class Kind:
             changed = dataclasses.replace(given, **fields)
             if fields:
                 self.validate(changed)
-            answers = self.compute(changed, dataclasses.replace(self.Rules(), **rules))
+            values = self.values(changed, dataclasses.replace(self.Rules(), **rules))
         except (FieldError, ZeroDivisionError, ValueError):
             return {}
         posed = self.posed_answers(given)
-        found = {name: answer_type(posed[name].type).in_form(answer.value, posed[name].value)
-                if name in posed else answer.value for name, answer in answers.items()}
+        forms = self.posed_forms(given)
+        found = {name: forms[name](value, posed[name].value) if name in forms else value
+                 for name, value in values.items()}
         if self.changes_only:
             found = {name: value for name, value in found.items()
                      if name not in posed or differs(value, posed[name].value)}
@@ -112,8 +118,17 @@ class Kind:
         """The problem's own answers, whose forms its mistakes' answers take (computed once
         for all the mistakes of one problem)."""
         if self._posed is None or self._posed[0] is not given:
-            self._posed = (given, self.compute(given))
+            answers = self.compute(given)
+            types = {name: answer_type(answer.type) for name, answer in answers.items()}
+            forms = {name: t.in_form for name, t in types.items()      # the rest keep any value as it is
+                     if type(t).in_form is not AnswerType.in_form}
+            self._posed = (given, answers, forms)
         return self._posed[1]
+
+    def posed_forms(self, given) -> dict:
+        """{answer name: its type's in_form}, for the problem's own answers whose type has one."""
+        self.posed_answers(given)
+        return self._posed[2]
 
 
 def differs(value, other) -> bool:

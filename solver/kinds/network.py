@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..core.errors import FieldError
@@ -232,6 +233,7 @@ LABEL_WORDS = {"output_shape": "output shape", "params_without_bias": "params wi
 LABEL_QUANTITIES = {"in_channels": "C_in", "in_features": "F_in"}
 
 
+@lru_cache(maxsize=4096)          # each mistake's re-solve names the same answers again
 def label(name) -> str:
     base, _, index = name.partition("[")
     text = written(LABEL_QUANTITIES[base]) if base in LABEL_QUANTITIES else words(LABEL_WORDS.get(base, base))
@@ -547,11 +549,10 @@ class Network(Kind):
         return ([input_step(given), table_step(given, rows)] + layer_steps(given, rows)
                 + [total_step(given, rows, values)])
 
-    def answers_with(self, given, fields: dict, rules: dict) -> dict:
-        """A mistake's answers without the table: a mistake is judged cell by cell."""
-        found = super().answers_with(given, fields, rules)
-        found.pop("table", None)
-        return found
+    def values(self, given, rules) -> dict:
+        """A mistake's answers without the table (a mistake is judged cell by cell) and without
+        building an Answer per layer and count."""
+        return values_of(given, analyze(given, rules), rules)
 
 
 KIND = Network()
