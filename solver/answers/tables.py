@@ -133,14 +133,14 @@ def _cells(raw, table, label, parse_cell) -> dict:
 
 def judge_rows(table: Table, rows, compare) -> list[RowResult]:
     """Every row of the table, in order, against the right values, or against what
-    follows from the student's previous row when that row was wrong (carried
-    forward). A row or cell the student left out is missing."""
+    follows from the student's rows it takes its input from (the row before, or
+    those the table's `sources` name) when those were wrong (carried forward). A
+    row or cell the student left out is missing."""
     given = dict(rows)
     results = []
     for position, label in enumerate(table.labels):
         cells, truth = given.get(position, {}), table.rows[position]
-        previous = given.get(position - 1)
-        expected = table.expected(position, previous) if previous else truth
+        expected = table.expected(position, [given.get(p) for p in table.inputs(position)])
         wrong = [c for c, v in cells.items() if compare(table.columns[c], v, expected[c])[0] < 1.0]
         missing = [c for c in table.columns if c not in cells]
         carried = any(compare(table.columns[c], expected[c], truth[c])[0] < 1.0 for c in cells)

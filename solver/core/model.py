@@ -83,10 +83,17 @@ class Table:
     columns: dict[str, str]                  # column name -> answer type
     rows: list[dict]                         # the right values, row by row
     labels: list[str]                        # what the `layer` column calls each row
-    carry: Callable | None = None            # (row number from 1, student's row before) -> expected row
+    carry: Callable | None = None            # (row number from 1, student's rows it takes) -> expected row
+    sources: list | None = None              # per row, the rows (from 0) it takes; -1: none. None: the row before
 
-    def expected(self, position: int, previous: dict | None) -> dict:
-        if self.carry is None or previous is None:
+    def inputs(self, position: int) -> tuple:
+        """The positions of the rows row `position` is computed from (-1: the table's input)."""
+        return self.sources[position] if self.sources is not None else (position - 1,)
+
+    def expected(self, position: int, previous: list) -> dict:
+        """Row `position` as it follows from the student's rows it takes (None where the
+        student wrote none)."""
+        if self.carry is None or not any(previous):
             return self.rows[position]
         return self.carry(position + 1, previous)
 

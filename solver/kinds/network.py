@@ -22,6 +22,7 @@ from ..math.printing import latex
 from ..core.model import Answer, Step
 from ..core.model import Table
 from .sizes import distinct
+from . import network_blocks as nb
 from . import network_layers as nl
 from .base import Kind
 from .mistakes import SHARED_MISTAKES, Change, Mistake, Places, shared
@@ -51,15 +52,6 @@ ANSWERS = {
 VARY = {"batch_size": [1, 8, 16, 32, 64, 100, 128, 256]}
 LAYOUT_NAMES = {"chw": "C×H×W", "hwc": "H×W×C"}
 IDENTICAL_RUN = 3            # this many identical layers in a row share one table row
-MAX_LAYERS = 2000
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One layer of the expanded list: its number (from 1) and display name."""
-    number: int
-    layer: Any
-    name: str
 
 
 def read_shape(name, value):
@@ -74,23 +66,6 @@ def read_shape(name, value):
     return tuple(value)
 
 
-def read_layers(name, value):
-    if not isinstance(value, list) or not value:
-        raise FieldError(name, "must be a non-empty list of layers, each a mapping with a `type`")
-    entries = []
-    for position, raw in enumerate(value, start=1):
-        try:
-            layer, label, repeat = nl.read_layer(raw)
-        except FieldError as error:
-            raise FieldError(f"layers[{len(entries) + 1}].{error.field}",
-                             f"(layer {len(entries) + 1}, entry {position} of the list) {error.detail}") from None
-        if len(entries) + repeat > MAX_LAYERS:
-            raise FieldError(name, f"has more than {MAX_LAYERS} layers once repeats are counted")
-        for copy in range(repeat):
-            entries.append(Entry(len(entries) + 1, layer, label or layer.describe()))
-    return tuple(entries)
-
-
 @dataclass(frozen=True, kw_only=True)
 class Given:
     input_shape: tuple = given_field(read_shape, dataclasses.MISSING,
@@ -98,9 +73,12 @@ class Given:
     layout: str = given_field(choice("chw", "hwc"), "chw", "how shapes are written: chw (default) or hwc")
     batch_size: Any = given_field(optional(integer(1, "a positive integer")), None,
                                   "examples per batch; shapes and operation counts then include it")
-    layers: tuple = given_field(read_layers, dataclasses.MISSING,
+    layers: tuple = given_field(nb.read_network, dataclasses.MISSING,
                                 "the layers in order, each {type: ..., its fields, optional name and "
-                                "repeat: n}; types: " + nl.describe_types())
+                                "repeat: n}; types: " + nl.describe_types() + ". Blocks, nested freely: "
+                                "{type: residual, layers: [...], shortcut: [...]} (the two added; no "
+                                "shortcut: the identity) and {type: concat, branches: [[...], [...]]} "
+                                "(channels concatenated)")
 
 
 @dataclass(frozen=True)
@@ -145,26 +123,60 @@ def as_written(given, shape, rules: Rules = RULES) -> tuple:
 # ---- computing ----------------------------------------------------------------
 
 def analyze(given, rules: Rules = RULES) -> list:
-    """Each layer computed on the previous one's output: [(entry, Computed)], each layer
-    as the rules have it (a mistake's rules may change a layer, or the input it sees)."""
-    shape = per_example(given, given.input_shape)
+    """Each layer computed on the outputs it takes (the previous layer's, in a chain):
+    [(entry, Computed)], each layer as the rules have it (a mistake's rules may change a
+    layer, or the input it sees); a block's join on the outputs of its paths."""
+    outputs = {0: per_example(given, given.input_shape)}
     skipped = set() if rules.flatten_after_pooling else pools_before_flatten(given.layers)
     rows = []
     for entry in given.layers:
-        layer = entry.layer
-        if entry.number in skipped:
-            layer = nl.Activation()
-        elif rules.in_layer in (None, entry.number):
-            layer, shape = as_ruled(layer, shape, rules)
-        try:
-            computed = nl.compute(layer, shape)
-        except FieldError as error:
-            raise FieldError(f"layers[{entry.number}].{error.field}",
-                             f"(layer {entry.number}, {entry.name}, on an input of "
-                             f"{shape_text(as_written(given, shape))}) {error.detail}") from None
+        inputs = tuple(outputs[source] for source in entry.sources)
+        if isinstance(entry.layer, nb.Join):
+            computed = joined(given, entry, inputs)
+        else:
+            computed = computed_layer(given, entry, inputs[0], rules, entry.number in skipped)
         rows.append((entry, computed))
-        shape = computed.output_shape
+        outputs[entry.number] = computed.output_shape
     return rows
+
+
+def computed_layer(given, entry, shape, rules: Rules = RULES, skipped: bool = False):
+    layer = entry.layer
+    if skipped:
+        layer = nl.Activation()
+    elif rules.in_layer in (None, entry.number):
+        layer, shape = as_ruled(layer, shape, rules)
+    try:
+        return nl.compute(layer, shape)
+    except FieldError as error:
+        raise FieldError(f"{entry.field}.{error.field}",
+                         f"(layer {entry.number}, {entry.name}, on an input of "
+                         f"{shape_text(as_written(given, shape))}) {error.detail}") from None
+
+
+def joined(given, entry, shapes):
+    """A block's join on its paths' outputs, or the paragraph that says why they do not fit."""
+    join = entry.layer
+    reason = join.mismatch(shapes)
+    if reason:
+        paths = [f"{what} gives {shape_text(as_written(given, shape))} ({source_text(source)})"
+                 for what, shape, source in zip(join.paths, shapes, entry.sources)]
+        raise FieldError(entry.field, f"(layer {entry.number}, the {join.TYPE} of this {BLOCK_WORDS[join.TYPE]}) "
+                                      f"{', but '.join(paths)}: {reason}.{JOIN_HINTS[join.TYPE]}")
+    return nl.compute(join, shapes)
+
+
+BLOCK_WORDS = {"add": "residual block", "concat": "concatenation"}
+JOIN_HINTS = {
+    "add": (" Make the main path end in the shape the shortcut gives, or give the block a projection "
+            "shortcut that maps its input to the main path's shape, e.g. shortcut: [{type: conv2d, "
+            "out_channels: C, kernel_size: 1, stride: S}, {type: batchnorm2d}]."),
+    "concat": " Make every branch end in the same height and width (the channels may differ).",
+}
+
+
+def source_text(source: int) -> str:
+    return "the network's input" if source == 0 else f"layer {source}'s output"
 
 
 def batch(given) -> int:
@@ -242,20 +254,27 @@ def label(name) -> str:
 
 def table_of(given, rows) -> Table:
     def expected_row(number, previous):
-        """Row `number` judged from the student's row before it (carry forward)."""
+        """Row `number` judged from the student's rows it takes its input from (carry forward):
+        the row before it, or for a join the last row of each path; where the student wrote
+        no shape there, the right one."""
         entry = given.layers[number - 1]
-        shape = per_example(given, previous_shape(given, previous)) if previous else None
-        if shape is None:
-            return row_values[number - 1]
+        shapes = []
+        for source, row in zip(entry.sources, previous):
+            shape = previous_shape(given, row) if row else None
+            shapes.append(outputs[source] if shape is None else per_example(given, shape))
         try:
-            return layer_values(given, nl.compute(entry.layer, shape))
+            if isinstance(entry.layer, nb.Join):
+                return layer_values(given, joined(given, entry, tuple(shapes)))
+            return layer_values(given, nl.compute(entry.layer, shapes[0]))
         except (FieldError, ValueError):
             return row_values[number - 1]
 
+    outputs = {0: per_example(given, given.input_shape)}
+    outputs.update((entry.number, computed.output_shape) for entry, computed in rows)
     row_values = [layer_values(given, computed) for _, computed in rows]
     return Table(columns={name: answer_type(name) for name in PER_LAYER},
                  rows=row_values, labels=[str(entry.number) for entry, _ in rows],
-                 carry=expected_row)
+                 carry=expected_row, sources=[tuple(s - 1 for s in entry.sources) for entry, _ in rows])
 
 
 def previous_shape(given, previous):
@@ -287,6 +306,9 @@ def convention(layout: str, batch: str) -> str:
 def input_step(given) -> Step:
     batch_text = (f", with the batch of {given.batch_size} in front" if given.batch_size else "")
     text = convention(LAYOUT_NAMES[given.layout], batch_text)
+    if branched(given):
+        text += (" A residual block's add does one addition per output element (no multiplication, so no MAC); "
+                 "a concatenation (torch.cat along the channels) does no arithmetic.")
     if given.batch_size:
         text += " Multiplications, additions, MACs and FLOPs are for the whole batch."
     return Step("Conventions", text, [[named_words("input"), as_written(given, per_example(given, given.input_shape))]])
@@ -298,7 +320,7 @@ def runs(rows) -> list[list]:
     for entry, computed in rows:
         last = groups[-1][-1] if groups else None
         if last and last[0].layer == entry.layer and last[1].weights == computed.weights \
-                and not computed.inferred:
+                and not computed.inferred and entry.sources == (last[0].number,) and not entry.path:
             groups[-1].append((entry, computed))
         else:
             groups.append([(entry, computed)])
@@ -308,6 +330,15 @@ def runs(rows) -> list[list]:
     return split
 
 
+def branched(given) -> bool:
+    return any(isinstance(entry.layer, nb.Join) for entry in given.layers)
+
+
+def row_name(entry) -> str:
+    """A row's name in the table: the first layer of a shortcut or branch says which."""
+    return f"{entry.path}: {entry.name}" if entry.path else entry.name
+
+
 def table_step(given, rows) -> Step:
     """One row per layer (per run of identical layers): number, name, shape(s), counts."""
     body = []
@@ -315,14 +346,20 @@ def table_step(given, rows) -> Step:
         (first, c1), (last, c2) = group[0], group[-1]
         v1 = layer_values(given, c1)
         if len(group) == 1:
-            body.append({"number": str(first.number), "name": first.name, "shapes": [v1["output_shape"]],
-                         "counts": [v1["neurons"], v1["params"], v1["macs"]]})
+            body.append({"number": str(first.number), "name": row_name(first), "depth": first.depth,
+                         "shapes": [v1["output_shape"]], "counts": [v1["neurons"], v1["params"], v1["macs"]]})
             continue
-        body.append({"number": f"{first.number}–{last.number}", "name": first.name,
+        body.append({"number": f"{first.number}–{last.number}", "name": first.name, "depth": first.depth,
                      "shapes": [v1["output_shape"], layer_values(given, c2)["output_shape"]],
                      "counts": [sum(c.neurons for _, c in group), Number(len(group)) * Number(v1["params"]),
                                 sum(batch(given) * c.macs for _, c in group)]})
     text = "Each layer's output is the next layer's input."
+    if branched(given):
+        text = ("Each layer's output is the next layer's input, except where a block branches. A block's rows "
+                "are indented and numbered depth first: a residual block's main path, then its shortcut, then "
+                "the add; a concatenation's branches in turn, then the concat. The first layer of a path takes "
+                "the block's input, and the join (the add or the concat, a row of its own) takes the rows it "
+                "names, an identity path being the row before the block.")
     if any(len(group) > 1 for group in runs(rows)):
         text += (" Runs of identical layers (same configuration and the same parameters) share a row; "
                  "its neurons and MACs are the run's totals.")
@@ -345,23 +382,30 @@ def count_line(given, name, formula, values):
 
 def layer_steps(given, rows) -> list[Step]:
     steps = []
-    previous = ("the network's input", per_example(given, given.input_shape))
+    outputs = {0: per_example(given, given.input_shape)}
+    outputs.update((entry.number, computed.output_shape) for entry, computed in rows)
     for group in runs(rows):
         entry, computed = group[0]
-        steps.append(layer_step(given, entry, computed, previous))
+        steps.append(layer_step(given, entry, computed, outputs))
         if len(group) > 1:
             steps.append(run_step(given, group))
-        last_entry, last = group[-1]
-        previous = (f"layer {last_entry.number}'s output", last.output_shape)
     return steps
 
 
 MACS = named_words("macs", "MACs")
 
 
-def layer_step(given, entry, computed, source) -> Step:
-    where, shape = source
-    notes = [f"Its input is {where}, {shape_text(as_written(given, shape))}."]
+def layer_step(given, entry, computed, outputs) -> Step:
+    shapes = [shape_text(as_written(given, outputs[source])) for source in entry.sources]
+    where = source_text(entry.sources[0])
+    if isinstance(entry.layer, nb.Join):
+        joins = [f"{what} ({source_text(source)}, {shape})"
+                 for what, source, shape in zip(entry.layer.paths, entry.sources, shapes)]
+        notes = [f"It joins {', '.join(joins[:-1])} and {joins[-1]}."]
+    elif entry.path:
+        notes = [f"It begins {'the ' * (entry.path == 'shortcut')}{entry.path}: its input is the block's input, {where}, {shapes[0]}."]
+    else:
+        notes = [f"Its input is {where}, {shapes[0]}."]
     for name, value in computed.inferred.items():
         unit = "features" if name == "in_features" else "channels"
         notes.append(f"The {name} marked ? is {value}: {WHY_INFERRED[name]}, and {where} has {value:,} {unit}.")
@@ -467,14 +511,16 @@ def last_window_kept(layer, shape):
 
 def pools_before_flatten(layers) -> set[int]:
     """The pooling layers a flatten follows (with only activations or dropout between)."""
-    pools, pending = set(), []
+    by_number = {entry.number: entry for entry in layers}
+    pools = set()
     for entry in layers:
-        if isinstance(entry.layer, nl.MaxPool2d):        # average pooling too
-            pending.append(entry.number)
-        elif isinstance(entry.layer, nl.Flatten):
-            pools.update(pending)
-        if not isinstance(entry.layer, (nl.MaxPool2d, nl.Activation, nl.Dropout)):
-            pending = []
+        if not isinstance(entry.layer, nl.Flatten):
+            continue
+        source = by_number.get(entry.sources[0])
+        while source and isinstance(source.layer, (nl.MaxPool2d, nl.Activation, nl.Dropout)):
+            if isinstance(source.layer, nl.MaxPool2d):        # average pooling too
+                pools.add(source.number)
+            source = by_number.get(source.sources[0])
     return pools
 
 

@@ -166,7 +166,7 @@ def plain_lines(lines: list[str]) -> list[str]:
             table.append(line)
             continue
         if table:
-            rows = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in table]
+            rows = [[cell.strip(" ") for cell in row.strip().strip("|").split("|")] for row in table]
             is_table = len(rows) > 1 and all(re.fullmatch(r":?-+:?", cell) for cell in rows[1])
             out += table_lines(rows) if is_table else table
             table = []
