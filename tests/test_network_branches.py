@@ -22,8 +22,8 @@ import yaml
 
 from conftest import ROOT, assert_bad_input, one_problem_file, optional_module, run_solver
 from solver.core.errors import FieldError
-from test_network_oracle import (MAP_LAYERS, TORCH_REFUSES, EmptyOutput, as_written, flops_counted, pick,
-                                 solve, solver_refuses, torch_layer, torch_params)
+from test_network_oracle import (MAP_LAYERS, TORCH_REFUSES, EmptyOutput, as_written, chw_to_hwc, flops_counted,
+                                 pick, solve, solver_refuses, torch_layer, torch_params, written_in_hwc)
 
 torch = optional_module("torch")
 nn = optional_module("torch.nn")
@@ -413,3 +413,26 @@ def test_check_judges_a_join_from_the_students_paths(tmp_path):
     verdict = json.loads(run_solver("check", CLASSIC, "U.1:table", "--answer-file", path, "--json").stdout)
     wrong = {row["row"]: row["wrong"] for row in verdict["rows"] if row["wrong"]}
     assert wrong == {"6": ["output_shape"]}, wrong
+
+
+@pytest.mark.parametrize("seed", range(0, 80, 8))
+def test_branched_networks_in_hwc_layout_match_chw(seed):
+    given, _, _ = valid_branched(seed)
+    chw, hwc = solve(given), solve(written_in_hwc(given))
+    for name, value in chw.items():
+        if name != "table":
+            assert (chw_to_hwc(value) if name.startswith("output_shape") else value) == \
+                (tuple(hwc[name]) if name.startswith("output_shape") else hwc[name]), (name, given)
+
+
+def test_the_layer_table_indents_a_blocks_layers_in_every_format():
+    """U.1: the way down and up (layers 1-6) one level in, the concat and what follows at the top;
+    the first layer of the second branch says so, and the concat names what it joins."""
+    for fmt in ("md", "text", "latex"):
+        out = run_solver("solve", CLASSIC, "--problem", "U.1", "--format", fmt).stdout
+        indent = {"md": "\u2003\u2003", "text": "\u2003\u2003", "latex": "\\quad "}[fmt]
+        assert f"{indent}branch 2: down" in out and f"{indent}conv 3" in out, fmt
+        assert "concat of input and 6" in out and f"{indent}concat" not in out, fmt
+    text = run_solver("solve", CLASSIC, "--problem", "U.1", "--format", "text").stdout
+    table = text[text.index("Layer  "):].split("\n\n")[0].splitlines()
+    assert len({len(line) for line in table[1:]}) == 1, table      # the columns stay aligned

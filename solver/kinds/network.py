@@ -1,8 +1,10 @@
 """network: a layer-by-layer table of shapes, parameters and operation counts.
 
-The layers, and the counting convention, are in network_layers.py. Answers
-are named per layer, `params[3]`, counted from 1 in the order the problem
-lists them (a `repeat: n` entry stands for n layers), and for the whole
+The layers, and the counting convention, are in network_layers.py; residual
+blocks and concatenations, and how their layers are numbered, in
+network_blocks.py. Answers are named per layer, `params[3]`, counted from 1 in
+the order the problem lists them (a `repeat: n` entry stands for n layers; a
+block's layers depth first, its join a layer of its own), and for the whole
 network, `params`. The `table` answer holds every row, so a student's whole
 table can be checked at once, each row judged from the student's row before.
 """
@@ -42,7 +44,8 @@ INFERRED = ("in_channels", "in_features", "num_features")
 ANSWERS = {
     "output_shape": "the last layer's output shape (with the batch when batch_size is given)",
     **{name: f"the network's {doc}" for name, doc in COUNTS.items()},
-    "output_shape[i]": "layer i's output shape; layers are counted from 1, a repeat as its copies",
+    "output_shape[i]": "layer i's output shape; layers are counted from 1, a repeat as its copies, a block's "
+                       "depth first (main path, shortcut or each branch, then the add or concat as a layer)",
     **{f"{name}[i]": f"layer i's {doc.split(' (')[0]}" for name, doc in COUNTS.items()},
     **{f"{name}[i]": f"the {name} of layer i, where the problem gives it as ?" for name in INFERRED},
     "table": "every layer's row at once: check a CSV or JSON table (layer, output_shape, params, ...)",
