@@ -40,7 +40,7 @@ COUNTS = {
     "flops": "FLOPs, 2 × MACs (PyTorch's FLOP counter)",
 }
 PER_LAYER = ("output_shape",) + tuple(COUNTS)
-INFERRED = ("in_channels", "in_features", "num_features")
+INFERRED = ("in_channels", "in_features", "num_features", "num_channels", "embed_dim", "input_size")
 ANSWERS = {
     "output_shape": "the last layer's output shape (with the batch when batch_size is given)",
     **{name: f"the network's {doc}" for name, doc in COUNTS.items()},
@@ -58,21 +58,24 @@ IDENTICAL_RUN = 3            # this many identical layers in a row share one tab
 
 
 def read_shape(name, value):
-    """[3, 512, 512], "3x512x512" or "3×512×512"; 3 numbers or 1 (a vector)."""
+    """[3, 512, 512], "3x512x512" or "3×512×512"; 3 numbers, 2 (a sequence L×F) or 1 (a vector)."""
     if isinstance(value, str):
         parts = [part.strip() for part in re.split("[x×*,]", value.strip())]
         value = [int(p) if p.isdigit() else p for p in parts]
-    if (not isinstance(value, list) or len(value) not in (1, 3)
+    if (not isinstance(value, list) or len(value) not in (1, 2, 3)
             or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)):
-        raise FieldError(name, f"must be three positive integers (C×H×W, or H×W×C with layout hwc) "
-                               f"or one (a vector of features), e.g. [3, 224, 224] or \"3x224x224\"; got {value!r}")
+        raise FieldError(name, f"must be three positive integers (C×H×W, or H×W×C with layout hwc), two (a "
+                               f"sequence L×F: L positions of F features) or one (a vector of features, or of L "
+                               f"token ids before an embedding), e.g. [3, 224, 224] or \"3x224x224\"; got {value!r}")
     return tuple(value)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Given:
     input_shape: tuple = given_field(read_shape, dataclasses.MISSING,
-                                     "C×H×W per example (H×W×C with layout hwc), or [F] for a vector")
+                                     "C×H×W per example (H×W×C with layout hwc), [L, F] for a sequence of L "
+                                     "positions of F features, or [F] for a vector (of L token ids before an "
+                                     "embedding)")
     layout: str = given_field(choice("chw", "hwc"), "chw", "how shapes are written: chw (default) or hwc")
     batch_size: Any = given_field(optional(integer(1, "a positive integer")), None,
                                   "examples per batch; shapes and operation counts then include it")
@@ -194,7 +197,7 @@ def layer_values(given, computed, layer=None, rules: Rules = RULES) -> dict:
     if isinstance(layer, nl.Conv2d) and rules.kernel_depth != "input":
         kh, kw = layer.kernel_size
         weights = layer.out_channels * kernel_depth(given, rules) * kh * kw
-    if biases and not rules.bias_per_filter and not isinstance(layer, nl.BatchNorm2d):
+    if biases and not rules.bias_per_filter and not isinstance(layer, nl.NORMALIZATIONS):
         biases = 1
     macs, flops = b * computed.macs, 2 * b * computed.macs
     if rules.macs_flops_swapped:
@@ -263,7 +266,7 @@ def table_of(given, rows) -> Table:
         entry = given.layers[number - 1]
         shapes = []
         for source, row in zip(entry.sources, previous):
-            shape = previous_shape(given, row) if row else None
+            shape = previous_shape(given, row, len(outputs[source])) if row else None
             shapes.append(outputs[source] if shape is None else per_example(given, shape))
         try:
             if isinstance(entry.layer, nb.Join):
@@ -280,15 +283,16 @@ def table_of(given, rows) -> Table:
                  carry=expected_row, sources=[tuple(s - 1 for s in entry.sources) for entry, _ in rows])
 
 
-def previous_shape(given, previous):
-    """The student's previous output shape, without the batch, if they wrote one."""
+def previous_shape(given, previous, rank):
+    """The student's previous output shape, without the batch, if they wrote one (`rank`: the
+    axes the previous layer's output has per example)."""
     shape = previous.get("output_shape")
     if shape is None:
         return None
     shape = tuple(shape)
-    if given.batch_size and len(shape) in (2, 4) and shape[0] == given.batch_size:
+    if given.batch_size and len(shape) == rank + 1 and shape[0] == given.batch_size:
         shape = shape[1:]
-    return shape if len(shape) in (1, 3) else None
+    return shape if len(shape) in (1, 2, 3) else None
 
 
 # ---- the derivation -----------------------------------------------------------
@@ -373,14 +377,18 @@ WHY_INFERRED = {
     "in_channels": "a kernel spans every channel of its input",
     "in_features": "a linear layer takes every feature of its input",
     "num_features": "batch norm keeps one mean and variance per channel of its input",
+    "num_channels": "group norm splits every channel of its input into its groups",
+    "embed_dim": "attention takes every feature of its input",
+    "input_size": "the recurrent layer takes every feature of its input",
 }
+UNITS = {"in_channels": "channels", "num_features": "channels", "num_channels": "channels"}
 
 
 def count_line(given, name, formula, values):
     """name = formula = numbers = result; operations are counted for the batch."""
-    if given.batch_size and name in ("mults", "adds"):
+    if given.batch_size and name in ("mults", "adds", "macs"):
         formula, values = nl.B * formula, dict(values, B=given.batch_size)
-    return [named_words(name)] + nl.distinct_lines(formula, values)
+    return [named_words(name, LABEL_WORDS.get(name))] + nl.distinct_lines(formula, values)
 
 
 def layer_steps(given, rows) -> list[Step]:
@@ -410,7 +418,7 @@ def layer_step(given, entry, computed, outputs) -> Step:
     else:
         notes = [f"Its input is {where}, {shapes[0]}."]
     for name, value in computed.inferred.items():
-        unit = "features" if name == "in_features" else "channels"
+        unit = UNITS.get(name, "features")
         notes.append(f"The {name} marked ? is {value}: {WHY_INFERRED[name]}, and {where} has {value:,} {unit}.")
     if computed.note:
         notes.append(computed.note)
@@ -420,7 +428,8 @@ def layer_step(given, entry, computed, outputs) -> Step:
     lines += [count_line(given, name, formula, values) for name, formula, values in computed.count_lines]
     if computed.macs:
         macs = batch(given) * computed.macs
-        lines.append([MACS, named_words("mults"), Number(macs)])
+        if not any(name == "macs" for name, *_ in computed.count_lines):      # else its own line says it
+            lines.append([MACS, named_words("mults"), Number(macs)])
         lines.append([named_words("flops", "FLOPs"), Number(2) * MACS, Number(2) * Number(macs), Number(2 * macs)])
     return Step(f"Layer {entry.number}: {entry.name}", " ".join(notes), lines)
 
