@@ -769,6 +769,69 @@ def draw_graph(rng):
     return given
 
 
+# A tensor program's lines: A the line before's name, B a name so far whose shape fits (fan-out where it
+# repeats); each template's shapes are checked against PyTorch's rules by draw_tensor_graph.
+TENSOR_UNARY = ("tanh(A)", "sigmoid(A)", "relu(A)", "square(A)", "exp(tanh(A))", "log(1 + square(A))",
+                "sqrt(1 + A*A)", "abs(A)", "-A", "softmax(A)", "log_softmax(A)", "A.T", "sum(A)", "mean(A)", "A^2")
+TENSOR_BINARY = ("A + B", "A - B", "A * B", "A / (1 + square(B))", "max(A, B)", "min(A, B)", "A @ B", "B @ A",
+                 "tanh(A) * B", "A @ B.T")
+TENSOR_INPUTS = {"X": "nk", "W": "km", "V": "mk", "u": "k", "v": "m", "a": "", "c": "n"}
+
+
+def template_shape(template: str, a: tuple, b: tuple) -> tuple | None:
+    """The shape a template makes of A's and B's shapes under PyTorch's rules, or None where it is refused."""
+    import numpy as np
+    if template in ("sum(A)", "mean(A)"):
+        return () if a else None
+    if template == "A.T":
+        return a[::-1] if len(a) == 2 else None
+    if template in ("softmax(A)", "log_softmax(A)"):
+        return a if a else None
+    if template in TENSOR_UNARY:
+        return a
+    if "@" in template:
+        left, right = {"A @ B": (a, b), "B @ A": (b, a), "A @ B.T": (a, b[::-1] if len(b) == 2 else None)}[template]
+        if not left or not right or left[-1] != right[0]:
+            return None
+        return tuple(left[:-1]) + tuple(right[1:]) if len(right) == 2 else tuple(left[:-1])
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        return None
+
+
+def draw_tensor_graph(rng):
+    """A program of 2 to 6 lines on vectors and matrices (sizes 1 to 3): each line reads the one before
+    and, where it takes two, any earlier name whose shape fits (shared subexpressions, fan-out)."""
+    sizes = {"n": rng.randint(1, 3), "k": rng.randint(1, 3), "m": rng.randint(2, 3)}
+    shapes = {name: tuple(sizes[axis] for axis in axes) for name, axes in TENSOR_INPUTS.items()}
+    previous = rng.choice([name for name, shape in shapes.items() if shape])
+    lines = []
+    depth = rng.randint(2, 6)
+    for i in range(depth):
+        unary = [(t, None) for t in TENSOR_UNARY if template_shape(t, shapes[previous], ()) is not None]
+        binary = [(t, b) for t in TENSOR_BINARY for b in shapes if b != previous
+                  if template_shape(t, shapes[previous], shapes[b]) is not None]
+        products = [option for option in binary if "@" in option[0]]
+        template, b = rng.choice(rng.choice([options for options in (unary, binary, products) if options]))
+        target = f"h{i + 1}" if i < depth - 1 else "f"
+        lines.append(f"{target} = " + template.replace("A", previous).replace("B", b or ""))
+        shapes[target] = template_shape(template, shapes[previous], shapes[b] if b else ())
+        previous = target
+    text = " ".join(lines)
+    used = [n for n in TENSOR_INPUTS if re.search(rf"\b{n}\b", text)]
+
+    def drawn(shape):
+        if not shape:
+            return round(rng.uniform(-2, 2), 1) or 0.5
+        return [drawn(shape[1:]) for _ in range(shape[0])]
+    given = {"program": lines, "values": {n: drawn(shapes[n]) for n in used}}
+    maybe(rng, given, "upstream", rng.choice([2, -0.5]), 0.2)
+    if rng.random() < 0.3:
+        given["wrt"] = used[:1]
+    return given
+
+
 TRANSFORMER_LETTERS = {"vocab_size": "V", "context_length": "T_ctx", "d_model": "d", "num_layers": "L",
                        "num_heads": "h", "d_ff": "d_ff", "batch_size": "B", "sequence_length": "T"}
 

@@ -1271,8 +1271,8 @@ MAX_PROGRAM_DIGITS = 30   # digits of one number in it
 MAX_PROGRAM_EXPONENT = 64 # |p| in x^p
 # name -> its number of arguments: the primitive operations a program may call
 PROGRAM_FUNCTIONS = {"exp": 1, "log": 1, "sqrt": 1, "abs": 1, "sigmoid": 1, "tanh": 1, "relu": 1, "square": 1,
-                     "max": 2, "min": 2}
-_PROGRAM = _Alphabet(ops=("**", "+", "-", "*", "/", "^", "(", ")", ",", "="),
+                     "max": 2, "min": 2, "sum": 1, "mean": 1, "softmax": 1, "log_softmax": 1}
+_PROGRAM = _Alphabet(ops=("**", "+", "-", "*", "/", "@", "^", "(", ")", ",", "=", "."),
                      unicode={char: _UNICODE[char] for char in "\u2212\u00b7\u22c5\u00d7"},
                      latex=False, words=True, exponents=True, max_digits=MAX_PROGRAM_DIGITS)
 
@@ -1293,8 +1293,8 @@ class Constant:
 
 @dataclass(frozen=True)
 class Operation:
-    """One primitive operation: add, sub, mul, div, neg, pow (its exponent a Constant), or a
-    function of PROGRAM_FUNCTIONS; `position` where the program writes it."""
+    """One primitive operation: add, sub, mul, div, neg, pow (its exponent a Constant), matmul (@),
+    T (the transpose, X.T) or a function of PROGRAM_FUNCTIONS; `position` where the program writes it."""
     op: str
     args: tuple
     position: int
@@ -1319,9 +1319,10 @@ def parse_assignment(text: str) -> Assignment:
 
         line    = [ name "=" ] sum ;
         sum     = product { ( "+" | "-" ) product } ;
-        product = signed { ( "*" | "/" ) signed } ;     (* an operator between factors: 2*x, not 2x *)
+        product = signed { ( "*" | "/" | "@" ) signed } ;   (* an operator between factors: 2*x, not 2x *)
         signed  = ( "+" | "-" ) signed | power ;
-        power   = atom [ ( "^" | "**" ) signed ] ;      (* the exponent a constant *)
+        power   = postfix [ ( "^" | "**" ) signed ] ;   (* the exponent a constant *)
+        postfix = atom { ".T" } ;                       (* the transpose, as PyTorch writes it *)
         atom    = number | name | function "(" sum { "," sum } ")" | "(" sum ")" ;
         name    = letters [ digits ] [ "_" letters-and-digits ] ;
 
@@ -1384,8 +1385,8 @@ class _ProgramParser(_ExpressionParser):
         if token.kind == "op" and token.text in ("+", "-"):
             op = "add" if token.text == "+" else "sub"
             return _SUM, True, lambda a, b, pos: self._operation(op, (a, b), pos)
-        if token.kind == "op" and token.text in ("*", "/"):
-            op = "mul" if token.text == "*" else "div"
+        if token.kind == "op" and token.text in ("*", "/", "@"):
+            op = {"*": "mul", "/": "div", "@": "matmul"}[token.text]
             return _PRODUCT, True, lambda a, b, pos: self._operation(op, (a, b), pos)
         if token.kind == "op" and token.text in ("^", "**"):
             return _POWER, True, self._raised
@@ -1428,7 +1429,19 @@ class _ProgramParser(_ExpressionParser):
                 value = self._expression(_SIGNED)
             return value if token.text == "+" else self._node(self._operation("neg", (value,), token.start),
                                                               token.start)
-        return self._atom()
+        return self._transposed(self._atom())
+
+    def _transposed(self, value):
+        """The atom `value` with each `.T` after it: X.T, (X @ W).T."""
+        while self._peek().kind == "op" and self._peek().text == ".":
+            dot = self._next()
+            after = self._next()
+            if after.kind != "letter" or after.text != "T":
+                self._fail("has '.' where .T (the transpose, X.T) or an operator should be", dot.start)
+            if _is_constant(value):
+                self._fail("transposes a number; .T transposes a matrix (X.T)", dot.start)
+            value = self._node(Operation("T", (value,), dot.start), dot.start)
+        return value
 
     def _atom(self):
         token = self._next()

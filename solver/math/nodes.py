@@ -152,6 +152,38 @@ class Product(Formula):
         return result
 
 
+class MatrixProduct(Formula):
+    """A B, the matrix product (torch.matmul): its factors side by side, each a matrix or a vector;
+    written like a Product (which it is not: its value is the matrix product)."""
+
+    def __init__(self, factors):
+        self.factors = [f for factor in factors
+                        for f in (factor.factors if isinstance(factor, MatrixProduct) else [factor])]
+
+    def substitute(self, values):
+        return MatrixProduct([f.substitute(values) for f in self.factors])
+
+    def value(self):
+        from .tensors import matmul
+        result = self.factors[0].value()
+        for factor in self.factors[1:]:
+            result = matmul(result, factor.value())
+        return result
+
+
+class Space(Formula):
+    """A tensor shown by its shape alone: a matrix's 2 × 3, a vector's space R^3."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def substitute(self, values):
+        return self
+
+    def value(self):
+        raise ValueError("a shape has no value of its own")
+
+
 class Fraction_(Formula):
     """a / b, shown as \\frac; exact for ints (a Fraction, not a float)."""
 
@@ -294,8 +326,13 @@ class Apply(Formula):
         return Apply(self.function, self.argument.substitute(values))
 
     def value(self):
+        from .tensors import TENSOR_FUNCTIONS, entrywise, is_tensor
+        if self.function in TENSOR_FUNCTIONS:
+            return TENSOR_FUNCTIONS[self.function](self.argument.value())
         value, slope = VALUE_AND_SLOPE[self.function.rstrip("'")]
-        return (slope if self.function.endswith("'") else value)(self.argument.value())
+        f = slope if self.function.endswith("'") else value
+        x = self.argument.value()
+        return entrywise(f, x) if is_tensor(x) else f(x)
 
 
 class Function(Formula):

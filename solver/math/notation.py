@@ -35,6 +35,7 @@ QUANTITIES = {
     "T_ctx": r"T_{\text{ctx}}", "d_ff": r"d_{\text{ff}}",
     # a gate of a drawn graph: its operator, or its formula with a slot where an input goes (e^□)
     "plus": "+", "minus": "-", "times": r"\times", "divided by": r"\div", "slot": r"\square",
+    "matrix product": "@", "entrywise times": r"\odot", "ones": r"\mathbf{1}",
 }
 
 

@@ -19,8 +19,8 @@ import numpy as np
 from ..core.prose import math_to_text
 from ..core.model import Table
 from .nodes import (Apply, Arguments, Array, Call, Cases, Norm, Diag, Dots, ElidedSum, Entry, Exp, Formula, Fraction_, Function,
-                    Group, Hadamard, Indexed, Log, Mean, Negative, Number, Partial, Power, Product, Relation, Root,
-                    Slash, Squared, Sum, Summation, Symbol, Transpose, is_plain)
+                    Group, Hadamard, Indexed, Log, MatrixProduct, Mean, Negative, Number, Partial, Power, Product,
+                    Relation, Root, Slash, Space, Squared, Sum, Summation, Symbol, Transpose, is_plain)
 
 
 # ---- numbers: the one number policy ------------------------------------------------
@@ -85,8 +85,8 @@ def float_latex(x: float) -> str:
 # ---- nodes: one printer per node class, one precedence rule --------------------------
 
 SUM, PRODUCT, FRACTION, POWER, ATOM = 10, 20, 25, 30, 100     # how tightly a node binds: higher binds tighter
-PRECEDENCE = {Sum: SUM, Negative: SUM, Summation: SUM, Product: PRODUCT, Mean: PRODUCT, Hadamard: PRODUCT,
-              Fraction_: FRACTION, Power: POWER}
+PRECEDENCE = {Sum: SUM, Negative: SUM, Summation: SUM, Product: PRODUCT, MatrixProduct: PRODUCT, Mean: PRODUCT,
+              Hadamard: PRODUCT, Fraction_: FRACTION, Power: POWER}
 
 
 def precedence(node: Formula) -> int:
@@ -170,7 +170,9 @@ def juxtaposed(before: Formula, factor: Formula, dot: bool) -> bool:
 BRACKETS = {"floor": (r"\left\lfloor ", r" \right\rfloor"), "ceil": (r"\left\lceil ", r" \right\rceil")}
 FUNCTIONS = {"tanh": r"\tanh", "sigmoid": r"\mathrm{sigmoid}", "relu": r"\mathrm{ReLU}", "identity": r"\mathrm{id}",
              "step": r"\mathrm{step}", "rot180": r"\operatorname{rot180}", "max": r"\max", "avg": r"\mathrm{avg}",
-             "lp": r"\mathrm{lp}", "sign": r"\operatorname{sign}", "min": r"\min"}
+             "lp": r"\mathrm{lp}", "sign": r"\operatorname{sign}", "min": r"\min", "sum": r"\operatorname{sum}",
+             "mean": r"\operatorname{mean}", "softmax": r"\operatorname{softmax}",
+             "log_softmax": r"\operatorname{log\_softmax}"}
 RELATIONS = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "=": "="}
 
 
@@ -261,6 +263,9 @@ PRINTERS = {
     Negative: lambda node: "-" + (node_latex(node.operand) if isinstance(node.operand, Summation)   # -Σ_c a_c
                                   else wrap(node.operand, SUM, strict=True)),
     Product: product_latex,
+    MatrixProduct: lambda node: " ".join(wrap(f, PRODUCT) for f in node.factors),
+    Space: lambda node: (r" \times ".join(map(str, node.shape)) if len(node.shape) > 1      # 2 × 3; a vector's R^3
+                         else r"\mathbb{R}^{" + "".join(map(str, node.shape)) + "}"),
     Fraction_: lambda node: rf"\frac{{{node_latex(node.numerator)}}}{{{node_latex(node.denominator)}}}",
     Slash: lambda node: "(" + wrap(node.numerator, PRODUCT) + "/" + wrap(node.denominator, PRODUCT, strict=True) + ")",
     Call: call_latex,

@@ -6,7 +6,12 @@ evaluates each node in topological order; the backward pass goes in reverse orde
 passes the gradient arriving at it (the upstream gradient) to each input, times that input's
 local gradient (solver/kinds/graph/ops.py), and where a value feeds several nodes the gradients
 arriving from each are added (fan-out). With `granularity: assignments` a node is one whole
-assignment, its local gradients compound (the chain rule inside it). Scalars only, for now.
+assignment, its local gradients compound (the chain rule inside it).
+
+Inputs may be small vectors and matrices (numbers only): element-wise operations broadcast as
+PyTorch's do, `@` is torch.matmul, `X.T` the transpose, sum and mean reduce every entry, softmax
+and log_softmax go over the last dimension. At an operation on tensors the gradient passed back
+is a vector-Jacobian product (ops.Pullback: G Bᵀ and Aᵀ G at A @ B), never a Jacobian.
 """
 from __future__ import annotations
 
@@ -16,22 +21,28 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from ...answers.grammar import Constant, Name
 from ...core.errors import FieldError
-from ...core.fields import IDENTIFIER, check_numbers, choice, given_field, names, number_or_symbol
+from ...core.fields import IDENTIFIER, array, check_numbers, choice, given_field, names, number_or_symbol
 from ...core.model import Answer, Diagram, Step, Vertex, Wire
-from ...math.nodes import Negative, Number, Partial, Product, Sum, Symbol
-from ...math.notation import variable
+from ...math.nodes import (Apply, Array, Fraction_, Group, Hadamard, MatrixProduct, Negative, Number, Partial,
+                           Product, Space, Sum, Symbol, Transpose)
+from ...math.notation import quantity, variable
 from ...math.printing import latex
+from ...math.tensors import broadcast_shape, entrywise, is_tensor, row_sums, shape_of
 from ..base import Kind
 from ..common import written
 from ..mistakes import Change, Places
-from .ops import (AT_THE_KINK, KINKED, RULE_TEXT, Rules, at_the_kink, exact, formula, gate, is_symbolic,
-                  local_gradients, rule_formulas, value)
+from .ops import (AT_THE_KINK, ENTRYWISE_TEXT, KINKED, NOT_ENTRYWISE, RULE_TEXT, Pullback, Rules, at_the_kink, exact,
+                  formula, gate, is_symbolic, local_gradients, rule_formulas, value, wrong_matmul_possible)
 from .program import Program, read_program, where
 
 MAX_MAGNITUDE = 1e15          # a value or gradient past this is refused: a student could not type it
 MAX_FORMULA = 2000            # characters of a closed form, as many as a student's answer may have
+MAX_AXIS = 8                  # rows or columns of an input vector or matrix: its derivation is read by hand
+SHOWN_ENTRIES = 2             # a drawn wire shows a vector of at most this many entries, else its shape
 
 
 @dataclass(frozen=True)
@@ -43,16 +54,29 @@ class Values:
 
 def read_values(name, value) -> Values:
     if not isinstance(value, dict) or not value:
-        raise FieldError(name, "must map each input of the program to a number, or to a letter for the general "
-                               "derivation ({x: -2, y: 5, z: -4})")
-    cell = number_or_symbol(real=True)
+        raise FieldError(name, "must map each input of the program to a number, a vector or a matrix ([1, 2], "
+                               "[[1, 2], [3, 4]]), or to a letter for the general derivation ({x: -2, y: 5, z: -4})")
     out = []
     for key, item in value.items():
         if not isinstance(key, str) or not IDENTIFIER.match(key):
             raise FieldError(name, f"names its inputs as the program does (x, w0, x_1); got {key!r}")
-        check_numbers(f"{name}.{key}", item)
-        out.append(cell(f"{name}.{key}", item))
+        out.append(number_tensor_or_symbol(f"{name}.{key}", item))
+    if any(map(is_tensor, out)) and any(map(is_symbolic, out)):
+        raise FieldError(name, "mixes letters with vectors or matrices; letters (the general derivation) are for "
+                               "programs of numbers only: give every input a number")
     return Values(tuple(value), tuple(out))
+
+
+def number_tensor_or_symbol(name, value):
+    """A number, a letter, or a vector or matrix of numbers of at most MAX_AXIS entries a side."""
+    check_numbers(name, value)
+    if not isinstance(value, list):
+        return number_or_symbol(real=True)(name, value)
+    tensor = array((1, 2), "a number, a vector ([1, 2, 3]) or a matrix ([[1, 2], [3, 4]])")(name, value)
+    if max(tensor.shape) > MAX_AXIS:
+        raise FieldError(name, f"has {max(tensor.shape)} entries along an axis; vectors and matrices in a program "
+                               f"have at most {MAX_AXIS} (the derivation is read by hand)")
+    return tensor
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +86,9 @@ class Given:
     values: Any = given_field(read_values, doc="each input's value: a number, or a letter for the general "
                                                "derivation")
     wrt: Any = given_field(names("an input's name or a list of them", empty=False), None, "the inputs whose gradients are asked (default: every input)")
-    upstream: Any = given_field(number_or_symbol(real=True), 1, "the gradient arriving at the output (default 1)")
+    upstream: Any = given_field(number_tensor_or_symbol, 1, "the gradient arriving at the output (default 1; a "
+                                                            "number is spread over a tensor output's entries, or "
+                                                            "give a tensor of the output's shape)")
     granularity: str = given_field(choice("nodes", "assignments"), "nodes",
                                    "nodes (every primitive operation a node, the default) or assignments (one "
                                    "node per assignment, its local gradients compound)")
@@ -84,9 +110,18 @@ class Given:
 symbol_of = variable          # a name of the program as the derivation writes it
 
 
-def shown(x) -> Number:
-    """A value as the derivation shows it: exact, a short decimal as a decimal."""
+def shown(x):
+    """A value as the derivation shows it: exact, a short decimal as a decimal; a tensor as its array."""
+    if is_tensor(x):
+        return Array(exact(x), decimal=True)
     return Number(exact(x), decimal=True)
+
+
+def exactly(x):
+    """A number as written in the file, exactly (0.1 is 1/10); a tensor's entries each; a letter as it is."""
+    if is_tensor(x):
+        return np.asarray(entrywise(exactly, x), dtype=object)
+    return x if is_symbolic(x) else Fraction(written(x))
 
 
 def expression_formula(expression, leaf) -> Any:
@@ -104,7 +139,7 @@ def arg_value(arg, values: dict):
 
 def inputs_of(given) -> dict:
     """{input: its value as computed with}: a written decimal exactly (0.1 is 1/10)."""
-    return {n: v if is_symbolic(v) else Fraction(written(v)) for n, v in zip(given.values.names, given.values.values)}
+    return {n: exactly(v) for n, v in zip(given.values.names, given.values.values)}
 
 
 def forward(program: Program, start: dict) -> dict:
@@ -155,11 +190,19 @@ def backward(program, values, visible, top, upstream, rules: Rules, locals_of):
                             arriving.get(node.name, []))
         g = grads[node.name][0]
         for arg, local in locals_of(node):
-            arriving.setdefault(arg, []).append((node.name, g * local if rules.upstream else local))
+            arriving.setdefault(arg, []).append((node.name, passed(g, local, rules)))
     for name, contributions in arriving.items():
         if name not in grads:
             grads[name] = (combined(contributions, rules), contributions)
     return grads
+
+
+def passed(g, local, rules: Rules):
+    """What a node passes back to an input: the upstream gradient times the local one (at an
+    operation on tensors, its Pullback of the upstream gradient); under the mistake, the local alone."""
+    if isinstance(local, Pullback):
+        return local(g)
+    return g * local if rules.upstream else local
 
 
 def combined(contributions: list, rules: Rules):
@@ -186,7 +229,9 @@ def solve_graph(given, rules: Rules = Rules()):
         locals_found = {v.name: primitive_locals(program, values, v.name, rules) for v in visible}
     else:
         locals_found = {v.name: compound_locals(program, values, v.line, rules) for v in visible}
-    upstream = given.upstream if is_symbolic(given.upstream) else Fraction(written(given.upstream))
+    upstream = exactly(given.upstream)
+    if is_tensor(values[program.output]) and not is_tensor(upstream):
+        upstream = np.full(shape_of(values[program.output]), upstream, dtype=object)
     grads = backward(program, values, visible, program.output, upstream, rules, lambda v: locals_found[v.name])
     return values, visible, grads, locals_found
 
@@ -199,6 +244,8 @@ def wrt(given) -> tuple:
 
 def answer_of(name: str, x, label: str, detail: bool) -> Answer:
     x = exact(x)
+    if is_tensor(x):
+        return Answer(name, "matrix", x, label, detail, decimal=True)
     if is_symbolic(x):
         import sympy
         return Answer(name, "expression", sympy.expand(x) if x.is_polynomial() else x, label, detail)
@@ -245,6 +292,14 @@ class Graph(Kind):
                                         f"{', '.join(inputs)}")
         start = inputs_of(given)
         symbolic = any(is_symbolic(v) for v in start.values()) or is_symbolic(given.upstream)
+        tensors = any(is_tensor(v) for v in start.values())
+        if tensors and symbolic:
+            raise FieldError("upstream", "is a letter, with vectors or matrices among the inputs; letters (the "
+                                         "general derivation) are for programs of numbers only")
+        if tensors and given.granularity == "assignments":
+            raise FieldError("granularity", "is assignments, with vectors or matrices among the inputs; there every "
+                                            "primitive operation is a node (granularity: nodes), so that each "
+                                            "gradient passed back is one rule's")
         values = dict(start)
         for node in program.nodes:
             line = program.line(node.line)
@@ -253,9 +308,12 @@ class Graph(Kind):
             if symbolic and node.op in KINKED:
                 raise FieldError("program", f"{at} uses {node.op}, which has a kink; with letters it cannot be told "
                                             "which side of it the point is on: give numbers")
-            problem = domain_problem(node.op, args)
+            problem = shape_problem(node.op, args)
             if problem:
-                numbers = ", ".join(str(exact(a)) for a in args)
+                raise FieldError("program", f"{at} {problem}")
+            problem, where_in = entry_problem(node.op, args)
+            if problem:
+                numbers = ", ".join(str(exact(a)) for a in where_in)
                 raise FieldError("values", f"make {at} take {node.op} of {numbers}: {problem}")
             try:
                 values[node.name] = value(node.op, args)
@@ -265,6 +323,11 @@ class Graph(Kind):
             if too_large(values[node.name]):
                 raise FieldError("values", f"make {at} reach a value of more than {MAX_MAGNITUDE:.0e} in size at "
                                            f"{node.name}; a student could not write it")
+        out = values[program.output]
+        if is_tensor(given.upstream) and shape_of(given.upstream) != shape_of(out):
+            raise FieldError("upstream", f"is {described(shape_of(given.upstream))}; the gradient arriving at the "
+                                         f"output has the output's shape, {described(shape_of(out))} (or give one "
+                                         "number, spread over every entry)")
         _, _, grads, _ = solve_graph(given)
         for name, (g, _) in grads.items():
             if is_symbolic(g):
@@ -305,12 +368,63 @@ class Graph(Kind):
 
 
 def too_large(x) -> bool:
-    """A number past MAX_MAGNITUDE in size, or not finite (a letter's formula is not a number)."""
+    """A number past MAX_MAGNITUDE in size, or not finite (a letter's formula is not a number); a tensor's
+    largest entry."""
+    if is_tensor(x):
+        return any(too_large(v) for v in x.flat)
     if is_symbolic(x):
         return False
     if isinstance(x, float) and not math.isfinite(x):
         return True
     return abs(x) > MAX_MAGNITUDE
+
+
+def described(shape: tuple) -> str:
+    """A shape in words: a single number, a vector of length 3, a 2×3 matrix."""
+    if not shape:
+        return "a single number"
+    return f"a vector of length {shape[0]}" if len(shape) == 1 else f"a {shape[0]}×{shape[1]} matrix"
+
+
+BROADCASTING = ("entry by entry, shapes must be equal, or one a single number, or broadcast as PyTorch broadcasts "
+                "them (their last axes equal or 1: a vector of length n with a matrix of n columns)")
+VERBS = {"add": "adds", "sub": "subtracts", "mul": "multiplies", "div": "divides", "max": "takes max of",
+         "min": "takes min of"}
+
+
+def shape_problem(op: str, args: list) -> str | None:
+    """What is wrong with the shapes of an operation's arguments (naming them), or None."""
+    shapes = [shape_of(a) for a in args]
+    if op == "matmul":
+        a, b = shapes
+        if not a or not b:
+            return (f"multiplies {described(a)} by {described(b)} with @; @ (the matrix product) takes vectors and "
+                    "matrices on both sides: write * for a number times a tensor")
+        if a[-1] != b[0]:
+            return (f"multiplies {described(a)} by {described(b)} with @: the inner sizes {a[-1]} and {b[0]} differ "
+                    f"(A @ B needs A's columns, or a vector's length, to equal B's rows)")
+        return None
+    if op == "T" and len(shapes[0]) != 2:
+        return (f"transposes {described(shapes[0])}; .T transposes a matrix (a vector is neither a row nor a column "
+                "here; PyTorch's .T leaves it as it is)")
+    if op in ("softmax", "log_softmax") and not shapes[0]:
+        return f"takes {op} of a single number; {op} takes a vector (or a matrix, row by row: over the last dimension)"
+    if op in ("sum", "mean") and not shapes[0]:
+        return f"takes {op} of a single number; {op} takes a vector or a matrix (every entry's {op})"
+    if len(args) == 2 and op not in NOT_ENTRYWISE and op != "pow":
+        if broadcast_shape(*shapes) is None:
+            return (f"{VERBS[op]} {described(shapes[0])} and {described(shapes[1])}, which do not match: "
+                    + BROADCASTING)
+    return None
+
+
+def entry_problem(op: str, args: list) -> tuple[str | None, list]:
+    """The domain problem at the first entry that has one (its arguments there), or (None, [])."""
+    if op in NOT_ENTRYWISE or not any(map(is_tensor, args)):
+        return domain_problem(op, args), args
+    found = []
+    entrywise(lambda *xs: found.append((domain_problem(op, list(xs)), list(xs))), *args)
+    return next(((problem, xs) for problem, xs in found if problem), (None, []))
 
 
 def domain_problem(op: str, args: list) -> str | None:
@@ -335,7 +449,7 @@ def domain_problem(op: str, args: list) -> str | None:
 # ---- the derivation ---------------------------------------------------------------
 
 
-def node_formula(given, node: Visible, leaf) -> Any:
+def node_formula(given, node: Visible, leaf, values: dict) -> Any:
     program = given.program
     if given.granularity == "assignments":
         return expression_formula(program.line(node.line).expression, leaf)
@@ -343,7 +457,12 @@ def node_formula(given, node: Visible, leaf) -> Any:
     args = [shown(a.value) if isinstance(a, Constant) else leaf(a) for a in node.args]
     if op == "pow":
         args = [args[0], Number(exact(node.args[1].value), decimal=True)]
-    return formula(op, args)
+    return formula(op, args, both_tensors(node, values))
+
+
+def both_tensors(node: Visible, values: dict) -> bool:
+    """Are both arguments of this node tensors (a product of them is entry by entry)?"""
+    return len(node.args) == 2 and all(is_tensor(arg_value(a, values)) for a in node.args)
 
 
 def local_rules(given, node: Visible, values: dict) -> list:
@@ -391,11 +510,12 @@ def derivation(given) -> list[Step]:
         else "each assignment is one node, its local gradients compound"
     steps = [Step("Graph", f"The program as a graph, in topological order ({each}); the inputs are "
                            + ", ".join(f"${latex(symbol_of(n))}$" for n in inputs) + ".",
-                  [[symbol_of(v.name), node_formula(given, v, symbol_of)] for v in visible],
+                  [[symbol_of(v.name), node_formula(given, v, symbol_of, values)] for v in visible],
                   diagram=diagram(given, values, visible, grads, locals_found))]
     lines = []
     for v in visible:
-        lines.append([symbol_of(v.name), node_formula(given, v, lambda n: shown(values[n])), shown(values[v.name])])
+        lines.append([symbol_of(v.name), node_formula(given, v, lambda n: shown(values[n]), values),
+                      shown(values[v.name])])
     steps.append(Step("Forward pass", f"Each node's value in order, at {point}:", lines))
     upstream = grads[program.output][0]
     backward_steps = []
@@ -403,6 +523,11 @@ def derivation(given) -> list[Step]:
         node_lines = [gradient_line(f, v.name, grads)]
         if v.name == program.output:
             node_lines = [[Partial(f, f), shown(upstream)]]
+        if any(isinstance(local, Pullback) for _, local in locals_found[v.name]):
+            node_lines += [line for arg, local in locals_found[v.name]
+                           for line in tensor_lines(given, v, values, grads[v.name][0], arg, local)]
+            backward_steps.append(Step(f"Node {v.name}", node_text(given, v, values), node_lines))
+            continue
         rules = local_rules(given, v, values)
         for (arg, local), rule in zip(locals_found[v.name], rules):
             by = Partial(symbol_of(v.name), symbol_of(arg))
@@ -427,21 +552,29 @@ def diagram(given, values, visible, grads, locals_found) -> Diagram:
     """The graph to draw: each input and node with its value and gradient; each wire with the value
     it carries forward and the gradient it carries back (the consumer's gradient times the local one)."""
     def gradient(name):
-        return shown(grads.get(name, (0,))[0])
-    vertices = [Vertex(n, symbol_of(n), None, shown(values[n]), gradient(n)) for n in given.values.names]
-    vertices += [Vertex(v.name, symbol_of(v.name), node_formula(given, v, symbol_of), shown(values[v.name]),
-                        gradient(v.name), gate_of(given, v)) for v in visible]
-    wires = [Wire(arg, v.name, shown(values[arg]), shown(grads[v.name][0] * local))
+        return label(grads.get(name, (0,))[0])
+    vertices = [Vertex(n, symbol_of(n), None, label(values[n]), gradient(n)) for n in given.values.names]
+    vertices += [Vertex(v.name, symbol_of(v.name), node_formula(given, v, symbol_of, values), label(values[v.name]),
+                        gradient(v.name), gate_of(given, v, values)) for v in visible]
+    wires = [Wire(arg, v.name, label(values[arg]), label(passed(grads[v.name][0], local, Rules())))
              for v in visible for arg, local in locals_found[v.name]]
     return Diagram(vertices, wires)
 
 
-def gate_of(given, v: Visible):
+def label(x):
+    """A value as a drawn wire shows it: a number; a short vector's entries; else a tensor's shape (R^(2×3))."""
+    if is_tensor(x) and (x.ndim > 1 or x.size > SHOWN_ENTRIES):
+        return Space(x.shape)
+    return shown(x)
+
+
+def gate_of(given, v: Visible, values: dict):
     """What a drawn node shows of its operation: a primitive's operator (+, e^□); a whole assignment's formula."""
     if given.granularity == "assignments":
-        return node_formula(given, v, symbol_of)
+        return node_formula(given, v, symbol_of, values)
     node = given.program.node(v.name)
-    return gate(node.op, [None if isinstance(a, str) else Number(exact(a.value), decimal=True) for a in node.args])
+    return gate(node.op, [None if isinstance(a, str) else Number(exact(a.value), decimal=True) for a in node.args],
+                both_tensors(v, values))
 
 
 def gradient_line(f, name: str, grads) -> list:
@@ -449,8 +582,8 @@ def gradient_line(f, name: str, grads) -> list:
     line = [Partial(f, symbol_of(name))]
     if len(contributions) > 1:
         terms = [shown(c) for _, c in reversed(contributions)]
-        line.append(Sum([terms[0]] + [Negative(shown(-t.x)) if not is_symbolic(t.x) and t.x < 0 else t
-                                      for t in terms[1:]]))
+        line.append(Sum([terms[0]] + [Negative(shown(-t.x)) if isinstance(t, Number) and not is_symbolic(t.x)
+                                      and t.x < 0 else t for t in terms[1:]]))
     return line + [shown(g)]
 
 
@@ -464,7 +597,83 @@ def node_text(given, v: Visible, values: dict) -> str:
     if given.granularity == "assignments" and not one_operation(program, line):
         return "The local gradients of the whole assignment, by the chain rule inside it." + here
     op = program.node(v.name).op
+    args = [arg_value(a, values) for a in program.node(v.name).args]
+    if op not in NOT_ENTRYWISE and any(map(is_tensor, args)):
+        broadcast = any(shape_of(a) != shape_of(values[v.name]) for a in args)
+        return (f"{ENTRYWISE_TEXT[0]}{', ' + ENTRYWISE_TEXT[1] if broadcast else ''}: "
+                f"{RULE_TEXT[op]}." + here)
     return RULE_TEXT[op][0].upper() + RULE_TEXT[op][1:] + "." + here
+
+
+def tensor_lines(given, v: Visible, values: dict, g, arg: str, pull: Pullback) -> list:
+    """What a node on tensors passes back to `arg`: its rule in letters, with the numbers put in, and
+    the gradient it makes, headed ∂f/∂y · ∂y/∂x (the vector-Jacobian product, never the Jacobian)."""
+    f, y, x = output_symbol(given), symbol_of(v.name), symbol_of(arg)
+    up, head = Partial(f, y), Product([Partial(f, y), Partial(y, x)], dot=True)
+    node = given.program.node(v.name)
+    args = [arg_value(a, values) for a in node.args]
+    result = shown(pull(g))
+    if pull.rule == "entrywise":
+        k = node.args.index(arg)
+        letters = [shown(a.value) if isinstance(a, Constant) else symbol_of(a) for a in node.args]
+        if node.op == "pow":
+            letters[1] = Number(exact(node.args[1].value), decimal=True)
+        local = rule_formulas(node.op, letters, y)[k] if node.op not in KINKED else None
+        product = g * pull.local
+        if isinstance(local, Number) and local.x in (1, -1):       # + and -: the gradient itself, or its negative
+            written_ = up if local.x == 1 else Negative(up)
+            numbers = shown(g) if local.x == 1 else Negative(shown(g))
+        else:
+            written_ = Hadamard(up, local if local is not None else Partial(y, x))
+            numbers = Hadamard(shown(g), shown(pull.local))
+        if shape_of(product) == pull.shape:
+            return [[head, written_, numbers, result]]
+        if not pull.shape:                                          # a number spread over a tensor: every entry's sum
+            return [[head, Apply("sum", written_), Apply("sum", numbers), result]]
+        lines = [] if written_ is up else [[written_, numbers, shown(product)]]
+        return lines + [[head, result]]
+    other = lambda m: shown(np.asarray(m, dtype=object))   # noqa: E731
+    if pull.rule in ("left", "right"):
+        a, b = args
+        if pull.rule == "left":
+            if np.ndim(a) == 2 and np.ndim(b) == 1:           # A b: the column G times the row bᵀ
+                letters = MatrixProduct([up, Transpose(symbol_of(node.args[1]))])
+                numbers = MatrixProduct([other(np.reshape(g, (-1, 1))), other(np.reshape(b, (1, -1)))])
+            elif np.ndim(b) == 1:                               # a · b
+                letters, numbers = Product([up, symbol_of(node.args[1])], dot=True), Product([shown(g), shown(b)],
+                                                                                             dot=True)
+            else:
+                letters = MatrixProduct([up, Transpose(symbol_of(node.args[1]))])
+                numbers = MatrixProduct([shown(g), other(b.T)])
+        else:
+            if np.ndim(a) == 1 and np.ndim(b) == 2:           # a B: the column a times the row G
+                letters = MatrixProduct([symbol_of(node.args[0]), Transpose(up)])
+                numbers = MatrixProduct([other(np.reshape(a, (-1, 1))), other(np.reshape(g, (1, -1)))])
+            elif np.ndim(a) == 1:
+                letters, numbers = Product([up, symbol_of(node.args[0])], dot=True), Product([shown(g), shown(a)],
+                                                                                             dot=True)
+            else:
+                letters = MatrixProduct([Transpose(symbol_of(node.args[0])), up])
+                numbers = MatrixProduct([other(a.T), shown(g)])
+        return [[head, letters, numbers, result]]
+    ones = quantity("ones")
+    if pull.rule == "sum":
+        return [[head, Product([up, ones], dot=True),
+                 Product([shown(g), other(np.ones(pull.shape, dtype=int))], dot=True), result]]
+    if pull.rule == "mean":
+        n = Number(int(np.prod(pull.shape)))
+        return [[head, Product([Fraction_(up, n), ones], dot=True),
+                 Product([Fraction_(shown(g), n), other(np.ones(pull.shape, dtype=int))], dot=True), result]]
+    if pull.rule == "T":
+        return [[head, Transpose(up), Transpose(shown(g)), result]]
+    inner = row_sums(g * pull.local) if pull.rule == "softmax" else row_sums(g)
+    inner = shown(inner.item() if inner.size == 1 else inner)
+    if pull.rule == "softmax":
+        return [[head, Hadamard(y, Group(Sum([up, Negative(Apply("sum", Hadamard(up, y)))]))),
+                 Hadamard(shown(pull.local), Group(Sum([shown(g), Negative(inner)]))), result]]
+    x_letter = symbol_of(node.args[0]) if isinstance(node.args[0], str) else shown(args[0])
+    return [[head, Sum([up, Negative(Hadamard(Apply("softmax", x_letter), Apply("sum", up)))]),
+             Sum([shown(g), Negative(Hadamard(shown(pull.local), inner))]), result]]
 
 
 # ---- mistakes --------------------------------------------------------------------
@@ -476,6 +685,26 @@ def fan_out(given) -> bool:
 
 def uses_op(*ops):
     return lambda given: bool(given.program.ops() & set(ops))
+
+
+def has_tensors(given) -> bool:
+    return any(is_tensor(v) for v in given.values.values) or is_tensor(given.upstream)
+
+
+def matrix_products(given) -> list[tuple[tuple, tuple]]:
+    """The shapes (A, B) of each A @ B of the program."""
+    if not has_tensors(given):
+        return []
+    values = forward(given.program, inputs_of(given))
+    return [tuple(shape_of(arg_value(a, values)) for a in n.args) for n in given.program.nodes if n.op == "matmul"]
+
+
+def transpose_cases(given) -> list:
+    """The matrix product's wrong gradients that can be written here (the shape of the input they are for)."""
+    shapes = matrix_products(given)
+    cases = [("the transpose on the wrong side", "side"), ("the transpose missing", "missing")]
+    return [(words, {}, {"matmul": form}) for words, form in cases
+            if any(wrong_matmul_possible(a, b, form) for a, b in shapes)]
 
 
 def divides_by_a_name(given) -> bool:
@@ -499,13 +728,17 @@ MISTAKES = [
     Change("upstream_not_multiplied", "The upstream gradient was not multiplied in: a local gradient is only the "
                                       "gate's own slope, and the gradient it passes back is the upstream "
                                       "gradient times it (the chain rule).",
-           rules={"upstream": False}),
+           rules={"upstream": False}, applies=lambda g: not has_tensors(g)),
     Change("subtraction_sign", "The subtraction's gradient to its second input has the wrong sign: a - b passes "
                                "+1 times the upstream gradient to a and -1 times it to b.",
            rules={"subtraction_sign": 1}, applies=uses_op("sub")),
     Change("quotient_as_reciprocal", "The quotient's gradient to its denominator was written 1/b: "
                                      "∂(a/b)/∂b = -a/b², by the quotient rule.",
            rules={"quotient": "reciprocal"}, applies=divides_by_a_name),
+    Places("matmul_transpose", "The matrix product's gradients have the transpose misplaced: for Y = A B with "
+                               "upstream gradient G, ∂f/∂A = G Bᵀ and ∂f/∂B = Aᵀ G (each has its input's shape), "
+                               "not Bᵀ G or G Aᵀ (the transpose on the wrong side), nor G B or A G (no transpose).",
+           transpose_cases),
 ]
 Graph.mistakes = MISTAKES
 
