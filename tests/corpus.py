@@ -416,6 +416,22 @@ def draw_network(rng, every_type=False):
     return given
 
 
+def with_blocks(rng, given) -> dict:
+    """The network with, before its first flatten (where it has a feature map there), a residual
+    block that keeps the shape (identity shortcut) and a concatenation of the map with a 1×1
+    convolution of it: every command then meets blocks too."""
+    layers, shape = given["layers"], given["input_shape"]
+    at = next((i for i, layer in enumerate(layers) if layer["type"] == "flatten"), None)
+    if at is None or len(shape.split("x") if isinstance(shape, str) else shape) != 3:
+        return given
+    residual = {"type": "residual", "layers": [{"type": "batchnorm2d"}, {"type": rng.choice(ACTIVATIONS)}]}
+    maybe(rng, residual, "repeat", 2, 0.3)
+    concat = {"type": "concat", "branches": [[], [{"type": "conv2d", "out_channels": rng.randint(1, 4),
+                                                    "kernel_size": 1}, {"type": "relu"}]]}
+    maybe(rng, concat, "name", "cat", 0.3)
+    return dict(given, layers=layers[:at] + [residual, concat] + layers[at:])
+
+
 def draw_essay(rng):
     return {"model_answer": rng.choice([
         "Pooling keeps the strongest response of each window; it adds no parameters.\n\n"
@@ -873,6 +889,8 @@ DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_
 def draw_problem(kind, seed, index) -> dict:
     rng = random.Random(f"corpus-{kind}-{seed}-{index}")
     given = draw_network(rng, every_type=True) if kind == "network" and index == 0 else DRAW[kind](rng)
+    if kind == "network":                                 # its own generator: the draws after it stay as they were
+        given = with_blocks(random.Random(f"corpus-blocks-{seed}-{index}"), given)
     problem = {"id": f"{kind}-{seed}-{index}", "kind": kind,
                "statement": f"Generated {kind} problem {index} (seed {seed}); solve it as PyTorch would.",
                "given": given}

@@ -327,6 +327,16 @@ def network(torch, raw, given, answers):
         shape = [int(v) for v in str(mapping["input_shape"]).split("x")] if isinstance(mapping["input_shape"], str) \
             else list(mapping["input_shape"])
         mapping["input_shape"] = shape[-1:] + shape[:-1] if len(shape) == 3 else shape
+    if any(layer["type"] in ("residual", "concat") for layer in mapping["layers"]):
+        from test_network_branches import row_params, torch_rows
+        shape = mapping["input_shape"]
+        rows = torch_rows(dict(mapping, input_shape=[int(v) for v in shape.split("x")] if isinstance(shape, str)
+                               else shape))
+        assert sum(name.startswith("params[") for name in answers) == len(rows)
+        for i, row in enumerate(rows, start=1):
+            assert tuple(answers[f"output_shape[{i}]"]) == as_written(raw, row.y.shape), i
+            assert answers[f"params[{i}]"] == row_params(row), i
+        return True
     runs = torch_network(mapping)
     for i, run in enumerate(runs, start=1):
         assert tuple(answers[f"output_shape[{i}]"]) == as_written(raw, run.y.shape), i

@@ -167,12 +167,14 @@ def joined(given, entry, shapes):
     if reason:
         paths = [f"{what} gives {shape_text(as_written(given, shape))} ({source_text(source)})"
                  for what, shape, source in zip(join.paths, shapes, entry.sources)]
-        raise FieldError(entry.field, f"(layer {entry.number}, the {join.TYPE} of this {BLOCK_WORDS[join.TYPE]}) "
-                                      f"{', but '.join(paths)}: {reason}.{JOIN_HINTS[join.TYPE]}")
+        raise FieldError(entry.field, f"(layer {entry.number}, {JOIN_WORDS[join.TYPE]}) "
+                                      f"{(', but ' if len(paths) == 2 else '; ').join(paths)}: {reason}."
+                                      f"{JOIN_HINTS[join.TYPE]}")
     return nl.compute(join, shapes)
 
 
-BLOCK_WORDS = {"add": "residual block", "concat": "concatenation"}
+JOIN_WORDS = {"add": "where this residual block adds its paths",
+              "concat": "where this concat block joins its branches"}
 JOIN_HINTS = {
     "add": (" Make the main path end in the shape the shortcut gives, or give the block a projection "
             "shortcut that maps its input to the main path's shape, e.g. shortcut: [{type: conv2d, "
