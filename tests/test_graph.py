@@ -326,3 +326,37 @@ def test_every_displayed_equation_holds():
         value = lambda member: float(member.value())  # noqa: E731
         errors = (ValueError, TypeError, AttributeError, KeyError)
         assert compared_members(k.solve(k.read(given)), value, same, errors), given
+
+
+def compound_rules(given) -> dict:
+    """{(node, input): the compound local gradient as the Backward pass writes it in letters}."""
+    from solver.math.nodes import Partial
+    k = kind()
+    steps = k.solve(k.read(given)).steps
+    found = {}
+    for sub in next(step for step in steps if step.title == "Backward pass").substeps:
+        for line in sub.math:
+            if isinstance(line[0], Partial) and line[0].of.name != line[0].by.name and len(line) == 3 \
+                    and not isinstance(line[1].x, (int, float)):
+                found[line[0].of.name, line[0].by.name] = line[1].x
+    return found
+
+
+def test_a_compound_local_gradient_is_written_with_sigma_and_the_nodes_own_output(tmp_path):
+    import sympy
+    given = {"program": ["s = sigmoid(w * x)", "f = sigmoid(s * y) * y"], "values": {"w": 0.5, "x": 2, "y": 1},
+             "granularity": "assignments"}
+    rules = compound_rules(given)
+    w, x, y, s = (sympy.Symbol(n, real=True) for n in "wxys")
+    sigmoid = lambda u: 1 / (1 + sympy.exp(-u))  # noqa: E731
+
+    def unfolded(expr, own):
+        return expr.replace(sympy.Function("sigma"), sigmoid).subs(s, own) if own is not None else \
+            expr.replace(sympy.Function("sigma"), sigmoid)
+    # s's rule in its own output (s (1 - s) x), f's with σ(sy): each equal to sympy's own derivative
+    assert rules["s", "w"].free_symbols == {s, x} and "exp" not in str(rules["s", "w"])
+    assert sympy.simplify(unfolded(rules["s", "w"], sigmoid(w * x)) - sympy.diff(sigmoid(w * x), w)) == 0
+    assert "sigma" in str(rules["f", "y"])
+    assert sympy.simplify(unfolded(rules["f", "y"], None) - sympy.diff(sigmoid(s * y) * y, y)) == 0
+    result = run_solver("solve", write_set(tmp_path, given), "--format", "text")
+    assert "1/(1 + e" not in result.stdout and "σ(s y" in result.stdout.replace("  ", " "), result.stdout

@@ -475,7 +475,7 @@ def local_rules(given, node: Visible, values: dict) -> list:
         letters = {n: sympy.Symbol(n, real=True) for n in line.uses}
         values = forward_line(program, line, letters)
         found = compound_locals(program, values, line.number, Rules())
-        return [[Number(g)] for _, g in found]
+        return [[Number(readable(g, values[line.target], line.target))] for _, g in found]
     n = top if given.granularity == "assignments" else program.node(node.name)
     found = []
     for leaf in (symbol_of, lambda name: shown(values[name])):
@@ -484,6 +484,28 @@ def local_rules(given, node: Visible, values: dict) -> list:
     if n.op in KINKED:             # a rule by cases: the case that holds is the value
         return [[letters] for a, letters in zip(n.args, found[0]) if isinstance(a, str)]
     return [[letters, numbers] for a, letters, numbers in zip(n.args, *found) if isinstance(a, str)]
+
+
+def readable(gradient, out, target: str):
+    """A compound local gradient (in letters) as a course writes it: each 1/(1 + e^(-u)) as σ(u), and the
+    assignment's own output where it is one function's (σ(u), tanh(u), e^u) as its name: x s (1 - s) at
+    s = sigmoid(w*x), not x(1 - 1/(1 + e^(-wx)))/(1 + e^(-wx))."""
+    import sympy
+    if not isinstance(gradient, sympy.Basic):           # a number: 1 at a sum
+        return gradient
+    sigma = sympy.Function("sigma")
+
+    def is_sigmoid(e) -> bool:
+        return (e.is_Pow and e.exp == -1 and e.base.is_Add and len(e.base.args) == 2 and sympy.S.One in e.base.args
+                and any(isinstance(a, sympy.exp) for a in e.base.args))
+
+    def as_sigma(e):
+        return sigma(-next(a for a in e.base.args if isinstance(a, sympy.exp)).args[0])
+    found = gradient.replace(is_sigmoid, as_sigma)
+    own = out.replace(is_sigmoid, as_sigma) if isinstance(out, sympy.Basic) else out
+    if isinstance(own, (sigma, sympy.tanh, sympy.exp)):
+        found = found.subs(own, sympy.Symbol(target, real=True))
+    return found
 
 
 def one_operation(program: Program, line) -> bool:
