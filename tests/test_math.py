@@ -205,3 +205,36 @@ def test_same_decides_on_the_tree_not_on_the_print():
     assert not same(Array(np.array([1, 2])), Array(np.array([1, 3])))
     # K^2 next to other letters: a letter that prints squared, a number put in makes it a power.
     assert latex(Number(2) * Squared("K")) == "2K^2" and latex(Squared("K").substitute({"K": 3})) == "3^{2}"
+
+
+# ---- displays too wide for the page: repeated parts named, and nothing lost ------------------
+
+def random_closed_form(rng: random.Random, depth: int):
+    """A sympy formula as a graph's closed form grows: functions of sums, products and powers of
+    the same few parts, so that it repeats itself."""
+    import sympy
+    x, y, z = sympy.symbols("x y z")
+    if depth == 0:
+        return rng.choice([x, y, z, x + 1, sympy.log(x**2 + 1), 1 / (1 + sympy.exp(-y))])
+    a, b = random_closed_form(rng, depth - 1), random_closed_form(rng, depth - 1)
+    return rng.choice([a + b, a * b, sympy.tanh(a) ** 2 + b, a / (1 + b**2), sympy.sqrt(a**2 + 1) * b,
+                       (1 - sympy.tanh(a) ** 2) * a * b])
+
+
+def test_a_closed_form_put_back_from_its_named_parts_has_the_same_value():
+    import sympy
+    from solver.math.printing import worth_naming
+    rng = random.Random(11)
+    x, y, z = sympy.symbols("x y z")
+    named = 0
+    for _ in range(30):
+        formulas = [random_closed_form(rng, rng.randint(2, 3)) for _ in range(rng.randint(1, 3))]
+        definitions, reduced = sympy.cse(formulas, symbols=sympy.numbered_symbols("u_"))
+        definitions, reduced = worth_naming(definitions, reduced, "u")
+        named += len(definitions)
+        for name, part in reversed(definitions):
+            reduced = [r.xreplace({name: part}) for r in reduced]
+        for formula, back in zip(formulas, reduced):
+            for point in ({x: 0.3, y: -1.2, z: 2.0}, {x: -2.5, y: 0.7, z: -0.4}):
+                assert complex(back.evalf(subs=point)) == pytest.approx(complex(formula.evalf(subs=point)))
+    assert named > 20

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import PROBLEM_FILES, require_program, run_solver
 
@@ -71,3 +72,22 @@ def test_prose_prints_literally_and_its_math_is_typeset(tmp_path):
     assert 'Tests -- "quotes", `backticks\' & ~tildes^' in text
     assert "qi = WQ xi" in re.sub(r"\s+", " ", text)       # typeset: subscripts, no $ or backslash
     assert "$" not in text and "\\" not in text
+
+
+# A program written on one line (from the generated corpus, seed 3): its closed-form gradients are
+# products and roots of sums, each factor wider than the page, with no + or - outside brackets.
+ONE_LINE_PROGRAM = {"program": "f = sqrt(1 + (tanh(((log(1 + square(x)) - w) * sigmoid(y) + (log(1 + square(x)) - w)))^2"
+                               " + z)*(tanh(((log(1 + square(x)) - w) * sigmoid(y) + (log(1 + square(x)) - w)))^2 + z))"
+                               " + x",
+                    "values": {"x": "x", "y": "y", "z": "z", "w": "w"}, "granularity": "assignments"}
+
+
+@pytest.mark.tex
+def test_a_closed_form_wider_than_the_page_is_written_with_its_repeated_parts_named(tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump({"title": "Long", "problems": [
+        {"id": "long", "kind": "graph", "given": ONE_LINE_PROGRAM}]}))
+    _, log = compile_sheet(path, "solutions", tmp_path)
+    assert overfull_boxes(log) == []                 # it ran 176 to 1040 pt into the margin
+    tex = (tmp_path / "long-solutions.tex").read_text()
+    assert r"\text{with } u_{1} = " in tex and r"\Bigr)^{1/2}" in tex     # named parts; the root opened

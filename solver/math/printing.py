@@ -7,6 +7,7 @@ Unicode (pylatexenc), with matrices laid out as rows.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Hashable
@@ -392,22 +393,131 @@ def column_blocks(widths) -> list[tuple[int, int]]:
     return blocks + [(start, len(widths))]
 
 
-def members(line) -> list[str]:
-    """The LaTeX of an equation's members after its first, each once: "= 11/6 = 11/6" says 11/6 once."""
+def member_values(line) -> list:
+    """An equation's members after its first, each once: "= 11/6 = 11/6" says 11/6 once."""
     shown = [latex(value) for value in line]
-    return [text for before, text in zip(shown, shown[1:]) if text != before]
+    return [value for before, text, value in zip(shown, shown[1:], line[1:]) if text != before]
+
+
+def members(line) -> list[str]:
+    """The LaTeX of member_values."""
+    return [latex(value) for value in member_values(line)]
 
 
 def display_rows(value) -> list[str]:
     """A value's LaTeX as display rows of at most MATH_WIDTH digits, broken before a + or -
     outside any bracket, else between bracketed factors; a row after the first starts
-    with its sign (a product's with \\cdot)."""
-    text = value if isinstance(value, str) else latex(value)
+    with its sign (a product's with \\cdot). A formula still too wide (a closed form whose
+    factors are each longer than a row) is written with its repeated parts named."""
+    rows = broken_rows(value if isinstance(value, str) else latex(value))
+    if too_wide(rows):
+        (named,), definitions = named_parts([value])
+        if definitions:
+            return broken_rows(latex(named)) + definitions
+    return rows
+
+
+def abbreviated(line) -> tuple[list, list[str]]:
+    """An equation's members with the parts their formulas repeat named, where a member is far
+    too wide for the page, and the rows that define the names; else the line as it is."""
+    if not any(too_wide(broken_rows(latex(value))) for value in line[1:]):
+        return line, []
+    return named_parts(line)
+
+
+def named_parts(values) -> tuple[list, list[str]]:
+    """The values with each part their formulas repeat named (u_1, u_2, ... by sympy's common
+    subexpressions, in a letter the formulas do not use), and the display rows defining the
+    names; the values as they are and no rows where they show no formula or nothing repeats."""
+    formulas = []
+    for value in values:
+        with_formulas(value, formulas.append)
+    if not formulas:
+        return values, []
+    import sympy
+    used = {str(s).split("_")[0] for f in formulas for s in f.free_symbols}
+    letter = next(c for c in "uvpqrstabcdgk" if c not in used)
+    names = (sympy.Symbol(f"{letter}_{i}") for i in itertools.count(1))
+    definitions, reduced = sympy.cse(formulas, symbols=names)
+    definitions, reduced = worth_naming(definitions, reduced, letter)
+    if not definitions:
+        return values, []
+    rows = []
+    for i, (name, part) in enumerate(definitions):
+        first, *more = broken_rows(latex(part))
+        rows += [(r"\text{with } " if i == 0 else "") + f"{latex(name)} = {first}", *more]
+    return [with_formulas(value, lambda _: reduced.pop(0)) for value in values], rows
+
+
+def worth_naming(definitions, reduced, letter) -> tuple[list, list]:
+    """Common subexpressions as a reader wants them named: a whole formula and a short part
+    (u^2, u + z) written out where they are used, the rest numbered again from 1."""
+    import sympy
+    inlined, kept = {}, []
+    for name, part in definitions:
+        part = part.xreplace(inlined)
+        if name in reduced or visible_length(latex(part)) <= 8:
+            inlined[name] = part
+        else:
+            kept.append((name, part))
+    renamed = {name: sympy.Symbol(f"{letter}_{i}") for i, (name, _) in enumerate(kept, start=1)}
+    return ([(renamed[name], part.xreplace(renamed)) for name, part in kept],
+            [formula.xreplace(inlined).xreplace(renamed) for formula in reduced])
+
+
+def with_formulas(value, change):
+    """`value` with each sympy formula it shows changed by `change`: the value itself, a Number
+    holding one, or the terms and factors of a sum, a product or a negation of them."""
+    if type(value).__module__.startswith("sympy."):
+        return change(value)
+    if isinstance(value, Number):
+        return Number(with_formulas(value.x, change), value.decimal)
+    if isinstance(value, Negative):
+        return Negative(with_formulas(value.operand, change))
+    if type(value) in (Sum, Product):
+        parts = [with_formulas(part, change) for part in (value.terms if isinstance(value, Sum) else value.factors)]
+        return Sum(parts) if isinstance(value, Sum) else Product(parts, value.dot, value.spaced)
+    return value
+
+
+def broken_rows(text: str) -> list[str]:
+    """LaTeX text as display rows of at most MATH_WIDTH digits, where it has places to break:
+    before a + or -, else (or where those leave a row far too wide) between bracketed factors."""
     if visible_length(text) > MATH_WIDTH and not top_level_breaks(text):
         text = opened(text)
     breaks = top_level_breaks(text)
     signs = [(at, sign) for at, sign in breaks if sign is not None]
-    breaks = signs or [(at, r"\cdot ") for at, _ in breaks]
+    factors = [(at, r"\cdot ") for at, sign in breaks if sign is None]
+    rows = rows_at(text, signs or factors)
+    if signs and factors and too_wide(rows):
+        rows = rows_at(text, sorted(signs + factors))
+    if len(rows) > 1:               # a row still too wide breaks inside itself, where it can be opened
+        return [part for row in rows for part in (broken_rows(row) if too_wide([row]) else [row])]
+    return rows
+
+
+def too_wide(rows) -> bool:
+    """Whether a row is far wider than a display holds (a little over is set tighter): by its
+    digits, and by its width with each fraction as wide as its wider part."""
+    return any(visible_length(row) > MATH_WIDTH * 3 // 2 and typeset_width(row) > MATH_WIDTH * 6 // 5
+               for row in rows)
+
+
+def typeset_width(text: str) -> int:
+    """About how wide LaTeX math prints, in digits, a fraction as wide as its wider part."""
+    at = text.find(r"\frac{")
+    if at < 0:
+        return visible_length(text)
+    numerator_end = closing(text, at + len(r"\frac"))
+    denominator_end = closing(text, numerator_end + 1)
+    parts = text[at + len(r"\frac{"):numerator_end], text[numerator_end + 2:denominator_end]
+    return (visible_length(text[:at]) + max(map(typeset_width, parts))
+            + typeset_width(text[denominator_end + 1:]))
+
+
+def rows_at(text: str, breaks) -> list[str]:
+    """The text broken at the fewest of `breaks` (position, what the next row starts with)
+    that keep each row within MATH_WIDTH, no row shorter than a quarter of it."""
     rows, start, last = [], (0, ""), None
     for at in breaks + [(len(text), "")]:
         if last is not None and visible_length(text[start[0]:at[0]]) > MATH_WIDTH \
@@ -415,7 +525,9 @@ def display_rows(value) -> list[str]:
             rows.append(start[1] + text[start[0]:last[0]].strip())
             start = last
         last = at
-    return rows + [start[1] + text[start[0]:].strip()]
+    rows.append(start[1] + text[start[0]:].strip())
+    return [row[:-len(r"\cdot")].rstrip() if row.endswith(r"\cdot") and after.startswith(r"\cdot") else row
+            for row, after in zip(rows, rows[1:] + [""])]        # a product's \cdot, once, on the next row
 
 
 def opened(text: str) -> str:
@@ -430,6 +542,7 @@ def opened(text: str) -> str:
         if denominator_end == len(text) - 1 and visible_length(numerator) > MATH_WIDTH \
                 and any(sign is not None for _, sign in top_level_breaks(numerator)):
             text = rf"\frac{{1}}{{{text[numerator_end + 2:denominator_end]}}}\left({numerator}\right)"
+    text = root_opened(text)
     groups = [(start, end) for start, end in bracket_groups(text)
               if visible_length(text[start:end]) > MATH_WIDTH // 2
               and any(sign is not None for _, sign in top_level_breaks(text[start + len(r"\left("):end]))]
@@ -439,6 +552,35 @@ def opened(text: str) -> str:
     size = r"\Bigg" if r"\frac" in text[start:end] else r"\Big"
     inside, after = text[start + len(r"\left("):end], text[end + len(r"\right)"):]
     return f"{text[:start]}{size}l({inside}{size}r){after}"
+
+
+ROOT = r"\sqrt{"
+
+
+def root_opened(text: str) -> str:
+    """The longest square root outside any bracket, over a sum too long for a row, written
+    as a power 1/2 of that sum in brackets (a root's bar cannot break across rows)."""
+    roots = [(at, closing(text, at + len(ROOT) - 1)) for at in top_level(text, ROOT)]
+    roots = [(at, end) for at, end in roots if visible_length(text[at:end]) > MATH_WIDTH
+             and any(sign is not None for _, sign in top_level_breaks(text[at + len(ROOT):end]))]
+    if not roots:
+        return text
+    at, end = max(roots, key=lambda root: root[1] - root[0])
+    inside = text[at + len(ROOT):end]
+    return rf"{text[:at]}\left({inside}\right)^{{1/2}}{text[end + 1:]}"
+
+
+def top_level(text: str, opening: str) -> list[int]:
+    """Where `opening` starts outside braces, \\left...\\right and environments."""
+    found, depth = [], 0
+    for i in range(len(text)):
+        if depth == 0 and text.startswith(opening, i):
+            found.append(i)
+        if text.startswith((r"\left", r"\begin{"), i) or text[i] == "{":
+            depth += 1
+        elif text.startswith((r"\right", r"\end{"), i) or text[i] == "}":
+            depth -= 1
+    return found
 
 
 def closing(text: str, at: int) -> int:

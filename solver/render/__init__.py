@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 import jinja2
 import numpy as np
 
-from ..math.printing import (answer_value, column_groups, display_rows, latex, marked, members, products, table_parts,
-                             text_display)
+from ..math.printing import (abbreviated, answer_value, column_groups, display_rows, latex, marked, member_values,
+                             members, products, table_parts, text_display)
 from ..core.prose import escape_html, escape_latex, html_literal, escape_markdown, math_to_text, prose_text
 from ..answers.types import answer_type
 from .diagram import laid_out, mermaid_text
@@ -61,7 +61,8 @@ def environment(fmt: str) -> jinja2.Environment:
                        asked=asked, arrays=given_arrays, dollar_math=dollar_math,
                        title_text=lambda s: html_literal(prose_text(s)),
                        table_parts=table_parts, column_groups=column_groups, display_rows=display_rows,
-                       marked=marked, members=members, shown=answer_value,
+                       marked=marked, members=members, member_values=member_values, abbreviated=abbreviated,
+                       shown=answer_value,
                        tall_blank=lambda answer: answer_type(answer.type).tall_blank,
                        laid_out=lambda diagram: laid_out(diagram, fmt), mermaid=mermaid_text, drawn=drawn)
     env.globals["format"] = fmt
