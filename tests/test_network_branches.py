@@ -332,7 +332,7 @@ def test_a_concat_of_unequal_sizes_names_both_and_the_nested_path(tmp_path):
     inner = {"type": "concat", "branches": [[], [{"type": "maxpool2d", "kernel_size": 2}]]}
     path = block_file(tmp_path, [{"type": "residual", "layers": [{"type": "relu"}, inner]}])
     result = run_solver("solve", path)
-    assert_bad_input(result, path, "p", "layers[1].layers[2]", "equal heights and widths")
+    assert_bad_input(result, path, "p", "layers[1].layers[2]", "heights and widths")
     assert "8×16×16" in result.stderr and "8×8×8" in result.stderr
 
 
@@ -436,3 +436,13 @@ def test_the_layer_table_indents_a_blocks_layers_in_every_format():
     text = run_solver("solve", CLASSIC, "--problem", "U.1", "--format", "text").stdout
     table = text[text.index("Layer  "):].split("\n\n")[0].splitlines()
     assert len({len(line) for line in table[1:]}) == 1, table      # the columns stay aligned
+
+
+def test_blocks_on_a_sequence_add_and_concatenate_as_torch_does():
+    """On L×F sequences an add counts L·F additions, and torch.cat(dim=1) joins the positions."""
+    given = {"input_shape": [5, 8], "batch_size": 2,
+             "layers": [{"type": "residual", "layers": [{"type": "linear", "out_features": 8}]},
+                        {"type": "concat", "branches": [[], [{"type": "linear", "out_features": 8}, {"type": "relu"}]]}]}
+    rows = torch_rows(given)
+    assert [row.kind for row in rows] == ["linear", "add", "linear", "relu", "concat"]
+    assert_rows_match(given, rows, solve(given))

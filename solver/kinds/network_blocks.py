@@ -42,7 +42,7 @@ MAX_LAYERS = 2000           # rows, once repeats are counted and joins are rows
 MAX_DEPTH = 12              # blocks inside blocks
 BLOCK_KEYS = {"residual": ("type", "name", "repeat", "layers", "shortcut"),
               "concat": ("type", "name", "repeat", "branches")}
-F = Symbol("F")
+AXES = {3: (nl.C, nl.H, nl.W), 2: (nl.L, nl.F), 1: (nl.F,)}      # the letters of a shape's sizes, by rank
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,11 @@ class Add(Join):
 
     def compute(self, shapes):
         shape = shapes[0]
-        if len(shape) == 3:
-            formula, values = nl.C * nl.H * nl.W, dict(C=shape[0], H=shape[1], W=shape[2])
-        else:
-            formula, values = F, dict(F=shape[0])
+        letters = AXES[len(shape)]
+        formula = letters[0]
+        for letter in letters[1:]:
+            formula = formula * letter
+        values = {letter.name: size for letter, size in zip(letters, shape)}
         n = nl.product(shape)
         return nl.Computed(shape, adds=(len(shapes) - 1) * n, count_lines=[("adds", formula, values)],
                            note="The add keeps the shape and does one addition per output element "
@@ -100,13 +101,14 @@ class Concat(Join):
 
     def mismatch(self, shapes):
         if len({len(shape) for shape in shapes}) > 1:
-            return "torch.cat cannot join a C×H×W map with a vector of features"
+            return "torch.cat cannot join shapes of different ranks (a C×H×W map, an L×F sequence, a vector)"
         if any(shape[1:] != shapes[0][1:] for shape in shapes):
-            return "torch.cat along the channels (dim=1) needs equal heights and widths"
+            return ("torch.cat along dim=1 (the channels of a map, the positions of a sequence) needs the other "
+                    "sizes equal: heights and widths, or features")
         return ""
 
     def compute(self, shapes):
-        letter = "C" if len(shapes[0]) == 3 else "F"
+        letter = AXES[len(shapes[0])][0].name
         parts = [quantity(f"{letter}_{k}", f"{letter}{k}") for k in range(1, len(shapes) + 1)]
         values = {f"{letter}{k}": shape[0] for k, shape in enumerate(shapes, start=1)}
         total = parts[0]
@@ -114,8 +116,8 @@ class Concat(Join):
             total = total + part
         shape = (sum(shape[0] for shape in shapes),) + shapes[0][1:]
         return nl.Computed(shape, size_lines=[[Symbol(letter)] + nl.distinct_lines(total, values)],
-                           note="The concat stacks its inputs along the channels (torch.cat, dim=1): "
-                                "the channels add up, the rest of the shape is kept, and nothing is computed.")
+                           note="The concat stacks its inputs along dim=1 (torch.cat), the channels of a map: "
+                                "those sizes add up, the rest of the shape is kept, and nothing is computed.")
 
 
 # ---- reading the nested lists -------------------------------------------------------
