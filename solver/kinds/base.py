@@ -43,10 +43,16 @@ class Kind:
         self.mistakes = [self.bind(m) for m in type(self).mistakes]
         self._posed = None            # (given, its answers): the last problem whose mistakes were re-solved
 
-    def read(self, raw):
-        """The given from a problem file's `given:` mapping, read and validated."""
-        given = read_given(self.Given, raw, self.name)
+    def read(self, raw, ask=None):
+        """The given from a problem file's `given:` mapping, read and validated; `ask`, the
+        problem's list of answers, for a kind that computes some answers only when asked."""
+        given = self.asking(read_given(self.Given, raw, self.name), ask or ())
         self.validate(given)
+        return given
+
+    def asking(self, given, ask):
+        """The given as the problem's `ask` extends it (a kind whose answers beyond its usual
+        ones are computed, and derived, only where asked); the given itself by default."""
         return given
 
     def validate(self, given) -> None:

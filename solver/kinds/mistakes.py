@@ -61,6 +61,11 @@ SHARED_MISTAKES = {
     "image_channels_everywhere": "Every kernel was given the input image's channel count; a kernel's depth is "
                                  "the number of channels of its own input, the previous layer's filters.",
     "dilation_as_k_times_d": "The dilated kernel was taken as K·D wide; dilation D spans D(K - 1) + 1 entries.",
+    "field_jump_ignored": "The receptive field grew by K_eff - 1 at every layer, as if no stride came before it: "
+                          "a layer widens the field by (K_eff - 1)·j, where the jump j, the product of the strides "
+                          "of the layers before it, is how far apart in the input its neighbouring inputs lie.",
+    "field_dilation_ignored": "The dilation was left out of the receptive field: a kernel of K taps with dilation D "
+                              "spans K_eff = D(K - 1) + 1 input positions, so it widens the field by D(K - 1)·j.",
     "mean_divisor_forgotten": "The mean's division is missing: `reduction: mean` divides the summed loss, and so "
                               "its gradient, by the batch size B (by the target classes' total weight when the "
                               "classes are weighted).",
@@ -156,6 +161,9 @@ CATALOGUE = {change.name: change for change in (
     Change("in_channels_ignored", SHARED_MISTAKES["in_channels_ignored"], rules={"kernel_depth": "one"}),
     Change("image_channels_everywhere", SHARED_MISTAKES["image_channels_everywhere"],
            rules={"kernel_depth": "image"}),
+    # Receptive fields (the network kind): Rules fields field_jump and field_dilation.
+    Change("field_jump_ignored", SHARED_MISTAKES["field_jump_ignored"], rules={"field_jump": False}),
+    Change("field_dilation_ignored", SHARED_MISTAKES["field_dilation_ignored"], rules={"field_dilation": False}),
 )}
 
 

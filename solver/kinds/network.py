@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from ..core.errors import FieldError
 from ..core.fields import choice, given_field, integer, optional, shape_text
 from ..math.nodes import ElidedSum, Number, Product, Slash, Symbol
@@ -26,6 +28,8 @@ from ..core.model import Table
 from .sizes import distinct
 from . import network_blocks as nb
 from . import network_layers as nl
+from . import activation_memory as memory
+from . import receptive_field as rf
 from .base import Kind
 from .mistakes import SHARED_MISTAKES, Change, Mistake, Places, shared
 COUNTS = {
@@ -49,7 +53,17 @@ ANSWERS = {
     **{f"{name}[i]": f"layer i's {doc.split(' (')[0]}" for name, doc in COUNTS.items()},
     **{f"{name}[i]": f"the {name} of layer i, where the problem gives it as ?" for name in INFERRED},
     "table": "every layer's row at once: check a CSV or JSON table (layer, output_shape, params, ...)",
+    "receptive_field[i]": "the size of layer i's receptive field in input pixels (where asked or included)",
+    "jump[i]": "the distance in input pixels between neighbouring outputs of layer i (where asked or included)",
+    "start[i]": "the centre of layer i's first output's receptive field, in input pixels counted from 0 "
+                "(where asked or included)",
+    "activation_memory[i]": "the bytes of layer i's output at `dtype` (where asked, included, or dtype given)",
+    "activation_memory": "the bytes of every layer's output at `dtype`, the input not counted (where asked, "
+                         "included, or dtype given)",
 }
+# Answers computed, and derived in a step of their own, only where a problem includes them: by
+# `include`, by asking for one of their answers, or (activation memory) by giving a dtype.
+EXTRAS = {"receptive_field": ("receptive_field", "jump", "start"), "activation_memory": ("activation_memory",)}
 # Where a problem gives no `vary`, a variant redraws these fields, but only those the
 # statement shows as {{ field }} (solver/variants.py); a draw the kind refuses is redrawn.
 VARY = {"batch_size": [1, 8, 16, 32, 64, 100, 128, 256]}
@@ -70,6 +84,13 @@ def read_shape(name, value):
     return tuple(value)
 
 
+def read_include(name, value):
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) and v in EXTRAS for v in values):
+        raise FieldError(name, f"must be a list of {' and '.join(EXTRAS)}; got {value!r}")
+    return tuple(dict.fromkeys(values))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Given:
     input_shape: tuple = given_field(read_shape, dataclasses.MISSING,
@@ -85,6 +106,13 @@ class Given:
                                 "{type: residual, layers: [...], shortcut: [...]} (the two added; no "
                                 "shortcut: the identity) and {type: concat, branches: [[...], [...]]} "
                                 "(channels concatenated)")
+    dtype: Any = given_field(optional(choice(*memory.BYTES)), None,
+                             "the element type activation_memory counts: float32 (the default), float16, "
+                             "bfloat16 or float64; giving it includes activation_memory")
+    include: tuple = given_field(read_include, (),
+                                 "answers beyond the layer table, each derived in a step of its own: "
+                                 "receptive_field (with jump and start), activation_memory; a problem whose "
+                                 "ask names one of their answers includes it by itself")
 
 
 @dataclass(frozen=True)
@@ -101,14 +129,30 @@ class Rules:
     flatten_after_pooling: bool = True     # False: a flatten takes the shape before the pooling in front of it
     layout_kept: bool = True           # False: shapes written in the other layout
     macs_flops_swapped: bool = False
+    field_jump: bool = True            # False: a receptive field grows by K_eff - 1, the jump left out
+    field_dilation: bool = True        # False: K_eff taken as K in the receptive field
 
 
 RULES = Rules()
 
 
 def validate(given):
-    """Every layer must fit its input: analyze reports the first that does not."""
-    analyze(given)
+    """Every layer must fit its input: analyze reports the first that does not; where receptive
+    fields are included, every layer must have one."""
+    rows = analyze(given)
+    if "receptive_field" in extras(given):
+        field_of(given, rows)
+
+
+def extras(given) -> set:
+    """The answers beyond the layer table this problem includes (EXTRAS)."""
+    return set(given.include) | ({"activation_memory"} if given.dtype else set())
+
+
+def asking(given, ask):
+    """The given with the extras its problem's `ask` names included."""
+    asked = {family for name in ask for family, names in EXTRAS.items() if name.partition("[")[0] in names}
+    return dataclasses.replace(given, include=given.include + tuple(sorted(asked - set(given.include))))
 
 
 # ---- shapes in the problem's layout -----------------------------------------
@@ -140,20 +184,21 @@ def analyze(given, rules: Rules = RULES) -> list:
         if isinstance(entry.layer, nb.Join):
             computed = joined(given, entry, inputs)
         else:
-            computed = computed_layer(given, entry, inputs[0], rules, entry.number in skipped)
+            layer, computed = computed_layer(given, entry, inputs[0], rules, entry.number in skipped)
+            if layer is not entry.layer:
+                entry = dataclasses.replace(entry, layer=layer)    # the receptive field sees the ruled layer
         rows.append((entry, computed))
         outputs[entry.number] = computed.output_shape
     return rows
 
 
 def computed_layer(given, entry, shape, rules: Rules = RULES, skipped: bool = False):
+    """(the layer as the rules have it, what it computes); a skipped pooling computes nothing."""
     layer = entry.layer
-    if skipped:
-        layer = nl.Activation()
-    elif rules.in_layer in (None, entry.number):
+    if rules.in_layer in (None, entry.number) and not skipped:
         layer, shape = as_ruled(layer, shape, rules)
     try:
-        return nl.compute(layer, shape)
+        return layer, nl.compute(nl.Activation() if skipped else layer, shape)
     except FieldError as error:
         raise FieldError(f"{entry.field}.{error.field}",
                          f"(layer {entry.number}, {entry.name}, on an input of "
@@ -249,7 +294,7 @@ def answers_of(given, rows, values) -> dict[str, Answer]:
 
 
 LABEL_WORDS = {"output_shape": "output shape", "params_without_bias": "params without bias", "macs": "MACs",
-               "flops": "FLOPs"}
+               "flops": "FLOPs", "receptive_field": "receptive field", "activation_memory": "activation memory"}
 LABEL_QUANTITIES = {"in_channels": "C_in", "in_features": "F_in"}
 
 
@@ -475,6 +520,64 @@ def total_line(name, terms, total):
     return distinct([head, ElidedSum(terms), Number(total)])
 
 
+# ---- receptive fields and activation memory (where included) --------------------------
+
+def field_of(given, rows, rules: Rules = RULES) -> dict:
+    """{row: its receptive field}, of the layers as the rules have them."""
+    if len(given.input_shape) != 3:
+        raise FieldError("input_shape", f"is {shape_text(given.input_shape)}: receptive fields are those of a "
+                                        "network on images, whose input_shape is C×H×W")
+    c, h, w = per_example(given, given.input_shape)
+    return rf.fields([entry for entry, _ in rows], (h, w), jump_used=rules.field_jump,
+                     dilation_used=rules.field_dilation)
+
+
+def memory_label(number=None) -> str:
+    return label("activation_memory" if number is None else f"activation_memory[{number}]")
+
+
+def extra_values(given, rows, rules: Rules = RULES) -> dict:
+    """{name: value} of the answers beyond the layer table this problem includes."""
+    included, values = extras(given), {}
+    if "activation_memory" in included:
+        found = memory.per_layer([c.neurons for _, c in rows], batch(given), given.dtype or memory.DEFAULT)
+        values["activation_memory"] = sum(found)
+        values.update({f"activation_memory[{entry.number}]": m for (entry, _), m in zip(rows, found)})
+    if "receptive_field" in included:
+        values.update({name: as_row(name, value)
+                       for name, value in rf.answer_values(field_of(given, rows, rules)).items()})
+    return values
+
+
+def extra_answers(given, rows, rules: Rules = RULES) -> dict[str, Answer]:
+    return {name: Answer(name, field_type(name, value), value, label(name), detail="[" in name)
+            for name, value in extra_values(given, rows, rules).items()}
+
+
+def field_type(name, value) -> str:
+    """A count of bytes; one number, or a pair per axis: sizes and jumps as a shape, starts (which
+    may be negative or halves) as a row of two numbers."""
+    if not isinstance(value, (tuple, np.ndarray)):
+        return "rational" if name.startswith("start") else "integer"
+    return "matrix" if name.startswith("start") else "shape"
+
+
+def as_row(name, value):
+    """A start per axis as a row of two numbers; anything else as it is."""
+    return np.array(value, dtype=object) if isinstance(value, tuple) and name.startswith("start") else value
+
+
+def extra_steps(given, rows) -> list[Step]:
+    included, steps = extras(given), []
+    if "receptive_field" in included:
+        steps.append(rf.field_step([entry for entry, _ in rows], field_of(given, rows)))
+    if "activation_memory" in included:
+        steps.append(memory.memory_step([entry for entry, _ in rows], [c.neurons for _, c in rows],
+                                        given.batch_size, given.dtype or memory.DEFAULT, memory_label,
+                                        memory_label()))
+    return steps
+
+
 # ---- a layer as a mistake's rules have it ------------------------------------------
 
 def as_ruled(layer, shape, rules: Rules):
@@ -540,6 +643,15 @@ def pools_before_flatten(layers) -> set[int]:
 
 # ---- mistakes -----------------------------------------------------------------
 
+def dilated(layer) -> bool:
+    return tuple(getattr(layer, "dilation", (1, 1))) != (1, 1)
+
+
+def fields_included_where(given, applies) -> bool:
+    """Receptive fields are included, and some layer is as `applies` says (strided, dilated)."""
+    return "receptive_field" in extras(given) and any(applies(entry.layer) for entry in given.layers)
+
+
 def always(given) -> bool:
     return True
 
@@ -576,6 +688,9 @@ class Network(Kind):
     vary = VARY
     Given, Rules = Given, Rules
     mistakes = [
+        # first: they change the receptive fields alone, which some mistakes of the shapes change too
+        shared("field_jump_ignored", applies=lambda g: fields_included_where(g, strided)),
+        shared("field_dilation_ignored", applies=lambda g: fields_included_where(g, dilated)),
         in_every_layer("bias_forgotten", bias="none"),
         in_each_layer("bias_counted", lambda layer: getattr(layer, "bias", True) is False, "biases counted",
                       bias="counted"),
@@ -599,20 +714,24 @@ class Network(Kind):
     def validate(self, given) -> None:
         validate(given)
 
+    def asking(self, given, ask):
+        return asking(given, ask)
+
     def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
         rows = analyze(given, rules)
-        return answers_of(given, rows, values_of(given, rows, rules))
+        return {**answers_of(given, rows, values_of(given, rows, rules)), **extra_answers(given, rows, rules)}
 
     def derive(self, given, answers) -> list[Step]:
         rows = analyze(given)
         values = {name: answer.value for name, answer in answers.items()}
         return ([input_step(given), table_step(given, rows)] + layer_steps(given, rows)
-                + [total_step(given, rows, values)])
+                + [total_step(given, rows, values)] + extra_steps(given, rows))
 
     def values(self, given, rules) -> dict:
         """A mistake's answers without the table (a mistake is judged cell by cell) and without
         building an Answer per layer and count."""
-        return values_of(given, analyze(given, rules), rules)
+        rows = analyze(given, rules)
+        return {**values_of(given, rows, rules), **extra_values(given, rows, rules)}
 
 
 KIND = Network()

@@ -33,6 +33,7 @@ QUANTITIES = {
     "m_hat": r"\hat{m}", "v_hat": r"\hat{v}", "nabla_f": r"\nabla f",
     "L_data": r"L_{\text{data}}", "rho": r"\rho",
     "T_ctx": r"T_{\text{ctx}}", "d_ff": r"d_{\text{ff}}",
+    "start": r"\text{start}",
     # a gate of a drawn graph: its operator, or its formula with a slot where an input goes (e^□)
     "plus": "+", "minus": "-", "times": r"\times", "divided by": r"\div", "slot": r"\square",
     "matrix product": "@", "entrywise times": r"\odot", "ones": r"\mathbf{1}",

@@ -206,13 +206,13 @@ def _read_problem(pid: str, raw: dict) -> Problem:
     for name, value in (given_raw.items() if isinstance(given_raw, dict) else ()):
         check_numbers(str(name), value)
     check_numbers("vary", raw.get("vary"))
-    given = kind.read(raw.get("given", {}))
+    ask = raw.get("ask")
+    if ask is not None and (not isinstance(ask, list) or not all(isinstance(a, str) for a in ask)):
+        raise ProblemError("must be a list of answer names", field="ask")
+    given = kind.read(raw.get("given", {}), ask)
     for name, value in (raw.get("given") or {}).items():
         _given_strings(value, str(name))
-    ask = raw.get("ask")
     if ask is not None:
-        if not isinstance(ask, list) or not all(isinstance(a, str) for a in ask):
-            raise ProblemError("must be a list of answer names", field="ask")
         for name in ask:
             if not is_answer(kind, name, given):
                 raise ProblemError(f"`{name}` is not an answer of kind `{kind.name}`; its answers are "

@@ -258,7 +258,7 @@ class Variants:
                      else draw(draws, spec, original.get(name)) for name, spec in plan.specs.items()}
             given = {**original, **chained, **drawn}
             try:
-                validated = kind.read(given)
+                validated = kind.read(given, problem.ask)
                 solution = kind.solve(validated)
             except FieldError as error:
                 refusal = error
