@@ -848,6 +848,14 @@ def draw_tensor_graph(rng):
     return given
 
 
+def draw_graph_or_tensors(rng):
+    """A scalar program as draw_graph draws it (the same draws as before tensors came), replaced one time in
+    four by a tensor program drawn from a generator of its own."""
+    given = draw_graph(rng)
+    own = random.Random(str(given))
+    return draw_tensor_graph(own) if own.random() < 0.25 else given
+
+
 TRANSFORMER_LETTERS = {"vocab_size": "V", "context_length": "T_ctx", "d_model": "d", "num_layers": "L",
                        "num_heads": "h", "d_ff": "d_ff", "batch_size": "B", "sequence_length": "T"}
 
@@ -881,7 +889,8 @@ DRAW = {"conv2d": lambda r: draw_conv2d_sizes(r) if r.random() < 0.25 else draw_
         "lstm": lambda r: draw_gated_cell(r, "ifgo", ("h", "c")), "gru": lambda r: draw_gated_cell(r, "rzn", ("h",)),
         "attention": draw_attention, "softmax_cross_entropy": draw_softmax_cross_entropy,
         "dropout": draw_dropout, "optimizer": draw_optimizer, "init": draw_init,
-        "regularization": draw_regularization, "graph": draw_graph, "transformer": draw_transformer}
+        "regularization": draw_regularization, "graph": lambda r: draw_graph_or_tensors(r),
+        "transformer": draw_transformer}
 
 
 # ---- problem sets ---------------------------------------------------------------

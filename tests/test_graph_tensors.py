@@ -235,3 +235,31 @@ def test_the_sheets_tensor_exercises_agree_with_autograd(problem):
 
 def test_the_sheet_has_tensor_exercises():
     assert len(SHEET_TENSORS) >= 3
+
+
+@pytest.fixture(scope="module")
+def tensor_set(tmp_path_factory):
+    """A problem file of twelve of the random tensor programs."""
+    import yaml
+    path = tmp_path_factory.mktemp("tensors") / "tensors.yaml"
+    path.write_text(yaml.safe_dump({"title": "Tensor programs", "problems": [
+        {"id": f"T{i}", "kind": KIND, "given": given} for i, given in enumerate(GIVENS[:12])]}))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["text", "latex", "md", "json"])
+def test_random_tensor_programs_solve_in_every_format(tensor_set, fmt):
+    result = run_solver("solve", tensor_set, "--format", fmt)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_random_tensor_programs_pass_selftest(tensor_set):
+    result = run_solver("selftest", tensor_set, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+
+
+@pytest.mark.tex
+def test_random_tensor_programs_compile_within_the_page(tensor_set, tmp_path):
+    from test_pdf import compile_sheet, overfull_boxes
+    _, log = compile_sheet(tensor_set, "solutions", tmp_path)
+    assert overfull_boxes(log) == []

@@ -105,8 +105,10 @@ def given_symbols(given) -> set:
         value = values.pop()
         if dataclasses.is_dataclass(value):
             values += [getattr(value, f.name) for f in dataclasses.fields(value)]
-        elif isinstance(value, (list, tuple, np.ndarray)):
-            values += list(np.asarray(value, dtype=object).flat)
+        elif isinstance(value, np.ndarray):
+            values += list(value.flat)
+        elif isinstance(value, (list, tuple)):       # its items one by one: arrays of several shapes too
+            values += list(value)
         elif getattr(value, "free_symbols", None):
             found |= value.free_symbols
     return found

@@ -457,12 +457,12 @@ def node_formula(given, node: Visible, leaf, values: dict) -> Any:
     args = [shown(a.value) if isinstance(a, Constant) else leaf(a) for a in node.args]
     if op == "pow":
         args = [args[0], Number(exact(node.args[1].value), decimal=True)]
-    return formula(op, args, both_tensors(node, values))
+    return formula(op, args, tensor_args(node, values))
 
 
-def both_tensors(node: Visible, values: dict) -> bool:
-    """Are both arguments of this node tensors (a product of them is entry by entry)?"""
-    return len(node.args) == 2 and all(is_tensor(arg_value(a, values)) for a in node.args)
+def tensor_args(node: Visible, values: dict) -> tuple:
+    """Which arguments of this node are tensors (a product of two is entry by entry)."""
+    return tuple(is_tensor(arg_value(a, values)) for a in node.args)
 
 
 def local_rules(given, node: Visible, values: dict) -> list:
@@ -596,7 +596,7 @@ def gate_of(given, v: Visible, values: dict):
         return node_formula(given, v, symbol_of, values)
     node = given.program.node(v.name)
     return gate(node.op, [None if isinstance(a, str) else Number(exact(a.value), decimal=True) for a in node.args],
-                both_tensors(v, values))
+                tensor_args(v, values))
 
 
 def gradient_line(f, name: str, grads) -> list:

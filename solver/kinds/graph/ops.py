@@ -19,7 +19,7 @@ import numpy as np
 from ...math.activations import ACTIVATIONS
 from ...math.functions import VALUE_AND_SLOPE
 from ...math.nodes import (Apply, Arguments, Cases, Exp, Formula, Fraction_, Hadamard, Log, MatrixProduct, Negative,
-                           Number, Power, Product, Relation, Root, Sum, Transpose)
+                           Number, Power, Product, Relation, Root, Slash, Sum, Transpose)
 from ...math.notation import quantity
 from ...math.tensors import (TENSOR_FUNCTIONS, entrywise, is_tensor, matmul, outer, row_sums, shape_of, softmax,
                              unbroadcast)
@@ -318,15 +318,17 @@ def local_gradients(op: str, args: list, out, rules: Rules = Rules()) -> list:
     raise ValueError(f"unknown operation {op}")
 
 
-def formula(op: str, args: list, tensors: bool = False) -> Formula:
-    """The operation written with its arguments (letters, numbers or formulas); `tensors`: both arguments
-    are tensors (a product is then entry by entry, ⊙)."""
+def formula(op: str, args: list, tensors: tuple = ()) -> Formula:
+    """The operation written with its arguments (letters, numbers or formulas); `tensors`: which arguments
+    are tensors (a product of two is entry by entry, ⊙; a quotient with one is written inline, (a/b))."""
     if op == "matmul":
         return MatrixProduct(args)
     if op == "T":
         return Transpose(args[0])
-    if op == "mul" and tensors:
+    if op == "mul" and tensors and all(tensors):
         return Hadamard(*args)
+    if op == "div" and any(tensors):
+        return Slash(*args)
     if op == "add":
         return Sum(args)
     if op == "sub":
@@ -355,12 +357,12 @@ def formula(op: str, args: list, tensors: bool = False) -> Formula:
 OPERATORS = {"add": "plus", "sub": "minus", "mul": "times", "div": "divided by", "matmul": "matrix product"}
 
 
-def gate(op: str, args: list, tensors: bool = False) -> Formula:
+def gate(op: str, args: list, tensors: tuple = ()) -> Formula:
     """The operation as a drawn gate shows it: its operator where both inputs are wires (+, ×),
     else its formula with a slot for each wire (e^□, 1 + □, σ(□)); `args` are Numbers (constants) or
     None (a wire)."""
     if op in OPERATORS and all(a is None for a in args):
-        return quantity("entrywise times" if op == "mul" and tensors else OPERATORS[op])
+        return quantity("entrywise times" if op == "mul" and tensors and all(tensors) else OPERATORS[op])
     return formula(op, [quantity("slot") if a is None else a for a in args])
 
 
