@@ -417,3 +417,29 @@ def test_blocks_take_the_union_of_their_paths_fields(seed):
     assert answers[f"start[{last}]"] + a * answers[f"jump[{last}]"] == (rows.min() + rows.max()) / 2, layers
     if (a + 1, b) in found:
         assert answers[f"jump[{last}]"] == found[(a + 1, b)][0].min() - rows.min(), layers
+
+
+def test_checking_an_answer_not_asked_says_how_to_ask_for_it(tmp_path):
+    path = one_problem_file(tmp_path, "network", {"input_shape": [3, 32, 32], "layers": VGG_STAGE}, ask=["params"])
+    result = run_solver("check", path, "p:jump[3]", "1")
+    assert result.returncode == 2 and "include: [receptive_field]" in result.stderr, result.stderr
+
+
+def test_variants_compute_the_asked_memory_of_each_draw(tmp_path):
+    """A variant's given is read again with the problem's ask: its memory is that of its own batch."""
+    import csv
+    import yaml
+    given = {"input_shape": [3, 8, 8], "batch_size": 4, "layers": [{"type": "conv2d", "out_channels": 2,
+                                                                     "kernel_size": 3}]}
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump({"title": "t", "problems": [
+        {"id": "p", "kind": "network", "statement": "A batch of {{ batch_size }}.", "given": given,
+         "ask": ["activation_memory"]}]}))
+    result = run_solver("variants", "--count", "3", "--seed", "1", "--format", "md", "--output", tmp_path / "out", path)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(open(tmp_path / "out" / "set-variants" / "set-variants-key.csv")))
+    assert [row["answer"] for row in rows] == ["activation_memory"] * 3
+    for row in rows:
+        drawn = yaml.safe_load(open(tmp_path / "out" / "set-variants" / f"set-v{row['variant']}.yaml"))
+        batch = drawn["problems"][0]["given"]["batch_size"]
+        assert int(row["text"]) == batch * 2 * 6 * 6 * torch.zeros(1).element_size()

@@ -14,8 +14,8 @@ def check_file(path, spec: str, text: str) -> Verdict:
     kind = get_kind(problem.kind)
     answers = kind.compute(problem.given)          # the numbers only: checking builds no derivation
     if answer_name and answer_name not in answers:
-        raise UsageError(f'{path}, problem "{problem_id}": no answer named `{answer_name}`; '
-                         f"its answers are {', '.join(answers)}")
+        raise UsageError(f'{path}, problem "{problem_id}": no answer named `{answer_name}`'
+                         f"{kind.unasked(answer_name)}; its answers are {', '.join(answers)}")
     if not answers:
         raise UsageError(f'{path}, problem "{problem_id}": {nothing_to_check(problem.kind)}')
     answer = answers[answer_name] if answer_name else default_answer(problem, answers)

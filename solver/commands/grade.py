@@ -206,8 +206,8 @@ class Grader:
         if not answers:
             return invalid(f'Problem "{problem_id}": {nothing_to_check(solved.problem.kind)}.')
         if answer_name and answer_name not in answers:
-            return invalid(f'Problem "{problem_id}" has no answer named `{answer_name}`; '
-                           f"its answers are {listed(answers)}.")
+            return invalid(f'Problem "{problem_id}" has no answer named `{answer_name}`'
+                           f"{get_kind(solved.problem.kind).unasked(answer_name)}; its answers are {listed(answers)}.")
         answer = answers[answer_name] if answer_name else default_answer(solved.problem, solved.solution.answers)
         return check_value(solved.problem, answer, cell["text"], solved.mistakes)
 

@@ -50,6 +50,11 @@ class Kind:
         self.validate(given)
         return given
 
+    def unasked(self, name: str) -> str:
+        """Why `name`, not among a problem's answers, may be one of this kind's answers that are
+        computed only where asked (said after "no answer named ..."); "" where it is not."""
+        return ""
+
     def asking(self, given, ask):
         """The given as the problem's `ask` extends it (a kind whose answers beyond its usual
         ones are computed, and derived, only where asked); the given itself by default."""

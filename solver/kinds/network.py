@@ -717,6 +717,11 @@ class Network(Kind):
     def asking(self, given, ask):
         return asking(given, ask)
 
+    def unasked(self, name: str) -> str:
+        family = next((family for family, names in EXTRAS.items() if name.partition("[")[0] in names), None)
+        return (f" ({name.partition('[')[0]} is an answer only where the problem asks for one of its family's "
+                f"answers in its `ask`, or gives `include: [{family}]`)" if family else "")
+
     def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
         rows = analyze(given, rules)
         return {**answers_of(given, rows, values_of(given, rows, rules)), **extra_answers(given, rows, rules)}
