@@ -321,7 +321,7 @@ def draw_network_layer(rng, shape, kind):
             maybe(rng, layer, "in_features", "?", 0.3)
             maybe(rng, layer, "bias", rng.random() < 0.5, 0.3)
             return layer, (out,)
-        return {"type": kind}, shape
+        return draw_any_shape_layer(rng, shape, kind)
     c, h, w = shape
     if kind in ("conv2d", "conv_transpose2d"):
         for _ in range(50):
@@ -373,16 +373,60 @@ def draw_network_layer(rng, shape, kind):
         return layer, shape
     if kind == "dropout":
         return {"type": "dropout", "p": rng.choice([0, 0.25, 0.5, 1])}, shape
+    if kind in ("adaptive_avg_pool2d", "adaptive_max_pool2d"):
+        out = (rng.randint(1, 8), rng.randint(1, 8))
+        return {"type": kind, "output_size": as_field(*out, rng)}, (c, *out)
+    if kind == "local_response_norm":
+        layer = {"type": kind, "size": rng.randint(1, 5)}
+        maybe(rng, layer, "beta", 0.5, 0.3)
+        return layer, shape
+    if kind == "groupnorm":
+        # torch refuses one value per group on a batch of 1: at least 2 values in a group
+        groups = [g for g in range(1, c + 1) if c % g == 0 and (c // g) * h * w > 1]
+        if not groups:
+            return {"type": "relu"}, shape
+        layer = {"type": kind, "num_groups": rng.choice(groups)}
+        maybe(rng, layer, "num_channels", "?", 0.5)
+        maybe(rng, layer, "affine", rng.random() < 0.5, 0.3)
+        return layer, shape
+    if kind == "upsample":
+        scale = rng.choice([2, 1.5, [2, 1], 0.5])
+        sh, sw = scale if isinstance(scale, list) else (scale, scale)
+        out = (int(h * sh), int(w * sw))              # torch: floor(float(H)·s)
+        if min(out) < 1 or max(out) > 64:
+            return {"type": "identity"}, shape
+        layer = {"type": kind, "scale_factor": scale}
+        maybe(rng, layer, "mode", rng.choice(["nearest", "bilinear"]), 0.7)
+        return layer, (c, *out)
+    return draw_any_shape_layer(rng, shape, kind)
+
+
+def draw_any_shape_layer(rng, shape, kind):
+    """A layer that takes a map, a sequence or a vector alike: layernorm on trailing sizes,
+    softmax along an axis, identity, activations."""
+    if kind == "layernorm":
+        trailing = list(shape[-rng.randint(1, len(shape)):])
+        layer = {"type": kind, "normalized_shape": trailing[0] if len(trailing) == 1 and rng.random() < 0.5
+                 else trailing}
+        maybe(rng, layer, "elementwise_affine", rng.random() < 0.5, 0.3)
+        maybe(rng, layer, "bias", rng.random() < 0.5, 0.3)
+        return layer, shape
+    if kind == "softmax":
+        layer = {"type": kind}
+        maybe(rng, layer, "dim", rng.choice([1, -1, len(shape)]), 0.6)
+        return layer, shape
     return {"type": kind}, shape
 
 
-MAP_TYPES = ("conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "batchnorm2d", "dropout") + ACTIVATIONS
+ANY_SHAPE_TYPES = ("layernorm", "softmax", "identity")
+MAP_TYPES = ("conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "batchnorm2d", "dropout") + ACTIVATIONS \
+    + ("adaptive_avg_pool2d", "adaptive_max_pool2d", "local_response_norm", "groupnorm", "upsample") + ANY_SHAPE_TYPES
 
 
 def next_layer_type(rng, shape):
     if len(shape) == 3:
         return "flatten" if rng.random() < 0.12 else rng.choice(MAP_TYPES)
-    return rng.choice(["linear", "linear", "dropout", "flatten", *ACTIVATIONS])
+    return rng.choice(["linear", "linear", "dropout", "flatten", *ACTIVATIONS, *ANY_SHAPE_TYPES])
 
 
 def draw_network(rng, every_type=False):
@@ -430,6 +474,45 @@ def with_blocks(rng, given) -> dict:
                                                     "kernel_size": 1}, {"type": "relu"}]]}
     maybe(rng, concat, "name", "cat", 0.3)
     return dict(given, layers=layers[:at] + [residual, concat] + layers[at:])
+
+
+def draw_sequence_network(rng):
+    """Token ids (or an L×F sequence) through every sequence layer type in a random order:
+    embedding, attention, layer norm, LSTM, GRU, linear at each position, softmax, identity,
+    dropout, activations; then a flatten and a linear layer."""
+    length = rng.randint(1, 12)
+    heads = rng.randint(1, 4)
+    dim = heads * rng.randint(1, 4)
+    given = {"input_shape": [length], "layers": [{"type": "embedding", "num_embeddings": rng.randint(2, 500),
+                                                  "embedding_dim": dim}]}
+    maybe(rng, given, "batch_size", rng.randint(1, 64), 0.4)
+    shape = (length, dim)
+    kinds = ["multihead_attention", "lstm", "gru", "linear", "dropout", *ANY_SHAPE_TYPES,
+             rng.choice(ACTIVATIONS)]
+    for kind in rng.sample(kinds, len(kinds)):
+        if kind == "multihead_attention":
+            heads = rng.choice([g for g in range(1, 5) if shape[1] % g == 0])
+            layer = {"type": kind, "num_heads": heads}
+            maybe(rng, layer, "embed_dim", rng.choice(["?", shape[1]]), 0.7)
+            maybe(rng, layer, "bias", rng.random() < 0.5, 0.3)
+            maybe(rng, layer, "kdim", rng.randint(1, 8), 0.2)
+            maybe(rng, layer, "vdim", rng.randint(1, 8), 0.2)
+        elif kind in ("lstm", "gru"):
+            layer = {"type": kind, "hidden_size": rng.randint(1, 12)}
+            maybe(rng, layer, "num_layers", rng.randint(1, 3), 0.4)
+            maybe(rng, layer, "bidirectional", rng.random() < 0.6, 0.5)
+            maybe(rng, layer, "bias", rng.random() < 0.5, 0.3)
+            maybe(rng, layer, "input_size", "?", 0.4)
+            shape = (shape[0], layer["hidden_size"] * (2 if layer.get("bidirectional") else 1))
+        elif kind == "linear":
+            layer = {"type": kind, "out_features": rng.randint(1, 16)}
+            shape = (shape[0], layer["out_features"])
+        else:
+            layer, shape = draw_any_shape_layer(rng, shape, kind)
+        maybe(rng, layer, "name", f"S{len(given['layers']) + 1}", 0.2)
+        given["layers"].append(layer)
+    given["layers"] += [{"type": "flatten"}, {"type": "linear", "out_features": rng.randint(1, 10)}]
+    return given
 
 
 def draw_essay(rng):
@@ -912,8 +995,18 @@ def problem_sets(seed, per_kind) -> dict:
     """{set name: problem-set mapping} holding `per_kind` problems of every kind."""
     return {f"corpus-{name}-{seed}": {"title": f"Generated corpus: {name} (seed {seed})",
                                       "problems": [draw_problem(kind, seed, i) for kind in kinds
-                                                   for i in range(per_kind)]}
+                                                   for i in range(per_kind)] + extra_problems(name, seed)}
             for name, kinds in SET_KINDS.items()}
+
+
+def extra_problems(set_name, seed) -> list:
+    """The counting set's sequence network (every sequence layer type), beside its map networks."""
+    if set_name != "counting":
+        return []
+    rng = random.Random(f"corpus-network-sequence-{seed}")
+    return [{"id": f"network-sequence-{seed}", "kind": "network",
+             "statement": f"Generated sequence network (seed {seed}); solve it as PyTorch would.",
+             "given": draw_sequence_network(rng), "ask": ["table", "params", "macs"]}]
 
 
 def write_sets(sets: dict, folder: Path) -> list[Path]:

@@ -321,7 +321,8 @@ def layers_to_size(torch, raw, given, answers):
 
 
 def network(torch, raw, given, answers):
-    from test_network_oracle import as_written, torch_network
+    from test_network_oracle import as_written
+    from test_network_layers_oracle import torch_network      # every layer type, sequences too
     mapping = dict(raw)
     if mapping.get("layout") == "hwc":      # the torch builder reads C×H×W
         shape = [int(v) for v in str(mapping["input_shape"]).split("x")] if isinstance(mapping["input_shape"], str) \
@@ -338,9 +339,9 @@ def network(torch, raw, given, answers):
             assert answers[f"params[{i}]"] == row_params(row), i
         return True
     runs = torch_network(mapping)
-    for i, run in enumerate(runs, start=1):
-        assert tuple(answers[f"output_shape[{i}]"]) == as_written(raw, run.y.shape), i
-        assert answers[f"params[{i}]"] == sum(p.numel() for p in run.module.parameters()), i
+    for i, (_, module, _, y) in enumerate(runs, start=1):
+        assert tuple(answers[f"output_shape[{i}]"]) == as_written(raw, y.shape), i
+        assert answers[f"params[{i}]"] == sum(p.numel() for p in module.parameters()), i
     return True
 
 

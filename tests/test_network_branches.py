@@ -23,7 +23,8 @@ import yaml
 from conftest import ROOT, assert_bad_input, one_problem_file, optional_module, run_solver
 from solver.core.errors import FieldError
 from test_network_oracle import (MAP_LAYERS, TORCH_REFUSES, EmptyOutput, as_written, chw_to_hwc, flops_counted,
-                                 pick, solve, solver_refuses, torch_layer, torch_params, written_in_hwc)
+                                 pick, solve, solver_refuses, torch_params, written_in_hwc)
+from test_network_layers_oracle import torch_layer          # the older layer types and the newer ones
 
 torch = optional_module("torch")
 nn = optional_module("torch.nn")

@@ -18,6 +18,7 @@ import random
 import pytest
 
 from conftest import assert_bad_input, one_problem_file, optional_module, run_solver
+from test_network_oracle import torch_layer as chain_layer
 from solver.kinds import get_kind
 
 network = get_kind("network")
@@ -166,7 +167,11 @@ def tupled(v):
 
 
 def torch_layer(layer, x) -> nn.Module:
+    """The torch module of one layer mapping, its input sizes read off x (the older layer types:
+    tests/test_network_oracle.py's builder)."""
     kind = layer["type"]
+    if kind not in NEW_TYPES:
+        return chain_layer(layer, x)
     if kind == "adaptive_avg_pool2d":
         return nn.AdaptiveAvgPool2d(tupled(layer["output_size"]))
     if kind == "adaptive_max_pool2d":
@@ -193,12 +198,8 @@ def torch_layer(layer, x) -> nn.Module:
         return nn.Upsample(scale_factor=tupled(layer["scale_factor"]), mode=layer.get("mode", "nearest"))
     if kind == "softmax":
         return nn.Softmax(layer.get("dim", -1))
-    if kind == "identity":
-        return nn.Identity()
-    if kind == "linear":
-        return nn.Linear(x.shape[-1], layer["out_features"])
-    assert kind == "flatten", kind
-    return nn.Flatten()
+    assert kind == "identity", kind
+    return nn.Identity()
 
 
 def run(module, x):
@@ -229,15 +230,17 @@ def counted_flops(module, x) -> int:
 
 
 def torch_network(given):
-    """[(layer mapping, module, input, output)] for every layer, run on zeros of the batch."""
+    """[(layer mapping, module, input, output)] for every layer (repeats expanded), run on zeros
+    of the batch in eval mode (attention in training mode: no fused inference path)."""
     x, ran = torch_input(given), []
     for layer in given["layers"]:
-        module = torch_layer(layer, x)
-        module.train(isinstance(module, nn.MultiheadAttention))      # no fused inference path
-        with torch.no_grad():
-            y = run(module, x)
-        ran.append((layer, module, x, y))
-        x = y
+        for _ in range(layer.get("repeat", 1)):
+            module = torch_layer(layer, x)
+            module.train(isinstance(module, nn.MultiheadAttention))
+            with torch.no_grad():
+                y = run(module, x)
+            ran.append((layer, module, x, y))
+            x = y
     return ran
 
 
@@ -331,8 +334,19 @@ def defined_ops(layer, module, x, y) -> tuple[int, int]:
         n = y.shape[module.dim]
         return y.numel(), y.numel() // n * (n - 1)
     if kind == "linear":
-        return y.numel() * module.in_features, y.numel() * module.in_features
+        bias = int(module.bias is not None)
+        return y.numel() * module.in_features, y.numel() * (module.in_features - 1 + bias)
     return 0, 0
+
+
+@pytest.mark.parametrize("problem", ["TV.3"])
+def test_shipped_sequence_network_matches_torch(problem):
+    """classic-networks.yaml's text classifier, built from torch.nn from its mapping."""
+    import yaml
+    from conftest import ROOT
+    problems = yaml.safe_load((ROOT / "problems" / "classic-networks.yaml").read_text())["problems"]
+    (given,) = [p["given"] for p in problems if p["id"] == problem]
+    check_against_torch(given)
 
 
 # ---- the comparisons -------------------------------------------------------------------

@@ -38,7 +38,7 @@ def solved():
 def torch_runs():
     """Problem id -> its layers as torch ran them (repeats expanded), for the networks without
     blocks (ResNet-18 and the U-Net level: tests/test_network_branches.py; torchvision's AlexNet and VGG-16,
-    TV.1-TV.3: tests/test_torchvision_networks.py)."""
+    TV.1 and TV.2: tests/test_torchvision_networks.py; TV.3: tests/test_network_layers_oracle.py)."""
     torch_or_skip()
     from test_network_oracle import torch_network
     problems = yaml.safe_load(NETWORKS.read_text())["problems"]

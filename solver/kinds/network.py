@@ -68,6 +68,8 @@ EXTRAS = {"receptive_field": ("receptive_field", "jump", "start"), "activation_m
 # statement shows as {{ field }} (solver/variants.py); a draw the kind refuses is redrawn.
 VARY = {"batch_size": [1, 8, 16, 32, 64, 100, 128, 256]}
 LAYOUT_NAMES = {"chw": "C×H×W", "hwc": "H×W×C"}
+SHAPE_NAMES = {2: "L×F (L positions of F features)",        # a network that reads a sequence, or token ids
+               1: "F for a vector (L token ids before an embedding) and L×F for a sequence"}
 IDENTICAL_RUN = 3            # this many identical layers in a row share one table row
 
 
@@ -359,10 +361,13 @@ def convention(layout: str, batch: str) -> str:
 
 def input_step(given) -> Step:
     batch_text = (f", with the batch of {given.batch_size} in front" if given.batch_size else "")
-    text = convention(LAYOUT_NAMES[given.layout], batch_text)
+    text = convention(SHAPE_NAMES.get(len(given.input_shape), LAYOUT_NAMES[given.layout]), batch_text)
     if branched(given):
         text += (" A residual block's add does one addition per output element (no multiplication, so no MAC); "
                  "a concatenation (torch.cat along the channels) does no arithmetic.")
+    if any(isinstance(entry.layer, (nl.MultiheadAttention, nl.Recurrent)) for entry in given.layers):
+        text += (" Attention and recurrent layers multiply matrices too: their MACs are those products' "
+                 "multiply-adds, as their own steps say.")
     if given.batch_size:
         text += " Multiplications, additions, MACs and FLOPs are for the whole batch."
     return Step("Conventions", text, [[named_words("input"), as_written(given, per_example(given, given.input_shape))]])
