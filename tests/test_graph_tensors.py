@@ -263,3 +263,14 @@ def test_random_tensor_programs_compile_within_the_page(tensor_set, tmp_path):
     from test_pdf import compile_sheet, overfull_boxes
     _, log = compile_sheet(tensor_set, "solutions", tmp_path)
     assert overfull_boxes(log) == []
+
+
+def test_gradients_that_cancel_exactly_are_0_not_round_off(tmp_path):
+    # sum(softmax(x)) is 1 whatever x: its gradient is 0; softmax's gradients to a shared bias add up to 0
+    ours = solved({"program": ["f = sum(softmax(x))"], "values": {"x": [0.3, -1.2, 2]}})
+    assert list(ours["grad_x"]) == [0, 0, 0]
+    given = {"program": ["z = X @ w + b", "p = softmax(z)", "L = -sum(y * log(p))"],
+             "values": {"X": [[1, 2], [3, -1], [0, 1]], "w": [0.5, -1], "b": 0.25, "y": [0, 1, 0]}}
+    assert solved(given)["grad_b"] == 0
+    result = run_solver("check", one_problem_file(tmp_path, KIND, given), "p:grad_b", "0")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -43,22 +43,38 @@ def entrywise(f, *args):
     return scalar(out)
 
 
+ROUND_OFF = 1e-12             # a float sum this small beside its terms is 0: their round-off
+
+
+def size(a) -> float:
+    """The largest magnitude among the entries."""
+    return max((abs(float(v)) for v in np.ravel(np.asarray(a, dtype=object))), default=0.0)
+
+
+def snapped(x, scale: float):
+    """A sum of floats as 0.0 where it is round-off beside terms of size `scale`: softmax's gradients, which
+    add up to 0 exactly, give 1e-16, which no student would write (and no tolerance around it takes 0)."""
+    return entrywise(lambda v: 0.0 if isinstance(v, float) and abs(v) <= ROUND_OFF * scale else v, x)
+
+
 def unbroadcast(g, shape: tuple):
     """A gradient at a broadcast shape summed back to `shape`: over the axes broadcasting added
     and those where `shape` has 1."""
     g = np.asarray(g, dtype=object)
+    scale = size(g)
     while g.ndim > len(shape):
         g = np.asarray(g.sum(axis=0), dtype=object)
-    for axis, size in enumerate(shape):
-        if size == 1 and g.shape[axis] != 1:
+    for axis, size_ in enumerate(shape):
+        if size_ == 1 and g.shape[axis] != 1:
             g = g.sum(axis=axis, keepdims=True)
-    return scalar(g)
+    return snapped(scalar(g), scale)
 
 
 def matmul(a, b):
     """torch.matmul on vectors and matrices: a vector on the left is a row, on the right a column,
     and two vectors give their dot product."""
-    return scalar(np.matmul(np.asarray(a, dtype=object), np.asarray(b, dtype=object)))
+    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    return snapped(scalar(np.matmul(a, b)), size(a) * size(b) * a.shape[-1])
 
 
 def outer(a, b):
@@ -70,7 +86,7 @@ def total(a):
     out = 0
     for x in np.ravel(np.asarray(a, dtype=object)):
         out = out + x
-    return out
+    return snapped(out, size(a))
 
 
 def mean(a):
@@ -85,7 +101,7 @@ def mean(a):
 
 def row_sums(a):
     """Sums over the last dimension, kept as a dimension of 1 (so that it broadcasts back)."""
-    return np.asarray(a, dtype=object).sum(axis=-1, keepdims=True)
+    return np.asarray(snapped(np.asarray(a, dtype=object).sum(axis=-1, keepdims=True), size(a)), dtype=object)
 
 
 def softmax(a):

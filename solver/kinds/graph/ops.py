@@ -21,8 +21,8 @@ from ...math.functions import VALUE_AND_SLOPE
 from ...math.nodes import (Apply, Arguments, Cases, Exp, Formula, Fraction_, Hadamard, Log, MatrixProduct, Negative,
                            Number, Power, Product, Relation, Root, Slash, Sum, Transpose)
 from ...math.notation import quantity
-from ...math.tensors import (TENSOR_FUNCTIONS, entrywise, is_tensor, matmul, outer, row_sums, shape_of, softmax,
-                             unbroadcast)
+from ...math.tensors import (TENSOR_FUNCTIONS, entrywise, is_tensor, matmul, outer, row_sums, shape_of, size, snapped,
+                             softmax, unbroadcast)
 
 KINKED = ("abs", "max", "min", "relu")        # not differentiable everywhere: numbers only
 AT_THE_KINK = {"abs": "its input is 0, where |x| has a kink: PyTorch takes the slope 0 there",
@@ -209,8 +209,8 @@ class Pullback:
             return g.T
         g = np.asarray(g, dtype=object)
         if self.rule == "softmax":
-            return self.local * (g - row_sums(g * self.local))
-        return g - self.local * row_sums(g)          # log_softmax
+            return snapped(self.local * (g - row_sums(g * self.local)), size(g))
+        return snapped(g - self.local * row_sums(g), size(g))          # log_softmax
 
 
 def matmul_gradient(side: str, other, g, shape: tuple, form: str = "rule"):
