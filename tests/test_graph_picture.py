@@ -3,6 +3,7 @@ pdflatex, within the page), in Markdown (a Mermaid flowchart, read back by a par
 written here and parsed by Mermaid's own parser, tests/mermaid) and in HTML (inline SVG); the
 values and gradients it shows against PyTorch's autograd, on the shipped sheet and on random
 programs of up to 30 nodes."""
+import math
 import random
 import re
 from pathlib import Path
@@ -389,3 +390,52 @@ def test_a_picture_wider_than_tex_can_measure_compiles(tmp_path):
     starts = [float(x) for x in re.findall(r"\\node\[vertex\] \([^)]*\) at \((-?[\d.]+),", tex)]
     assert starts and max(starts) < 100, starts
     compile_sheet(path, "solutions", tmp_path)
+
+
+# ---- labels apart ----------------------------------------------------------------------------
+
+LABEL_CM = 0.32          # a \footnotesize label's height, inner sep included
+DIGIT_CM = 0.155         # a \footnotesize digit's width
+
+
+def drawn_labels(part):
+    """Each labelled wire's two labels as rectangles (corners) the way TikZ sets them: sloped
+    along the wire's first segment, the value above and the gradient below the point `at`."""
+    from solver.core.prose import math_to_text
+    labels = []
+    for k, path in enumerate(part.paths):
+        if path.value is None:
+            continue
+        (x0, y0), (x1, y1) = path.points[0], path.points[1]
+        size = math.hypot(x1 - x0, y1 - y0)
+        ux, uy = (x1 - x0) / size, (y1 - y0) / size
+        nx, ny = (-uy, ux) if ux >= 0 else (uy, -ux)
+        cx, cy = path.label
+        for text, low in ((path.value, 0.0), (path.gradient, -LABEL_CM)):
+            half = len(math_to_text(text)) * DIGIT_CM / 2
+            labels.append((k, [(cx + a * ux + b * nx, cy + a * uy + b * ny)
+                               for a in (-half, half) for b in (low, low + LABEL_CM)]))
+    return labels
+
+
+def rectangles_meet(p, q) -> bool:
+    """Separating axes: two rectangles meet unless one of their sides' directions separates them."""
+    for poly in (p, q):
+        for (xa, ya), (xb, yb) in ((poly[0], poly[1]), (poly[0], poly[2])):
+            ax, ay = xb - xa, yb - ya
+            pa, qa = [x * ax + y * ay for x, y in p], [x * ax + y * ay for x, y in q]
+            if max(pa) <= min(qa) + 1e-9 or max(qa) <= min(pa) + 1e-9:
+                return False
+    return True
+
+
+def overlapping_labels(given) -> int:
+    return sum(rectangles_meet(a, b) for part in layout(given).parts
+               for i, (k, a) in enumerate(drawn_labels(part)) for j, b in drawn_labels(part)[i + 1:] if k != j)
+
+
+def test_no_two_wire_labels_overlap_in_the_sheets_pictures():
+    """G.4's inputs each feed three nodes: their labels ran over each other (and in G.7, G.9, G.10)."""
+    problems = yaml.safe_load(SHEET.read_text())["problems"]
+    assert {problem["id"]: overlapping_labels(problem["given"]) for problem in problems} \
+        == {problem["id"]: 0 for problem in problems}

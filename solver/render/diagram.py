@@ -36,6 +36,10 @@ TAG = 0.9                 # cm for the name written at such a wire's end
 HEIGHT = {False: 0.55, True: 0.95}   # cm a vertex's frame is high: a name alone, a name over its gate
 MARGIN = 0.45             # cm above and below a part for the labels of its outermost wires
 HEAD = 0.18               # cm an arrowhead is long
+LABEL_HEIGHT = 0.32       # cm a wire's \footnotesize label takes across the wire, inner sep included
+WIDEN = 1.25              # a column's gap grows by this while labels in it overlap ...
+SPACINGS = 3              # ... at most this many times (labels that overlap for want of rows stay so)
+ALONG = (0.5, 0.35, 0.65, 0.25, 0.75, 0.2, 0.8)     # where along a wire its labels may sit, in that order
 
 
 @dataclass
@@ -158,8 +162,8 @@ def laid_out(diagram, fmt: str) -> Picture:
     gaps = [MIN_GAP] * len(columns)         # the room right of each column, for its wires' labels
     at = {}                                     # where along its first segment a wire's labels sit
     for k, w in enumerate(diagram.wires):
-        alone_in = len(chains[k]) > 2 or len(inputs[w.target]) == 1      # the only wire into the next item
-        alone_out = len(feeds[w.source]) == 1
+        alone_in = len(chains[k]) > 2 or len(set(inputs[w.target])) == 1    # the only line into the next item
+        alone_out = len(set(feeds[w.source])) == 1
         at[k] = 0.5 if alone_in == alone_out else 0.5 + SHIFT if alone_in else 0.5 - SHIFT
         c = depth[w.source]
         rise = abs(row[chains[k][1]] - row[w.source]) * ROW
@@ -168,18 +172,24 @@ def laid_out(diagram, fmt: str) -> Picture:
     for v in outputs:
         c = depth[v.id]
         gaps[c] = max(gaps[c], label_width(v.value, v.gradient))
-    xs, total = [], 0.0
-    for c, width in enumerate(widths):
-        xs.append(total + width / 2)
-        total += width + gaps[c]
-    for i, v in vertices.items():
-        v.x, v.y = xs[v.column], -row[i] * ROW
+    for spacing in range(SPACINGS + 1):        # columns moved apart while labels between them overlap
+        xs, total = centres(widths, gaps)
+        for i, v in vertices.items():
+            v.x, v.y = xs[v.column], -row[i] * ROW
+        crowded = {c for c in range(len(columns))
+                   if not labels_placed([k for k, w in enumerate(diagram.wires) if depth[w.source] == c], at,
+                                        lambda k, along: label_boxes(first_segment(chains[k], vertices, xs, row), along,
+                                                                     diagram.wires[k].value, diagram.wires[k].gradient))}
+        if not crowded or spacing == SPACINGS:
+            break
+        for c in crowded:
+            gaps[c] *= WIDEN
     wires = [Drawn(w.source, w.target, show(w.value), show(w.gradient),
                    (vertices[w.source].name, vertices[w.target].name)) for w in diagram.wires]
     wires += [Drawn(v.id, None, show(v.value), show(v.gradient), (vertices[v.id].name,)) for v in outputs]
 
     def place(item):
-        return (vertices[item].x, vertices[item].y) if item in vertices else (xs[item[2]], -row[item] * ROW)
+        return position(item, vertices, xs, row)
 
     def column(item):
         return vertices[item].column if item in vertices else item[2]
@@ -230,6 +240,68 @@ def laid_out(diagram, fmt: str) -> Picture:
         ys_in = [y for path in paths for _, y in path.points] + [v.y + d * v.height / 2 for v in inside for d in (-1, 1)]
         parts.append(Part(inside, paths, (min(xs_in) - TAG, min(ys_in) - MARGIN, max(xs_in) + TAG, max(ys_in) + MARGIN)))
     return Picture(list(vertices.values()), wires, parts)
+
+
+def centres(widths: list, gaps: list) -> tuple[list, float]:
+    """Each column's centre, left to right, and the width of them all with their gaps."""
+    xs, total = [], 0.0
+    for width, gap in zip(widths, gaps):
+        xs.append(total + width / 2)
+        total += width + gap
+    return xs, total
+
+
+def position(item, vertices: dict, xs: list, row: dict) -> tuple:
+    """Where a vertex's centre or a bend point ("bend", wire, column) is."""
+    return (vertices[item].x, vertices[item].y) if item in vertices else (xs[item[2]], -row[item] * ROW)
+
+
+def first_segment(chain: list, vertices: dict, xs: list, row: dict) -> tuple:
+    """The two ends of a wire's first segment, on its vertices' frames: where its labels sit."""
+    start, next_stop = position(chain[0], vertices, xs, row), position(chain[1], vertices, xs, row)
+    end = on_frame(vertices[chain[1]], start) if chain[1] in vertices else next_stop
+    return on_frame(vertices[chain[0]], next_stop), end
+
+
+def label_boxes(segment: tuple, at: float, value, gradient) -> list[list[tuple]]:
+    """The corners of a wire's two labels as TikZ sets them, sloped along the segment: its value
+    above, its gradient below, centred at the point `at` along it."""
+    (x0, y0), (x1, y1) = segment
+    size = math.hypot(x1 - x0, y1 - y0) or 1
+    ux, uy = (x1 - x0) / size, (y1 - y0) / size
+    nx, ny = (-uy, ux) if ux >= 0 else (uy, -ux)             # the side above the wire as it reads
+    cx, cy = x0 + (x1 - x0) * at, y0 + (y1 - y0) * at
+    boxes = []
+    for text, (low, high) in ((value, (0, LABEL_HEIGHT)), (gradient, (-LABEL_HEIGHT, 0))):
+        half = length(text) * LABEL_DIGIT / 2
+        boxes.append([(cx + a * ux + b * nx, cy + a * uy + b * ny) for a in (-half, half) for b in (low, high)])
+    return boxes
+
+
+def labels_placed(wires: list, at: dict, boxes) -> bool:
+    """Each wire's labels moved along it, where they would overlap those placed before, to the
+    first place they overlap none (`boxes(k, along)`: their corners there); whether all found one."""
+    placed, clear = [], True
+    for k in wires:
+        options = [at[k]] + [along for along in ALONG if along != at[k]]
+        found = [(sum(overlap(box, other) for box in boxes(k, along) for other in placed), along) for along in options]
+        overlaps, at[k] = min(found, key=lambda option: option[0])     # the first of the fewest
+        clear = clear and overlaps == 0
+        placed += boxes(k, at[k])
+    return clear
+
+
+def overlap(box: list, other: list) -> bool:
+    """Whether two rectangles (four corners each, the first three spanning it) overlap: no side
+    of either separates them."""
+    for corners in (box, other):
+        (x0, y0), (x1, y1), (x2, y2) = corners[:3]
+        for ax, ay in ((x1 - x0, y1 - y0), (x2 - x0, y2 - y0)):
+            these = [x * ax + y * ay for x, y in box]
+            those = [x * ax + y * ay for x, y in other]
+            if max(these) <= min(those) or max(those) <= min(these):
+                return False
+    return True
 
 
 def untagged(paths: list) -> None:
