@@ -507,7 +507,7 @@ def normalization_note(scale: bool, shift: bool) -> str:
     affine = ("; then γ, N multiplications" + (", and β, N additions" if shift else "")) if scale else ""
     return ("Per group of N values: the mean takes N − 1 additions and one multiplication by 1/N; the variance "
             "N subtractions, N squares, N − 1 additions and one multiplication by 1/N; ε one addition; "
-            "normalising N multiplications by 1/√(σ² + ε), the root a function, not counted" + affine + ". "
+            "normalising N multiplications by one over the square root of σ² + ε (the root a function, not counted)" + affine + ". "
             "The statistics are the example's own, not parameters; " + NO_MACS)
 
 
@@ -660,7 +660,7 @@ class MultiheadAttention(Layer):
             + ". Parameters: nn.MultiheadAttention's four projections (queries, keys, values, output), each to E "
             "features, with E biases each where bias is true. Operations: the projections as linear layers at "
             "each position; each head's scores, L² dot products of E/h terms (L²·E multiplications, L²·(E − h) "
-            "additions in all); scaling the queries by 1/√(E/h), L·E multiplications; each head's softmax, per "
+            "additions in all); scaling the queries by one over the square root of E/h, L·E multiplications; each head's softmax, per "
             "row L divisions (counted as multiplications) and L − 1 additions, the exponential not counted; the "
             "weighted sums of the values, L²·E multiplications and L·E·(L − 1) additions. MACs are the "
             "multiply-adds of the projections, the scores and the weighted sums, as PyTorch's FLOP counter "
