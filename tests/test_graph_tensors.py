@@ -274,3 +274,11 @@ def test_gradients_that_cancel_exactly_are_0_not_round_off(tmp_path):
     assert solved(given)["grad_b"] == 0
     result = run_solver("check", one_problem_file(tmp_path, KIND, given), "p:grad_b", "0")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_program_as_given_writes_a_product_of_two_tensors_with_odot(tmp_path):
+    given = {"program": ["f = sum(2 * x * y)"], "values": {"x": [1, 2], "y": [3, -1]}}
+    result = run_solver("solve", one_problem_file(tmp_path, KIND, given), "--format", "latex")
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout.split("Graph")[0]                     # the program as the problem gives it
+    assert r"2 \cdot x \odot y" in shown, shown

@@ -99,8 +99,11 @@ class Given:
 
     def shown_arrays(self) -> list[tuple[str, Any]]:
         """What a sheet shows of the given: the program's lines and the inputs' values."""
-        lines = [(latex(variable(line.target)), expression_formula(line.expression, symbol_of))
-                for line in self.program.lines]
+        shapes = {n: shape_of(v) for n, v in zip(self.values.names, self.values.values)}
+        lines = []
+        for line in self.program.lines:
+            shown_line, shapes[line.target] = shaped_formula(line.expression, symbol_of, shapes)
+            lines.append((latex(variable(line.target)), shown_line))
         return lines + [(latex(variable(n)), shown(v)) for n, v in zip(self.values.names, self.values.values)
                         if not is_symbolic(v) or str(v) != n]
 
@@ -131,6 +134,33 @@ def expression_formula(expression, leaf) -> Any:
     if isinstance(expression, Constant):
         return Number(exact(expression.value), decimal=True)
     return formula(expression.op, [expression_formula(a, leaf) for a in expression.args])
+
+
+def shaped_formula(expression, leaf, shapes: dict) -> tuple:
+    """(the formula, its shape) of a grammar expression whose names have `shapes`: a product of two tensors
+    written ⊙, as the graph writes it."""
+    if isinstance(expression, Name):
+        return leaf(expression.name), shapes[expression.name]
+    if isinstance(expression, Constant):
+        return Number(exact(expression.value), decimal=True), ()
+    found = [shaped_formula(a, leaf, shapes) for a in expression.args]
+    arg_shapes = [shape for _, shape in found]
+    return (formula(expression.op, [f for f, _ in found], tuple(bool(shape) for shape in arg_shapes)),
+            shape_after(expression.op, arg_shapes))
+
+
+def shape_after(op: str, shapes: list) -> tuple | None:
+    """The shape an operation makes of its arguments' (None where they do not fit: validation says so)."""
+    if None in shapes:
+        return None
+    if op in ("sum", "mean"):
+        return ()
+    if op == "T":
+        return tuple(shapes[0][::-1])
+    if op == "matmul":
+        a, b = shapes
+        return tuple(a[:-1]) + tuple(b[1:]) if a and b and a[-1] == b[0] else None
+    return broadcast_shape(*shapes)
 
 
 def arg_value(arg, values: dict):
