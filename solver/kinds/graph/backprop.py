@@ -83,8 +83,9 @@ def number_tensor_or_symbol(name, value):
 class Given:
     program: Any = given_field(read_program, doc="one expression (f = (x + y) * z) or a list of assignments "
                                                  "([q = x + y, f = q * z]); the last line is the output")
-    values: Any = given_field(read_values, doc="each input's value: a number, or a letter for the general "
-                                               "derivation")
+    values: Any = given_field(read_values, doc="each input's value: a number, a vector ([1, 2]) or a matrix "
+                                               "([[1, 2], [3, 4]]) of at most 8 a side, or a letter for the "
+                                               "general derivation")
     wrt: Any = given_field(names("an input's name or a list of them", empty=False), None, "the inputs whose gradients are asked (default: every input)")
     upstream: Any = given_field(number_tensor_or_symbol, 1, "the gradient arriving at the output (default 1; a "
                                                             "number is spread over a tensor output's entries, or "
@@ -292,7 +293,7 @@ class Graph(Kind):
     summary = "backpropagation through a computation written as a program: every node's value and gradient"
     answers = {
         "output": "the program's output (its last line)",
-        "value[NAME]": "the value of input or node NAME",
+        "value[NAME]": "the value of input or node NAME (a vector or matrix answer where it is a tensor)",
         "grad[NAME]": "the gradient of the output with respect to input or node NAME",
         "grad_NAME": "the gradient with respect to input NAME (the inputs of `wrt`)",
     }
