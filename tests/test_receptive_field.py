@@ -281,20 +281,21 @@ def test_steps_and_answers_only_where_included():
 # ---- activation memory ------------------------------------------------------------
 
 def torch_memory(given, dtype):
-    """Bytes of each layer's output (numel × element_size), the network run in torch at `dtype`."""
+    """Bytes of each layer's output (numel × element_size), the network run in torch at `dtype` on
+    the meta device (shapes and element types, no arithmetic: float16 convolutions are slow on a CPU)."""
     from test_network_oracle import input_chw
-    x = torch.zeros((given.get("batch_size", 1),) + input_chw(given), dtype=getattr(torch, dtype))
+    x = torch.zeros((given.get("batch_size", 1),) + input_chw(given), dtype=getattr(torch, dtype), device="meta")
     found = []
     for layer in given["layers"]:
         for _ in range(layer.get("repeat", 1)):
-            module = torch_layer(layer, x).to(x.dtype).eval()
+            module = torch_layer(layer, x).to(device="meta", dtype=x.dtype).eval()
             with torch.no_grad():
                 x = module(x)
             found.append(x.numel() * x.element_size())
     return found
 
 
-@pytest.mark.parametrize("seed", NETWORK_SEEDS[::5])
+@pytest.mark.parametrize("seed", NETWORK_SEEDS[::10])
 @pytest.mark.parametrize("dtype", list(DTYPES))
 def test_activation_memory_matches_torch(seed, dtype):
     given, ran, _ = valid_case(seed)
@@ -443,3 +444,34 @@ def test_variants_compute_the_asked_memory_of_each_draw(tmp_path):
         drawn = yaml.safe_load(open(tmp_path / "out" / "set-variants" / f"set-v{row['variant']}.yaml"))
         batch = drawn["problems"][0]["given"]["batch_size"]
         assert int(row["text"]) == batch * 2 * 6 * 6 * torch.zeros(1).element_size()
+
+
+def memory_mistake(name, given):
+    mistake = next(m for m in network.mistakes if m.name == name)
+    ((_, values),) = mistake.cases(network.read(given))
+    return values
+
+
+@pytest.mark.parametrize("seed", NETWORK_SEEDS[::10])
+def test_memory_mistakes_match_torch_with_the_wrong_count(seed):
+    """Batch forgotten: torch's outputs on a batch of one; input counted: torch's input tensor's bytes
+    added to its outputs'."""
+    given, _, _ = valid_case(seed)
+    given = dict(given, dtype="float16", batch_size=given.get("batch_size", 1) + 1)
+    from test_network_oracle import input_chw
+    one = torch_memory(dict(given, batch_size=1), "float16")
+    found = memory_mistake("memory_batch_forgotten", given)
+    assert [found[f"activation_memory[{i}]"] for i in range(1, len(one) + 1)] == one
+    assert found["activation_memory"] == sum(one)
+    x = torch.zeros((given["batch_size"],) + input_chw(given), dtype=torch.float16)
+    counted = memory_mistake("memory_input_counted", given)
+    assert counted == {"activation_memory": sum(torch_memory(given, "float16")) + x.numel() * x.element_size()}
+
+
+def test_a_memory_without_the_batch_is_diagnosed(tmp_path):
+    given = {"input_shape": [3, 8, 8], "batch_size": 5, "layers": [{"type": "conv2d", "out_channels": 2,
+                                                                     "kernel_size": 3}]}
+    path = one_problem_file(tmp_path, "network", given, ask=["activation_memory"])
+    one_example = torch.zeros((1, 2, 6, 6))
+    result = run_solver("check", path, "p:activation_memory", str(one_example.numel() * one_example.element_size()))
+    assert result.returncode == 1 and "counted for one example" in result.stdout, result.stdout

@@ -64,6 +64,10 @@ SHARED_MISTAKES = {
     "field_jump_ignored": "The receptive field grew by K_eff - 1 at every layer, as if no stride came before it: "
                           "a layer widens the field by (K_eff - 1)·j, where the jump j, the product of the strides "
                           "of the layers before it, is how far apart in the input its neighbouring inputs lie.",
+    "memory_batch_forgotten": "The memory was counted for one example: a forward pass on a batch of B holds B "
+                              "outputs of every layer, so each layer's bytes are B·N·(bytes per value).",
+    "memory_input_counted": "The network's input was counted too: the activation memory here is the bytes of the "
+                            "layers' outputs, the input not included.",
     "field_dilation_ignored": "The dilation was left out of the receptive field: a kernel of K taps with dilation D "
                               "spans K_eff = D(K - 1) + 1 input positions, so it widens the field by D(K - 1)·j.",
     "mean_divisor_forgotten": "The mean's division is missing: `reduction: mean` divides the summed loss, and so "
@@ -164,6 +168,10 @@ CATALOGUE = {change.name: change for change in (
     # Receptive fields (the network kind): Rules fields field_jump and field_dilation.
     Change("field_jump_ignored", SHARED_MISTAKES["field_jump_ignored"], rules={"field_jump": False}),
     Change("field_dilation_ignored", SHARED_MISTAKES["field_dilation_ignored"], rules={"field_dilation": False}),
+    # Activation memory (the network kind): Rules fields memory_batch and memory_input.
+    Change("memory_batch_forgotten", SHARED_MISTAKES["memory_batch_forgotten"], rules={"memory_batch": False}),
+    Change("memory_input_counted", SHARED_MISTAKES["memory_input_counted"], rules={"memory_input": True},
+           only=("activation_memory",)),
 )}
 
 

@@ -133,6 +133,8 @@ class Rules:
     macs_flops_swapped: bool = False
     field_jump: bool = True            # False: a receptive field grows by K_eff - 1, the jump left out
     field_dilation: bool = True        # False: K_eff taken as K in the receptive field
+    memory_batch: bool = True          # False: activation memory counted for one example
+    memory_input: bool = False         # True: the input's bytes counted in the total activation memory
 
 
 RULES = Rules()
@@ -545,8 +547,10 @@ def extra_values(given, rows, rules: Rules = RULES) -> dict:
     """{name: value} of the answers beyond the layer table this problem includes."""
     included, values = extras(given), {}
     if "activation_memory" in included:
-        found = memory.per_layer([c.neurons for _, c in rows], batch(given), given.dtype or memory.DEFAULT)
-        values["activation_memory"] = sum(found)
+        dtype, examples = given.dtype or memory.DEFAULT, batch(given) if rules.memory_batch else 1
+        found = memory.per_layer([c.neurons for _, c in rows], examples, dtype)
+        values["activation_memory"] = sum(found) + (memory.per_layer([nl.product(given.input_shape)], examples, dtype)[0]
+                                                    if rules.memory_input else 0)
         values.update({f"activation_memory[{entry.number}]": m for (entry, _), m in zip(rows, found)})
     if "receptive_field" in included:
         values.update({name: as_row(name, value)
@@ -693,9 +697,11 @@ class Network(Kind):
     vary = VARY
     Given, Rules = Given, Rules
     mistakes = [
-        # first: they change the receptive fields alone, which some mistakes of the shapes change too
+        # first: they change the receptive fields or the memory alone, which some mistakes of the shapes change too
         shared("field_jump_ignored", applies=lambda g: fields_included_where(g, strided)),
         shared("field_dilation_ignored", applies=lambda g: fields_included_where(g, dilated)),
+        shared("memory_batch_forgotten", applies=lambda g: "activation_memory" in extras(g) and batch(g) > 1),
+        shared("memory_input_counted", applies=lambda g: "activation_memory" in extras(g)),
         in_every_layer("bias_forgotten", bias="none"),
         in_each_layer("bias_counted", lambda layer: getattr(layer, "bias", True) is False, "biases counted",
                       bias="counted"),

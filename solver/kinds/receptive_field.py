@@ -97,8 +97,8 @@ def rule(entry):
         return tuple(Window(k, s, p, d) for k, s, p, d in
                      zip(layer.kernel_size, stride, layer.padding, layer.dilation))
     raise FieldError(f"{entry.field}.type",
-                     f"(layer {number}, {layer.TYPE}) has no receptive field the solver computes (its outputs do "
-                     f"not each see one window of the same size); it computes them through {KNOWN}")
+                     f"(layer {number}, {layer.TYPE}) is not a layer the receptive-field recurrence covers: the "
+                     f"solver computes receptive fields through {KNOWN}")
 
 
 def shape_pair(pair) -> str:
