@@ -475,3 +475,15 @@ def test_a_memory_without_the_batch_is_diagnosed(tmp_path):
     one_example = torch.zeros((1, 2, 6, 6))
     result = run_solver("check", path, "p:activation_memory", str(one_example.numel() * one_example.element_size()))
     assert result.returncode == 1 and "counted for one example" in result.stdout, result.stdout
+
+
+def test_fields_are_height_first_in_either_layout():
+    layers = [{"type": "conv2d", "out_channels": 2, "kernel_size": [3, 5], "stride": [2, 1]},
+              {"type": "maxpool2d", "kernel_size": 2}]
+    chw = network.compute(network.read({"input_shape": [3, 20, 30], "layers": layers}, ["receptive_field[2]"]))
+    hwc = network.compute(network.read({"input_shape": [20, 30, 3], "layout": "hwc", "layers": layers},
+                                       ["receptive_field[2]"]))
+    # by hand: height 1 + 2 = 3, then + 1·2 = 5; width 1 + 4 = 5, then + 1·1 = 6
+    assert chw["receptive_field[2]"].value == hwc["receptive_field[2]"].value == (5, 6)
+    assert chw["jump[2]"].value == hwc["jump[2]"].value == (4, 2)
+    assert list(chw["start[2]"].value) == list(hwc["start[2]"].value) == [2, 2.5]
