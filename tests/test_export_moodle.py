@@ -196,6 +196,11 @@ def check_question(question, problem, shown):
 
 
 def check_cloze_answer(solved, answer, fields, general_feedback):
+    if answer.type == "table":              # a grid: each cell the per-layer answer of its row and column
+        for number in range(1, len(answer.value.rows) + 1):
+            for column in answer.value.columns:
+                check_cloze_answer(solved, solved.solution.answers[f"{column}[{number}]"], fields, general_feedback)
+        return
     if answer.type == "boolean":
         kind, alternatives = next(fields)
         assert kind == "MULTICHOICE"
@@ -477,7 +482,5 @@ def test_a_table_is_a_grid_of_fields_each_graded_as_its_own_answer(tmp_path):
     assert grid.count("<tr>") == len(table.rows) + 1 and all(f"<th>{label}</th>" in grid for label in table.labels)
     fields = iter(cloze_fields(grid))
     general = html.unescape(question.findtext("generalfeedback/text"))
-    for number in range(1, len(table.rows) + 1):
-        for column in table.columns:
-            check_cloze_answer(solved, solved.solution.answers[f"{column}[{number}]"], fields, general)
+    check_cloze_answer(solved, solved.solution.answers["table"], fields, general)
     assert next(fields, None) is None, "more Cloze fields than cells"

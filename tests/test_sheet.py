@@ -32,6 +32,9 @@ def sheet(path, mode, fmt, *more):
     return result
 
 
+TABLE_ROW = {"md": "| ${}$ | ", "latex": "${}$ & "}       # how a table answer's row starts
+
+
 def shown_answers(path):
     """{problem id: {answer name: JSON answer}} for the answers a sheet shows: those the
     problem's `ask` lists, else its whole-problem answers (per-layer NAME[i] are details)."""
@@ -82,6 +85,11 @@ def test_every_file_builds_all_three_sheets(path, fmt):
     for problem, answers in shown_answers(path).items():
         assert answers or problem in essays, problem
         for name, answer in answers.items():
+            if answer["type"] == "table":         # a table of its own, a row a layer
+                rows = [TABLE_ROW[fmt].format(row["layer"]) for row in answer["value"]]
+                for mode in ("solutions", "key"):
+                    assert all(row in section(text[mode], fmt, problem) for row in rows), (problem, name, mode)
+                continue
             shown = f"&= {answer['latex']}"       # `label &= value`, as the Answer section shows it
             assert shown in text["solutions"] and shown in text["key"], (problem, name)
             # The key's `label &= value` line is not on the student's sheet (a given may have the
