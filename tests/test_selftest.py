@@ -29,7 +29,7 @@ class Doubling(Kind):
     def __init__(self, mistakes):
         self.mistakes = [self.bind(m) for m in mistakes]
 
-    def read(self, raw):
+    def read(self, raw, ask=None):
         return raw["n"]
 
     def compute(self, n, rules=None):
