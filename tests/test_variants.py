@@ -630,6 +630,28 @@ def test_a_number_the_prose_writes_out_is_not_varied_by_default(tmp_path):
     assert len(inputs) > 1 and len(sizes) > 1          # what the prose does not write still varies
 
 
+def test_a_variants_statement_tells_its_own_drawn_values(tmp_path):
+    """A network's batch size is redrawn by default where the statement shows it: the sheet said
+    the file's 4 beside answers worked out for the variant's batch."""
+    path = write_problems(tmp_path / "set.yaml", """\
+  - id: "n"
+    kind: network
+    statement: "A batch of {{ batch_size }} images goes through the network. Give the MACs."
+    ask: [macs]
+    given: {input_shape: 3x8x8, batch_size: 4, layers: [{type: conv2d, out_channels: 2, kernel_size: 3}]}
+""")
+    result = run_solver("variants", path, "--count", "4", "--seed", "3", "--format", "md", "--output", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    drawn = set()
+    for file in variant_files(tmp_path / "out" / "set-variants"):
+        batch = givens(file)["n"]["batch_size"]
+        sheet = file.with_name(file.stem + "-solutions.md").read_text(encoding="utf-8")
+        assert f"A batch of {batch} images" in sheet
+        assert f"{{\\text{{MACs}}}}_{{\\text{{total}}}} &= {batch * 2 * 36 * 27:,}".replace(",", "{,}") in sheet
+        drawn.add(batch)
+    assert len(drawn) > 1
+
+
 def test_a_value_several_problems_share_varies_the_same_in_all(tmp_path):
     """1a shows the target; 1b and 1c use "the same target" without showing it."""
     rnn = "{x: [0.5, 0.2], h0: 0, w_in: 0.4, w_hh: 0.3, w_hy: 1, target: 0.8}"

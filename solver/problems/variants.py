@@ -42,7 +42,7 @@ from ..core.model import Solution
 from ..kinds import get_kind
 from ..kinds.common import exact
 from .vary import Draws, exact_number, numbers_in, resolved
-from .load import PLACEHOLDER, Problem, ProblemSet, read_yaml, solve_file, statement_fields
+from .load import PLACEHOLDER, Problem, ProblemSet, fill_statement, read_yaml, solve_file, statement_fields
 
 MAX_DRAWS = 100              # per problem and variant, before giving up on a `vary`
 PROSE_NUMBER = re.compile(r"(?<![\w^{.\-])-?\d+(?:\.\d+)?")   # not after a letter: x_1, W1, h_{t-1}
@@ -265,7 +265,8 @@ class Variants:
                 continue
             for name, value in drawn.items():
                 memo.setdefault(keys[name], value)
-            return given, dataclasses.replace(problem, given=validated, vary=None), solution
+            statement = fill_statement(str(self.data["problems"][index].get("statement") or ""), given, validated)
+            return given, dataclasses.replace(problem, given=validated, statement=statement, vary=None), solution
         raise ProblemError(f"no valid variant in {MAX_DRAWS} draws: the kind refused every one "
                            f"(the last because `{refusal.field}` {refusal.detail}); give the problem a `vary` "
                            "whose draws fit (`vary: {}` keeps it as it is)", file=self.path, problem=problem.id,
