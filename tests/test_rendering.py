@@ -59,6 +59,17 @@ def test_statement_math_is_math_and_the_rest_is_escaped(tmp_path):
     assert "h_t = tanh(W x_t)" in text and "$" not in text.replace("$5", "")
 
 
+def test_an_apostrophe_prints_as_one_and_a_quote_literally(tmp_path):
+    path = write_set(tmp_path, [{
+        "id": "a", "kind": "essay", "given": {"model_answer": "Yes."},
+        "statement": "Is layer 1's output, the layers' rows or the outputs' size what padding='same' keeps? Don't say."}])
+    latex = solve(path, "latex")
+    assert "layer 1{\\textquoteright}s output, the layers{\\textquoteright} rows or the outputs{\\textquoteright} " \
+           "size" in latex                                      # 1{\ttfamily\char13}s: a typewriter quote
+    assert "padding={\\ttfamily\\char13}same{\\ttfamily\\char13} keeps" in latex
+    assert "Don{\\textquoteright}t" in latex
+
+
 def test_a_vector_in_a_statement_prints_its_values(tmp_path):
     path = write_set(tmp_path, [{
         "id": "a", "kind": "mlp", "statement": "Is the target {{ target }} linearly separable?",

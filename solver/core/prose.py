@@ -63,7 +63,8 @@ def escape_latex(s: str) -> str:
 
 
 def literal_latex(text: str) -> str:
-    text = re.sub(r"(?<=[A-Za-z])'(?=[A-Za-z])", "\u2019", text)     # an apostrophe stays one: don't
+    # An apostrophe stays one (don't, layer 1's, the layers' rows); other quotes print literally.
+    text = re.sub(r"(?<=[A-Za-z0-9])'(?=[A-Za-z])|(?<=[A-Za-z]s)'(?=[\s,.;:!?)]|$)", "\u2019", text)
     return re.sub(r"-(?=-)", "-{}", latex_encoder().unicode_to_latex(text))   # -- and --- as hyphens
 
 
