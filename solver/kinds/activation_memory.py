@@ -41,5 +41,6 @@ def memory_step(entries, neurons: list[int], batch_size, dtype: str, label, tota
     text = (f"Each layer's output is held as a tensor of its own{batch_text}: N values per example (the product of "
             f"its shape), {size} bytes each in {dtype}. Every layer's output is counted, the outputs of "
             "element-wise layers and of a flatten too (PyTorch's flatten returns a view sharing its input's "
-            "storage); the network's input is not counted.")
+            "storage); the network's input is not counted. This is one forward pass: training keeps these "
+            "outputs for the backward pass and holds their gradients too, about twice as many bytes.")
     return Step("Activation memory", text, lines)
