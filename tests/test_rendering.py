@@ -62,12 +62,14 @@ def test_statement_math_is_math_and_the_rest_is_escaped(tmp_path):
 def test_an_apostrophe_prints_as_one_and_a_quote_literally(tmp_path):
     path = write_set(tmp_path, [{
         "id": "a", "kind": "essay", "given": {"model_answer": "Yes."},
-        "statement": "Is layer 1's output, the layers' rows or the outputs' size what padding='same' keeps? Don't say."}])
+        "statement": "Is layer 1's output, the layers' rows or the outputs' size what padding='same' keeps? "
+                     "Don't say `yes' or 'less'."}])
     latex = solve(path, "latex")
     assert "layer 1{\\textquoteright}s output, the layers{\\textquoteright} rows or the outputs{\\textquoteright} " \
            "size" in latex                                      # 1{\ttfamily\char13}s: a typewriter quote
     assert "padding={\\ttfamily\\char13}same{\\ttfamily\\char13} keeps" in latex
-    assert "Don{\\textquoteright}t" in latex
+    assert "Don{\\textquoteright}t say {\\ttfamily\\char18}yes{\\ttfamily\\char13} or " \
+           "{\\ttfamily\\char13}less{\\ttfamily\\char13}" in latex
 
 
 def test_a_vector_in_a_statement_prints_its_values(tmp_path):

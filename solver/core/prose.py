@@ -63,8 +63,10 @@ def escape_latex(s: str) -> str:
 
 
 def literal_latex(text: str) -> str:
-    # An apostrophe stays one (don't, layer 1's, the layers' rows); other quotes print literally.
-    text = re.sub(r"(?<=[A-Za-z0-9])'(?=[A-Za-z])|(?<=[A-Za-z]s)'(?=[\s,.;:!?)]|$)", "\u2019", text)
+    # An apostrophe stays one (don't, layer 1's, the layers' rows); other quotes print literally
+    # (`quoted' and 'quoted' words too).
+    text = re.sub(r"(?<=[A-Za-z0-9])'(?=[A-Za-z])", "\u2019", text)
+    text = re.sub(r"(?<!\S)([^\s`']\S*?[A-Za-z]s)'(?=[\s,.;:!?)]|$)", "\\1\u2019", text)
     return re.sub(r"-(?=-)", "-{}", latex_encoder().unicode_to_latex(text))   # -- and --- as hyphens
 
 
