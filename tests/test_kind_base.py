@@ -137,6 +137,27 @@ def test_checking_any_shipped_conv_family_answer_never_derives(path, problem_id,
                 break
 
 
+EVERY_SHIPPED = [pytest.param(path, id=path.stem) for path in PROBLEM_FILES]
+
+
+@pytest.mark.parametrize("path", EVERY_SHIPPED)
+def test_checking_any_kinds_shown_answers_never_derives(path, monkeypatch):
+    """Every kind: each shipped problem's first two shown answers (a formula, a matrix, a count)
+    judged right, with every kind's derive raising."""
+    def derive(self, given, answers):
+        raise AssertionError("check built the derivation")
+    from solver.kinds import KINDS
+    for name in KINDS:
+        monkeypatch.setattr(type(get_kind(name)), "derive", derive)
+    for problem in load(path).problems:
+        answers = get_kind(problem.kind).compute(problem.given)
+        shown = [name for name in (problem.ask or answers) if "[" not in name and answers[name].type != "text"]
+        for name in shown[:2]:
+            answer = answers[name]
+            verdict = check_file(path, f"{problem.id}:{name}", format_answer(answer.value, answer.type))
+            assert verdict.verdict == "correct", (problem.id, name, verdict)
+
+
 # ---- a new kind names the shared mistakes ------------------------------------------
 
 @dataclass(frozen=True)
