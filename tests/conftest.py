@@ -1,5 +1,6 @@
 """Shared test helpers: run the CLI as a user would, and CI's no-skip rule."""
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -126,3 +127,12 @@ def compared_members(solution, value, same, errors=(ValueError, AttributeError, 
                 assert same(found, values[-1]), (step.title, line)
                 compared += 1
     return compared
+
+
+@pytest.fixture(scope="session")
+def classic_answers() -> dict:
+    """{problem id: {answer name: value}} of problems/classic-networks.yaml, from `solver solve --format json`."""
+    result = run_solver("solve", ROOT / "problems" / "classic-networks.yaml", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return {p["id"]: {name: a["value"] for name, a in p["answers"].items()}
+            for p in json.loads(result.stdout)["problems"]}

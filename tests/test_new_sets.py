@@ -8,12 +8,11 @@ multiply-accumulates (torch's FLOP counter counts 2 per multiply-add). The
 well-known totals (AlexNet 61,100,840; VGG-16 138,357,544; DCGAN generator
 3,576,704) are asserted too, as a second, published oracle.
 """
-import json
 
 import pytest
 import yaml
 
-from conftest import IN_CI, ROOT, run_solver
+from conftest import IN_CI, ROOT
 
 NETWORKS = ROOT / "problems" / "classic-networks.yaml"
 PUBLISHED_PARAMS = {"A.1": 61_100_840, "V.1": 138_357_544, "G.1": 3_576_704}
@@ -24,14 +23,6 @@ def torch_or_skip():
         import torch  # CI must have the oracle
         return torch
     return pytest.importorskip("torch")
-
-
-@pytest.fixture(scope="module")
-def solved():
-    result = run_solver("solve", NETWORKS, "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return {p["id"]: {name: a["value"] for name, a in p["answers"].items()}
-            for p in json.loads(result.stdout)["problems"]}
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +47,9 @@ CHAINS = ["A.1", "A.2", "V.1", "G.1"]
 
 
 @pytest.mark.parametrize("problem", CHAINS)
-def test_classic_network_matches_torch(problem, solved, torch_runs):
+def test_classic_network_matches_torch(problem, classic_answers, torch_runs):
     torch = torch_or_skip()
-    answers, runs = solved[problem], torch_runs[problem]
+    answers, runs = classic_answers[problem], torch_runs[problem]
     batched = "G.1" == problem          # the only one with a batch_size
     for i, run in enumerate(runs, start=1):
         shape = tuple(run.y.shape) if batched else tuple(run.y.shape[1:])
@@ -73,6 +64,6 @@ def test_classic_network_matches_torch(problem, solved, torch_runs):
 
 
 @pytest.mark.parametrize("problem, total", PUBLISHED_PARAMS.items())
-def test_classic_network_totals_are_the_published_ones(problem, total, solved):
-    assert solved[problem]["params"] == total
+def test_classic_network_totals_are_the_published_ones(problem, total, classic_answers):
+    assert classic_answers[problem]["params"] == total
 

@@ -8,11 +8,10 @@ Every layer's output shape, parameters (biases apart) and multiply-accumulates (
 counter counts 2 FLOPs per multiply-add) must be the solver's, and so must the totals; no
 number is typed in here.
 """
-import json
 
 import pytest
 
-from conftest import ROOT, optional_module, run_solver
+from conftest import ROOT, optional_module
 
 torch = optional_module("torch")
 nn = optional_module("torch.nn")
@@ -51,14 +50,6 @@ def vgg16() -> list:
     return features + [nn.AdaptiveAvgPool2d((7, 7)), nn.Flatten(1)] + classifier
 
 
-@pytest.fixture(scope="module")
-def solved():
-    result = run_solver("solve", NETWORKS, "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return {p["id"]: {name: a["value"] for name, a in p["answers"].items()}
-            for p in json.loads(result.stdout)["problems"]}
-
-
 def macs_of(module, x) -> int:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         y = module(x)
@@ -66,8 +57,8 @@ def macs_of(module, x) -> int:
 
 
 @pytest.mark.parametrize("problem, build", [("TV.1", alexnet), ("TV.2", vgg16)])
-def test_torchvision_models_layer_by_layer(problem, build, solved):
-    answers = solved[problem]
+def test_torchvision_models_layer_by_layer(problem, build, classic_answers):
+    answers = classic_answers[problem]
     with torch.device("meta"):
         modules = build()
         x = torch.zeros(1, 3, 224, 224)
