@@ -572,15 +572,19 @@ def root_opened(text: str) -> str:
 
 def top_level(text: str, opening: str) -> list[int]:
     """Where `opening` starts outside braces, \\left...\\right and environments."""
-    found, depth = [], 0
+    return [i for i in outside(text) if text.startswith(opening, i)]
+
+
+def outside(text: str):
+    """The positions of the text outside braces, \\left...\\right and environments."""
+    depth = 0
     for i in range(len(text)):
-        if depth == 0 and text.startswith(opening, i):
-            found.append(i)
+        if depth == 0:
+            yield i
         if text.startswith((r"\left", r"\begin{"), i) or text[i] == "{":
             depth += 1
         elif text.startswith((r"\right", r"\end{"), i) or text[i] == "}":
             depth -= 1
-    return found
 
 
 def closing(text: str, at: int) -> int:
@@ -612,17 +616,8 @@ def bracket_groups(text: str) -> list[tuple[int, int]]:
 def top_level_breaks(text: str) -> list[tuple[int, str]]:
     """Where a display may break: (position, "") before " + " and " - ", and (position, None)
     between factors " \\left(" , all outside braces, \\left...\\right and environments."""
-    found, depth = [], 0
-    for i in range(len(text)):
-        if depth == 0 and text.startswith((" + ", " - "), i):
-            found.append((i, ""))
-        elif depth == 0 and i > 0 and text.startswith(r" \left(", i):
-            found.append((i, None))
-        if text.startswith((r"\left", r"\begin{"), i) or text[i] == "{":
-            depth += 1
-        elif text.startswith((r"\right", r"\end{"), i) or text[i] == "}":
-            depth -= 1
-    return found
+    return [(i, "") if text.startswith((" + ", " - "), i) else (i, None) for i in outside(text)
+            if text.startswith((" + ", " - "), i) or (i > 0 and text.startswith(r" \left(", i))]
 
 
 TABLE_WIDTH = 80          # digits of cells a printed table holds across (a page at \small)
