@@ -158,6 +158,42 @@ def test_checking_any_kinds_shown_answers_never_derives(path, monkeypatch):
             assert verdict.verdict == "correct", (problem.id, name, verdict)
 
 
+NETWORK = """
+problems:
+  - id: n
+    kind: network
+    given:
+      input_shape: 3x16x16
+      layers:
+        - {type: conv2d, out_channels: 4, kernel_size: 3, padding: 1}
+        - {type: maxpool2d, kernel_size: 2, ceil_mode: true}
+        - {type: conv_transpose2d, out_channels: 2, kernel_size: 2, stride: 2}
+        - {type: upsample, scale_factor: 2}
+        - {type: flatten}
+"""
+
+
+def test_checking_a_network_never_writes_a_layers_size_lines(tmp_path, monkeypatch):
+    """A wrong shape, judged with every mistake re-solved in every layer, and no layer's size
+    lines written: those are the derivation's."""
+    import solver.kinds.network_layers as nl
+    from solver.kinds.conv import conv2d, conv_transpose2d, pool2d
+
+    def lines(*args):
+        raise AssertionError("check wrote a layer's size lines")
+    for module, name in ((conv2d, "conv_length"), (pool2d, "conv_length"), (pool2d, "pool_ceil_length"),
+                         (conv_transpose2d, "transposed_length"), (nl, "distinct_lines")):
+        monkeypatch.setattr(module, name, lines)
+    nl.compute.cache_clear()          # layers computed by earlier tests
+    path = tmp_path / "n.yaml"
+    path.write_text(NETWORK)
+    # padding forgotten in layer 1: 16 - 3 + 1 = 14, pooled 14/2 = 7, scattered (7 - 1)·2 + 2 = 14
+    h = size(size(16, 3), 2, s=2)
+    verdict = check_file(path, "n:output_shape[3]", f"2x{(h - 1) * 2 + 2}x{(h - 1) * 2 + 2}")
+    assert (verdict.verdict, verdict.mistake) == ("incorrect", "padding_forgotten")
+    assert check_file(path, "n:output_shape", str(2 * 32 * 32)).verdict == "correct"
+
+
 # ---- a new kind names the shared mistakes ------------------------------------------
 
 @dataclass(frozen=True)

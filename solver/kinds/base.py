@@ -110,7 +110,7 @@ class Kind:
         """{answer name: value} with the given fields and the Rules fields replaced; {} where
         that makes no valid problem."""
         try:
-            changed = dataclasses.replace(given, **fields)
+            changed = dataclasses.replace(given, **fields) if fields else given     # kinds may reuse work on it
             if fields:
                 self.validate(changed)
             values = self.values(changed, dataclasses.replace(self.Rules(), **rules))
@@ -118,8 +118,8 @@ class Kind:
             return {}
         posed = self.posed_answers(given)
         forms = self.posed_forms(given)
-        found = {name: forms[name](value, posed[name].value) if name in forms else value
-                 for name, value in values.items()}
+        found = dict(values)            # a network's mistake has a thousand values, few of them with a form
+        found.update((name, forms[name](values[name], posed[name].value)) for name in forms.keys() & values.keys())
         if self.changes_only:
             found = {name: value for name, value in found.items()
                      if name not in posed or differs(value, posed[name].value)}

@@ -14,6 +14,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -176,14 +177,16 @@ def as_written(given, shape, rules: Rules = RULES) -> tuple:
 
 # ---- computing ----------------------------------------------------------------
 
-def analyze(given, rules: Rules = RULES) -> list:
+def analyze(given, rules: Rules = RULES, before: tuple = ()) -> list:
     """Each layer computed on the outputs it takes (the previous layer's, in a chain):
     [(entry, Computed)], each layer as the rules have it (a mistake's rules may change a
-    layer, or the input it sees); a block's join on the outputs of its paths."""
+    layer, or the input it sees); a block's join on the outputs of its paths. `before`: the
+    first rows, known already (those the rules leave as they are)."""
     outputs = {0: per_example(given, given.input_shape)}
+    outputs.update((entry.number, computed.output_shape) for entry, computed in before)
     skipped = set() if rules.flatten_after_pooling else pools_before_flatten(given.layers)
-    rows = []
-    for entry in given.layers:
+    rows = list(before)
+    for entry in given.layers[len(before):]:
         inputs = tuple(outputs[source] for source in entry.sources)
         if isinstance(entry.layer, nb.Join):
             computed = joined(given, entry, inputs)
@@ -269,18 +272,60 @@ def has_units(entry) -> bool:
     return isinstance(entry.layer, (nl.Conv2d, nl.ConvTranspose2d, nl.Linear))
 
 
-def values_of(given, rows, rules: Rules = RULES) -> dict:
+@dataclass(frozen=True)
+class Worked:
+    """A network worked out under some rules: its rows, each row's values by answer (weights,
+    ...), and by the answer's full name (weights[3], ...)."""
+    rows: tuple = ()
+    per_layer: tuple = ()
+    named: tuple = ()
+
+    def first(self, count: int) -> Worked:
+        return Worked(self.rows[:count], self.per_layer[:count], self.named[:count])
+
+
+def worked(given, rules: Rules = RULES, before: Worked = Worked()) -> Worked:
+    """The network worked out under the rules, its first rows taken from `before`."""
+    rows = analyze(given, rules, before.rows)
+    new = rows[len(before.rows):]
+    per_layer = tuple(layer_values(given, computed, entry.layer, rules) for entry, computed in new)
+    named = tuple({**dict(zip(row_names(entry.number), IN_ROW_ORDER(row))),
+                   **{f"{name}[{entry.number}]": v for name, v in computed.inferred.items()}}
+                  for (entry, computed), row in zip(new, per_layer))
+    return Worked(tuple(rows), before.per_layer + per_layer, before.named + named)
+
+
+IN_ROW_ORDER = itemgetter(*PER_LAYER)
+
+
+@lru_cache(maxsize=4096)
+def row_names(number: int) -> tuple[str, ...]:
+    """Layer `number`'s answers' names, output_shape[3], ... (named once: each re-solve names them again)."""
+    return tuple(f"{name}[{number}]" for name in PER_LAYER)
+
+
+def values_of(work: Worked) -> dict:
     """Every answer value by name: per layer, totals, inferred fields."""
     values = {}
-    per_layer = [layer_values(given, computed, entry.layer, rules) for entry, computed in rows]
-    for (entry, computed), row in zip(rows, per_layer):
-        values.update({f"{name}[{entry.number}]": v for name, v in row.items()})
-        values.update({f"{name}[{entry.number}]": v for name, v in computed.inferred.items()})
-    values["output_shape"] = per_layer[-1]["output_shape"]
+    for row in work.named:
+        values.update(row)
+    values["output_shape"] = work.per_layer[-1]["output_shape"]
     for name in COUNTS:
-        units = [row[name] for (entry, _), row in zip(rows, per_layer) if name != "neurons" or has_units(entry)]
-        values[name] = sum(units)
+        values[name] = sum(map(itemgetter(name), work.per_layer))
+    values["neurons"] = sum(row["neurons"] for (entry, _), row in zip(work.rows, work.per_layer) if has_units(entry))
     return values
+
+
+IN_ONE_LAYER = ("padding_sides", "strides", "ceil_drops_last_window", "bias", "in_layer")   # as_ruled's rules
+
+
+def rows_kept(rules: Rules) -> int:
+    """How many rows, from the first, the rules leave as the right solve has them: those before
+    the one layer they break, where they break nothing else (layers are numbered from 1 in order)."""
+    if rules.in_layer is None or dataclasses.replace(rules, **{name: getattr(RULES, name)
+                                                               for name in IN_ONE_LAYER}) != RULES:
+        return 0
+    return rules.in_layer - 1
 
 
 def answer_type(name) -> str:
@@ -476,9 +521,9 @@ def layer_step(given, entry, computed, outputs) -> Step:
         notes.append(f"The {name} marked ? is {value}: {WHY_INFERRED[name]}, and {where} has {value:,} {unit}.")
     if computed.note:
         notes.append(computed.note)
-    if not computed.size_lines and not computed.count_lines:
+    lines = list(computed.size_lines())
+    if not lines and not computed.count_lines:
         notes.append("The shape is unchanged, and there is nothing to count.")
-    lines = list(computed.size_lines)
     lines += [count_line(given, name, formula, values) for name, formula, values in computed.count_lines]
     if computed.macs:
         macs = batch(given) * computed.macs
@@ -733,9 +778,13 @@ class Network(Kind):
         return (f" ({name.partition('[')[0]} is an answer only where the problem asks for one of its family's "
                 f"answers in its `ask`, or gives `include: [{family}]`)" if family else "")
 
+    def __init__(self):
+        super().__init__()
+        self._right = None            # (given, Worked): the last problem whose mistakes were re-solved
+
     def compute(self, given, rules: Rules = RULES) -> dict[str, Answer]:
-        rows = analyze(given, rules)
-        return {**answers_of(given, rows, values_of(given, rows, rules)), **extra_answers(given, rows, rules)}
+        work = worked(given, rules)
+        return {**answers_of(given, work.rows, values_of(work)), **extra_answers(given, work.rows, rules)}
 
     def derive(self, given, answers) -> list[Step]:
         rows = analyze(given)
@@ -746,8 +795,16 @@ class Network(Kind):
     def values(self, given, rules) -> dict:
         """A mistake's answers without the table (a mistake is judged cell by cell) and without
         building an Answer per layer and count."""
-        rows = analyze(given, rules)
-        return {**values_of(given, rows, rules), **extra_values(given, rows, rules)}
+        kept = rows_kept(rules)
+        work = worked(given, rules, self.right(given).first(kept) if kept else Worked())
+        return {**values_of(work), **extra_values(given, work.rows, rules)}
+
+    def right(self, given) -> Worked:
+        """The problem worked out right, once for all its mistakes: each mistake made in one layer
+        takes the rows before that layer from it."""
+        if self._right is None or self._right[0] is not given:
+            self._right = (given, worked(given))
+        return self._right[1]
 
 
 KIND = Network()

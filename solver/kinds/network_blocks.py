@@ -115,7 +115,7 @@ class Concat(Join):
         for part in parts[1:]:
             total = total + part
         shape = (sum(shape[0] for shape in shapes),) + shapes[0][1:]
-        return nl.Computed(shape, size_lines=[[Symbol(letter)] + nl.distinct_lines(total, values)],
+        return nl.Computed(shape, size_lines=lambda: [[Symbol(letter)] + nl.distinct_lines(total, values)],
                            note="The concat stacks its inputs along dim=1 (torch.cat), the channels of a map: "
                                 "those sizes add up, the rest of the shape is kept, and nothing is computed.")
 

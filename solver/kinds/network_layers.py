@@ -19,8 +19,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, partial
+from typing import Any, Callable
 
 from ..core.errors import FieldError
 from ..core.fields import MAX_SIZE, ONE, ZERO, Pair, boolean, choice, given_field, integer, number, optional, pair, \
@@ -54,7 +54,8 @@ class Computed:
     adds: int = 0
     macs: int = 0
     inferred: dict = field(default_factory=dict)     # field given as ? -> its value
-    size_lines: list = field(default_factory=list)   # display lines for H_out (and W_out)
+    size_lines: Callable[[], list] = list            # makes the display lines for H_out (and W_out): only a
+                                                     # derivation shows them, a check or a mistake never does
     count_lines: list = field(default_factory=list)  # (name, formula, values) per count
     note: str = ""
 
@@ -151,15 +152,16 @@ def counted(formulas: dict, values: dict) -> tuple[dict, list]:
             [(name, formula, values) for name, formula in formulas.items()])
 
 
-def sizes_and_lines(sizes):
-    """[(size, lines, ...)] per axis from a kind -> (Ho, Wo), display lines."""
-    (ho, h_lines, *_), (wo, w_lines, *_) = sizes
+def axis_lines(output_size, given) -> list:
+    """The display lines of H_out and W_out from a size kind's `output_size(given)`, its
+    (size, lines, ...) per axis."""
+    (_, h_lines, *_), (_, w_lines, *_) = output_size(given)
     lines = [[HO] + h_lines]
     if same(h_lines[1:], w_lines[1:]):          # one line says both: the same numbers, the same steps
         lines[0].insert(1, WO)
     else:
         lines.append([WO] + w_lines)
-    return ho, wo, lines
+    return lines
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,14 +191,15 @@ class Conv2d(Layer):
         given = conv2d.Given(input_size=Pair(h, w), kernel_size=self.kernel_size, stride=self.stride,
                              padding=self.padding, dilation=self.dilation)
         conv2d.validate(given)
-        ho, wo, lines = sizes_and_lines(conv2d.output_size(given))
+        ho, wo = conv2d.output_sizes(given)
         kh, kw = self.kernel_size
         values = dict(Ci=c, g=g, Kh=kh, Kw=kw, Co=self.out_channels, Ho=ho, Wo=wo, b=int(self.bias))
         formulas = dict(conv_counts(CO, CI / G if g > 1 else CI, KH * KW, CO * HO * WO, BIAS), biases=CO * BIAS)
         counts = {name: formula.substitute(values).value() for name, formula in formulas.items()}
         return Computed(
             (self.out_channels, ho, wo), weights=counts["weights"], biases=counts["biases"], mults=counts["mults"],
-            adds=counts["adds"], macs=counts["mults"], inferred=inferred, size_lines=lines,
+            adds=counts["adds"], macs=counts["mults"], inferred=inferred,
+            size_lines=partial(axis_lines, conv2d.output_size, given),
             count_lines=[(name, formulas[name], values) for name in ("weights", "biases", "mults", "adds")])
 
 
@@ -227,7 +230,7 @@ class ConvTranspose2d(Layer):
                                        stride=self.stride, padding=self.padding,
                                        output_padding=self.output_padding, dilation=self.dilation)
         conv_transpose2d.validate(given)
-        ho, wo, lines = sizes_and_lines(conv_transpose2d.output_size(given))
+        ho, wo = conv_transpose2d.output_sizes(given)
         kh, kw = self.kernel_size
         per_input = (self.out_channels // g) * kh * kw
         kept_h, reached_h = landing_counts(given.input_size.h, kh, self.stride.h, self.dilation.h,
@@ -242,7 +245,8 @@ class ConvTranspose2d(Layer):
             (self.out_channels, ho, wo), weights=c * per_input, biases=self.out_channels * self.bias,
             mults=c * h * w * per_input,
             adds=self.out_channels * (kept - reached + self.bias * reached),
-            macs=c * h * w * per_input, inferred=inferred, size_lines=lines,
+            macs=c * h * w * per_input, inferred=inferred,
+            size_lines=partial(axis_lines, conv_transpose2d.output_size, given),
             count_lines=[("weights", CI * share * KH * KW, values), ("biases", CO * BIAS, values),
                          ("mults", CI * H * W * (share * KH * KW), values),
                          ("adds", CO * (kept_sym - reached_sym + BIAS * reached_sym), values)],
@@ -286,10 +290,9 @@ class MaxPool2d(Layer):
                              stride=self.stride, padding=self.padding, dilation=self.dilation,
                              ceil_mode=self.ceil_mode)
         pool2d.validate(given)
-        sizes = pool2d.output_size(given)
-        ho, wo, lines = sizes_and_lines(sizes)
-        note = " ".join(n for *_, n in sizes if n)
-        return Computed((c, ho, wo), size_lines=lines, note=note, count_lines=self.count_lines(c, ho, wo))
+        ho, wo = pool2d.output_sizes(given)
+        return Computed((c, ho, wo), size_lines=partial(axis_lines, pool2d.output_size, given),
+                        note=pool2d.ceil_note(given), count_lines=self.count_lines(c, ho, wo))
 
     def count_lines(self, c, ho, wo):
         return []
@@ -377,7 +380,7 @@ class Flatten(Layer):
             return Computed(shape)
         formula = C * H * W if len(shape) == 3 else L * F
         values = dict(zip(("C", "H", "W") if len(shape) == 3 else ("L", "F"), shape))
-        return Computed((product(shape),), size_lines=[[F] + distinct_lines(formula, values)])
+        return Computed((product(shape),), size_lines=lambda: [[F] + distinct_lines(formula, values)])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -446,7 +449,7 @@ class AdaptiveMaxPool2d(Layer):
                 f"⌈(i + 1)·H/H_out⌉ (that row excluded), and the columns alike: here {lengths_text(rows)} rows "
                 f"high and {lengths_text(cols)} columns wide.")
         lines = [[HO, WO, Number(ho)]] if ho == wo else [[HO, Number(ho)], [WO, Number(wo)]]
-        return self.count(Computed((c, ho, wo), size_lines=lines, note=note), sum(rows), sum(cols))
+        return self.count(Computed((c, ho, wo), size_lines=lambda: lines, note=note), sum(rows), sum(cols))
 
     def count(self, result, s_h, s_w):
         result.note += " Max pooling does no arithmetic; " + NO_MACS
@@ -775,9 +778,12 @@ class Upsample(Layer):
         if min(ho, wo) < 1:
             raise FieldError("scale_factor", f"is {sh}×{sw}, which makes the {h}×{w} input {ho}×{wo}: a size 0")
         s_h, s_w = (S, S) if self.scale_factor.scalar else (S_H, S_W)
-        axes = [distinct_lines(floor(Product([H, s_h], dot=True)), dict(H=h, sh=sh, s=sh)),
-                distinct_lines(floor(Product([W, s_w], dot=True)), dict(W=w, sw=sw, s=sw))]
-        lines = ([[HO, WO] + axes[0]] if (h, sh) == (w, sw) else [[HO] + axes[0], [WO] + axes[1]])
+
+        def lines():
+            axes = [distinct_lines(floor(Product([H, s_h], dot=True)), dict(H=h, sh=sh, s=sh)),
+                    distinct_lines(floor(Product([W, s_w], dot=True)), dict(W=w, sw=sw, s=sw))]
+            return [[HO, WO] + axes[0]] if (h, sh) == (w, sw) else [[HO] + axes[0], [WO] + axes[1]]
+
         result = Computed((c, ho, wo), size_lines=lines)
         if self.mode == "nearest":
             result.note = "Nearest: each output copies one input value, no arithmetic; " + NO_MACS

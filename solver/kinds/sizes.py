@@ -54,6 +54,11 @@ def conv_formula(axis: Axis, rounding: str = "floor"):
     return ROUNDINGS[rounding](inner) + 1
 
 
+def conv_size(axis: Axis, rounding: str = "floor"):
+    """The size alone: the value of the line conv_length substitutes."""
+    return _simplify(conv_formula(axis, rounding).substitute(axis.values()).value())
+
+
 def conv_length(axis: Axis, rounding: str = "floor"):
     """The size and its derivation lines for one axis."""
     formula = conv_formula(axis, rounding)
@@ -70,19 +75,38 @@ def pool_ceil_length(axis: Axis):
     """ceil_mode: ceil instead of floor, then drop a last window that would
     start in the end padding (PyTorch's rule, so every window sees the input)."""
     size, lines = conv_length(axis, "ceil")
-    note = ""
-    if isinstance(size, int) and (size - 1) * axis.s >= axis.n + axis.before:
-        note = (f"The last window would start at row {(size - 1) * axis.s + 1} (counting from 1), inside the end "
-                f"padding (the rows after H + P = {axis.n + axis.before}), so PyTorch drops it: {size} - 1 = {size - 1}.")
-        # the drop is part of every line (H_out is never the 4 windows before it): ... + 1 - 1 = 4 - 1 = 3
-        lines = [line - 1 for line in lines[:-1]] + [Number(size) - 1, Number(size - 1)]
-        size -= 1
-    return size, lines, note
+    if not last_window_dropped(axis, size):
+        return size, lines, ""
+    # the drop is part of every line (H_out is never the 4 windows before it): ... + 1 - 1 = 4 - 1 = 3
+    lines = [line - 1 for line in lines[:-1]] + [Number(size) - 1, Number(size - 1)]
+    return size - 1, lines, dropped_window_note(axis, size)
+
+
+def pool_ceil_size(axis: Axis):
+    """pool_ceil_length's size alone."""
+    size = conv_size(axis, "ceil")
+    return size - 1 if last_window_dropped(axis, size) else size
+
+
+def last_window_dropped(axis: Axis, windows) -> bool:
+    """Whether the last of the rounded-up windows starts in the end padding."""
+    return isinstance(windows, int) and (windows - 1) * axis.s >= axis.n + axis.before
+
+
+def dropped_window_note(axis: Axis, windows) -> str:
+    return (f"The last window would start at row {(windows - 1) * axis.s + 1} (counting from 1), inside the end "
+            f"padding (the rows after H + P = {axis.n + axis.before}), so PyTorch drops it: "
+            f"{windows} - 1 = {windows - 1}.")
 
 
 def transposed_formula(axis: Axis):
     """(H - 1)S - 2P + D(K - 1) + P_out + 1, PyTorch's ConvTranspose2d size."""
     return (Symbol("H", axis.letter) - 1) * S - 2 * P + D * (K - 1) + OP + 1
+
+
+def transposed_size(axis: Axis):
+    """transposed_length's size alone."""
+    return _simplify(transposed_formula(axis).substitute(axis.values()).value())
 
 
 def transposed_length(axis: Axis):

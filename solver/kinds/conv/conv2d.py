@@ -13,7 +13,7 @@ from ...core.fields import (ONE, ZERO, Pair, array, boolean, bound_cells, bound_
 from ...math.nodes import Array, Hadamard, Indexed, Symbol
 from ...math.notation import quantity
 from ...core.model import Answer, Step
-from ..sizes import Axis, conv_length, general_conv_derivation
+from ..sizes import Axis, conv_length, conv_size, general_conv_derivation
 from ..base import Kind
 from ..common import exact_array, padding_amounts, read_padding, shown_cells
 from .common import (activated, activation_steps, as_channels, check_not_symbolic_with_matrices, pad, read_bias,
@@ -163,7 +163,7 @@ def bound_arrays(given):
     ax, w = axes(given), kernel_tensor(given)
     bound_cells("padding", "the padded input", (as_channels(given.input).shape[0],
                                                  *(a.n + a.before + a.after for a in ax)))
-    output = (w.shape[0], *(conv_length(a)[0] for a in ax))
+    output = (w.shape[0], *(conv_size(a) for a in ax))
     bound_cells("kernel", "the output", output)
     bound_windows("kernel", output, w.shape[1:])
 
@@ -173,6 +173,11 @@ def bound_arrays(given):
 def output_size(given, rules: Rules = RULES):
     """Sizes per axis and their derivation lines."""
     return [conv_length(axis, rules.rounding) for axis in size_axes(given, rules)]
+
+
+def output_sizes(given) -> tuple:
+    """output_size's sizes alone."""
+    return tuple(conv_size(axis) for axis in axes(given))
 
 
 def padded_input(given) -> np.ndarray:

@@ -14,7 +14,7 @@ from ...core.fields import (ONE, ZERO, Pair, array, bound_cells, bound_windows, 
 from ...math.nodes import Indexed, Number, Product, Symbol
 from ...math.notation import quantity, written
 from ...core.model import Answer, Step
-from ..sizes import Axis, output_padding_needed, transposed_length
+from ..sizes import Axis, output_padding_needed, transposed_length, transposed_size
 from ..base import Kind
 from ..common import exact_array, shown_cells
 from ..mistakes import Change, pads_both_sides, shared
@@ -110,7 +110,7 @@ def validate(given: Given):
         raise FieldError("output_padding", "must not be given with `target_size`: it is what the problem asks for")
     validate_output_padding(given)
     for a, axis in enumerate(axes(given, output_padding_of(given))):
-        size, _ = transposed_length(axis)
+        size = transposed_size(axis)
         if isinstance(size, int) and size < 1:
             raise FieldError("padding", f"crops more than the result has: the output "
                                         f"{'height' if a == 0 else 'width'} would be {size}")
@@ -124,7 +124,7 @@ def bound_arrays(given):
     channels = w.shape[1] * given.groups
     full = [(a.n - 1) * a.s + a.d * (a.k - 1) + 1 for a in (ah, aw)]
     bound_cells("stride", "the result before cropping", (channels, *full))
-    output = (channels, *(size for size, _ in output_size(given)))
+    output = (channels, *output_sizes(given))
     bound_cells("output_padding", "the output", output)
     bound_windows("kernel", given.input.shape, w.shape[1:])
 
@@ -214,6 +214,11 @@ def output_size(given, rules: Rules = RULES):
     if rules.padding_sides == 1:
         sizes = [(size + a.before, lines) for (size, lines), a in zip(sizes, ax)]
     return sizes
+
+
+def output_sizes(given) -> tuple:
+    """output_size's sizes alone."""
+    return tuple(transposed_size(axis) for axis in axes(given, output_padding_of(given)))
 
 
 def size_answer(given, sizes) -> Answer:

@@ -21,7 +21,8 @@ from ...math.nodes import (Apply, Arguments, Array, Formula, Fraction_, Indexed,
                            Symbol)
 from ...math.notation import quantity
 from ...core.model import Answer, Step
-from ..sizes import Axis, conv_length, pool_ceil_length
+from ..sizes import (Axis, conv_length, conv_size, dropped_window_note, last_window_dropped, pool_ceil_length,
+                     pool_ceil_size)
 from ..base import Kind
 from ..common import exact, shown_cells
 from ..mistakes import Change, shared
@@ -94,7 +95,7 @@ def validate(given: Given):
         if 2 * axis.before > axis.k:
             raise FieldError("padding", f"is {axis.before} but may be at most half the kernel size "
                                         f"({axis.k}), as PyTorch requires")
-        size = (pool_ceil_length(axis) if given.ceil_mode else conv_length(axis))[0]
+        size = pool_ceil_size(axis) if given.ceil_mode else conv_size(axis)
         if size < 1:
             raise FieldError("kernel_size", f"spans {axis.d * (axis.k - 1) + 1} but the padded input has "
                                             f"only {axis.n + 2 * axis.before} {'rows' if a == 0 else 'columns'}: "
@@ -107,7 +108,7 @@ def bound_arrays(given):
     """The padded input and the output's windows stay small enough to compute."""
     ax, channels = axes(given), as_channels(given.input).shape[0]
     bound_cells("padding", "the padded input", (channels, *(a.n + 2 * a.before for a in ax)))
-    output = (channels, *(size for size, *_ in output_size(given)))
+    output = (channels, *output_sizes(given))
     bound_windows("kernel_size", output, tuple(given.kernel_size))
 
 
@@ -139,6 +140,17 @@ def output_size(given, rules: Rules = RULES):
         else:
             result.append(conv_length(axis, "ceil" if given.ceil_mode else "floor") + ("",))
     return result
+
+
+def output_sizes(given) -> tuple:
+    """output_size's sizes alone."""
+    return tuple(pool_ceil_size(axis) if given.ceil_mode else conv_size(axis) for axis in axes(given))
+
+
+def ceil_note(given) -> str:
+    """output_size's notes alone: where ceil_mode drops a last window."""
+    windows = [(axis, conv_size(axis, "ceil")) for axis in axes(given)] if given.ceil_mode else []
+    return " ".join(dropped_window_note(axis, n) for axis, n in windows if last_window_dropped(axis, n))
 
 
 def window_cells(given, axis_list, c, i, j):
