@@ -212,7 +212,7 @@ def test_solve_shows_matrices_and_the_rules(tmp_path):
      "line 1, `h = X + v`, adds a 2×2 matrix and a vector of length 3, which do not match"),
     ({"program": ["f = sum(x.T)"], "values": {"x": [1, 2]}}, "program", "transposes a vector of length 2"),
     ({"program": ["f = x @ 2"], "values": {"x": [1, 2]}}, "program", "write * for a number times a tensor"),
-    ({"program": ["f = sum(log(x))"], "values": {"x": [1, -2]}}, "values", "take log of -2"),
+    ({"program": ["f = sum(log(x))"], "values": {"x": [1, -2]}}, "values", "take the logarithm of -2"),
     ({"program": ["f = x * y"], "values": {"x": [1, 2], "y": "y"}}, "values", "mixes letters with vectors"),
     ({"program": ["f = 2 * x"], "values": {"x": [1, 2]}, "upstream": [1, 2, 3]}, "upstream",
      "the output's shape, a vector of length 2"),

@@ -342,10 +342,9 @@ class Graph(Kind):
             problem = shape_problem(node.op, args)
             if problem:
                 raise FieldError("program", f"{at} {problem}")
-            problem, where_in = entry_problem(node.op, args)
+            problem = entry_problem(node.op, args)
             if problem:
-                numbers = ", ".join(str(exact(a)) for a in where_in)
-                raise FieldError("values", f"make {at} take {node.op} of {numbers}: {problem}")
+                raise FieldError("values", f"make {at} {problem}")
             try:
                 values[node.name] = value(node.op, args)
                 local_gradients(node.op, args, values[node.name])
@@ -449,31 +448,32 @@ def shape_problem(op: str, args: list) -> str | None:
     return None
 
 
-def entry_problem(op: str, args: list) -> tuple[str | None, list]:
-    """The domain problem at the first entry that has one (its arguments there), or (None, [])."""
+def entry_problem(op: str, args: list) -> str | None:
+    """What the operation would do that has no value or no gradient, at the first entry where
+    it would; None where it has none."""
     if op in NOT_ENTRYWISE or not any(map(is_tensor, args)):
-        return domain_problem(op, args), args
+        return domain_problem(op, args)
     found = []
-    entrywise(lambda *xs: found.append((domain_problem(op, list(xs)), list(xs))), *args)
-    return next(((problem, xs) for problem, xs in found if problem), (None, []))
+    entrywise(lambda *xs: found.append(domain_problem(op, list(xs))), *args)
+    return next((problem for problem in found if problem), None)
 
 
 def domain_problem(op: str, args: list) -> str | None:
     if any(is_symbolic(a) for a in args):
         return None
-    x = args[0]
+    x, *rest = (exact(a) for a in args)
     if op == "log" and x <= 0:
-        return "the logarithm takes positive numbers only"
+        return f"take the logarithm of {x}, which is defined for positive numbers only"
     if op == "sqrt" and x <= 0:
-        return "the square root has no finite gradient at 0 and no real value below it"
-    if op == "div" and args[1] == 0:
-        return "a division by zero"
+        return f"take the square root of {x}, which has no finite gradient at 0 and no real value below it"
+    if op == "div" and rest[0] == 0:
+        return f"divide {x} by 0"
     if op == "pow":
         p = args[1]
         if x == 0 and p < 1:
-            return f"0 to the power {p} has no finite gradient"
+            return f"raise 0 to the power {exact(p)}, which has no finite gradient"
         if x < 0 and p.denominator != 1:
-            return f"a negative number to the power {p} has no real value"
+            return f"raise {x}, a negative number, to the power {exact(p)}, which has no real value"
     return None
 
 
