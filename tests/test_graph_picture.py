@@ -218,7 +218,7 @@ def mermaid_parses(diagrams: list[str]) -> list:
 def test_mermaids_own_parser_takes_every_diagram_and_refuses_a_broken_one(tmp_path):
     path = tmp_path / "large.yaml"
     path.write_text(yaml.safe_dump({"title": "Large graphs", "problems": [
-        {"id": f"L{i}", "kind": "graph", "given": given} for i, given in enumerate(LARGE)]}))
+        {"id": f"L{i}", "kind": "graph", "given": given} for i, given in enumerate(LARGE + TWINS)]}))
     diagrams = []
     for sheet in (SHEET, path):
         result = run_solver("sheet", sheet, "--format", "md")
@@ -396,21 +396,41 @@ def test_a_picture_wider_than_tex_can_measure_compiles(tmp_path):
 
 LABEL_CM = 0.32          # a \footnotesize label's height, inner sep included
 DIGIT_CM = 0.155         # a \footnotesize digit's width
+TIKZ_REACH = 0.3915      # TikZ's to[bend ...]: each control point this many chords from its end
+
+
+def wire_curve(path) -> list:
+    """A wire's first segment as TikZ draws it, a cubic Bézier's four points, from its drawn ends:
+    straight, or as `to[bend left=path.bend]` (tikzlibrarytopaths): leaving `bend` degrees left of
+    the chord, coming in as far right of it, each control point 0.3915 chords from its end."""
+    (x0, y0), (x3, y3) = path.points[0], path.points[1]
+    chord, angle, bend = math.hypot(x3 - x0, y3 - y0), math.atan2(y3 - y0, x3 - x0), math.radians(path.bend)
+    reach = TIKZ_REACH * chord if bend else chord / 3
+    return [(x0, y0), (x0 + reach * math.cos(angle + bend), y0 + reach * math.sin(angle + bend)),
+            (x3 - reach * math.cos(angle - bend), y3 - reach * math.sin(angle - bend)), (x3, y3)]
+
+
+def bezier(curve, t) -> tuple:
+    """The curve's point at time t (de Casteljau), and its direction there."""
+    points = list(curve)
+    while len(points) > 2:
+        points = [(a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])) for a, b in zip(points, points[1:])]
+    (xa, ya), (xb, yb) = points
+    return (xa + t * (xb - xa), ya + t * (yb - ya)), (xb - xa, yb - ya)
 
 
 def drawn_labels(part):
     """Each labelled wire's two labels as rectangles (corners) the way TikZ sets them: sloped
-    along the wire's first segment, the value above and the gradient below the point `at`."""
+    along the wire's first segment, the value above and the gradient below its point `at`."""
     from solver.core.prose import math_to_text
     labels = []
     for k, path in enumerate(part.paths):
         if path.value is None:
             continue
-        (x0, y0), (x1, y1) = path.points[0], path.points[1]
-        size = math.hypot(x1 - x0, y1 - y0)
-        ux, uy = (x1 - x0) / size, (y1 - y0) / size
+        (cx, cy), (dx, dy) = bezier(wire_curve(path), path.at)
+        size = math.hypot(dx, dy)
+        ux, uy = dx / size, dy / size
         nx, ny = (-uy, ux) if ux >= 0 else (uy, -ux)
-        cx, cy = path.label
         for text, low in ((path.value, 0.0), (path.gradient, -LABEL_CM)):
             half = len(math_to_text(text)) * DIGIT_CM / 2
             labels.append((k, [(cx + a * ux + b * nx, cy + a * uy + b * ny)
@@ -429,13 +449,79 @@ def rectangles_meet(p, q) -> bool:
     return True
 
 
-def overlapping_labels(given) -> int:
-    return sum(rectangles_meet(a, b) for part in layout(given).parts
-               for i, (k, a) in enumerate(drawn_labels(part)) for j, b in drawn_labels(part)[i + 1:] if k != j)
+def label_overlaps(given) -> list[tuple]:
+    """The pairs of wires (paths) whose labels overlap, part by part."""
+    found = []
+    for part in layout(given).parts:
+        labels = drawn_labels(part)
+        found += [(part.paths[k], part.paths[j]) for i, (k, a) in enumerate(labels) for j, b in labels[i + 1:]
+                  if k != j and rectangles_meet(a, b)]
+    return found
 
 
 def test_no_two_wire_labels_overlap_in_the_sheets_pictures():
     """G.4's inputs each feed three nodes: their labels ran over each other (and in G.7, G.9, G.10)."""
     problems = yaml.safe_load(SHEET.read_text())["problems"]
-    assert {problem["id"]: overlapping_labels(problem["given"]) for problem in problems} \
+    assert {problem["id"]: len(label_overlaps(problem["given"])) for problem in problems} \
         == {problem["id"]: 0 for problem in problems}
+
+
+# ---- twin wires: two wires between the same two vertices (x * x) ----------------------------------
+
+TWINS = [{"program": ["f = x * x"], "values": {"x": 3}},
+         {"program": ["g = x - x"], "values": {"x": 0.123}},
+         {"program": ["q = a * b", "f = q + q"], "values": {"a": 0.123, "b": -3.21}},
+         {"program": ["h = x * x", "f = h * h + y"], "values": {"x": -1.37, "y": 0.5}}]
+MIXED = [given for nodes in (8, 12, 16, 20, 24, 30) for given in programs(4, nodes, f"picture-mixed-{nodes}")]
+
+
+def twins_of(part) -> list[tuple]:
+    """The pairs of wires (paths) that join the same two stops."""
+    return [(p, q) for i, p in enumerate(part.paths) for q in part.paths[i + 1:] if str(p.stops) == str(q.stops)]
+
+
+def test_the_random_programs_have_twin_wires():
+    assert sum(len(twins_of(part)) for given in MIXED for part in layout(given).parts) >= 20
+
+
+@pytest.mark.parametrize("given", TWINS + MIXED, ids=[f"twins{i}" for i in range(len(TWINS))]
+                         + [f"mixed{i}" for i in range(len(MIXED))])
+def test_twin_wires_are_two_curves_each_with_its_own_labels(given):
+    """Twins bend apart, one each way (they were one straight line, their labels on it); each
+    wire's labels sit on its own curve (where SVG writes them too) and overlap none of its twin's
+    (twins cut between parts aside: see the test of cut wires)."""
+    for part in layout(given).parts:
+        for p, q in twins_of(part):
+            assert p.bend * q.bend < 0, p.stops
+            for path in (p, q):
+                if path.value is not None:
+                    assert path.label == pytest.approx(bezier(wire_curve(path), path.at)[0], abs=1e-9)
+    overlapping = [(p, q) for p, q in label_overlaps(given) if str(p.stops) == str(q.stops) and not p.goes_to]
+    assert overlapping == []
+
+
+def test_twin_wires_in_each_format(tmp_path):
+    """TikZ bends one each way; SVG draws each as a curve; Mermaid has both edges, each with its labels."""
+    import xml.etree.ElementTree as ElementTree
+    path = tmp_path / "twins.yaml"
+    path.write_text(yaml.safe_dump({"title": "Twins", "problems": [
+        {"id": f"T{i}", "kind": "graph", "given": given} for i, given in enumerate(TWINS)]}))
+    tex = run_solver("sheet", path, "--format", "latex").stdout
+    lefts, rights = (re.findall(rf"to\[bend {side}=([\d.]+)\] node\[value", tex) for side in ("left", "right"))
+    assert len(lefts) == len(TWINS) + 1 and lefts == rights           # the last has two pairs
+    html = run_solver("sheet", path, "--format", "html").stdout
+    curves = [p for svg in re.findall(r"<svg .*?</svg>", html, re.S)
+              for p in ElementTree.fromstring(svg).findall("{http://www.w3.org/2000/svg}path")]
+    assert len(curves) == 2 * len(lefts) and all(" C " in p.get("d") for p in curves)
+    graphs = mermaid_graphs(run_solver("sheet", path, "--format", "md").stdout)
+    first = graphs[0]["edges"]                                   # f = x * x at x = 3
+    assert first.count(("v_x", "v_f", "3 / 3")) == 2
+
+
+@pytest.mark.tex
+def test_twin_wires_compile_within_the_page(tmp_path):
+    path = tmp_path / "twins.yaml"
+    path.write_text(yaml.safe_dump({"title": "Twins", "problems": [
+        {"id": f"T{i}", "kind": "graph", "given": given} for i, given in enumerate(TWINS)]}))
+    _, log = compile_sheet(path, "solutions", tmp_path)
+    assert overfull_boxes(log) == []

@@ -8,8 +8,10 @@ and left a few times and keeping the order with the fewest crossings. Columns ar
 the widths of the labels between them (estimated from the printed math). A picture wider
 than the page is cut into parts of as many columns as fit across it, one under the other: a
 wire cut there ends in the name of the vertex it goes to, and comes in again in the next part
-from the name of the vertex it comes from. The templates only write what this places: TikZ for
-LaTeX, a listing for text. Mermaid lays out its own diagram; it takes the labels from here.
+from the name of the vertex it comes from. Twin wires (x * x: two wires between the same two
+vertices) bend apart, one each way, as TikZ's `to[bend left]` draws them, each with room for
+its labels. The templates only write what this places: TikZ for LaTeX, SVG for HTML, a listing
+for text. Mermaid lays out its own diagram; it takes the labels from here.
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ LABEL_HEIGHT = 0.32       # cm a wire's \footnotesize label takes across the wir
 WIDEN = 1.25              # a column's gap grows by this while labels in it overlap ...
 SPACINGS = 3              # ... at most this many times (labels that overlap for want of rows stay so)
 ALONG = (0.5, 0.35, 0.65, 0.25, 0.75, 0.2, 0.8)     # where along a wire its labels may sit, in that order
+BEND = 30                 # degrees twin wires (two joining the same two vertices, as in x * x) bend apart
+REACH = 0.3915            # TikZ's bend: each control point this times the ends' distance from its end
 
 
 @dataclass
@@ -77,7 +81,9 @@ class Path:
     at: float = 0.5           # where along the first segment the labels sit: away from where wires meet
     came_from: str | None = None
     goes_to: str | None = None
+    bend: float = 0           # degrees its first segment bends left (a twin wire's; negative: right)
     points: list = ()         # its stops as points, its ends on its vertices' frames (for SVG)
+    curve: list = ()          # its first segment as drawn: a line's two points, a bend's four (Bézier)
     label: tuple = ()         # where its labels sit: the point `at` along its first segment
     head: list = ()           # its arrowhead's corners
 
@@ -143,6 +149,7 @@ def laid_out(diagram, fmt: str) -> Picture:
         for b in bends:
             columns[b[2]].append(b)
         chains.append([w.source, *bends, w.target])
+    bend = twin_bends(diagram.wires)
     left = {}                                   # each item's neighbours one column to the left / right
     right = {}
     for chain in chains:
@@ -178,8 +185,9 @@ def laid_out(diagram, fmt: str) -> Picture:
             v.x, v.y = xs[v.column], -row[i] * ROW
         crowded = {c for c in range(len(columns))
                    if not labels_placed([k for k, w in enumerate(diagram.wires) if depth[w.source] == c], at,
-                                        lambda k, along: label_boxes(first_segment(chains[k], vertices, xs, row), along,
-                                                                     diagram.wires[k].value, diagram.wires[k].gradient))}
+                                        lambda k, along: label_boxes(first_curve(chains[k], bend[k], vertices, xs, row),
+                                                                     along, diagram.wires[k].value,
+                                                                     diagram.wires[k].gradient))}
         if not crowded or spacing == SPACINGS:
             break
         for c in crowded:
@@ -217,7 +225,7 @@ def laid_out(diagram, fmt: str) -> Picture:
                 continue
             first, final = inside[0], inside[-1]
             stops = [chain[i] if chain[i] in vertices else place(chain[i]) for i in inside]
-            path = Path(stops)
+            path = Path(stops, bend=bend[k])
             if first > 0:                       # it comes in from the part before
                 stops.insert(0, on_segment(place(chain[first - 1]), place(chain[first]), lefts[a] - ENTRY))
                 path.came_from = vertices[w.source].name
@@ -236,8 +244,9 @@ def laid_out(diagram, fmt: str) -> Picture:
         for path in paths:
             traced(path, vertices)
         inside = [v for v in vertices.values() if a <= v.column <= b]
-        xs_in = [x for path in paths for x, _ in path.points] + [v.x + d * v.width / 2 for v in inside for d in (-1, 1)]
-        ys_in = [y for path in paths for _, y in path.points] + [v.y + d * v.height / 2 for v in inside for d in (-1, 1)]
+        drawn = [point for path in paths for point in [*path.points, at_time(path.curve, 0.5)[0]]]   # a bend's bulge
+        xs_in = [x for x, _ in drawn] + [v.x + d * v.width / 2 for v in inside for d in (-1, 1)]
+        ys_in = [y for _, y in drawn] + [v.y + d * v.height / 2 for v in inside for d in (-1, 1)]
         parts.append(Part(inside, paths, (min(xs_in) - TAG, min(ys_in) - MARGIN, max(xs_in) + TAG, max(ys_in) + MARGIN)))
     return Picture(list(vertices.values()), wires, parts)
 
@@ -256,21 +265,69 @@ def position(item, vertices: dict, xs: list, row: dict) -> tuple:
     return (vertices[item].x, vertices[item].y) if item in vertices else (xs[item[2]], -row[item] * ROW)
 
 
-def first_segment(chain: list, vertices: dict, xs: list, row: dict) -> tuple:
-    """The two ends of a wire's first segment, on its vertices' frames: where its labels sit."""
-    start, next_stop = position(chain[0], vertices, xs, row), position(chain[1], vertices, xs, row)
-    end = on_frame(vertices[chain[1]], start) if chain[1] in vertices else next_stop
-    return on_frame(vertices[chain[0]], next_stop), end
+def twin_bends(wires: list) -> list[float]:
+    """Each wire's bend (degrees left): 0, or where several wires join the same two vertices, spread
+    from BEND to -BEND so that each is a curve of its own."""
+    twins = {}
+    for k, w in enumerate(wires):
+        twins.setdefault((w.source, w.target), []).append(k)
+    bend = [0.0] * len(wires)
+    for group in twins.values():
+        if len(group) > 1:
+            for i, k in enumerate(group):
+                bend[k] = BEND * (1 - 2 * i / (len(group) - 1))
+    return bend
 
 
-def label_boxes(segment: tuple, at: float, value, gradient) -> list[list[tuple]]:
-    """The corners of a wire's two labels as TikZ sets them, sloped along the segment: its value
+def first_curve(chain: list, bend: float, vertices: dict, xs: list, row: dict) -> list:
+    """A wire's first segment as drawn (see curve): where its labels sit."""
+    return curve(*(vertices[item] if item in vertices else position(item, vertices, xs, row) for item in chain[:2]),
+                 bend)
+
+
+def curve(start, end, bend: float) -> list:
+    """The segment between two stops (a vertex or a point) as TikZ draws it, its ends on the vertices'
+    frames: a line's two points, or where it bends, as `to[bend left=bend]` does, a cubic Bézier's
+    four: leaving `bend` degrees left of the line between the stops, coming in as far right of it,
+    each control point REACH times the ends' distance from its end."""
+    a = (start.x, start.y) if isinstance(start, Placed) else start
+    b = (end.x, end.y) if isinstance(end, Placed) else end
+    p0 = on_frame(start, turned(b, a, bend)) if isinstance(start, Placed) else a
+    p3 = on_frame(end, turned(a, b, -bend)) if isinstance(end, Placed) else b
+    if not bend:
+        return [p0, p3]
+    (x0, y0), (x3, y3) = p0, p3
+    p1 = turned((x0 + (x3 - x0) * REACH, y0 + (y3 - y0) * REACH), p0, bend)
+    p2 = turned((x3 + (x0 - x3) * REACH, y3 + (y0 - y3) * REACH), p3, -bend)
+    return [p0, p1, p2, p3]
+
+
+def turned(point: tuple, around: tuple, degrees: float) -> tuple:
+    """The point turned about another, counterclockwise."""
+    if not degrees:
+        return point
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    dx, dy = point[0] - around[0], point[1] - around[1]
+    return around[0] + c * dx - s * dy, around[1] + s * dx + c * dy
+
+
+def at_time(curve: list, t: float) -> tuple[tuple, tuple]:
+    """A Bézier curve's point at time t, where TikZ's `pos=t` puts a node, and its direction there,
+    along which the node is sloped (de Casteljau)."""
+    points = curve
+    while len(points) > 2:
+        points = [(xa + t * (xb - xa), ya + t * (yb - ya)) for (xa, ya), (xb, yb) in zip(points, points[1:])]
+    (xa, ya), (xb, yb) = points
+    return (xa + (xb - xa) * t, ya + (yb - ya) * t), (xb - xa, yb - ya)
+
+
+def label_boxes(curve: list, at: float, value, gradient) -> list[list[tuple]]:
+    """The corners of a wire's two labels as TikZ sets them, sloped along the curve: its value
     above, its gradient below, centred at the point `at` along it."""
-    (x0, y0), (x1, y1) = segment
-    size = math.hypot(x1 - x0, y1 - y0) or 1
-    ux, uy = (x1 - x0) / size, (y1 - y0) / size
+    (cx, cy), (dx, dy) = at_time(curve, at)
+    size = math.hypot(dx, dy) or 1
+    ux, uy = dx / size, dy / size
     nx, ny = (-uy, ux) if ux >= 0 else (uy, -ux)             # the side above the wire as it reads
-    cx, cy = x0 + (x1 - x0) * at, y0 + (y1 - y0) * at
     boxes = []
     for text, (low, high) in ((value, (0, LABEL_HEIGHT)), (gradient, (-LABEL_HEIGHT, 0))):
         half = length(text) * LABEL_DIGIT / 2
@@ -320,15 +377,15 @@ def untagged(paths: list) -> None:
 
 def traced(path: Path, vertices: dict) -> None:
     """The path's points, its ends on the frames of the vertices it joins; its labels' place; its arrowhead."""
-    points = [(vertices[stop].x, vertices[stop].y) if isinstance(stop, str) else stop for stop in path.stops]
-    if isinstance(path.stops[0], str):
-        points[0] = on_frame(vertices[path.stops[0]], points[1])
-    if isinstance(path.stops[-1], str):
-        points[-1] = on_frame(vertices[path.stops[-1]], points[-2])
+    stops = [vertices[stop] if isinstance(stop, str) else stop for stop in path.stops]
+    path.curve = curve(stops[0], stops[1], path.bend)
+    points = [(stop.x, stop.y) if isinstance(stop, Placed) else stop for stop in stops]
+    points[0] = path.curve[0]
+    if isinstance(stops[-1], Placed):
+        points[-1] = on_frame(stops[-1], points[-2]) if len(points) > 2 else path.curve[-1]
     path.points = points
-    (x0, y0), (x1, y1) = points[0], points[1]
-    path.label = (x0 + (x1 - x0) * path.at, y0 + (y1 - y0) * path.at)
-    (xa, ya), (xb, yb) = points[-2], points[-1]
+    path.label = at_time(path.curve, path.at)[0]
+    (xa, ya), (xb, yb) = path.curve[-2] if len(points) == 2 else points[-2], points[-1]
     size = math.hypot(xb - xa, yb - ya) or 1
     dx, dy = (xb - xa) / size, (yb - ya) / size
     path.head = [(xb, yb), (xb - HEAD * dx - HEAD / 2.5 * dy, yb - HEAD * dy + HEAD / 2.5 * dx),
