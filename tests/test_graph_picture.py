@@ -518,6 +518,18 @@ def test_twin_wires_in_each_format(tmp_path):
     assert first.count(("v_x", "v_f", "3 / 3")) == 2
 
 
+def test_the_random_programs_have_wires_cut_between_parts():
+    assert sum(bool(path.goes_to and path.value) for given in MIXED for part in layout(given).parts
+               for path in part.paths) >= 20
+
+
+@pytest.mark.parametrize("given", MIXED, ids=[f"mixed{i}" for i in range(len(MIXED))])
+def test_the_labels_of_wires_cut_between_parts_overlap_no_others(given):
+    """A wire that goes on to the next part is drawn to the edge of its part, short of where it
+    would go: its labels were placed along the whole wire, and ran over their neighbours'."""
+    assert [(p.stops, q.stops) for p, q in label_overlaps(given) if p.goes_to or q.goes_to] == []
+
+
 @pytest.mark.tex
 def test_twin_wires_compile_within_the_page(tmp_path):
     path = tmp_path / "twins.yaml"

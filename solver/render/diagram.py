@@ -40,7 +40,7 @@ MARGIN = 0.45             # cm above and below a part for the labels of its oute
 HEAD = 0.18               # cm an arrowhead is long
 LABEL_HEIGHT = 0.32       # cm a wire's \footnotesize label takes across the wire, inner sep included
 WIDEN = 1.25              # a column's gap grows by this while labels in it overlap ...
-SPACINGS = 3              # ... at most this many times (labels that overlap for want of rows stay so)
+SPACINGS = 5              # ... at most this many times (labels that overlap for want of rows stay so)
 ALONG = (0.5, 0.35, 0.65, 0.25, 0.75, 0.2, 0.8)     # where along a wire its labels may sit, in that order
 BEND = 30                 # degrees twin wires (two joining the same two vertices, as in x * x) bend apart
 REACH = 0.3915            # TikZ's bend: each control point this times the ends' distance from its end
@@ -82,10 +82,15 @@ class Path:
     came_from: str | None = None
     goes_to: str | None = None
     bend: float = 0           # degrees its first segment bends left (a twin wire's; negative: right)
+    sizes: tuple = ()         # its labels' widths (cm): the value's, the gradient's
     points: list = ()         # its stops as points, its ends on its vertices' frames (for SVG)
     curve: list = ()          # its first segment as drawn: a line's two points, a bend's four (Bézier)
-    label: tuple = ()         # where its labels sit: the point `at` along its first segment
     head: list = ()           # its arrowhead's corners
+
+    @property
+    def label(self) -> tuple:
+        """Where its labels sit: the point `at` along its first segment."""
+        return at_time(self.curve, self.at)[0]
 
 
 @dataclass
@@ -122,6 +127,11 @@ def vertex_width(*values) -> float:
 def label_width(*values) -> float:
     """The room a wire needs for its labels, bare wire included."""
     return max(map(length, values)) * LABEL_DIGIT + GAP
+
+
+def label_sizes(*values) -> tuple:
+    """How wide each label is (cm)."""
+    return tuple(length(value) * LABEL_DIGIT for value in values)
 
 
 def laid_out(diagram, fmt: str) -> Picture:
@@ -179,44 +189,16 @@ def laid_out(diagram, fmt: str) -> Picture:
     for v in outputs:
         c = depth[v.id]
         gaps[c] = max(gaps[c], label_width(v.value, v.gradient))
-    for spacing in range(SPACINGS + 1):        # columns moved apart while labels between them overlap
-        xs, total = centres(widths, gaps)
-        for i, v in vertices.items():
-            v.x, v.y = xs[v.column], -row[i] * ROW
-        crowded = {c for c in range(len(columns))
-                   if not labels_placed([k for k, w in enumerate(diagram.wires) if depth[w.source] == c], at,
-                                        lambda k, along: label_boxes(first_curve(chains[k], bend[k], vertices, xs, row),
-                                                                     along, diagram.wires[k].value,
-                                                                     diagram.wires[k].gradient))}
-        if not crowded or spacing == SPACINGS:
-            break
-        for c in crowded:
-            gaps[c] *= WIDEN
-    wires = [Drawn(w.source, w.target, show(w.value), show(w.gradient),
-                   (vertices[w.source].name, vertices[w.target].name)) for w in diagram.wires]
-    wires += [Drawn(v.id, None, show(v.value), show(v.gradient), (vertices[v.id].name,)) for v in outputs]
-
     def place(item):
         return position(item, vertices, xs, row)
 
     def column(item):
         return vertices[item].column if item in vertices else item[2]
 
-    lefts = [at_x - width / 2 for at_x, width in zip(xs, widths)]
-    rights = [at_x + width / 2 for at_x, width in zip(xs, widths)]
-    leads = {v.id: max(LEAD, gaps[depth[v.id]] + GAP) for v in outputs}
-    last = len(columns) - 1
-
-    def extent(a, b):
-        start = lefts[a] - (ENTRY + TAG if a > 0 else 0)
-        end = rights[b] + (gaps[b] + TAG if b < last else max(leads.values()))
-        return end - start
-    count = math.ceil(extent(0, last) / PART_WIDTH)             # parts of about equal widths
-    part_of = [min(count - 1, int(at_x * count / total)) for at_x in xs]
-    windows = [(part_of.index(p), len(part_of) - 1 - part_of[::-1].index(p)) for p in sorted(set(part_of))]
-
-    parts = []
-    for a, b in windows:
+    def part(a: int, b: int) -> Part:
+        """Columns a to b drawn where they stand (xs; leads: how long each output's own wire is): each
+        wire's stretch across them, cut where it goes on to another part."""
+        left_edge, right_edge = xs[a] - widths[a] / 2, xs[b] + widths[b] / 2
         paths = []
         for k, w in enumerate(diagram.wires):
             chain = chains[k]
@@ -227,12 +209,13 @@ def laid_out(diagram, fmt: str) -> Picture:
             stops = [chain[i] if chain[i] in vertices else place(chain[i]) for i in inside]
             path = Path(stops, bend=bend[k])
             if first > 0:                       # it comes in from the part before
-                stops.insert(0, on_segment(place(chain[first - 1]), place(chain[first]), lefts[a] - ENTRY))
+                stops.insert(0, on_segment(place(chain[first - 1]), place(chain[first]), left_edge - ENTRY))
                 path.came_from = vertices[w.source].name
             else:
                 path.value, path.gradient, path.at = show(w.value), show(w.gradient), at[k]
+                path.sizes = label_sizes(w.value, w.gradient)
             if final < len(chain) - 1:          # it goes on to the part after
-                stops.append(on_segment(place(chain[final]), place(chain[final + 1]), rights[b] + gaps[b] - EXIT))
+                stops.append(on_segment(place(chain[final]), place(chain[final + 1]), right_edge + gaps[b] - EXIT))
                 path.goes_to = vertices[w.target].name
             paths.append(path)
         untagged(paths)
@@ -240,15 +223,38 @@ def laid_out(diagram, fmt: str) -> Picture:
             placed = vertices[v.id]
             if a <= placed.column <= b:
                 paths.append(Path([v.id, (placed.x + placed.width / 2 + leads[v.id], placed.y)],
-                                  show(v.value), show(v.gradient)))
+                                  show(v.value), show(v.gradient), sizes=label_sizes(v.value, v.gradient)))
         for path in paths:
             traced(path, vertices)
         inside = [v for v in vertices.values() if a <= v.column <= b]
         drawn = [point for path in paths for point in [*path.points, at_time(path.curve, 0.5)[0]]]   # a bend's bulge
         xs_in = [x for x, _ in drawn] + [v.x + d * v.width / 2 for v in inside for d in (-1, 1)]
         ys_in = [y for _, y in drawn] + [v.y + d * v.height / 2 for v in inside for d in (-1, 1)]
-        parts.append(Part(inside, paths, (min(xs_in) - TAG, min(ys_in) - MARGIN, max(xs_in) + TAG, max(ys_in) + MARGIN)))
+        return Part(inside, paths, (min(xs_in) - TAG, min(ys_in) - MARGIN, max(xs_in) + TAG, max(ys_in) + MARGIN))
+
+    for spacing in range(SPACINGS + 1):        # columns moved apart while labels between them overlap
+        xs, total = centres(widths, gaps)
+        for i, v in vertices.items():
+            v.x, v.y = xs[v.column], -row[i] * ROW
+        leads = {v.id: max(LEAD, gaps[depth[v.id]] + GAP) for v in outputs}
+        parts = [part(a, b) for a, b in windows(xs, total, widths, max(leads.values()))]
+        crowded = {vertices[path.stops[0]].column for drawn in parts for path in labels_placed(drawn.paths)}
+        if not crowded or spacing == SPACINGS:
+            break
+        for c in crowded:
+            gaps[c] *= WIDEN
+    wires = [Drawn(w.source, w.target, show(w.value), show(w.gradient),
+                   (vertices[w.source].name, vertices[w.target].name)) for w in diagram.wires]
+    wires += [Drawn(v.id, None, show(v.value), show(v.gradient), (vertices[v.id].name,)) for v in outputs]
     return Picture(list(vertices.values()), wires, parts)
+
+
+def windows(xs: list, total: float, widths: list, lead: float) -> list[tuple[int, int]]:
+    """The first and last column of each part: as few parts as fit across the page, of about equal widths."""
+    width = xs[-1] + widths[-1] / 2 + lead - (xs[0] - widths[0] / 2)
+    count = math.ceil(width / PART_WIDTH)
+    part_of = [min(count - 1, int(at_x * count / total)) for at_x in xs]
+    return [(part_of.index(p), len(part_of) - 1 - part_of[::-1].index(p)) for p in sorted(set(part_of))]
 
 
 def centres(widths: list, gaps: list) -> tuple[list, float]:
@@ -277,12 +283,6 @@ def twin_bends(wires: list) -> list[float]:
             for i, k in enumerate(group):
                 bend[k] = BEND * (1 - 2 * i / (len(group) - 1))
     return bend
-
-
-def first_curve(chain: list, bend: float, vertices: dict, xs: list, row: dict) -> list:
-    """A wire's first segment as drawn (see curve): where its labels sit."""
-    return curve(*(vertices[item] if item in vertices else position(item, vertices, xs, row) for item in chain[:2]),
-                 bend)
 
 
 def curve(start, end, bend: float) -> list:
@@ -321,31 +321,35 @@ def at_time(curve: list, t: float) -> tuple[tuple, tuple]:
     return (xa + (xb - xa) * t, ya + (yb - ya) * t), (xb - xa, yb - ya)
 
 
-def label_boxes(curve: list, at: float, value, gradient) -> list[list[tuple]]:
-    """The corners of a wire's two labels as TikZ sets them, sloped along the curve: its value
-    above, its gradient below, centred at the point `at` along it."""
-    (cx, cy), (dx, dy) = at_time(curve, at)
+def label_boxes(path: Path, at: float) -> list[list[tuple]]:
+    """The corners of a path's two labels as TikZ sets them, sloped along its first segment: its
+    value above, its gradient below, centred at the point `at` along it."""
+    (cx, cy), (dx, dy) = at_time(path.curve, at)
     size = math.hypot(dx, dy) or 1
     ux, uy = dx / size, dy / size
     nx, ny = (-uy, ux) if ux >= 0 else (uy, -ux)             # the side above the wire as it reads
     boxes = []
-    for text, (low, high) in ((value, (0, LABEL_HEIGHT)), (gradient, (-LABEL_HEIGHT, 0))):
-        half = length(text) * LABEL_DIGIT / 2
+    for width, (low, high) in zip(path.sizes, ((0, LABEL_HEIGHT), (-LABEL_HEIGHT, 0))):
+        half = width / 2
         boxes.append([(cx + a * ux + b * nx, cy + a * uy + b * ny) for a in (-half, half) for b in (low, high)])
     return boxes
 
 
-def labels_placed(wires: list, at: dict, boxes) -> bool:
-    """Each wire's labels moved along it, where they would overlap those placed before, to the
-    first place they overlap none (`boxes(k, along)`: their corners there); whether all found one."""
-    placed, clear = [], True
-    for k in wires:
-        options = [at[k]] + [along for along in ALONG if along != at[k]]
-        found = [(sum(overlap(box, other) for box in boxes(k, along) for other in placed), along) for along in options]
-        overlaps, at[k] = min(found, key=lambda option: option[0])     # the first of the fewest
-        clear = clear and overlaps == 0
-        placed += boxes(k, at[k])
-    return clear
+def labels_placed(paths: list) -> list:
+    """Each path's labels moved along it, where they would overlap those placed before, to the
+    first place they overlap none; the paths whose labels found none."""
+    placed, crowded = [], []
+    for path in paths:
+        if path.value is None:
+            continue
+        options = [path.at] + [along for along in ALONG if along != path.at]
+        found = [(sum(overlap(box, other) for box in label_boxes(path, along) for other in placed), along)
+                 for along in options]
+        overlaps, path.at = min(found, key=lambda option: option[0])     # the first of the fewest
+        if overlaps:
+            crowded.append(path)
+        placed += label_boxes(path, path.at)
+    return crowded
 
 
 def overlap(box: list, other: list) -> bool:
@@ -376,7 +380,7 @@ def untagged(paths: list) -> None:
 
 
 def traced(path: Path, vertices: dict) -> None:
-    """The path's points, its ends on the frames of the vertices it joins; its labels' place; its arrowhead."""
+    """The path's points, its ends on the frames of the vertices it joins; its first segment; its arrowhead."""
     stops = [vertices[stop] if isinstance(stop, str) else stop for stop in path.stops]
     path.curve = curve(stops[0], stops[1], path.bend)
     points = [(stop.x, stop.y) if isinstance(stop, Placed) else stop for stop in stops]
@@ -384,7 +388,6 @@ def traced(path: Path, vertices: dict) -> None:
     if isinstance(stops[-1], Placed):
         points[-1] = on_frame(stops[-1], points[-2]) if len(points) > 2 else path.curve[-1]
     path.points = points
-    path.label = at_time(path.curve, path.at)[0]
     (xa, ya), (xb, yb) = path.curve[-2] if len(points) == 2 else points[-2], points[-1]
     size = math.hypot(xb - xa, yb - ya) or 1
     dx, dy = (xb - xa) / size, (yb - ya) / size
