@@ -72,6 +72,17 @@ def test_an_apostrophe_prints_as_one_and_a_quote_literally(tmp_path):
            "{\\ttfamily\\char13}less{\\ttfamily\\char13}" in latex
 
 
+def test_a_prime_in_prose_prints_as_a_prime_and_a_quoted_phrase_stays_quoted(tmp_path):
+    path = write_set(tmp_path, [{
+        "id": "a", "kind": "essay", "given": {"model_answer": "Yes."},
+        "statement": "Is H' (the height) with 'zero padding' and ReLU'(0) = 0 as σ' says, f'' too?"}])
+    latex = solve(path, "latex")
+    assert ("Is H\\ensuremath{'} (the height) with {\\ttfamily\\char13}zero padding{\\ttfamily\\char13} and "
+            "ReLU\\ensuremath{'}(0) = 0 as \\ensuremath{\\sigma}\\ensuremath{'} says, "
+            "f\\ensuremath{'}\\ensuremath{'} too?") in latex
+    assert "Is H' (the height) with 'zero padding' and ReLU'(0)" in solve(path, "text")
+
+
 def test_a_vector_in_a_statement_prints_its_values(tmp_path):
     path = write_set(tmp_path, [{
         "id": "a", "kind": "mlp", "statement": "Is the target {{ target }} linearly separable?",
@@ -164,6 +175,19 @@ def test_an_escaped_underscore_in_words_is_no_subscript_in_text():
     """\\text{fan\\_in} reads fan_in on a terminal; it read fan_i · n, as if _i were a subscript before a factor n."""
     from solver.core.prose import math_to_text
     assert math_to_text(r"\text{fan\_in} = C_{\text{in}} K_h") == "fan_in = C_in · K_h"
+
+
+def test_a_derivative_reads_on_one_line_as_a_factor_of_a_product():
+    """∂f/∂x unbracketed, and a dot where it meets another factor: it read (∂ℓ)/(∂h_3)(∂h_3)/(∂w_in)."""
+    from solver.core.prose import math_to_text
+    d = r"\frac{\partial %s}{\partial %s}"
+    cases = {d % ("f", "x") + " = 1": "∂f/∂x = 1",
+             d % (r"\ell", "h_{3}") + d % ("h_{3}", "w_{in}"): "∂ℓ/∂h_3 · ∂h_3/∂w_in",
+             "w_{hy}" + d % (r"\ell", "y_{3}") + " + " + d % ("f", "x") + " h_3": "w_hy · ∂ℓ/∂y_3 + ∂f/∂x · h_3",
+             r"W^\top" + d % ("f", "x") + r" \cdot \left(" + d % ("f", "x") + r"\right)": "W^⊤ · ∂f/∂x · (∂f/∂x)",
+             r"\frac{\partial^2 f}{\partial x^2} + \frac{a + b}{c}": "(∂^2 f)/(∂x^2) + (a + b)/c"}
+    for tex_text, text in cases.items():
+        assert math_to_text(tex_text) == text
 
 
 def test_an_escaped_underscore_in_words_is_an_underscore_in_mathml():

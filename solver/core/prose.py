@@ -67,6 +67,10 @@ def literal_latex(text: str) -> str:
     # (`quoted' and 'quoted' words too).
     text = re.sub(r"(?<=[A-Za-z0-9])'(?=[A-Za-z])", "\u2019", text)
     text = re.sub(r"(?<!\S)([^\s`']\S*?[A-Za-z]s)'(?=[\s,.;:!?)]|$)", "\\1\u2019", text)
+    # A prime after a symbol of one to four letters (H', σ', ReLU'(0)) in a word not opened by a
+    # quote: ′, as math prints it (a longer word's quote closes a quoted phrase).
+    text = re.sub(r"(?<!\S)([^\s`']*?(?<![^\W\d_])[^\W\d_]{1,4})('+)(?![A-Za-z])",
+                  lambda m: m[1] + "\u2032" * len(m[2]), text)
     return re.sub(r"-(?=-)", "-{}", latex_encoder().unicode_to_latex(text))   # -- and --- as hyphens
 
 
@@ -91,7 +95,7 @@ LITERAL_CHARACTERS = {
     '"': r"{\ttfamily\char34}", "`": r"{\ttfamily\char18}", "'": r"{\ttfamily\char13}",
     "~": r"{\ttfamily\char126}", "^": r"{\ttfamily\char94}",
     "×": r"\ensuremath{\times}", "·": r"\ensuremath{\cdot}", "|": r"\ensuremath{|}",
-    "<": r"\ensuremath{<}", ">": r"\ensuremath{>}", "✓": r"\ensuremath{\checkmark}", "✔": r"\ensuremath{\checkmark}"}
+    "<": r"\ensuremath{<}", ">": r"\ensuremath{>}", "′": r"\ensuremath{'}", "✓": r"\ensuremath{\checkmark}", "✔": r"\ensuremath{\checkmark}"}
 
 
 @lru_cache(maxsize=1)
@@ -143,9 +147,26 @@ def prose_text(s: str) -> str:
 JUXTAPOSED = re.compile(r"(?<!\\sum)(?<!\\)(_(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))\s*(?=[A-Za-z]|\\(?:text|mathrm)\b)")
 
 
+# A derivative ∂f/∂x next to a factor reads as a product: w · ∂ℓ/∂y, ∂ℓ/∂h · ∂h/∂w (one line has no bar).
+BRACED = r"\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}"
+DERIVATIVE = re.compile(r"(\s*)(\\frac\{\\partial" + BRACED[2:] + BRACED + r")(\s*)")
+NOT_FACTORS = re.compile(r"(?:^|[^\w})]|\\(?:cdot|times|odot|otimes|oplus|pm|mp|div|quad|qquad|le|ge|leq|geq|ne|neq|approx|"
+                         r"equiv|to|in|sum|prod|left|right|big|Big|colon|mid|[,;:!]))$")
+FACTOR_AFTER = re.compile(r"[A-Za-z]|\\(?!frac\{\\partial|cdot|times|odot|right|end|quad|qquad|[,;:!\\])[A-Za-z]")
+
+
+def derivatives_as_factors(tex_text: str) -> str:
+    def spaced(match):
+        before, space_before, derivative, space_after = match.string[:match.start()], *match.groups()
+        return (space_before if NOT_FACTORS.search(before.rstrip()) else r" \cdot ") + derivative + (
+            r" \cdot " if FACTOR_AFTER.match(match.string, match.end()) else space_after)
+    return DERIVATIVE.sub(spaced, tex_text)
+
+
 def math_to_text(tex_text: str) -> str:
     """Math as Unicode text for a terminal: × · ⌊ ⌋ spaced as they read."""
     tex_text = re.sub(r"\\boxed\{([^{}]*)\}", r"\1*", tex_text)         # a marked cell: 5*
+    tex_text = derivatives_as_factors(tex_text)
     # pylatexenc takes the space after a command as the command's own: ℓ= 1, γ= 0.5
     tex_text = re.sub(r"(\\[A-Za-z]+) +(?=[=<>+-])", r"\1{} ", tex_text)
     text = text_converter().latex_to_text(JUXTAPOSED.sub(r"\1 \\cdot ", tex_text))
@@ -160,7 +181,7 @@ def text_converter():
 
     def fraction(node, l2tobj):
         top, bottom = (l2tobj.nodelist_to_text([arg]).strip() for arg in node.nodeargd.argnlist[-2:])
-        wrap = lambda s: s if re.fullmatch(r"-?[\w.]+", s) else f"({s})"  # noqa: E731
+        wrap = lambda s: s if re.fullmatch(r"-?∂?[\w.]+", s) else f"({s})"  # noqa: E731   ∂f/∂x as one reads it
         return f"{wrap(top)}/{wrap(bottom)}"
 
     context = latex2text.get_default_latex_context_db().filter_context(keep_categories=None)
