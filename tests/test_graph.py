@@ -143,6 +143,14 @@ def test_granularity_nodes_names_every_operation():
     assert "value[n_1]" not in solved({**NEURON, "granularity": "assignments"})
 
 
+def test_a_node_name_prints_as_math_in_the_prose(tmp_path):
+    """Node n_1's heading and its kink note wrote the name as text: n_1 with a literal underscore."""
+    result = run_solver("solve", write_set(tmp_path, {"program": "f = relu(x - 1) * y", "values": {"x": 1, "y": 2}}),
+                        "--format", "latex")
+    assert result.returncode == 0 and "n\\_" not in result.stdout            # prose escapes an underscore it prints
+    assert "Node $n_{2}$" in result.stdout and "At $n_{2}$, its input is 0" in result.stdout
+
+
 def test_values_are_exact_where_exact():
     from fractions import Fraction
     answers = solved({"program": ["q = x / y", "f = q^2 + sqrt(y)"], "values": {"x": 1, "y": 4}})

@@ -190,6 +190,15 @@ def test_a_derivative_reads_on_one_line_as_a_factor_of_a_product():
         assert math_to_text(tex_text) == text
 
 
+def test_a_script_that_is_a_sum_keeps_its_grouping_in_text():
+    """y_{ℓ-1} read y_ℓ-1 and x^{p - 1} read x^p - 1 on a terminal: a different formula."""
+    from solver.core.prose import math_to_text
+    cases = {r"A_{\ell}y_{\ell-1}": "A_ℓ · y_(ℓ-1)", r"x^{p - 1} + e^{-x}": "x^(p - 1) + e^-x",
+             r"a^{(k-1)} + h_{t}^{2}": "a^(k-1) + h_t^2", r"\sum_{c=0}^{C - 1} w_{c}": "∑_c=0^(C - 1) w_c"}
+    for tex_text, text in cases.items():
+        assert math_to_text(tex_text) == text
+
+
 def test_an_escaped_underscore_in_words_is_an_underscore_in_mathml():
     """latex2mathml printed \\text{fan\\_in} as fan\\_in, its backslash and all."""
     from solver.render.mathml import mathml

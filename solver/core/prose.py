@@ -163,9 +163,20 @@ def derivatives_as_factors(tex_text: str) -> str:
     return DERIVATIVE.sub(spaced, tex_text)
 
 
+# A sub- or superscript that is a sum or difference keeps its grouping on one line: y_(ℓ-1), x^(p - 1).
+SCRIPT = re.compile(r"([_^])\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*)\}")
+
+
+def grouped_scripts(tex_text: str) -> str:
+    def grouped(m):
+        bare = re.search(r"[^\s(]\s*[-+]", m[2]) and not re.fullmatch(r"(?:\\left)?\(.*(?:\\right)?\)", m[2])
+        return f"{m[1]}{{({m[2]})}}" if bare else m[0]
+    return SCRIPT.sub(grouped, tex_text)
+
+
 def math_to_text(tex_text: str) -> str:
     """Math as Unicode text for a terminal: × · ⌊ ⌋ spaced as they read."""
-    tex_text = re.sub(r"\\boxed\{([^{}]*)\}", r"\1*", tex_text)         # a marked cell: 5*
+    tex_text = grouped_scripts(re.sub(r"\\boxed\{([^{}]*)\}", r"\1*", tex_text))         # a marked cell: 5*
     tex_text = derivatives_as_factors(tex_text)
     # pylatexenc takes the space after a command as the command's own: ℓ= 1, γ= 0.5
     tex_text = re.sub(r"(\\[A-Za-z]+) +(?=[=<>+-])", r"\1{} ", tex_text)

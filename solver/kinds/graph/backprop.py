@@ -114,6 +114,11 @@ class Given:
 symbol_of = variable          # a name of the program as the derivation writes it
 
 
+def in_prose(name: str) -> str:
+    """A name of the program as a sentence writes it: math, n_1 with its subscript."""
+    return f"${latex(symbol_of(name))}$"
+
+
 def shown(x):
     """A value as the derivation shows it: exact, a short decimal as a decimal; a tensor as its array."""
     if is_tensor(x):
@@ -562,7 +567,7 @@ def derivation(given) -> list[Step]:
     each = "every primitive operation is a node" if given.granularity == "nodes" \
         else "each assignment is one node, its local gradients compound"
     steps = [Step("Graph", f"The program as a graph, in topological order ({each}); the inputs are "
-                           + ", ".join(f"${latex(symbol_of(n))}$" for n in inputs) + ".",
+                           + ", ".join(map(in_prose, inputs)) + ".",
                   [[symbol_of(v.name), node_formula(given, v, symbol_of, values)] for v in visible],
                   diagram=diagram(given, values, visible, grads, locals_found))]
     lines = []
@@ -579,7 +584,7 @@ def derivation(given) -> list[Step]:
         if any(isinstance(local, Pullback) for _, local in locals_found[v.name]):
             node_lines += [line for arg, local in locals_found[v.name]
                            for line in tensor_lines(given, v, values, grads[v.name][0], arg, local)]
-            backward_steps.append(Step(f"Node {v.name}", node_text(given, v, values), node_lines))
+            backward_steps.append(Step(f"Node {in_prose(v.name)}", node_text(given, v, values), node_lines))
             continue
         rules = local_rules(given, v, values)
         for (arg, local), rule in zip(locals_found[v.name], rules):
@@ -588,7 +593,7 @@ def derivation(given) -> list[Step]:
             node_lines.append([Product([Partial(f, symbol_of(v.name)), by], dot=True),
                                Product([shown(grads[v.name][0]), shown(local)], dot=True),
                                shown(grads[v.name][0] * local)])
-        backward_steps.append(Step(f"Node {v.name}", node_text(given, v, values), node_lines))
+        backward_steps.append(Step(f"Node {in_prose(v.name)}", node_text(given, v, values), node_lines))
     steps.append(Step("Backward pass", f"In reverse order, each node passes the gradient arriving at it (upstream) "
                                        f"to each input, times that input's local gradient; where a value feeds "
                                        f"several nodes, the gradients arriving from each are added. The gradient "
@@ -646,7 +651,7 @@ def node_text(given, v: Visible, values: dict) -> str:
     inside = line.nodes if given.granularity == "assignments" else (v.name,)
     kinks = [node for node in (program.node(n) for n in inside)
              if at_the_kink(node.op, [arg_value(a, values) for a in node.args])]
-    here = "".join(f" At {node.name}, {AT_THE_KINK[node.op]}." for node in kinks)
+    here = "".join(f" At {in_prose(node.name)}, {AT_THE_KINK[node.op]}." for node in kinks)
     if given.granularity == "assignments" and not one_operation(program, line):
         return "The local gradients of the whole assignment, by the chain rule inside it." + here
     op = program.node(v.name).op

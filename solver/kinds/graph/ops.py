@@ -19,8 +19,9 @@ import numpy as np
 from ...math.activations import ACTIVATIONS
 from ...math.functions import VALUE_AND_SLOPE
 from ...math.nodes import (Apply, Arguments, Cases, Exp, Formula, Fraction_, Hadamard, Log, MatrixProduct, Negative,
-                           Number, Power, Product, Relation, Root, Slash, Sum, Transpose)
+                           Number, Power, Product, Relation, Root, Slash, Sum, Symbol, Transpose)
 from ...math.notation import quantity
+from ...math.printing import latex
 from ...math.tensors import (TENSOR_FUNCTIONS, entrywise, is_tensor, matmul, outer, row_sums, shape_of, size, snapped,
                              softmax, unbroadcast)
 
@@ -38,21 +39,34 @@ def at_the_kink(op: str, args: list) -> bool:
     if any(map(is_tensor, args)):
         return any(np.ravel(np.asarray(entrywise(lambda *xs: at_the_kink(op, list(xs)), *args), dtype=object)))
     return args[0] == args[1] if op in ("max", "min") else args[0] == 0
+A, B, P, X, Y = (Symbol(letter) for letter in "abpxy")
+ONE = Number(1)
+SLOPES_OF_OUTPUT = {"sigmoid": ACTIVATIONS["sigmoid"].slope_of_output(quantity("sigma")),
+                    "tanh": ONE - Power(Y, 2)}
+
+
+def _in_math(*formulas) -> str:
+    """Formulas in a sentence: each as math, the last two joined by "and"."""
+    shown = [f"${latex(formula)}$" for formula in formulas]
+    return " and ".join([", ".join(shown[:-1]), shown[-1]] if len(shown) > 1 else shown)
+
+
 RULE_TEXT = {
     "add": "an addition passes the upstream gradient unchanged to each input",
     "sub": "a subtraction passes it to the first input and its negative to the second",
     "mul": "a product swaps its inputs: each input's local gradient is the other input",
-    "div": "a quotient a/b has local gradients 1/b and -a/b²",
+    "div": f"a quotient {_in_math(Fraction_(A, B))} has local gradients {_in_math(Fraction_(ONE, B), Negative(Fraction_(A, Power(B, 2))))}",
     "neg": "a negation flips the sign",
-    "pow": "a power x^p has local gradient p x^(p-1)",
+    "pow": f"a power {_in_math(Power(X, P))} has local gradient {_in_math(Product([P, Power(X, P - 1)]))}",
     "exp": "the exponential's local gradient is its own output",
-    "log": "the logarithm's local gradient is 1/x",
-    "sqrt": "the square root's local gradient is 1/(2√x), one over twice its output",
+    "log": f"the logarithm's local gradient is {_in_math(Fraction_(ONE, X))}",
+    "sqrt": f"the square root's local gradient is {_in_math(Fraction_(ONE, Product([Number(2), Root(X)])))}, one over twice "
+            "its output",
     "abs": "the absolute value passes the gradient times the sign of its input (0 at 0, as PyTorch)",
     "max": "max routes the gradient to the larger input (half to each on a tie, as PyTorch)",
     "min": "min routes the gradient to the smaller input (half to each on a tie, as PyTorch)",
-    "sigmoid": "the sigmoid's local gradient is written with its output: σ(1 - σ)",
-    "tanh": "tanh's local gradient is written with its output: 1 - tanh²",
+    "sigmoid": f"the sigmoid's local gradient is written with its output: {_in_math(SLOPES_OF_OUTPUT['sigmoid'])}",
+    "tanh": f"tanh's local gradient is written with its output {_in_math(Y)}: {_in_math(SLOPES_OF_OUTPUT['tanh'])}",
     "relu": "ReLU passes the gradient where its input is positive, else nothing (0 at 0, as PyTorch)",
     "square": "a square's local gradient is twice its input",
     "matmul": "a matrix product $A B$ passes the upstream gradient $G$ to $A$ as $G B^T$ and to $B$ as $A^T G$ (each "
