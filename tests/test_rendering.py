@@ -235,6 +235,17 @@ def test_a_transposed_convolution_marks_the_cells_each_step_changed(tmp_path):
     assert "Σ = [" in text and "*" in text and "boxed" not in text
 
 
+def test_a_quantity_named_in_words_is_never_run_into_its_factor():
+    """FLOPs = 2MACs read as one word; a number or letter beside a quantity in words takes a dot."""
+    from solver.math.nodes import Number, Product, Symbol
+    from solver.math.notation import named_words
+    from solver.math.printing import latex
+    macs = named_words("macs", "MACs")
+    assert latex(Product([Number(2), macs])) == r"2 \cdot \text{MACs}"
+    assert latex(Product([macs, Symbol("B")])) == r"\text{MACs} \cdot B"
+    assert latex(Product([Number(2), Symbol("B")])) == "2B"
+
+
 def test_an_equation_says_each_member_once_and_drops_a_factor_of_one():
     from fractions import Fraction
     from solver.math.printing import members

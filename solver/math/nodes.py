@@ -67,6 +67,10 @@ class Symbol(Formula):
         raise ValueError(f"no value for {self.name}")
 
 
+class Words(Symbol):
+    """A quantity named in words (MACs, params), upright: a product writes it apart, 2 · MACs."""
+
+
 class Squared(Symbol):
     """A letter squared, written next to other letters like a letter: K^2, the taps of a
     square kernel. Put in a number, it becomes the power 3^2; put in a symbol, it stays a

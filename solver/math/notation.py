@@ -5,7 +5,7 @@ and never spells its LaTeX, so a quantity is written the same in every kind, ste
 """
 from __future__ import annotations
 
-from .nodes import Indexed, Symbol, Transpose
+from .nodes import Indexed, Symbol, Transpose, Words
 
 QUANTITIES = {
     "H_in": r"H_{\text{in}}", "H_out": r"H_{\text{out}}", "W_out": r"W_{\text{out}}",
@@ -78,9 +78,9 @@ def braced(written_name: str, subscript: str | None = None) -> str:
     return "{" + written_name + "}" + (f"_{{{subscript}}}" if subscript is not None else "")
 
 
-def named_words(name: str, text: str | None = None) -> Symbol:
+def named_words(name: str, text: str | None = None) -> Words:
     """A quantity named in words (params, MACs), written upright; `name` is its key."""
-    return Symbol(name, words(text or name))
+    return Words(name, words(text or name))
 
 
 def derivative(of: str, by: str) -> str:

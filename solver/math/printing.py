@@ -21,7 +21,7 @@ from ..core.prose import math_to_text
 from ..core.model import Table
 from .nodes import (Apply, Arguments, Array, Call, Cases, Norm, Diag, Dots, ElidedSum, Entry, Exp, Formula, Fraction_, Function,
                     Group, Hadamard, Indexed, Log, MatrixProduct, Mean, Negative, Number, Partial, Power, Product,
-                    Relation, Root, Slash, Space, Squared, Sum, Summation, Symbol, Transpose, is_plain)
+                    Relation, Root, Slash, Space, Squared, Sum, Summation, Symbol, Transpose, Words, is_plain)
 
 
 # ---- numbers: the one number policy ------------------------------------------------
@@ -165,7 +165,8 @@ def juxtaposed(before: Formula, factor: Formula, dot: bool) -> bool:
     """"2P", "D(K - 1)", "W x" (arrays) and "X W_Q^T" read well side by side; "2 · 3" must not."""
     letter = isinstance(factor, MATRIX_LIKE) or (isinstance(factor, Number) and not is_plain(factor.x)
                                                  and precedence(factor) == ATOM)
-    return not dot and (letter or isinstance(factor, Sum)) and not isinstance(before, Sum)
+    return (not dot and (letter or isinstance(factor, Sum)) and not isinstance(before, Sum)
+            and not isinstance(before, Words) and not isinstance(factor, Words))
 
 
 BRACKETS = {"floor": (r"\left\lfloor ", r" \right\rfloor"), "ceil": (r"\left\lceil ", r" \right\rceil")}
