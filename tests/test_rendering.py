@@ -191,10 +191,12 @@ def test_a_derivative_reads_on_one_line_as_a_factor_of_a_product():
 
 
 def test_a_script_that_is_a_sum_keeps_its_grouping_in_text():
-    """y_{ℓ-1} read y_ℓ-1 and x^{p - 1} read x^p - 1 on a terminal: a different formula."""
+    """y_{ℓ-1} read y_ℓ-1, x^{p - 1} read x^p - 1 and e^{-w x} read e^- w x on a terminal: other formulas."""
     from solver.core.prose import math_to_text
     cases = {r"A_{\ell}y_{\ell-1}": "A_ℓ · y_(ℓ-1)", r"x^{p - 1} + e^{-x}": "x^(p - 1) + e^-x",
-             r"a^{(k-1)} + h_{t}^{2}": "a^(k-1) + h_t^2", r"\sum_{c=0}^{C - 1} w_{c}": "∑_c=0^(C - 1) w_c"}
+             r"a^{(k-1)} + h_{t}^{2}": "a^(k-1) + h_t^2", r"\sum_{c=0}^{C - 1} w_{c}": "∑_c=0^(C - 1) w_c",
+             r"\frac{1}{1 + e^{-w x_{1}}}": "1/(1 + e^(-w · x_1))", r"B C_{\text{out}} H_{\text{out}}": "B · C_out · H_out",
+             r"\tanh\left(x_{1} \right)": "tanh(x_1)"}
     for tex_text, text in cases.items():
         assert math_to_text(tex_text) == text
 

@@ -145,6 +145,8 @@ def prose_text(s: str) -> str:
 # After a subscript, a letter starts the next factor: C_{\text{out}}C_{\text{in}} reads C_out·C_in
 # (but a sum's index is no factor: \sum_c a_c reads ∑_c a_c; nor is an escaped underscore: \text{fan\_in} reads fan_in).
 JUXTAPOSED = re.compile(r"(?<!\\sum)(?<!\\)(_(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))\s*(?=[A-Za-z]|\\(?:text|mathrm)\b)")
+# Letters before a subscripted one are a factor too: B C_{\text{out}} reads B · C_out, not BC_out.
+LETTER_BEFORE_SUBSCRIPTED = re.compile(r"(?<![\\A-Za-z_^])([A-Za-z]+)\s*(?=[A-Za-z]_\{)")
 
 
 # A derivative ∂f/∂x next to a factor reads as a product: w · ∂ℓ/∂y, ∂ℓ/∂h · ∂h/∂w (one line has no bar).
@@ -163,13 +165,14 @@ def derivatives_as_factors(tex_text: str) -> str:
     return DERIVATIVE.sub(spaced, tex_text)
 
 
-# A sub- or superscript that is a sum or difference keeps its grouping on one line: y_(ℓ-1), x^(p - 1).
+# A sub- or superscript that is a sum or a product keeps its grouping on one line: y_(ℓ-1), e^(-w x).
 SCRIPT = re.compile(r"([_^])\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*)\}")
 
 
 def grouped_scripts(tex_text: str) -> str:
     def grouped(m):
-        bare = re.search(r"[^\s(]\s*[-+]", m[2]) and not re.fullmatch(r"(?:\\left)?\(.*(?:\\right)?\)", m[2])
+        several = re.search(r"[^\s(]\s*[-+]", m[2]) or "," not in m[2] and re.search(r"[^\s{]\s+[^\s}]", m[2])
+        bare = several and not re.fullmatch(r"(?:\\left)?\(.*(?:\\right)?\)", m[2])
         return f"{m[1]}{{({m[2]})}}" if bare else m[0]
     return SCRIPT.sub(grouped, tex_text)
 
@@ -180,9 +183,11 @@ def math_to_text(tex_text: str) -> str:
     tex_text = derivatives_as_factors(tex_text)
     # pylatexenc takes the space after a command as the command's own: ℓ= 1, γ= 0.5
     tex_text = re.sub(r"(\\[A-Za-z]+) +(?=[=<>+-])", r"\1{} ", tex_text)
-    text = text_converter().latex_to_text(JUXTAPOSED.sub(r"\1 \\cdot ", tex_text))
+    tex_text = JUXTAPOSED.sub(r"\1 \\cdot ", LETTER_BEFORE_SUBSCRIPTED.sub(r"\1 \\cdot ", tex_text))
+    text = text_converter().latex_to_text(tex_text)
     text = re.sub(r"\s*([·×])\s*", r" \1 ", re.sub(r"\blog\s+\(", "log(", text))
     text = re.sub(r"([⌊⌈])\s+", r"\1", re.sub(r"\s+([⌋⌉])", r"\1", text))
+    text = re.sub(r"([(\[])\s+|\s+([)\]])", r"\1\2", text)             # \left( x \right) as (x)
     return re.sub(r"([⌋⌉])(?=[-+=])", r"\1 ", re.sub(r" {2,}", " ", text)).strip()
 
 
