@@ -183,6 +183,7 @@ def math_to_text(tex_text: str) -> str:
     tex_text = derivatives_as_factors(tex_text)
     # pylatexenc takes the space after a command as the command's own: ℓ= 1, γ= 0.5
     tex_text = re.sub(r"(\\[A-Za-z]+) +(?=[=<>+-])", r"\1{} ", tex_text)
+    tex_text = re.sub(r"(\\(?:mapsto|to|geq|leq|neq|approx|equiv|in)) +", r"\1{} ", tex_text)    # ↦ 0, not ↦0
     tex_text = JUXTAPOSED.sub(r"\1 \\cdot ", LETTER_BEFORE_SUBSCRIPTED.sub(r"\1 \\cdot ", tex_text))
     text = text_converter().latex_to_text(tex_text)
     text = re.sub(r"\s*([·×])\s*", r" \1 ", re.sub(r"\blog\s+\(", "log(", text))
