@@ -112,6 +112,33 @@ def test_check_names_the_forgotten_mean_and_accepts_the_right_loss(tmp_path):
     assert result.returncode == 1 and verdict["mistake"] == "mean_divisor_forgotten", result.stdout
 
 
+LARGE_LOGITS = [{"logits": [[0, 800]], "target": [0]}, {"logits": [1000, -1000, 3], "target": 1},
+                {"logits": [[0, 800], [2, 1]], "target": [[0.5, 0.5], [0, 1]], "label_smoothing": 0.1}]
+
+
+@pytest.mark.torch
+def test_large_logits_give_torchs_answers_through_the_cli_without_warnings(tmp_path):
+    """A probability that underflows to 0 has a finite log: log-softmax from the shifted logits."""
+    torch = require_module("torch")
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump({"title": "t", "problems": [
+        {"id": f"p{i}", "kind": KIND, "given": given} for i, given in enumerate(LARGE_LOGITS)]}))
+    result = run_solver("solve", path, "--format", "json")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    solved = json.loads(result.stdout)["problems"]
+    for given, problem in zip(LARGE_LOGITS, solved):
+        for name, expected in torch_answers(torch, given).items():
+            assert_close(problem["answers"][name]["value"], expected, name)
+    assert [problem["answers"]["loss"]["value"] for problem in solved[:2]] == [800, 2000]
+
+
+@pytest.mark.parametrize("given", LARGE_LOGITS)
+def test_large_logits_derivation_lines_hold(given):
+    k = kind()
+    same = lambda a, b: np.allclose(a, b, rtol=1e-9, atol=1e-12)  # noqa: E731
+    assert compared_members(k.solve(k.read(given)), numeric, same, errors=(ValueError, AttributeError)) >= 2
+
+
 @pytest.mark.parametrize("given, field, words", [
     ({"logits": [[1, 2], [3, 4]], "target": [0, 2]}, "target", "classes 0 to 1"),
     ({"logits": [[1, 2], [3, 4]], "target": [0]}, "target", "2 row(s)"),

@@ -9,7 +9,6 @@ when a class index is weighted, as PyTorch does), 1 for `sum`.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +72,12 @@ def softmax(row: np.ndarray) -> np.ndarray:
     return powers / powers.sum()
 
 
+def log_softmax(row: np.ndarray) -> np.ndarray:
+    """(z - max) - log Σ exp(z - max): finite where a probability underflows to 0."""
+    shifted = row - row.max()
+    return shifted - np.log(np.exp(shifted).sum())
+
+
 def as_rows(values) -> np.ndarray:
     rows = np.asarray(values, dtype=float)
     return rows[None] if rows.ndim == 1 else rows
@@ -121,15 +126,15 @@ def problem_rows(given, rules: Rules) -> Rows:
     return Rows(z, a, divisor)
 
 
-def probabilities(z: np.ndarray, rules: Rules) -> np.ndarray:
+def probabilities(z: np.ndarray, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
+    """p and log p, the log from the shifted logits rather than from p, which may be 0."""
     if rules.logits_as_probabilities:
         if (z <= 0).any():
             raise ValueError("a logit that is not positive has no logarithm")
-        return z
-    p = z
-    for _ in range(rules.softmax_passes):
-        p = np.array([softmax(row) for row in p])
-    return p
+        return z, np.log(z)
+    for _ in range(rules.softmax_passes - 1):
+        z = np.array([softmax(row) for row in z])
+    return np.array([softmax(row) for row in z]), np.array([log_softmax(row) for row in z])
 
 
 def shaped(given, rows: np.ndarray) -> np.ndarray:
@@ -203,12 +208,9 @@ class SoftmaxCrossEntropy(Kind):
 
     def compute(self, given, rules: Rules = Rules()) -> dict[str, Answer]:
         rows = problem_rows(given, rules)
-        p = probabilities(rows.z, rules)
-        log_p = np.log(p)
+        p, log_p = probabilities(rows.z, rules)
         loss = float(-(rows.a * log_p).sum() / rows.divisor)
         grad = rules.gradient_sign * (p * rows.a.sum(axis=1, keepdims=True) - rows.a) / rows.divisor
-        if not math.isfinite(loss):
-            raise ValueError("a target class has probability 0")
         return {"probabilities": Answer("probabilities", "matrix", shaped(given, p), "p", decimal=True),
                 "log_probabilities": Answer("log_probabilities", "matrix", shaped(given, log_p), latex(LOG_P),
                                             decimal=True),
@@ -218,7 +220,7 @@ class SoftmaxCrossEntropy(Kind):
 
     def derive(self, given, answers):
         rows = problem_rows(given, Rules())
-        p = as_rows(answers["probabilities"].value)
+        log_p = as_rows(answers["log_probabilities"].value)
         shown = range(min(len(rows.z), ROWS_SHOWN))
         steps = [Step("Convention", convention(given, rows)),
                  Step("Softmax", softmax_text(len(rows.z), len(shown)),
@@ -230,7 +232,7 @@ class SoftmaxCrossEntropy(Kind):
         if not plain_one_hot(given):
             steps.append(Step("Targets", targets_text(given), [[Symbol("a"), decimals(shaped(given, targets))]]))
         steps += [Step("Loss", loss_text(given, rows),
-                       [loss_line(given, targets, p, b) for b in shown] + [total_line(rows, answers["loss"].value)]),
+                       [loss_line(given, targets, log_p, b) for b in shown] + [total_line(rows, answers["loss"].value)]),
                   Step("Gradient", gradient_text(given, rows), gradient_lines(given, rows, targets, answers))]
         return steps
 
@@ -344,15 +346,16 @@ def decimals(values: np.ndarray) -> Array:
     return Array(np.vectorize(lambda x: Number(x, decimal=True), otypes=[object])(values))
 
 
-def loss_line(given, targets: np.ndarray, p: np.ndarray, b: int) -> list:
+def loss_line(given, targets: np.ndarray, log_p: np.ndarray, b: int) -> list:
+    """ℓ_b from the log-probabilities (a probability may print as 0 where its log is finite)."""
     indices = class_indices(given)
-    value = float(-(targets[b].astype(float) * np.log(p[b])).sum())
+    value = float(-(targets[b].astype(float) * log_p[b]).sum())
     if plain_one_hot(given):
         y = indices[b]
-        return [row_loss(b), Negative(Log(Indexed("p", [b, y]))), Negative(Log(Number(float(p[b, y])))),
+        return [row_loss(b), Negative(Log(Indexed("p", [b, y]))), Negative(Number(float(log_p[b, y]))),
                 Number(value)]
-    terms = [Negative(Product([Number(a, decimal=True), Log(Number(float(q)))], dot=True))
-             for a, q in zip(targets[b], p[b]) if a]
+    terms = [Negative(Product([Number(a, decimal=True), Number(float(q))], dot=True))
+             for a, q in zip(targets[b], log_p[b]) if a]
     return [row_loss(b), Sum(terms), Number(value)]
 
 
