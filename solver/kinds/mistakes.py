@@ -73,6 +73,8 @@ SHARED_MISTAKES = {
     "mean_divisor_forgotten": "The mean's division is missing: `reduction: mean` divides the summed loss, and so "
                               "its gradient, by the batch size B (by the target classes' total weight when the "
                               "classes are weighted).",
+    "sum_taken_as_mean": "The sum was divided as a mean: `reduction: sum` adds the rows' losses, and their "
+                         "gradients, without dividing them by the batch size.",
     "gradient_sign_flipped": "The gradient has the wrong sign: it points where the loss grows (for softmax with "
                              "cross-entropy, ∂L/∂z = p - y, not y - p).",
     "update_sign_flipped": "The update has the wrong sign: a gradient step moves against the gradient, "
@@ -151,6 +153,8 @@ CATALOGUE = {change.name: change for change in (
            applies=dilated),
     Change("mean_divisor_forgotten", SHARED_MISTAKES["mean_divisor_forgotten"], rules={"mean_divides": False},
            applies=lambda g: g.reduction == "mean"),
+    Change("sum_taken_as_mean", SHARED_MISTAKES["sum_taken_as_mean"], given=lambda g: {"reduction": "mean"},
+           applies=lambda g: g.reduction == "sum"),
     Change("gradient_sign_flipped", SHARED_MISTAKES["gradient_sign_flipped"], rules={"gradient_sign": -1}),
     Change("update_sign_flipped", SHARED_MISTAKES["update_sign_flipped"], rules={"update_sign": -1}),
     Change("kernel_flipped", SHARED_MISTAKES["kernel_flipped"], rules={"flip": True},

@@ -52,6 +52,7 @@ class Rules:
     """PyTorch's conventions; each mistake changes one."""
     mean_divides: bool = True            # `mean` divides the sum of the rows by B (or the target weights)
     gradient_sign: int = 1               # ∂L/∂z = (p - y)/B; -1: (y - p)/B
+    target_subtracted: bool = True       # False: ∂L/∂z = p/B, the target left out
     class_offset: int = 0                # 1: the class index read as 1-based, the log of the wrong class
     softmax_passes: int = 1              # 2: the probabilities put through softmax once more
     logits_as_probabilities: bool = False
@@ -156,6 +157,18 @@ OWN_MISTAKES = [
     Change("logits_as_probabilities", "The logits were used as probabilities: they are raw scores; softmax turns "
                                       "them into probabilities (positive, summing to 1) before the log is taken.",
            rules={"logits_as_probabilities": True}),
+    Change("class_weights_forgotten", "The class weights were left out: `weight` multiplies each class's term of "
+                                      "the loss, -w_c t_c log p_c (a row's whole loss by w_y, for a class index y), "
+                                      "and the mean over class indices divides by the target classes' total weight.",
+           given=lambda g: {"weight": None}, applies=lambda g: g.weight is not None),
+    Change("label_smoothing_forgotten", "Label smoothing was left out: with label_smoothing ε the target is "
+                                        "(1 - ε) of the given one plus ε/K of every class, so every class's "
+                                        "log-probability enters the loss and the gradient.",
+           given=lambda g: {"label_smoothing": 0}, applies=lambda g: g.label_smoothing > 0),
+    Change("target_not_subtracted", "The target was not subtracted: through the softmax, the gradient of a row's "
+                                    "loss is ∂ℓ/∂z = p - y for a one-hot target y (p Σ_c a_c - a for a smoothed, "
+                                    "soft or weighted target a), not p alone.",
+           rules={"target_subtracted": False}),
     Change("smoothing_over_other_classes", "Label smoothing was spread over the other K - 1 classes: PyTorch mixes "
                                            "(1 - ε) of the target with ε/K of every class, the target included.",
            rules={"smoothing_classes": "K-1"}, applies=lambda g: indexed(g) and g.label_smoothing > 0),
@@ -173,7 +186,7 @@ class SoftmaxCrossEntropy(Kind):
     }
     vary = {"logits": {}}
     Given, Rules = Given, Rules
-    mistakes = ["mean_divisor_forgotten", "gradient_sign_flipped", *OWN_MISTAKES]
+    mistakes = ["mean_divisor_forgotten", "sum_taken_as_mean", "gradient_sign_flipped", *OWN_MISTAKES]
 
     def validate(self, given) -> None:
         classes = np.shape(given.logits)[-1]
@@ -210,7 +223,8 @@ class SoftmaxCrossEntropy(Kind):
         rows = problem_rows(given, rules)
         p, log_p = probabilities(rows.z, rules)
         loss = float(-(rows.a * log_p).sum() / rows.divisor)
-        grad = rules.gradient_sign * (p * rows.a.sum(axis=1, keepdims=True) - rows.a) / rows.divisor
+        subtracted = rows.a if rules.target_subtracted else 0
+        grad = rules.gradient_sign * (p * rows.a.sum(axis=1, keepdims=True) - subtracted) / rows.divisor
         return {"probabilities": Answer("probabilities", "matrix", shaped(given, p), "p", decimal=True),
                 "log_probabilities": Answer("log_probabilities", "matrix", shaped(given, log_p), latex(LOG_P),
                                             decimal=True),
