@@ -419,23 +419,26 @@ def bezier(curve, t) -> tuple:
     return (xa + t * (xb - xa), ya + t * (yb - ya)), (xb - xa, yb - ya)
 
 
-def drawn_labels(part):
-    """Each labelled wire's two labels as rectangles (corners) the way TikZ sets them: sloped
-    along the wire's first segment, the value above and the gradient below its point `at`."""
+def label_rectangles(path, at: float, grown: float = 0.0) -> list:
+    """A wire's two labels as rectangles (corners) the way TikZ sets them at `at` along its first
+    segment: sloped along it, the value above and the gradient below; each grown by `grown` cm."""
     from solver.core.prose import math_to_text
-    labels = []
-    for k, path in enumerate(part.paths):
-        if path.value is None:
-            continue
-        (cx, cy), (dx, dy) = bezier(wire_curve(path), path.at)
-        size = math.hypot(dx, dy)
-        ux, uy = dx / size, dy / size
-        nx, ny = (-uy, ux) if ux >= 0 else (uy, -ux)
-        for text, low in ((path.value, 0.0), (path.gradient, -LABEL_CM)):
-            half = len(math_to_text(text)) * DIGIT_CM / 2
-            labels.append((k, [(cx + a * ux + b * nx, cy + a * uy + b * ny)
-                               for a in (-half, half) for b in (low, low + LABEL_CM)]))
-    return labels
+    (cx, cy), (dx, dy) = bezier(wire_curve(path), at)
+    size = math.hypot(dx, dy)
+    ux, uy = dx / size, dy / size
+    nx, ny = (-uy, ux) if ux >= 0 else (uy, -ux)
+    rectangles = []
+    for text, low in ((path.value, 0.0), (path.gradient, -LABEL_CM)):
+        half = len(math_to_text(text)) * DIGIT_CM / 2 + grown
+        rectangles.append([(cx + a * ux + b * nx, cy + a * uy + b * ny)
+                           for a in (-half, half) for b in (low - grown, low + LABEL_CM + grown)])
+    return rectangles
+
+
+def drawn_labels(part) -> list[tuple]:
+    """Each label of the part as drawn, with the index of its wire."""
+    return [(k, rectangle) for k, path in enumerate(part.paths) if path.value is not None
+            for rectangle in label_rectangles(path, path.at)]
 
 
 def rectangles_meet(p, q) -> bool:
@@ -537,3 +540,47 @@ def test_twin_wires_compile_within_the_page(tmp_path):
         {"id": f"T{i}", "kind": "graph", "given": given} for i, given in enumerate(TWINS)]}))
     _, log = compile_sheet(path, "solutions", tmp_path)
     assert overfull_boxes(log) == []
+
+
+# ---- labels off other wires ----------------------------------------------------------------
+
+def wire_pieces(path) -> list[tuple]:
+    """A wire as drawn, in straight pieces: its first segment's curve in 32."""
+    curve = wire_curve(path)
+    points = [bezier(curve, i / 32)[0] for i in range(33)] + list(path.points[2:])
+    return list(zip(points, points[1:]))
+
+
+def crosses(rectangle, piece) -> bool:
+    """Separating axes: a segment meets a rectangle unless the rectangle's sides' directions or
+    the segment's normal separate them."""
+    (xa, ya), (xb, yb) = piece
+    axes = [(x1 - x0, y1 - y0) for (x0, y0), (x1, y1) in ((rectangle[0], rectangle[1]), (rectangle[0], rectangle[2]))]
+    for ax, ay in axes + [(ya - yb, xb - xa)]:
+        pa, qa = [x * ax + y * ay for x, y in rectangle], [x * ax + y * ay for x, y in piece]
+        if max(pa) <= min(qa) or max(qa) <= min(pa):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("given", TWINS + MIXED, ids=[f"twins{i}" for i in range(len(TWINS))]
+                         + [f"mixed{i}" for i in range(len(MIXED))])
+def test_labels_lie_over_no_other_wire_where_a_place_along_their_own_is_clear(given):
+    """A label that another wire runs through sits where every place its labels may take along
+    their wire (ALONG) lies over a wire too, or on other labels: labels were moved along only off
+    other labels. Measured with a margin of 0.01 cm either way, against the curve sampled finer."""
+    from solver.render.diagram import ALONG
+    for part in layout(given).parts:
+        pieces = {k: wire_pieces(path) for k, path in enumerate(part.paths)}
+
+        def over_a_wire(k, rectangles) -> bool:
+            return any(crosses(r, piece) for j, wire in pieces.items() if j != k for piece in wire for r in rectangles)
+        labelled = {k: path for k, path in enumerate(part.paths) if path.value is not None}
+        for k, path in labelled.items():
+            if not over_a_wire(k, label_rectangles(path, path.at, -0.01)):
+                continue
+            others = [r for j, other in labelled.items() if j != k for r in label_rectangles(other, other.at)]
+            clear = [along for along in ALONG
+                     if not over_a_wire(k, grown := label_rectangles(path, along, 0.01))
+                     and not any(rectangles_meet(r, other) for r in grown for other in others)]
+            assert clear == [], (path.stops, path.at)

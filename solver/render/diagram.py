@@ -10,8 +10,10 @@ than the page is cut into parts of as many columns as fit across it, one under t
 wire cut there ends in the name of the vertex it goes to, and comes in again in the next part
 from the name of the vertex it comes from. Twin wires (x * x: two wires between the same two
 vertices) bend apart, one each way, as TikZ's `to[bend left]` draws them, each with room for
-its labels. The templates only write what this places: TikZ for LaTeX, SVG for HTML, a listing
-for text. Mermaid lays out its own diagram; it takes the labels from here.
+its labels. A wire's labels sit on its first segment as drawn, part by part; where they would
+overlap other labels or lie over another wire they move along it (ALONG), and columns move
+apart while labels still overlap. The templates only write what this places: TikZ for LaTeX,
+SVG for HTML, a listing for text. Mermaid lays out its own diagram; it takes the labels from here.
 """
 from __future__ import annotations
 
@@ -336,33 +338,57 @@ def label_boxes(path: Path, at: float) -> list[list[tuple]]:
 
 
 def labels_placed(paths: list) -> list:
-    """Each path's labels moved along it, where they would overlap those placed before, to the
-    first place they overlap none; the paths whose labels found none."""
+    """Each path's labels moved along it, where they would overlap those placed before or lie
+    over another wire, to the first place with the fewest overlaps, then the fewest wires under
+    them; the paths whose labels overlap others wherever they go. (Only those widen the columns:
+    a wire under a label is most often one that crosses its wire, which no spacing moves away.)"""
     placed, crowded = [], []
+    wires = [(path, segments(path)) for path in paths]
     for path in paths:
         if path.value is None:
             continue
+        others = [wire for other, wire in wires if other is not path]
         options = [path.at] + [along for along in ALONG if along != path.at]
-        found = [(sum(overlap(box, other) for box in label_boxes(path, along) for other in placed), along)
-                 for along in options]
-        overlaps, path.at = min(found, key=lambda option: option[0])     # the first of the fewest
-        if overlaps:
+        found = {along: clash(label_boxes(path, along), placed, others) for along in options}
+        path.at = min(options, key=found.get)                   # the first of the fewest
+        if found[path.at][0]:
             crowded.append(path)
         placed += label_boxes(path, path.at)
     return crowded
 
 
-def overlap(box: list, other: list) -> bool:
-    """Whether two rectangles (four corners each, the first three spanning it) overlap: no side
-    of either separates them."""
-    for corners in (box, other):
-        (x0, y0), (x1, y1), (x2, y2) = corners[:3]
-        for ax, ay in ((x1 - x0, y1 - y0), (x2 - x0, y2 - y0)):
-            these = [x * ax + y * ay for x, y in box]
+def clash(boxes: list, labels: list, wires: list) -> tuple[int, int]:
+    """How many of the labels the boxes overlap, and how many of the wires (each its segments) run under them."""
+    return (sum(overlap(box, label) for box in boxes for label in labels),
+            sum(any(overlap(box, segment) for box in boxes for segment in wire) for wire in wires))
+
+
+def segments(path: Path) -> list:
+    """The path as drawn in straight pieces (a bent segment in eight)."""
+    first = [at_time(path.curve, i / 8)[0] for i in range(9)] if path.bend else path.curve
+    points = [*first, *path.points[2:]]
+    return list(zip(points, points[1:]))
+
+
+def overlap(shape, other) -> bool:
+    """Whether two rectangles (four corners each, the first three spanning it) or a rectangle
+    and a segment (its two ends) overlap: no side of either separates them."""
+    for corners in (shape, other):
+        for ax, ay in sides(corners):
+            these = [x * ax + y * ay for x, y in shape]
             those = [x * ax + y * ay for x, y in other]
             if max(these) <= min(those) or max(those) <= min(these):
                 return False
     return True
+
+
+def sides(corners) -> list[tuple]:
+    """The directions that may separate a shape from another: a rectangle's sides, across a segment."""
+    (x0, y0), (x1, y1) = corners[:2]
+    if len(corners) == 2:
+        return [(y0 - y1, x1 - x0)]
+    (x2, y2) = corners[2]
+    return [(x1 - x0, y1 - y0), (x2 - x0, y2 - y0)]
 
 
 def untagged(paths: list) -> None:
