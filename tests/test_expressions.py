@@ -157,6 +157,22 @@ def test_greek_letters_and_the_sigmoid():
     assert read(r"\sigma^2") == sigma**2
 
 
+def test_greek_letters_spelled_out():
+    """alpha_23 is \\alpha_{23}, not a·l·p·h·a_23; the problem's names and functions come first."""
+    alpha_21, alpha_23, v_1, v_3, sigma, eta = sympy.symbols(
+        "alpha_21 alpha_23 v_1 v_3 sigma eta", integer=True, positive=True)
+    assert read("alpha_21*v_1 + alpha_23*v_3", (alpha_21, v_1, v_3)) == alpha_21 * v_1 + alpha_23 * v_3
+    assert read("alpha_23") == read(r"\alpha_{23}") == alpha_23
+    assert read("2alphax", (x,)) == 2 * read(r"\alpha") * x
+    assert read("eta x", (x,)) == eta * x           # not e·t·a
+    assert read("sigma^2") == sigma**2
+    assert read("sigma(x)", (x,)) == 1 / (1 + sympy.exp(-x))
+    beta_given = sympy.Symbol("beta", real=True)
+    assert read("beta + 1", (beta_given,)) == beta_given + 1
+    assert read("beta_1") == read(r"\beta_1") == sympy.Symbol("beta_1", integer=True, positive=True)
+    assert read("exp(x) + pi", (x,)) == sympy.exp(x) + sympy.pi
+
+
 def test_student_symbols_share_the_expected_assumptions():
     w = sympy.Symbol("w", real=True)           # not a size: no positive-integer assumption
     assert read("2w + 1", (w,)) == 2 * w + 1

@@ -30,7 +30,8 @@ Letters are ASCII letters, Greek letters (`\alpha`, `α`) and `\text{...}`.
 has the precedence of `*`: `1/2x` is x/2.
 
 A word is split into symbols: at each place the longest name of the expected
-answer that fits is taken (`Hp`, `H_in`), else a function name that runs to
+answer or Greek letter spelled out that fits is taken (`Hp`, `H_in`; `alpha_23`
+is `\alpha_{23}`, `alphax` is α·x), else a function name that runs to
 the end of the word and is called (`Kfloor(x)`), else one letter with any
 subscript that follows it (`NCK` is N·C·K, `NH_{in}` is N·H_in). Subscripts
 get one spelling: `H_{\text{in}}`, `H_{in}` and `H_in` are all "H_in".
@@ -332,7 +333,7 @@ class _ExpressionParser(NestingLimit):
         self.tokens = _tokens(text)
         self.i = 0
         self.symbols = symbols
-        self.words = sorted({*symbols, "pi"}, key=len, reverse=True)   # longest first
+        self.words = sorted({*symbols, *_GREEK}, key=len, reverse=True)   # longest first
         self.pending: list = []     # the rest of a word's symbols: "NCK" hands out N, then C, K
         self.depth = self.nodes = self.bars = 0
         self.deadline = time.perf_counter() + PARSE_SECONDS
@@ -556,8 +557,8 @@ class _ExpressionParser(NestingLimit):
         for unit in units:
             offsets.append(offsets[-1] + len(unit.text))
         word = "".join(unit.text for unit in units)
-        cuts = {offsets[k]: k for k, unit in enumerate(units) if unit.cut != "none"}
-        cuts[len(word)] = len(units)
+        bounds = {offset: k for k, offset in enumerate(offsets)}
+        cuts = {offset: k for offset, k in bounds.items() if k == len(units) or units[k].cut != "none"}
         pieces, k = [], 0
         while k < len(units):
             start = offsets[k]
@@ -567,13 +568,16 @@ class _ExpressionParser(NestingLimit):
                 if call:
                     pieces.append((rest, "function"))
                     break
-                if all(u.kind == "letters" for u in units[k:]):     # \sigma alone is a letter
+                if rest not in _GREEK:     # sigma alone is a letter
                     self._fail(f'expected "(" after {rest}', self._peek().start)
-            match = next((w for w in self.words if word.startswith(w, start) and start + len(w) in cuts), None)
-            if match:
+            # A Greek letter spelled out ends before its subscript: alpha_23 is \alpha_{23}.
+            match = next((w for w in self.words if word.startswith(w, start) and (
+                start + len(w) in cuts or w in _GREEK and start + len(w) in bounds)), None)
+            if match and start + len(match) in cuts:
                 end = cuts[start + len(match)]
             else:
-                end = next((j for j in range(k + 1, len(units)) if units[j].cut == "hard"), len(units))
+                first = bounds[start + len(match)] if match else k + 1
+                end = next((j for j in range(first, len(units)) if units[j].cut == "hard"), len(units))
             piece = word[start:offsets[end]]
             pieces.append((piece, "number" if piece.isdigit() else "name"))
             k = end
