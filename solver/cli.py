@@ -26,7 +26,10 @@ def main(argv=None) -> int:
     for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
     parser = build_parser()
+    argv, answer = answer_apart(sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
+    if answer is not None:
+        args.text = answer
     try:
         with sigterm_exits():
             return args.run(args)
@@ -258,6 +261,33 @@ def seed(text: str) -> int:
     if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
     return int(text)
+
+
+def answer_apart(argv: list[str]) -> tuple[list[str], str | None]:
+    """`check FILE ID TEXT` whatever TEXT's first character: argparse takes -1/2, -x or -h_0 for
+    an option (and mishandles "--" after a command). Returns argv without TEXT, and TEXT; or argv
+    as it is (and None) when it has no TEXT or too many words for argparse to say so. Words
+    starting with "--" before TEXT stay options (--json, --answer-file FILE), as does -h
+    before FILE and ID."""
+    command = next((i for i, word in enumerate(argv) if not word.startswith("-")), None)
+    if command is None or argv[command] != "check":
+        return argv, None
+    options, words, i = [], [], command + 1
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            words += argv[i + 1:]
+            break
+        if word.startswith("--") or word.startswith("-") and word != "-" and len(words) < 2:
+            takes_file = "=" not in word and len(word) > 2 and "--answer-file".startswith(word)
+            options += argv[i:i + 1 + takes_file]
+            i += 1 + takes_file
+        else:
+            words.append(word)
+            i += 1
+    if len(words) != 3:
+        return argv, None
+    return [*argv[:command + 1], *options, *words[:2]], words[2]
 
 
 def answer_text(text: str | None, answer_file: str | None) -> str:

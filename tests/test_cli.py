@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import PROBLEM_FILES, ROOT, run_solver
+from conftest import PROBLEM_FILES, ROOT, one_problem_file, run_solver
 
 
 def test_help_lists_the_commands():
@@ -85,6 +85,19 @@ def test_check_exit_codes(target, text, code, verdict):
     assert result.returncode == code, result.stdout + result.stderr
     data = json.loads(result.stdout)
     assert data["verdict"] == verdict and {"score", "feedback", "mistake"} <= set(data)
+
+
+def test_check_reads_an_answer_starting_with_a_minus(tmp_path):
+    """f = (x + y) z: df/dx = z = -1/2. A TEXT starting with "-" is the answer, wherever the options are."""
+    path = one_problem_file(tmp_path, "graph", {"program": ["q = x + y", "f = q * z"],
+                                                "values": {"x": -2, "y": 5, "z": -0.5}})
+    for args in (["-1/2", "--json"], ["--json", r"-\frac{1}{2}"], ["-0.5", "--json"], ["--json", "--", "-2/4"]):
+        result = run_solver("check", path, "p:grad_x", *args)
+        assert result.returncode == 0 and json.loads(result.stdout)["verdict"] == "correct", result.stderr
+    for text in ("-x", "-h"):
+        result = run_solver("check", path, "p:grad_x", text, "--json")
+        assert result.returncode == 2 and json.loads(result.stdout)["verdict"] == "invalid", result.stderr
+    assert run_solver("check", "-h").stdout.startswith("usage: solver check")
 
 
 def test_check_names_wrong_cells_and_scores():
