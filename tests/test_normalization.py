@@ -431,6 +431,17 @@ def test_a_four_axis_output_checks_and_another_types_statistics_are_named():
     assert result.returncode == 1 and verdict["mistake"] == "wrong_axes", result.stdout
 
 
+@pytest.mark.torch
+def test_an_eps_in_scientific_notation_is_the_number(tmp_path):
+    """YAML 1.1 reads `eps: 1e-1` as text; a problem file means the number: F.layer_norm with eps = 0.1."""
+    path = tmp_path / "set.yaml"
+    path.write_text("title: t\nproblems:\n  - id: p\n    kind: normalization\n"
+                    "    given: {type: layer, input: [[1, 2, 4]], eps: 1e-1}\n")
+    right = torch.nn.functional.layer_norm(t([[1, 2, 4]]), (3,), eps=0.1).numpy()
+    result = run_solver("check", path, "p:output", nested_text(right))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_unbiased_variance_is_named():
     """T.21 by hand: the squared distances sum to 36 and 16; divided by N − 1 = 3, 12 and 16/3."""
     result = run_solver("check", TRAINING, "T.21:variance", "[12, 16/3]", "--json")

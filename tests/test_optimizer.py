@@ -427,3 +427,13 @@ def test_ask_and_tolerance_name_the_answers_of_this_problem(tmp_path):
         {"id": "p", "kind": KIND, "given": given, "tolerance": {"w[i]": {"relative": 0.01}}}]}))
     result = run_solver("check", path, "p:w[1]", "0.9991", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_learning_rate_in_scientific_notation_is_the_number(tmp_path):
+    """YAML 1.1 reads `lr: 5e-1` as text; a problem file means the number. SGD by hand:
+    w - lr·g = 1 - 0.5·0.5 and -2 - 0.5·1."""
+    path = tmp_path / "set.yaml"
+    path.write_text("title: t\nproblems:\n  - id: p\n    kind: optimizer\n"
+                    "    given: {rule: sgd, params: [1, -2], grads: [[0.5, 1]], lr: 5e-1}\n")
+    result = run_solver("check", path, "p:params", "[0.75, -2.5]")
+    assert result.returncode == 0, result.stdout + result.stderr

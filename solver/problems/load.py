@@ -26,6 +26,15 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 NOT_YAML_TEXT = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML 1.1 (PyYAML) reads 1e-5 as text, its floats need a point (1.0e-5); a problem file
+    means the number, as YAML 1.2 reads it."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+\Z"),
+                              list("-+0123456789"))
+
+
 @dataclass
 class Problem:
     id: str
@@ -94,7 +103,7 @@ def read_yaml(path: Path) -> dict:
         raise SolverError(f"{path}: no such problem file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SolverError(f"{path}: cannot be read ({error})") from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    loader = _Loader(text)
     try:
         root = loader.get_single_node()
         check_nodes(path, root)
