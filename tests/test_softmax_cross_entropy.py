@@ -207,3 +207,13 @@ def test_every_displayed_equation_holds(given):
     k = kind()
     same = lambda a, b: np.allclose(a, b, rtol=1e-9, atol=1e-12)  # noqa: E731
     assert compared_members(k.solve(k.read(given)), numeric, same, errors=(ValueError, AttributeError)) >= 2
+
+
+def test_rows_count_from_1_and_classes_from_0(tmp_path):
+    """As every derivation counts rows from 1 (README); a class index stays PyTorch's, from 0."""
+    path = write_set(tmp_path, {"logits": [[0, 8, 1], [2, 1, 0]], "target": [0, 2]})
+    text = run_solver("solve", path, "--format", "text").stdout
+    for line in ("m_1 = 8", "m_2 = 2", "p_1,0 = ", "p_2,2 = ", "ℓ_1 = -log p_1,0", "ℓ_2 = -log p_2,2",
+                 "L = (ℓ_1 + ℓ_2)/2"):
+        assert line in text, (line, text)
+    assert "m_0" not in text and "ℓ_0" not in text and "p_0," not in text, text

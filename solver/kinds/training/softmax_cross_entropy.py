@@ -260,8 +260,8 @@ def entry(letter: str, column: str) -> Indexed:
 
 
 def row_loss(b: int) -> Indexed:
-    """ℓ_b, the loss of row b."""
-    return Indexed(name_written("loss"), [b])
+    """ℓ_b, the loss of row b (counted from 0 here, shown from 1)."""
+    return Indexed(name_written("loss"), [b + 1])
 
 
 def cross_entropy(target, probability) -> Negative:
@@ -295,7 +295,7 @@ def convention(given, rows: Rows) -> str:
     text = ("As in PyTorch's F.cross_entropy, the logits $z$ are raw scores: the softmax turns each row into "
             f"probabilities $p$, and the loss of a row is ${latex(cross_entropy(quantity('a_c'), quantity('p_c')))}$ "
             f"for its target distribution $a$ (for a class index $y$: ${latex(Negative(Log(quantity('p_y'))))}$). "
-            "Classes are numbered from 0.")
+            "Rows are numbered from 1, classes from 0 as PyTorch's class indices.")
     if given.reduction == "sum":
         return text + " The reduction is a sum: the rows' losses are added."
     if len(rows.z) == 1 and rows.divisor == 1:
@@ -318,12 +318,13 @@ def softmax_text(batch: int, shown: int) -> str:
 
 
 def softmax_lines(z: np.ndarray, b: int) -> list[list]:
-    """m_b, then each p_bc as e^(z - m) over the row's sum, the shifted exponents exact decimals."""
+    """m_b, then each p_bc as e^(z - m) over the row's sum, the shifted exponents exact decimals; rows shown
+    from 1, classes from 0 (PyTorch's class indices)."""
     shifted = [written(x) - written(z[b].max()) for x in z[b]]
     total = Sum([Exp(Number(e, decimal=True)) for e in shifted])
-    lines = [[Indexed("m", [b]), Number(written(z[b].max()), decimal=True)]]
+    lines = [[Indexed("m", [b + 1]), Number(written(z[b].max()), decimal=True)]]
     for c, e in enumerate(shifted):
-        lines.append([Indexed("p", [b, c]), Fraction_(Exp(Number(e, decimal=True)), total),
+        lines.append([Indexed("p", [b + 1, c]), Fraction_(Exp(Number(e, decimal=True)), total),
                       Number(float(softmax(z[b])[c]))])
     return lines
 
@@ -366,7 +367,7 @@ def loss_line(given, targets: np.ndarray, log_p: np.ndarray, b: int) -> list:
     value = float(-(targets[b].astype(float) * log_p[b]).sum())
     if plain_one_hot(given):
         y = indices[b]
-        return [row_loss(b), Negative(Log(Indexed("p", [b, y]))), Negative(Number(float(log_p[b, y]))),
+        return [row_loss(b), Negative(Log(Indexed("p", [b + 1, y]))), Negative(Number(float(log_p[b, y]))),
                 Number(value)]
     terms = [Negative(Product([Number(a, decimal=True), Number(float(q))], dot=True))
              for a, q in zip(targets[b], log_p[b]) if a]
