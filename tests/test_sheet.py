@@ -124,6 +124,16 @@ def test_problem_sheet_names_an_earlier_answer_instead_of_printing_it(tmp_path):
     assert output["latex"] in sheet(path, "solutions", "md").stdout
 
 
+def test_a_problem_sheet_shows_an_mlps_weights_biases_and_activations(tmp_path):
+    """A student cannot compute an MLP's outputs without its layers; the sheet printed only the inputs."""
+    path = tmp_path / "mlp.yaml"
+    path.write_text(yaml.safe_dump({"problems": [{"id": "m", "kind": "mlp", "statement": "Compute the outputs.",
+                                                  "given": {"inputs": [[0, 0], [1, 1]], "layers": [
+                                                      {"weight": [[3, -7]], "bias": [5], "activation": "relu"}]}}]}))
+    problems = sheet(path, "problems", "md").stdout
+    assert all(text in problems for text in (r"3 & -7", r"\begin{bmatrix} 5 \end{bmatrix}", r"\mathrm{ReLU}"))
+
+
 def test_solution_displays_itself_in_a_notebook():
     from solver.problems.load import solve_file
     _, solutions = solve_file(SMALL_FILE)

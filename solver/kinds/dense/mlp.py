@@ -145,6 +145,16 @@ class Given:
                                  "t: an output y counts as step(y - t) when compared with the target")
     step_at_zero: int = given_field(read_bit, 1, "step(0): 1 (default, torch.heaviside(z, 1)) or 0")
 
+    def shown_arrays(self) -> list[tuple[str, Any]]:
+        """What a sheet shows of the given (a statement cannot show a matrix): the inputs, the
+        target, and each layer's weights, biases and activation."""
+        shown = [(words("inputs"), self.inputs)] + ([(words("target"), self.target)] if self.target is not None else [])
+        z = Symbol("z")
+        for k, layer in enumerate(self.layers, start=1):
+            shown += [(at_layer("W", k), layer.weight), (at_layer("b", k), np.array(layer.bias, dtype=object)),
+                      (latex(Apply(Symbol(at_layer("f", k)), z)), Apply(layer.activation, z))]
+        return shown
+
 
 def validate(given: Given):
     if len(given.inputs) > MAX_INPUTS:
