@@ -524,6 +524,22 @@ def flat(value) -> list:
     return [x for row in rows(value) for x in row] if isinstance(value, (list, dict)) else [value]
 
 
+def equal_numbers(row) -> bool:
+    """A row of several numbers, all equal: logits of a uniform softmax."""
+    return len(row) > 1 and len(set(row)) == 1
+
+
+def equal_rows(value) -> bool:
+    """Whether a matrix (or a tensor's, or a named tensor's matrix) has two equal rows."""
+    if isinstance(value, dict):
+        return any(map(equal_rows, value.values()))
+    if not (isinstance(value, list) and value and isinstance(value[0], list)):
+        return False
+    if isinstance(value[0][0], list):
+        return any(map(equal_rows, value))
+    return len({tuple(row) for row in value}) < len(value)
+
+
 def test_every_kind_that_varies_by_default_is_drawn_here():
     from solver.kinds import get_kind
     varying = {name for name in KINDS if get_kind(name).vary}
@@ -555,6 +571,9 @@ def test_default_variants_stay_meaningful_problems(tmp_path):
                 assert 0 not in numbers, (pid, field, new)
             if isinstance(old, (list, dict)) and all(any(row) for row in rows(old)):
                 assert all(any(row) for row in rows(new)), (pid, field, new)
+            if isinstance(old, (list, dict)) and not any(equal_numbers(row) for row in rows(old)):
+                assert not any(equal_numbers(row) for row in rows(new)), (pid, field, new)
+            assert equal_rows(new) <= equal_rows(old), (pid, field, new)
             assert all(isinstance(x, float) == (places > 0) and written_decimals(x) <= places for x in numbers), \
                 (pid, field, new)
         if places:          # decimals stay decimals: 0.3 does not become 0 or 1
@@ -571,6 +590,20 @@ def test_an_array_with_a_zero_row_may_keep_zero_rows_but_is_never_drawn_all_zero
     assert any(row == [0] for value in drawn for row in value)
     assert all(any(x for row in value for x in row) for value in drawn)
     assert draw(Draws([5, 0]), Range(0, 0, 0), original) == [[0], [0]]      # the range holds only 0
+
+
+def test_logits_are_not_drawn_with_a_row_of_equal_numbers_or_two_equal_rows_the_original_lacks():
+    """A row [-1, -1, -1] of logits is a uniform softmax, two equal rows one example twice; an
+    original that has such rows may have them drawn."""
+    from solver.problems.variants import draw
+    from solver.problems.vary import Draws, Range
+    drawn = [draw(Draws([7, key]), Range(-1, 1, 0), [[2, 1, 0], [0, 1, 2]]) for key in range(300)]
+    assert not any(equal_numbers(row) for value in drawn for row in value)
+    assert not any(equal_rows(value) for value in drawn)
+    assert not any(equal_numbers(draw(Draws([7, key]), Range(-1, 1, 0), [2, 1, 0])) for key in range(300))
+    kept = [draw(Draws([7, key]), Range(-1, 1, 0), [[1, 1, 1], [1, 1, 1]]) for key in range(300)]
+    assert any(equal_numbers(row) for value in kept for row in value) and any(map(equal_rows, kept))
+    assert draw(Draws([7, 0]), Range(1, 1, 0), [[2, 1], [0, 1]]) == [[1, 1], [1, 1]]   # the range holds only 1
 
 
 def test_decimals_are_drawn_to_the_problems_own_decimals_between_bounds_rounded_outward(tmp_path):

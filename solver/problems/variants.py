@@ -7,7 +7,9 @@ Numbers are drawn with the decimals the original value is written with (0.3:
 tenths), and a bound left out is the original's smallest (largest) number
 rounded down (up) to one decimal fewer (0.3 gives 0 to 1; whole numbers stay).
 A drawn value stays a meaningful problem: no 0 in a field that has none, no row
-of zeros (a zero vector, token or weight row) in a field that has none.
+of zeros (a zero vector, token or weight row) in a field that has none, and no
+row of equal numbers (logits of a uniform softmax) or two equal rows in a field
+that has none, where the range allows.
 
 A kind's default varies only the fields a problem gives as numbers and shows the
 student (a matrix, or a field its statement shows as `{{ field }}`), and never a
@@ -45,6 +47,7 @@ from .vary import Draws, exact_number, numbers_in, resolved
 from .load import PLACEHOLDER, Problem, ProblemSet, fill_statement, read_yaml, solve_file, statement_fields
 
 MAX_DRAWS = 100              # per problem and variant, before giving up on a `vary`
+MAX_REPEATS_REDRAWN = 100    # redraws of a value with a repetition its original lacks, before keeping one
 PROSE_NUMBER = re.compile(r"(?<![\w^{.\-])-?\d+(?:\.\d+)?")   # not after a letter: x_1, W1, h_{t-1}
 
 
@@ -69,11 +72,27 @@ def has_zero_row(value) -> bool:
     """Whether a nested list (or a mapping of them) has a row (a list of numbers) of zeros only."""
     if isinstance(value, dict):
         return any(has_zero_row(item) for item in value.values())
-    if not isinstance(value, list):
-        return False
-    if value and not any(isinstance(item, (list, dict)) for item in value):
+    if is_row(value):
         return not any(value)
-    return any(has_zero_row(item) for item in value)
+    return isinstance(value, list) and any(has_zero_row(item) for item in value)
+
+
+def repetitions(value) -> set[str]:
+    """The repetitions in a nested list (or a mapping of them): a row of several equal numbers,
+    two equal rows of one matrix."""
+    if isinstance(value, dict):
+        return set().union(*map(repetitions, value.values()))
+    if not isinstance(value, list):
+        return set()
+    if is_row(value):
+        return {"equal numbers"} if len(value) > 1 and len(set(value)) == 1 else set()
+    rows = [tuple(item) for item in value if is_row(item)]
+    return set().union(*map(repetitions, value)) | ({"equal rows"} if len(set(rows)) < len(rows) else set())
+
+
+def is_row(value) -> bool:
+    """A row: a non-empty list of numbers (not of lists or mappings)."""
+    return isinstance(value, list) and bool(value) and not any(isinstance(item, (list, dict)) for item in value)
 
 
 def prose_numbers(statement) -> list[Fraction]:
@@ -94,16 +113,22 @@ def states(prose: list[Fraction], value) -> bool:
 def draw(draws: Draws, spec, original):
     """One value: a choice, or new numbers in the range in the original's shape. A
     value stays a meaningful problem: no 0 in a field that has none, no row of
-    zeros (an all-zero vector, token or weight row) in a field that has none, and
-    never all zeros."""
+    zeros (an all-zero vector, token or weight row) in a field that has none,
+    never all zeros, and no repetition the original lacks (a row of equal numbers,
+    two equal rows) unless MAX_REPEATS_REDRAWN draws all have one."""
     if isinstance(spec, list):
         return spec[draws.integer(0, len(spec) - 1)]
     nonzero = 0 not in numbers_in(original)
     zero_rows = has_zero_row(original) or spec.only_zero
+    allowed = repetitions(original) if spec.low < spec.high else {"equal numbers", "equal rows"}
+    redraws = 0
     while True:            # zero rows where the original has one, but never all zeros where it has a number
         value = redrawn(original, lambda: spec.number(draws, nonzero), zero_rows)
-        if any(numbers_in(value)) or not any(numbers_in(original)) or spec.only_zero:
+        if not (any(numbers_in(value)) or not any(numbers_in(original)) or spec.only_zero):
+            continue
+        if repetitions(value) <= allowed or redraws == MAX_REPEATS_REDRAWN:
             return value
+        redraws += 1
 
 
 def redrawn(value, number: Callable[[], Any], zero_rows: bool):
@@ -111,7 +136,7 @@ def redrawn(value, number: Callable[[], Any], zero_rows: bool):
         return {key: redrawn(item, number, zero_rows) for key, item in value.items()}
     if not isinstance(value, list):
         return number()
-    if value and not any(isinstance(item, (list, dict)) for item in value):      # a row of numbers
+    if is_row(value):
         while not any(row := [number() for _ in value]) and not zero_rows:
             pass
         return row
