@@ -402,6 +402,11 @@ def test_symbolic_gru_agrees_with_torch_at_random_points():
      "forward pass only"),
     ("lstm", {"x": ["x_1", "x_2", "x_3"], "weight_ih": [1, 2, 3, 4], "weight_hh": [1, 2, 3, 4]}, "x",
      "with symbols at most 2"),
+    # a loss asked for without its target was dropped in silence; a negative step was taken uphill
+    ("lstm", {"x": [1, 2], "weight_ih": [1, 2, 3, 4], "weight_hh": [1, 2, 3, 4], "loss": "mse_last"}, "target",
+     "loss mse_last compares the outputs with a target"),
+    ("gru", {"x": [1, 2], "weight_ih": [1, 2, 3], "weight_hh": [1, 2, 3], "target": 0, "learning_rate": -1},
+     "learning_rate", "must be a positive step size"),
 ])
 def test_more_bad_input(tmp_path, cell, given, field, words):
     """Each a paragraph naming the field (the symbolic steps' limit keeps a formula within an answer's 2000

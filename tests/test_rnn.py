@@ -186,6 +186,8 @@ def symbolic_case(rng):
     spelled = {"h0": "h_0", "learning_rate": "eta", "w_in": "w_in"}
     for name in names:
         numbers[name], symbols[name] = tenth(rng), spelled.get(name, name)
+    if "learning_rate" in names:            # a step size is positive
+        numbers["learning_rate"] = abs(numbers["learning_rate"]) or 0.1
     if loss.endswith("_last") and not loss.startswith("sum"):
         numbers["target"], symbols["target"] = tenth(rng), "y_r"
     elif loss.endswith("_all") and not loss.startswith("sum"):
@@ -347,6 +349,8 @@ BAD = [
     ("x: 3\nw_in: 1\nw_hh: 1\n", "x", "one entry per time step"),
     ("x: [1, 2]\nw_in: 1\nw_hh: [[1, x]]\n", "w_hh", "symbols need scalars"),
     ("x: [1, 2]\nw_in: 1\nw_hh: 1\nlearning_rate: 0.1\n", "learning_rate", "needs a loss"),
+    ("x: [1, 2]\nw_in: 1\nw_hh: 1\ntarget: 1\nlearning_rate: -0.1\n", "learning_rate", "must be a positive step"),
+    ("x: [1, 2]\nw_in: 1\nw_hh: 1\nloss: mse_all\n", "target", "loss mse_all compares the outputs with a target"),
 ]
 
 

@@ -48,7 +48,7 @@ from .common import exact, exact_array
 from .mistakes import Change, Places, shared
 from .sizes import distinct
 from .recurrent import common as recurrent
-from .recurrent.common import LOSS_TEXT, LOSSES, fit, plus, times, read_cell, read_sequence, read_targets, \
+from .recurrent.common import LOSS_TEXT, LOSSES, asked_loss, fit, plus, times, loss_and_targets, read_rate, read_sequence, \
     read_tensor, squeezed, symbolic_fields, sympy_number, exact_number, words
 
 # How the derivation writes each given (a sheet labels the givens with it).
@@ -74,9 +74,9 @@ class Given:
     activation: str = given_field(choice("linear", "tanh"), "linear", "linear (default) or tanh")
     target: Any = given_field(optional(read_tensor), None,
                               "the target of y_L, or one per step for the _all losses (squared losses)")
-    loss: str = given_field(choice(*LOSSES), "mse_last", "; ".join(f"{name}: {text}"
-                                                                   for name, text in LOSS_TEXT.items()))
-    learning_rate: Any = given_field(optional(read_cell), None, "η for one gradient-descent step")
+    loss: Any = given_field(optional(choice(*LOSSES)), None, "mse_last where a target is given; " + "; ".join(
+        f"{name}: {text}" for name, text in LOSS_TEXT.items()))
+    learning_rate: Any = given_field(optional(read_rate), None, "η for one gradient-descent step")
 
 
 @dataclass(frozen=True)
@@ -156,11 +156,7 @@ def given_model(g: Given) -> Model:
     n = hidden_size(g.w_hh)
     fields = fitted(g, n, d)
     m = n if g.w_hy is None else fields["w_hy"].shape[0]
-    targets = read_targets(g, steps, m)
-    loss = g.loss if targets is not None or g.loss.startswith("sum") else None
-    if g.learning_rate is not None and loss is None:
-        raise FieldError("learning_rate", "needs a loss to descend: give a target (mse losses) or "
-                                          "use loss sum_last or sum_all")
+    loss, targets = loss_and_targets(g, steps, m)
     named = symbolic_fields(g)
     check_sizes(g, steps, named, max(n, d, m))
     convert = sympy_number if named else exact_number
@@ -903,7 +899,7 @@ def update_step(m: Model, n: Notation, values: dict) -> Step:
 
 def has_loss(g) -> bool:
     """A loss to descend: a sum of the outputs, or a squared loss with its target."""
-    return g.loss.startswith("sum") or g.target is not None
+    return (asked_loss(g) or "").startswith("sum") or g.target is not None
 
 
 def nonzero(value) -> bool:
@@ -927,7 +923,7 @@ def chain_places(g) -> list:
     if not has_loss(g):
         return []
     places = [("", {}, {"chain": "none"})]
-    if len(g.x) > 1 and g.loss.endswith("_all") and not symbolic_fields(g):
+    if len(g.x) > 1 and (asked_loss(g) or "").endswith("_all") and not symbolic_fields(g):
         places.append(("only the t = L term kept", {}, {"chain": "last term"}))
     return places
 
@@ -959,10 +955,10 @@ MISTAKES = [
            "w − η ∂ℓ/∂w, to go downhill.", rules={"update_sign": 1},
            applies=lambda g: has_loss(g) and g.learning_rate is not None),
     Change("error_sign_flipped", "Every gradient has the wrong sign: ∂ℓ/∂y = y − y*, not y* − y.",
-           rules={"error_factor": -1}, applies=lambda g: g.target is not None and not g.loss.startswith("sum")),
+           rules={"error_factor": -1}, applies=lambda g: g.target is not None and not asked_loss(g).startswith("sum")),
     Change("half_forgotten", "This is twice the answer: the ½ in ½(y − y*)² cancels the 2 of the "
            "derivative, so ∂ℓ/∂y = y − y*.", rules={"error_factor": 2},
-           applies=lambda g: g.target is not None and g.loss.startswith("mse")),
+           applies=lambda g: g.target is not None and asked_loss(g).startswith("mse")),
     Places("chain_through_time_forgotten", "Only the last step's term is there: h_t also depends on "
            "the weights through h_(t−1), so the error flows back through every earlier step "
            "(δ_(t−1) gets W_hh^T δ_t).", chain_places),

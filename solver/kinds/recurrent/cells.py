@@ -36,7 +36,7 @@ from . import common as recurrent
 from ..base import Kind
 from ..mistakes import Places
 from ..sizes import distinct
-from .common import LOSS_TEXT, LOSSES, fit, plus, times, read_cell, read_sequence, read_targets, read_tensor, squeezed, \
+from .common import LOSS_TEXT, LOSSES, fit, plus, times, read_sequence, read_tensor, squeezed, \
     symbolic_fields, sympy_number, words as shape_words
 
 MAX_STEPS = 20
@@ -126,9 +126,10 @@ def make_given(cell: Cell, module: str):
                                              + (" (default none)" if name[0] == "b" else ""))))
     specs += [("target", Any, given_field(optional(read_tensor), None,
                                           "the target of h_L, or one per step for the _all losses (squared losses)")),
-              ("loss", str, given_field(choice(*LOSSES), "mse_last", "as the rnn kind's, of the outputs y_t = h_t: "
+              ("loss", Any, given_field(optional(choice(*LOSSES)), None, "as the rnn kind's (mse_last where a target is "
+                                        "given), of the outputs y_t = h_t: "
                                         + "; ".join(f"{name}: {text}" for name, text in LOSS_TEXT.items()))),
-              ("learning_rate", Any, given_field(optional(read_cell), None, "η for one gradient-descent step"))]
+              ("learning_rate", Any, given_field(optional(recurrent.read_rate), None, "η for one gradient-descent step"))]
     given = dataclasses.make_dataclass("Given", specs, frozen=True, kw_only=True)
     given.__module__ = module
     return given
@@ -203,11 +204,7 @@ def read_model(cell: Cell, g) -> Model:
     states0 = {s: (np.zeros(hidden, dtype=object) if getattr(g, f"{s}0") is None else
                    fit(f"{s}0", getattr(g, f"{s}0"), (hidden,), f"one per hidden unit, H = {hidden}"))
                for s in cell.states}
-    targets = read_targets(g, steps, hidden)
-    loss = g.loss if targets is not None or g.loss.startswith("sum") else None
-    if g.learning_rate is not None and loss is None:
-        raise FieldError("learning_rate", "needs a loss to descend: give a target (mse losses) or use loss "
-                                          "sum_last or sum_all")
+    loss, targets = recurrent.loss_and_targets(g, steps, hidden)
     named = symbolic_fields(g)
     if steps > MAX_STEPS:
         raise FieldError("x", f"has {steps} steps; at most {MAX_STEPS} are supported")

@@ -75,18 +75,42 @@ def read_sequence(name, value):
                                "(x_1, x_2, ...), or one row of numbers per step for vector inputs")
     return read_tensor(name, value)
 
-def read_targets(g, steps, m) -> dict | None:
-    if g.loss.startswith("sum"):
+
+def read_rate(name, value):
+    """η: a positive number, or a symbol name."""
+    rate = read_cell(name, value)
+    if isinstance(rate, (int, float)) and rate <= 0:
+        raise FieldError(name, f"must be a positive step size η (gradient descent moves against the gradient by "
+                               f"η times it); got {value!r}")
+    return rate
+
+
+def asked_loss(g) -> str | None:
+    """The problem's loss: its `loss`, mse_last where it gives only a target, None where neither."""
+    return g.loss or ("mse_last" if g.target is not None else None)
+
+
+def loss_and_targets(g, steps, m) -> tuple[str | None, dict | None]:
+    """The loss the problem asks for (None: a forward pass only: no `loss` and no target) and
+    its targets by step; `loss` defaults to mse_last where a target is given."""
+    loss = asked_loss(g)
+    if loss is None or loss.startswith("sum"):
         if g.target is not None:
             raise FieldError("target", f"is not used by loss {g.loss}, which sums the outputs; remove it, "
                                        "or use a squared loss such as mse_last or mse_all")
-        return None
-    if g.target is None:
-        return None
-    if g.loss.endswith("_last"):
-        return {steps: fit("target", g.target, (m,), f"one entry per output of y_L, {m}")}
-    rows = fit("target", g.target, (steps, m), f"one target per step ({steps}) and output ({m})")
-    return {t: rows[t - 1] for t in range(1, steps + 1)}
+        targets = None
+    elif g.target is None:
+        raise FieldError("target", f"is missing: loss {loss} compares the outputs with a target; give one, or "
+                                   "leave `loss` out for the forward pass alone")
+    elif loss.endswith("_last"):
+        targets = {steps: fit("target", g.target, (m,), f"one entry per output of y_L, {m}")}
+    else:
+        rows = fit("target", g.target, (steps, m), f"one target per step ({steps}) and output ({m})")
+        targets = {t: rows[t - 1] for t in range(1, steps + 1)}
+    if g.learning_rate is not None and loss is None:
+        raise FieldError("learning_rate", "needs a loss to descend: give a target (mse losses) or use loss "
+                                          "sum_last or sum_all")
+    return loss, targets
 
 
 def fit(name, value, shape, what) -> np.ndarray:
