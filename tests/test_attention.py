@@ -225,6 +225,15 @@ def test_causal_first_token_attends_to_itself_only():
     assert ours["weights"].tolist() == [1, 0, 0] and ours["output"].tolist() == Q7B_VALUES[0]
 
 
+def test_exact_weights_typed_as_arithmetic_check(tmp_path):
+    """x = W_Q = W_K = I, scale 1, causal: row 2 of the weights is softmax(0, 1) = (1/(1+e), e/(1+e))."""
+    path = tmp_path / "set.yaml"
+    path.write_text("title: t\nproblems:\n  - id: p\n    kind: attention\n    given: {x: [[1, 0], [0, 1]], "
+                    "w_q: [[1, 0], [0, 1]], w_k: [[1, 0], [0, 1]], w_v: [[1, 0], [0, 1]], scale: 1, mask: causal}\n")
+    result = run_solver("check", path, "p:weights", "[[1, 0], [1/(1+e), e/(1+e)]]")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_numeric_solve_does_not_import_sympy():
     code = ("import sys; from solver.kinds import get_kind; k = get_kind('attention'); "
             f"g = k.read({Q7B!r}); k.solve(g); [m.answers(g) for m in k.mistakes]; "

@@ -141,27 +141,30 @@ def parse_expression(text: str, names=()) -> sympy.Expr:
     return _read(text, names, constant=False)[0]
 
 
-def parse_constant(text: str, names=()) -> tuple[sympy.Expr, bool]:
+def parse_constant(text: str, names=(), span: tuple[int, int] | None = None) -> tuple[sympy.Expr, bool]:
     r"""Read a number written as arithmetic: `1/64 + 1/9`, `2^10`, `3 \cdot 7`, `2\sqrt{3}`.
 
     The formula grammar and bounds, except that two numbers side by side are
     refused ("12 13" is no product). `names` are the problem's named quantities,
     as for parse_expression; any other letter stays a symbol for the caller to
-    refuse. Returns the value and whether a decimal (0.5, 1e-3) was written.
+    refuse. `span`: (start, end) of the part of `text` to read (a matrix's cell),
+    where errors are located in the whole text. Returns the value and whether a
+    decimal (0.5, 1e-3) was written.
     """
-    return _read(text, names, constant=True)
+    return _read(text, names, constant=True, span=span)
 
 
-def _read(text: str, names, constant: bool) -> tuple[sympy.Expr, bool]:
-    if len(text) > MAX_TEXT:      # before looking at any character
-        raise InvalidAnswer(f"expected a formula of at most {MAX_TEXT} characters, got {len(text)}")
-    if not text.strip():
+def _read(text: str, names, constant: bool, span: tuple[int, int] | None = None) -> tuple[sympy.Expr, bool]:
+    start, end = span or (0, len(text))
+    if end - start > MAX_TEXT:      # before looking at any character
+        raise InvalidAnswer(f"expected a formula of at most {MAX_TEXT} characters, got {end - start}")
+    if not text[start:end].strip():
         raise InvalidAnswer("expected a formula, got empty text")
     symbols = {}
     for name in names:
         symbol = size_symbol(name) if isinstance(name, str) else name
         symbols[symbol.name] = symbol
-    parser = _ExpressionParser(text, symbols, constant)
+    parser = _ExpressionParser(text, symbols, constant, (start, end))
     try:
         with _time_limit(PARSE_SECONDS):
             return parser.answer(), parser.decimal
@@ -226,11 +229,14 @@ class _Alphabet(NamedTuple):
 _FORMULAS = _Alphabet()
 
 
-def _tokens(text: str, alphabet: _Alphabet = _FORMULAS, fail=None) -> list[_Token]:
-    """The tokens of `text`; `fail(text, message, pos)` where a character is not in the alphabet."""
+def _tokens(text: str, alphabet: _Alphabet = _FORMULAS, fail=None, span: tuple[int, int] | None = None
+            ) -> list[_Token]:
+    """The tokens of `text` (of its `span`, (start, end), if given); `fail(text, message, pos)`
+    where a character is not in the alphabet."""
     fail = fail or _fail
-    tokens, pos = [], 0
-    while pos < len(text):
+    pos, stop = span or (0, len(text))
+    tokens = []
+    while pos < stop:
         char = text[pos]
         if char.isspace() or char == "~" and alphabet.latex:
             pos += 1
@@ -257,7 +263,7 @@ def _tokens(text: str, alphabet: _Alphabet = _FORMULAS, fail=None) -> list[_Toke
                 fail(text, "expected a number, a letter, an operator or a bracket", pos)
             tokens.append(_Token("op", op, pos, pos + len(op)))
             pos += len(op)
-    tokens.append(_Token("end", "", len(text), len(text)))
+    tokens.append(_Token("end", "", stop, stop))
     return tokens
 
 
@@ -326,11 +332,11 @@ class _Unit(NamedTuple):
 
 class _ExpressionParser(NestingLimit):
     max_depth = MAX_DEPTH
-    def __init__(self, text: str, symbols: dict, constant: bool = False):
+    def __init__(self, text: str, symbols: dict, constant: bool = False, span: tuple[int, int] | None = None):
         self.text = text
         self.constant = constant    # a number as arithmetic: "2 3" is refused, not 6
         self.decimal = False        # a decimal was written: 0.5, 1e-3
-        self.tokens = _tokens(text)
+        self.tokens = _tokens(text, span=span)
         self.i = 0
         self.symbols = symbols
         self.words = sorted({*symbols, *_GREEK}, key=len, reverse=True)   # longest first

@@ -42,7 +42,10 @@ sympy, no backtracking regular expressions). Grammar, in EBNF:
 A number this grammar does not read may be arithmetic (`1/64 + 1/9`, `2^10`):
 it is then read by the formula grammar (solver/answers/grammar.py, parse_constant),
 under that grammar's bounds, and must have no letters left but constants and
-the problem's named quantities.
+the problem's named quantities. So may a matrix's cell (`[-2*sqrt(5), 1/(1+e)]`):
+a matrix this grammar does not read is read again with each cell running to its
+separator ("," ";" "&" "\\" a line break) or closing bracket, not to a space, and
+read as a lone number is; at most MAX_ARITHMETIC characters of arithmetic in all.
 
 White space may appear between tokens, except inside the cells of a `row`,
 where a space separates cells; for the same reason a `row` cell, and a shape
@@ -68,6 +71,7 @@ MAX_EXPONENT = 400        # |e| in 1.5e-3
 MAX_DEPTH = 8             # nested brackets, fractions and roots
 MAX_CELLS = 100_000       # entries in a matrix
 MAX_DIMENSIONS = 4
+MAX_ARITHMETIC = 2000     # characters of numbers written as arithmetic: one answer, or a matrix's cells in all
 _MAX_BITS = 4096          # exact numerators and denominators: keeps Fraction arithmetic cheap
 _QUOTE_WIDTH = 60         # characters of the answer quoted in an error message
 
@@ -98,6 +102,8 @@ class _Style(NamedTuple):
 
 _LOOSE = _Style(_ALL_GROUPS, True)       # a whole answer, a LaTeX cell, a \frac or \sqrt argument
 _TIGHT = _Style(_SAFE_GROUPS, False)    # a cell of a row separated by spaces or commas
+_DELIMITED = _Style(_SAFE_GROUPS, True)  # a cell that ends only at a separator (arithmetic cells)
+_CELL_ENDS = (",", ";", "&", "\\\\", *_LINE_BREAKS, "[")     # "[": a block where a number should be
 
 
 class _Num(NamedTuple):
@@ -129,13 +135,19 @@ class NestingLimit:
 
 
 class _Parser(NestingLimit):
+    """`arithmetic(start, end, error)`, if given, reads a matrix's cells as a lone number is read:
+    each cell ends only at a separator ("," ";" "&" "\\\\" a line break) or a closing bracket, and
+    one the literal grammar cannot read (`error` says why) is the number text[start:end] writes
+    as arithmetic (-2*sqrt(5), 1/(1+e))."""
     max_depth = MAX_DEPTH
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, arithmetic=None):
         self.text = text
         self.pos = 0
         self.depth = 0
         self.cells: list = []
+        self.arithmetic = arithmetic
+        self.arithmetic_chars = 0
         self.closer = self._open_wrapper()
 
     # --- the answer types -------------------------------------------------
@@ -451,7 +463,7 @@ class _Parser(NestingLimit):
     def _row(self, stops: tuple[str, ...]) -> int:
         count = 0
         while True:
-            self._cell(_TIGHT)
+            self._cell(_TIGHT, stops)
             count += 1
             spaced = self._skip_spaces()
             if self._take(","):
@@ -503,17 +515,51 @@ class _Parser(NestingLimit):
     def _latex_row(self) -> int:
         count = 0
         while True:
-            self._cell(_LOOSE)
+            self._cell(_LOOSE, ("\\end",))
             count += 1
             self._skip_ws()
             if not self._take("&"):
                 return count
             self._skip_ws()
 
-    def _cell(self, style: _Style) -> None:
+    def _cell(self, style: _Style, stops: tuple[str, ...]) -> None:
         if len(self.cells) >= MAX_CELLS:
             self._fail(f"expected at most {MAX_CELLS} entries", self.pos)
-        self.cells.append(self._real(style))
+        self.cells.append(self._delimited_cell(stops) if self.arithmetic else self._real(style))
+
+    def _delimited_cell(self, stops: tuple[str, ...]) -> int | Fraction | float:
+        """The number of the cell from here to its separator: literal, else arithmetic."""
+        start, end = self.pos, self._cell_end(stops)
+        try:
+            value = self._real(_DELIMITED)
+            self._skip_spaces()
+            if self.pos == end:
+                return value
+            self._fail(_TRAILING, self.pos)
+        except InvalidAnswer as error:
+            unread = error
+        self.arithmetic_chars += end - start
+        if self.arithmetic_chars > MAX_ARITHMETIC:
+            self._fail(f"expected at most {MAX_ARITHMETIC} characters of arithmetic in all the cells", start)
+        self.pos = end
+        return self.arithmetic(start, end, unread)
+
+    def _cell_end(self, stops: tuple[str, ...]) -> int:
+        """Where the cell starting here ends: at a separator or one of `stops` outside brackets, or
+        at a bracket that closes one opened before the cell."""
+        depth, pos = 0, self.pos
+        while pos < len(self.text):
+            char = self.text[pos]
+            if depth == 0 and any(self.text.startswith(end, pos) for end in (*_CELL_ENDS, *stops)):
+                break
+            if char in "([{":
+                depth += 1
+            elif char in ")]}":
+                if depth == 0:
+                    break
+                depth -= 1
+            pos += 1
+        return pos
 
     def _ragged(self, index: int, shape: tuple, first: tuple, pos: int) -> NoReturn:
         if len(shape) == len(first) == 1:

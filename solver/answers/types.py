@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import numbers
 from fractions import Fraction
+from functools import cache
 from typing import Any, Callable
 
 import numpy as np
 
+from ..core.budget import check_time
 from ..core.errors import InvalidAnswer
 from ..core.fields import shape_text
 from ..math import printing
 from ..math.nodes import Formula
-from .literals import _NO_NUMBER, _TRAILING, MAX_TEXT, _Parser, _quote, _whole_or_as_read
+from .literals import _NO_NUMBER, _TRAILING, MAX_ARITHMETIC, MAX_TEXT, _Parser, _quote, _whole_or_as_read
 from ..core.model import Table
 from .tables import format_table
 from .tolerance import DEFAULT, Tolerance, close_miss
 
-MAX_ARITHMETIC = 2000     # characters of a number written as arithmetic (a formula's bound)
 MAX_NAMED_CELLS = 10      # wrong matrix cells a feedback names
 
 Comparison = tuple[float, list, str]   # (score in [0, 1], wrong cell indices, a sentence on what differs)
@@ -156,10 +157,24 @@ class Shape(_Literal):
 
 
 class Matrix(_Literal):
-    """A numpy array of dtype object (1-D to 4-D) whose cells are numbers, compared cell by cell."""
+    """A numpy array of dtype object (1-D to 4-D) whose cells are numbers, compared cell by cell.
+    A cell may be written as a lone number may (-2*sqrt(5), 1/(1+e)), between separators."""
     name = "matrix"
     reader = "matrix"
     tall_blank = True
+
+    def unread(self, text, named, error):
+        """The matrix read again with each cell read as a Number, arithmetic too; else the error
+        of the reading that got further."""
+        quantities = cache(lambda: _named(named))     # computed once, where a cell needs them
+
+        def arithmetic(start, end, unread):
+            check_time()
+            return _arithmetic(text, quantities(), unread, False, (start, end))
+        try:
+            return _Parser(text, arithmetic).matrix()
+        except InvalidAnswer as again:
+            raise (again if again.pos >= error.pos else error) from None
 
     def format(self, value):
         return _nested(value)
@@ -251,12 +266,12 @@ def compare(answer_type_name: str, student, expected, tolerance: Tolerance | Non
 
 # --- reading --------------------------------------------------------------
 
-def _arithmetic(text: str, named: dict, unread: InvalidAnswer, whole: bool):
-    """A number written as arithmetic; `unread` is why it is no plain number; `whole`: an
-    integer answer, where a whole number is an int."""
+def _arithmetic(text: str, named: dict, unread: InvalidAnswer, whole: bool, span: tuple[int, int] | None = None):
+    """A number written as arithmetic (in `span` of `text`, a matrix's cell, if given); `unread`
+    is why it is no plain number; `whole`: an integer answer, where a whole number is an int."""
     from .grammar import parse_constant
     try:
-        value, decimal = parse_constant(text, list(named))
+        value, decimal = parse_constant(text, list(named), span)
     except InvalidAnswer as error:
         # Where no number is read or the text goes on after one, the formula reader, if it read as
         # far, says best where the text fails; a number's own limits (digits, size) are told as they are.
@@ -265,8 +280,11 @@ def _arithmetic(text: str, named: dict, unread: InvalidAnswer, whole: bool):
         raise (error if further else unread) from None
     value = with_named(value, named)
     if value.free_symbols:
-        raise InvalidAnswer(f"expected a plain number, without units or words ({_word(text, value)} is "
-                            f"not part of a number), in {_quote(text)}")
+        start, end = span or (0, len(text))
+        error = InvalidAnswer(f"expected a plain number, without units or words ({_word(text[start:end], value)} is "
+                              f"not part of a number), in {_quote(text, start)}")
+        error.pos = end        # read to its end: further than where the literal grammar stopped
+        raise error
     if value.is_Rational and not decimal:
         number = _whole_or_as_read(Fraction(int(value.p), int(value.q)))
     else:
