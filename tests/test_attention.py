@@ -263,6 +263,8 @@ def test_general_output_with_a_causal_mask_stops_at_the_token():
     given = dict(tokens=3, position=2, mask="causal")
     assert check(given, r"\alpha_{21} v_1 + \alpha_{22} v_2").verdict == "correct"
     assert check(given, r"\alpha_{21} v_1 + \alpha_{22} v_2 + \alpha_{23} v_3").verdict == "incorrect"
+    spelled = check(given, "alpha_21*v_1 + alpha_22*v_2 + alpha_23*v_3")     # alpha_23 is α_23, not a·l·p·h·a_23
+    assert spelled.verdict == "incorrect" and spelled.mistake == "causal_mask_forgotten"
 
 
 @pytest.mark.parametrize("text, name", [
