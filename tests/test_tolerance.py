@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from solver.answers.types import compare
+from solver.answers.types import compare, parse_answer
 from solver.answers.tolerance import Tolerance
 
 MAGNITUDES = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False, allow_infinity=False)
@@ -70,6 +70,17 @@ def test_exact_values_and_integers_compare_exactly_by_default():
     from fractions import Fraction
     assert compare("rational", Fraction(333, 1000), Fraction(1, 3))[0] == 0.0
     assert compare("rational", 0.333, Fraction(1, 3))[0] == 1.0          # a decimal gets the tolerance
+
+
+def test_a_rounded_whole_number_is_told_to_give_every_digit():
+    """4.6117e11 is 461,168,640,000 to 5 significant figures (4.6116e11 cut there); 1001 and 13 are just wrong."""
+    for text in ("4.6117e11", "4.6116e11", "461,170,000,000"):
+        student = parse_answer(text, "integer")
+        score, _, detail = compare("integer", student, 461_168_640_000)
+        assert score == 0.0 and detail.endswith("a whole-number answer is asked exactly, with all its digits."), detail
+    assert compare("integer", 4.6118e11, 461_168_640_000)[2] == "The value is not correct."
+    assert compare("integer", 1001, 1000)[2] == "The value is not correct."
+    assert compare("integer", 13, 12)[2] == "The value is not correct."
 
 
 def test_a_close_miss_says_how_close_and_the_precision():

@@ -423,10 +423,24 @@ def compared_exactly(student, expected, tolerance, exact: bool) -> bool:
 
 
 def number_miss(student, expected, tolerance, exact) -> str:
-    """What is wrong with a number: not whole for an integer answer, close but not precise enough, or just wrong."""
+    """What is wrong with a number: not whole for an integer answer, a whole number rounded, close
+    but not precise enough, or just wrong."""
     if exact and not float(student).is_integer():
         return f"{format_number(student)} is not a whole number; this answer is one."
+    if compared_exactly(student, expected, tolerance, exact) and is_whole(expected) and rounded_whole(student, expected):
+        return (f"{format_number(student)} agrees only to the digits it writes: a whole-number answer is "
+                "asked exactly, with all its digits.")
     return close_note(student, expected, tolerance, exact) or "The value is not correct."
+
+
+def rounded_whole(student, expected) -> bool:
+    """Is `student` the whole number `expected` written to fewer digits (4.6117e11 for 461,168,640,000):
+    does it end in zeros, and differ from `expected` by less than one unit of its last digit written?"""
+    if not float(student).is_integer() or student == 0:
+        return False
+    digits = str(abs(int(student)))
+    unit = 10 ** (len(digits) - len(digits.rstrip("0")))
+    return unit > 1 and abs(int(student) - int(expected)) < unit
 
 
 def close_note(student, expected, tolerance, exact: bool = False) -> str:
