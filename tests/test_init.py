@@ -241,10 +241,10 @@ def test_check_judges_a_general_formula(tmp_path):
 
 @pytest.mark.parametrize("given, field, words", [
     ({"scheme": "he_normal", "in_features": 3, "out_features": 2}, "scheme", "xavier_uniform"),
-    ({"scheme": "xavier_normal", "in_features": 3}, "in_features", "every field of one"),
-    ({"scheme": "xavier_normal", "in_features": 3, "out_features": 2, "kernel_size": 3}, "in_features",
-     "none of the other"),
-    ({"scheme": "kaiming_normal", "in_channels": 3, "out_channels": 2}, "in_channels", "kernel_size"),
+    ({"scheme": "xavier_normal", "in_features": 3}, "out_features", "is missing"),      # it named in_features
+    ({"scheme": "xavier_normal", "in_features": 3, "out_features": 2, "kernel_size": 3}, "kernel_size",
+     "is given with a linear layer's fields"),
+    ({"scheme": "kaiming_normal", "in_channels": 3, "out_channels": 2}, "kernel_size", "is missing"),
     ({"scheme": "default", "in_features": 3, "out_features": 2, "gain": 2}, "gain", "a=√5"),
     ({"scheme": "xavier_uniform", "in_features": 3, "out_features": 2, "mode": "fan_in"}, "mode", "both fans"),
     ({"scheme": "kaiming_uniform", "in_features": 3, "out_features": 2, "gain": 2}, "gain", "nonlinearity"),

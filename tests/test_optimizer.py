@@ -363,8 +363,8 @@ def test_check_a_formula_when_the_learning_rate_is_a_symbol(tmp_path):
     ({"rule": "sgd", "params": {"w": 1, "b": 2}, "grads": [{"w": 1}]}, "grads", "step 1 gives w; each step needs a mapping"),
     ({"rule": "sgd", "params": {"w": 1}, "objective": "(w - u)^2"}, "objective", "u, which is not a parameter"),
     ({"rule": "sgd", "params": {"w": 3}, "objective": "abs(w - 3)", "lr": 0.1}, "objective", "subgradients"),
-    ({"rule": "sgd", "params": {"w": 1}, "objective": "w^2", "grads": [1]}, "grads", "not both"),
-    ({"rule": "sgd", "params": 1}, "grads", "or `objective`"),
+    ({"rule": "sgd", "params": {"w": 1}, "objective": "w^2", "grads": [1]}, "grads", "are both given"),
+    ({"rule": "sgd", "params": 1}, "grads", "is missing, and so is `objective`"),     # it said "not both"
     ({"rule": "adam", "params": 1, "grads": [1], "momentum": 0.9}, "momentum", "not a setting of rule adam"),
     ({"rule": "nesterov", "params": 1, "grads": [1], "momentum": 0.9, "dampening": 0.1}, "dampening", "Nesterov"),
     ({"rule": "momentum", "params": 1, "grads": [1]}, "momentum", "μ > 0"),

@@ -239,14 +239,16 @@ class Init(Kind):
     mistakes = MISTAKES
 
     def validate(self, given) -> None:
-        linear = [given.in_features, given.out_features]
-        conv = [given.in_channels, given.out_channels, given.kernel_size]
-        if not (all(v is not None for v in linear) and all(v is None for v in conv)
-                or all(v is not None for v in conv) and all(v is None for v in linear)):
-            raise FieldError("in_features" if any(v is not None for v in linear) else "in_channels",
-                             "does not complete one layer: the layer is a linear layer (in_features and out_features) "
-                             "or a convolution (in_channels, out_channels and kernel_size); give every field of one "
-                             "of them and none of the other")
+        linear, conv = ("in_features", "out_features"), ("in_channels", "out_channels", "kernel_size")
+        given_in = [[name for name in family if getattr(given, name) is not None] for family in (linear, conv)]
+        if all(given_in) or given_in[0] != list(linear) and given_in[1] != list(conv):
+            family = conv if given_in[1] and not given_in[0] else linear
+            field = given_in[1][0] if all(given_in) else next(name for name in family if getattr(given, name) is None)
+            problem = "is given with a linear layer's fields" if all(given_in) else "is missing"
+            raise FieldError(field, f"{problem}: "
+                                    "the layer is a linear layer (in_features and out_features) or a convolution "
+                                    "(in_channels, out_channels and kernel_size); give every field of one of them "
+                                    "and none of the other")
         if given.scheme == "default":
             for name in ("gain", "nonlinearity", "a", "mode"):
                 if getattr(given, name) is not None:

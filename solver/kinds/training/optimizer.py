@@ -559,8 +559,10 @@ class Optimizer(Kind):
                 raise FieldError(name, f"is not a setting of rule {rule} (torch.optim.{TORCH[rule]}); it takes "
                                        f"{', '.join(takes)} and maximize")
         if (given.grads is None) == (given.objective is None):
-            raise FieldError("grads", "or `objective` is needed, not both: the gradient of each step as a list, "
-                                      "or the loss as a formula in the parameters")
+            problem = "and `objective` are both given" if given.grads is not None else "is missing, and so is `objective`"
+            raise FieldError("grads", f"{problem}: "
+                                      "give one of them, the gradient of each step as a list, or the loss as a "
+                                      "formula in the parameters")
         steps = step_count(given)
         if steps > MAX_STEPS:
             raise FieldError("steps", f"must be at most {MAX_STEPS}; got {steps}")

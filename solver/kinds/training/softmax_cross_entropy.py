@@ -215,7 +215,7 @@ class SoftmaxCrossEntropy(Kind):
             if len(given.weight) != classes:
                 raise FieldError("weight", f"has {len(given.weight)} values; it needs one per class ({classes})")
             if any(w < 0 for w in given.weight):
-                raise FieldError("weight", "must be weights >= 0")
+                raise FieldError("weight", f"must be weights >= 0; got {', '.join(map(str, given.weight))}")
             if indices is not None and given.reduction == "mean" and not sum(given.weight[y] for y in indices):
                 raise FieldError("weight", "gives the target classes a total weight of 0, by which `mean` divides")
 
