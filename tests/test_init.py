@@ -192,6 +192,20 @@ def test_each_mistake_gives_the_wrong_answer_computed_independently():
     assert_close(found["gain_forgotten"]["bound"], plain_kaiming["bound"], "default without its gain")
 
 
+@pytest.mark.torch
+def test_leaky_relus_slope_left_out_gives_relus_gain(tmp_path):
+    """a = 0.2 taken as 0: calculate_gain('relu'), √2, which checking took for a rounding of √(2/1.04)."""
+    torch = require_module("torch")
+    given = {"scheme": "kaiming_normal", "in_features": 24, "out_features": 10, "nonlinearity": "leaky_relu", "a": 0.2}
+    relu = torch_spread(torch, {**{k: v for k, v in given.items() if k != "a"}, "nonlinearity": "relu"})
+    found = mistake_answers(given)["leaky_slope_ignored"]
+    for name in ("gain", "std", "variance"):
+        assert_close(found[name], relu[name], f"slope ignored: {name}")
+    assert mistake_answers({**given, "a": 0})["leaky_slope_ignored"] == {}        # nothing to leave out
+    result = run_solver("check", write_set(tmp_path, given), "p:gain", "sqrt(2)", "--json")
+    assert result.returncode == 1 and json.loads(result.stdout)["mistake"] == "leaky_slope_ignored", result.stdout
+
+
 def test_exact_values():
     """Hand-worked: relu gives √2; 256 inputs give σ = √2/16, b = √6/16; nn.Linear(300, 10) has b = 1/√300 = √3/30."""
     import sympy

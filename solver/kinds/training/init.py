@@ -66,6 +66,7 @@ class Rules:
     """PyTorch's conventions; each mistake changes one."""
     swap_fans: bool = False         # True: the other fan than the mode names
     use_gain: bool = True           # False: the gain left out (taken as 1)
+    slope_used: bool = True         # False: leaky ReLU's negative slope left out (ReLU's gain, √2)
     std_is: str = "std"             # "variance": σ² given for σ (and the bound taken from it)
     bound_root3: bool = True        # False: the uniform bound taken as σ, without √3
 
@@ -182,7 +183,8 @@ def computed(given, rules: Rules) -> dict:
     """{answer name: exact value} under `rules`."""
     layer = {name: to_sympy(v) for name, v in layer_values(given).items()}
     fan_in, fan_out = (value(f, layer) for f in fan_formulas(given))
-    gain = value(gain_formula(given), {"a": slope(given)}) if rules.use_gain else sympy.Integer(1)
+    a = slope(given) if rules.slope_used else 0
+    gain = value(gain_formula(given), {"a": a}) if rules.use_gain else sympy.Integer(1)
     letters = {"fan_in": fan_in, "fan_out": fan_out, "gain": gain}
     std, variance = value(std_formula(given, rules), letters), value(variance_formula(given, rules), letters)
     if rules.std_is == "variance":
@@ -214,6 +216,9 @@ MISTAKES = [
     Change("gain_forgotten", "The gain was left out: the standard deviation is multiplied by the activation's gain "
                              "(calculate_gain: √2 for ReLU, √(2/(1 + a²)) for leaky ReLU, 5/3 for tanh), which "
                              "makes up for the variance the activation removes.", rules={"use_gain": False}),
+    Change("leaky_slope_ignored", "The negative slope was left out: leaky ReLU's gain is √(2/(1 + a²)), "
+                                  "ReLU's √2 only where a = 0.", rules={"slope_used": False},
+           applies=lambda g: nonlinearity(g) == "leaky_relu" and slope(g) != 0),
     Change("variance_as_std", "The variance was given for the standard deviation: σ is the square root of the "
                               "variance, and a uniform bound is √3 σ.", rules={"std_is": "variance"},
            only=("std", "bound")),
