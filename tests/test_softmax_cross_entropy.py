@@ -86,14 +86,33 @@ def test_each_mistake_gives_the_wrong_answer_computed_independently():
     assert_close(mistake_answers(positive)["logits_as_probabilities"]["loss"], nll.item(), "logits as probabilities")
 
 
-FORGOTTEN_OPTIONS = {   # a problem where each mistake can be made, and that mistake's answer by torch
-    "class_weights_forgotten": ({"logits": [[1, 0], [0, 1], [2, 2], [-1, 3]], "target": [0, 0, 1, 1],
-                                 "weight": [3, 0.5]}, "loss", {"weight": None}),
-    "sum_taken_as_mean": ({"logits": [[1, 0], [0, 1], [2, 2], [-1, 3]], "target": [0, 0, 1, 1], "reduction": "sum",
-                           "weight": [3, 0.5]}, "loss", {"reduction": "mean"}),
-    "label_smoothing_forgotten": ({"logits": [[2, -1, 0], [0, 0, 0]], "target": [[0.7, 0.2, 0.1], [0, 0, 1]],
-                                   "label_smoothing": 0.2, "weight": [1, 2, 1]}, "loss", {"label_smoothing": 0.0}),
-}
+WEIGHTED = {"logits": [[1, 0], [0, 1], [2, 2], [-1, 3]], "target": [0, 0, 1, 1], "weight": [3, 0.5]}
+SMOOTHED = {"logits": [[2, -1, 0], [0, 0, 0]], "target": [[0.7, 0.2, 0.1], [0, 0, 1]], "label_smoothing": 0.2,
+            "weight": [1, 2, 1]}
+CHANGED_OPTIONS = [  # (mistake, where, given, torch's options for its loss, then divided by)
+    ("class_weights_forgotten", "", WEIGHTED, {"weight": None}, 1),
+    ("label_smoothing_forgotten", "", SMOOTHED, {"label_smoothing": 0.0}, 1),
+    ("weighted_mean_over_batch", "", WEIGHTED, {"reduction": "sum"}, 4),
+    ("sum_taken_as_mean", "by the target classes' total weight", {**WEIGHTED, "reduction": "sum"},
+     {"reduction": "mean"}, 1),
+    ("sum_taken_as_mean", "by the batch size", {**WEIGHTED, "reduction": "sum"}, {}, 4),
+    ("sum_taken_as_mean", "", {"logits": [[1, 0], [0, 1], [2, 2]], "target": [0, 0, 1], "reduction": "sum"},
+     {"reduction": "mean"}, 1),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, where, given, options, divisor", CHANGED_OPTIONS,
+                         ids=[f"{case[0]} {case[1]}" for case in CHANGED_OPTIONS])
+def test_an_option_changed_gives_torchs_loss_with_it_changed_and_check_names_it(tmp_path, name, where, given,
+                                                                                options, divisor):
+    torch = require_module("torch")
+    wrong = torch_answers(torch, given, **options)["loss"] / divisor
+    cases = dict(next(m for m in kind().mistakes if m.name == name).cases(kind().read(given)))
+    assert_close(cases[where]["loss"], wrong, (name, where))
+    assert not np.isclose(wrong, torch_answers(torch, given)["loss"], rtol=1e-3)
+    result = run_solver("check", write_set(tmp_path, given), "p:loss", f"{wrong:.6g}", "--json")
+    assert result.returncode == 1 and json.loads(result.stdout)["mistake"] == name, result.stdout
 
 
 def softmax_over_batch(torch, given) -> np.ndarray:
@@ -104,18 +123,6 @@ def softmax_over_batch(torch, given) -> np.ndarray:
 
 TARGET_LEFT_OUT = [{"logits": [0.5, -1.25, 3, 3, 0], "target": 3},
                    {"logits": [[2, 1, 0.5], [0.25, 2.5, -1]], "target": [0, 2], "label_smoothing": 0.3}]
-
-
-@pytest.mark.torch
-@pytest.mark.parametrize("name", FORGOTTEN_OPTIONS)
-def test_a_forgotten_option_gives_torchs_answer_without_it_and_check_names_it(tmp_path, name):
-    torch = require_module("torch")
-    given, answer, change = FORGOTTEN_OPTIONS[name]
-    wrong = torch_answers(torch, given, **change)[answer]
-    assert_close(mistake_answers(given)[name][answer], wrong, name)
-    assert not np.isclose(wrong, torch_answers(torch, given)[answer], rtol=1e-3)
-    result = run_solver("check", write_set(tmp_path, given), f"p:{answer}", f"{wrong:.6g}", "--json")
-    assert result.returncode == 1 and json.loads(result.stdout)["mistake"] == name, result.stdout
 
 
 @pytest.mark.torch
@@ -133,7 +140,8 @@ def test_a_mistake_that_cannot_be_made_here_gives_nothing():
     found = mistake_answers({"logits": [1, 2, 3], "target": 2, "reduction": "sum"})
     assert found["mean_divisor_forgotten"] == {} and found["smoothing_over_other_classes"] == {}
     assert found["class_weights_forgotten"] == {} and found["label_smoothing_forgotten"] == {}
-    assert mistake_answers({"logits": [1, 2, 3], "target": 2})["sum_taken_as_mean"] == {}
+    assert mistake_answers({"logits": [1, 2, 3], "target": 2})["sum_taken_as_mean"] == []
+    assert mistake_answers({**WEIGHTED, "weight": None})["weighted_mean_over_batch"] == {}
     assert found["wrong_class"] == {}                          # class 2 + 1 is out of range
 
 

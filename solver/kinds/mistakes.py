@@ -153,8 +153,6 @@ CATALOGUE = {change.name: change for change in (
            applies=dilated),
     Change("mean_divisor_forgotten", SHARED_MISTAKES["mean_divisor_forgotten"], rules={"mean_divides": False},
            applies=lambda g: g.reduction == "mean"),
-    Change("sum_taken_as_mean", SHARED_MISTAKES["sum_taken_as_mean"], given=lambda g: {"reduction": "mean"},
-           applies=lambda g: g.reduction == "sum"),
     Change("gradient_sign_flipped", SHARED_MISTAKES["gradient_sign_flipped"], rules={"gradient_sign": -1}),
     Change("update_sign_flipped", SHARED_MISTAKES["update_sign_flipped"], rules={"update_sign": -1}),
     Change("kernel_flipped", SHARED_MISTAKES["kernel_flipped"], rules={"flip": True},

@@ -23,7 +23,7 @@ from ...math.printing import latex
 from ...core.model import Answer, Step
 from ..base import Kind
 from ..common import written
-from ..mistakes import Change
+from ..mistakes import SHARED_MISTAKES, Change, Places
 
 ROW_SUM_SLACK = 1e-9          # probability rows must sum to 1 within this
 ROWS_SHOWN = 4                # rows derived one by one; a larger batch shows these and the rule
@@ -51,6 +51,7 @@ class Given:
 class Rules:
     """PyTorch's conventions; each mistake changes one."""
     mean_divides: bool = True            # `mean` divides the sum of the rows by B (or the target weights)
+    mean_over_weights: bool = True       # False: a weighted mean of class indices divided by B
     gradient_sign: int = 1               # ∂L/∂z = (p - y)/B; -1: (y - p)/B
     target_subtracted: bool = True       # False: ∂L/∂z = p/B, the target left out
     class_offset: int = 0                # 1: the class index read as 1-based, the log of the wrong class
@@ -122,7 +123,7 @@ def problem_rows(given, rules: Rules) -> Rows:
     if given.reduction == "sum" or not rules.mean_divides:
         divisor = 1.0
     else:
-        divisor = float(sum(weight[y] for y in indices)) if indices is not None and given.weight is not None \
+        divisor = float(sum(weight[y] for y in indices)) if weighted_indices(given) and rules.mean_over_weights \
             else float(z.shape[0])
     return Rows(z, a, divisor)
 
@@ -147,6 +148,21 @@ def indexed(given) -> bool:
     return class_indices(given) is not None
 
 
+def weighted_indices(given) -> bool:
+    """Class indices with class weights: PyTorch's mean divides by the target classes' total weight."""
+    return indexed(given) and given.weight is not None
+
+
+def means_of_a_sum(given) -> list[tuple[str, dict, dict]]:
+    """`sum` divided as PyTorch's mean, and, where that divides by the target weights, by B."""
+    if given.reduction != "sum":
+        return []
+    if not weighted_indices(given):
+        return [("", {"reduction": "mean"}, {})]
+    return [("by the target classes' total weight", {"reduction": "mean"}, {}),
+            ("by the batch size", {"reduction": "mean"}, {"mean_over_weights": False})]
+
+
 OWN_MISTAKES = [
     Change("wrong_class", "The log of the wrong class's probability was taken: PyTorch numbers the classes from 0, "
                           "so target y picks the logit in column y counting from 0.",
@@ -157,6 +173,11 @@ OWN_MISTAKES = [
     Change("logits_as_probabilities", "The logits were used as probabilities: they are raw scores; softmax turns "
                                       "them into probabilities (positive, summing to 1) before the log is taken.",
            rules={"logits_as_probabilities": True}),
+    Places("sum_taken_as_mean", SHARED_MISTAKES["sum_taken_as_mean"], means_of_a_sum),
+    Change("weighted_mean_over_batch", "The weighted mean was divided by the batch size B: with class weights and "
+                                       "class indices, `mean` divides the sum of the weighted losses by the target "
+                                       "classes' total weight, Σ_b w_(y_b).",
+           rules={"mean_over_weights": False}, applies=lambda g: g.reduction == "mean" and weighted_indices(g)),
     Change("class_weights_forgotten", "The class weights were left out: `weight` multiplies each class's term of "
                                       "the loss, -w_c t_c log p_c (a row's whole loss by w_y, for a class index y), "
                                       "and the mean over class indices divides by the target classes' total weight.",
@@ -186,7 +207,7 @@ class SoftmaxCrossEntropy(Kind):
     }
     vary = {"logits": {}}
     Given, Rules = Given, Rules
-    mistakes = ["mean_divisor_forgotten", "sum_taken_as_mean", "gradient_sign_flipped", *OWN_MISTAKES]
+    mistakes = ["mean_divisor_forgotten", "gradient_sign_flipped", *OWN_MISTAKES]
 
     def validate(self, given) -> None:
         classes = np.shape(given.logits)[-1]
