@@ -155,12 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
 def run_kinds(args) -> int:
     import dataclasses
     from .core.fields import field_key
+    from .core.prose import prose_text
     from .kinds import all_kinds
     for name, kind in all_kinds().items():
         print(f"{name}: {kind.summary}")
         print("  given:")
         for f in dataclasses.fields(kind.Given):
-            print(f"    {field_key(f):<18} {f.metadata['doc']}")
+            print(f"    {field_key(f):<18} {prose_text(f.metadata['doc'])}")
         print("  answers:")
         for answer, doc in kind.answers.items():
             print(f"    {answer:<18} {doc}")

@@ -337,3 +337,12 @@ def test_general_causal_mask_forgotten_sums_over_every_token():
     alpha = [sympy.Symbol(f"alpha_2{j}", integer=True, positive=True) for j in range(1, 5)]
     v = [sympy.Symbol(f"v_{j}", integer=True, positive=True) for j in range(1, 5)]
     assert sympy.expand(found - sum(a * b for a, b in zip(alpha, v))) == 0
+
+
+def test_the_sizes_print_as_math_in_the_prose():
+    """d_k and d_v were written as text: a literal underscore in the PDF."""
+    from solver.render import render_solution
+    numeric = render_solution(attention.solve(attention.read(Q7B)), "latex")
+    assert "With $n = 3$ tokens of $d = 2$ features: $d_k = 2$ and $d_v = 2$." in numeric
+    general = render_solution(attention.solve(attention.read({"tokens": 4, "position": 2})), "latex")
+    assert "; $d_k$ is the size of the keys." in general

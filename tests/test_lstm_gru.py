@@ -413,3 +413,14 @@ def test_more_bad_input(tmp_path, cell, given, field, words):
     characters)."""
     path = one_problem_file(tmp_path, cell, given)
     assert_bad_input(run_solver("solve", path), path, "p", field, words)
+
+
+def test_the_loss_prints_as_math_in_the_prose(tmp_path):
+    """The loss sentence wrote its formula as text: Σ_t Σ_i y_t,i with literal underscores in the PDF."""
+    from solver.core.prose import escape_latex
+    from solver.kinds.recurrent.common import LOSS_TEXT
+    assert not [text for text in LOSS_TEXT.values() if "\\_" in escape_latex(text)]
+    given = {"x": [1, 2], "loss": "sum_all", "weight_ih": [1, 1, 1], "weight_hh": [1, 1, 1]}
+    result = run_solver("solve", one_problem_file(tmp_path, "gru", given), "--format", "latex")
+    assert result.returncode == 0, result.stderr
+    assert r"The loss is $\sum_t \sum_i y_{t,i}$, the sum" in result.stdout

@@ -420,4 +420,23 @@ def test_losses_by_hand(loss, scale):
 def test_kinds_says_what_the_losses_are():
     result = run_solver("kinds")
     assert result.returncode == 0
-    assert "½‖y_L − y*‖²" in result.stdout and "nn.MSELoss()" in result.stdout and "without ½" in result.stdout
+    assert "1/2 ‖y_L - y^*" in result.stdout and "nn.MSELoss()" in result.stdout and "without ½" in result.stdout
+
+
+def test_the_prose_writes_its_formulas_as_math(tmp_path):
+    """The explanations wrote h_0, y_t, δ_t = ∂ℓ/∂h_t, w_hh^t h_0 as text: literal underscores and carets in the PDF."""
+    import yaml
+    problems = [{"id": "a", "kind": "rnn", "given": {"x": [1, 2, 3], "w_in": 0.5, "w_hh": 0.5, "activation": "tanh",
+                                                     "target": 1, "b": 0.1}},
+                {"id": "b", "kind": "rnn", "given": {"x": ["x_1", "x_2"], "w_in": "w_in", "w_hh": "w_hh", "w_hy": "w_hy",
+                                                     "target": "y_r", "h0": 0}},
+                {"id": "c", "kind": "rnn", "given": {"x": [[1, 0], [0, 1], [1, 1]], "w_in": [[1, 0], [0, 1]],
+                                                     "w_hh": [[0.5, 0], [0, 0.5]], "loss": "sse_all",
+                                                     "target": [[1, 0], [0, 1], [1, 1]]}}]
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump({"title": "t", "problems": problems}))
+    result = run_solver("solve", path, "--format", "latex")
+    assert result.returncode == 0, result.stderr
+    body = result.stdout.partition(r"\begin{document}")[2]
+    assert "\\_" not in body and "\\char94" not in body           # prose escapes the _ and ^ it prints
+    assert r"$\delta_{t} = \frac{\partial \ell}{\partial h_{t}}$ collects the error" in result.stdout

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.errors import FieldError
 from ..core.fields import array, choice, given_field, integer, number, optional, size_symbol
-from ..math.nodes import Array, Exp, Formula, Fraction_, Number, Product, Root, Sum, Summation, Symbol, divide
+from ..math.nodes import Array, Exp, Formula, Fraction_, Number, Product, Relation, Root, Sum, Summation, Symbol, divide
 from ..math.notation import indexed, listing, quantity, transposed
 from ..math.printing import latex
 from ..core.model import Answer, Step
@@ -284,8 +284,10 @@ def projection_step(given, result) -> Step:
                           Product([Array(w), Array(x[i - 1][:, None])], dot=True), value[i - 1]])
         else:
             lines.append([Symbol(letter), rows_projected(letter), Product([Array(x), Array(w.T)], dot=True), value])
-    text = (f"With n = {len(x)} tokens of d = {x.shape[1]} features: d_k = {result.queries.shape[1]} "
-            f"and d_v = {result.values.shape[1]}. The keys and values of every token are needed.")
+    sizes = {"n": len(x), "d": x.shape[1], "d_k": result.queries.shape[1], "d_v": result.values.shape[1]}
+    n, d, d_k, d_v = (f"${latex(Relation(quantity(name), '=', size))}$" for name, size in sizes.items())
+    text = (f"With {n} tokens of {d} features: {d_k} and {d_v}. The keys and values of every token are "
+            "needed.")
     return Step("Queries, keys and values", text, lines)
 
 
@@ -395,7 +397,7 @@ def derive_general(given) -> list[Step]:
              [[quantity("k_j"), projected("K", quantity("x_j"))], [quantity("v_j"), projected("V", quantity("x_j"))]]),
         Step("Scores", f"Query {i} against every key j it attends to"
              + (f" (j ≤ {i}: the causal mask hides later tokens)" if given.mask else "")
-             + ("; d_k is the size of the keys." if given.scale is None else "."),
+             + (f"; ${latex(quantity('d_k'))}$ is the size of the keys." if given.scale is None else "."),
              [[indexed("e", f"{i}j"), score]]),
         Step("Softmax", "The scores become weights that are positive and sum to 1 over j.",
              [[indexed("alpha", f"{i}j"), softmax_formula(i, "j", count)]]),

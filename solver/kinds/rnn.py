@@ -37,8 +37,8 @@ import numpy as np
 
 from ..core.errors import FieldError
 from ..core.fields import choice, given_field, optional
-from ..math.nodes import Apply, Array, Formula, Hadamard, Indexed, Negative, Norm, Number, Partial, Power, Product, \
-    Sum, Summation, Symbol
+from ..math.nodes import Apply, Arguments, Array, Dots, Formula, Group, Hadamard, Indexed, Negative, Norm, Number, \
+    Partial, Power, Product, Relation, Sum, Summation, Symbol
 from ..math.notation import after_update, derivative, indexed, listing, quantity, written
 from ..math.notation import transposed as transposed_
 from ..math.printing import latex
@@ -48,8 +48,8 @@ from .common import exact, exact_array
 from .mistakes import Change, Places, shared
 from .sizes import distinct
 from .recurrent import common as recurrent
-from .recurrent.common import LOSS_TEXT, LOSSES, asked_loss, fit, plus, times, loss_and_targets, read_rate, read_sequence, \
-    read_tensor, squeezed, symbolic_fields, sympy_number, exact_number, words
+from .recurrent.common import LOSS_TEXT, LOSSES, asked_loss, fit, inline, plus, times, loss_and_targets, read_rate, \
+    read_sequence, read_tensor, squeezed, symbolic_fields, sympy_number, exact_number, words
 
 # How the derivation writes each given (a sheet labels the givens with it).
 GIVEN_SYMBOLS = {field: written(name) for field, name in (("x", "x"), ("h0", "h_0"), ("w_in", "w_in"), ("w_hh", "w_hh"),
@@ -662,9 +662,13 @@ def model_step(m: Model, n: Notation) -> Step:
     if m.loss is not None:
         lines.append([quantity("loss"), loss_letters(m, n)])
     activation = "tanh" if m.tanh else "no activation (a linear RNN)"
-    sentences = [f"The RNN reads x_1, ..., x_{m.steps} one step at a time, with {activation}; h_0 is "
-                 "the initial state.",
-                 "" if m.w_hy is not None else "There are no output weights: the output y_t is h_t.",
+    xs = [n.letter("x", 1), Dots(), n.letter("x", m.steps)] if m.steps > 2 else \
+        [n.letter("x", t) for t in range(1, m.steps + 1)]
+    sentences = [f"The RNN reads {inline(Arguments(xs))} one step at a time, with {activation}; "
+                 f"{inline(n.letter('h', 0))} is the initial state.",
+                 "" if m.w_hy is not None else
+                 "There are no output weights: the output is the state, "
+                 f"{inline(n.letter('y', 't'), n.letter('h', 't'))}.",
                  loss_text(m), "" if m.scalar else "Vectors are columns."]
     return Step("The model", " ".join(s for s in sentences if s), lines)
 
@@ -688,7 +692,7 @@ def loss_letters(m: Model, n: Notation):
         squares = Power(Norm(indexed("y", steps[0]) - quantity("y*")))
     else:
         squares = Summation(Symbol("t"), 1, m.steps, Power(Norm(indexed("y", "t") - indexed("y*", "t"))))
-    return squares if loss_scale(m) == 1 else Product([Number(loss_scale(m)), squares], spaced=True)
+    return squares if loss_scale(m) == 1 else side_by_side(Number(loss_scale(m)), squares)
 
 
 def scaled(coefficient, formula: Formula) -> Formula:
@@ -709,9 +713,13 @@ def forward_step(m: Model, n: Notation) -> Step:
             lines.append(distinct([n.letter("h", t), Apply("tanh", n.letter("a", t)), Apply("tanh", n.value("a", t)),
                                n.value("h", t)]))
     if m.symbolic:
-        text = ("Each step feeds the state before it back in. Putting each h_(t−1) into the next "
-                "step unrolls the recurrence: h_t written with h_0 and the inputs alone, "
-                "h_t = w_hh^t h_0 + Σ_s w_hh^(t−s) (w_in x_s" + (" + b" if m.b is not None else "") + ").")
+        t, s = Symbol("t"), Symbol("s")
+        fed = plus([side_by_side(n.letter("w_in"), n.letter("x", "s"))] + ([n.letter("b")] if m.b is not None else []))
+        unrolled = Sum([from_initial_state(n),
+                        Summation(s, None, None, side_by_side(Power(n.letter("w_hh"), t - s), Group(fed)))])
+        text = (f"Each step feeds the state before it back in. Putting each {inline(n.letter('h', 't-1'))} into the "
+                f"next step unrolls the recurrence: {inline(n.letter('h', 't'))} written with "
+                f"{inline(n.letter('h', 0))} and the inputs alone, {inline(n.letter('h', 't'), unrolled)}.")
     else:
         text = ("One step at a time: the input term" + (", the recurrent term and the bias"
                 if m.b is not None else " and the recurrent term") + " are added" +
@@ -747,7 +755,7 @@ def loss_step(m: Model, n: Notation) -> Step:
 def bptt_steps(m: Model, n: Notation, values: dict) -> list[Step]:
     bw = n.bw
     lines = [dy_line(m, n, t) for t in m.loss_steps]
-    steps = [Step("Error at the outputs", "∂ℓ/∂y_t for each output the loss reads" +
+    steps = [Step("Error at the outputs", f"{inline(n.letter('dy', 't'))} for each output the loss reads" +
                   (f": {error_text(m)}." if squared(m) else ": every entry counts once, so 1."),
                   lines)]
     lines = []
@@ -760,25 +768,52 @@ def bptt_steps(m: Model, n: Notation, values: dict) -> list[Step]:
             products.append(([("w_hh", None, True), ("g", t + 1)], m.w_hh.T @ bw.g[t + 1]))
         lines.append(sum_line(n, n.letter("delta", t), products, bw.delta[t]))
         if m.tanh:
-            one_minus = Sum([Number(1), Negative(Power(n.letter("h", t)))])
-            lines.append(distinct([n.letter("g", t), Hadamard(n.letter("delta", t), one_minus),
+            lines.append(distinct([n.letter("g", t), Hadamard(n.letter("delta", t), one_minus_square(n.letter("h", t))),
                                Hadamard(n.value("delta", t), as_node(scalar_or(slope(m, n.fw, t)))),
                                n.value("g", t)]))
     lines.append(sum_line(n, Partial(quantity("loss"), indexed("h", 0)),
                           [([("w_hh", None, True), ("g", 1)], bw.terms["grad_h0"][0][1])], bw.terms["grad_h0"][0][1]))
-    text = ("Backpropagation through time, from the last step back: δ_t = ∂ℓ/∂h_t collects the error "
-            "from y_t (through W_hy^T" + ("" if m.w_hy is not None else ", here the identity") +
-            ") and from step t + 1 (through W_hh^T). " +
-            ("g_t = ∂ℓ/∂a_t = δ_t ⊙ (1 − h_t²), since tanh'(a) = 1 − tanh(a)²." if m.tanh else
-             "With no activation g_t = ∂ℓ/∂a_t is δ_t itself, so the formulas below write δ for g."))
+    delta, g, a = indexed("delta", "t"), indexed("g", "t"), Symbol("a")
+    dl_da, tanh_slope = dl(indexed("a", "t")), Apply("tanh'", a)
+    through_output = inline(n.letter("w_hy", transposed=True)) if m.w_hy is not None else \
+        f"{inline(transposed_('W_hy'))}, here the identity"
+    text = (f"Backpropagation through time, from the last step back: "
+            f"{inline(delta, dl(indexed('h', 't')))} collects the error from "
+            f"{inline(n.letter('y', 't'))} (through {through_output}) and from step $t + 1$ (through "
+            f"{inline(n.letter('w_hh', transposed=True))}). " +
+            (f"{inline(g, dl_da, Hadamard(delta, one_minus_square(indexed('h', 't'))))}, since "
+             f"{inline(tanh_slope, one_minus_square(Apply('tanh', a)))}." if m.tanh else
+             f"With no activation {inline(g, dl_da)} is {inline(delta)} itself, so the formulas below write "
+             f"{inline(quantity('delta'))} for {inline(Symbol('g'))}."))
     steps.append(Step("Backpropagation through time", text, lines))
+    input_error = side_by_side(n.letter("w_in", transposed=True), g)
     inputs = [sum_line(n, Symbol(f"grad_x[{t}]", answer_label(m, f"grad_x[{t}]")),
                        [([("w_in", None, True), ("g", t)], bw.dx[t - 1])], bw.dx[t - 1]) for t in range(1, m.steps + 1)]
     steps.append(Step("Gradients", "Each weight is used at every step, so its gradient is a sum over "
                                    "the steps: the error at the step times what the weight multiplied there. "
-                                   "Each input x_t is used once, at step t: ∂ℓ/∂x_t = W_in^T g_t.",
+                                   f"Each input {inline(n.letter('x', 't'))} is used once, at step $t$: "
+                                   f"{inline(dl(n.letter('x', 't')), input_error)}.",
                       [gradient_line(m, n, name) for name in bw.terms if name != "grad_h0"] + inputs))
     return steps
+
+
+def from_initial_state(n: Notation) -> Formula:
+    """w_hh^t h_0, the part of h_t the initial state gives."""
+    return side_by_side(Power(n.letter("w_hh"), Symbol("t")), n.letter("h", 0))
+
+
+def side_by_side(*factors: Formula) -> Product:
+    """Factors written next to each other with a space, as a course writes w_hh^t h_0."""
+    return Product(list(factors), spaced=True)
+
+
+def dl(of: Formula) -> Formula:
+    """∂ℓ/∂of."""
+    return Partial(quantity("loss"), of)
+
+
+def one_minus_square(x: Formula) -> Formula:
+    return Sum([Number(1), Negative(Power(x))])
 
 
 def dy_line(m: Model, n: Notation, t) -> list:
@@ -793,10 +828,11 @@ def dy_line(m: Model, n: Notation, t) -> list:
 def error_text(m: Model) -> str:
     """∂ℓ/∂y_t in words: the derivative of c(y − y*)² is 2c(y − y*)."""
     c, scale = error_factor(m), loss_scale(m)
+    error = indexed("y", "t") - indexed("y*", "t")
     if c == 1:
-        return "y_t − y*_t (the ½ cancels the 2 of the derivative)"
-    squares = "(y − y*)²" if scale == 1 else f"{scale}·(y − y*)²"
-    return f"{c}·(y_t − y*_t), the derivative of {squares}"
+        return f"{inline(error)} (the ½ cancels the 2 of the derivative)"
+    squares = scaled(scale, Power(Group(Symbol("y") - quantity("y*"))))
+    return f"{inline(scaled(c, Group(error)))}, the derivative of {inline(squares)}"
 
 
 GRADIENT_FACTORS = {"grad_w_in": ("g", "x"), "grad_w_hh": ("g", "h-1"), "grad_b": ("g", None),
@@ -822,14 +858,18 @@ def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
         if m.w_hy is not None:
             chain.append(distinct([state_error_letter(t), n.letter("w_hy") * n.letter("dy", t),
                                short_error(m, n, t)]))
-    output = (" = w_hy h_t" + (" + b_y" if m.b_y is not None else "")) if m.w_hy is not None else " = h_t"
-    steps = [Step("Chain rule at the outputs", f"The loss reaches h_t through y_t{output}. Below, y_t "
-                  "stands for its unrolled form above until the last line.", chain)]
+    y, h = n.letter("y", "t"), n.letter("h", "t")
+    output = h if m.w_hy is None else \
+        plus([side_by_side(n.letter("w_hy"), h)] + ([n.letter("b_y")] if m.b_y is not None else []))
+    steps = [Step("Chain rule at the outputs", f"The loss reaches {inline(h)} through {inline(y, output)}. Below, "
+                  f"{inline(y)} stands for its unrolled form above until the last line.", chain)]
     lines = [[derivative_letter(t, name), as_node(total(terms))]
              for t in m.loss_steps for name, terms in unrolled_derivatives(m, t).items()]
     steps.append(Step("Derivatives of the unrolled state",
-                      "Differentiate the unrolled h_t term by term: a power w_hh^k brings down k, "
-                      "and h_0 enters h_t only through w_hh^t h_0.", lines))
+                      f"Differentiate the unrolled {inline(h)} term by term: a power "
+                      f"{inline(Power(n.letter('w_hh'), Symbol('k')))} brings down $k$, and {inline(n.letter('h', 0))} "
+                      f"enters {inline(h)} only through {inline(from_initial_state(n))}.",
+                      lines))
     lines = []
     for name in (k for k in values if k.startswith("grad_") and not k.startswith("grad_x")):
         if name in ("grad_w_hy", "grad_b_y"):
@@ -851,9 +891,11 @@ def symbolic_gradient_steps(m: Model, n: Notation, values: dict) -> list[Step]:
                            plus([error * as_node(n.m.w_hh.flat[0] ** (t - s) * n.m.w_in.flat[0]) for t, error in terms]),
                            as_node(values[f"grad_x[{s}]"])]) if terms else
                      [Symbol(f"grad_x[{s}]", answer_label(m, f"grad_x[{s}]")), as_node(values[f"grad_x[{s}]"])])
-    steps.append(Step("Gradients", "The chain rule through the unrolled states; writing y_t out gives "
-                                   "each gradient in the given symbols alone. An input x_s reaches h_t "
-                                   "(t ≥ s) as w_hh^(t−s) w_in x_s.", lines))
+    t, s = Symbol("t"), Symbol("s")
+    reach = side_by_side(Power(n.letter("w_hh"), t - s), n.letter("w_in"), n.letter("x", "s"))
+    steps.append(Step("Gradients", f"The chain rule through the unrolled states; writing {inline(y)} out gives "
+                                   f"each gradient in the given symbols alone. An input {inline(n.letter('x', 's'))} "
+                                   f"reaches {inline(h)} ({inline(Relation(t, '>=', s))}) as {inline(reach)}.", lines))
     return steps
 
 

@@ -28,7 +28,7 @@ from ...core.fields import choice, given_field, optional
 from ...core.model import Answer, Step
 from ...math.functions import VALUE_AND_SLOPE
 from ...math.nodes import Apply, Array, Formula, Group, Hadamard, Negative, Number, Partial, Power, Product, \
-    Relation, Sum, Summation, Symbol, Transpose
+    Sum, Summation, Symbol, Transpose
 from ...math.notation import after_update, derivative, indexed, listing, quantity, words, written
 from ...math.printing import latex
 from ..common import exact
@@ -36,7 +36,7 @@ from . import common as recurrent
 from ..base import Kind
 from ..mistakes import Places
 from ..sizes import distinct
-from .common import LOSS_TEXT, LOSSES, fit, plus, times, read_sequence, read_tensor, squeezed, \
+from .common import LOSS_TEXT, LOSSES, fit, inline, plus, times, read_sequence, read_tensor, squeezed, \
     symbolic_fields, sympy_number, words as shape_words
 
 MAX_STEPS = 20
@@ -377,13 +377,6 @@ def as_node(v) -> Formula:
 
 def letter(name: str, t=None) -> Formula:
     return quantity(name) if t is None else indexed(name, t)
-
-
-def inline(node: Formula, *more: Formula) -> str:
-    """Math in prose: one formula, or several joined by =."""
-    for other in more:
-        node = Relation(node, "=", other)
-    return "$" + latex(node) + "$"
 
 
 def dl(of: Formula) -> Symbol:

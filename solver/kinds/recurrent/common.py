@@ -12,18 +12,38 @@ import numpy as np
 
 from ...core.errors import FieldError
 from ...core.fields import MAX_CELLS, nested_shape
-from ...math.nodes import Formula, Product, Sum
+from ...math.nodes import Formula, Group, Norm, Number, Power, Product, Relation, Sum, Summation, Symbol
+from ...math.notation import indexed, quantity
+from ...math.printing import latex
 from ..common import exact
 
+T, I = Symbol("t"), Symbol("i")
+LAST_SQUARES = Power(Norm(indexed("y", "L") - quantity("y*")))
+ALL_SQUARES = Summation(T, None, None, Power(Norm(indexed("y", "t") - indexed("y*", "t"))))
+HALF = Number(Fraction(1, 2))
+
+
+def inline(node: Formula, *more: Formula) -> str:
+    """Math in prose: one formula, or several joined by =."""
+    for other in more:
+        node = Relation(node, "=", other)
+    return "$" + latex(node) + "$"
+
+
 LOSS_TEXT = {
-    "mse_last": "½‖y_L − y*‖², half the squared error of the last output (the default; not torch's mean)",
-    "mse_all": "½Σ_t‖y_t − y*_t‖², half the squared error summed over the steps",
-    "sse_last": "‖y_L − y*‖², the squared error of the last output, without ½",
-    "sse_all": "Σ_t‖y_t − y*_t‖², the squared error summed over the steps, without ½",
-    "torch_mse_last": "torch's nn.MSELoss() of the last output: the mean of (y_L,i − y*_i)² over its m entries",
-    "torch_mse_all": "torch's nn.MSELoss() of every output: the mean of (y_t,i − y*_t,i)² over all L·m entries",
-    "sum_last": "Σ_i y_L,i, the sum of the last output's entries",
-    "sum_all": "Σ_t Σ_i y_t,i, the sum of every output's entries",
+    "mse_last": f"{inline(Product([HALF, LAST_SQUARES], spaced=True))}, half the squared error of the last output "
+                "(the default; not torch's mean)",
+    "mse_all": f"{inline(Product([HALF, ALL_SQUARES], spaced=True))}, half the squared error summed over the steps",
+    "sse_last": f"{inline(LAST_SQUARES)}, the squared error of the last output, without ½",
+    "sse_all": f"{inline(ALL_SQUARES)}, the squared error summed over the steps, without ½",
+    "torch_mse_last": "torch's nn.MSELoss() of the last output: the mean of "
+                      f"{inline(Power(Group(indexed('y', 'L', 'i') - indexed('y*', 'i'))))} over its $m$ entries",
+    "torch_mse_all": "torch's nn.MSELoss() of every output: the mean of "
+                     f"{inline(Power(Group(indexed('y', 't', 'i') - indexed('y*', 't', 'i'))))} over all "
+                     f"{inline(Product([Symbol('L'), Symbol('m')], dot=True))} entries",
+    "sum_last": f"{inline(Summation(I, None, None, indexed('y', 'L', 'i')))}, the sum of the last output's entries",
+    "sum_all": f"{inline(Summation(T, None, None, Summation(I, None, None, indexed('y', 't', 'i'))))}, the sum of "
+               "every output's entries",
 }
 LOSSES = tuple(LOSS_TEXT)
 SYMBOL_NAME = re.compile("[A-Za-z]+[0-9]*(_[A-Za-z0-9]+)?")    # what a student's w_in, x_1 parse to
