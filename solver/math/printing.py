@@ -630,14 +630,9 @@ def table_parts(table: Table) -> list[dict]:
     cells = [[latex(row[name]) for name in table.columns] for row in table.rows]
     widths = [max(visible_length(t) for t in [name, *column]) + 2
               for name, column in zip(table.columns, zip(*cells))]
-    parts, start, used = [], 0, 0
-    for i, width in enumerate(widths + [TABLE_WIDTH + 1]):
-        if i == len(widths) or (used + width > TABLE_WIDTH and i > start):
-            parts.append({"header": ["layer"] + [name.replace("_", " ") for name in list(table.columns)[start:i]],
-                          "rows": [[label] + row[start:i] for label, row in zip(table.labels, cells)]})
-            start, used = i, 0
-        used += width
-    return parts
+    return [{"header": ["layer"] + [list(table.columns)[j].replace("_", " ") for j in group],
+             "rows": [[label] + [row[j] for j in group] for label, row in zip(table.labels, cells)]}
+            for group in fitting(widths)]
 
 
 def column_groups(table: dict) -> list[list[int]]:
@@ -647,11 +642,26 @@ def column_groups(table: dict) -> list[list[int]]:
     names = max((len(row["name"]) for row in table["rows"]), default=0) + 2
     widths = [max(visible_length(text) for text in [column, *(latex(row["counts"][j]) for row in table["rows"])]) + 2
               for j, column in enumerate(table["columns"])]
-    groups, group, used = [], [], names
-    for j, width in enumerate(widths):
+    return fitting(widths, names)
+
+
+def split_columns(header: list[str], rows: list[list[str]]) -> list[dict]:
+    """A table of printed cells (prose, $math$) as tables of at most TABLE_WIDTH characters across,
+    each repeating the first column: [{"header": [...], "rows": [[...]]}]."""
+    widths = [max(visible_length(text.replace("$", "")) for text in column) + 2 for column in zip(header, *rows)]
+    return [{"header": [header[0]] + [header[j] for j in group],
+             "rows": [[row[0]] + [row[j] for j in group] for row in rows]}
+            for group in fitting(widths[1:], widths[0], first=1)]
+
+
+def fitting(widths: list[int], fixed: int = 0, first: int = 0) -> list[list[int]]:
+    """Columns of these widths in groups of at most TABLE_WIDTH across, each with `fixed` across
+    of columns every group repeats: the indices (from `first`) each group holds, at least one."""
+    groups, group, used = [], [], fixed
+    for j, width in enumerate(widths, start=first):
         if group and used + width > TABLE_WIDTH:
             groups.append(group)
-            group, used = [], names
+            group, used = [], fixed
         group.append(j)
         used += width
     return groups + [group]

@@ -20,7 +20,7 @@ import jinja2
 import numpy as np
 
 from ..math.printing import (abbreviated, answer_value, column_groups, display_rows, latex, marked, member_values,
-                             members, products, table_parts, text_display)
+                             members, products, split_columns, table_parts, text_display)
 from ..core.prose import escape_html, escape_latex, html_literal, escape_markdown, math_to_text, prose_text
 from ..answers.types import answer_type
 from .diagram import laid_out, mermaid_text
@@ -60,7 +60,7 @@ def environment(fmt: str) -> jinja2.Environment:
                        inline_math=INLINE_MATH.get(fmt, lambda s: f"${s}$"),
                        asked=asked, arrays=given_arrays, dollar_math=dollar_math,
                        title_text=lambda s: html_literal(prose_text(s)),
-                       table_parts=table_parts, column_groups=column_groups, display_rows=display_rows,
+                       table_parts=table_parts, column_groups=column_groups, split_columns=split_columns, display_rows=display_rows,
                        marked=marked, members=members, member_values=member_values, abbreviated=abbreviated,
                        shown=answer_value,
                        tall_blank=lambda answer: answer_type(answer.type).tall_blank,
