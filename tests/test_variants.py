@@ -195,6 +195,22 @@ def test_a_problems_own_vary_replaces_the_kinds_default(tmp_path):
     assert seen_strides == {1, 2}
 
 
+def test_a_problem_no_draw_changes_is_named_unless_its_file_keeps_it(tmp_path):
+    """Optimizer problems came out the same in every variant with no word of it."""
+    path = write_problems(tmp_path / "set.yaml", """\
+  - id: "o1"
+    kind: optimizer
+    given: {rule: sgd, params: {w: [1, 2]}, grads: [{w: [0.5, -1]}], lr: 0.1}
+  - id: "o2"
+    kind: optimizer
+    given: {rule: sgd, params: {w: [1, 2]}, grads: [{w: [0.5, -1]}], lr: 0.1}
+    vary: {}
+""")
+    result = run_solver("variants", path, "--count", "2", "--seed", "1", "--output", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "problem o1 is the same in every variant" in result.stderr and "o2" not in result.stderr
+
+
 def test_draws_the_kind_refuses_are_drawn_again(tmp_path):
     """A 3×3 input and kernel sizes 1 to 9: only sizes up to 3 fit."""
     path = write_problems(tmp_path / "set.yaml", """\

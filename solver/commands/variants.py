@@ -73,6 +73,13 @@ def write_variants(path, count: int, seed: int, output="output", fmt: str = "lat
         raise UsageError(f"--count must be from 1 to {MAX_COUNT}; got {count}")
     path = Path(path)
     variants = Variants(path, seed)
+    if kept := variants.unvaried():
+        one, owner = len(kept) == 1, "its kind's" if len(kept) == 1 else "their kinds'"
+        progress(f"variants: {plural(kept)} the same in every variant: {owner} "
+                 f"default draws change nothing {'it gives' if one else 'they give'} (a kind redraws only numbers a "
+                 "student sees, a given matrix or a {{ field }} of the statement, and some kinds none); give "
+                 f"{'it' if one else 'each'} a `vary` to redraw its numbers, or `vary: {{}}` to keep it without "
+                 "this note")
     target = Path(output) / f"{path.stem}-variants"
     key = io.StringIO()
     writer = csv.writer(key, lineterminator="\n")
@@ -90,6 +97,10 @@ def write_variants(path, count: int, seed: int, output="output", fmt: str = "lat
                 progress(f"variants: {number} of {count}")
         write_text(folder / f"{path.stem}-variants-key.csv", key.getvalue())
     return target
+
+
+def plural(ids: list[str]) -> str:
+    return f"problem {ids[0]} is" if len(ids) == 1 else f"problems {', '.join(ids)} are"
 
 
 def write_text(path: Path, text: str):

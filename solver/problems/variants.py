@@ -204,6 +204,12 @@ class Variants:
                    if numbers_in(given.get(name))}
         return Wish(default, False, shown, stated)
 
+    def unvaried(self) -> list[str]:
+        """The problems with answers that every variant keeps as they are though their file does
+        not ask it (no `vary: {}`): their kind's default varies nothing they give."""
+        return [problem.id for problem, plan, solution in zip(self.pset.problems, self.plans, self.solutions)
+                if not plan and problem.vary is None and solution.answers]
+
     def key(self, index: int, name: str) -> tuple:
         """A given value as the whole file shares it: every problem that gives this
         field this value (parts a to c with the same target) varies it the same way."""
