@@ -352,3 +352,12 @@ BAD = [
 def test_bad_input_names_file_problem_and_field(tmp_path, given, field, words):
     path = one_problem(tmp_path, given)
     assert_bad_input(run_solver("solve", path), path, "p1", field, words)
+
+
+def test_a_negative_bias_is_bracketed_where_the_numbers_are_put_in(tmp_path):
+    """z = W a + b with b = -2 printed "... + -2"."""
+    path = tmp_path / "set.yaml"
+    path.write_text("problems:\n  - id: m\n    kind: mlp\n    given:\n      inputs: [[1, 2]]\n"
+                    "      layers: [{weight: [[1, -1]], bias: -2}]\n")
+    result = run_solver("solve", path, "--format", "latex")
+    assert result.returncode == 0 and r"+ \left(-2\right) = -3" in result.stdout and "+ -" not in result.stdout

@@ -32,7 +32,7 @@ import numpy as np
 from ...core.errors import FieldError
 from ...core.fields import array, choice, given_field, number, optional, read_given
 from ...math.activations import ACTIVATIONS as FUNCTIONS
-from ...math.nodes import Apply, Formula, Group, Negative, Number, Product, Relation, Sum, Symbol
+from ...math.nodes import Apply, Array, Formula, Group, Negative, Number, Product, Relation, Sum, Symbol
 from ...math.notation import at_layer, subscripted, words
 from ...math.printing import float_latex, latex
 from ...core.model import Answer, Step
@@ -327,11 +327,20 @@ def column(v):
     return v[0] if v.size == 1 else v.reshape(-1, 1)
 
 
+def substituted(p) -> Formula:
+    """W a + b with the layer's numbers in."""
+    weight, before, bias = (as_node(v) for v in (p.layer.weight, column(p.input), column(p.layer.bias)))
+    return Product([weight, before], spaced=True) + bias
+
+
+def as_node(value) -> Formula:
+    return Array(value) if isinstance(value, np.ndarray) else Number(value)
+
+
 def forward_step(given, runs) -> Step:
     shown = runs if len(runs) <= INPUTS_IN_FULL else runs[:INPUTS_IN_FULL_WHEN_MANY]
-    cases = [{"x": column(x), "layers": [dict(layer_formulas(p.layer.activation, k), weight=p.layer.weight,
-                                              input=column(p.input), bias=column(p.layer.bias), z=column(p.z),
-                                              a=column(p.a)) for k, p in enumerate(run, start=1)]}
+    cases = [{"x": column(x), "layers": [dict(layer_formulas(p.layer.activation, k), substituted=substituted(p),
+                                              z=column(p.z), a=column(p.a)) for k, p in enumerate(run, start=1)]}
              for x, run in zip(given.inputs, shown)]
     text = "Each input goes through the layers in turn."
     if len(shown) < len(runs):
