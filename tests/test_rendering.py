@@ -196,7 +196,8 @@ def test_a_script_that_is_a_sum_keeps_its_grouping_in_text():
     cases = {r"A_{\ell}y_{\ell-1}": "A_ℓ · y_(ℓ-1)", r"x^{p - 1} + e^{-x}": "x^(p - 1) + e^-x",
              r"a^{(k-1)} + h_{t}^{2}": "a^(k-1) + h_t^2", r"\sum_{c=0}^{C - 1} w_{c}": "∑_c=0^(C - 1) w_c",
              r"\frac{1}{1 + e^{-w x_{1}}}": "1/(1 + e^(-w · x_1))", r"B C_{\text{out}} H_{\text{out}}": "B · C_out · H_out",
-             r"\tanh\left(x_{1} \right)": "tanh(x_1)"}
+             r"\tanh\left(x_{1} \right)": "tanh(x_1)",
+             r"0.5 \cdot \frac{-1.85}{-2}": "0.5 · (-1.85)/(-2)"}
     for tex_text, text in cases.items():
         assert math_to_text(tex_text) == text
 

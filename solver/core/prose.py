@@ -198,7 +198,8 @@ def text_converter():
 
     def fraction(node, l2tobj):
         top, bottom = (l2tobj.nodelist_to_text([arg]).strip() for arg in node.nodeargd.argnlist[-2:])
-        wrap = lambda s: s if re.fullmatch(r"-?∂?[\w.]+", s) else f"({s})"  # noqa: E731   ∂f/∂x as one reads it
+        # ∂f/∂x and 1/2 as one reads them; a negative part bracketed: 0.5 · (-2)/4, not 0.5 · -2/4
+        wrap = lambda s: s if re.fullmatch(r"∂?[\w.]+", s) else f"({s})"  # noqa: E731
         return f"{wrap(top)}/{wrap(bottom)}"
 
     context = latex2text.get_default_latex_context_db().filter_context(keep_categories=None)
