@@ -396,34 +396,25 @@ def test_a_picture_wider_than_tex_can_measure_compiles(tmp_path):
 
 LABEL_CM = 0.32          # a \footnotesize label's height, inner sep included
 DIGIT_CM = 0.155         # a \footnotesize digit's width
-TIKZ_REACH = 0.3915      # TikZ's to[bend ...]: each control point this many chords from its end
+INNER_SEP_CM = 0.05      # TikZ's inner sep (1.5pt) between a wire and its label's text
 
 
-def wire_curve(path) -> list:
-    """A wire's first segment as TikZ draws it, a cubic Bézier's four points, from its drawn ends:
-    straight, or as `to[bend left=path.bend]` (tikzlibrarytopaths): leaving `bend` degrees left of
-    the chord, coming in as far right of it, each control point 0.3915 chords from its end."""
-    (x0, y0), (x3, y3) = path.points[0], path.points[1]
-    chord, angle, bend = math.hypot(x3 - x0, y3 - y0), math.atan2(y3 - y0, x3 - x0), math.radians(path.bend)
-    reach = TIKZ_REACH * chord if bend else chord / 3
-    return [(x0, y0), (x0 + reach * math.cos(angle + bend), y0 + reach * math.sin(angle + bend)),
-            (x3 - reach * math.cos(angle - bend), y3 - reach * math.sin(angle - bend)), (x3, y3)]
+def labelled_segment(path) -> tuple:
+    """The segment of a wire, as drawn, that its labels sit on: its first, a twin's stretch beside the line."""
+    return tuple(path.points[path.labelled:path.labelled + 2])
 
 
-def bezier(curve, t) -> tuple:
-    """The curve's point at time t (de Casteljau), and its direction there."""
-    points = list(curve)
-    while len(points) > 2:
-        points = [(a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])) for a, b in zip(points, points[1:])]
-    (xa, ya), (xb, yb) = points
-    return (xa + t * (xb - xa), ya + t * (yb - ya)), (xb - xa, yb - ya)
+def along(segment, t) -> tuple:
+    (x0, y0), (x1, y1) = segment
+    return x0 + t * (x1 - x0), y0 + t * (y1 - y0)
 
 
 def label_rectangles(path, at: float, grown: float = 0.0) -> list:
-    """A wire's two labels as rectangles (corners) the way TikZ sets them at `at` along its first
+    """A wire's two labels as rectangles (corners) the way TikZ sets them at `at` along its labelled
     segment: sloped along it, the value above and the gradient below; each grown by `grown` cm."""
     from solver.core.prose import math_to_text
-    (cx, cy), (dx, dy) = bezier(wire_curve(path), at)
+    (x0, y0), (x1, y1) = segment = labelled_segment(path)
+    (cx, cy), (dx, dy) = along(segment, at), (x1 - x0, y1 - y0)
     size = math.hypot(dx, dy)
     ux, uy = dx / size, dy / size
     nx, ny = (-uy, ux) if ux >= 0 else (uy, -ux)
@@ -452,6 +443,23 @@ def rectangles_meet(p, q) -> bool:
     return True
 
 
+def wire_pieces(path) -> list[tuple]:
+    """A wire as drawn, in straight pieces."""
+    return list(zip(path.points, path.points[1:]))
+
+
+def crosses(rectangle, piece) -> bool:
+    """Separating axes: a segment meets a rectangle unless the rectangle's sides' directions or
+    the segment's normal separate them."""
+    (xa, ya), (xb, yb) = piece
+    axes = [(x1 - x0, y1 - y0) for (x0, y0), (x1, y1) in ((rectangle[0], rectangle[1]), (rectangle[0], rectangle[2]))]
+    for ax, ay in axes + [(ya - yb, xb - xa)]:
+        pa, qa = [x * ax + y * ay for x, y in rectangle], [x * ax + y * ay for x, y in piece]
+        if max(pa) <= min(qa) or max(qa) <= min(pa):
+            return False
+    return True
+
+
 def label_overlaps(given) -> list[tuple]:
     """The pairs of wires (paths) whose labels overlap, part by part."""
     found = []
@@ -476,50 +484,91 @@ TWINS = [{"program": ["f = x * x"], "values": {"x": 3}},
          {"program": ["q = a * b", "f = q + q"], "values": {"a": 0.123, "b": -3.21}},
          {"program": ["h = x * x", "f = h * h + y"], "values": {"x": -1.37, "y": 0.5}}]
 MIXED = [given for nodes in (8, 12, 16, 20, 24, 30) for given in programs(4, nodes, f"picture-mixed-{nodes}")]
+SAMPLE_IDS = [f"twins{i}" for i in range(len(TWINS))] + [f"mixed{i}" for i in range(len(MIXED))]
+
+
+def ends(path) -> tuple:
+    return str(path.stops[0]), str(path.stops[-1])
 
 
 def twins_of(part) -> list[tuple]:
     """The pairs of wires (paths) that join the same two stops."""
-    return [(p, q) for i, p in enumerate(part.paths) for q in part.paths[i + 1:] if str(p.stops) == str(q.stops)]
+    return [(p, q) for i, p in enumerate(part.paths) for q in part.paths[i + 1:] if ends(p) == ends(q)]
 
 
 def test_the_random_programs_have_twin_wires():
     assert sum(len(twins_of(part)) for given in MIXED for part in layout(given).parts) >= 20
 
 
-@pytest.mark.parametrize("given", TWINS + MIXED, ids=[f"twins{i}" for i in range(len(TWINS))]
-                         + [f"mixed{i}" for i in range(len(MIXED))])
-def test_twin_wires_are_two_curves_each_with_its_own_labels(given):
-    """Twins bend apart, one each way (they were one straight line, their labels on it); each
-    wire's labels sit on its own curve (where SVG writes them too) and overlap none of its twin's
-    (twins cut between parts aside: see the test of cut wires)."""
-    for part in layout(given).parts:
+def centre(stop, vertices) -> tuple:
+    return next((v.x, v.y) for v in vertices if v.id == stop) if isinstance(stop, str) else stop
+
+
+@pytest.mark.parametrize("given", TWINS + MIXED, ids=SAMPLE_IDS)
+def test_twin_wires_run_apart_each_with_its_own_labels(given):
+    """Twins run one each side of the line between their ends, along it where their labels sit and
+    far enough apart for the two labels between them (they were one straight line, their labels
+    on it); each wire's labels sit on its own stretch (where SVG writes them too) and overlap none
+    of its twin's (twins cut between parts aside: see the test of cut wires)."""
+    drawn = layout(given)
+    for part in drawn.parts:
         for p, q in twins_of(part):
-            assert p.bend * q.bend < 0, p.stops
+            (ax, ay), (bx, by) = (centre(stop, drawn.vertices) for stop in (p.stops[0], p.stops[-1]))
+            size = math.hypot(bx - ax, by - ay)
+            offsets = []
             for path in (p, q):
+                (x0, y0), (x1, y1) = labelled_segment(path)
+                assert (x1 - x0) * (by - ay) - (y1 - y0) * (bx - ax) == pytest.approx(0, abs=1e-9)    # parallel
+                offsets.append(((bx - ax) * (y0 - ay) - (by - ay) * (x0 - ax)) / size)
                 if path.value is not None:
-                    assert path.label == pytest.approx(bezier(wire_curve(path), path.at)[0], abs=1e-9)
-    overlapping = [(p, q) for p, q in label_overlaps(given) if str(p.stops) == str(q.stops) and not p.goes_to]
+                    assert path.label == pytest.approx(along(labelled_segment(path), path.at), abs=1e-9)
+            assert offsets[0] * offsets[1] < 0 and abs(offsets[0] - offsets[1]) >= 2 * LABEL_CM, p.stops
+    overlapping = [(p, q) for p, q in label_overlaps(given) if ends(p) == ends(q) and not p.goes_to]
     assert overlapping == []
 
 
+@pytest.mark.parametrize("given", TWINS + MIXED, ids=SAMPLE_IDS)
+def test_no_wire_runs_through_its_own_labels(given):
+    """A label's text (its rectangle less TikZ's inner sep) is clear of its own wire: twins drawn as
+    TikZ bends ran through the ends of their long labels, straight on a curve (6 characters on a
+    1.3 cm wire did)."""
+    for part in layout(given).parts:
+        for path in part.paths:
+            if path.value is not None:
+                text = label_rectangles(path, path.at, -INNER_SEP_CM)
+                assert not any(crosses(r, piece) for r in text for piece in wire_pieces(path)), path.stops
+
+
 def test_twin_wires_in_each_format(tmp_path):
-    """TikZ bends one each way; SVG draws each as a curve; Mermaid has both edges, each with its labels."""
+    """TikZ draws each twin apart with rounded corners, SVG as a polyline with two turns; Mermaid has
+    both edges, each with its labels."""
     import xml.etree.ElementTree as ElementTree
     path = tmp_path / "twins.yaml"
     path.write_text(yaml.safe_dump({"title": "Twins", "problems": [
         {"id": f"T{i}", "kind": "graph", "given": given} for i, given in enumerate(TWINS)]}))
+    pairs = len(TWINS) + 1                                            # the last has two pairs
     tex = run_solver("sheet", path, "--format", "latex").stdout
-    lefts, rights = (re.findall(rf"to\[bend {side}=([\d.]+)\] node\[value", tex) for side in ("left", "right"))
-    assert len(lefts) == len(TWINS) + 1 and lefts == rights           # the last has two pairs
+    twins = re.findall(r"\\draw\[->, rounded corners=[\d.]+pt\] \(v-\w+\) -- \(\S+\) -- node\[value", tex)
+    assert len(twins) == 2 * pairs
     html = run_solver("sheet", path, "--format", "html").stdout
-    curves = [p for svg in re.findall(r"<svg .*?</svg>", html, re.S)
-              for p in ElementTree.fromstring(svg).findall("{http://www.w3.org/2000/svg}path")]
-    assert len(curves) == 2 * len(lefts) and all(" C " in p.get("d") for p in curves)
+    lines = [p.get("points").split() for svg in re.findall(r"<svg .*?</svg>", html, re.S)
+             for p in ElementTree.fromstring(svg).findall("{http://www.w3.org/2000/svg}polyline")]
+    assert sum(len(points) == 4 for points in lines) == 2 * pairs
     graphs = mermaid_graphs(run_solver("sheet", path, "--format", "md").stdout)
     first = graphs[0]["edges"]                                   # f = x * x at x = 3
     assert first.count(("v_x", "v_f", "3 / 3")) == 2
 
+
+@pytest.mark.tex
+def test_twin_wires_compile_within_the_page(tmp_path):
+    path = tmp_path / "twins.yaml"
+    path.write_text(yaml.safe_dump({"title": "Twins", "problems": [
+        {"id": f"T{i}", "kind": "graph", "given": given} for i, given in enumerate(TWINS)]}))
+    _, log = compile_sheet(path, "solutions", tmp_path)
+    assert overfull_boxes(log) == []
+
+
+# ---- wires cut between parts ----------------------------------------------------------------
 
 def test_the_random_programs_have_wires_cut_between_parts():
     assert sum(bool(path.goes_to and path.value) for given in MIXED for part in layout(given).parts
@@ -533,42 +582,14 @@ def test_the_labels_of_wires_cut_between_parts_overlap_no_others(given):
     assert [(p.stops, q.stops) for p, q in label_overlaps(given) if p.goes_to or q.goes_to] == []
 
 
-@pytest.mark.tex
-def test_twin_wires_compile_within_the_page(tmp_path):
-    path = tmp_path / "twins.yaml"
-    path.write_text(yaml.safe_dump({"title": "Twins", "problems": [
-        {"id": f"T{i}", "kind": "graph", "given": given} for i, given in enumerate(TWINS)]}))
-    _, log = compile_sheet(path, "solutions", tmp_path)
-    assert overfull_boxes(log) == []
-
-
 # ---- labels off other wires ----------------------------------------------------------------
 
-def wire_pieces(path) -> list[tuple]:
-    """A wire as drawn, in straight pieces: its first segment's curve in 32."""
-    curve = wire_curve(path)
-    points = [bezier(curve, i / 32)[0] for i in range(33)] + list(path.points[2:])
-    return list(zip(points, points[1:]))
-
-
-def crosses(rectangle, piece) -> bool:
-    """Separating axes: a segment meets a rectangle unless the rectangle's sides' directions or
-    the segment's normal separate them."""
-    (xa, ya), (xb, yb) = piece
-    axes = [(x1 - x0, y1 - y0) for (x0, y0), (x1, y1) in ((rectangle[0], rectangle[1]), (rectangle[0], rectangle[2]))]
-    for ax, ay in axes + [(ya - yb, xb - xa)]:
-        pa, qa = [x * ax + y * ay for x, y in rectangle], [x * ax + y * ay for x, y in piece]
-        if max(pa) <= min(qa) or max(qa) <= min(pa):
-            return False
-    return True
-
-
-@pytest.mark.parametrize("given", TWINS + MIXED, ids=[f"twins{i}" for i in range(len(TWINS))]
-                         + [f"mixed{i}" for i in range(len(MIXED))])
+@pytest.mark.parametrize("given", TWINS + MIXED, ids=SAMPLE_IDS)
 def test_labels_lie_over_no_other_wire_where_a_place_along_their_own_is_clear(given):
     """A label that another wire runs through sits where every place its labels may take along
-    their wire (ALONG) lies over a wire too, or on other labels: labels were moved along only off
-    other labels. Measured with a margin of 0.01 cm either way, against the curve sampled finer."""
+    their wire (ALONG) lies over a wire too, on other labels, or where its own wire turns into
+    its text: labels were moved along only off other labels. Measured with a margin of 0.01 cm
+    either way."""
     from solver.render.diagram import ALONG
     for part in layout(given).parts:
         pieces = {k: wire_pieces(path) for k, path in enumerate(part.paths)}
@@ -580,7 +601,9 @@ def test_labels_lie_over_no_other_wire_where_a_place_along_their_own_is_clear(gi
             if not over_a_wire(k, label_rectangles(path, path.at, -0.01)):
                 continue
             others = [r for j, other in labelled.items() if j != k for r in label_rectangles(other, other.at)]
-            clear = [along for along in ALONG
-                     if not over_a_wire(k, grown := label_rectangles(path, along, 0.01))
-                     and not any(rectangles_meet(r, other) for r in grown for other in others)]
+            clear = [t for t in ALONG
+                     if not over_a_wire(k, grown := label_rectangles(path, t, 0.01))
+                     and not any(rectangles_meet(r, other) for r in grown for other in others)
+                     and not any(crosses(r, piece) for r in label_rectangles(path, t, 0.01 - INNER_SEP_CM)
+                                 for piece in pieces[k])]
             assert clear == [], (path.stops, path.at)

@@ -9,8 +9,9 @@ the widths of the labels between them (estimated from the printed math). A pictu
 than the page is cut into parts of as many columns as fit across it, one under the other: a
 wire cut there ends in the name of the vertex it goes to, and comes in again in the next part
 from the name of the vertex it comes from. Twin wires (x * x: two wires between the same two
-vertices) bend apart, one each way, as TikZ's `to[bend left]` draws them, each with room for
-its labels. A wire's labels sit on its first segment as drawn, part by part; where they would
+vertices) run apart, one each way: each leaves the straight line between the vertices and runs
+beside it, straight where its labels sit, far enough from it for a label. A wire's labels sit
+on its first segment (a twin's: beside the line) as drawn, part by part; where they would
 overlap other labels or lie over another wire they move along it (ALONG), and columns move
 apart while labels still overlap. The templates only write what this places: TikZ for LaTeX,
 SVG for HTML, a listing for text. Mermaid lays out its own diagram; it takes the labels from here.
@@ -41,11 +42,12 @@ HEIGHT = {False: 0.55, True: 0.95}   # cm a vertex's frame is high: a name alone
 MARGIN = 0.45             # cm above and below a part for the labels of its outermost wires
 HEAD = 0.18               # cm an arrowhead is long
 LABEL_HEIGHT = 0.32       # cm a wire's \footnotesize label takes across the wire, inner sep included
+INNER_SEP = 0.05          # cm of it between the wire and the text (TikZ's inner sep, 1.5pt)
 WIDEN = 1.25              # a column's gap grows by this while labels in it overlap ...
 SPACINGS = 5              # ... at most this many times (labels that overlap for want of rows stay so)
 ALONG = (0.5, 0.35, 0.65, 0.25, 0.75, 0.2, 0.8)     # where along a wire its labels may sit, in that order
-BEND = 30                 # degrees twin wires (two joining the same two vertices, as in x * x) bend apart
-REACH = 0.3915            # TikZ's bend: each control point this times the ends' distance from its end
+TWIN_OFFSET = LABEL_HEIGHT + 0.05   # cm a twin wire (x * x: two join the same vertices) runs beside the
+TWIN_RUN = 0.3            # line between them, room for a label; cm along that line it takes to get there
 
 
 @dataclass
@@ -80,19 +82,28 @@ class Path:
     stops: list
     value: str | None = None
     gradient: str | None = None
-    at: float = 0.5           # where along the first segment the labels sit: away from where wires meet
+    at: float = 0.5           # where along its labelled segment the labels sit: away from where wires meet
     came_from: str | None = None
     goes_to: str | None = None
-    bend: float = 0           # degrees its first segment bends left (a twin wire's; negative: right)
+    twin: float = 0           # a twin wire's side of the line between its ends: 1 left, -1 right
     sizes: tuple = ()         # its labels' widths (cm): the value's, the gradient's
     points: list = ()         # its stops as points, its ends on its vertices' frames (for SVG)
-    curve: list = ()          # its first segment as drawn: a line's two points, a bend's four (Bézier)
     head: list = ()           # its arrowhead's corners
 
     @property
+    def labelled(self) -> int:
+        """Which of its segments its labels sit on: the first, or a twin's stretch beside the line."""
+        return 1 if self.twin else 0
+
+    @property
+    def leg(self) -> tuple:
+        """The segment its labels sit on, its two ends."""
+        return tuple(self.points[self.labelled:self.labelled + 2])
+
+    @property
     def label(self) -> tuple:
-        """Where its labels sit: the point `at` along its first segment."""
-        return at_time(self.curve, self.at)[0]
+        """Where its labels sit: the point `at` along its labelled segment."""
+        return point_along(self.leg, self.at)
 
 
 @dataclass
@@ -161,7 +172,7 @@ def laid_out(diagram, fmt: str) -> Picture:
         for b in bends:
             columns[b[2]].append(b)
         chains.append([w.source, *bends, w.target])
-    bend = twin_bends(diagram.wires)
+    twin = twin_sides(diagram.wires)
     left = {}                                   # each item's neighbours one column to the left / right
     right = {}
     for chain in chains:
@@ -187,6 +198,7 @@ def laid_out(diagram, fmt: str) -> Picture:
         c = depth[w.source]
         rise = abs(row[chains[k][1]] - row[w.source]) * ROW
         room = (label_width(w.value, w.gradient) - GAP) * (1 + abs(at[k] - 0.5)) + GAP
+        room += 2 * TWIN_RUN * abs(twin[k])    # a twin's labels sit between its turns
         gaps[c] = max(gaps[c], room, STEEP * rise)
     for v in outputs:
         c = depth[v.id]
@@ -209,7 +221,7 @@ def laid_out(diagram, fmt: str) -> Picture:
                 continue
             first, final = inside[0], inside[-1]
             stops = [chain[i] if chain[i] in vertices else place(chain[i]) for i in inside]
-            path = Path(stops, bend=bend[k])
+            path = Path(stops, twin=twin[k])
             if first > 0:                       # it comes in from the part before
                 stops.insert(0, on_segment(place(chain[first - 1]), place(chain[first]), left_edge - ENTRY))
                 path.came_from = vertices[w.source].name
@@ -219,6 +231,8 @@ def laid_out(diagram, fmt: str) -> Picture:
             if final < len(chain) - 1:          # it goes on to the part after
                 stops.append(on_segment(place(chain[final]), place(chain[final + 1]), right_edge + gaps[b] - EXIT))
                 path.goes_to = vertices[w.target].name
+            if twin[k]:
+                stops[1:1] = beside(*(vertices.get(stop, stop) for stop in stops), twin[k])
             paths.append(path)
         untagged(paths)
         for v in outputs:
@@ -229,7 +243,7 @@ def laid_out(diagram, fmt: str) -> Picture:
         for path in paths:
             traced(path, vertices)
         inside = [v for v in vertices.values() if a <= v.column <= b]
-        drawn = [point for path in paths for point in [*path.points, at_time(path.curve, 0.5)[0]]]   # a bend's bulge
+        drawn = [point for path in paths for point in path.points]
         xs_in = [x for x, _ in drawn] + [v.x + d * v.width / 2 for v in inside for d in (-1, 1)]
         ys_in = [y for _, y in drawn] + [v.y + d * v.height / 2 for v in inside for d in (-1, 1)]
         return Part(inside, paths, (min(xs_in) - TAG, min(ys_in) - MARGIN, max(xs_in) + TAG, max(ys_in) + MARGIN))
@@ -273,75 +287,59 @@ def position(item, vertices: dict, xs: list, row: dict) -> tuple:
     return (vertices[item].x, vertices[item].y) if item in vertices else (xs[item[2]], -row[item] * ROW)
 
 
-def twin_bends(wires: list) -> list[float]:
-    """Each wire's bend (degrees left): 0, or where several wires join the same two vertices, spread
-    from BEND to -BEND so that each is a curve of its own."""
+def twin_sides(wires: list) -> list[float]:
+    """Each wire's side of the line between its vertices: 0, or where several wires join the same
+    two vertices, spread from 1 (left) to -1 (right) so that each runs apart from the others."""
     twins = {}
     for k, w in enumerate(wires):
         twins.setdefault((w.source, w.target), []).append(k)
-    bend = [0.0] * len(wires)
+    side = [0.0] * len(wires)
     for group in twins.values():
         if len(group) > 1:
             for i, k in enumerate(group):
-                bend[k] = BEND * (1 - 2 * i / (len(group) - 1))
-    return bend
+                side[k] = 1 - 2 * i / (len(group) - 1)
+    return side
 
 
-def curve(start, end, bend: float) -> list:
-    """The segment between two stops (a vertex or a point) as TikZ draws it, its ends on the vertices'
-    frames: a line's two points, or where it bends, as `to[bend left=bend]` does, a cubic Bézier's
-    four: leaving `bend` degrees left of the line between the stops, coming in as far right of it,
-    each control point REACH times the ends' distance from its end."""
+def beside(start, end, side: float) -> list[tuple]:
+    """Where a twin wire turns between two stops (vertices or points): TWIN_RUN along the line
+    between them from each end (from the vertices' frames), TWIN_OFFSET to the side of it."""
     a = (start.x, start.y) if isinstance(start, Placed) else start
     b = (end.x, end.y) if isinstance(end, Placed) else end
-    p0 = on_frame(start, turned(b, a, bend)) if isinstance(start, Placed) else a
-    p3 = on_frame(end, turned(a, b, -bend)) if isinstance(end, Placed) else b
-    if not bend:
-        return [p0, p3]
-    (x0, y0), (x3, y3) = p0, p3
-    p1 = turned((x0 + (x3 - x0) * REACH, y0 + (y3 - y0) * REACH), p0, bend)
-    p2 = turned((x3 + (x0 - x3) * REACH, y3 + (y0 - y3) * REACH), p3, -bend)
-    return [p0, p1, p2, p3]
+    (x0, y0) = on_frame(start, b) if isinstance(start, Placed) else a
+    (x1, y1) = on_frame(end, a) if isinstance(end, Placed) else b
+    size = math.hypot(x1 - x0, y1 - y0) or 1
+    ux, uy = (x1 - x0) / size, (y1 - y0) / size
+    ox, oy = -uy * side * TWIN_OFFSET, ux * side * TWIN_OFFSET
+    return [(x0 + TWIN_RUN * ux + ox, y0 + TWIN_RUN * uy + oy), (x1 - TWIN_RUN * ux + ox, y1 - TWIN_RUN * uy + oy)]
 
 
-def turned(point: tuple, around: tuple, degrees: float) -> tuple:
-    """The point turned about another, counterclockwise."""
-    if not degrees:
-        return point
-    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-    dx, dy = point[0] - around[0], point[1] - around[1]
-    return around[0] + c * dx - s * dy, around[1] + s * dx + c * dy
-
-
-def at_time(curve: list, t: float) -> tuple[tuple, tuple]:
-    """A Bézier curve's point at time t, where TikZ's `pos=t` puts a node, and its direction there,
-    along which the node is sloped (de Casteljau)."""
-    points = curve
-    while len(points) > 2:
-        points = [(xa + t * (xb - xa), ya + t * (yb - ya)) for (xa, ya), (xb, yb) in zip(points, points[1:])]
-    (xa, ya), (xb, yb) = points
-    return (xa + (xb - xa) * t, ya + (yb - ya) * t), (xb - xa, yb - ya)
-
-
-def label_boxes(path: Path, at: float) -> list[list[tuple]]:
-    """The corners of a path's two labels as TikZ sets them, sloped along its first segment: its
-    value above, its gradient below, centred at the point `at` along it."""
-    (cx, cy), (dx, dy) = at_time(path.curve, at)
-    size = math.hypot(dx, dy) or 1
-    ux, uy = dx / size, dy / size
+def label_boxes(path: Path, at: float, inset: float = 0.0) -> list[list[tuple]]:
+    """The corners of a path's two labels as TikZ sets them, sloped along its labelled segment:
+    its value above, its gradient below, centred at the point `at` along it; `inset` in all round."""
+    (x0, y0), (x1, y1) = path.leg
+    size = math.hypot(x1 - x0, y1 - y0) or 1
+    ux, uy = (x1 - x0) / size, (y1 - y0) / size
     nx, ny = (-uy, ux) if ux >= 0 else (uy, -ux)             # the side above the wire as it reads
+    cx, cy = point_along(path.leg, at)
     boxes = []
-    for width, (low, high) in zip(path.sizes, ((0, LABEL_HEIGHT), (-LABEL_HEIGHT, 0))):
-        half = width / 2
+    for width, (low, high) in zip(path.sizes, ((inset, LABEL_HEIGHT - inset), (inset - LABEL_HEIGHT, -inset))):
+        half = width / 2 - inset
         boxes.append([(cx + a * ux + b * nx, cy + a * uy + b * ny) for a in (-half, half) for b in (low, high)])
     return boxes
+
+
+def point_along(segment: tuple, at: float) -> tuple:
+    (x0, y0), (x1, y1) = segment
+    return x0 + (x1 - x0) * at, y0 + (y1 - y0) * at
 
 
 def labels_placed(paths: list) -> list:
     """Each path's labels moved along it, where they would overlap those placed before or lie
     over another wire, to the first place with the fewest overlaps, then the fewest wires under
-    them; the paths whose labels overlap others wherever they go. (Only those widen the columns:
-    a wire under a label is most often one that crosses its wire, which no spacing moves away.)"""
+    them (its own too, where it turns: a twin's); the paths whose labels overlap others wherever
+    they go. (Only those widen the columns: a wire under a label is most often one that crosses
+    its wire, which no spacing moves away.)"""
     placed, crowded = [], []
     wires = [(path, segments(path)) for path in paths]
     for path in paths:
@@ -349,7 +347,7 @@ def labels_placed(paths: list) -> list:
             continue
         others = [wire for other, wire in wires if other is not path]
         options = [path.at] + [along for along in ALONG if along != path.at]
-        found = {along: clash(label_boxes(path, along), placed, others) for along in options}
+        found = {along: clash(path, along, placed, others) for along in options}
         path.at = min(options, key=found.get)                   # the first of the fewest
         if found[path.at][0]:
             crowded.append(path)
@@ -357,17 +355,18 @@ def labels_placed(paths: list) -> list:
     return crowded
 
 
-def clash(boxes: list, labels: list, wires: list) -> tuple[int, int]:
-    """How many of the labels the boxes overlap, and how many of the wires (each its segments) run under them."""
+def clash(path: Path, along: float, labels: list, wires: list) -> tuple[int, int]:
+    """The path's labels `along` it: how many of the labels they overlap; how many of the wires
+    (each its segments) run under them, and whether its own runs through their text."""
+    boxes, text = label_boxes(path, along), label_boxes(path, along, INNER_SEP)
     return (sum(overlap(box, label) for box in boxes for label in labels),
-            sum(any(overlap(box, segment) for box in boxes for segment in wire) for wire in wires))
+            sum(any(overlap(box, segment) for box in boxes for segment in wire) for wire in wires)
+            + any(overlap(box, segment) for box in text for segment in segments(path)))
 
 
 def segments(path: Path) -> list:
-    """The path as drawn in straight pieces (a bent segment in eight)."""
-    first = [at_time(path.curve, i / 8)[0] for i in range(9)] if path.bend else path.curve
-    points = [*first, *path.points[2:]]
-    return list(zip(points, points[1:]))
+    """The path's straight pieces, each its two ends."""
+    return list(zip(path.points, path.points[1:]))
 
 
 def overlap(shape, other) -> bool:
@@ -406,15 +405,14 @@ def untagged(paths: list) -> None:
 
 
 def traced(path: Path, vertices: dict) -> None:
-    """The path's points, its ends on the frames of the vertices it joins; its first segment; its arrowhead."""
-    stops = [vertices[stop] if isinstance(stop, str) else stop for stop in path.stops]
-    path.curve = curve(stops[0], stops[1], path.bend)
-    points = [(stop.x, stop.y) if isinstance(stop, Placed) else stop for stop in stops]
-    points[0] = path.curve[0]
-    if isinstance(stops[-1], Placed):
-        points[-1] = on_frame(stops[-1], points[-2]) if len(points) > 2 else path.curve[-1]
+    """The path's points, its ends on the frames of the vertices it joins; its arrowhead."""
+    points = [(vertices[stop].x, vertices[stop].y) if isinstance(stop, str) else stop for stop in path.stops]
+    if isinstance(path.stops[0], str):
+        points[0] = on_frame(vertices[path.stops[0]], points[1])
+    if isinstance(path.stops[-1], str):
+        points[-1] = on_frame(vertices[path.stops[-1]], points[-2])
     path.points = points
-    (xa, ya), (xb, yb) = path.curve[-2] if len(points) == 2 else points[-2], points[-1]
+    (xa, ya), (xb, yb) = points[-2], points[-1]
     size = math.hypot(xb - xa, yb - ya) or 1
     dx, dy = (xb - xa) / size, (yb - ya) / size
     path.head = [(xb, yb), (xb - HEAD * dx - HEAD / 2.5 * dy, yb - HEAD * dy + HEAD / 2.5 * dx),
