@@ -163,6 +163,20 @@ def test_a_matrix_too_wide_is_split_into_named_column_blocks_even_with_three_col
     assert all(visible_length(row) <= MATH_WIDTH for body, _ in blocks for row in body.split(r"\\"))
 
 
+def test_an_array_that_fits_a_line_is_not_split():
+    """A 5-entry gradient split "entries 1--4 / entry 5" under the probabilities above it, and a 2×6
+    output "columns 1--5 / column 6": the room for a block's name was kept even where no block is named."""
+    import numpy as np
+    from solver.math.printing import latex
+    gradient = np.array([0.0382478, 0.00664647, 0.465954, -0.534046, 0.0231985])
+    output = np.array([[-2.86039, 2.86039, -2.96319, 2.96319, -2.99402, 2.99402],
+                       [0, 0, -2.53546, 2.53546, -2.86039, 2.86039]])
+    for value in (gradient, output):
+        assert latex(value).count(r"\begin{bmatrix}") == 1, latex(value)
+    too_wide = latex(np.array([-0.0773287] * 6))
+    assert "entries 1--" in too_wide
+
+
 def test_a_letter_command_keeps_its_space_before_a_relation_in_text():
     """pylatexenc took the space after \\gamma as the command's own: "γ= 0.5", "ℓ= 1/2"."""
     from solver.core.prose import math_to_text

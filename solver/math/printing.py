@@ -363,7 +363,7 @@ def _array(a: np.ndarray, cell) -> tuple[str, int]:
     if a.size == 0:
         return r"\begin{bmatrix} \end{bmatrix}", 2
     widths = [max(visible_length(row[j]) for row in rows) + 2 for j in range(len(rows[0]))]
-    blocks = column_blocks(widths)
+    blocks = [(0, len(widths))] if sum(widths) + 2 <= MATH_WIDTH else column_blocks(widths)
     if len(blocks) == 1:
         return bmatrix(rows, 0, len(widths)), sum(widths) + 2
     names = ("entry", "entries") if a.ndim == 1 else ("column", "columns")
@@ -384,7 +384,8 @@ def bmatrix(rows, start, stop) -> str:
 
 
 def column_blocks(widths) -> list[tuple[int, int]]:
-    """(start, stop) column ranges, each at most MATH_WIDTH characters across (at least one column)."""
+    """(start, stop) column ranges of an array too wide for a line, each at most MATH_WIDTH
+    characters across with its name (at least one column)."""
     blocks, start, used = [], 0, 0
     for j, width in enumerate(widths):
         if used + width > MATH_WIDTH - 6 and j > start:      # room for the block's name
