@@ -177,6 +177,14 @@ def test_an_array_that_fits_a_line_is_not_split():
     assert "entries 1--" in too_wide
 
 
+def test_a_row_break_between_factors_moves_their_product_sign_to_the_next_row():
+    """Dropout's m ⊙ x broke as "(mask) ⊙" then "· (input)": the ⊙ stranded, a · added."""
+    from solver.math.printing import display_rows
+    group = r"\left(" + " & ".join(f"{k}.25" for k in range(12)) + r"\right)"
+    for sign in (r"\odot", r"\cdot", r"\times"):
+        assert display_rows(f"{group} {sign} {group}") == [group, f"{sign} {group}"]
+
+
 def test_a_letter_command_keeps_its_space_before_a_relation_in_text():
     """pylatexenc took the space after \\gamma as the command's own: "γ= 0.5", "ℓ= 1/2"."""
     from solver.core.prose import math_to_text

@@ -489,7 +489,7 @@ def broken_rows(text: str) -> list[str]:
         text = opened(text)
     breaks = top_level_breaks(text)
     signs = [(at, sign) for at, sign in breaks if sign is not None]
-    factors = [(at, r"\cdot ") for at, sign in breaks if sign is None]
+    factors = [(at, "" if text.startswith(PRODUCT_SIGNS, at) else r"\cdot ") for at, sign in breaks if sign is None]
     rows = rows_at(text, signs or factors)
     if signs and factors and too_wide(rows):
         rows = rows_at(text, sorted(signs + factors))
@@ -528,8 +528,7 @@ def rows_at(text: str, breaks) -> list[str]:
             start = last
         last = at
     rows.append(start[1] + text[start[0]:].strip())
-    return [row[:-len(r"\cdot")].rstrip() if row.endswith(r"\cdot") and after.startswith(r"\cdot") else row
-            for row, after in zip(rows, rows[1:] + [""])]        # a product's \cdot, once, on the next row
+    return rows
 
 
 def opened(text: str) -> str:
@@ -615,11 +614,21 @@ def bracket_groups(text: str) -> list[tuple[int, int]]:
     return groups
 
 
+PRODUCT_SIGNS = (r" \cdot", r" \odot", r" \times", r" \otimes")
+
+
 def top_level_breaks(text: str) -> list[tuple[int, str]]:
     """Where a display may break: (position, "") before " + " and " - ", and (position, None)
-    between factors " \\left(" , all outside braces, \\left...\\right and environments."""
-    return [(i, "") if text.startswith((" + ", " - "), i) else (i, None) for i in outside(text)
-            if text.startswith((" + ", " - "), i) or (i > 0 and text.startswith(r" \left(", i))]
+    between factors " \\left(" (before the sign of the product between them, which then starts
+    the next row), all outside braces, \\left...\\right and environments."""
+    breaks = []
+    for i in outside(text):
+        if text.startswith((" + ", " - "), i):
+            breaks.append((i, ""))
+        elif i > 0 and text.startswith(r" \left(", i):
+            sign = next((sign for sign in PRODUCT_SIGNS if text.endswith(sign, 0, i)), "")
+            breaks.append((i - len(sign), None))
+    return breaks
 
 
 TABLE_WIDTH = 80          # digits of cells a printed table holds across (a page at \small)
