@@ -315,3 +315,17 @@ def test_a_key_lists_the_answers_in_the_order_the_problem_asks_them(tmp_path):
         labels = {"output": "Y &=", "output_size": "H_{\\text{out}}"}
         positions = [section.index(labels[name]) for name in ask]
         assert positions == sorted(positions), (ask, section)
+
+
+def test_a_problem_heading_and_a_problems_last_answer_line_are_not_left_alone_on_a_page(tmp_path):
+    """A key put a problem's heading at the foot of a page and its answers on the next; a problem sheet
+    put a problem's last answer line alone on a new page."""
+    problems = [{"id": f"P{k}", "kind": "rnn", "given": {"x": [1, 2], "w_in": 0.5, "w_hh": 0.5, "target": 1},
+                 "ask": ["loss", "grad_w_in", "grad_w_hh"]} for k in (1, 2)]
+    path = tmp_path / "set.yaml"
+    path.write_text(yaml.safe_dump({"title": "t", "problems": problems}))
+    for mode in ("--key", "--problems", "--solutions"):
+        sheet = run_solver("sheet", path, mode, "--format", "latex").stdout
+        assert sheet.count(r"\Needspace{12\baselineskip}\section*{Problem") == 2
+    blanks = run_solver("sheet", path, "--problems", "--format", "latex").stdout.split(r"\hrulefill")[1:]
+    assert [r"\nopagebreak" in blank.split(r"\vspace")[0] for blank in blanks] == [False, True, False] * 2
