@@ -269,6 +269,17 @@ def test_escaped_text_compiles_and_prints_literally(tmp_path):
         assert "Problem x_1" in text and "100% {literally} $5" in text
 
 
+@pytest.mark.tex
+def test_a_file_without_a_title_compiles_titled_by_its_name(tmp_path):
+    """No `title`: pdflatex stopped at an empty {\\LARGE }\\\\ ("There's no line here to end")."""
+    require_program("pdflatex")
+    path = tmp_path / "homework3.yaml"
+    path.write_text("problems:\n  - id: a\n    kind: essay\n    given: {model_answer: Yes.}\n")
+    result = sheet(path, "solutions", "latex", "--pdf", "--output", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "homework3" in pdf_text(tmp_path / "out" / "homework3-solutions.pdf")
+
+
 def test_characters_latex_cannot_print_are_refused_at_load(tmp_path):
     data = yaml.safe_load(SMALL_FILE.read_text())
     data["title"] = "Problem set \u6f22"           # a CJK character: pdflatex's inputenc has no glyph for it

@@ -81,6 +81,7 @@ def load(path, only: str | None = None) -> ProblemSet:
             raise ProblemError(f'problem id "{pid}" is used twice; ids must be unique in a file', file=path)
         seen.add(pid)
     meta = {key: _text(path, key, data.get(key, "")) for key in ("title", "course", "term", "instructions")}
+    meta["title"] = meta["title"] or Path(path).stem         # a sheet needs a title; the file's name is one
     pset = ProblemSet(path=path, **meta)
     if only is not None and only not in seen:
         raise ProblemError(f'has no problem "{only}"; its problems are: {", ".join(ids)}', file=path)
