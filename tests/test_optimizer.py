@@ -228,6 +228,28 @@ def test_update_sign_flipped_is_torch_maximizing():
 
 
 @pytest.mark.torch
+def test_a_setting_ignored_is_torch_run_without_it(tmp_path):
+    """maximize ignored, weight decay forgotten and Nesterov taken as plain momentum: torch.optim with that
+    setting left out; checking names each (maximize's numbers are also a flipped update's)."""
+    torch = require_module("torch")
+    adam = {"rule": "adam", "params": [1, -2], "grads": [[0.5, 1], [-0.25, 2]], "lr": 0.1, "weight_decay": 0.5,
+            "maximize": True}
+    found = mistake_answers(adam)
+    assert_gives(found["maximize_ignored"], torch_answers(torch, adam, maximize=False))
+    assert_gives(found["weight_decay_forgotten"], torch_answers(torch, adam, weight_decay=0))
+    nesterov = {"rule": "nesterov", "params": [1, -2], "grads": [[0.5, 1], [-0.25, 2]], "lr": 0.1, "momentum": 0.9}
+    assert_gives(mistake_answers(nesterov)["nesterov_as_momentum"], torch_answers(torch, nesterov, nesterov=False))
+    assert mistake_answers({**nesterov, "rule": "momentum"})["nesterov_as_momentum"] == {}
+    for given, name in ((adam, "maximize_ignored"), (adam, "weight_decay_forgotten"),
+                        (nesterov, "nesterov_as_momentum")):
+        wrong = mistake_answers(given)[name]["params"]
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({"problems": [{"id": "p", "kind": "optimizer", "given": given}]}))
+        result = run_solver("check", path, "p:params", f"[{', '.join(str(float(v)) for v in wrong)}]", "--json")
+        assert json.loads(result.stdout)["mistake"] == name, result.stdout
+
+
+@pytest.mark.torch
 def test_adamw_weight_decay_as_l2_is_torch_adam_and_the_reverse():
     torch = require_module("torch")
     given = {"rule": "adamw", "params": [1, -2], "grads": [[0.5, 1], [-0.25, 2]], "lr": 0.1, "weight_decay": 0.5}

@@ -501,6 +501,18 @@ def letter(given, name: str, base: str) -> str:
 
 # ---- the kind --------------------------------------------------------------------
 
+SETTINGS_IGNORED = [          # before update_sign_flipped: `maximize` ignored gives its numbers, with a better reason
+    Change("maximize_ignored", "`maximize` was ignored: with maximize the step goes up the objective, the "
+                               "gradient negated before anything else uses it.", given=lambda g: {"maximize": False},
+           applies=lambda g: g.maximize),
+    Change("weight_decay_forgotten", "The weight decay was left out: weight_decay λ adds λθ to the gradient (AdamW: "
+                                     "shrinks θ by γλθ) at every step.", given=lambda g: {"weight_decay": 0},
+           applies=lambda g: setting(g, "weight_decay") != 0),
+    Change("nesterov_as_momentum", "Nesterov's step was taken as plain momentum: with nesterov the step uses "
+                                   "g + μb, the gradient plus the momentum buffer, not the buffer b alone.",
+           given=lambda g: {"rule": "momentum"}, applies=lambda g: g.rule == "nesterov" and setting(g, "momentum") != 0),
+]
+
 OWN_MISTAKES = [
     Change("adam_without_bias_correction", "The bias correction is missing: Adam divides m_t by 1 - β₁^t and v_t by "
                                            "1 - β₂^t (PyTorch folds them into the step size and the denominator), "
@@ -549,7 +561,7 @@ class Optimizer(Kind):
     }
     vary = {}
     Given, Rules = Given, Rules
-    mistakes = ["update_sign_flipped", *OWN_MISTAKES]
+    mistakes = [*SETTINGS_IGNORED, "update_sign_flipped", *OWN_MISTAKES]
 
     def validate(self, given) -> None:
         rule = given.rule
