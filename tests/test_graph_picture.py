@@ -308,13 +308,18 @@ def test_the_sheets_pictures_compile_within_the_page(tmp_path):
     assert re.search(r"0\.731059\s+1\b", pdf_text(pdf))          # the neuron's output wire: value over gradient
 
 
-@pytest.mark.tex
-def test_large_random_graphs_compile_within_the_page(tmp_path):
-    path = tmp_path / "large.yaml"
-    path.write_text(yaml.safe_dump({"title": "Large graphs", "problems": [
-        {"id": f"L{i}", "kind": "graph", "given": given} for i, given in enumerate(LARGE)]}))
+def assert_compile_within_the_page(givens, tmp_path):
+    """A sheet of these graph problems compiles with no overfull box."""
+    path = tmp_path / "graphs.yaml"
+    path.write_text(yaml.safe_dump({"title": "Graphs", "problems": [
+        {"id": f"P{i}", "kind": "graph", "given": given} for i, given in enumerate(givens)]}))
     _, log = compile_sheet(path, "solutions", tmp_path)
     assert overfull_boxes(log) == []
+
+
+@pytest.mark.tex
+def test_large_random_graphs_compile_within_the_page(tmp_path):
+    assert_compile_within_the_page(LARGE, tmp_path)
 
 
 def test_key_and_problem_sheets_draw_nothing():
@@ -561,11 +566,7 @@ def test_twin_wires_in_each_format(tmp_path):
 
 @pytest.mark.tex
 def test_twin_wires_compile_within_the_page(tmp_path):
-    path = tmp_path / "twins.yaml"
-    path.write_text(yaml.safe_dump({"title": "Twins", "problems": [
-        {"id": f"T{i}", "kind": "graph", "given": given} for i, given in enumerate(TWINS)]}))
-    _, log = compile_sheet(path, "solutions", tmp_path)
-    assert overfull_boxes(log) == []
+    assert_compile_within_the_page(TWINS, tmp_path)
 
 
 # ---- wires cut between parts ----------------------------------------------------------------
